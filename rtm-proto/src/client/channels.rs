@@ -1,0 +1,268 @@
+//! Channels on the client (§4.7, §4.8, §5.2): join, leave, messages, members, counts, and
+//! rejoining after a reconnect that lost the server session (§2.6).
+
+use core::time::Duration;
+use std::collections::VecDeque;
+
+use crate::errors::*;
+use crate::ids::ChannelId;
+use crate::message::Message;
+use crate::ratelimit::Rate;
+use crate::server::channels::{MAX_COUNT_CHANNELS, MAX_JOINED};
+use crate::time::Timestamp;
+use crate::wire::{ChannelCursor, ClientFrame};
+
+use super::requests::PendingKind;
+use super::{Client, RequestId};
+
+/// Join, getMembers, member-count and attribute requests time out after 5 s (§9.3).
+pub(super) const SHORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A channel this client has joined or is joining.
+#[derive(Debug, Clone)]
+pub(super) struct JoinedChannel {
+    pub joined: bool,
+    /// The last channel message delivered, to drop replays and duplicates.
+    pub cursor: Option<ChannelCursor>,
+}
+
+/// Recent joins, for the "same channel 2 per 5 s" limit (bounded by the 50 per 3 s limit).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RecentJoins(VecDeque<(Timestamp, ChannelId)>);
+
+impl RecentJoins {
+    fn admit_same(&mut self, now: Timestamp, channel: &ChannelId) -> bool {
+        let window = Rate::JOIN_SAME.window;
+        while self.0.front().is_some_and(|(t, _)| now.since(*t) >= window) {
+            self.0.pop_front();
+        }
+        let same = self.0.iter().filter(|(_, c)| c == channel).count();
+        same < Rate::JOIN_SAME.max as usize
+    }
+
+    fn record(&mut self, now: Timestamp, channel: ChannelId) {
+        self.0.push_back((now, channel));
+        while self.0.len() > Rate::JOIN.max as usize {
+            self.0.pop_front();
+        }
+    }
+}
+
+impl Client {
+    /// `createChannel(channelId)`: a local handle, validated (§1.4). Works before login.
+    pub fn create_channel(&self, channel_id: &str) -> Result<ChannelId, CreateChannelError> {
+        ChannelId::new(channel_id).map_err(|_| CreateChannelError::InvalidArgument)
+    }
+
+    /// `channel.join()` (§4.8). The result arrives as `Response::Join`; the joiner then
+    /// gets `MemberCountUpdated`.
+    pub fn join(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelId,
+    ) -> Result<RequestId, JoinChannelError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(JoinChannelError::NotLoggedIn);
+        }
+        if self.channels.contains_key(channel) {
+            return Err(JoinChannelError::AlreadyJoined);
+        }
+        if self.channels.len() >= MAX_JOINED {
+            return Err(JoinChannelError::ExceedLimit);
+        }
+        if !self.recent_joins.admit_same(self.now, channel) {
+            return Err(JoinChannelError::JoinSameChannelTooOften);
+        }
+        if !self.limiters.join.try_acquire(self.now) {
+            return Err(JoinChannelError::TooOften);
+        }
+        self.recent_joins.record(self.now, channel.clone());
+        self.channels.insert(
+            channel.clone(),
+            JoinedChannel {
+                joined: false,
+                cursor: None,
+            },
+        );
+        let c = channel.clone();
+        Ok(
+            self.start_request(PendingKind::Join(channel.clone()), SHORT_TIMEOUT, |id| {
+                ClientFrame::Join {
+                    id,
+                    channel: c,
+                    resume: None,
+                }
+            }),
+        )
+    }
+
+    /// `channel.leave()` (§4.8). Events of the channel stop at once.
+    pub fn leave(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelId,
+    ) -> Result<RequestId, LeaveChannelError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(LeaveChannelError::NotLoggedIn);
+        }
+        if self.channels.remove(channel).is_none() {
+            return Err(LeaveChannelError::NotInChannel);
+        }
+        let c = channel.clone();
+        Ok(
+            self.start_request(PendingKind::Leave, self.config.request_timeout, |id| {
+                ClientFrame::Leave { id, channel: c }
+            }),
+        )
+    }
+
+    /// `channel.sendMessage(message)` (§4.8): succeeds when the server accepted it.
+    pub fn send_channel_message(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelId,
+        message: Message,
+    ) -> Result<RequestId, ChannelMessageError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(ChannelMessageError::NotLoggedIn);
+        }
+        if !self.channels.get(channel).is_some_and(|c| c.joined) {
+            return Err(ChannelMessageError::NotInChannel);
+        }
+        if !message.is_valid() {
+            return Err(ChannelMessageError::InvalidMessage);
+        }
+        if !self.limiters.messages.try_acquire(self.now) {
+            return Err(ChannelMessageError::TooOften);
+        }
+        let msg_id = self.rng.next_u64();
+        let c = channel.clone();
+        Ok(self.start_request(
+            PendingKind::ChannelMessage,
+            self.config.request_timeout,
+            |id| ClientFrame::ChannelMessage {
+                id,
+                channel: c,
+                msg_id,
+                message,
+            },
+        ))
+    }
+
+    /// `channel.getMembers()` (§4.8): at most 512 (a random sample beyond).
+    pub fn get_members(
+        &mut self,
+        now: Timestamp,
+        channel: &ChannelId,
+    ) -> Result<RequestId, GetMembersError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(GetMembersError::NotLoggedIn);
+        }
+        if !self.channels.get(channel).is_some_and(|c| c.joined) {
+            return Err(GetMembersError::NotInChannel);
+        }
+        if !self.limiters.get_members.try_acquire(self.now) {
+            return Err(GetMembersError::TooOften);
+        }
+        let c = channel.clone();
+        Ok(
+            self.start_request(PendingKind::GetMembers, SHORT_TIMEOUT, |id| {
+                ClientFrame::GetMembers { id, channel: c }
+            }),
+        )
+    }
+
+    /// `getChannelMemberCount(channelIds)` (§4.7): ≤ 32 channels, no need to join; 0 for a
+    /// channel that does not exist.
+    pub fn get_channel_member_count(
+        &mut self,
+        now: Timestamp,
+        channel_ids: &[&str],
+    ) -> Result<RequestId, GetChannelMemberCountError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(GetChannelMemberCountError::NotLoggedIn);
+        }
+        if channel_ids.len() > MAX_COUNT_CHANNELS {
+            return Err(GetChannelMemberCountError::ExceedLimit);
+        }
+        let channels: Option<Vec<ChannelId>> = channel_ids
+            .iter()
+            .map(|c| ChannelId::new(*c).ok())
+            .collect();
+        let channels = channels
+            .filter(|c| !c.is_empty())
+            .ok_or(GetChannelMemberCountError::InvalidArgument)?;
+        if !self.limiters.member_count.try_acquire(self.now) {
+            return Err(GetChannelMemberCountError::TooOften);
+        }
+        Ok(
+            self.start_request(PendingKind::GetMemberCount, SHORT_TIMEOUT, |id| {
+                ClientFrame::GetMemberCount { id, channels }
+            }),
+        )
+    }
+
+    /// Channels joined (or being joined), for the application and the simulator.
+    pub fn joined_channels(&self) -> Vec<ChannelId> {
+        self.channels.keys().cloned().collect()
+    }
+
+    /// After a reconnect that lost the server session: rejoin every channel (§2.6), asking
+    /// for the messages missed since the last one delivered.
+    pub(super) fn rejoin_channels(&mut self) {
+        let joined: Vec<(ChannelId, Option<ChannelCursor>)> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.joined)
+            .map(|(id, c)| (id.clone(), c.cursor))
+            .collect();
+        for (channel, resume) in joined {
+            let c = channel.clone();
+            self.start_request(PendingKind::Rejoin(channel), SHORT_TIMEOUT, |id| {
+                ClientFrame::Join {
+                    id,
+                    channel: c,
+                    resume,
+                }
+            });
+        }
+    }
+
+    /// Whether a pushed channel message is new, advancing the channel's cursor if so.
+    pub(super) fn accept_channel_message(
+        &mut self,
+        channel: &ChannelId,
+        epoch: u64,
+        cseq: u64,
+    ) -> bool {
+        let Some(c) = self.channels.get_mut(channel) else {
+            return false;
+        };
+        match c.cursor {
+            Some(cur) if cur.epoch == epoch && cseq <= cur.cseq => false,
+            _ => {
+                c.cursor = Some(ChannelCursor { epoch, cseq });
+                true
+            }
+        }
+    }
+
+    pub(super) fn on_joined(&mut self, channel: &ChannelId, epoch: u64) {
+        if let Some(c) = self.channels.get_mut(channel) {
+            c.joined = true;
+            if c.cursor.is_some_and(|cur| cur.epoch != epoch) {
+                c.cursor = None;
+            }
+        }
+    }
+
+    /// Whether events of `channel` are for the application.
+    pub(super) fn in_channel(&self, channel: &ChannelId) -> bool {
+        self.channels.contains_key(channel)
+    }
+}

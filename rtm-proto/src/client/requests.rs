@@ -1,0 +1,575 @@
+//! Commands that talk to the server, their answers, timeouts and resends.
+//!
+//! Every request is kept, encoded, until it is answered or times out. When a link comes up
+//! every request not yet sent on it is (re)sent: requests are idempotent on the server (peer
+//! messages carry a `msg_id` the server deduplicates), so a request whose answer was lost with
+//! the old link is answered once, and a message is never delivered twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::attributes::AttrOp;
+use crate::errors::*;
+use crate::ids::{ChannelId, UserId};
+use crate::message::Message;
+use crate::server::presence::{MAX_QUERY_PEERS, MAX_SUBSCRIPTIONS};
+use crate::wire::{ClientFrame, PeerStatus, ServerFrame};
+
+use super::{Client, ClientOutput, Event, Link, Pending, RequestId, Response, TransportId};
+
+/// `SendMessageOptions` (§4.3.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendMessageOptions {
+    /// Store the message if the peer is offline and deliver it at its next login (§4.3.4).
+    pub enable_offline_messaging: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum PendingKind {
+    PeerMessage,
+    QueryOnline,
+    Subscribe(Vec<UserId>),
+    Unsubscribe(Vec<UserId>),
+    RenewToken(String),
+    /// Internal requests after a reconnect (resubscribe, attribute re-push): their answers
+    /// are not reported (a resubscription's answer is diffed against what was reported).
+    Resync,
+    Join(ChannelId),
+    /// The automatic rejoin after a reconnect that lost the server session (§2.6).
+    Rejoin(ChannelId),
+    Leave,
+    ChannelMessage,
+    GetMembers,
+    GetMemberCount,
+    /// A write to the local user's attributes, mirrored locally once confirmed.
+    UserAttrWrite(AttrOp, BTreeMap<String, String>, Vec<String>),
+    /// A write to channel attributes.
+    AttrWrite,
+    GetUserAttrs,
+    GetChannelAttrs,
+}
+
+impl Client {
+    /// `sendMessageToPeer(message, peerId, options)` (§4.3.2). The result arrives as
+    /// `Response::SendMessageToPeer`: received, cached by the server, or peer unreachable.
+    pub fn send_message_to_peer(
+        &mut self,
+        now: crate::time::Timestamp,
+        peer_id: &str,
+        message: Message,
+        options: SendMessageOptions,
+    ) -> Result<RequestId, PeerMessageError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(PeerMessageError::NotLoggedIn);
+        }
+        let to = UserId::new(peer_id).map_err(|_| PeerMessageError::InvalidUserId)?;
+        if Some(&to) == self.uid.as_ref() {
+            return Err(PeerMessageError::InvalidUserId);
+        }
+        if !message.is_valid() {
+            return Err(PeerMessageError::InvalidMessage);
+        }
+        if !self.limiters.messages.try_acquire(self.now) {
+            return Err(PeerMessageError::TooOften);
+        }
+        let msg_id = self.rng.next_u64();
+        let offline = options.enable_offline_messaging;
+        Ok(self.start_request(
+            PendingKind::PeerMessage,
+            self.config.request_timeout,
+            |id| ClientFrame::PeerMessage {
+                id,
+                to,
+                msg_id,
+                message,
+                offline,
+            },
+        ))
+    }
+
+    /// `queryPeersOnlineStatus(peerIds)` (§4.4): ≤ 256 ids, answered in input order.
+    pub fn query_peers_online_status(
+        &mut self,
+        now: crate::time::Timestamp,
+        peer_ids: &[&str],
+    ) -> Result<RequestId, QueryPeersOnlineStatusError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(QueryPeersOnlineStatusError::NotLoggedIn);
+        }
+        let peers = parse_ids(peer_ids, MAX_QUERY_PEERS)
+            .ok_or(QueryPeersOnlineStatusError::InvalidArgument)?;
+        if !self.limiters.query_online.try_acquire(self.now) {
+            return Err(QueryPeersOnlineStatusError::TooOften);
+        }
+        Ok(self.start_request(
+            PendingKind::QueryOnline,
+            self.config.request_timeout,
+            |id| ClientFrame::QueryOnline { id, peers },
+        ))
+    }
+
+    /// `subscribePeersOnlineStatus(peerIds)` (§4.4): ≤ 512 subscribed in total. On success a
+    /// `PeersOnlineStatusChanged` reports the current state of the peers asked for.
+    pub fn subscribe_peers_online_status(
+        &mut self,
+        now: crate::time::Timestamp,
+        peer_ids: &[&str],
+    ) -> Result<RequestId, PeerSubscriptionStatusError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(PeerSubscriptionStatusError::NotLoggedIn);
+        }
+        let peers =
+            parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)?;
+        let new: BTreeSet<&UserId> = peers
+            .iter()
+            .filter(|p| !self.subscriptions.contains_key(*p))
+            .collect();
+        if self.subscriptions.len() + new.len() > MAX_SUBSCRIPTIONS {
+            return Err(PeerSubscriptionStatusError::Overflow);
+        }
+        if !self.limiters.subscribe.try_acquire(self.now) {
+            return Err(PeerSubscriptionStatusError::TooOften);
+        }
+        let kind = PendingKind::Subscribe(peers.clone());
+        Ok(self.start_request(kind, self.config.request_timeout, |id| {
+            ClientFrame::Subscribe { id, peers }
+        }))
+    }
+
+    /// `unsubscribePeersOnlineStatus(peerIds)` (§4.4).
+    pub fn unsubscribe_peers_online_status(
+        &mut self,
+        now: crate::time::Timestamp,
+        peer_ids: &[&str],
+    ) -> Result<RequestId, PeerSubscriptionStatusError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(PeerSubscriptionStatusError::NotLoggedIn);
+        }
+        let peers =
+            parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)?;
+        if !self.limiters.unsubscribe.try_acquire(self.now) {
+            return Err(PeerSubscriptionStatusError::TooOften);
+        }
+        let kind = PendingKind::Unsubscribe(peers.clone());
+        Ok(self.start_request(kind, self.config.request_timeout, |id| {
+            ClientFrame::Unsubscribe { id, peers }
+        }))
+    }
+
+    /// `queryPeersBySubscriptionOption(ONLINE_STATUS)` (§4.4): the peers this client is
+    /// subscribed to. Answered from the client's own record, which the server mirrors.
+    pub fn query_peers_by_subscription_option(
+        &mut self,
+        now: crate::time::Timestamp,
+    ) -> Result<Vec<UserId>, QueryPeersBySubscriptionOptionError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(QueryPeersBySubscriptionOptionError::NotLoggedIn);
+        }
+        if !self.limiters.query_subscribed.try_acquire(self.now) {
+            return Err(QueryPeersBySubscriptionOptionError::TooOften);
+        }
+        Ok(self.subscriptions.keys().cloned().collect())
+    }
+
+    /// `renewToken(token)` (§3.5). While the link is down the token is kept for the next
+    /// re-login and the call succeeds at once; a re-login held back by an expired token
+    /// resumes.
+    pub fn renew_token(
+        &mut self,
+        now: crate::time::Timestamp,
+        token: &str,
+    ) -> Result<RequestId, RenewTokenError> {
+        self.advance(now);
+        if !matches!(
+            self.state,
+            super::ConnectionState::Connected | super::ConnectionState::Reconnecting
+        ) {
+            return Err(RenewTokenError::NotLoggedIn);
+        }
+        if token.is_empty() || token.len() > 2048 {
+            return Err(RenewTokenError::InvalidArgument);
+        }
+        if !self.limiters.renew.try_acquire(self.now) {
+            return Err(RenewTokenError::TooOften);
+        }
+        if !matches!(self.link, Link::Up { .. }) {
+            self.token_renewed_offline(token.to_string());
+            let request = RequestId(self.alloc_request());
+            self.respond(request, Response::RenewToken(Ok(())));
+            return Ok(request);
+        }
+        let kind = PendingKind::RenewToken(token.to_string());
+        let token = token.to_string();
+        Ok(self.start_request(kind, self.config.request_timeout, |id| {
+            ClientFrame::RenewToken { id, token }
+        }))
+    }
+
+    /// Registers a request and sends it if the link is up.
+    pub(super) fn start_request(
+        &mut self,
+        kind: PendingKind,
+        timeout: core::time::Duration,
+        frame: impl FnOnce(u32) -> ClientFrame,
+    ) -> RequestId {
+        let id = self.alloc_request();
+        let deadline = self.now.saturating_add(timeout);
+        let frame = frame(id).encode();
+        self.pending.insert(
+            id,
+            Pending {
+                kind,
+                frame,
+                sent_on: None,
+                deadline,
+            },
+        );
+        self.deadlines.schedule(deadline, id);
+        if let Link::Up { transport } = self.link {
+            self.send_pending(id, transport);
+        }
+        RequestId(id)
+    }
+
+    fn send_pending(&mut self, id: u32, transport: TransportId) {
+        if let Some(p) = self.pending.get_mut(&id) {
+            p.sent_on = Some(transport);
+            let frame = p.frame.clone();
+            self.out.push_back(ClientOutput::Send(transport, frame));
+        }
+    }
+
+    /// Sends every request not yet sent on the current link, oldest first.
+    pub(super) fn flush_pending(&mut self) {
+        let Link::Up { transport } = self.link else {
+            return;
+        };
+        let ids: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.sent_on != Some(transport))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            self.send_pending(id, transport);
+        }
+    }
+
+    pub(super) fn expire_requests(&mut self) {
+        while let Some(id) = self.deadlines.pop_due(self.now) {
+            let due = self
+                .pending
+                .get(&id)
+                .is_some_and(|p| p.deadline <= self.now);
+            if due {
+                let p = self.pending.remove(&id).expect("checked");
+                self.answer_with_failure(id, p.kind, Failure::Timeout);
+            }
+        }
+    }
+
+    /// Answers every waiting request with its family's NOT_LOGGED_IN (logout).
+    pub(super) fn fail_all_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        for (id, p) in pending {
+            self.answer_with_failure(id, p.kind, Failure::NotLoggedIn);
+        }
+        self.deadlines = Default::default();
+    }
+
+    fn answer_with_failure(&mut self, id: u32, kind: PendingKind, why: Failure) {
+        if let Some(response) = failure_response(kind, why) {
+            self.respond(RequestId(id), response);
+        }
+    }
+
+    /// Frames on an established link.
+    pub(super) fn on_session_frame(&mut self, transport: TransportId, frame: ServerFrame) {
+        if frame.is_stream_push() {
+            return self.on_stream_push(transport, frame);
+        }
+        match frame {
+            ServerFrame::TokenWillExpire {} => self.emit(Event::TokenPrivilegeWillExpire),
+            ServerFrame::Presence { peers } => self.report_presence(peers, false),
+            ServerFrame::PeerMessageResult { id, outcome } => {
+                if self.take_pending(id).is_some() {
+                    self.respond(RequestId(id), Response::SendMessageToPeer(Ok(outcome)));
+                }
+            }
+            ServerFrame::OnlineStatus { id, peers } => {
+                if self.take_pending(id).is_some() {
+                    let result = peers.into_iter().map(|p| (p.peer, p.online)).collect();
+                    self.respond(RequestId(id), Response::QueryPeersOnlineStatus(Ok(result)));
+                }
+            }
+            ServerFrame::Subscribed { id, peers } => match self.take_pending(id) {
+                Some(PendingKind::Subscribe(asked)) => {
+                    for p in asked {
+                        self.subscriptions.entry(p).or_insert(None);
+                    }
+                    self.respond(RequestId(id), Response::SubscribePeersOnlineStatus(Ok(())));
+                    self.report_presence(peers, true);
+                }
+                Some(PendingKind::Resync) => self.report_presence(peers, false),
+                _ => {}
+            },
+            ServerFrame::Joined { id, channel, epoch } => match self.take_pending(id) {
+                Some(PendingKind::Join(_)) => {
+                    self.on_joined(&channel, epoch);
+                    self.respond(RequestId(id), Response::Join(Ok(())));
+                }
+                Some(PendingKind::Rejoin(_)) => self.on_joined(&channel, epoch),
+                _ => {}
+            },
+            ServerFrame::Members { id, members } => {
+                if self.take_pending(id).is_some() {
+                    self.respond(RequestId(id), Response::GetMembers(Ok(members)));
+                }
+            }
+            ServerFrame::MemberCounts { id, counts } => {
+                if self.take_pending(id).is_some() {
+                    let counts = counts.into_iter().map(|c| (c.channel, c.count)).collect();
+                    self.respond(RequestId(id), Response::GetChannelMemberCount(Ok(counts)));
+                }
+            }
+            ServerFrame::UserAttributes { id, attributes, .. } => {
+                if self.take_pending(id).is_some() {
+                    self.respond(RequestId(id), Response::GetUserAttributes(Ok(attributes)));
+                }
+            }
+            ServerFrame::ChannelAttributes { id, attributes, .. } => {
+                if self.take_pending(id).is_some() {
+                    self.respond(
+                        RequestId(id),
+                        Response::GetChannelAttributes(Ok(attributes)),
+                    );
+                }
+            }
+            ServerFrame::Ok { id } => {
+                let response = match self.take_pending(id) {
+                    Some(PendingKind::Unsubscribe(peers)) => {
+                        for p in &peers {
+                            self.subscriptions.remove(p);
+                        }
+                        Response::UnsubscribePeersOnlineStatus(Ok(()))
+                    }
+                    Some(PendingKind::RenewToken(token)) => {
+                        self.token = Some(token);
+                        Response::RenewToken(Ok(()))
+                    }
+                    Some(PendingKind::Leave) => Response::Leave(Ok(())),
+                    Some(PendingKind::ChannelMessage) => Response::SendChannelMessage(Ok(())),
+                    Some(PendingKind::UserAttrWrite(op, attrs, keys)) => {
+                        self.user_attrs_confirmed(op, attrs, &keys);
+                        Response::AttributeWrite(Ok(()))
+                    }
+                    Some(PendingKind::AttrWrite) => Response::AttributeWrite(Ok(())),
+                    _ => return,
+                };
+                self.respond(RequestId(id), response);
+            }
+            ServerFrame::Error { id, code, .. } => {
+                let Some(kind) = self.take_pending(id) else {
+                    return;
+                };
+                if let PendingKind::Join(channel) | PendingKind::Rejoin(channel) = &kind {
+                    self.channels.remove(channel);
+                }
+                self.answer_with_failure(id, kind, Failure::Code(code));
+            }
+            // Handled before a link is up, or not meaningful here.
+            ServerFrame::Pong {} | ServerFrame::LoginOk { .. } | ServerFrame::Kicked { .. } => {}
+            ServerFrame::Message { .. }
+            | ServerFrame::ChannelMessage { .. }
+            | ServerFrame::MemberJoined { .. }
+            | ServerFrame::MemberLeft { .. }
+            | ServerFrame::MemberCount { .. }
+            | ServerFrame::AttributesUpdated { .. } => unreachable!("stream pushes handled above"),
+        }
+    }
+
+    /// A push of the delivery stream: it takes the next position; positions already
+    /// delivered (resent after a resume) are acknowledged but not delivered again.
+    fn on_stream_push(&mut self, transport: TransportId, frame: ServerFrame) {
+        self.stream_pos += 1;
+        let fresh = self.stream_pos > self.delivered_pos;
+        if fresh {
+            self.delivered_pos = self.stream_pos;
+        }
+        let urgent = matches!(frame, ServerFrame::Message { .. });
+        if fresh {
+            self.deliver_push(frame);
+        }
+        // Peer messages are acknowledged at once (the sender waits for the receipt); the
+        // rest in batches, or with the next heartbeat.
+        if urgent || self.stream_pos - self.acked_pos >= ACK_BATCH {
+            self.send_ack(transport);
+        }
+    }
+
+    pub(super) fn send_ack(&mut self, transport: TransportId) {
+        if self.stream_pos > self.acked_pos {
+            self.acked_pos = self.stream_pos;
+            let seq = self.stream_pos;
+            self.send_frame(transport, &ClientFrame::Ack { seq });
+        }
+    }
+
+    fn deliver_push(&mut self, frame: ServerFrame) {
+        let event = match frame {
+            ServerFrame::Message {
+                from,
+                message,
+                server_ts,
+                offline,
+            } => Event::MessageFromPeer {
+                peer_id: from,
+                message,
+                server_received_ts: server_ts,
+                is_offline_message: offline,
+            },
+            ServerFrame::ChannelMessage {
+                channel,
+                epoch,
+                cseq,
+                from,
+                message,
+                server_ts,
+            } => {
+                if !self.accept_channel_message(&channel, epoch, cseq) {
+                    return;
+                }
+                Event::ChannelMessage {
+                    channel,
+                    member_id: from,
+                    message,
+                    server_received_ts: server_ts,
+                }
+            }
+            ServerFrame::MemberJoined { channel, member } if self.in_channel(&channel) => {
+                Event::MemberJoined {
+                    channel,
+                    member_id: member,
+                }
+            }
+            ServerFrame::MemberLeft { channel, member } if self.in_channel(&channel) => {
+                Event::MemberLeft {
+                    channel,
+                    member_id: member,
+                }
+            }
+            ServerFrame::MemberCount { channel, count } if self.in_channel(&channel) => {
+                Event::MemberCountUpdated { channel, count }
+            }
+            ServerFrame::AttributesUpdated {
+                channel,
+                attributes,
+            } if self.in_channel(&channel) => Event::AttributesUpdated {
+                channel,
+                attributes,
+            },
+            _ => return,
+        };
+        self.emit(event);
+    }
+
+    fn take_pending(&mut self, id: u32) -> Option<PendingKind> {
+        self.pending.remove(&id).map(|p| p.kind)
+    }
+
+    /// Reports presence: everything in a fresh snapshot (`all`), else only what changed since
+    /// the last report. Peers no longer subscribed are ignored.
+    fn report_presence(&mut self, peers: Vec<PeerStatus>, all: bool) {
+        let mut changed = BTreeMap::new();
+        for p in peers {
+            if let Some(last) = self.subscriptions.get_mut(&p.peer) {
+                if all || *last != Some(p.state) {
+                    *last = Some(p.state);
+                    changed.insert(p.peer, p.state);
+                }
+            }
+        }
+        if !changed.is_empty() {
+            self.emit(Event::PeersOnlineStatusChanged(changed));
+        }
+    }
+}
+
+/// Non-urgent stream pushes acknowledged at least every this many.
+const ACK_BATCH: u64 = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Timeout,
+    NotLoggedIn,
+    /// The server answered with this code of the request's family.
+    Code(u32),
+}
+
+/// The response for a request that failed, `None` for internal requests.
+fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
+    /// Picks the family member: the server's code, else TIMEOUT or NOT_LOGGED_IN, with
+    /// FAILURE for a code the family does not know.
+    macro_rules! pick {
+        ($family:ident, $timeout:ident, $failure:ident) => {
+            Err(match why {
+                Failure::Timeout => $family::$timeout,
+                Failure::NotLoggedIn => $family::NotLoggedIn,
+                Failure::Code(c) => $family::from_code(c).unwrap_or($family::$failure),
+            })
+        };
+    }
+    Some(match kind {
+        PendingKind::PeerMessage => {
+            Response::SendMessageToPeer(pick!(PeerMessageError, Timeout, Failure))
+        }
+        PendingKind::QueryOnline => {
+            Response::QueryPeersOnlineStatus(pick!(QueryPeersOnlineStatusError, Timeout, Failure))
+        }
+        PendingKind::Subscribe(_) => Response::SubscribePeersOnlineStatus(pick!(
+            PeerSubscriptionStatusError,
+            Timeout,
+            Failure
+        )),
+        PendingKind::Unsubscribe(_) => Response::UnsubscribePeersOnlineStatus(pick!(
+            PeerSubscriptionStatusError,
+            Timeout,
+            Failure
+        )),
+        // RenewTokenError has no TIMEOUT: a renewal that got no answer is a FAILURE.
+        PendingKind::RenewToken(_) => {
+            Response::RenewToken(pick!(RenewTokenError, Failure, Failure))
+        }
+        PendingKind::Join(_) => Response::Join(pick!(JoinChannelError, Timeout, Failure)),
+        PendingKind::Leave => Response::Leave(pick!(LeaveChannelError, Failure, Failure)),
+        PendingKind::ChannelMessage => {
+            Response::SendChannelMessage(pick!(ChannelMessageError, Timeout, Failure))
+        }
+        PendingKind::GetMembers => Response::GetMembers(pick!(GetMembersError, Timeout, Failure)),
+        PendingKind::GetMemberCount => {
+            Response::GetChannelMemberCount(pick!(GetChannelMemberCountError, Timeout, Failure))
+        }
+        PendingKind::UserAttrWrite(..) | PendingKind::AttrWrite => {
+            Response::AttributeWrite(pick!(AttributeOperationError, Timeout, Failure))
+        }
+        PendingKind::GetUserAttrs => {
+            Response::GetUserAttributes(pick!(AttributeOperationError, Timeout, Failure))
+        }
+        PendingKind::GetChannelAttrs => {
+            Response::GetChannelAttributes(pick!(AttributeOperationError, Timeout, Failure))
+        }
+        PendingKind::Resync | PendingKind::Rejoin(_) => return None,
+    })
+}
+
+/// Validates a non-empty id list of at most `max`.
+fn parse_ids(ids: &[&str], max: usize) -> Option<Vec<UserId>> {
+    if ids.is_empty() || ids.len() > max {
+        return None;
+    }
+    ids.iter().map(|s| UserId::new(*s).ok()).collect()
+}

@@ -1,0 +1,335 @@
+//! The session flow: login → up → link lost → resume → resync, and logout (§2.3, §2.6).
+
+use core::time::Duration;
+
+use crate::errors::{LoginError, LogoutError};
+use crate::ids::UserId;
+use crate::wire::{close, ClientFrame, KickReason, ServerFrame, PROTOCOL_VERSION};
+
+use super::requests::PendingKind;
+use super::{
+    Client, ConnectionChangeReason as Reason, ConnectionState as State, Event, Link, RequestId,
+    Response, TransportId,
+};
+
+impl Client {
+    /// `login({uid, token})` (§4.2). The result arrives as `Response::Login`.
+    pub fn login(
+        &mut self,
+        now: crate::time::Timestamp,
+        uid: &str,
+        token: Option<&str>,
+    ) -> Result<RequestId, LoginError> {
+        self.advance(now);
+        if self.state != State::Disconnected {
+            return Err(LoginError::AlreadyLogin);
+        }
+        let uid = UserId::new(uid).map_err(|_| LoginError::InvalidArgument)?;
+        if !self.limiters.login.try_acquire(self.now) {
+            return Err(LoginError::TooOften);
+        }
+        let request = RequestId(self.alloc_request());
+        self.uid = Some(uid);
+        self.token = token.map(str::to_string);
+        self.session = None;
+        self.delivered_pos = 0;
+        self.backoff.reset();
+        self.waiting_for_token = false;
+        self.login = Some((request, self.now.saturating_add(self.config.login_timeout)));
+        self.set_state(State::Connecting, Reason::Login);
+        self.open_transport();
+        Ok(request)
+    }
+
+    /// `logout()` (§2.10): ends the session now. Requests still waiting are answered with
+    /// their family's NOT_LOGGED_IN; subscriptions are forgotten.
+    pub fn logout(&mut self, now: crate::time::Timestamp) -> Result<(), LogoutError> {
+        self.advance(now);
+        if self.state == State::Disconnected {
+            return Err(LogoutError::NotLoggedIn);
+        }
+        match self.link {
+            Link::Up { transport } => {
+                let id = self.alloc_request();
+                self.send_frame(transport, &ClientFrame::Logout { id });
+                self.out
+                    .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+            }
+            Link::Opening { transport, .. } | Link::LoggingIn { transport, .. } => {
+                self.out
+                    .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+            }
+            Link::Idle { .. } => {}
+        }
+        self.link = Link::Idle { retry_at: None };
+        if let Some((request, _)) = self.login.take() {
+            self.respond(request, Response::Login(Err(LoginError::Rejected)));
+        }
+        self.fail_all_pending();
+        self.forget_session_state();
+        self.session = None;
+        self.down_since = None;
+        self.waiting_for_token = false;
+        self.set_state(State::Disconnected, Reason::Logout);
+        Ok(())
+    }
+
+    fn open_transport(&mut self) {
+        let transport = TransportId(self.next_transport);
+        self.next_transport += 1;
+        self.link = Link::Opening {
+            transport,
+            since: self.now,
+        };
+        self.out.push_back(super::ClientOutput::Connect(transport));
+    }
+
+    /// Drops the current transport (if any) and schedules the next attempt.
+    fn link_lost(&mut self, close_code: Option<u16>) {
+        if let (Some(t), Some(code)) = (self.link.transport(), close_code) {
+            self.out.push_back(super::ClientOutput::Close(t, code));
+        }
+        if matches!(self.link, Link::Up { .. } | Link::LoggingIn { .. })
+            && self.state == State::Connected
+            && self.down_since.is_none()
+        {
+            // The link has really been gone since we last heard from it.
+            self.down_since = Some(self.last_rx.min(self.now));
+        }
+        let delay = self.backoff.next_delay(&mut self.rng);
+        self.link = Link::Idle {
+            retry_at: Some(self.now.saturating_add(delay)),
+        };
+        self.check_interruption();
+    }
+
+    fn check_interruption(&mut self) {
+        if let Some(deadline) = self.interruption_deadline() {
+            if self.state == State::Connected && self.now >= deadline {
+                self.set_state(State::Reconnecting, Reason::Interrupted);
+            }
+        }
+    }
+
+    pub(super) fn on_opened(&mut self, t: TransportId) {
+        let Link::Opening { transport, .. } = self.link else {
+            return;
+        };
+        if transport != t {
+            return;
+        }
+        let Some(uid) = self.uid.clone() else { return };
+        let request = self.alloc_request();
+        self.last_rx = self.now;
+        self.link = Link::LoggingIn { transport, request };
+        let frame = ClientFrame::Login {
+            id: request,
+            version: PROTOCOL_VERSION,
+            app_id: self.config.app_id.clone(),
+            uid,
+            token: self.token.clone(),
+            resume: self.session.clone(),
+        };
+        self.send_frame(transport, &frame);
+    }
+
+    pub(super) fn on_closed(&mut self, t: TransportId) {
+        if self.link.transport() != Some(t) {
+            return;
+        }
+        self.link_lost(None);
+    }
+
+    pub(super) fn on_frame(&mut self, t: TransportId, bytes: &[u8]) {
+        if self.link.transport() != Some(t) {
+            return;
+        }
+        self.last_rx = self.now;
+        let frame = match ServerFrame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                // A server we cannot understand: drop the link and try again.
+                self.link_lost(Some(e.close_code()));
+                return;
+            }
+        };
+        match (self.link, frame) {
+            (
+                Link::LoggingIn { transport, request },
+                ServerFrame::LoginOk {
+                    id,
+                    session,
+                    resumed,
+                    heartbeat_ms,
+                    resend_from,
+                    ..
+                },
+            ) if id == request => {
+                self.on_login_ok(transport, session, resumed, heartbeat_ms, resend_from)
+            }
+            (Link::LoggingIn { request, .. }, ServerFrame::Error { id, code, .. })
+                if id == request =>
+            {
+                self.on_login_refused(LoginError::from_code(code).unwrap_or(LoginError::Unknown))
+            }
+            (_, ServerFrame::Kicked { reason }) => self.on_kicked(reason),
+            (Link::Up { transport }, frame) => self.on_session_frame(transport, frame),
+            (_, _) => {} // nothing else is meaningful before login_ok
+        }
+    }
+
+    fn on_login_ok(
+        &mut self,
+        transport: TransportId,
+        session: String,
+        resumed: bool,
+        heartbeat_ms: u32,
+        resend_from: u64,
+    ) {
+        self.link = Link::Up { transport };
+        // Positions before `resend_from` were acknowledged; what follows is resent or new.
+        self.stream_pos = resend_from.saturating_sub(1);
+        self.acked_pos = self.stream_pos;
+        if !resumed {
+            self.delivered_pos = self.stream_pos;
+        }
+        let fresh_session = !resumed && self.session.is_some();
+        self.session = Some(session);
+        self.backoff.reset();
+        self.down_since = None;
+        self.heartbeat = Duration::from_millis(u64::from(heartbeat_ms).clamp(200, 5_000));
+        self.next_ping = self.now.saturating_add(self.heartbeat);
+        if let Some((request, _)) = self.login.take() {
+            self.respond(request, Response::Login(Ok(())));
+        }
+        self.set_state(State::Connected, Reason::LoginSuccess);
+        // §2.6: resubscribe (the answer is diffed against what was reported); after losing
+        // the server session also re-push user attributes and rejoin channels; then resend
+        // whatever was not answered on the old link.
+        if !self.subscriptions.is_empty() {
+            let peers = self.subscriptions.keys().cloned().collect();
+            let timeout = self.config.request_timeout;
+            self.start_request(PendingKind::Resync, timeout, |id| ClientFrame::Subscribe {
+                id,
+                peers,
+            });
+        }
+        if fresh_session {
+            self.repush_user_attributes();
+            self.rejoin_channels();
+        }
+        self.flush_pending();
+    }
+
+    fn on_login_refused(&mut self, e: LoginError) {
+        if self.state == State::Connecting {
+            // An explicit login: it fails (§2.3 CONNECTING → DISCONNECTED).
+            if let Some(t) = self.link.transport() {
+                self.out
+                    .push_back(super::ClientOutput::Close(t, close::NORMAL));
+            }
+            self.link = Link::Idle { retry_at: None };
+            if let Some((request, _)) = self.login.take() {
+                self.respond(request, Response::Login(Err(e)));
+            }
+            self.uid = None;
+            self.set_state(State::Disconnected, Reason::LoginFailure);
+            return;
+        }
+        // An automatic re-login: keep trying (§2.3 RECONNECTING stays RECONNECTING), but
+        // after an expired token only once the application has renewed it.
+        if e == LoginError::TokenExpired {
+            self.emit(Event::TokenExpired);
+            self.waiting_for_token = true;
+        }
+        self.link_lost(Some(close::NORMAL));
+    }
+
+    fn on_kicked(&mut self, reason: KickReason) {
+        let reason = match reason {
+            KickReason::RemoteLogin => Reason::RemoteLogin,
+            KickReason::BannedByServer => Reason::BannedByServer,
+            KickReason::TokenExpired => {
+                self.emit(Event::TokenExpired);
+                Reason::TokenExpired
+            }
+        };
+        if let Some(t) = self.link.transport() {
+            self.out
+                .push_back(super::ClientOutput::Close(t, close::NORMAL));
+        }
+        self.link = Link::Idle { retry_at: None };
+        self.session = None;
+        self.down_since = None;
+        if let Some((request, _)) = self.login.take() {
+            self.respond(request, Response::Login(Err(LoginError::Rejected)));
+        }
+        // The server removed the session from its channels and dropped its attributes.
+        self.channels.clear();
+        self.user_attributes.clear();
+        self.set_state(State::Aborted, reason);
+    }
+
+    pub(super) fn on_tick(&mut self) {
+        let now = self.now;
+        if let Some((request, deadline)) = self.login {
+            if now >= deadline && self.state == State::Connecting {
+                self.login = None;
+                if let Some(t) = self.link.transport() {
+                    self.out
+                        .push_back(super::ClientOutput::Close(t, close::NORMAL));
+                }
+                self.link = Link::Idle { retry_at: None };
+                self.uid = None;
+                self.respond(request, Response::Login(Err(LoginError::Timeout)));
+                self.set_state(State::Disconnected, Reason::LoginTimeout);
+            }
+        }
+        self.check_interruption();
+        match self.link {
+            Link::Idle { retry_at: Some(at) }
+                if now >= at && !self.waiting_for_token && self.wants_link() =>
+            {
+                self.open_transport()
+            }
+            Link::Opening { since, .. } if now.since(since) >= self.config.link_timeout => {
+                self.link_lost(Some(close::NORMAL))
+            }
+            Link::LoggingIn { .. } if now.since(self.last_rx) >= self.config.link_timeout => {
+                self.link_lost(Some(close::HEARTBEAT_TIMEOUT))
+            }
+            Link::Up { transport } => {
+                if now.since(self.last_rx) >= self.config.link_timeout {
+                    self.link_lost(Some(close::HEARTBEAT_TIMEOUT));
+                } else if now >= self.next_ping {
+                    self.send_ack(transport);
+                    self.send_frame(transport, &ClientFrame::Ping {});
+                    self.next_ping = now.saturating_add(self.heartbeat);
+                }
+            }
+            _ => {}
+        }
+        self.expire_requests();
+    }
+
+    fn wants_link(&self) -> bool {
+        matches!(
+            self.state,
+            State::Connecting | State::Connected | State::Reconnecting
+        )
+    }
+
+    /// What a logout forgets: subscriptions, channels, user attributes, the session.
+    fn forget_session_state(&mut self) {
+        self.subscriptions.clear();
+        self.channels.clear();
+        self.user_attributes.clear();
+        self.delivered_pos = 0;
+    }
+
+    /// `renewToken` while no link is up: the token is kept for the next re-login.
+    pub(super) fn token_renewed_offline(&mut self, token: String) {
+        self.token = Some(token);
+        self.waiting_for_token = false;
+    }
+}

@@ -1,0 +1,69 @@
+//! Peer and channel message bodies (§4.3.1, §6).
+
+use serde::{Deserialize, Serialize};
+
+/// Largest text, or raw bytes plus description, in one message: 32 KB (§9.1).
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+
+/// A message body. File and image messages (§4.9) come with the media work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Message {
+    /// `MessageType.TEXT`: UTF-8 text.
+    Text { text: String },
+    /// `MessageType.RAW`: opaque bytes (base64 on the wire) with an optional description.
+    Raw {
+        #[serde(with = "crate::wire::base64_bytes")]
+        data: Vec<u8>,
+        #[serde(default)]
+        description: String,
+    },
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Message::Text { text: text.into() }
+    }
+
+    /// A raw message.
+    pub fn raw(data: impl Into<Vec<u8>>, description: impl Into<String>) -> Self {
+        Message::Raw {
+            data: data.into(),
+            description: description.into(),
+        }
+    }
+
+    /// The size that counts against [`MAX_MESSAGE_BYTES`].
+    pub fn counted_len(&self) -> usize {
+        match self {
+            Message::Text { text } => text.len(),
+            Message::Raw { data, description } => data.len() + description.len(),
+        }
+    }
+
+    /// Non-empty and at most 32 KB (`INVALID_MESSAGE` otherwise).
+    pub fn is_valid(&self) -> bool {
+        let non_empty = match self {
+            Message::Text { text } => !text.is_empty(),
+            Message::Raw { data, .. } => !data.is_empty(),
+        };
+        non_empty && self.counted_len() <= MAX_MESSAGE_BYTES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits() {
+        assert!(Message::text("hi").is_valid());
+        assert!(!Message::text("").is_valid());
+        assert!(Message::text("x".repeat(MAX_MESSAGE_BYTES)).is_valid());
+        assert!(!Message::text("x".repeat(MAX_MESSAGE_BYTES + 1)).is_valid());
+        assert!(!Message::raw(vec![], "d").is_valid());
+        assert!(!Message::raw(vec![0; MAX_MESSAGE_BYTES], "d").is_valid());
+        assert!(Message::raw(vec![0; MAX_MESSAGE_BYTES - 1], "d").is_valid());
+    }
+}

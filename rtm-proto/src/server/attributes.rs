@@ -1,0 +1,138 @@
+//! User attributes (§4.5) and channel attributes (§4.6) on the server.
+
+use std::collections::BTreeMap;
+
+use crate::attributes::{self, AttrOp, ChannelAttribute, MAX_CHANNEL_BYTES, MAX_USER_BYTES};
+use crate::errors::AttributeOperationError;
+use crate::ids::{ChannelId, UserId};
+use crate::wire::ServerFrame;
+
+use super::{ConnId, Server};
+
+impl Server {
+    pub(super) fn on_user_attrs(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        op: AttrOp,
+        attrs: BTreeMap<String, String>,
+        keys: Vec<String>,
+    ) {
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        let result = attributes::apply(
+            &mut s.attributes,
+            op,
+            attrs,
+            &keys,
+            MAX_USER_BYTES,
+            |v| v,
+            |k, v| k.len() + v.len(),
+        );
+        self.reply_result(conn, id, result);
+    }
+
+    pub(super) fn on_get_user_attrs(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        user: UserId,
+        keys: Option<Vec<String>>,
+    ) {
+        match self.sessions.get(&user) {
+            Some(s) => {
+                let attributes = attributes::select(&s.attributes, keys.as_deref());
+                self.send(
+                    conn,
+                    &ServerFrame::UserAttributes {
+                        id,
+                        user,
+                        attributes,
+                    },
+                );
+            }
+            None => {
+                let e = AttributeOperationError::UserNotFound;
+                self.reply_error(conn, id, e.code(), e.to_string());
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_channel_attrs(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        channel: ChannelId,
+        op: AttrOp,
+        attrs: BTreeMap<String, String>,
+        keys: Vec<String>,
+        notify: bool,
+    ) {
+        let ts = self.unix_ms();
+        let writer = uid.clone();
+        let ch = self.channel_entry(&channel);
+        let result = attributes::apply(
+            &mut ch.attributes,
+            op,
+            attrs,
+            &keys,
+            MAX_CHANNEL_BYTES,
+            |value| ChannelAttribute {
+                value,
+                last_update_user_id: writer.clone(),
+                last_update_ts: ts,
+            },
+            |k, v| k.len() + v.value.len(),
+        );
+        let ok = result.is_ok();
+        let update = (ok && notify).then(|| {
+            let frame = ServerFrame::AttributesUpdated {
+                channel: channel.clone(),
+                attributes: ch.attributes.clone(),
+            }
+            .encode();
+            (frame, ch.members.iter().cloned().collect::<Vec<_>>())
+        });
+        self.reply_result(conn, id, result);
+        if let Some((frame, members)) = update {
+            for m in &members {
+                self.push_stream(m, frame.clone(), None);
+            }
+        }
+        // A write to a channel nobody is in starts (or restarts) its grace period.
+        self.channel_maybe_empty(&channel);
+    }
+
+    pub(super) fn on_get_channel_attrs(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        channel: ChannelId,
+        keys: Option<Vec<String>>,
+    ) {
+        let attributes = self
+            .channels
+            .get(&channel)
+            .map(|c| attributes::select(&c.attributes, keys.as_deref()))
+            .unwrap_or_default();
+        self.send(
+            conn,
+            &ServerFrame::ChannelAttributes {
+                id,
+                channel,
+                attributes,
+            },
+        );
+    }
+
+    fn reply_result(&mut self, conn: ConnId, id: u32, result: Result<(), AttributeOperationError>) {
+        match result {
+            Ok(()) => self.send(conn, &ServerFrame::Ok { id }),
+            Err(e) => self.reply_error(conn, id, e.code(), e.to_string()),
+        }
+    }
+}

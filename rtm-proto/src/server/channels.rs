@@ -1,0 +1,423 @@
+//! Channels (§4.7, §4.8, §5.2): membership, messages, member events and counts, and the
+//! replay of recent messages to members that rejoin after losing their session (§2.6).
+//!
+//! A channel message is encoded once; the same `Bytes` goes into every member's delivery
+//! stream, so a send to 10 000 members costs one encoding and 10 000 reference-count bumps.
+
+use core::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+
+use crate::attributes::ChannelAttribute;
+use crate::errors::{
+    ChannelMessageError, GetChannelMemberCountError, GetMembersError, JoinChannelError,
+    LeaveChannelError,
+};
+use crate::ids::{ChannelId, UserId};
+use crate::message::Message;
+use crate::time::Timestamp;
+use crate::wire::{ChannelCount, ChannelCursor, ServerFrame};
+
+use super::{ConnId, Server, ServerTimer};
+
+/// Most channels one session may have joined (§4.8).
+pub const MAX_JOINED: usize = 20;
+/// Above this many members there are no join/leave events and counts slow down (§5.2).
+pub const MEMBER_EVENT_LIMIT: usize = 512;
+/// `getMembers` returns at most this many (a random sample beyond).
+pub const MAX_GET_MEMBERS: usize = 512;
+/// `getChannelMemberCount` takes at most this many channels.
+pub const MAX_COUNT_CHANNELS: usize = 32;
+/// Replay after a rejoin: messages of the last 30 s, at most 32 per channel (§2.6).
+pub const REPLAY_WINDOW: Duration = Duration::from_secs(30);
+/// See [`REPLAY_WINDOW`].
+pub const REPLAY_MAX: usize = 32;
+
+#[derive(Debug)]
+struct History {
+    cseq: u64,
+    at: Timestamp,
+    frame: Bytes,
+}
+
+#[derive(Debug)]
+pub(super) struct Channel {
+    /// Names this instance of the channel; a forgotten and recreated channel gets another.
+    pub epoch: u64,
+    pub members: BTreeSet<UserId>,
+    next_cseq: u64,
+    history: VecDeque<History>,
+    pub attributes: BTreeMap<String, ChannelAttribute>,
+    /// Bumped whenever the channel stops or starts being empty (lazy GC timers).
+    pub gc_gen: u64,
+    count_sent_at: Option<Timestamp>,
+    count_sent: Option<u32>,
+    count_timer: bool,
+}
+
+impl Channel {
+    fn new(epoch: u64) -> Self {
+        Channel {
+            epoch,
+            members: BTreeSet::new(),
+            next_cseq: 1,
+            history: VecDeque::new(),
+            attributes: BTreeMap::new(),
+            gc_gen: 0,
+            count_sent_at: None,
+            count_sent: None,
+            count_timer: false,
+        }
+    }
+
+    fn count(&self) -> u32 {
+        self.members.len() as u32
+    }
+
+    fn count_interval(&self) -> Duration {
+        if self.members.len() > MEMBER_EVENT_LIMIT {
+            Duration::from_secs(3)
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+}
+
+impl Server {
+    /// The channel `id`, created if needed.
+    pub(super) fn channel_entry(&mut self, id: &ChannelId) -> &mut Channel {
+        if !self.channels.contains_key(id) {
+            let epoch = self.rng.next_u64() >> 12; // JSON-safe integer
+            self.channels.insert(id.clone(), Channel::new(epoch));
+        }
+        self.channels.get_mut(id).expect("just inserted")
+    }
+
+    pub(super) fn on_join(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        channel: ChannelId,
+        resume: Option<ChannelCursor>,
+    ) {
+        let Some(s) = self.sessions.get(uid) else {
+            return;
+        };
+        let already = s.channels.contains(&channel);
+        if !already && s.channels.len() >= MAX_JOINED {
+            let e = JoinChannelError::ExceedLimit;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        let now = self.now;
+        let ch = self.channel_entry(&channel);
+        let epoch = ch.epoch;
+        // A join of a joined channel is a resend whose answer was lost: answer again.
+        let fresh = ch.members.insert(uid.clone());
+        if fresh {
+            ch.gc_gen += 1;
+        }
+        let replay: Vec<Bytes> = match resume {
+            Some(cursor) if cursor.epoch == epoch => ch
+                .history
+                .iter()
+                .filter(|h| h.cseq > cursor.cseq && now.since(h.at) <= REPLAY_WINDOW)
+                .map(|h| h.frame.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let others: Vec<UserId> = ch.members.iter().filter(|m| *m != uid).cloned().collect();
+        let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
+        let count = ch.count();
+        if let Some(s) = self.sessions.get_mut(uid) {
+            s.channels.insert(channel.clone());
+        }
+        self.send(
+            conn,
+            &ServerFrame::Joined {
+                id,
+                channel: channel.clone(),
+                epoch,
+            },
+        );
+        let count_frame = ServerFrame::MemberCount {
+            channel: channel.clone(),
+            count,
+        }
+        .encode();
+        self.push_stream(uid, count_frame, None);
+        for frame in replay {
+            self.push_stream(uid, frame, None);
+        }
+        if fresh {
+            if member_events {
+                let frame = ServerFrame::MemberJoined {
+                    channel: channel.clone(),
+                    member: uid.clone(),
+                }
+                .encode();
+                for m in &others {
+                    self.push_stream(m, frame.clone(), None);
+                }
+            }
+            self.count_changed(&channel);
+        }
+    }
+
+    pub(super) fn on_leave(&mut self, conn: ConnId, uid: &UserId, id: u32, channel: ChannelId) {
+        let member = self
+            .sessions
+            .get(uid)
+            .is_some_and(|s| s.channels.contains(&channel));
+        if !member {
+            let e = LeaveChannelError::NotInChannel;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        if let Some(s) = self.sessions.get_mut(uid) {
+            s.channels.remove(&channel);
+        }
+        self.remove_member(&channel, uid);
+        self.send(conn, &ServerFrame::Ok { id });
+    }
+
+    /// Removes `uid` from every channel in `channels` (session end, remote login).
+    pub(super) fn leave_all_channels(&mut self, uid: &UserId, channels: &BTreeSet<ChannelId>) {
+        for c in channels {
+            self.remove_member(c, uid);
+        }
+    }
+
+    fn remove_member(&mut self, channel: &ChannelId, uid: &UserId) {
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
+        if !ch.members.remove(uid) {
+            return;
+        }
+        let others: Vec<UserId> = ch.members.iter().cloned().collect();
+        if member_events {
+            let frame = ServerFrame::MemberLeft {
+                channel: channel.clone(),
+                member: uid.clone(),
+            }
+            .encode();
+            for m in &others {
+                self.push_stream(m, frame.clone(), None);
+            }
+        }
+        self.count_changed(channel);
+        self.channel_maybe_empty(channel);
+    }
+
+    /// A channel with no members is forgotten at once if it has no attributes, else after
+    /// the configured grace period (§4.6, §14.7).
+    pub(super) fn channel_maybe_empty(&mut self, channel: &ChannelId) {
+        let grace = self.config.channel_attributes_grace;
+        let now = self.now;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        if !ch.members.is_empty() {
+            return;
+        }
+        if ch.attributes.is_empty() {
+            self.channels.remove(channel);
+            return;
+        }
+        ch.gc_gen += 1;
+        let (epoch, gen) = (ch.epoch, ch.gc_gen);
+        self.timers.schedule(
+            now.saturating_add(grace),
+            ServerTimer::ChannelGc {
+                channel: channel.clone(),
+                epoch,
+                gen,
+            },
+        );
+    }
+
+    pub(super) fn on_channel_gc(&mut self, channel: &ChannelId, epoch: u64, gen: u64) {
+        if self
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.epoch == epoch && c.gc_gen == gen && c.members.is_empty())
+        {
+            self.channels.remove(channel);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_channel_message(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        epoch: u64,
+        id: u32,
+        channel: ChannelId,
+        msg_id: u64,
+        message: Message,
+    ) {
+        let key = (uid.clone(), msg_id);
+        if self.dedup.seen(&key) {
+            return self.send(conn, &ServerFrame::Ok { id });
+        }
+        let member = self
+            .sessions
+            .get(uid)
+            .is_some_and(|s| s.channels.contains(&channel));
+        let refuse = if !message.is_valid() {
+            Some(ChannelMessageError::InvalidMessage)
+        } else if !member {
+            Some(ChannelMessageError::NotInChannel)
+        } else if !self
+            .sessions
+            .get_mut(uid)
+            .is_some_and(|s| s.message_rate.try_acquire(self.now))
+        {
+            Some(ChannelMessageError::TooOften)
+        } else {
+            None
+        };
+        if let Some(e) = refuse {
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        let _ = epoch;
+        self.dedup.remember_done(self.now, key);
+        let now = self.now;
+        let server_ts = self.unix_ms();
+        let ch = self.channel_entry(&channel);
+        let cseq = ch.next_cseq;
+        ch.next_cseq += 1;
+        let frame = ServerFrame::ChannelMessage {
+            channel: channel.clone(),
+            epoch: ch.epoch,
+            cseq,
+            from: uid.clone(),
+            message,
+            server_ts,
+        }
+        .encode();
+        ch.history.push_back(History {
+            cseq,
+            at: now,
+            frame: frame.clone(),
+        });
+        while ch.history.len() > REPLAY_MAX
+            || ch
+                .history
+                .front()
+                .is_some_and(|h| now.since(h.at) > REPLAY_WINDOW)
+        {
+            ch.history.pop_front();
+        }
+        let recipients: Vec<UserId> = ch.members.iter().filter(|m| *m != uid).cloned().collect();
+        for m in &recipients {
+            self.push_stream(m, frame.clone(), None);
+        }
+        self.send(conn, &ServerFrame::Ok { id });
+    }
+
+    pub(super) fn on_get_members(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        channel: ChannelId,
+    ) {
+        let member = self
+            .sessions
+            .get(uid)
+            .is_some_and(|s| s.channels.contains(&channel));
+        let Some(ch) = self.channels.get(&channel).filter(|_| member) else {
+            let e = GetMembersError::NotInChannel;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        };
+        let mut members: Vec<UserId> = ch.members.iter().cloned().collect();
+        if members.len() > MAX_GET_MEMBERS {
+            // A uniform random sample: a partial Fisher–Yates shuffle.
+            for i in 0..MAX_GET_MEMBERS {
+                let j = i + self.rng.below((members.len() - i) as u64) as usize;
+                members.swap(i, j);
+            }
+            members.truncate(MAX_GET_MEMBERS);
+            members.sort();
+        }
+        self.send(conn, &ServerFrame::Members { id, members });
+    }
+
+    pub(super) fn on_get_member_count(&mut self, conn: ConnId, id: u32, channels: Vec<ChannelId>) {
+        if channels.is_empty() {
+            let e = GetChannelMemberCountError::InvalidArgument;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        if channels.len() > MAX_COUNT_CHANNELS {
+            let e = GetChannelMemberCountError::ExceedLimit;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        let counts = channels
+            .into_iter()
+            .map(|channel| {
+                let count = self.channels.get(&channel).map_or(0, Channel::count);
+                ChannelCount { channel, count }
+            })
+            .collect();
+        self.send(conn, &ServerFrame::MemberCounts { id, counts });
+    }
+
+    /// Membership changed: push the count now, or when the throttle allows (§5.2).
+    fn count_changed(&mut self, channel: &ChannelId) {
+        let now = self.now;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let due = ch
+            .count_sent_at
+            .map_or(now, |t| t.saturating_add(ch.count_interval()));
+        if now >= due {
+            self.push_count(channel);
+        } else if !ch.count_timer {
+            ch.count_timer = true;
+            let epoch = ch.epoch;
+            self.timers.schedule(
+                due,
+                ServerTimer::MemberCount {
+                    channel: channel.clone(),
+                    epoch,
+                },
+            );
+        }
+    }
+
+    pub(super) fn on_member_count_timer(&mut self, channel: &ChannelId, epoch: u64) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            if ch.epoch == epoch {
+                ch.count_timer = false;
+                self.push_count(channel);
+            }
+        }
+    }
+
+    fn push_count(&mut self, channel: &ChannelId) {
+        let now = self.now;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let count = ch.count();
+        if ch.count_sent == Some(count) {
+            return;
+        }
+        ch.count_sent = Some(count);
+        ch.count_sent_at = Some(now);
+        let members: Vec<UserId> = ch.members.iter().cloned().collect();
+        let frame = ServerFrame::MemberCount {
+            channel: channel.clone(),
+            count,
+        }
+        .encode();
+        for m in &members {
+            self.push_stream(m, frame.clone(), None);
+        }
+    }
+}

@@ -1,0 +1,466 @@
+//! The server state machine.
+//!
+//! # Contract
+//!
+//! A `Server` owns every session, subscription and stored message of one app id. It is
+//! driven exactly like [`crate::client::Client`]:
+//!
+//! * [`Server::handle_input`] with each thing that happens: a connection opened, a whole text
+//!   frame received, a connection closed, or a timer tick — always with the current
+//!   monotonic time, which must never go backwards.
+//! * [`Server::poll_output`] until it returns `None`, after **every** `handle_input`. Outputs are
+//!   in order: a `Send` followed by a `Close` for the same connection means "flush the frame,
+//!   then close". After the core emits `Close` it has forgotten the connection; a later
+//!   `Closed` input for it is ignored.
+//! * [`Server::poll_timeout`] for the next moment a `Tick` has work. While outputs are still
+//!   queued it returns the last `now`.
+//!
+//! Peer input never panics the server: a malformed, oversized or out-of-sequence frame closes
+//! that one connection with a documented code (see [`crate::wire::close`]), and nothing that
+//! was already accepted from it is lost — its session stays resumable.
+
+mod attributes;
+pub(crate) mod channels;
+mod offline;
+mod peers;
+pub(crate) mod presence;
+mod sessions;
+
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::ids::{ChannelId, UserId};
+use crate::rng::Rng;
+use crate::time::{Timestamp, WallClock};
+use crate::timers::TimerTable;
+use crate::wire::{close, ClientFrame, ServerFrame};
+
+use channels::Channel;
+use offline::OfflineStore;
+use peers::Dedup;
+use presence::Presence;
+use sessions::{Session, Tombstones};
+
+/// A connection, named by the driver. Ids must not be reused while the core knows them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// Server settings. `Default` gives app-id-only mode with the timers of §2.4 and §9.4.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The app id clients must present (§1.2).
+    pub app_id: String,
+    /// Certificate mode when set: logins need a valid 006/007 token (§3).
+    pub app_certificate: Option<String>,
+    /// Heartbeat interval advertised to clients (must be well under `unreachable_after`).
+    pub heartbeat: Duration,
+    /// Silence after which subscribers see UNREACHABLE (§2.4: 6 s).
+    pub unreachable_after: Duration,
+    /// Silence after which the session ends and the user is OFFLINE (§2.4: 30 s).
+    pub offline_after: Duration,
+    /// A connection that has not logged in by then is closed.
+    pub login_timeout: Duration,
+    /// Offline messages kept per receiver (§4.3.4: 200, oldest evicted).
+    pub offline_per_user: usize,
+    /// How long offline messages are kept (§4.3.4: 7 days).
+    pub offline_retention: Duration,
+    /// Offline messages kept in all; beyond it new offline messages are refused
+    /// (`PEER_UNREACHABLE`) rather than growing memory without limit.
+    pub offline_total: usize,
+    /// Pushed but unacknowledged messages per session; a receiver that falls this far behind
+    /// is closed with [`close::SLOW_CONSUMER`] and its messages wait for its resume.
+    pub max_unacked: usize,
+    /// How long a sender's `msg_id` is remembered to make resends idempotent.
+    pub dedup_window: Duration,
+    /// `msg_id`s remembered in all (oldest forgotten first).
+    pub dedup_capacity: usize,
+    /// How long the attributes of a channel nobody is in are kept (§4.6 "a couple of
+    /// minutes", §14.7).
+    pub channel_attributes_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            app_id: DEFAULT_APP_ID.to_string(),
+            app_certificate: None,
+            heartbeat: Duration::from_secs(2),
+            unreachable_after: Duration::from_secs(6),
+            offline_after: Duration::from_secs(30),
+            login_timeout: Duration::from_secs(10),
+            offline_per_user: 200,
+            offline_retention: Duration::from_secs(7 * 24 * 3600),
+            offline_total: 1_000_000,
+            max_unacked: 1024,
+            dedup_window: Duration::from_secs(120),
+            dedup_capacity: 1_000_000,
+            channel_attributes_grace: Duration::from_secs(180),
+        }
+    }
+}
+
+/// The app id a server uses when none is configured (32 hex characters, §1.2).
+pub const DEFAULT_APP_ID: &str = "00000000000000000000000000000000";
+
+/// What happens to the server.
+#[derive(Debug, Clone)]
+pub enum ServerInput {
+    /// A transport connection was accepted.
+    Opened(ConnId),
+    /// One whole WebSocket text message arrived on `ConnId`.
+    Frame(ConnId, Bytes),
+    /// The connection closed or failed.
+    Closed(ConnId),
+    /// Time passed; run due timers.
+    Tick,
+}
+
+/// What the server asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerOutput {
+    /// Send one text frame. Fan-outs share the same `Bytes`.
+    Send { conn: ConnId, frame: Bytes },
+    /// Flush what was sent before, then close with `code` and `reason`.
+    Close {
+        conn: ConnId,
+        code: u16,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum ConnState {
+    AwaitingLogin,
+    Bound { uid: UserId, epoch: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ServerTimer {
+    LoginDeadline(ConnId),
+    Liveness {
+        uid: UserId,
+        epoch: u64,
+    },
+    TokenWarning {
+        uid: UserId,
+        epoch: u64,
+        gen: u64,
+    },
+    TokenExpiry {
+        uid: UserId,
+        epoch: u64,
+        gen: u64,
+    },
+    OfflineSweep,
+    MemberCount {
+        channel: ChannelId,
+        epoch: u64,
+    },
+    ChannelGc {
+        channel: ChannelId,
+        epoch: u64,
+        gen: u64,
+    },
+}
+
+/// Counters for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    pub connections: usize,
+    pub sessions: usize,
+    pub offline_messages: usize,
+    pub subscriptions: usize,
+    pub channels: usize,
+}
+
+/// The RTM server core. See the module documentation for the driving contract.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    rng: Rng,
+    wall: WallClock,
+    now: Timestamp,
+    conns: BTreeMap<ConnId, ConnState>,
+    sessions: BTreeMap<UserId, Session>,
+    channels: BTreeMap<ChannelId, Channel>,
+    next_epoch: u64,
+    offline: OfflineStore,
+    dedup: Dedup,
+    presence: Presence,
+    tombstones: Tombstones,
+    timers: TimerTable<ServerTimer>,
+    out: VecDeque<ServerOutput>,
+}
+
+/// How often expired offline messages are swept.
+const OFFLINE_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+impl Server {
+    /// A server at monotonic time `now`, when the wall clock reads `unix_ms`.
+    pub fn new(config: ServerConfig, seed: u64, now: Timestamp, unix_ms: u64) -> Self {
+        let mut timers = TimerTable::default();
+        timers.schedule(
+            now.saturating_add(OFFLINE_SWEEP_EVERY),
+            ServerTimer::OfflineSweep,
+        );
+        Server {
+            offline: OfflineStore::new(
+                config.offline_per_user,
+                config.offline_total,
+                config.offline_retention,
+            ),
+            dedup: Dedup::new(config.dedup_window, config.dedup_capacity),
+            config,
+            rng: Rng::new(seed),
+            wall: WallClock::new(now, unix_ms),
+            now,
+            conns: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            next_epoch: 1,
+            presence: Presence::default(),
+            tombstones: Tombstones::default(),
+            timers,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Feeds one input at `now`. Then drain [`Server::poll_output`].
+    pub fn handle_input(&mut self, now: Timestamp, input: ServerInput) {
+        debug_assert!(now >= self.now, "time went backwards");
+        self.now = self.now.max(now);
+        self.dedup.expire(self.now);
+        match input {
+            ServerInput::Opened(conn) => {
+                self.conns.insert(conn, ConnState::AwaitingLogin);
+                self.timers.schedule(
+                    self.now.saturating_add(self.config.login_timeout),
+                    ServerTimer::LoginDeadline(conn),
+                );
+            }
+            ServerInput::Frame(conn, bytes) => self.on_frame(conn, &bytes),
+            ServerInput::Closed(conn) => self.forget_conn(conn),
+            ServerInput::Tick => self.run_timers(),
+        }
+    }
+
+    /// The next output, if any. Drain to `None` after every input.
+    pub fn poll_output(&mut self) -> Option<ServerOutput> {
+        self.out.pop_front()
+    }
+
+    /// When the next `Tick` has work; the last `now` while outputs are queued.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if !self.out.is_empty() {
+            return Some(self.now);
+        }
+        self.timers.next_deadline()
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            connections: self.conns.len(),
+            sessions: self.sessions.len(),
+            offline_messages: self.offline.len(),
+            subscriptions: self.presence.len(),
+            channels: self.channels.len(),
+        }
+    }
+
+    /// Closes every connection with `GOING_AWAY` (graceful shutdown). Sessions stay, so
+    /// clients resume against the next server if it keeps state, or log in afresh.
+    pub fn shutdown(&mut self) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close(conn, close::GOING_AWAY, "server shutting down");
+        }
+    }
+
+    /// The presence of `uid` as subscribers see it.
+    pub fn peer_state(&self, uid: &UserId) -> crate::wire::PeerOnlineState {
+        self.presence_of(uid)
+    }
+
+    /// Unix milliseconds at `now`.
+    fn unix_ms(&self) -> u64 {
+        self.wall.unix_ms(self.now)
+    }
+
+    fn send(&mut self, conn: ConnId, frame: &ServerFrame) {
+        let frame = frame.encode();
+        self.out.push_back(ServerOutput::Send { conn, frame });
+    }
+
+    fn send_bytes(&mut self, conn: ConnId, frame: Bytes) {
+        self.out.push_back(ServerOutput::Send { conn, frame });
+    }
+
+    /// Emits a close and forgets the connection (detaching its session).
+    fn close(&mut self, conn: ConnId, code: u16, reason: &str) {
+        if self.conns.contains_key(&conn) {
+            self.out.push_back(ServerOutput::Close {
+                conn,
+                code,
+                reason: reason.to_string(),
+            });
+            self.forget_conn(conn);
+        }
+    }
+
+    fn forget_conn(&mut self, conn: ConnId) {
+        if let Some(ConnState::Bound { uid, epoch }) = self.conns.remove(&conn) {
+            self.detach(&uid, epoch, conn);
+        }
+    }
+
+    fn on_frame(&mut self, conn: ConnId, bytes: &[u8]) {
+        let Some(state) = self.conns.get(&conn).cloned() else {
+            return; // closed by us already; late frames are dropped
+        };
+        let frame = match ClientFrame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                self.close(conn, e.close_code(), &e.to_string());
+                return;
+            }
+        };
+        match (state, frame) {
+            (
+                ConnState::AwaitingLogin,
+                ClientFrame::Login {
+                    id,
+                    version,
+                    app_id,
+                    uid,
+                    token,
+                    resume,
+                },
+            ) => self.on_login(conn, id, version, &app_id, uid, token, resume),
+            (ConnState::AwaitingLogin, _) => {
+                self.close(conn, close::OUT_OF_SEQUENCE, "log in first")
+            }
+            (ConnState::Bound { .. }, ClientFrame::Login { .. }) => self.close(
+                conn,
+                close::OUT_OF_SEQUENCE,
+                "already logged in on this connection",
+            ),
+            (ConnState::Bound { uid, epoch }, frame) => {
+                self.touch(&uid, epoch);
+                self.on_session_frame(conn, uid, epoch, frame);
+            }
+        }
+    }
+
+    fn on_session_frame(&mut self, conn: ConnId, uid: UserId, epoch: u64, frame: ClientFrame) {
+        match frame {
+            ClientFrame::Login { .. } => unreachable!("handled by on_frame"),
+            ClientFrame::Ping {} => self.send(conn, &ServerFrame::Pong {}),
+            ClientFrame::Logout { id } => self.on_logout(conn, &uid, epoch, id),
+            ClientFrame::RenewToken { id, token } => self.on_renew(conn, &uid, epoch, id, &token),
+            ClientFrame::PeerMessage {
+                id,
+                to,
+                msg_id,
+                message,
+                offline,
+            } => self.on_peer_message(conn, &uid, epoch, id, to, msg_id, message, offline),
+            ClientFrame::Ack { seq } => self.on_ack(&uid, epoch, seq),
+            ClientFrame::QueryOnline { id, peers } => self.on_query_online(conn, id, peers),
+            ClientFrame::Subscribe { id, peers } => self.on_subscribe(conn, &uid, id, peers),
+            ClientFrame::Unsubscribe { id, peers } => self.on_unsubscribe(conn, &uid, id, peers),
+            ClientFrame::Join {
+                id,
+                channel,
+                resume,
+            } => self.on_join(conn, &uid, id, channel, resume),
+            ClientFrame::Leave { id, channel } => self.on_leave(conn, &uid, id, channel),
+            ClientFrame::ChannelMessage {
+                id,
+                channel,
+                msg_id,
+                message,
+            } => self.on_channel_message(conn, &uid, epoch, id, channel, msg_id, message),
+            ClientFrame::GetMembers { id, channel } => self.on_get_members(conn, &uid, id, channel),
+            ClientFrame::GetMemberCount { id, channels } => {
+                self.on_get_member_count(conn, id, channels)
+            }
+            ClientFrame::UserAttrs {
+                id,
+                op,
+                attributes,
+                keys,
+            } => self.on_user_attrs(conn, &uid, id, op, attributes, keys),
+            ClientFrame::GetUserAttrs { id, user, keys } => {
+                self.on_get_user_attrs(conn, id, user, keys)
+            }
+            ClientFrame::ChannelAttrs {
+                id,
+                channel,
+                op,
+                attributes,
+                keys,
+                notify,
+            } => self.on_channel_attrs(conn, &uid, id, channel, op, attributes, keys, notify),
+            ClientFrame::GetChannelAttrs { id, channel, keys } => {
+                self.on_get_channel_attrs(conn, id, channel, keys)
+            }
+        }
+    }
+
+    fn reply_error(&mut self, conn: ConnId, id: u32, code: u32, message: impl Into<String>) {
+        self.send(
+            conn,
+            &ServerFrame::Error {
+                id,
+                code,
+                message: message.into(),
+            },
+        );
+    }
+
+    fn run_timers(&mut self) {
+        while let Some(timer) = self.timers.pop_due(self.now) {
+            match timer {
+                ServerTimer::LoginDeadline(conn) => {
+                    if matches!(self.conns.get(&conn), Some(ConnState::AwaitingLogin)) {
+                        self.close(
+                            conn,
+                            close::OUT_OF_SEQUENCE,
+                            "no login within the login timeout",
+                        );
+                    }
+                }
+                ServerTimer::Liveness { uid, epoch } => self.on_liveness(&uid, epoch),
+                ServerTimer::TokenWarning { uid, epoch, gen } => {
+                    self.on_token_warning(&uid, epoch, gen)
+                }
+                ServerTimer::TokenExpiry { uid, epoch, gen } => {
+                    self.on_token_expiry(&uid, epoch, gen)
+                }
+                ServerTimer::MemberCount { channel, epoch } => {
+                    self.on_member_count_timer(&channel, epoch)
+                }
+                ServerTimer::ChannelGc {
+                    channel,
+                    epoch,
+                    gen,
+                } => self.on_channel_gc(&channel, epoch, gen),
+                ServerTimer::OfflineSweep => {
+                    self.offline.sweep(self.unix_ms());
+                    self.timers.schedule(
+                        self.now.saturating_add(OFFLINE_SWEEP_EVERY),
+                        ServerTimer::OfflineSweep,
+                    );
+                }
+            }
+        }
+    }
+}

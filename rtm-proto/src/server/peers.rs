@@ -1,0 +1,320 @@
+//! Peer-to-peer messages (§4.3): delivery with receipts, buffering, idempotent resends.
+//!
+//! A message to an attached receiver is pushed on the session's delivery stream and stays in the
+//! session's unacknowledged queue until the receiver's client acknowledges it; only then is the
+//! sender told `received`. A detached receiver (reconnecting, < 30 s) gets it buffered and the
+//! sender is told `cached`. An offline receiver gets it stored if the sender asked for offline
+//! messaging (`cached`), else the sender is told `unreachable`.
+//!
+//! Each `(sender, msg_id)` is remembered for [`super::ServerConfig::dedup_window`], so a client
+//! that resends after a reconnect gets the first outcome back instead of a second delivery.
+
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::errors::PeerMessageError;
+use crate::ids::UserId;
+use crate::message::Message;
+use crate::time::Timestamp;
+use crate::wire::{close, PeerMessageOutcome, ServerFrame};
+
+use super::{ConnId, Server};
+
+/// `(sender, msg_id)`: the identity of one send, across resends.
+pub(super) type MsgKey = (UserId, u64);
+
+/// A message as the server keeps it until the receiver acknowledges it.
+#[derive(Debug, Clone)]
+pub(super) struct StoredMessage {
+    pub key: MsgKey,
+    pub message: Message,
+    /// Unix ms at which the server received it.
+    pub server_ts: u64,
+    /// Whether it went through the offline store (`isOfflineMessage`).
+    pub offline: bool,
+}
+
+/// A push of a session's delivery stream not yet acknowledged.
+#[derive(Debug, Clone)]
+pub(super) struct Pushed {
+    /// Position in the session's stream (1, 2, …).
+    pub pos: u64,
+    /// The encoded frame, resent as is after a resume; shared across a fan-out.
+    pub frame: Bytes,
+    /// For peer messages: what to keep if the session ends before the ack.
+    pub peer: Option<StoredMessage>,
+}
+
+/// What became of a stream push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StreamPush {
+    /// On a live connection.
+    Sent,
+    /// Kept for the session's resume.
+    Buffered,
+    /// Not kept (no session, or a detached session that is full).
+    Dropped,
+}
+
+/// Who is waiting for the outcome of a send.
+#[derive(Debug, Clone)]
+struct Waiter {
+    epoch: u64,
+    request: u32,
+}
+
+#[derive(Debug)]
+struct DedupEntry {
+    outcome: Option<PeerMessageOutcome>,
+    waiter: Option<Waiter>,
+}
+
+/// Recently seen sends, bounded in time and count.
+#[derive(Debug)]
+pub(super) struct Dedup {
+    window: Duration,
+    capacity: usize,
+    entries: BTreeMap<MsgKey, DedupEntry>,
+    order: VecDeque<(Timestamp, MsgKey)>,
+}
+
+impl Dedup {
+    pub fn new(window: Duration, capacity: usize) -> Self {
+        Dedup {
+            window,
+            capacity: capacity.max(1),
+            entries: BTreeMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Forgets sends older than the window.
+    pub fn expire(&mut self, now: Timestamp) {
+        while let Some((at, _)) = self.order.front() {
+            if now.since(*at) < self.window {
+                break;
+            }
+            let (_, key) = self.order.pop_front().expect("front exists");
+            self.entries.remove(&key);
+        }
+    }
+
+    /// Whether `key` was seen within the window.
+    pub fn seen(&self, key: &MsgKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Remembers a send that is already complete (a channel message the server accepted).
+    pub fn remember_done(&mut self, now: Timestamp, key: MsgKey) {
+        self.insert(now, key.clone(), None);
+        if let Some(e) = self.entries.get_mut(&key) {
+            e.outcome = Some(PeerMessageOutcome::Received);
+        }
+    }
+
+    fn insert(&mut self, now: Timestamp, key: MsgKey, waiter: Option<Waiter>) {
+        if self.order.len() >= self.capacity {
+            if let Some((_, oldest)) = self.order.pop_front() {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.order.push_back((now, key.clone()));
+        self.entries.insert(
+            key,
+            DedupEntry {
+                outcome: None,
+                waiter,
+            },
+        );
+        debug_assert!(self.entries.len() <= self.capacity);
+    }
+}
+
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_peer_message(
+        &mut self,
+        conn: ConnId,
+        from: &UserId,
+        epoch: u64,
+        id: u32,
+        to: UserId,
+        msg_id: u64,
+        message: Message,
+        offline: bool,
+    ) {
+        let key: MsgKey = (from.clone(), msg_id);
+        // A resend: answer with the first outcome, or wait for it.
+        if let Some(entry) = self.dedup.entries.get_mut(&key) {
+            match entry.outcome {
+                Some(outcome) => self.send(conn, &ServerFrame::PeerMessageResult { id, outcome }),
+                None => entry.waiter = Some(Waiter { epoch, request: id }),
+            }
+            return;
+        }
+        let refuse = if !message.is_valid() {
+            Some(PeerMessageError::InvalidMessage)
+        } else if &to == from {
+            Some(PeerMessageError::InvalidUserId)
+        } else if !self
+            .sessions
+            .get_mut(from)
+            .is_some_and(|s| s.message_rate.try_acquire(self.now))
+        {
+            Some(PeerMessageError::TooOften)
+        } else {
+            None
+        };
+        if let Some(e) = refuse {
+            self.reply_error(conn, id, e.code(), e.to_string());
+            return;
+        }
+
+        self.dedup
+            .insert(self.now, key.clone(), Some(Waiter { epoch, request: id }));
+        let stored = StoredMessage {
+            key: key.clone(),
+            message,
+            server_ts: self.unix_ms(),
+            offline: false,
+        };
+        match self.sessions.get(&to) {
+            Some(s) if s.unacked.len() >= self.config.max_unacked && s.conn.is_none() => {
+                // A detached receiver's buffer is full: refuse rather than grow it, and
+                // rather than store it out of order behind the buffered ones.
+                self.resolve_if_pending(&key, PeerMessageOutcome::Unreachable);
+            }
+            Some(_) => {
+                let attached = self.push_stored(&to, stored);
+                if !attached {
+                    self.resolve_if_pending(&key, PeerMessageOutcome::Cached);
+                }
+            }
+            None => self.store_offline_or_refuse(&to, stored, offline),
+        }
+    }
+
+    fn store_offline_or_refuse(&mut self, to: &UserId, mut stored: StoredMessage, offline: bool) {
+        let key = stored.key.clone();
+        stored.offline = true;
+        let outcome = if offline && self.offline.store(to, stored, self.unix_ms()) {
+            PeerMessageOutcome::Cached
+        } else {
+            PeerMessageOutcome::Unreachable
+        };
+        self.resolve_if_pending(&key, outcome);
+    }
+
+    /// Appends a peer message to `to`'s delivery stream (the offline store if `to` has no
+    /// session). Returns whether it went out on a live connection.
+    pub(super) fn push_stored(&mut self, to: &UserId, stored: StoredMessage) -> bool {
+        if !self.sessions.contains_key(to) {
+            let now_ms = self.unix_ms();
+            self.offline.keep(to, stored, now_ms);
+            return false;
+        }
+        let frame = ServerFrame::Message {
+            from: stored.key.0.clone(),
+            message: stored.message.clone(),
+            server_ts: stored.server_ts,
+            offline: stored.offline,
+        }
+        .encode();
+        self.push_stream(to, frame, Some(stored)) == StreamPush::Sent
+    }
+
+    /// Appends `frame` to `to`'s delivery stream and sends it if the session is attached.
+    /// An attached receiver that falls `max_unacked` behind is closed as a slow consumer;
+    /// a detached one that is full drops further non-peer pushes (its client catches up on
+    /// channel messages through the replay on rejoin).
+    pub(super) fn push_stream(
+        &mut self,
+        to: &UserId,
+        frame: Bytes,
+        peer: Option<StoredMessage>,
+    ) -> StreamPush {
+        let max_unacked = self.config.max_unacked;
+        let Some(s) = self.sessions.get_mut(to) else {
+            return StreamPush::Dropped;
+        };
+        if s.conn.is_none() && s.unacked.len() >= max_unacked && peer.is_none() {
+            return StreamPush::Dropped;
+        }
+        let pos = s.next_pos;
+        s.next_pos += 1;
+        s.unacked.push_back(Pushed {
+            pos,
+            frame: frame.clone(),
+            peer,
+        });
+        let overflow = s.unacked.len() > max_unacked;
+        match s.conn {
+            Some(conn) if overflow => {
+                self.close(conn, close::SLOW_CONSUMER, "too many unacknowledged pushes");
+                StreamPush::Buffered
+            }
+            Some(conn) => {
+                self.send_bytes(conn, frame);
+                StreamPush::Sent
+            }
+            None => StreamPush::Buffered,
+        }
+    }
+
+    pub(super) fn on_ack(&mut self, uid: &UserId, epoch: u64, seq: u64) {
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        if s.epoch != epoch {
+            return;
+        }
+        let mut done = Vec::new();
+        while s.unacked.front().is_some_and(|p| p.pos <= seq) {
+            if let Some(peer) = s.unacked.pop_front().and_then(|p| p.peer) {
+                done.push(peer.key);
+            }
+        }
+        for key in done {
+            self.resolve(&key, PeerMessageOutcome::Received);
+        }
+    }
+
+    /// Records `outcome` for `key` unless one is already known.
+    pub(super) fn resolve_if_pending(&mut self, key: &MsgKey, outcome: PeerMessageOutcome) {
+        if self
+            .dedup
+            .entries
+            .get(key)
+            .is_some_and(|e| e.outcome.is_none())
+        {
+            self.resolve(key, outcome);
+        }
+    }
+
+    /// Records `outcome` for `key` and tells a waiting sender.
+    fn resolve(&mut self, key: &MsgKey, outcome: PeerMessageOutcome) {
+        let Some(entry) = self.dedup.entries.get_mut(key) else {
+            return;
+        };
+        entry.outcome = Some(outcome);
+        let Some(waiter) = entry.waiter.take() else {
+            return;
+        };
+        let conn = self
+            .sessions
+            .get(&key.0)
+            .filter(|s| s.epoch == waiter.epoch)
+            .and_then(|s| s.conn);
+        if let Some(conn) = conn {
+            self.send(
+                conn,
+                &ServerFrame::PeerMessageResult {
+                    id: waiter.request,
+                    outcome,
+                },
+            );
+        }
+    }
+}

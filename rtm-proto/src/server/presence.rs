@@ -1,0 +1,157 @@
+//! Online status (§4.4): queries, subscriptions and change notifications.
+//!
+//! Subscriptions belong to a session (they survive a resume, not a logout or a new login);
+//! `watchers` is the reverse index that makes a status change cost one lookup plus one
+//! frame per subscriber, encoded once and shared.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::errors::{PeerSubscriptionStatusError, QueryPeersOnlineStatusError};
+use crate::ids::UserId;
+use crate::wire::{PeerOnline, PeerOnlineState, PeerStatus, ServerFrame};
+
+use super::{ConnId, Server};
+
+/// Most ids in one `query_online` (§4.4).
+pub const MAX_QUERY_PEERS: usize = 256;
+/// Most subscribed peers per session (§4.4).
+pub const MAX_SUBSCRIPTIONS: usize = 512;
+
+#[derive(Debug, Default)]
+pub(super) struct Presence {
+    /// Subscribed-to user → subscribers.
+    watchers: BTreeMap<UserId, BTreeSet<UserId>>,
+    count: usize,
+}
+
+impl Presence {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    fn add(&mut self, subscriber: &UserId, target: &UserId) {
+        if self
+            .watchers
+            .entry(target.clone())
+            .or_default()
+            .insert(subscriber.clone())
+        {
+            self.count += 1;
+        }
+    }
+
+    fn remove(&mut self, subscriber: &UserId, target: &UserId) {
+        if let Some(set) = self.watchers.get_mut(target) {
+            if set.remove(subscriber) {
+                self.count -= 1;
+            }
+            if set.is_empty() {
+                self.watchers.remove(target);
+            }
+        }
+    }
+
+    pub fn drop_subscriptions(&mut self, subscriber: &UserId, targets: &BTreeSet<UserId>) {
+        for t in targets {
+            self.remove(subscriber, t);
+        }
+    }
+}
+
+impl Server {
+    pub(super) fn on_query_online(&mut self, conn: ConnId, id: u32, peers: Vec<UserId>) {
+        if peers.is_empty() || peers.len() > MAX_QUERY_PEERS {
+            let e = QueryPeersOnlineStatusError::InvalidArgument;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        let peers = peers
+            .into_iter()
+            .map(|peer| {
+                let online = self.sessions.contains_key(&peer);
+                PeerOnline { peer, online }
+            })
+            .collect();
+        self.send(conn, &ServerFrame::OnlineStatus { id, peers });
+    }
+
+    pub(super) fn on_subscribe(&mut self, conn: ConnId, uid: &UserId, id: u32, peers: Vec<UserId>) {
+        let Some(s) = self.sessions.get(uid) else {
+            return;
+        };
+        if peers.is_empty() {
+            let e = PeerSubscriptionStatusError::InvalidArgument;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        let new: BTreeSet<&UserId> = peers
+            .iter()
+            .filter(|p| !s.subscriptions.contains(*p))
+            .collect();
+        if s.subscriptions.len() + new.len() > MAX_SUBSCRIPTIONS {
+            let e = PeerSubscriptionStatusError::Overflow;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        let mut snapshot = Vec::with_capacity(peers.len());
+        let mut seen = BTreeSet::new();
+        for p in &peers {
+            if seen.insert(p.clone()) {
+                self.presence.add(uid, p);
+                snapshot.push(PeerStatus {
+                    peer: p.clone(),
+                    state: self.presence_of(p),
+                });
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(uid) {
+            s.subscriptions.extend(seen);
+        }
+        self.send(
+            conn,
+            &ServerFrame::Subscribed {
+                id,
+                peers: snapshot,
+            },
+        );
+    }
+
+    pub(super) fn on_unsubscribe(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        peers: Vec<UserId>,
+    ) {
+        if peers.is_empty() {
+            let e = PeerSubscriptionStatusError::InvalidArgument;
+            return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        for p in &peers {
+            self.presence.remove(uid, p);
+            if let Some(s) = self.sessions.get_mut(uid) {
+                s.subscriptions.remove(p);
+            }
+        }
+        self.send(conn, &ServerFrame::Ok { id });
+    }
+
+    /// Tells every attached subscriber of `uid` its new state. Detached subscribers catch up
+    /// when their client resubscribes after reconnecting.
+    pub(super) fn notify_presence(&mut self, uid: &UserId, state: PeerOnlineState) {
+        let Some(watchers) = self.presence.watchers.get(uid) else {
+            return;
+        };
+        let frame = ServerFrame::Presence {
+            peers: vec![PeerStatus {
+                peer: uid.clone(),
+                state,
+            }],
+        }
+        .encode();
+        let conns: Vec<ConnId> = watchers
+            .iter()
+            .filter_map(|w| self.sessions.get(w).and_then(|s| s.conn))
+            .collect();
+        for conn in conns {
+            self.send_bytes(conn, frame.clone());
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! Sessions: login, resume, logout, liveness (§2.4), duplicate login (§2.7), tokens (§3).
+//!
+//! A session outlives its connection. When the connection drops the session is *detached*:
+//! the user stays online (UNREACHABLE once 6 s of silence have passed) and messages for it are
+//! buffered, until it resumes on a new connection or 30 s of silence end it. Ending a session
+//! moves every message it had not acknowledged to the offline store: nothing a sender was told
+//! is "received" or "cached" is dropped.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::errors::{LoginError, RenewTokenError};
+use crate::ids::{ChannelId, UserId};
+use crate::ratelimit::{Rate, RateLimiter};
+use crate::token::{self, TokenError, TokenVersion};
+use crate::wire::{close, KickReason, PeerOnlineState, ServerFrame, PROTOCOL_VERSION};
+
+use super::peers::Pushed;
+use super::{ConnId, ConnState, Server, ServerTimer};
+
+/// Seconds before AccessToken2 expiry at which `token_will_expire` is pushed (§3.5).
+const TOKEN_WARNING_SECS: u64 = 30;
+
+#[derive(Debug)]
+pub(super) struct Session {
+    /// Distinguishes this session from earlier and later ones of the same user.
+    pub epoch: u64,
+    /// The secret a client presents to resume.
+    pub sid: String,
+    pub conn: Option<ConnId>,
+    pub last_rx: crate::time::Timestamp,
+    pub reachable: bool,
+    pub liveness_scheduled: bool,
+    /// AccessToken2 expiry (Unix s); `None` in app-id mode and for 006 tokens (§3.5).
+    pub token_expires_at: Option<u64>,
+    pub token_gen: u64,
+    /// Position of the next push of the delivery stream.
+    pub next_pos: u64,
+    /// Pushes not yet acknowledged, in position order.
+    pub unacked: VecDeque<Pushed>,
+    /// Joined channels (≤ 20).
+    pub channels: BTreeSet<ChannelId>,
+    /// The user's attributes (§4.5), dropped with the session.
+    pub attributes: BTreeMap<String, String>,
+    pub subscriptions: BTreeSet<UserId>,
+    pub message_rate: RateLimiter,
+}
+
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_login(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        version: u16,
+        app_id: &str,
+        uid: UserId,
+        token: Option<String>,
+        resume: Option<String>,
+    ) {
+        if version != PROTOCOL_VERSION {
+            self.close(
+                conn,
+                close::UNSUPPORTED_VERSION,
+                "unsupported protocol version; this server speaks 1",
+            );
+            return;
+        }
+        if app_id != self.config.app_id {
+            return self.refuse_login(conn, id, LoginError::InvalidAppId);
+        }
+        let token_expires_at = match self.check_token(token.as_deref(), &uid) {
+            Ok(expiry) => expiry,
+            Err(e) => return self.refuse_login(conn, id, e),
+        };
+
+        // A resume of a live session of this user: reattach, keep everything.
+        if let Some(s) = self.sessions.get(&uid) {
+            if resume.as_deref() == Some(s.sid.as_str()) {
+                let epoch = s.epoch;
+                return self.resume(conn, id, uid, epoch, token_expires_at);
+            }
+        }
+        // A resume of a session the server ended on its own: the client missed its `kicked`
+        // (the link died first). Tell it again instead of letting it kick its successor.
+        if let Some(reason) = resume.as_deref().and_then(|sid| self.tombstones.get(sid)) {
+            self.send(conn, &ServerFrame::Kicked { reason });
+            self.close(
+                conn,
+                kick_close_code(reason),
+                "this session was ended by the server",
+            );
+            return;
+        }
+
+        // Otherwise a new session; an existing one of the same user is kicked (§2.7) and its
+        // undelivered messages move over to the new one.
+        let mut carried = VecDeque::new();
+        if let Some(old) = self.sessions.remove(&uid) {
+            self.tombstones
+                .insert(old.sid.clone(), KickReason::RemoteLogin);
+            if let Some(old_conn) = old.conn {
+                self.send(
+                    old_conn,
+                    &ServerFrame::Kicked {
+                        reason: KickReason::RemoteLogin,
+                    },
+                );
+                self.conns.remove(&old_conn);
+                self.out.push_back(super::ServerOutput::Close {
+                    conn: old_conn,
+                    code: close::REMOTE_LOGIN,
+                    reason: "the same user id logged in elsewhere".into(),
+                });
+            }
+            self.presence.drop_subscriptions(&uid, &old.subscriptions);
+            self.leave_all_channels(&uid, &old.channels);
+            carried = old.unacked;
+        }
+
+        let was = self.presence_of(&uid);
+        let epoch = self.next_epoch;
+        self.next_epoch += 1;
+        let sid = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
+        self.sessions.insert(
+            uid.clone(),
+            Session {
+                epoch,
+                sid: sid.clone(),
+                conn: Some(conn),
+                last_rx: self.now,
+                reachable: true,
+                liveness_scheduled: false,
+                token_expires_at: None,
+                token_gen: 0,
+                next_pos: 1,
+                unacked: VecDeque::new(),
+                channels: BTreeSet::new(),
+                attributes: BTreeMap::new(),
+                subscriptions: BTreeSet::new(),
+                message_rate: RateLimiter::new(Rate::MESSAGES),
+            },
+        );
+        self.conns.insert(
+            conn,
+            ConnState::Bound {
+                uid: uid.clone(),
+                epoch,
+            },
+        );
+        self.schedule_liveness(&uid);
+        self.set_token_expiry(&uid, token_expires_at);
+        let server_ts = self.unix_ms();
+        self.send(
+            conn,
+            &ServerFrame::LoginOk {
+                id,
+                version: PROTOCOL_VERSION,
+                session: sid,
+                resumed: false,
+                server_ts,
+                heartbeat_ms: self.config.heartbeat.as_millis() as u32,
+                resend_from: 1,
+            },
+        );
+        // Messages of the kicked session first (they are older), then the offline store.
+        for stored in carried.into_iter().filter_map(|p| p.peer) {
+            self.push_stored(&uid, stored);
+        }
+        let stored = self.offline.take(&uid, server_ts);
+        for m in stored {
+            self.push_stored(&uid, m);
+        }
+        if was != PeerOnlineState::Online {
+            self.notify_presence(&uid, PeerOnlineState::Online);
+        }
+    }
+
+    fn resume(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        uid: UserId,
+        epoch: u64,
+        token_expires_at: Option<u64>,
+    ) {
+        let now = self.now;
+        let heartbeat_ms = self.config.heartbeat.as_millis() as u32;
+        let server_ts = self.unix_ms();
+        let s = self.sessions.get_mut(&uid).expect("checked by caller");
+        let old_conn = s.conn.replace(conn);
+        s.last_rx = now;
+        let was_reachable = std::mem::replace(&mut s.reachable, true);
+        let sid = s.sid.clone();
+        let resend_from = s.unacked.front().map_or(s.next_pos, |p| p.pos);
+        let resend: Vec<bytes::Bytes> = s.unacked.iter().map(|p| p.frame.clone()).collect();
+        if let Some(old) = old_conn {
+            self.conns.remove(&old);
+            self.out.push_back(super::ServerOutput::Close {
+                conn: old,
+                code: close::SUPERSEDED,
+                reason: "session resumed on a newer connection".into(),
+            });
+        }
+        self.conns.insert(
+            conn,
+            ConnState::Bound {
+                uid: uid.clone(),
+                epoch,
+            },
+        );
+        self.schedule_liveness(&uid);
+        self.set_token_expiry(&uid, token_expires_at);
+        self.send(
+            conn,
+            &ServerFrame::LoginOk {
+                id,
+                version: PROTOCOL_VERSION,
+                session: sid,
+                resumed: true,
+                server_ts,
+                heartbeat_ms,
+                resend_from,
+            },
+        );
+        for frame in resend {
+            self.send_bytes(conn, frame);
+        }
+        if !was_reachable {
+            self.notify_presence(&uid, PeerOnlineState::Online);
+        }
+    }
+
+    fn refuse_login(&mut self, conn: ConnId, id: u32, e: LoginError) {
+        self.reply_error(conn, id, e.code(), e.to_string());
+        self.close(conn, close::LOGIN_FAILED, &e.to_string());
+    }
+
+    /// Verifies a login token; returns the AccessToken2 expiry to enforce, if any.
+    fn check_token(&self, token: Option<&str>, uid: &UserId) -> Result<Option<u64>, LoginError> {
+        let Some(cert) = self.config.app_certificate.as_deref() else {
+            // App-id-only mode: any token is ignored (§3.1, decision on §14.16).
+            return Ok(None);
+        };
+        let token = token.ok_or(LoginError::InvalidToken)?;
+        let now_secs = self.wall.unix_secs(self.now);
+        match token::verify(token, &self.config.app_id, cert, uid.as_str(), now_secs) {
+            Ok(v) => Ok(match v.version {
+                TokenVersion::V007 => Some(v.expires_at),
+                TokenVersion::V006 => None,
+            }),
+            Err(TokenError::Expired) => Err(LoginError::TokenExpired),
+            Err(TokenError::WrongAppId) => Err(LoginError::InvalidAppId),
+            Err(_) => Err(LoginError::InvalidToken),
+        }
+    }
+
+    pub(super) fn on_renew(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        epoch: u64,
+        id: u32,
+        token: &str,
+    ) {
+        let Some(cert) = self.config.app_certificate.clone() else {
+            self.send(conn, &ServerFrame::Ok { id });
+            return;
+        };
+        let now_secs = self.wall.unix_secs(self.now);
+        match token::verify(token, &self.config.app_id, &cert, uid.as_str(), now_secs) {
+            Ok(v) => {
+                if self.sessions.get(uid).is_some_and(|s| s.epoch == epoch) {
+                    let expiry = matches!(v.version, TokenVersion::V007).then_some(v.expires_at);
+                    self.set_token_expiry(uid, expiry);
+                }
+                self.send(conn, &ServerFrame::Ok { id });
+            }
+            Err(TokenError::Expired) => {
+                let e = RenewTokenError::TokenExpired;
+                self.reply_error(conn, id, e.code(), e.to_string());
+            }
+            Err(_) => {
+                let e = RenewTokenError::InvalidToken;
+                self.reply_error(conn, id, e.code(), e.to_string());
+            }
+        }
+    }
+
+    fn set_token_expiry(&mut self, uid: &UserId, expires_at: Option<u64>) {
+        let now_secs = self.wall.unix_secs(self.now);
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        s.token_gen += 1;
+        s.token_expires_at = expires_at;
+        let (epoch, gen) = (s.epoch, s.token_gen);
+        if let Some(at) = expires_at {
+            if at.saturating_sub(TOKEN_WARNING_SECS) > now_secs {
+                let warn = self.wall.at_unix_secs(at - TOKEN_WARNING_SECS);
+                self.timers.schedule(
+                    warn,
+                    ServerTimer::TokenWarning {
+                        uid: uid.clone(),
+                        epoch,
+                        gen,
+                    },
+                );
+            }
+            let expiry = self.wall.at_unix_secs(at);
+            self.timers.schedule(
+                expiry,
+                ServerTimer::TokenExpiry {
+                    uid: uid.clone(),
+                    epoch,
+                    gen,
+                },
+            );
+        }
+    }
+
+    pub(super) fn on_token_warning(&mut self, uid: &UserId, epoch: u64, gen: u64) {
+        if let Some(s) = self.sessions.get(uid) {
+            if s.epoch == epoch && s.token_gen == gen {
+                if let Some(conn) = s.conn {
+                    self.send(conn, &ServerFrame::TokenWillExpire {});
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_token_expiry(&mut self, uid: &UserId, epoch: u64, gen: u64) {
+        // Only an attached session is ended here (§3.5 "at expiry while CONNECTED"). A detached
+        // one is left to resume: its re-login presents the expired token, is refused with
+        // TOKEN_EXPIRED, and the client waits for `renewToken` (§3.5 "while RECONNECTING").
+        let attached = self
+            .sessions
+            .get(uid)
+            .is_some_and(|s| s.epoch == epoch && s.token_gen == gen && s.conn.is_some());
+        if attached {
+            self.kick(
+                uid,
+                KickReason::TokenExpired,
+                kick_close_code(KickReason::TokenExpired),
+                "token expired",
+            );
+        }
+    }
+
+    /// Ends `uid`'s session on the server's initiative (token expiry, ban).
+    pub(super) fn kick(&mut self, uid: &UserId, reason: KickReason, code: u16, text: &str) {
+        if let Some(s) = self.sessions.get(uid) {
+            self.tombstones.insert(s.sid.clone(), reason);
+        }
+        if let Some(conn) = self.sessions.get(uid).and_then(|s| s.conn) {
+            self.send(conn, &ServerFrame::Kicked { reason });
+            self.close(conn, code, text);
+        }
+        self.end_session(uid);
+    }
+
+    /// Bans `uid`: its session ends with BANNED_BY_SERVER (§2.8).
+    pub fn ban(&mut self, now: crate::time::Timestamp, uid: &UserId) {
+        self.now = self.now.max(now);
+        self.kick(
+            uid,
+            KickReason::BannedByServer,
+            kick_close_code(KickReason::BannedByServer),
+            "banned by the server",
+        );
+    }
+
+    pub(super) fn on_logout(&mut self, conn: ConnId, uid: &UserId, epoch: u64, id: u32) {
+        self.send(conn, &ServerFrame::Ok { id });
+        self.close(conn, close::NORMAL, "logged out");
+        if self.sessions.get(uid).is_some_and(|s| s.epoch == epoch) {
+            self.end_session(uid);
+        }
+    }
+
+    /// Removes a session now: OFFLINE for subscribers, unacknowledged messages to the
+    /// offline store, subscriptions dropped.
+    pub(super) fn end_session(&mut self, uid: &UserId) {
+        let Some(s) = self.sessions.remove(uid) else {
+            return;
+        };
+        if let Some(conn) = s.conn {
+            self.close(conn, close::NORMAL, "session ended");
+        }
+        self.presence.drop_subscriptions(uid, &s.subscriptions);
+        self.leave_all_channels(uid, &s.channels);
+        let now_ms = self.unix_ms();
+        for stored in s.unacked.into_iter().filter_map(|p| p.peer) {
+            self.offline.keep(uid, stored, now_ms);
+        }
+        self.notify_presence(uid, PeerOnlineState::Offline);
+    }
+
+    /// A connection of `uid` went away: the session stays, detached.
+    pub(super) fn detach(&mut self, uid: &UserId, epoch: u64, conn: ConnId) {
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        if s.epoch != epoch || s.conn != Some(conn) {
+            return;
+        }
+        s.conn = None;
+        // Senders still waiting for a receipt learn that the server holds the message.
+        let keys: Vec<_> = s
+            .unacked
+            .iter()
+            .filter_map(|p| p.peer.as_ref())
+            .map(|m| m.key.clone())
+            .collect();
+        for key in keys {
+            self.resolve_if_pending(&key, crate::wire::PeerMessageOutcome::Cached);
+        }
+    }
+
+    /// A frame arrived from `uid`'s session: it is alive.
+    pub(super) fn touch(&mut self, uid: &UserId, epoch: u64) {
+        let now = self.now;
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        if s.epoch != epoch {
+            return;
+        }
+        s.last_rx = now;
+        if !s.reachable {
+            s.reachable = true;
+            self.notify_presence(uid, PeerOnlineState::Online);
+        }
+        self.schedule_liveness(uid);
+    }
+
+    fn schedule_liveness(&mut self, uid: &UserId) {
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        if s.liveness_scheduled {
+            return;
+        }
+        s.liveness_scheduled = true;
+        // "More than 6 s": one millisecond past the threshold.
+        let limit = if s.reachable {
+            self.config.unreachable_after
+        } else {
+            self.config.offline_after
+        };
+        let at = s
+            .last_rx
+            .saturating_add(limit)
+            .saturating_add(core::time::Duration::from_millis(1));
+        let epoch = s.epoch;
+        self.timers.schedule(
+            at,
+            ServerTimer::Liveness {
+                uid: uid.clone(),
+                epoch,
+            },
+        );
+    }
+
+    pub(super) fn on_liveness(&mut self, uid: &UserId, epoch: u64) {
+        let now = self.now;
+        let (unreachable_after, offline_after) =
+            (self.config.unreachable_after, self.config.offline_after);
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        if s.epoch != epoch {
+            return;
+        }
+        s.liveness_scheduled = false;
+        let silent = now.since(s.last_rx);
+        if silent > offline_after {
+            self.end_session(uid);
+            return;
+        }
+        if silent > unreachable_after && s.reachable {
+            s.reachable = false;
+            self.notify_presence(uid, PeerOnlineState::Unreachable);
+        }
+        self.schedule_liveness(uid);
+    }
+
+    /// Presence of `uid`: ONLINE, UNREACHABLE (silent > 6 s) or OFFLINE (no session).
+    pub(super) fn presence_of(&self, uid: &UserId) -> PeerOnlineState {
+        match self.sessions.get(uid) {
+            Some(s) if s.reachable => PeerOnlineState::Online,
+            Some(_) => PeerOnlineState::Unreachable,
+            None => PeerOnlineState::Offline,
+        }
+    }
+}
+
+/// The close code that goes with a `kicked` reason.
+fn kick_close_code(reason: KickReason) -> u16 {
+    match reason {
+        KickReason::RemoteLogin => close::REMOTE_LOGIN,
+        KickReason::BannedByServer => close::BANNED,
+        KickReason::TokenExpired => close::TOKEN_EXPIRED,
+    }
+}
+
+/// Session ids the server ended on its own, remembered (bounded, oldest forgotten first) so
+/// a client that missed its `kicked` hears it again when it tries to resume.
+#[derive(Debug, Default)]
+pub(super) struct Tombstones {
+    reasons: std::collections::BTreeMap<String, KickReason>,
+    order: VecDeque<String>,
+}
+
+/// Tombstones kept at most.
+const MAX_TOMBSTONES: usize = 65_536;
+
+impl Tombstones {
+    pub fn insert(&mut self, sid: String, reason: KickReason) {
+        if self.order.len() >= MAX_TOMBSTONES {
+            if let Some(old) = self.order.pop_front() {
+                self.reasons.remove(&old);
+            }
+        }
+        if self.reasons.insert(sid.clone(), reason).is_none() {
+            self.order.push_back(sid);
+        }
+        debug_assert!(self.reasons.len() <= MAX_TOMBSTONES);
+    }
+
+    pub fn get(&self, sid: &str) -> Option<KickReason> {
+        self.reasons.get(sid).copied()
+    }
+}

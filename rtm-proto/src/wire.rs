@@ -1,0 +1,484 @@
+//! The wire protocol: JSON frames over WebSocket text messages.
+//!
+//! Every frame is one JSON object with a `"type"` tag. Requests carry a client-chosen `id`
+//! that the matching response echoes; pushes carry none. PROTOCOL.md documents every frame,
+//! close code and error code with examples; keep it in step with this file.
+//!
+//! Decoding is bounded: a frame longer than [`MAX_FRAME_BYTES`] is refused *before* it is
+//! parsed, and ids, messages and lists are validated while parsing (see [`crate::ids`]).
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use std::collections::BTreeMap;
+
+use crate::attributes::{AttrOp, ChannelAttribute};
+use crate::ids::{ChannelId, UserId};
+use crate::message::Message;
+
+/// The protocol version this build speaks. A login with another version is refused with
+/// close code [`close::UNSUPPORTED_VERSION`].
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Largest frame accepted in either direction (128 KiB): a 32 KB raw message is ~44 KB of
+/// base64, and every other frame is smaller.
+pub const MAX_FRAME_BYTES: usize = 128 * 1024;
+
+/// Close codes (RFC 6455 §7.4: 1000–2999 standard, 4000–4999 ours). PROTOCOL.md lists them.
+pub mod close {
+    /// Orderly close: logout, or the client closing a connection it no longer needs.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame was larger than [`super::MAX_FRAME_BYTES`].
+    pub const TOO_BIG: u16 = 1009;
+    /// A frame could not be decoded (not JSON, unknown type, bad field).
+    pub const PROTOCOL_ERROR: u16 = 4000;
+    /// The login asked for a protocol version this server does not speak.
+    pub const UNSUPPORTED_VERSION: u16 = 4001;
+    /// A request other than `login` arrived before login, or `login` arrived twice.
+    pub const OUT_OF_SEQUENCE: u16 = 4002;
+    /// The login was refused; the `error` frame before the close says why.
+    pub const LOGIN_FAILED: u16 = 4003;
+    /// The same user id logged in elsewhere (§2.7).
+    pub const REMOTE_LOGIN: u16 = 4004;
+    /// The session was banned by the server (§2.8).
+    pub const BANNED: u16 = 4005;
+    /// The session's AccessToken2 expired (§3.5).
+    pub const TOKEN_EXPIRED: u16 = 4006;
+    /// The peer did not keep up with its outbound queue.
+    pub const SLOW_CONSUMER: u16 = 4007;
+    /// The same session resumed on a newer connection; this one is obsolete.
+    pub const SUPERSEDED: u16 = 4008;
+    /// The client saw no frame from the server for too long (client-side close).
+    pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+}
+
+/// A user's presence as subscribers see it (§7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PeerOnlineState {
+    /// Logged in.
+    Online = 0,
+    /// Logged in, but nothing heard for more than 6 s.
+    Unreachable = 1,
+    /// Not logged in, logged out, or nothing heard for more than 30 s.
+    Offline = 2,
+}
+
+/// The outcome of a peer message the server handled (§4.3.2; native codes 0, 4, 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerMessageOutcome {
+    /// The receiver's client acknowledged it (`PEER_MESSAGE_ERR_OK = 0`).
+    Received,
+    /// The receiver is away; the server keeps it and delivers it later (`CACHED_BY_SERVER = 4`).
+    Cached,
+    /// The receiver is offline and the message was not stored (`PEER_UNREACHABLE = 3`).
+    Unreachable,
+}
+
+impl PeerMessageOutcome {
+    /// The native code of this outcome.
+    pub const fn code(self) -> u32 {
+        match self {
+            PeerMessageOutcome::Received => 0,
+            PeerMessageOutcome::Cached => 4,
+            PeerMessageOutcome::Unreachable => 3,
+        }
+    }
+
+    /// Web's `PeerMessageSendResult.hasPeerReceived`.
+    pub const fn has_peer_received(self) -> bool {
+        matches!(self, PeerMessageOutcome::Received)
+    }
+}
+
+/// Why the server ended a session on its own (§2.2 reasons 7, 8, 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KickReason {
+    RemoteLogin,
+    BannedByServer,
+    TokenExpired,
+}
+
+/// One peer's presence in a snapshot or change list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerStatus {
+    pub peer: UserId,
+    pub state: PeerOnlineState,
+}
+
+/// One peer's online flag in a query result (queries never say UNREACHABLE, §4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerOnline {
+    pub peer: UserId,
+    pub online: bool,
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// First frame on every connection: log in, or resume `resume` (a session id).
+    Login {
+        id: u32,
+        version: u16,
+        app_id: String,
+        uid: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
+    /// End the session now (§2.10).
+    Logout { id: u32 },
+    /// Heartbeat; the server answers `pong`.
+    Ping {},
+    /// Replace the session's token (§3.5).
+    RenewToken { id: u32, token: String },
+    /// Send a peer message. `msg_id` is chosen by the sender and makes resends idempotent.
+    PeerMessage {
+        id: u32,
+        to: UserId,
+        msg_id: u64,
+        message: Message,
+        #[serde(default)]
+        offline: bool,
+    },
+    /// Cumulative acknowledgement of the session's delivery stream up to position `seq`.
+    Ack { seq: u64 },
+    /// `queryPeersOnlineStatus` (≤ 256 ids).
+    QueryOnline { id: u32, peers: Vec<UserId> },
+    /// `subscribePeersOnlineStatus`; the answer carries the current state of `peers`.
+    Subscribe { id: u32, peers: Vec<UserId> },
+    /// `unsubscribePeersOnlineStatus`.
+    Unsubscribe { id: u32, peers: Vec<UserId> },
+    /// `channel.join()`. `resume` names the last channel message the client saw, when it
+    /// rejoins after a reconnect that lost its session: newer ones from the last 30 s are
+    /// replayed (§2.6).
+    Join {
+        id: u32,
+        channel: ChannelId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ChannelCursor>,
+    },
+    /// `channel.leave()`.
+    Leave { id: u32, channel: ChannelId },
+    /// `channel.sendMessage()`. `msg_id` makes resends idempotent, as for peer messages.
+    ChannelMessage {
+        id: u32,
+        channel: ChannelId,
+        msg_id: u64,
+        message: Message,
+    },
+    /// `channel.getMembers()`.
+    GetMembers { id: u32, channel: ChannelId },
+    /// `getChannelMemberCount(channelIds)` (≤ 32).
+    GetMemberCount { id: u32, channels: Vec<ChannelId> },
+    /// A write to the local user's attributes (§4.5).
+    UserAttrs {
+        id: u32,
+        op: AttrOp,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        attributes: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        keys: Vec<String>,
+    },
+    /// `getUserAttributes` / `getUserAttributesByKeys`.
+    GetUserAttrs {
+        id: u32,
+        user: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keys: Option<Vec<String>>,
+    },
+    /// A write to a channel's attributes (§4.6); `notify` is
+    /// `enableNotificationToChannelMembers`.
+    ChannelAttrs {
+        id: u32,
+        channel: ChannelId,
+        op: AttrOp,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        attributes: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        keys: Vec<String>,
+        #[serde(default)]
+        notify: bool,
+    },
+    /// `getChannelAttributes` / `getChannelAttributesByKeys`.
+    GetChannelAttrs {
+        id: u32,
+        channel: ChannelId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keys: Option<Vec<String>>,
+    },
+}
+
+/// Where a client is in a channel's message sequence: the channel instance (`epoch`, which
+/// changes when the server forgets the channel) and the last `cseq` it delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelCursor {
+    pub epoch: u64,
+    pub cseq: u64,
+}
+
+/// One channel's member count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelCount {
+    pub channel: ChannelId,
+    pub count: u32,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerFrame {
+    /// Login accepted. `resumed` says whether the previous session (and its subscriptions,
+    /// buffered messages and memberships) was kept.
+    LoginOk {
+        id: u32,
+        version: u16,
+        session: String,
+        resumed: bool,
+        /// Server wall clock, Unix ms.
+        server_ts: u64,
+        /// How often the client should send `ping`, in ms.
+        heartbeat_ms: u32,
+        /// Stream position of the first push that follows (resent pushes first when
+        /// `resumed`): the client sets its position counter to `resend_from - 1`.
+        resend_from: u64,
+    },
+    /// A request failed; `code` is from the request's §8 family.
+    Error { id: u32, code: u32, message: String },
+    /// A request without a payload result succeeded.
+    Ok { id: u32 },
+    /// Heartbeat answer.
+    Pong {},
+    /// The outcome of a `peer_message` request.
+    PeerMessageResult {
+        id: u32,
+        outcome: PeerMessageOutcome,
+    },
+    /// A pushed peer message (a stream push: see PROTOCOL.md, "The delivery stream").
+    Message {
+        from: UserId,
+        message: Message,
+        /// Unix ms at which the server received it.
+        server_ts: u64,
+        #[serde(default)]
+        offline: bool,
+    },
+    /// Answer to `query_online`, in request order.
+    OnlineStatus { id: u32, peers: Vec<PeerOnline> },
+    /// Answer to `subscribe`: the current state of the requested peers.
+    Subscribed { id: u32, peers: Vec<PeerStatus> },
+    /// Pushed presence changes of subscribed peers.
+    Presence { peers: Vec<PeerStatus> },
+    /// The session's AccessToken2 expires in 30 s.
+    TokenWillExpire {},
+    /// The server is ending the session; a close follows.
+    Kicked { reason: KickReason },
+    /// `join` succeeded; `epoch` names this instance of the channel.
+    Joined {
+        id: u32,
+        channel: ChannelId,
+        epoch: u64,
+    },
+    /// A channel message from another member (a stream push). `cseq` numbers the messages
+    /// of one channel instance.
+    ChannelMessage {
+        channel: ChannelId,
+        epoch: u64,
+        cseq: u64,
+        from: UserId,
+        message: Message,
+        server_ts: u64,
+    },
+    /// Another user joined (stream push; not sent above 512 members).
+    MemberJoined { channel: ChannelId, member: UserId },
+    /// A member left, logged out, or was silent for 30 s (stream push; not above 512).
+    MemberLeft { channel: ChannelId, member: UserId },
+    /// The channel's member count (stream push): on join, then at most 1/s (1 per 3 s
+    /// above 512 members).
+    MemberCount { channel: ChannelId, count: u32 },
+    /// Answer to `get_members`: at most 512, a random sample beyond.
+    Members { id: u32, members: Vec<UserId> },
+    /// Answer to `get_member_count`, in request order.
+    MemberCounts { id: u32, counts: Vec<ChannelCount> },
+    /// Answer to `get_user_attrs`.
+    UserAttributes {
+        id: u32,
+        user: UserId,
+        attributes: BTreeMap<String, String>,
+    },
+    /// Answer to `get_channel_attrs`.
+    ChannelAttributes {
+        id: u32,
+        channel: ChannelId,
+        attributes: BTreeMap<String, ChannelAttribute>,
+    },
+    /// The complete attribute set after a write with `notify` (stream push).
+    AttributesUpdated {
+        channel: ChannelId,
+        attributes: BTreeMap<String, ChannelAttribute>,
+    },
+}
+
+impl ServerFrame {
+    /// Whether this frame is a push of the session's delivery stream, counted by position
+    /// and acknowledged with `ack`.
+    pub fn is_stream_push(&self) -> bool {
+        matches!(
+            self,
+            ServerFrame::Message { .. }
+                | ServerFrame::ChannelMessage { .. }
+                | ServerFrame::MemberJoined { .. }
+                | ServerFrame::MemberLeft { .. }
+                | ServerFrame::MemberCount { .. }
+                | ServerFrame::AttributesUpdated { .. }
+        )
+    }
+}
+
+/// Why an inbound frame was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")]
+    TooBig(usize),
+    #[error("frame is not a valid protocol frame: {0}")]
+    Invalid(String),
+}
+
+impl DecodeError {
+    /// The close code that answers this error.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            DecodeError::TooBig(_) => close::TOO_BIG,
+            DecodeError::Invalid(_) => close::PROTOCOL_ERROR,
+        }
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() > MAX_FRAME_BYTES {
+        return Err(DecodeError::TooBig(bytes.len()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let mut s = e.to_string();
+        s.truncate(200);
+        DecodeError::Invalid(s)
+    })
+}
+
+fn encode<T: Serialize>(frame: &T) -> Bytes {
+    // Serialising these types cannot fail: every map key is a string and there are no
+    // non-finite floats. A failure would be a bug in this module.
+    Bytes::from(serde_json::to_vec(frame).expect("frames always serialise"))
+}
+
+impl ClientFrame {
+    /// Decodes one inbound frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+
+    /// Encodes this frame as the JSON text of one WebSocket message.
+    pub fn encode(&self) -> Bytes {
+        encode(self)
+    }
+}
+
+impl ServerFrame {
+    /// Decodes one inbound frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+
+    /// Encodes this frame as the JSON text of one WebSocket message.
+    pub fn encode(&self) -> Bytes {
+        encode(self)
+    }
+}
+
+/// Serde helper: `Vec<u8>` as standard base64 text.
+pub mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uid(s: &str) -> UserId {
+        UserId::new(s).unwrap()
+    }
+
+    #[test]
+    fn login_frame_shape_is_stable() {
+        let f = ClientFrame::Login {
+            id: 1,
+            version: 1,
+            app_id: "app".into(),
+            uid: uid("bob"),
+            token: None,
+            resume: None,
+        };
+        let text = String::from_utf8(f.encode().to_vec()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"login","id":1,"version":1,"app_id":"app","uid":"bob"}"#
+        );
+        assert_eq!(ClientFrame::decode(text.as_bytes()).unwrap(), f);
+    }
+
+    #[test]
+    fn raw_messages_travel_as_base64() {
+        let f = ClientFrame::PeerMessage {
+            id: 2,
+            to: uid("bob"),
+            msg_id: 7,
+            message: Message::raw(vec![0, 1, 255], "d"),
+            offline: false,
+        };
+        let text = String::from_utf8(f.encode().to_vec()).unwrap();
+        assert!(text.contains(r#""data":"AAH/""#), "{text}");
+        assert_eq!(ClientFrame::decode(text.as_bytes()).unwrap(), f);
+    }
+
+    #[test]
+    fn bad_frames_are_refused_with_a_reason() {
+        for bad in [
+            &b"not json"[..],
+            br#"{"type":"nope"}"#,
+            br#"{"type":"login","id":1}"#,
+            br#"{"type":"query_online","id":1,"peers":["null"]}"#,
+            br#"{"type":"ping","extra":1}"#,
+            br#"{"type":"peer_message","id":1,"to":"b","msg_id":1,"message":{"kind":"raw","data":"!!"}}"#,
+        ] {
+            let e = ClientFrame::decode(bad).unwrap_err();
+            assert_eq!(e.close_code(), close::PROTOCOL_ERROR, "{e}");
+        }
+        let big = vec![b' '; MAX_FRAME_BYTES + 1];
+        assert_eq!(
+            ClientFrame::decode(&big).unwrap_err().close_code(),
+            close::TOO_BIG
+        );
+    }
+}

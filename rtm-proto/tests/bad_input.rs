@@ -1,0 +1,135 @@
+//! Hostile and malformed input from peers (rules of the house: never panic, documented
+//! close codes, nothing accepted is lost).
+
+mod common;
+
+use common::World;
+use rtm_proto::client::Event;
+use rtm_proto::server::ServerOutput;
+use rtm_proto::wire::{close, MAX_FRAME_BYTES};
+use rtm_proto::Message;
+
+fn close_code(out: &[ServerOutput]) -> Option<u16> {
+    out.iter().find_map(|o| match o {
+        ServerOutput::Close { code, .. } => Some(*code),
+        _ => None,
+    })
+}
+
+fn logged_in_raw(w: &mut World, uid: &str) -> rtm_proto::ConnId {
+    let conn = w.raw_connect();
+    let login = format!(
+        r#"{{"type":"login","id":1,"version":1,"app_id":"00000000000000000000000000000000","uid":"{uid}"}}"#
+    );
+    let out = w.raw_frame(conn, login.as_bytes());
+    assert_eq!(close_code(&out), None, "{out:?}");
+    conn
+}
+
+#[test]
+fn malformed_frames_close_with_4000() {
+    let mut w = World::new(0);
+    for bad in [
+        &b"{"[..],
+        b"[]",
+        br#"{"type":"warp"}"#,
+        b"\xff\xfe",
+        br#"{"type":"ack","seq":-1}"#,
+    ] {
+        let conn = logged_in_raw(&mut w, "mallory");
+        assert_eq!(
+            close_code(&w.raw_frame(conn, bad)),
+            Some(close::PROTOCOL_ERROR)
+        );
+    }
+}
+
+#[test]
+fn oversized_frames_close_with_1009() {
+    let mut w = World::new(0);
+    let conn = logged_in_raw(&mut w, "mallory");
+    let big = vec![b'x'; MAX_FRAME_BYTES + 1];
+    assert_eq!(close_code(&w.raw_frame(conn, &big)), Some(close::TOO_BIG));
+}
+
+#[test]
+fn requests_before_login_close_with_4002() {
+    let mut w = World::new(0);
+    let conn = w.raw_connect();
+    assert_eq!(
+        close_code(&w.raw_frame(conn, br#"{"type":"ping"}"#)),
+        Some(close::OUT_OF_SEQUENCE)
+    );
+}
+
+#[test]
+fn a_second_login_on_one_connection_closes_with_4002() {
+    let mut w = World::new(0);
+    let conn = logged_in_raw(&mut w, "mallory");
+    let login = br#"{"type":"login","id":2,"version":1,"app_id":"00000000000000000000000000000000","uid":"eve"}"#;
+    assert_eq!(
+        close_code(&w.raw_frame(conn, login)),
+        Some(close::OUT_OF_SEQUENCE)
+    );
+}
+
+#[test]
+fn an_unknown_protocol_version_closes_with_4001() {
+    let mut w = World::new(0);
+    let conn = w.raw_connect();
+    let login = br#"{"type":"login","id":1,"version":99,"app_id":"00000000000000000000000000000000","uid":"eve"}"#;
+    assert_eq!(
+        close_code(&w.raw_frame(conn, login)),
+        Some(close::UNSUPPORTED_VERSION)
+    );
+}
+
+#[test]
+fn a_connection_that_never_logs_in_is_closed() {
+    let mut w = World::new(0);
+    let _conn = w.raw_connect();
+    w.advance(10_000);
+    assert_eq!(
+        w.server_closes.last().map(|c| c.1),
+        Some(close::OUT_OF_SEQUENCE)
+    );
+    assert_eq!(w.server.stats().connections, 0);
+}
+
+#[test]
+fn a_misbehaving_session_does_not_disturb_others_and_keeps_what_it_was_given() {
+    let mut w = World::new(2);
+    w.login(0, "alice");
+    w.login(1, "bob");
+    let conn = logged_in_raw(&mut w, "mallory");
+    assert_eq!(
+        close_code(&w.raw_frame(conn, b"garbage")),
+        Some(close::PROTOCOL_ERROR)
+    );
+    w.clients[0]
+        .send_message_to_peer(
+            w.now,
+            "bob",
+            Message::text("still here"),
+            Default::default(),
+        )
+        .unwrap();
+    w.settle();
+    assert!(w
+        .take_events(1)
+        .iter()
+        .any(|e| matches!(e, Event::MessageFromPeer { .. })));
+    // Mallory's session survives the close (detached) and can resume within 30 s.
+    assert_eq!(w.server.stats().sessions, 3);
+}
+
+#[test]
+fn a_forged_ack_and_unknown_request_ids_are_harmless() {
+    let mut w = World::new(1);
+    w.login(0, "alice");
+    let conn = logged_in_raw(&mut w, "mallory");
+    let out = w.raw_frame(conn, br#"{"type":"ack","seq":18446744073709551615}"#);
+    assert_eq!(close_code(&out), None);
+    let out = w.raw_frame(conn, br#"{"type":"unsubscribe","id":7,"peers":["nobody"]}"#);
+    assert_eq!(close_code(&out), None);
+}

@@ -1,0 +1,280 @@
+//! An in-memory world: one server, several clients, zero-latency links, virtual time.
+//! Behaviour tests read like protocol stories on top of it.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+use rtm_proto::client::{ClientConfig, ClientInput, ClientOutput, Event, TransportId};
+use rtm_proto::server::{ConnId, ServerConfig, ServerInput, ServerOutput};
+use rtm_proto::{Client, Server, Timestamp};
+
+pub const T0_UNIX_MS: u64 = 1_750_000_000_000;
+
+/// What the network does to one client's link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkMode {
+    Up,
+    /// Frames are silently dropped both ways (a dead network); connects hang.
+    Blackhole,
+    /// Connects are refused at once.
+    Refuse,
+    /// Server → client frames are dropped (a one-way partition).
+    DropToClient,
+}
+
+pub struct World {
+    pub now: Timestamp,
+    pub server: Server,
+    pub clients: Vec<Client>,
+    pub events: Vec<Vec<Event>>,
+    modes: Vec<LinkMode>,
+    /// (client, transport) ↔ conn
+    conn_of: BTreeMap<(usize, TransportId), ConnId>,
+    owner: BTreeMap<ConnId, (usize, TransportId)>,
+    next_conn: u64,
+    queue: VecDeque<Delivery>,
+    pub server_closes: Vec<(ConnId, u16)>,
+}
+
+enum Delivery {
+    ToServer(ServerInput),
+    ToClient(usize, ClientInput),
+}
+
+impl World {
+    pub fn new(n: usize) -> Self {
+        Self::with_config(n, ServerConfig::default(), ClientConfig::default())
+    }
+
+    pub fn with_config(n: usize, sc: ServerConfig, cc: ClientConfig) -> Self {
+        let now = Timestamp::ZERO;
+        World {
+            now,
+            server: Server::new(sc, 42, now, T0_UNIX_MS),
+            clients: (0..n)
+                .map(|i| Client::new(cc.clone(), 1000 + i as u64, now, T0_UNIX_MS))
+                .collect(),
+            events: vec![Vec::new(); n],
+            modes: vec![LinkMode::Up; n],
+            conn_of: BTreeMap::new(),
+            owner: BTreeMap::new(),
+            next_conn: 1,
+            queue: VecDeque::new(),
+            server_closes: Vec::new(),
+        }
+    }
+
+    /// Sets what the network does to client `c`. Leaving a mode that dropped frames resets
+    /// the client's links: over TCP, lost frames mean a dead connection, never a gap.
+    pub fn set_mode(&mut self, c: usize, mode: LinkMode) {
+        let old = std::mem::replace(&mut self.modes[c], mode);
+        if matches!(old, LinkMode::Blackhole | LinkMode::DropToClient) && old != mode {
+            self.reset_link(c);
+        }
+    }
+
+    /// Breaks client `c`'s current link: both sides see it close.
+    pub fn reset_link(&mut self, c: usize) {
+        let links: Vec<_> = self
+            .conn_of
+            .iter()
+            .filter(|((o, _), _)| *o == c)
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        for ((_, t), conn) in links {
+            self.conn_of.remove(&(c, t));
+            self.owner.remove(&conn);
+            self.queue
+                .push_back(Delivery::ToServer(ServerInput::Closed(conn)));
+            self.queue
+                .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
+        }
+        self.settle();
+    }
+
+    /// Takes and returns the events client `c` produced so far, without `Response`s
+    /// unless `with_responses`.
+    pub fn take_events(&mut self, c: usize) -> Vec<Event> {
+        std::mem::take(&mut self.events[c])
+    }
+
+    /// Runs every queued delivery and output until nothing moves.
+    pub fn settle(&mut self) {
+        loop {
+            self.drain_outputs();
+            let Some(d) = self.queue.pop_front() else {
+                break;
+            };
+            match d {
+                Delivery::ToServer(input) => self.server.handle_input(self.now, input),
+                Delivery::ToClient(c, input) => self.clients[c].handle_input(self.now, input),
+            }
+        }
+    }
+
+    fn drain_outputs(&mut self) {
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                ServerOutput::Send { conn, frame } => {
+                    if let Some(&(c, t)) = self.owner.get(&conn) {
+                        if self.modes[c] == LinkMode::Up {
+                            self.queue
+                                .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
+                        }
+                    }
+                }
+                ServerOutput::Close { conn, code, .. } => {
+                    self.server_closes.push((conn, code));
+                    if let Some((c, t)) = self.owner.remove(&conn) {
+                        self.conn_of.remove(&(c, t));
+                        self.queue
+                            .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
+                    }
+                }
+            }
+        }
+        for c in 0..self.clients.len() {
+            while let Some(o) = self.clients[c].poll_output() {
+                match o {
+                    ClientOutput::Connect(t) => match self.modes[c] {
+                        LinkMode::Up | LinkMode::DropToClient => {
+                            let conn = ConnId(self.next_conn);
+                            self.next_conn += 1;
+                            self.conn_of.insert((c, t), conn);
+                            self.owner.insert(conn, (c, t));
+                            self.queue
+                                .push_back(Delivery::ToServer(ServerInput::Opened(conn)));
+                            self.queue
+                                .push_back(Delivery::ToClient(c, ClientInput::Opened(t)));
+                        }
+                        LinkMode::Refuse => self
+                            .queue
+                            .push_back(Delivery::ToClient(c, ClientInput::Closed(t))),
+                        LinkMode::Blackhole => {}
+                    },
+                    ClientOutput::Send(t, frame) => {
+                        if let Some(&conn) = self.conn_of.get(&(c, t)) {
+                            if matches!(self.modes[c], LinkMode::Up | LinkMode::DropToClient) {
+                                self.queue
+                                    .push_back(Delivery::ToServer(ServerInput::Frame(conn, frame)));
+                            }
+                        }
+                    }
+                    ClientOutput::Close(t, _) => {
+                        if let Some(conn) = self.conn_of.remove(&(c, t)) {
+                            self.owner.remove(&conn);
+                            self.queue
+                                .push_back(Delivery::ToServer(ServerInput::Closed(conn)));
+                        }
+                    }
+                    ClientOutput::Event(e) => self.events[c].push(e),
+                }
+            }
+        }
+    }
+
+    /// Sends raw bytes to the server on a fresh connection, returns the conn.
+    pub fn raw_connect(&mut self) -> ConnId {
+        let conn = ConnId(1_000_000 + self.next_conn);
+        self.next_conn += 1;
+        self.server
+            .handle_input(self.now, ServerInput::Opened(conn));
+        conn
+    }
+
+    /// Feeds raw bytes as a frame from `conn`; returns what the server answered on it.
+    pub fn raw_frame(&mut self, conn: ConnId, bytes: &[u8]) -> Vec<ServerOutput> {
+        self.server.handle_input(
+            self.now,
+            ServerInput::Frame(conn, Bytes::copy_from_slice(bytes)),
+        );
+        let mut out = Vec::new();
+        let mut others = Vec::new();
+        while let Some(o) = self.server.poll_output() {
+            let mine = match &o {
+                ServerOutput::Send { conn: c, .. } | ServerOutput::Close { conn: c, .. } => {
+                    *c == conn
+                }
+            };
+            if mine {
+                out.push(o)
+            } else {
+                others.push(o)
+            }
+        }
+        // Re-inject outputs for others through the normal path.
+        for o in others {
+            if let ServerOutput::Send { conn, frame } = o {
+                if let Some(&(c, t)) = self.owner.get(&conn) {
+                    self.queue
+                        .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
+                }
+            }
+        }
+        self.settle();
+        out
+    }
+
+    /// Advances virtual time by `ms`, firing every deadline on the way.
+    pub fn advance(&mut self, ms: u64) {
+        let end = Timestamp::from_millis(self.now.as_millis() + ms);
+        loop {
+            self.settle();
+            let mut next = self.server.poll_timeout();
+            for c in &self.clients {
+                if let Some(t) = c.poll_timeout() {
+                    next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
+                }
+            }
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.server.handle_input(self.now, ServerInput::Tick);
+                    for c in 0..self.clients.len() {
+                        self.clients[c].handle_input(self.now, ClientInput::Tick);
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+        self.server.handle_input(self.now, ServerInput::Tick);
+        for c in 0..self.clients.len() {
+            self.clients[c].handle_input(self.now, ClientInput::Tick);
+        }
+        self.settle();
+    }
+
+    /// Logs client `c` in as `uid` and settles; panics unless it succeeded.
+    pub fn login(&mut self, c: usize, uid: &str) {
+        let now = self.now;
+        self.clients[c]
+            .login(now, uid, None)
+            .expect("login accepted locally");
+        self.settle();
+        assert_eq!(
+            self.clients[c].connection_state(),
+            rtm_proto::ConnectionState::Connected,
+            "client {c} failed to log in: {:?}",
+            self.events[c]
+        );
+        self.events[c].clear();
+    }
+
+    /// The response to `request` among client `c`'s events (removing it).
+    pub fn response(
+        &mut self,
+        c: usize,
+        request: rtm_proto::RequestId,
+    ) -> Option<rtm_proto::Response> {
+        let pos = self.events[c]
+            .iter()
+            .position(|e| matches!(e, Event::Response { request: r, .. } if *r == request))?;
+        match self.events[c].remove(pos) {
+            Event::Response { response, .. } => Some(response),
+            _ => unreachable!(),
+        }
+    }
+}
