@@ -283,11 +283,13 @@ pub enum ServerFrame {
     TokenWillExpire {},
     /// The server is ending the session; a close follows.
     Kicked { reason: KickReason },
-    /// `join` succeeded; `epoch` names this instance of the channel.
+    /// `join` succeeded; `epoch` names this instance of the channel and `cseq` is its
+    /// latest message (the joiner's cursor starts there).
     Joined {
         id: u32,
         channel: ChannelId,
         epoch: u64,
+        cseq: u64,
     },
     /// A channel message from another member (a stream push). `cseq` numbers the messages
     /// of one channel instance.

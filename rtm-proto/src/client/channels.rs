@@ -252,11 +252,14 @@ impl Client {
         }
     }
 
-    pub(super) fn on_joined(&mut self, channel: &ChannelId, epoch: u64) {
+    /// The server confirmed a (re)join of the channel instance `epoch`, whose latest message
+    /// is `cseq`. A first join starts the cursor there; a rejoin of the same instance keeps
+    /// it, so the replay that follows fills the gap.
+    pub(super) fn on_joined(&mut self, channel: &ChannelId, epoch: u64, cseq: u64) {
         if let Some(c) = self.channels.get_mut(channel) {
             c.joined = true;
-            if c.cursor.is_some_and(|cur| cur.epoch != epoch) {
-                c.cursor = None;
+            if c.cursor.is_none_or(|cur| cur.epoch != epoch) {
+                c.cursor = Some(ChannelCursor { epoch, cseq });
             }
         }
     }

@@ -317,12 +317,17 @@ impl Client {
                 Some(PendingKind::Resync) => self.report_presence(peers, false),
                 _ => {}
             },
-            ServerFrame::Joined { id, channel, epoch } => match self.take_pending(id) {
+            ServerFrame::Joined {
+                id,
+                channel,
+                epoch,
+                cseq,
+            } => match self.take_pending(id) {
                 Some(PendingKind::Join(_)) => {
-                    self.on_joined(&channel, epoch);
+                    self.on_joined(&channel, epoch, cseq);
                     self.respond(RequestId(id), Response::Join(Ok(())));
                 }
-                Some(PendingKind::Rejoin(_)) => self.on_joined(&channel, epoch),
+                Some(PendingKind::Rejoin(_)) => self.on_joined(&channel, epoch, cseq),
                 _ => {}
             },
             ServerFrame::Members { id, members } => {

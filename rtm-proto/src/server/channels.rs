@@ -130,6 +130,7 @@ impl Server {
         let others: Vec<UserId> = ch.members.iter().filter(|m| *m != uid).cloned().collect();
         let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
         let count = ch.count();
+        let cseq = ch.next_cseq - 1;
         if let Some(s) = self.sessions.get_mut(uid) {
             s.channels.insert(channel.clone());
         }
@@ -139,29 +140,32 @@ impl Server {
                 id,
                 channel: channel.clone(),
                 epoch,
+                cseq,
             },
         );
-        let count_frame = ServerFrame::MemberCount {
-            channel: channel.clone(),
-            count,
-        }
-        .encode();
-        self.push_stream(uid, count_frame, None);
         for frame in replay {
             self.push_stream(uid, frame, None);
         }
-        if fresh {
-            if member_events {
-                let frame = ServerFrame::MemberJoined {
-                    channel: channel.clone(),
-                    member: uid.clone(),
-                }
-                .encode();
-                for m in &others {
-                    self.push_stream(m, frame.clone(), None);
-                }
+        if fresh && member_events {
+            let frame = ServerFrame::MemberJoined {
+                channel: channel.clone(),
+                member: uid.clone(),
             }
-            self.count_changed(&channel);
+            .encode();
+            for m in &others {
+                self.push_stream(m, frame.clone(), None);
+            }
+        }
+        // The joiner learns the count at once (§5.2): from the coalesced push if that goes
+        // out now, else on its own.
+        let pushed_to_all = fresh && self.count_changed(&channel);
+        if !pushed_to_all {
+            let count_frame = ServerFrame::MemberCount {
+                channel: channel.clone(),
+                count,
+            }
+            .encode();
+            self.push_stream(uid, count_frame, None);
         }
     }
 
@@ -367,17 +371,19 @@ impl Server {
     }
 
     /// Membership changed: push the count now, or when the throttle allows (§5.2).
-    fn count_changed(&mut self, channel: &ChannelId) {
+    /// Returns whether it was pushed now.
+    fn count_changed(&mut self, channel: &ChannelId) -> bool {
         let now = self.now;
         let Some(ch) = self.channels.get_mut(channel) else {
-            return;
+            return false;
         };
         let due = ch
             .count_sent_at
             .map_or(now, |t| t.saturating_add(ch.count_interval()));
         if now >= due {
-            self.push_count(channel);
-        } else if !ch.count_timer {
+            return self.push_count(channel);
+        }
+        if !ch.count_timer {
             ch.count_timer = true;
             let epoch = ch.epoch;
             self.timers.schedule(
@@ -388,6 +394,7 @@ impl Server {
                 },
             );
         }
+        false
     }
 
     pub(super) fn on_member_count_timer(&mut self, channel: &ChannelId, epoch: u64) {
@@ -399,14 +406,16 @@ impl Server {
         }
     }
 
-    fn push_count(&mut self, channel: &ChannelId) {
+    /// Pushes the count to every member unless it is the one last pushed; returns whether
+    /// it pushed.
+    fn push_count(&mut self, channel: &ChannelId) -> bool {
         let now = self.now;
         let Some(ch) = self.channels.get_mut(channel) else {
-            return;
+            return false;
         };
         let count = ch.count();
         if ch.count_sent == Some(count) {
-            return;
+            return false;
         }
         ch.count_sent = Some(count);
         ch.count_sent_at = Some(now);
@@ -419,5 +428,6 @@ impl Server {
         for m in &members {
             self.push_stream(m, frame.clone(), None);
         }
+        true
     }
 }

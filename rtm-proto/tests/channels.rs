@@ -1,0 +1,246 @@
+//! Channel stories (§4.7, §4.8, §5.2, §2.6).
+
+mod common;
+
+use common::{LinkMode, World};
+use rtm_proto::client::{Event, Response};
+use rtm_proto::{
+    ChannelId, ChannelMessageError, GetMembersError, JoinChannelError, LeaveChannelError, Message,
+    UserId,
+};
+
+fn ch(s: &str) -> ChannelId {
+    ChannelId::new(s).unwrap()
+}
+
+fn uid(s: &str) -> UserId {
+    UserId::new(s).unwrap()
+}
+
+/// Channel events of client `c`, as short strings.
+fn story(w: &mut World, c: usize) -> Vec<String> {
+    w.take_events(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ChannelMessage {
+                member_id,
+                message: Message::Text { text },
+                ..
+            } => Some(format!("{member_id}: {text}")),
+            Event::MemberJoined { member_id, .. } => Some(format!("+{member_id}")),
+            Event::MemberLeft { member_id, .. } => Some(format!("-{member_id}")),
+            Event::MemberCountUpdated { count, .. } => Some(format!("count {count}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn join(w: &mut World, c: usize, channel: &str) {
+    let req = w.clients[c].join(w.now, &ch(channel)).unwrap();
+    w.settle();
+    assert_eq!(w.response(c, req), Some(Response::Join(Ok(()))));
+}
+
+fn say(w: &mut World, c: usize, channel: &str, text: &str) {
+    let req = w.clients[c]
+        .send_channel_message(w.now, &ch(channel), Message::text(text))
+        .unwrap();
+    w.settle();
+    assert_eq!(
+        w.response(c, req),
+        Some(Response::SendChannelMessage(Ok(())))
+    );
+}
+
+fn room_of_three() -> World {
+    let mut w = World::new(3);
+    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
+        w.login(i, u);
+    }
+    join(&mut w, 0, "room");
+    w.advance(1_000);
+    join(&mut w, 1, "room");
+    w.advance(1_000);
+    join(&mut w, 2, "room");
+    w.advance(1_000);
+    w
+}
+
+#[test]
+fn three_members_see_each_other_join_chat_and_leave() {
+    let mut w = room_of_three();
+    assert_eq!(
+        story(&mut w, 0),
+        ["count 1", "+bob", "count 2", "+carol", "count 3"]
+    );
+    assert_eq!(story(&mut w, 1), ["count 2", "+carol", "count 3"]);
+    assert_eq!(story(&mut w, 2), ["count 3"]);
+
+    say(&mut w, 0, "room", "hi all");
+    say(&mut w, 1, "room", "hello alice");
+    assert_eq!(
+        story(&mut w, 0),
+        ["bob: hello alice"],
+        "no echo of one's own message"
+    );
+    assert_eq!(story(&mut w, 1), ["alice: hi all"]);
+    assert_eq!(story(&mut w, 2), ["alice: hi all", "bob: hello alice"]);
+
+    let req = w.clients[2].leave(w.now, &ch("room")).unwrap();
+    w.advance(1_000);
+    assert_eq!(w.response(2, req), Some(Response::Leave(Ok(()))));
+    assert_eq!(story(&mut w, 0), ["-carol", "count 2"]);
+    assert_eq!(
+        story(&mut w, 2),
+        Vec::<String>::new(),
+        "events stop after leave"
+    );
+}
+
+#[test]
+fn member_counts_are_coalesced_to_once_a_second() {
+    let mut w = World::new(6);
+    for i in 0..6 {
+        w.login(i, &format!("u{i}"));
+    }
+    join(&mut w, 0, "room");
+    w.take_events(0);
+    for i in 1..6 {
+        join(&mut w, i, "room");
+    }
+    // Five joins in the second after alice's: one coalesced count, a second later.
+    w.advance(999);
+    let counts: Vec<String> = story(&mut w, 0)
+        .into_iter()
+        .filter(|s| s.starts_with("count"))
+        .collect();
+    assert_eq!(counts, Vec::<String>::new());
+    w.advance(1);
+    let counts: Vec<String> = story(&mut w, 0)
+        .into_iter()
+        .filter(|s| s.starts_with("count"))
+        .collect();
+    assert_eq!(counts, ["count 6"]);
+}
+
+#[test]
+fn get_members_and_member_count() {
+    let mut w = room_of_three();
+    let req = w.clients[0].get_members(w.now, &ch("room")).unwrap();
+    w.settle();
+    assert_eq!(
+        w.response(0, req),
+        Some(Response::GetMembers(Ok(vec![
+            uid("alice"),
+            uid("bob"),
+            uid("carol")
+        ])))
+    );
+    let req = w.clients[0]
+        .get_channel_member_count(w.now, &["room", "empty"])
+        .unwrap();
+    w.settle();
+    assert_eq!(
+        w.response(0, req),
+        Some(Response::GetChannelMemberCount(Ok(vec![
+            (ch("room"), 3),
+            (ch("empty"), 0)
+        ])))
+    );
+}
+
+#[test]
+fn channel_errors_carry_their_codes() {
+    let mut w = World::new(1);
+    assert_eq!(
+        w.clients[0].join(w.now, &ch("room")),
+        Err(JoinChannelError::NotLoggedIn)
+    );
+    assert!(w.clients[0].create_channel("bad/id").is_err());
+    w.login(0, "alice");
+    assert_eq!(
+        w.clients[0].send_channel_message(w.now, &ch("room"), Message::text("x")),
+        Err(ChannelMessageError::NotInChannel)
+    );
+    assert_eq!(
+        w.clients[0].get_members(w.now, &ch("room")),
+        Err(GetMembersError::NotInChannel)
+    );
+    assert_eq!(
+        w.clients[0].leave(w.now, &ch("room")),
+        Err(LeaveChannelError::NotInChannel)
+    );
+    join(&mut w, 0, "room");
+    assert_eq!(
+        w.clients[0].join(w.now, &ch("room")),
+        Err(JoinChannelError::AlreadyJoined)
+    );
+    assert_eq!(
+        w.clients[0].send_channel_message(w.now, &ch("room"), Message::text("")),
+        Err(ChannelMessageError::InvalidMessage)
+    );
+    // The same channel at most twice per 5 s.
+    w.clients[0].leave(w.now, &ch("room")).unwrap();
+    w.settle();
+    join(&mut w, 0, "room");
+    w.clients[0].leave(w.now, &ch("room")).unwrap();
+    w.settle();
+    assert_eq!(
+        w.clients[0].join(w.now, &ch("room")),
+        Err(JoinChannelError::JoinSameChannelTooOften)
+    );
+    // At most 20 channels.
+    for i in 0..20 {
+        join(&mut w, 0, &format!("c{i}"));
+    }
+    assert_eq!(
+        w.clients[0].join(w.now, &ch("c20")),
+        Err(JoinChannelError::ExceedLimit)
+    );
+}
+
+#[test]
+fn a_member_away_for_less_than_30_s_never_left_and_gets_what_it_missed() {
+    let mut w = room_of_three();
+    for c in 0..3 {
+        w.take_events(c);
+    }
+    w.set_mode(2, LinkMode::Refuse);
+    w.reset_link(2);
+    say(&mut w, 0, "room", "while you were out");
+    say(&mut w, 1, "room", "me too");
+    w.advance(10_000);
+    w.set_mode(2, LinkMode::Up);
+    w.advance(15_000);
+    assert_eq!(
+        story(&mut w, 2),
+        ["alice: while you were out", "bob: me too"]
+    );
+    assert_eq!(story(&mut w, 0), ["bob: me too"], "nobody saw carol leave");
+}
+
+#[test]
+fn a_member_away_for_more_than_30_s_leaves_then_rejoins_with_a_replay() {
+    let mut w = room_of_three();
+    for c in 0..3 {
+        w.take_events(c);
+    }
+    w.set_mode(2, LinkMode::Refuse);
+    w.reset_link(2);
+    w.advance(31_000);
+    assert_eq!(story(&mut w, 0), ["-carol", "count 2"]);
+    say(&mut w, 0, "room", "carol is gone");
+    w.set_mode(2, LinkMode::Up);
+    w.advance(15_000);
+    assert_eq!(
+        story(&mut w, 0),
+        ["+carol", "count 3"],
+        "carol rejoined by herself"
+    );
+    let carol = story(&mut w, 2);
+    assert_eq!(
+        carol.iter().filter(|s| s.contains("carol is gone")).count(),
+        1,
+        "{carol:?}"
+    );
+}
