@@ -198,6 +198,17 @@ error_family!(
     }
 );
 
+error_family!(
+    /// `InvitationApiCallError` (§8.16): misuse of an invitation object.
+    InvitationApiCallError {
+        InvalidArgument = 1 => "invalid invitation argument (content or response > 8 KB, channel id > 64 bytes, bad callee id)",
+        NotStarted = 2 => "the invitation was not sent",
+        AlreadyEnd = 3 => "the invitation has ended",
+        AlreadyAccept = 4 => "the invitation was already accepted",
+        AlreadySent = 5 => "the invitation was already sent",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,7 @@ pub mod backoff;
 pub mod client;
 pub mod errors;
 pub mod ids;
+pub mod invitation;
 pub mod message;
 pub mod ratelimit;
 pub mod rng;

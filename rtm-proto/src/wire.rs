@@ -14,6 +14,10 @@ use std::collections::BTreeMap;
 
 use crate::attributes::{AttrOp, ChannelAttribute};
 use crate::ids::{ChannelId, UserId};
+use crate::invitation::{
+    LocalInvitationFailureReason, LocalInvitationState, RemoteInvitationFailureReason,
+    RemoteInvitationState,
+};
 use crate::message::Message;
 
 /// The protocol version this build speaks. A login with another version is refused with
@@ -215,6 +219,39 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         keys: Option<Vec<String>>,
     },
+    /// Send a call invitation (§4.10). `invitation` is chosen by the caller, unique among its
+    /// invitations. Answer: `ok`; the outcome arrives as `local_invitation` pushes.
+    Invite {
+        id: u32,
+        invitation: u64,
+        callee: UserId,
+        #[serde(default)]
+        content: String,
+        #[serde(default)]
+        channel_id: String,
+    },
+    /// The callee's client acknowledges an `invitation` push (no answer).
+    InvitationAck { caller: UserId, invitation: u64 },
+    /// The callee accepts or refuses. Answer: `ok`; the verdict arrives as a
+    /// `remote_invitation` push.
+    InvitationAnswer {
+        id: u32,
+        caller: UserId,
+        invitation: u64,
+        accept: bool,
+        #[serde(default)]
+        response: String,
+    },
+    /// The caller cancels. Answer: `ok`; the verdict arrives as a `local_invitation` push.
+    InvitationCancel { id: u32, invitation: u64 },
+    /// After a reconnect that lost the session: the current state of open invitations.
+    InvitationSync {
+        id: u32,
+        #[serde(default)]
+        local: Vec<u64>,
+        #[serde(default)]
+        remote: Vec<InvitationKey>,
+    },
 }
 
 /// Where a client is in a channel's message sequence: the channel instance (`epoch`, which
@@ -224,6 +261,39 @@ pub enum ClientFrame {
 pub struct ChannelCursor {
     pub epoch: u64,
     pub cseq: u64,
+}
+
+/// Names an invitation on the callee's side: its caller and the caller's number for it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationKey {
+    pub caller: UserId,
+    pub invitation: u64,
+}
+
+/// The caller's view of an invitation, as the server decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalInvitationUpdate {
+    pub invitation: u64,
+    pub state: LocalInvitationState,
+    #[serde(default)]
+    pub response: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<LocalInvitationFailureReason>,
+}
+
+/// The callee's view of an invitation, as the server decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteInvitationUpdate {
+    pub caller: UserId,
+    pub invitation: u64,
+    pub state: RemoteInvitationState,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RemoteInvitationFailureReason>,
 }
 
 /// One channel's member count.
@@ -329,6 +399,23 @@ pub enum ServerFrame {
         channel: ChannelId,
         attributes: BTreeMap<String, ChannelAttribute>,
     },
+    /// An invitation for the callee (stream push). Acknowledge with `invitation_ack`.
+    Invitation {
+        caller: UserId,
+        invitation: u64,
+        content: String,
+        channel_id: String,
+    },
+    /// The caller's invitation changed state (stream push).
+    LocalInvitation(LocalInvitationUpdate),
+    /// The callee's invitation changed state (stream push).
+    RemoteInvitation(RemoteInvitationUpdate),
+    /// Answer to `invitation_sync`. Invitations the server does not know are left out.
+    InvitationStates {
+        id: u32,
+        local: Vec<LocalInvitationUpdate>,
+        remote: Vec<RemoteInvitationUpdate>,
+    },
 }
 
 impl ServerFrame {
@@ -343,6 +430,9 @@ impl ServerFrame {
                 | ServerFrame::MemberLeft { .. }
                 | ServerFrame::MemberCount { .. }
                 | ServerFrame::AttributesUpdated { .. }
+                | ServerFrame::Invitation { .. }
+                | ServerFrame::LocalInvitation(_)
+                | ServerFrame::RemoteInvitation(_)
         )
     }
 }

@@ -22,6 +22,7 @@
 
 mod attributes;
 mod channels;
+mod invitations;
 mod requests;
 mod session;
 
@@ -34,15 +35,17 @@ use crate::attributes::ChannelAttribute;
 use crate::backoff::Backoff;
 use crate::errors::*;
 use crate::ids::{ChannelId, UserId};
+use crate::invitation::{LocalInvitationFailureReason, RemoteInvitationFailureReason};
 use crate::message::Message;
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::rng::Rng;
 use crate::server::DEFAULT_APP_ID;
 use crate::time::{Timestamp, WallClock};
 use crate::timers::TimerTable;
-use crate::wire::{ClientFrame, PeerMessageOutcome, PeerOnlineState};
+use crate::wire::{ClientFrame, InvitationKey, PeerMessageOutcome, PeerOnlineState};
 
 pub use attributes::ChannelAttributeOptions;
+pub use invitations::{InvitationId, LocalInvitation, RemoteInvitation};
 pub use requests::SendMessageOptions;
 
 /// One transport attempt, named by the core.
@@ -189,6 +192,46 @@ pub enum Event {
         channel: ChannelId,
         attributes: BTreeMap<String, ChannelAttribute>,
     },
+    /// `LocalInvitationReceivedByPeer`.
+    LocalInvitationReceivedByPeer { invitation: InvitationId },
+    /// `LocalInvitationAccepted(response)`.
+    LocalInvitationAccepted {
+        invitation: InvitationId,
+        response: String,
+    },
+    /// `LocalInvitationRefused(response)`.
+    LocalInvitationRefused {
+        invitation: InvitationId,
+        response: String,
+    },
+    /// `LocalInvitationCanceled`.
+    LocalInvitationCanceled { invitation: InvitationId },
+    /// `LocalInvitationFailure(reason)`.
+    LocalInvitationFailure {
+        invitation: InvitationId,
+        reason: LocalInvitationFailureReason,
+    },
+    /// `RemoteInvitationReceived(remoteInvitation)`.
+    RemoteInvitationReceived {
+        invitation: InvitationKey,
+        caller_id: UserId,
+        content: String,
+        channel_id: String,
+    },
+    /// `RemoteInvitationAccepted`.
+    RemoteInvitationAccepted { invitation: InvitationKey },
+    /// `RemoteInvitationRefused`.
+    RemoteInvitationRefused { invitation: InvitationKey },
+    /// `RemoteInvitationCanceled(content)`.
+    RemoteInvitationCanceled {
+        invitation: InvitationKey,
+        content: String,
+    },
+    /// `RemoteInvitationFailure(reason)`.
+    RemoteInvitationFailure {
+        invitation: InvitationKey,
+        reason: RemoteInvitationFailureReason,
+    },
 }
 
 /// Results of commands, one variant per method.
@@ -230,6 +273,13 @@ enum Link {
     },
     /// Logged in on this transport.
     Up { transport: TransportId },
+    /// Logged out: waiting (briefly) for the server's `ok` to the logout, so that decisions
+    /// it made before the logout still arrive; then the transport is closed.
+    Draining {
+        transport: TransportId,
+        request: u32,
+        until: Timestamp,
+    },
 }
 
 impl Link {
@@ -238,7 +288,8 @@ impl Link {
             Link::Idle { .. } => None,
             Link::Opening { transport, .. }
             | Link::LoggingIn { transport, .. }
-            | Link::Up { transport } => Some(transport),
+            | Link::Up { transport }
+            | Link::Draining { transport, .. } => Some(transport),
         }
     }
 }
@@ -333,6 +384,10 @@ pub struct Client {
     recent_joins: channels::RecentJoins,
     /// The local user's attributes as confirmed by the server.
     user_attributes: BTreeMap<String, String>,
+    /// Caller-side invitations by number.
+    local_invitations: BTreeMap<u64, invitations::LocalInvitation>,
+    /// Callee-side invitations.
+    remote_invitations: BTreeMap<InvitationKey, invitations::RemoteInvitation>,
     limiters: Limiters,
     out: VecDeque<ClientOutput>,
 }
@@ -371,6 +426,8 @@ impl Client {
             channels: BTreeMap::new(),
             recent_joins: Default::default(),
             user_attributes: BTreeMap::new(),
+            local_invitations: BTreeMap::new(),
+            remote_invitations: BTreeMap::new(),
             limiters: Limiters::default(),
             out: VecDeque::new(),
         }
@@ -431,6 +488,7 @@ impl Client {
             Link::LoggingIn { .. } => {
                 consider(Some(self.last_rx.saturating_add(self.config.link_timeout)))
             }
+            Link::Draining { until, .. } => consider(Some(until)),
             Link::Up { .. } => {
                 consider(Some(self.next_ping));
                 consider(Some(self.last_rx.saturating_add(self.config.link_timeout)));

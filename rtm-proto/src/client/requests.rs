@@ -46,6 +46,12 @@ pub(super) enum PendingKind {
     AttrWrite,
     GetUserAttrs,
     GetChannelAttrs,
+    /// `invite` for the invitation with this number (kept out of a sync until answered).
+    Invite(u64),
+    /// Cancel, accept or refuse: the outcome comes as a push.
+    InvitationAction,
+    /// A sync of these open invitations after a session loss.
+    InvitationSync(Vec<u64>, Vec<crate::wire::InvitationKey>),
 }
 
 impl Client {
@@ -373,6 +379,7 @@ impl Client {
                         Response::AttributeWrite(Ok(()))
                     }
                     Some(PendingKind::AttrWrite) => Response::AttributeWrite(Ok(())),
+                    Some(PendingKind::Invite(_)) | Some(PendingKind::InvitationAction) => return,
                     _ => return,
                 };
                 self.respond(RequestId(id), response);
@@ -381,19 +388,37 @@ impl Client {
                 let Some(kind) = self.take_pending(id) else {
                     return;
                 };
+                if let PendingKind::Invite(n) = kind {
+                    return self.on_local_update(crate::wire::LocalInvitationUpdate {
+                        invitation: n,
+                        state: crate::invitation::LocalInvitationState::Failure,
+                        response: String::new(),
+                        reason: Some(
+                            crate::invitation::LocalInvitationFailureReason::PeerNoResponse,
+                        ),
+                    });
+                }
                 if let PendingKind::Join(channel) | PendingKind::Rejoin(channel) = &kind {
                     self.channels.remove(channel);
                 }
                 self.answer_with_failure(id, kind, Failure::Code(code));
             }
             // Handled before a link is up, or not meaningful here.
+            ServerFrame::InvitationStates { id, local, remote } => {
+                if let Some(PendingKind::InvitationSync(l, r)) = self.take_pending(id) {
+                    self.on_invitation_states((l, r), local, remote);
+                }
+            }
             ServerFrame::Pong {} | ServerFrame::LoginOk { .. } | ServerFrame::Kicked { .. } => {}
             ServerFrame::Message { .. }
             | ServerFrame::ChannelMessage { .. }
             | ServerFrame::MemberJoined { .. }
             | ServerFrame::MemberLeft { .. }
             | ServerFrame::MemberCount { .. }
-            | ServerFrame::AttributesUpdated { .. } => unreachable!("stream pushes handled above"),
+            | ServerFrame::AttributesUpdated { .. }
+            | ServerFrame::Invitation { .. }
+            | ServerFrame::LocalInvitation(_)
+            | ServerFrame::RemoteInvitation(_) => unreachable!("stream pushes handled above"),
         }
     }
 
@@ -477,6 +502,19 @@ impl Client {
                 channel,
                 attributes,
             },
+            ServerFrame::Invitation {
+                caller,
+                invitation,
+                content,
+                channel_id,
+            } => {
+                if let Link::Up { transport } = self.link {
+                    self.on_invitation(transport, caller, invitation, content, channel_id);
+                }
+                return;
+            }
+            ServerFrame::LocalInvitation(u) => return self.on_local_update(u),
+            ServerFrame::RemoteInvitation(u) => return self.on_remote_update(u),
             _ => return,
         };
         self.emit(event);
@@ -567,7 +605,12 @@ fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
         PendingKind::GetChannelAttrs => {
             Response::GetChannelAttributes(pick!(AttributeOperationError, Timeout, Failure))
         }
-        PendingKind::Resync | PendingKind::Rejoin(_) => return None,
+        PendingKind::Resync
+        | PendingKind::Rejoin(_)
+        | PendingKind::InvitationAction
+        | PendingKind::InvitationSync(..) => return None,
+        // The server refused to relay the invitation (too many open ones): it failed.
+        PendingKind::Invite(_) => return None,
     })
 }
 

@@ -7,6 +7,9 @@ use crate::ids::UserId;
 use crate::wire::{close, ClientFrame, KickReason, ServerFrame, PROTOCOL_VERSION};
 
 use super::requests::PendingKind;
+
+/// How long a logout waits for the server's answer before closing the transport.
+const LOGOUT_DRAIN: Duration = Duration::from_secs(2);
 use super::{
     Client, ConnectionChangeReason as Reason, ConnectionState as State, Event, Link, RequestId,
     Response, TransportId,
@@ -29,6 +32,7 @@ impl Client {
             return Err(LoginError::TooOften);
         }
         let request = RequestId(self.alloc_request());
+        self.finish_drain();
         self.uid = Some(uid);
         self.token = token.map(str::to_string);
         self.session = None;
@@ -50,18 +54,26 @@ impl Client {
         }
         match self.link {
             Link::Up { transport } => {
+                // Drain: decisions the server made before the logout still arrive.
                 let id = self.alloc_request();
                 self.send_frame(transport, &ClientFrame::Logout { id });
-                self.out
-                    .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+                self.link = Link::Draining {
+                    transport,
+                    request: id,
+                    until: self.now.saturating_add(LOGOUT_DRAIN),
+                };
             }
+            Link::Draining { .. } => {}
             Link::Opening { transport, .. } | Link::LoggingIn { transport, .. } => {
                 self.out
                     .push_back(super::ClientOutput::Close(transport, close::NORMAL));
             }
             Link::Idle { .. } => {}
         }
-        self.link = Link::Idle { retry_at: None };
+        if !matches!(self.link, Link::Draining { .. }) {
+            self.link = Link::Idle { retry_at: None };
+            self.end_invitations_with_session();
+        }
         if let Some((request, _)) = self.login.take() {
             self.respond(request, Response::Login(Err(LoginError::Rejected)));
         }
@@ -137,7 +149,20 @@ impl Client {
         if self.link.transport() != Some(t) {
             return;
         }
+        if matches!(self.link, Link::Draining { .. }) {
+            return self.finish_drain();
+        }
         self.link_lost(None);
+    }
+
+    /// Ends a logout's drain: close the transport, end what is still open.
+    fn finish_drain(&mut self) {
+        if let Link::Draining { transport, .. } = self.link {
+            self.out
+                .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+            self.link = Link::Idle { retry_at: None };
+            self.end_invitations_with_session();
+        }
     }
 
     pub(super) fn on_frame(&mut self, t: TransportId, bytes: &[u8]) {
@@ -172,6 +197,12 @@ impl Client {
             {
                 self.on_login_refused(LoginError::from_code(code).unwrap_or(LoginError::Unknown))
             }
+            (Link::Draining { request, .. }, frame) => match frame {
+                ServerFrame::Ok { id } if id == request => self.finish_drain(),
+                ServerFrame::LocalInvitation(u) => self.on_local_update(u),
+                ServerFrame::RemoteInvitation(u) => self.on_remote_update(u),
+                _ => {}
+            },
             (_, ServerFrame::Kicked { reason }) => self.on_kicked(reason),
             (Link::Up { transport }, frame) => self.on_session_frame(transport, frame),
             (_, _) => {} // nothing else is meaningful before login_ok
@@ -217,6 +248,7 @@ impl Client {
         if fresh_session {
             self.repush_user_attributes();
             self.rejoin_channels();
+            self.sync_invitations();
         }
         self.flush_pending();
     }
@@ -264,9 +296,11 @@ impl Client {
         if let Some((request, _)) = self.login.take() {
             self.respond(request, Response::Login(Err(LoginError::Rejected)));
         }
-        // The server removed the session from its channels and dropped its attributes.
+        // The server removed the session from its channels, dropped its attributes and ended
+        // its open invitations.
         self.channels.clear();
         self.user_attributes.clear();
+        self.end_invitations_with_session();
         self.set_state(State::Aborted, reason);
     }
 
@@ -292,6 +326,7 @@ impl Client {
             {
                 self.open_transport()
             }
+            Link::Draining { until, .. } if now >= until => self.finish_drain(),
             Link::Opening { since, .. } if now.since(since) >= self.config.link_timeout => {
                 self.link_lost(Some(close::NORMAL))
             }

@@ -21,6 +21,7 @@
 
 mod attributes;
 pub(crate) mod channels;
+mod invitations;
 mod offline;
 mod peers;
 pub(crate) mod presence;
@@ -38,6 +39,7 @@ use crate::timers::TimerTable;
 use crate::wire::{close, ClientFrame, ServerFrame};
 
 use channels::Channel;
+use invitations::{InvKey, Invitations};
 use offline::OfflineStore;
 use peers::Dedup;
 use presence::Presence;
@@ -163,6 +165,10 @@ enum ServerTimer {
         epoch: u64,
         gen: u64,
     },
+    InvitationAck(InvKey),
+    InvitationExpiry(InvKey),
+    InvitationAccept(InvKey),
+    InvitationRetire(InvKey),
 }
 
 /// Counters for logs and benchmarks.
@@ -173,6 +179,7 @@ pub struct ServerStats {
     pub offline_messages: usize,
     pub subscriptions: usize,
     pub channels: usize,
+    pub invitations: usize,
 }
 
 /// The RTM server core. See the module documentation for the driving contract.
@@ -185,6 +192,7 @@ pub struct Server {
     conns: BTreeMap<ConnId, ConnState>,
     sessions: BTreeMap<UserId, Session>,
     channels: BTreeMap<ChannelId, Channel>,
+    invitations: Invitations,
     next_epoch: u64,
     offline: OfflineStore,
     dedup: Dedup,
@@ -219,6 +227,7 @@ impl Server {
             conns: BTreeMap::new(),
             sessions: BTreeMap::new(),
             channels: BTreeMap::new(),
+            invitations: Invitations::default(),
             next_epoch: 1,
             presence: Presence::default(),
             tombstones: Tombstones::default(),
@@ -272,6 +281,7 @@ impl Server {
             offline_messages: self.offline.len(),
             subscriptions: self.presence.len(),
             channels: self.channels.len(),
+            invitations: self.invitations.len(),
         }
     }
 
@@ -412,6 +422,29 @@ impl Server {
             ClientFrame::GetChannelAttrs { id, channel, keys } => {
                 self.on_get_channel_attrs(conn, id, channel, keys)
             }
+            ClientFrame::Invite {
+                id,
+                invitation,
+                callee,
+                content,
+                channel_id,
+            } => self.on_invite(conn, &uid, id, invitation, callee, content, channel_id),
+            ClientFrame::InvitationAck { caller, invitation } => {
+                self.on_invitation_ack(&uid, caller, invitation)
+            }
+            ClientFrame::InvitationAnswer {
+                id,
+                caller,
+                invitation,
+                accept,
+                response,
+            } => self.on_invitation_answer(conn, &uid, id, caller, invitation, accept, response),
+            ClientFrame::InvitationCancel { id, invitation } => {
+                self.on_invitation_cancel(conn, &uid, id, invitation)
+            }
+            ClientFrame::InvitationSync { id, local, remote } => {
+                self.on_invitation_sync(conn, &uid, id, local, remote)
+            }
         }
     }
 
@@ -453,6 +486,10 @@ impl Server {
                     epoch,
                     gen,
                 } => self.on_channel_gc(&channel, epoch, gen),
+                t @ (ServerTimer::InvitationAck(_)
+                | ServerTimer::InvitationExpiry(_)
+                | ServerTimer::InvitationAccept(_)
+                | ServerTimer::InvitationRetire(_)) => self.on_invitation_timer(t),
                 ServerTimer::OfflineSweep => {
                     self.offline.sweep(self.unix_ms());
                     self.timers.schedule(

@@ -114,6 +114,7 @@ impl Server {
             }
             self.presence.drop_subscriptions(&uid, &old.subscriptions);
             self.leave_all_channels(&uid, &old.channels);
+            self.invitations_session_ended(&uid);
             carried = old.unacked;
         }
 
@@ -173,6 +174,7 @@ impl Server {
         if was != PeerOnlineState::Online {
             self.notify_presence(&uid, PeerOnlineState::Online);
         }
+        self.deliver_pending_invitations(&uid);
     }
 
     fn resume(
@@ -228,6 +230,7 @@ impl Server {
         if !was_reachable {
             self.notify_presence(&uid, PeerOnlineState::Online);
         }
+        self.caller_back(&uid);
     }
 
     fn refuse_login(&mut self, conn: ConnId, id: u32, e: LoginError) {
@@ -388,6 +391,7 @@ impl Server {
         }
         self.presence.drop_subscriptions(uid, &s.subscriptions);
         self.leave_all_channels(uid, &s.channels);
+        self.invitations_session_ended(uid);
         let now_ms = self.unix_ms();
         for stored in s.unacked.into_iter().filter_map(|p| p.peer) {
             self.offline.keep(uid, stored, now_ms);
