@@ -22,7 +22,7 @@ use flate2::{Decompress, FlushDecompress, Status};
 use hmac::Mac;
 
 use super::packer::{put_string, put_u16, put_u32, Reader};
-use super::{deflate, mac, TokenError, TokenVersion, VerifiedToken, MAX_VALIDITY_SECS};
+use super::{mac, TokenError, TokenVersion, VerifiedToken, MAX_VALIDITY_SECS};
 
 pub(crate) const VERSION: &str = "007";
 const SIGNATURE_LEN: usize = 32;
@@ -104,17 +104,12 @@ fn build_inner(
     put_string(&mut payload, &signature)?;
     payload.extend_from_slice(&info);
 
-    let compressed = match deflate::compress(&payload) {
-        Some(c) => c,
-        // Only for absurdly long user ids: still a valid token, but not
-        // guaranteed byte-identical to zlib's output.
-        None => {
-            let mut enc =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(&payload).ok()?;
-            enc.finish().ok()?
-        }
-    };
+    // Any zlib stream will do: verifiers (ours and Agora's) sign and check the
+    // decompressed payload, so the compressor's exact choice of blocks does not
+    // matter and is not reproduced (Python's zlib and miniz_oxide differ).
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&payload).ok()?;
+    let compressed = enc.finish().ok()?;
     let mut out = String::from(VERSION);
     out.push_str(&B64.encode(compressed));
     Some(out)
