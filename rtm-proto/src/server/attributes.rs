@@ -90,18 +90,15 @@ impl Server {
         );
         let ok = result.is_ok();
         let update = (ok && notify).then(|| {
-            let frame = ServerFrame::AttributesUpdated {
+            ServerFrame::AttributesUpdated {
                 channel: channel.clone(),
                 attributes: ch.attributes.clone(),
             }
-            .encode();
-            (frame, ch.members.iter().cloned().collect::<Vec<_>>())
+            .encode()
         });
         self.reply_result(conn, id, result);
-        if let Some((frame, members)) = update {
-            for m in &members {
-                self.push_stream(m, frame.clone(), None);
-            }
+        if let Some(frame) = update {
+            self.fan_out(&channel, None, &frame);
         }
         // A write to a channel nobody is in starts (or restarts) its grace period.
         self.channel_maybe_empty(&channel);

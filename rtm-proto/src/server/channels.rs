@@ -127,7 +127,6 @@ impl Server {
                 .collect(),
             _ => Vec::new(),
         };
-        let others: Vec<UserId> = ch.members.iter().filter(|m| *m != uid).cloned().collect();
         let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
         let count = ch.count();
         let cseq = ch.next_cseq - 1;
@@ -152,9 +151,7 @@ impl Server {
                 member: uid.clone(),
             }
             .encode();
-            for m in &others {
-                self.push_stream(m, frame.clone(), None);
-            }
+            self.fan_out(&channel, Some(uid), &frame);
         }
         // The joiner learns the count at once (§5.2): from the coalesced push if that goes
         // out now, else on its own.
@@ -200,16 +197,13 @@ impl Server {
         if !ch.members.remove(uid) {
             return;
         }
-        let others: Vec<UserId> = ch.members.iter().cloned().collect();
         if member_events {
             let frame = ServerFrame::MemberLeft {
                 channel: channel.clone(),
                 member: uid.clone(),
             }
             .encode();
-            for m in &others {
-                self.push_stream(m, frame.clone(), None);
-            }
+            self.fan_out(channel, None, &frame);
         }
         self.count_changed(channel);
         self.channel_maybe_empty(channel);
@@ -316,10 +310,7 @@ impl Server {
         {
             ch.history.pop_front();
         }
-        let recipients: Vec<UserId> = ch.members.iter().filter(|m| *m != uid).cloned().collect();
-        for m in &recipients {
-            self.push_stream(m, frame.clone(), None);
-        }
+        self.fan_out(&channel, Some(uid), &frame);
         self.send(conn, &ServerFrame::Ok { id });
     }
 
@@ -419,15 +410,12 @@ impl Server {
         }
         ch.count_sent = Some(count);
         ch.count_sent_at = Some(now);
-        let members: Vec<UserId> = ch.members.iter().cloned().collect();
         let frame = ServerFrame::MemberCount {
             channel: channel.clone(),
             count,
         }
         .encode();
-        for m in &members {
-            self.push_stream(m, frame.clone(), None);
-        }
+        self.fan_out(channel, None, &frame);
         true
     }
 }

@@ -236,30 +236,46 @@ impl Server {
         peer: Option<StoredMessage>,
     ) -> StreamPush {
         let max_unacked = self.config.max_unacked;
-        let Some(s) = self.sessions.get_mut(to) else {
-            return StreamPush::Dropped;
-        };
-        if s.conn.is_none() && s.unacked.len() >= max_unacked && peer.is_none() {
-            return StreamPush::Dropped;
-        }
-        let pos = s.next_pos;
-        s.next_pos += 1;
-        s.unacked.push_back(Pushed {
-            pos,
-            frame: frame.clone(),
+        let (result, slow) = stream_push(
+            &mut self.sessions,
+            &mut self.out,
+            max_unacked,
+            to,
+            frame,
             peer,
-        });
-        let overflow = s.unacked.len() > max_unacked;
-        match s.conn {
-            Some(conn) if overflow => {
-                self.close(conn, close::SLOW_CONSUMER, "too many unacknowledged pushes");
-                StreamPush::Buffered
-            }
-            Some(conn) => {
-                self.send_bytes(conn, frame);
-                StreamPush::Sent
-            }
-            None => StreamPush::Buffered,
+        );
+        if let Some(conn) = slow {
+            self.close(conn, close::SLOW_CONSUMER, "too many unacknowledged pushes");
+        }
+        result
+    }
+
+    /// Pushes one frame to every member of `channel` but `except`, without copying the
+    /// member list or the frame: one `Bytes` reference per member.
+    pub(super) fn fan_out(
+        &mut self,
+        channel: &crate::ids::ChannelId,
+        except: Option<&UserId>,
+        frame: &Bytes,
+    ) {
+        let max_unacked = self.config.max_unacked;
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        let mut slow = Vec::new();
+        for m in ch.members.iter().filter(|m| Some(*m) != except) {
+            let (_, s) = stream_push(
+                &mut self.sessions,
+                &mut self.out,
+                max_unacked,
+                m,
+                frame.clone(),
+                None,
+            );
+            slow.extend(s);
+        }
+        for conn in slow {
+            self.close(conn, close::SLOW_CONSUMER, "too many unacknowledged pushes");
         }
     }
 
@@ -316,5 +332,39 @@ impl Server {
                 },
             );
         }
+    }
+}
+
+/// The body of [`Server::push_stream`], on the fields it needs, so fan-outs can iterate a
+/// channel's members while pushing. Returns the outcome and a connection to close as a
+/// slow consumer, if any.
+fn stream_push(
+    sessions: &mut BTreeMap<UserId, super::sessions::Session>,
+    out: &mut VecDeque<super::ServerOutput>,
+    max_unacked: usize,
+    to: &UserId,
+    frame: Bytes,
+    peer: Option<StoredMessage>,
+) -> (StreamPush, Option<ConnId>) {
+    let Some(s) = sessions.get_mut(to) else {
+        return (StreamPush::Dropped, None);
+    };
+    if s.conn.is_none() && s.unacked.len() >= max_unacked && peer.is_none() {
+        return (StreamPush::Dropped, None);
+    }
+    let pos = s.next_pos;
+    s.next_pos += 1;
+    s.unacked.push_back(Pushed {
+        pos,
+        frame: frame.clone(),
+        peer,
+    });
+    match s.conn {
+        Some(conn) if s.unacked.len() > max_unacked => (StreamPush::Buffered, Some(conn)),
+        Some(conn) => {
+            out.push_back(super::ServerOutput::Send { conn, frame });
+            (StreamPush::Sent, None)
+        }
+        None => (StreamPush::Buffered, None),
     }
 }
