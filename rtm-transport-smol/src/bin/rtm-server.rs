@@ -1,0 +1,86 @@
+//! `rtm-server`: the RTM server on a WebSocket port.
+//!
+//! Runs with no flags at all: listens on 127.0.0.1:9300 in app-id-only mode with the default
+//! app id. `--app-cert` (or `RTM_APP_CERT`) switches to certificate mode, where every login
+//! needs an AccessToken2 / AccessToken signed with that certificate. SIGINT and SIGTERM shut
+//! it down gracefully: every client is closed with GOING_AWAY (1001).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use async_signal::{Signal, Signals};
+use clap::Parser;
+use futures_lite::StreamExt;
+use rtm_proto::server::DEFAULT_APP_ID;
+use rtm_proto::ServerConfig;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+/// The RTM server: Agora RTM 1.x compatible real-time messaging over WebSockets.
+#[derive(Debug, Parser)]
+#[command(name = "rtm-server", version, about)]
+struct Args {
+    /// Address to listen on (use port 0 for any free port; the address is logged).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9300")]
+    listen: String,
+    /// App id clients must log in with (32 hex characters in Agora's format).
+    #[arg(long, env = "RTM_APP_ID", default_value = DEFAULT_APP_ID)]
+    app_id: String,
+    /// App certificate: enables certificate mode (logins need a valid 006/007 token).
+    #[arg(long, env = "RTM_APP_CERT", hide_env_values = true)]
+    app_cert: Option<String>,
+    /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = EnvFilter::try_new(&args.log).unwrap_or_else(|e| {
+        eprintln!(
+            "rtm-server: bad --log filter {:?} ({e}); using info",
+            args.log
+        );
+        EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let config = ServerConfig {
+        app_id: args.app_id,
+        app_certificate: args.app_cert.filter(|c| !c.is_empty()),
+        ..ServerConfig::default()
+    };
+    match smol::block_on(run(&args.listen, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "rtm-server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(listen: &str, config: ServerConfig) -> std::io::Result<()> {
+    // Watch for the signals before announcing the address: whoever reads it may stop us.
+    let mut signals = Signals::new([Signal::Int, Signal::Term])?;
+    let listener = smol::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let mode = if config.app_certificate.is_some() {
+        "certificate mode"
+    } else {
+        "app-id-only mode"
+    };
+    info!(
+        "rtm-server listening on ws://{addr} ({mode}, app id {})",
+        config.app_id
+    );
+    rtm_transport_smol::serve(listener, config, async move {
+        if let Some(Ok(signal)) = signals.next().await {
+            info!(?signal, "signal received: shutting down");
+        }
+    })
+    .await
+}

@@ -1,0 +1,692 @@
+//! [`RtmClient`]: the Agora `RtmClient` API over a real WebSocket.
+//!
+//! The [`rtm_proto::Client`] core runs on a thread of its own together with its socket
+//! tasks. The handle talks to that thread through channels: every method hands its command
+//! over when it is called and returns a future that is a plain channel receive, `Send` and
+//! `'static`, so it works on any executor (smol, tokio, a `block_on`...).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use rtm_proto::{client::SendMessageOptions, ClientConfig, Message};
+//! use rtm_transport_smol::RtmClient;
+//!
+//! let client = RtmClient::new("ws://127.0.0.1:9300", ClientConfig::default())?;
+//! let events = client.events();
+//! client.login("alice", None).await?;
+//! let outcome = client
+//!     .send_message_to_peer("bob", Message::text("hello"), SendMessageOptions::default())
+//!     .await?;
+//! println!("bob received it: {}", outcome.has_peer_received());
+//! while let Ok(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use async_channel::{Receiver, Sender};
+use async_tungstenite::tungstenite::client::IntoClientRequest;
+use futures_lite::future;
+use rtm_proto::client::SendMessageOptions;
+use rtm_proto::errors::{
+    LoginError, LogoutError, PeerMessageError, PeerSubscriptionStatusError,
+    QueryPeersBySubscriptionOptionError, QueryPeersOnlineStatusError, RenewTokenError,
+};
+use rtm_proto::wire::close;
+use rtm_proto::{
+    Client, ClientConfig, ClientInput, ClientOutput, ConnectionState, Event, Message,
+    PeerMessageOutcome, RequestId, Response, TransportId, UserId,
+};
+use smol::net::TcpStream;
+use smol::{Executor, Task};
+use tracing::{debug, warn};
+
+use crate::link::{self, LinkEvent, OnClosed, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::{random_seed, Clock};
+
+/// Events kept for the application before the oldest are dropped (a warning is logged).
+pub const EVENT_QUEUE: usize = 4096;
+
+/// Why a client could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server URL is not a `ws://host[:port][/path]` URL.
+    #[error("invalid server URL {url:?}: {why}")]
+    InvalidUrl { url: String, why: String },
+    /// The client thread could not be started.
+    #[error("could not start the client thread: {0}")]
+    Spawn(#[from] io::Error),
+}
+
+/// Where the client connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    url: String,
+    host: String,
+    port: u16,
+}
+
+fn parse_url(url: &str) -> Result<Target, ClientError> {
+    let invalid = |why: &str| ClientError::InvalidUrl {
+        url: url.to_string(),
+        why: why.to_string(),
+    };
+    if url.starts_with("wss://") {
+        return Err(invalid("TLS (wss://) is not supported; use ws://"));
+    }
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| invalid("the URL must start with ws://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| invalid("unclosed [ in the host"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(invalid("unexpected text after the host")),
+        };
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| invalid("bad port"))?,
+        None => 80,
+    };
+    if host.is_empty() {
+        return Err(invalid("no host"));
+    }
+    url.into_client_request()
+        .map_err(|e| invalid(&e.to_string()))?;
+    Ok(Target {
+        url: url.to_string(),
+        host: host.to_string(),
+        port,
+    })
+}
+
+enum Command {
+    Login {
+        uid: String,
+        token: Option<String>,
+        reply: Sender<Response>,
+    },
+    Logout {
+        reply: Sender<Result<(), LogoutError>>,
+    },
+    RenewToken {
+        token: String,
+        reply: Sender<Response>,
+    },
+    SendMessageToPeer {
+        peer_id: String,
+        message: Message,
+        options: SendMessageOptions,
+        reply: Sender<Response>,
+    },
+    QueryPeersOnlineStatus {
+        peer_ids: Vec<String>,
+        reply: Sender<Response>,
+    },
+    SubscribePeersOnlineStatus {
+        peer_ids: Vec<String>,
+        reply: Sender<Response>,
+    },
+    UnsubscribePeersOnlineStatus {
+        peer_ids: Vec<String>,
+        reply: Sender<Response>,
+    },
+    QueryPeersBySubscriptionOption {
+        reply: Sender<Result<Vec<UserId>, QueryPeersBySubscriptionOptionError>>,
+    },
+}
+
+/// An RTM client (the Agora `RtmClient`), connected to one server URL.
+///
+/// Methods mirror the SDK in snake_case and resolve with the spec's results and error codes;
+/// arguments the core refuses locally (invalid ids, not logged in, too often) fail at once
+/// without contacting the server. Everything else that happens — connection state changes,
+/// peer messages, presence changes, token events — arrives on [`RtmClient::events`].
+///
+/// Clones share one client. Dropping the last one logs out (if logged in) and stops the
+/// client's thread.
+#[derive(Debug, Clone)]
+pub struct RtmClient {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    state: Arc<AtomicU8>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl RtmClient {
+    /// A client for the server at `server_url` (`ws://host:port`), not logged in yet.
+    pub fn new(server_url: &str, config: ClientConfig) -> Result<Self, ClientError> {
+        let target = parse_url(server_url)?;
+        let (commands, commands_rx) = async_channel::unbounded();
+        let (events_tx, events) = async_channel::bounded(EVENT_QUEUE);
+        let state = Arc::new(AtomicU8::new(ConnectionState::Disconnected as u8));
+        let driver_state = state.clone();
+        std::thread::Builder::new()
+            .name("rtm-client".into())
+            .spawn(move || {
+                let ex = Arc::new(Executor::new());
+                smol::block_on(ex.run(run_driver(
+                    ex.clone(),
+                    target,
+                    config,
+                    commands_rx,
+                    events_tx,
+                    driver_state,
+                )));
+            })?;
+        Ok(RtmClient {
+            commands,
+            events,
+            state,
+        })
+    }
+
+    /// The events of this client: every [`Event`] except `Event::Response` (results go to
+    /// the call that asked). One stream shared by all clones: each event is received once.
+    /// When nobody reads, the oldest events beyond [`EVENT_QUEUE`] are dropped.
+    pub fn events(&self) -> Receiver<Event> {
+        self.events.clone()
+    }
+
+    /// The current connection state (§2.1).
+    pub fn connection_state(&self) -> ConnectionState {
+        match self.state.load(Ordering::Relaxed) {
+            2 => ConnectionState::Connecting,
+            3 => ConnectionState::Connected,
+            4 => ConnectionState::Reconnecting,
+            5 => ConnectionState::Aborted,
+            _ => ConnectionState::Disconnected,
+        }
+    }
+
+    /// Hands a command to the driver now; the returned receiver gets its answer.
+    fn request<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Receiver<T> {
+        let (reply, answer) = async_channel::bounded(1);
+        // If the driver is gone the command (and `reply`) is dropped: `answer` fails.
+        let _ = self.commands.try_send(make(reply));
+        answer
+    }
+
+    /// `login({uid, token})` (§4.2). `token` is required in certificate mode.
+    ///
+    /// Like every method here, the command is handed to the client when called; the future
+    /// only waits for its answer and can be awaited anywhere (or dropped).
+    pub fn login(
+        &self,
+        uid: &str,
+        token: Option<&str>,
+    ) -> impl Future<Output = Result<(), LoginError>> + Send + 'static {
+        let uid = uid.to_string();
+        let token = token.map(str::to_string);
+        let answer = self.request(|reply| Command::Login { uid, token, reply });
+        async move {
+            match answer.recv().await {
+                Ok(Response::Login(r)) => r,
+                _ => Err(LoginError::Unknown),
+            }
+        }
+    }
+
+    /// `logout()` (§2.10). Resolves once the server has been told (the close is flushed).
+    pub fn logout(&self) -> impl Future<Output = Result<(), LogoutError>> + Send + 'static {
+        let answer = self.request(|reply| Command::Logout { reply });
+        async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) }
+    }
+
+    /// `renewToken(token)` (§3.5).
+    pub fn renew_token(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<(), RenewTokenError>> + Send + 'static {
+        let token = token.to_string();
+        let answer = self.request(|reply| Command::RenewToken { token, reply });
+        async move {
+            match answer.recv().await {
+                Ok(Response::RenewToken(r)) => r,
+                _ => Err(RenewTokenError::Failure),
+            }
+        }
+    }
+
+    /// `sendMessageToPeer(message, peerId, options)` (§4.3.2): resolves with
+    /// received / cached by the server / peer unreachable.
+    pub fn send_message_to_peer(
+        &self,
+        peer_id: &str,
+        message: Message,
+        options: SendMessageOptions,
+    ) -> impl Future<Output = Result<PeerMessageOutcome, PeerMessageError>> + Send + 'static {
+        let peer_id = peer_id.to_string();
+        let answer = self.request(|reply| Command::SendMessageToPeer {
+            peer_id,
+            message,
+            options,
+            reply,
+        });
+        async move {
+            match answer.recv().await {
+                Ok(Response::SendMessageToPeer(r)) => r,
+                _ => Err(PeerMessageError::Failure),
+            }
+        }
+    }
+
+    /// `queryPeersOnlineStatus(peerIds)` (§4.4): `(peer, online)` in the order asked.
+    pub fn query_peers_online_status(
+        &self,
+        peer_ids: &[&str],
+    ) -> impl Future<Output = Result<Vec<(UserId, bool)>, QueryPeersOnlineStatusError>> + Send + 'static
+    {
+        let peer_ids = owned(peer_ids);
+        let answer = self.request(|reply| Command::QueryPeersOnlineStatus { peer_ids, reply });
+        async move {
+            match answer.recv().await {
+                Ok(Response::QueryPeersOnlineStatus(r)) => r,
+                _ => Err(QueryPeersOnlineStatusError::Failure),
+            }
+        }
+    }
+
+    /// `subscribePeersOnlineStatus(peerIds)` (§4.4). The current state of the peers follows
+    /// as an `Event::PeersOnlineStatusChanged`, then every change.
+    pub fn subscribe_peers_online_status(
+        &self,
+        peer_ids: &[&str],
+    ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
+        let peer_ids = owned(peer_ids);
+        let answer = self.request(|reply| Command::SubscribePeersOnlineStatus { peer_ids, reply });
+        async move {
+            match answer.recv().await {
+                Ok(Response::SubscribePeersOnlineStatus(r)) => r,
+                _ => Err(PeerSubscriptionStatusError::Failure),
+            }
+        }
+    }
+
+    /// `unsubscribePeersOnlineStatus(peerIds)` (§4.4).
+    pub fn unsubscribe_peers_online_status(
+        &self,
+        peer_ids: &[&str],
+    ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
+        let peer_ids = owned(peer_ids);
+        let answer =
+            self.request(|reply| Command::UnsubscribePeersOnlineStatus { peer_ids, reply });
+        async move {
+            match answer.recv().await {
+                Ok(Response::UnsubscribePeersOnlineStatus(r)) => r,
+                _ => Err(PeerSubscriptionStatusError::Failure),
+            }
+        }
+    }
+
+    /// `queryPeersBySubscriptionOption(ONLINE_STATUS)` (§4.4): the peers this client is
+    /// subscribed to (the only subscription option there is).
+    pub fn query_peers_by_subscription_option(
+        &self,
+    ) -> impl Future<Output = Result<Vec<UserId>, QueryPeersBySubscriptionOptionError>> + Send + 'static
+    {
+        let answer = self.request(|reply| Command::QueryPeersBySubscriptionOption { reply });
+        async move {
+            answer
+                .recv()
+                .await
+                .unwrap_or(Err(QueryPeersBySubscriptionOptionError::Failure))
+        }
+    }
+}
+
+fn owned(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// What wakes the driver.
+enum Input {
+    Command(Command),
+    Link(LinkEvent<TransportId>),
+    Tick,
+    /// The handle was dropped.
+    Exit,
+}
+
+/// One transport the core asked for.
+struct Slot {
+    /// Connects, then runs the link. Dropping it before the link is open cancels the attempt.
+    task: Task<()>,
+    writer: Option<Writer>,
+}
+
+struct Driver {
+    ex: Arc<Executor<'static>>,
+    target: Target,
+    client: Client,
+    clock: Clock,
+    slots: BTreeMap<TransportId, Slot>,
+    /// Links being closed: kept so the close handshake can finish before the thread ends.
+    closing: Vec<Task<()>>,
+    link_tx: Sender<LinkEvent<TransportId>>,
+    replies: BTreeMap<RequestId, Sender<Response>>,
+    /// A logout waiting for its close frame to be flushed.
+    logout_reply: Option<Sender<Result<(), LogoutError>>>,
+    events: Sender<Event>,
+    state: Arc<AtomicU8>,
+}
+
+async fn run_driver(
+    ex: Arc<Executor<'static>>,
+    target: Target,
+    config: ClientConfig,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    state: Arc<AtomicU8>,
+) {
+    let clock = Clock::new();
+    let client = Client::new(config, random_seed(), clock.now(), clock.unix_ms_at_start());
+    let (link_tx, link_rx) = async_channel::bounded(256);
+    let mut d = Driver {
+        ex,
+        target,
+        client,
+        clock,
+        slots: BTreeMap::new(),
+        closing: Vec::new(),
+        link_tx,
+        replies: BTreeMap::new(),
+        logout_reply: None,
+        events,
+        state,
+    };
+    loop {
+        d.drain();
+        let deadline = d.client.poll_timeout();
+        if deadline.is_some_and(|t| t <= d.clock.now()) {
+            // Due timers first, so a busy link cannot starve them.
+            d.client.handle_input(d.clock.now(), ClientInput::Tick);
+            continue;
+        }
+        let timer = d.clock.timer(deadline);
+        let input = future::or(
+            async {
+                match link_rx.recv().await {
+                    Ok(ev) => Input::Link(ev),
+                    Err(_) => Input::Exit,
+                }
+            },
+            future::or(
+                async {
+                    match commands.recv().await {
+                        Ok(c) => Input::Command(c),
+                        Err(_) => Input::Exit,
+                    }
+                },
+                async {
+                    timer.await;
+                    Input::Tick
+                },
+            ),
+        )
+        .await;
+        let now = d.clock.now();
+        match input {
+            Input::Command(c) => d.command(c),
+            Input::Link(ev) => d.on_link_event(ev),
+            Input::Tick => d.client.handle_input(now, ClientInput::Tick),
+            Input::Exit => break,
+        }
+    }
+    // The application let go of the client: log out so the server knows now, not 30 s later.
+    let _ = d.client.logout(d.clock.now());
+    d.drain();
+    let closing: Vec<Task<()>> = std::mem::take(&mut d.closing);
+    drop(d);
+    future::or(
+        async {
+            for task in closing {
+                task.await;
+            }
+        },
+        async {
+            smol::Timer::after(CLOSE_GRACE).await;
+        },
+    )
+    .await;
+}
+
+impl Driver {
+    fn command(&mut self, command: Command) {
+        let now = self.clock.now();
+        let c = &mut self.client;
+        let (result, reply) = match command {
+            Command::Login { uid, token, reply } => (
+                c.login(now, &uid, token.as_deref())
+                    .map_err(|e| Response::Login(Err(e))),
+                reply,
+            ),
+            Command::RenewToken { token, reply } => (
+                c.renew_token(now, &token)
+                    .map_err(|e| Response::RenewToken(Err(e))),
+                reply,
+            ),
+            Command::SendMessageToPeer {
+                peer_id,
+                message,
+                options,
+                reply,
+            } => (
+                c.send_message_to_peer(now, &peer_id, message, options)
+                    .map_err(|e| Response::SendMessageToPeer(Err(e))),
+                reply,
+            ),
+            Command::QueryPeersOnlineStatus { peer_ids, reply } => (
+                c.query_peers_online_status(now, &strs(&peer_ids))
+                    .map_err(|e| Response::QueryPeersOnlineStatus(Err(e))),
+                reply,
+            ),
+            Command::SubscribePeersOnlineStatus { peer_ids, reply } => (
+                c.subscribe_peers_online_status(now, &strs(&peer_ids))
+                    .map_err(|e| Response::SubscribePeersOnlineStatus(Err(e))),
+                reply,
+            ),
+            Command::UnsubscribePeersOnlineStatus { peer_ids, reply } => (
+                c.unsubscribe_peers_online_status(now, &strs(&peer_ids))
+                    .map_err(|e| Response::UnsubscribePeersOnlineStatus(Err(e))),
+                reply,
+            ),
+            Command::QueryPeersBySubscriptionOption { reply } => {
+                let _ = reply.try_send(c.query_peers_by_subscription_option(now));
+                return;
+            }
+            Command::Logout { reply } => {
+                match c.logout(now) {
+                    // Answered once the close frame is out (see `drain`).
+                    Ok(()) => self.logout_reply = Some(reply),
+                    Err(e) => {
+                        let _ = reply.try_send(Err(e));
+                    }
+                }
+                self.drain();
+                if let Some(reply) = self.logout_reply.take() {
+                    let _ = reply.try_send(Ok(()));
+                }
+                return;
+            }
+        };
+        match result {
+            Ok(request) => {
+                self.replies.insert(request, reply);
+            }
+            Err(local) => {
+                let _ = reply.try_send(local);
+            }
+        }
+    }
+
+    fn on_link_event(&mut self, ev: LinkEvent<TransportId>) {
+        let now = self.clock.now();
+        match ev {
+            LinkEvent::Opened(t, writer) => match self.slots.get_mut(&t) {
+                Some(slot) => {
+                    slot.writer = Some(writer);
+                    self.client.handle_input(now, ClientInput::Opened(t));
+                }
+                // The core gave up on it while it was connecting.
+                None => writer.close(close::NORMAL, "", None),
+            },
+            LinkEvent::Frame(t, frame) => {
+                if self.slots.contains_key(&t) {
+                    self.client.handle_input(now, ClientInput::Frame(t, frame));
+                }
+            }
+            LinkEvent::Closed(t) => {
+                if let Some(slot) = self.slots.remove(&t) {
+                    debug!(transport = t.0, "link closed");
+                    self.closing.push(slot.task);
+                    self.client.handle_input(now, ClientInput::Closed(t));
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self, t: TransportId) {
+        let target = self.target.clone();
+        let events = self.link_tx.clone();
+        let task = self.ex.spawn(async move {
+            let connected = async {
+                let stream = TcpStream::connect((target.host.as_str(), target.port))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = stream.set_nodelay(true);
+                async_tungstenite::client_async_with_config(
+                    target.url.as_str(),
+                    stream,
+                    Some(link::websocket_config()),
+                )
+                .await
+                .map(|(ws, _)| ws)
+                .map_err(|e| e.to_string())
+            };
+            match connected.await {
+                Ok(ws) => link::run(t, ws, events).await,
+                Err(e) => {
+                    debug!(transport = t.0, error = %e, "connect failed");
+                    let _ = events.send(LinkEvent::Closed(t)).await;
+                }
+            }
+        });
+        self.slots.insert(t, Slot { task, writer: None });
+    }
+
+    /// Carries out every output of the core.
+    fn drain(&mut self) {
+        // The input that queued these outputs has already moved the state: publish it before
+        // any answer wakes a caller who may look at it.
+        self.publish_state();
+        while let Some(output) = self.client.poll_output() {
+            match output {
+                ClientOutput::Connect(t) => self.connect(t),
+                ClientOutput::Send(t, frame) => {
+                    let Some(writer) = self.slots.get(&t).and_then(|s| s.writer.as_ref()) else {
+                        continue;
+                    };
+                    match writer.send(frame, QueueLimits::default()) {
+                        Ok(()) => {}
+                        Err(e) => {
+                            if e == QueueError::Full {
+                                warn!(transport = t.0, "the server does not keep up: closing");
+                                writer.close(close::SLOW_CONSUMER, "outbound queue full", None);
+                            }
+                            if let Some(slot) = self.slots.remove(&t) {
+                                self.closing.push(slot.task);
+                            }
+                            self.client
+                                .handle_input(self.clock.now(), ClientInput::Closed(t));
+                        }
+                    }
+                }
+                ClientOutput::Close(t, code) => {
+                    let Some(slot) = self.slots.remove(&t) else {
+                        continue;
+                    };
+                    match &slot.writer {
+                        Some(writer) => {
+                            let then = self.logout_reply.take().map(|reply| {
+                                OnClosed::new(move || {
+                                    let _ = reply.try_send(Ok(()));
+                                })
+                            });
+                            writer.close(code, "", then);
+                            self.closing.push(slot.task);
+                        }
+                        None => drop(slot.task), // cancels the connection attempt
+                    }
+                }
+                ClientOutput::Event(Event::Response { request, response }) => {
+                    if let Some(reply) = self.replies.remove(&request) {
+                        let _ = reply.try_send(response);
+                    }
+                }
+                ClientOutput::Event(event) => {
+                    if let Ok(Some(dropped)) = self.events.force_send(event) {
+                        warn!(?dropped, "event queue full: dropped the oldest event");
+                    }
+                }
+            }
+        }
+        self.closing.retain(|t| !t.is_finished());
+        self.publish_state();
+    }
+
+    fn publish_state(&self) {
+        self.state
+            .store(self.client.connection_state() as u8, Ordering::Relaxed);
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = parse_url("ws://127.0.0.1:9300").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 9300));
+        let t = parse_url("ws://example.org/rtm?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("example.org", 80));
+        let t = parse_url("ws://[::1]:9300/").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 9300));
+        for bad in [
+            "http://x",
+            "wss://x",
+            "ws://",
+            "ws://:80",
+            "ws://h:port",
+            "ws://[::1",
+            "ws://[::1]x",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+}

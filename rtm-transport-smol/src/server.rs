@@ -1,0 +1,430 @@
+//! The server driver: one task owns the [`rtm_proto::Server`], an accept loop takes
+//! connections, and each connection's reader and writer move whole frames to and from that
+//! task through channels.
+//!
+//! ```no_run
+//! use rtm_proto::ServerConfig;
+//! let server = rtm_transport_smol::spawn_server("127.0.0.1:0", ServerConfig::default())?;
+//! println!("listening on {}", server.url());
+//! server.shutdown()?; // clients are closed with GOING_AWAY (1001)
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_channel::{Receiver, Sender};
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use async_tungstenite::WebSocketStream;
+use bytes::Bytes;
+use futures_lite::future;
+use rtm_proto::wire::{close, ClientFrame};
+use rtm_proto::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
+use smol::net::{TcpListener, TcpStream};
+use smol::{Executor, Timer};
+use tracing::{debug, info, warn};
+
+use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::{random_seed, Clock};
+
+/// Everything the server driver needs: the core's settings and the driver's own bounds.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The core's settings (app id, certificate, timers, store bounds).
+    pub core: ServerConfig,
+    /// Per-connection outbound queue bounds; a connection past them is a slow consumer.
+    pub queue: QueueLimits,
+    /// A connection that has not finished its WebSocket handshake by then is dropped.
+    pub handshake_timeout: Duration,
+    /// Frames from all connections waiting for the core task; readers wait when it is full.
+    pub inbound_capacity: usize,
+    /// tungstenite settings of every connection ([`crate::websocket_config`]: 4 KiB buffers,
+    /// frames capped at [`rtm_proto::wire::MAX_FRAME_BYTES`]).
+    pub websocket: WebSocketConfig,
+}
+
+impl From<ServerConfig> for ServeOptions {
+    fn from(core: ServerConfig) -> Self {
+        // A resumed session gets all its unacknowledged messages at once: the queue must
+        // hold that burst, or the resume would be closed as a slow consumer again and again.
+        let mut queue = QueueLimits::default();
+        queue.frames = queue.frames.max(core.max_unacked.saturating_mul(2));
+        ServeOptions {
+            core,
+            queue,
+            handshake_timeout: Duration::from_secs(10),
+            inbound_capacity: 1024,
+            websocket: link::websocket_config(),
+        }
+    }
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServerConfig::default().into()
+    }
+}
+
+/// A server running on its own thread. Dropping it shuts the server down too.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL clients connect to: `ws://ADDR`.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Graceful shutdown: every connection is closed with GOING_AWAY (1001) after what was
+    /// queued for it is flushed; returns once the server thread has ended (at most about
+    /// [`CLOSE_GRACE`] later).
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.try_send(());
+        }
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+/// Binds `addr` and runs a server on a thread of its own.
+pub fn spawn_server(
+    addr: impl ToSocketAddrs,
+    options: impl Into<ServeOptions>,
+) -> io::Result<ServerHandle> {
+    let options = options.into();
+    let listener = std::net::TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let listener = TcpListener::try_from(listener)?;
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    let thread = std::thread::Builder::new()
+        .name("rtm-server".into())
+        .spawn(move || {
+            smol::block_on(serve(listener, options, async move {
+                let _ = stopped.recv().await;
+            }))
+        })?;
+    Ok(ServerHandle {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// Runs a server on `listener` until `shutdown` completes, then closes every connection with
+/// GOING_AWAY and returns once they are closed (at most about [`CLOSE_GRACE`] later).
+///
+/// Works on any executor: connection tasks run on an executor owned by this future.
+pub async fn serve(
+    listener: TcpListener,
+    options: impl Into<ServeOptions>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let options = options.into();
+    let addr = listener.local_addr()?;
+    let ex = Arc::new(Executor::new());
+    let (events_tx, events_rx) = async_channel::bounded(options.inbound_capacity.max(1));
+    // Every connection task holds a clone; `recv` fails once all of them have ended.
+    let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
+    info!(
+        %addr,
+        app_id = %options.core.app_id,
+        certificate_mode = options.core.app_certificate.is_some(),
+        "serving"
+    );
+    ex.run(async {
+        let accept = ex.spawn(accept_loop(
+            listener,
+            ex.clone(),
+            events_tx,
+            alive_tx,
+            options.handshake_timeout,
+            options.websocket,
+        ));
+        core_loop(options.core, options.queue, events_rx, shutdown).await;
+        let _ = accept.cancel().await;
+        // Let the connections finish their close handshakes.
+        future::or(
+            async {
+                let _ = alive_rx.recv().await;
+            },
+            async {
+                Timer::after(CLOSE_GRACE + Duration::from_millis(500)).await;
+            },
+        )
+        .await;
+    })
+    .await;
+    info!(%addr, "stopped");
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    ex: Arc<Executor<'static>>,
+    events: Sender<LinkEvent<ConnId>>,
+    alive: Sender<()>,
+    handshake_timeout: Duration,
+    websocket: WebSocketConfig,
+) {
+    let mut next_conn = 1u64;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let conn = ConnId(next_conn);
+                next_conn += 1;
+                let _ = stream.set_nodelay(true);
+                debug!(conn = conn.0, %peer, "accepted");
+                let events = events.clone();
+                let alive = alive.clone();
+                ex.spawn(async move {
+                    let _alive = alive;
+                    // Boxed: the handshake's state is freed once it is done instead of
+                    // staying in the connection's task for its whole life.
+                    let ws = Box::pin(handshake(conn, peer, stream, websocket, handshake_timeout));
+                    if let Some(ws) = ws.await {
+                        link::run(conn, ws, events).await;
+                    }
+                })
+                .detach();
+            }
+            Err(e) => {
+                // Typically out of file descriptors: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                Timer::after(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// The server side of the WebSocket handshake, bounded in time.
+async fn handshake(
+    conn: ConnId,
+    peer: SocketAddr,
+    stream: TcpStream,
+    websocket: WebSocketConfig,
+    timeout: Duration,
+) -> Option<WebSocketStream<TcpStream>> {
+    let handshake = async_tungstenite::accept_async_with_config(stream, Some(websocket));
+    let handshake = future::or(async { Some(handshake.await) }, async {
+        Timer::after(timeout).await;
+        None
+    });
+    match handshake.await {
+        Some(Ok(ws)) => {
+            info!(conn = conn.0, %peer, "connection opened");
+            Some(ws)
+        }
+        Some(Err(e)) => {
+            debug!(conn = conn.0, %peer, error = %e, "handshake failed");
+            None
+        }
+        None => {
+            debug!(conn = conn.0, %peer, "handshake timed out");
+            None
+        }
+    }
+}
+
+/// A connection the core knows about.
+#[derive(Debug)]
+struct Conn {
+    writer: Writer,
+    /// For logs only: the user id of the connection's login frame.
+    uid: Option<String>,
+}
+
+enum Input {
+    Link(LinkEvent<ConnId>),
+    Tick,
+    Shutdown,
+}
+
+/// The task that owns the core.
+struct Core {
+    server: Server,
+    clock: Clock,
+    conns: BTreeMap<ConnId, Conn>,
+    queue: QueueLimits,
+}
+
+async fn core_loop(
+    config: ServerConfig,
+    queue: QueueLimits,
+    events: Receiver<LinkEvent<ConnId>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let clock = Clock::new();
+    let server = Server::new(config, random_seed(), clock.now(), clock.unix_ms_at_start());
+    let mut core = Core {
+        server,
+        clock,
+        conns: BTreeMap::new(),
+        queue,
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        core.drain();
+        let deadline = core.server.poll_timeout();
+        if deadline.is_some_and(|t| t <= core.clock.now()) {
+            // Due timers first, so a busy inbound stream cannot starve them.
+            core.server
+                .handle_input(core.clock.now(), ServerInput::Tick);
+            continue;
+        }
+        let timer = core.clock.timer(deadline);
+        let input = future::or(
+            async {
+                match events.recv().await {
+                    Ok(ev) => Input::Link(ev),
+                    Err(_) => Input::Shutdown,
+                }
+            },
+            future::or(
+                async {
+                    shutdown.as_mut().await;
+                    Input::Shutdown
+                },
+                async {
+                    timer.await;
+                    Input::Tick
+                },
+            ),
+        )
+        .await;
+        let now = core.clock.now();
+        match input {
+            Input::Link(ev) => core.on_link_event(ev),
+            Input::Tick => core.server.handle_input(now, ServerInput::Tick),
+            Input::Shutdown => {
+                info!(connections = core.conns.len(), "shutting down");
+                core.server.shutdown();
+                core.drain();
+                return;
+            }
+        }
+    }
+}
+
+impl Core {
+    fn on_link_event(&mut self, ev: LinkEvent<ConnId>) {
+        let now = self.clock.now();
+        match ev {
+            LinkEvent::Opened(conn, writer) => {
+                self.conns.insert(conn, Conn { writer, uid: None });
+                self.server.handle_input(now, ServerInput::Opened(conn));
+            }
+            LinkEvent::Frame(conn, frame) => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return; // closed by us already
+                };
+                if c.uid.is_none() {
+                    c.uid = login_uid(&frame);
+                }
+                self.server
+                    .handle_input(now, ServerInput::Frame(conn, frame));
+            }
+            LinkEvent::Closed(conn) => {
+                if let Some(c) = self.conns.remove(&conn) {
+                    info!(
+                        conn = conn.0,
+                        uid = c.uid.as_deref(),
+                        "connection closed by the peer"
+                    );
+                    self.server.handle_input(now, ServerInput::Closed(conn));
+                }
+            }
+        }
+    }
+
+    /// Carries out every output of the core.
+    fn drain(&mut self) {
+        while let Some(output) = self.server.poll_output() {
+            match output {
+                ServerOutput::Send { conn, frame } => self.send(conn, frame),
+                ServerOutput::Close { conn, code, reason } => {
+                    if let Some(c) = self.conns.remove(&conn) {
+                        if code == close::LOGIN_FAILED {
+                            info!(conn = conn.0, uid = c.uid.as_deref(), %reason, "login refused");
+                        }
+                        info!(conn = conn.0, uid = c.uid.as_deref(), code, %reason, "closing connection");
+                        c.writer.close(code, &reason, None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        let Some(c) = self.conns.get(&conn) else {
+            return; // already reported closed to the core
+        };
+        if frame.starts_with(br#"{"type":"login_ok""#) {
+            info!(conn = conn.0, uid = c.uid.as_deref(), "login accepted");
+        }
+        match c.writer.send(frame, self.queue) {
+            Ok(()) => {}
+            Err(QueueError::Full) => {
+                warn!(
+                    conn = conn.0,
+                    uid = c.uid.as_deref(),
+                    "slow consumer: outbound queue full"
+                );
+                c.writer
+                    .close(close::SLOW_CONSUMER, "outbound queue full", None);
+                self.conns.remove(&conn);
+                self.server
+                    .handle_input(self.clock.now(), ServerInput::Closed(conn));
+            }
+            Err(QueueError::Gone) => {
+                info!(
+                    conn = conn.0,
+                    uid = c.uid.as_deref(),
+                    "connection closed by the peer"
+                );
+                self.conns.remove(&conn);
+                self.server
+                    .handle_input(self.clock.now(), ServerInput::Closed(conn));
+            }
+        }
+    }
+}
+
+/// The user id of a login frame, for logs.
+fn login_uid(frame: &[u8]) -> Option<String> {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return None;
+    }
+    match ClientFrame::decode(frame) {
+        Ok(ClientFrame::Login { uid, .. }) => Some(uid.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,73 @@
+//! Story: hostile or broken clients send frames the protocol does not allow. Each one gets
+//! its documented close code (PROTOCOL.md): 4000 for a malformed frame, 1009 for a frame
+//! over the size limit, 1003 for a binary frame, 4002 for a request before login, 4001 for
+//! an unknown protocol version — and the server carries on for everybody else.
+
+use rtm_proto::wire::{close, MAX_FRAME_BYTES};
+use rtm_proto::{Message, PeerMessageOutcome, ServerConfig};
+use rtm_tests::{run, RawWs, TestServer};
+use rtm_transport_smol::CLOSE_UNSUPPORTED_DATA;
+
+#[test]
+fn bad_frames_get_their_close_codes_and_others_carry_on() {
+    let server = TestServer::start(ServerConfig::default());
+    run(async {
+        let alice = server.logged_in("alice").await;
+        let bob = server.logged_in("bob").await;
+
+        // Not JSON at all.
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.send_text("this is not json").await;
+        assert_eq!(raw.closed().await.code, Some(close::PROTOCOL_ERROR));
+
+        // JSON, but not a frame of the protocol — after a successful login, too.
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.login("mallory").await;
+        raw.send_text(r#"{"type":"launch_missiles","id":7}"#).await;
+        assert_eq!(raw.closed().await.code, Some(close::PROTOCOL_ERROR));
+
+        // Larger than the frame limit: refused before it is read.
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.send_text(" ".repeat(MAX_FRAME_BYTES + 1)).await;
+        assert_eq!(raw.closed().await.code, Some(close::TOO_BIG));
+
+        // Binary frames are not part of the protocol.
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.send_binary(b"\x00\x01".to_vec()).await;
+        assert_eq!(raw.closed().await.code, Some(CLOSE_UNSUPPORTED_DATA));
+
+        // A request before login.
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.send_text(r#"{"type":"query_online","id":1,"peers":["bob"]}"#)
+            .await;
+        assert_eq!(raw.closed().await.code, Some(close::OUT_OF_SEQUENCE));
+
+        // A protocol version this server does not speak.
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.send_text(format!(
+            r#"{{"type":"login","id":1,"version":999,"app_id":"{}","uid":"eve"}}"#,
+            rtm_proto::server::DEFAULT_APP_ID
+        ))
+        .await;
+        assert_eq!(raw.closed().await.code, Some(close::UNSUPPORTED_VERSION));
+
+        // Meanwhile Alice and Bob still talk, both ways.
+        let outcome = alice
+            .send_message_to_peer("bob", Message::text("still there?"), Default::default())
+            .await;
+        assert_eq!(outcome, Ok(PeerMessageOutcome::Received));
+        assert_eq!(
+            bob.next_message().await.message,
+            Message::text("still there?")
+        );
+        let outcome = bob
+            .send_message_to_peer("alice", Message::text("yes"), Default::default())
+            .await;
+        assert_eq!(outcome, Ok(PeerMessageOutcome::Received));
+        assert_eq!(alice.next_message().await.message, Message::text("yes"));
+
+        alice.logout().await.expect("logout");
+        bob.logout().await.expect("logout");
+    });
+    server.stop();
+}
