@@ -48,11 +48,21 @@ struct Bench {
 
 impl Bench {
     fn new() -> Self {
-        Bench { server: Server::new(ServerConfig::default(), 1, Timestamp::ZERO, 1_750_000_000_000), now: 0, sent: 0 }
+        Bench {
+            server: Server::new(
+                ServerConfig::default(),
+                1,
+                Timestamp::ZERO,
+                1_750_000_000_000,
+            ),
+            now: 0,
+            sent: 0,
+        }
     }
 
     fn input(&mut self, i: ServerInput) {
-        self.server.handle_input(Timestamp::from_millis(self.now), i);
+        self.server
+            .handle_input(Timestamp::from_millis(self.now), i);
         while let Some(o) = self.server.poll_output() {
             if let ServerOutput::Send { .. } = o {
                 self.sent += 1;
@@ -114,7 +124,10 @@ fn peer_messages(pairs: u64, rounds: u64) {
             );
             b.send(from, f);
             seq[to as usize] += 1;
-            b.send(to, format!(r#"{{"type":"ack","seq":{}}}"#, seq[to as usize]));
+            b.send(
+                to,
+                format!(r#"{{"type":"ack","seq":{}}}"#, seq[to as usize]),
+            );
         }
     }
     let n = pairs * rounds;

@@ -62,9 +62,10 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter for `rate`.
     pub fn new(rate: Rate) -> Self {
+        // Grows with use: most limiters of most sessions never hold more than a few entries.
         RateLimiter {
             rate,
-            admitted: VecDeque::with_capacity(rate.max.min(256) as usize),
+            admitted: VecDeque::new(),
         }
     }
 

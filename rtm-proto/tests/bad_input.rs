@@ -133,3 +133,59 @@ fn a_forged_ack_and_unknown_request_ids_are_harmless() {
     let out = w.raw_frame(conn, br#"{"type":"unsubscribe","id":7,"peers":["nobody"]}"#);
     assert_eq!(close_code(&out), None);
 }
+
+#[test]
+fn close_reasons_fit_a_websocket_close_frame() {
+    let mut w = World::new(0);
+    let conn = logged_in_raw(&mut w, "mallory");
+    let long_field = format!(r#"{{"type":"{}"}}"#, "x".repeat(500));
+    let out = w.raw_frame(conn, long_field.as_bytes());
+    let reason = out
+        .iter()
+        .find_map(|o| match o {
+            ServerOutput::Close { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        !reason.is_empty() && reason.len() <= close::MAX_REASON_BYTES,
+        "{}",
+        reason.len()
+    );
+}
+
+#[test]
+fn a_receiver_that_never_acknowledges_is_closed_as_a_slow_consumer_by_bytes() {
+    let sc = rtm_proto::ServerConfig {
+        max_unacked_bytes: 64 * 1024,
+        ..Default::default()
+    };
+    let mut w = World::with_config(1, sc, Default::default());
+    w.login(0, "alice");
+    let rx = logged_in_raw(&mut w, "rx");
+    let big = "y".repeat(16 * 1024);
+    for i in 0..5 {
+        w.advance(100);
+        w.clients[0]
+            .send_message_to_peer(
+                w.now,
+                "rx",
+                Message::text(format!("{i}{big}")),
+                Default::default(),
+            )
+            .unwrap();
+        w.settle();
+    }
+    assert!(
+        w.server_closes
+            .iter()
+            .any(|&(c, code)| c == rx && code == close::SLOW_CONSUMER),
+        "{:?}",
+        w.server_closes
+    );
+    // The session stays (detached): what was accepted is kept for its resume.
+    assert_eq!(
+        w.server.peer_state(&rtm_proto::UserId::new("rx").unwrap()),
+        rtm_proto::PeerOnlineState::Online
+    );
+}

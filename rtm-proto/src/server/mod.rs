@@ -74,6 +74,9 @@ pub struct ServerConfig {
     /// Pushed but unacknowledged messages per session; a receiver that falls this far behind
     /// is closed with [`close::SLOW_CONSUMER`] and its messages wait for its resume.
     pub max_unacked: usize,
+    /// The same bound in bytes of encoded frames, so that what a resume resends at once stays
+    /// within what a driver's connection queue holds.
+    pub max_unacked_bytes: usize,
     /// How long a sender's `msg_id` is remembered to make resends idempotent.
     pub dedup_window: Duration,
     /// `msg_id`s remembered in all (oldest forgotten first).
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             offline_retention: Duration::from_secs(7 * 24 * 3600),
             offline_total: 1_000_000,
             max_unacked: 1024,
+            max_unacked_bytes: 8 * 1024 * 1024,
             dedup_window: Duration::from_secs(120),
             dedup_capacity: 1_000_000,
             channel_attributes_grace: Duration::from_secs(180),
@@ -200,6 +204,15 @@ pub struct Server {
     tombstones: Tombstones,
     timers: TimerTable<ServerTimer>,
     out: VecDeque<ServerOutput>,
+}
+
+/// `reason` cut at a character boundary to at most [`close::MAX_REASON_BYTES`].
+pub(crate) fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(close::MAX_REASON_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
 }
 
 /// How often expired offline messages are swept.
@@ -313,13 +326,14 @@ impl Server {
         self.out.push_back(ServerOutput::Send { conn, frame });
     }
 
-    /// Emits a close and forgets the connection (detaching its session).
+    /// Emits a close and forgets the connection (detaching its session). The reason is cut
+    /// to the 123 bytes a WebSocket close frame can carry.
     fn close(&mut self, conn: ConnId, code: u16, reason: &str) {
         if self.conns.contains_key(&conn) {
             self.out.push_back(ServerOutput::Close {
                 conn,
                 code,
-                reason: reason.to_string(),
+                reason: close_reason(reason),
             });
             self.forget_conn(conn);
         }

@@ -174,6 +174,8 @@ impl Server {
 
         self.dedup
             .insert(self.now, key.clone(), Some(Waiter { epoch, request: id }));
+        // What the encoded push will weigh, near enough for the byte bound.
+        let message_len = message.counted_len() * 4 / 3 + 256;
         let stored = StoredMessage {
             key: key.clone(),
             message,
@@ -181,7 +183,7 @@ impl Server {
             offline: false,
         };
         match self.sessions.get(&to) {
-            Some(s) if s.unacked.len() >= self.config.max_unacked && s.conn.is_none() => {
+            Some(s) if s.conn.is_none() && self.stream_limits().full(s, message_len) => {
                 // A detached receiver's buffer is full: refuse rather than grow it, and
                 // rather than store it out of order behind the buffered ones.
                 self.resolve_if_pending(&key, PeerMessageOutcome::Unreachable);
@@ -235,15 +237,9 @@ impl Server {
         frame: Bytes,
         peer: Option<StoredMessage>,
     ) -> StreamPush {
-        let max_unacked = self.config.max_unacked;
-        let (result, slow) = stream_push(
-            &mut self.sessions,
-            &mut self.out,
-            max_unacked,
-            to,
-            frame,
-            peer,
-        );
+        let limits = self.stream_limits();
+        let (result, slow) =
+            stream_push(&mut self.sessions, &mut self.out, limits, to, frame, peer);
         if let Some(conn) = slow {
             self.close(conn, close::SLOW_CONSUMER, "too many unacknowledged pushes");
         }
@@ -258,7 +254,7 @@ impl Server {
         except: Option<&UserId>,
         frame: &Bytes,
     ) {
-        let max_unacked = self.config.max_unacked;
+        let limits = self.stream_limits();
         let Some(ch) = self.channels.get(channel) else {
             return;
         };
@@ -267,7 +263,7 @@ impl Server {
             let (_, s) = stream_push(
                 &mut self.sessions,
                 &mut self.out,
-                max_unacked,
+                limits,
                 m,
                 frame.clone(),
                 None,
@@ -288,7 +284,11 @@ impl Server {
         }
         let mut done = Vec::new();
         while s.unacked.front().is_some_and(|p| p.pos <= seq) {
-            if let Some(peer) = s.unacked.pop_front().and_then(|p| p.peer) {
+            let Some(p) = s.unacked.pop_front() else {
+                break;
+            };
+            s.unacked_bytes -= p.frame.len();
+            if let Some(peer) = p.peer {
                 done.push(peer.key);
             }
         }
@@ -335,13 +335,40 @@ impl Server {
     }
 }
 
+/// How much a session's delivery stream may hold unacknowledged.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StreamLimits {
+    pub pushes: usize,
+    pub bytes: usize,
+}
+
+impl StreamLimits {
+    /// Whether `s` cannot take a push of `len` more bytes.
+    pub fn full(&self, s: &super::sessions::Session, len: usize) -> bool {
+        s.unacked.len() >= self.pushes || s.unacked_bytes + len > self.bytes
+    }
+
+    fn over(&self, s: &super::sessions::Session) -> bool {
+        s.unacked.len() > self.pushes || s.unacked_bytes > self.bytes
+    }
+}
+
+impl Server {
+    pub(super) fn stream_limits(&self) -> StreamLimits {
+        StreamLimits {
+            pushes: self.config.max_unacked,
+            bytes: self.config.max_unacked_bytes,
+        }
+    }
+}
+
 /// The body of [`Server::push_stream`], on the fields it needs, so fan-outs can iterate a
 /// channel's members while pushing. Returns the outcome and a connection to close as a
 /// slow consumer, if any.
 fn stream_push(
     sessions: &mut BTreeMap<UserId, super::sessions::Session>,
     out: &mut VecDeque<super::ServerOutput>,
-    max_unacked: usize,
+    limits: StreamLimits,
     to: &UserId,
     frame: Bytes,
     peer: Option<StoredMessage>,
@@ -349,18 +376,19 @@ fn stream_push(
     let Some(s) = sessions.get_mut(to) else {
         return (StreamPush::Dropped, None);
     };
-    if s.conn.is_none() && s.unacked.len() >= max_unacked && peer.is_none() {
+    if s.conn.is_none() && peer.is_none() && limits.full(s, frame.len()) {
         return (StreamPush::Dropped, None);
     }
     let pos = s.next_pos;
     s.next_pos += 1;
+    s.unacked_bytes += frame.len();
     s.unacked.push_back(Pushed {
         pos,
         frame: frame.clone(),
         peer,
     });
     match s.conn {
-        Some(conn) if s.unacked.len() > max_unacked => (StreamPush::Buffered, Some(conn)),
+        Some(conn) if limits.over(s) => (StreamPush::Buffered, Some(conn)),
         Some(conn) => {
             out.push_back(super::ServerOutput::Send { conn, frame });
             (StreamPush::Sent, None)

@@ -37,6 +37,8 @@ pub(super) struct Session {
     pub next_pos: u64,
     /// Pushes not yet acknowledged, in position order.
     pub unacked: VecDeque<Pushed>,
+    /// Encoded bytes of `unacked`.
+    pub unacked_bytes: usize,
     /// Joined channels (≤ 20).
     pub channels: BTreeSet<ChannelId>,
     /// The user's attributes (§4.5), dropped with the session.
@@ -135,6 +137,7 @@ impl Server {
                 token_gen: 0,
                 next_pos: 1,
                 unacked: VecDeque::new(),
+                unacked_bytes: 0,
                 channels: BTreeSet::new(),
                 attributes: BTreeMap::new(),
                 subscriptions: BTreeSet::new(),
