@@ -1,0 +1,234 @@
+//! Property tests of the wire codec (`rtm_proto::wire`): round trips of arbitrary frames,
+//! the frame size limit, and id validation while parsing. They live here (not in
+//! rtm-proto) because the simulator crate owns the protocol's randomized testing.
+//!
+//! Frames are generated as JSON values for every frame type of the features the simulator
+//! covers (sessions, peer messages, presence, tokens), with full field ranges; decoding must
+//! accept them, and `encode(decode(json)) == json` shows that no field is lost or altered.
+
+use proptest::prelude::*;
+use rtm_proto::ids::validate_id;
+use rtm_proto::message::MAX_MESSAGE_BYTES;
+use rtm_proto::wire::{ClientFrame, DecodeError, ServerFrame, MAX_FRAME_BYTES};
+use rtm_proto::Message;
+use serde_json::{json, Value};
+
+const ID_CHARS: &str = "[a-zA-Z0-9 !#$%&()+\\-:;<=.>?@\\[\\]^_{}|~,]";
+
+fn uid() -> impl Strategy<Value = String> {
+    proptest::string::string_regex(&format!("{ID_CHARS}{{1,64}}"))
+        .expect("regex")
+        .prop_filter("not null", |s| s != "null")
+}
+
+fn uids() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(uid(), 1..8)
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        ".{1,200}".prop_map(Message::text),
+        any::<String>()
+            .prop_filter("non-empty", |s| !s.is_empty())
+            .prop_map(Message::text),
+        (prop::collection::vec(any::<u8>(), 1..300), ".{0,20}")
+            .prop_map(|(d, s)| Message::raw(d, s)),
+    ]
+}
+
+fn msg_json(m: &Message) -> Value {
+    serde_json::to_value(m).expect("messages serialise")
+}
+
+fn client_frame() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (any::<u32>(), uid(), any::<String>(), proptest::option::of(".{1,40}"), proptest::option::of("[0-9a-f]{32}"))
+            .prop_map(|(id, uid, app, token, resume)| {
+                let mut v = json!({"type": "login", "id": id, "version": 1, "app_id": app, "uid": uid});
+                if let Some(t) = token { v["token"] = json!(t); }
+                if let Some(r) = resume { v["resume"] = json!(r); }
+                v
+            }),
+        any::<u32>().prop_map(|id| json!({"type": "logout", "id": id})),
+        Just(json!({"type": "ping"})),
+        (any::<u32>(), any::<String>()).prop_map(|(id, t)| json!({"type": "renew_token", "id": id, "token": t})),
+        (any::<u32>(), uid(), any::<u64>(), message(), any::<bool>()).prop_map(|(id, to, m, msg, off)| {
+            json!({"type": "peer_message", "id": id, "to": to, "msg_id": m, "message": msg_json(&msg), "offline": off})
+        }),
+        any::<u64>().prop_map(|s| json!({"type": "ack", "seq": s})),
+        (any::<u32>(), uids()).prop_map(|(id, p)| json!({"type": "query_online", "id": id, "peers": p})),
+        (any::<u32>(), uids()).prop_map(|(id, p)| json!({"type": "subscribe", "id": id, "peers": p})),
+        (any::<u32>(), uids()).prop_map(|(id, p)| json!({"type": "unsubscribe", "id": id, "peers": p})),
+    ]
+}
+
+fn state() -> impl Strategy<Value = &'static str> {
+    prop_oneof![Just("ONLINE"), Just("UNREACHABLE"), Just("OFFLINE")]
+}
+
+fn server_frame() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (any::<u32>(), "[0-9a-f]{32}", any::<bool>(), any::<u64>(), any::<u32>(), any::<u64>()).prop_map(
+            |(id, s, r, ts, hb, from)| json!({"type": "login_ok", "id": id, "version": 1, "session": s,
+                "resumed": r, "server_ts": ts, "heartbeat_ms": hb, "resend_from": from})
+        ),
+        (any::<u32>(), any::<u32>(), any::<String>()).prop_map(|(id, c, m)| json!({"type": "error", "id": id, "code": c, "message": m})),
+        any::<u32>().prop_map(|id| json!({"type": "ok", "id": id})),
+        Just(json!({"type": "pong"})),
+        (any::<u32>(), prop_oneof![Just("received"), Just("cached"), Just("unreachable")])
+            .prop_map(|(id, o)| json!({"type": "peer_message_result", "id": id, "outcome": o})),
+        (uid(), message(), any::<u64>(), any::<bool>()).prop_map(|(f, m, ts, off)| {
+            json!({"type": "message", "from": f, "message": msg_json(&m), "server_ts": ts, "offline": off})
+        }),
+        (any::<u32>(), prop::collection::vec((uid(), any::<bool>()), 0..5)).prop_map(|(id, ps)| {
+            let peers: Vec<Value> = ps.into_iter().map(|(p, o)| json!({"peer": p, "online": o})).collect();
+            json!({"type": "online_status", "id": id, "peers": peers})
+        }),
+        (any::<u32>(), prop::collection::vec((uid(), state()), 0..5)).prop_map(|(id, ps)| {
+            let peers: Vec<Value> = ps.into_iter().map(|(p, s)| json!({"peer": p, "state": s})).collect();
+            json!({"type": "subscribed", "id": id, "peers": peers})
+        }),
+        prop::collection::vec((uid(), state()), 0..5).prop_map(|ps| {
+            let peers: Vec<Value> = ps.into_iter().map(|(p, s)| json!({"peer": p, "state": s})).collect();
+            json!({"type": "presence", "peers": peers})
+        }),
+        Just(json!({"type": "token_will_expire"})),
+        prop_oneof![Just("remote_login"), Just("banned_by_server"), Just("token_expired")]
+            .prop_map(|r| json!({"type": "kicked", "reason": r})),
+    ]
+}
+
+fn bytes_of(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).expect("json")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Every well-formed client frame decodes, loses nothing, and round-trips.
+    #[test]
+    fn client_frames_round_trip(v in client_frame()) {
+        let f = ClientFrame::decode(&bytes_of(&v)).map_err(|e| TestCaseError::fail(format!("{e}: {v}")))?;
+        let enc = f.encode();
+        let again: Value = serde_json::from_slice(&enc).expect("encode emits JSON");
+        prop_assert_eq!(&again, &v, "a field was lost or altered");
+        prop_assert_eq!(ClientFrame::decode(&enc).expect("re-decodes"), f.clone());
+        prop_assert_eq!(f.encode(), enc, "encoding is not canonical");
+    }
+
+    /// Every well-formed server frame decodes, loses nothing, and round-trips.
+    #[test]
+    fn server_frames_round_trip(v in server_frame()) {
+        let f = ServerFrame::decode(&bytes_of(&v)).map_err(|e| TestCaseError::fail(format!("{e}: {v}")))?;
+        let enc = f.encode();
+        let again: Value = serde_json::from_slice(&enc).expect("encode emits JSON");
+        prop_assert_eq!(&again, &v, "a field was lost or altered");
+        prop_assert_eq!(ServerFrame::decode(&enc).expect("re-decodes"), f);
+    }
+
+    /// The size limit is checked before parsing: one byte over is refused as TOO_BIG,
+    /// exactly at the limit the same frame decodes.
+    #[test]
+    fn size_limit_is_exact(v in client_frame(), slack in 0usize..4) {
+        let base = bytes_of(&v);
+        prop_assume!(base.len() + slack <= MAX_FRAME_BYTES);
+        let pad = |n: usize| {
+            let mut b = base.clone();
+            b.resize(b.len() + n, b' ');
+            b
+        };
+        let at = pad(MAX_FRAME_BYTES - base.len() - slack);
+        prop_assert!(ClientFrame::decode(&at).is_ok());
+        let over = pad(MAX_FRAME_BYTES - base.len() + 1 + slack);
+        prop_assert_eq!(ClientFrame::decode(&over), Err(DecodeError::TooBig(over.len())));
+        prop_assert_eq!(ServerFrame::decode(&over), Err(DecodeError::TooBig(over.len())));
+    }
+
+    /// Ids are validated while parsing: an id list decodes exactly when every id is valid.
+    #[test]
+    fn ids_validated_while_parsing(s in prop_oneof![uid(), any::<String>(), Just("null".to_string()), ".{60,70}"]) {
+        let v = json!({"type": "query_online", "id": 1, "peers": [s.clone()]});
+        let decoded = ClientFrame::decode(&bytes_of(&v)).is_ok();
+        prop_assert_eq!(decoded, validate_id(&s).is_ok(), "id {:?}", s);
+    }
+
+    /// A valid raw message (the largest kind by bytes) always fits a frame: 32 KB of raw
+    /// data is ~44 KB of base64.
+    #[test]
+    fn valid_raw_messages_fit_a_frame(n in 1usize..=MAX_MESSAGE_BYTES, desc in 0usize..64, to in uid(), id in any::<u32>(), msg_id in any::<u64>()) {
+        let n = n.min(MAX_MESSAGE_BYTES - desc);
+        prop_assume!(n >= 1);
+        let m = Message::raw(vec![0xff; n], "d".repeat(desc));
+        prop_assert!(m.is_valid());
+        let f = ClientFrame::decode(&bytes_of(&json!({"type": "peer_message", "id": id, "to": to,
+            "msg_id": msg_id, "message": msg_json(&m), "offline": true}))).expect("decodes");
+        prop_assert!(f.encode().len() <= MAX_FRAME_BYTES);
+    }
+}
+
+/// KNOWN BUG (reported; relaxation `no_escape_heavy_messages` in the simulator): a text
+/// message that `Message::is_valid` accepts (32 KB counted as UTF-8 bytes) can encode to a
+/// frame far over `MAX_FRAME_BYTES`, because JSON escapes control characters as `\u00XX`
+/// (6 bytes each). The server refuses such a frame with TOO_BIG and closes the connection;
+/// the client resends it after every reconnect until the request times out.
+///
+/// When the core is fixed (count the encoded size, or raise the limit to cover 6× escaping),
+/// this test fails: turn it into the invariant `valid text messages fit a frame` and delete
+/// the relaxation.
+#[test]
+fn known_bug_valid_text_message_overflows_frame() {
+    let m = Message::text("\u{1}".repeat(MAX_MESSAGE_BYTES));
+    assert!(m.is_valid(), "the client accepts it");
+    let frame = ClientFrame::decode(&bytes_of(
+        &json!({"type": "peer_message", "id": 1, "to": "bob",
+        "msg_id": 1, "message": msg_json(&m), "offline": false}),
+    ));
+    // The frame is only decodable here because decode() is given the bytes of a frame the
+    // size check would refuse if it came over the wire:
+    let len = bytes_of(
+        &json!({"type": "peer_message", "id": 1, "to": "bob", "msg_id": 1,
+        "message": msg_json(&m), "offline": false}),
+    )
+    .len();
+    assert!(len > MAX_FRAME_BYTES, "fixed? frame is {len} bytes now");
+    assert!(
+        matches!(frame, Err(DecodeError::TooBig(_))),
+        "the server refuses it: {frame:?}"
+    );
+}
+
+/// KNOWN BUG (reported): the server's `message` push of a peer message can be larger than
+/// the `peer_message` frame it came in: a sender with a long user id, a short receiver id,
+/// and `server_ts` make it grow by ~60 bytes. A client frame just under the limit is accepted
+/// by the server, and the push is then refused by the receiving client (TOO_BIG), which
+/// drops the link, resumes, gets the same unacknowledged push again: the receiver's session
+/// is poisoned for as long as it lives.
+#[test]
+fn known_bug_push_can_exceed_the_frame_limit_its_request_fit() {
+    let from = "s".repeat(64);
+    let to = "r";
+    // Find a text length whose request fits and whose push does not.
+    let mut found = None;
+    for extra in 0..400usize {
+        let text = format!("{}{}", "\u{1}".repeat(21_800), "x".repeat(extra));
+        let m = Message::text(text);
+        let req = bytes_of(
+            &json!({"type": "peer_message", "id": 4_000_000_000u32, "to": to,
+            "msg_id": u64::MAX, "message": msg_json(&m), "offline": false}),
+        );
+        let push = bytes_of(
+            &json!({"type": "message", "from": from, "message": msg_json(&m),
+            "server_ts": 1_700_000_000_000u64, "offline": false}),
+        );
+        if req.len() <= MAX_FRAME_BYTES && push.len() > MAX_FRAME_BYTES {
+            assert!(ClientFrame::decode(&req).is_ok());
+            assert!(ServerFrame::decode(&push).is_err());
+            found = Some((req.len(), push.len()));
+            break;
+        }
+    }
+    assert!(
+        found.is_some(),
+        "fixed? no request/push size window exists any more"
+    );
+}

@@ -1,0 +1,47 @@
+//! The CI swarm, on every `cargo test`: 300 seeds by default (a few seconds in release),
+//! `RTM_SIM_SEEDS=N` for more or fewer. The long soak runs from the CLI:
+//! `cargo run -p rtm-transport-sim --release -- --seeds 100000 --start 1000000`.
+
+use rtm_transport_sim::runner::{swarm, SwarmOptions};
+use rtm_transport_sim::{Relaxations, Sim, SimConfig};
+
+#[test]
+fn ci_swarm_passes() {
+    let count = std::env::var("RTM_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let opts = SwarmOptions {
+        start: 1_000,
+        count,
+        clients: 50,
+        threads: 2,
+        time_budget: None,
+        relax: Relaxations::default(),
+        trace_lines: 200,
+        check_determinism: true,
+    };
+    let sum = swarm(&opts, &|_| {});
+    for f in &sum.failures {
+        eprintln!("{}", f.report.as_deref().unwrap_or(""));
+    }
+    assert!(
+        sum.failures.is_empty(),
+        "{} seeds failed",
+        sum.failures.len()
+    );
+    assert_eq!(sum.seeds_run, count);
+}
+
+/// Without faults everything converges and every message is received.
+#[test]
+fn calm_network_everything_received() {
+    let mut cfg = SimConfig::from_seed(5, 50);
+    cfg.knobs = rtm_transport_sim::Knobs::calm();
+    cfg.fault_ms = 20_000;
+    let r = Sim::new(cfg).run();
+    assert!(r.ok(), "{}", r.report.unwrap_or_default());
+    assert!(r.stats.messages > 100, "workload too small: {:?}", r.stats);
+    assert_eq!(r.stats.failed, 0, "{:?}", r.stats);
+    assert_eq!(r.stats.crashes, 0);
+}
