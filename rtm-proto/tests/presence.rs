@@ -196,3 +196,70 @@ fn unsubscribe_stops_the_events() {
         .unwrap()
         .is_empty());
 }
+
+/// Found by the simulator (relaxation `unreachable_after_recovery`): after recovering from
+/// UNREACHABLE, the next silence was only noticed at the old 30 s check.
+#[test]
+fn regression_unreachable_after_recovery_is_reported_again_after_6_s() {
+    let mut w = World::new(2);
+    w.login(0, "alice");
+    w.login(1, "bob");
+    w.clients[0]
+        .subscribe_peers_online_status(w.now, &["bob"])
+        .unwrap();
+    w.settle();
+    changes(&mut w, 0);
+    // Silent for 7 s (UNREACHABLE), then heard from again (ONLINE)…
+    w.set_mode(1, LinkMode::Blackhole);
+    w.advance(7_000);
+    w.set_mode(1, LinkMode::Up);
+    w.advance(10_000);
+    assert_eq!(
+        changes(&mut w, 0),
+        vec![
+            vec![("bob".into(), P::Unreachable)],
+            vec![("bob".into(), P::Online)]
+        ]
+    );
+    // …then silent again: UNREACHABLE after 6 s, not 30.
+    w.set_mode(1, LinkMode::Blackhole);
+    w.advance(6_500);
+    assert_eq!(
+        changes(&mut w, 0),
+        vec![vec![("bob".into(), P::Unreachable)]]
+    );
+}
+
+/// A logout from an UNREACHABLE session goes straight to OFFLINE (no ONLINE flash).
+#[test]
+fn regression_logout_while_unreachable_is_offline_without_an_online_flash() {
+    let mut w = World::new(2);
+    w.login(0, "alice");
+    w.login(1, "bob");
+    w.clients[0]
+        .subscribe_peers_online_status(w.now, &["bob"])
+        .unwrap();
+    w.settle();
+    changes(&mut w, 0);
+    let conn = {
+        // A raw session for carol that goes silent, then logs out.
+        let conn = w.raw_connect();
+        let login = br#"{"type":"login","id":1,"version":1,"app_id":"00000000000000000000000000000000","uid":"carol"}"#;
+        w.raw_frame(conn, login);
+        conn
+    };
+    w.clients[0]
+        .subscribe_peers_online_status(w.now, &["carol"])
+        .unwrap();
+    w.settle();
+    changes(&mut w, 0);
+    w.advance(7_000);
+    w.raw_frame(conn, br#"{"type":"logout","id":2}"#);
+    let seen: Vec<P> = changes(&mut w, 0)
+        .into_iter()
+        .flatten()
+        .filter(|(p, _)| p == "carol")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(seen, vec![P::Unreachable, P::Offline]);
+}

@@ -298,21 +298,22 @@ impl Client {
         if frame.is_stream_push() {
             return self.on_stream_push(transport, frame);
         }
+        let answer = Answer::of(&frame);
         match frame {
             ServerFrame::TokenWillExpire {} => self.emit(Event::TokenPrivilegeWillExpire),
             ServerFrame::Presence { peers } => self.report_presence(peers, false),
             ServerFrame::PeerMessageResult { id, outcome } => {
-                if self.take_pending(id).is_some() {
+                if self.take_pending(id, answer).is_some() {
                     self.respond(RequestId(id), Response::SendMessageToPeer(Ok(outcome)));
                 }
             }
             ServerFrame::OnlineStatus { id, peers } => {
-                if self.take_pending(id).is_some() {
+                if self.take_pending(id, answer).is_some() {
                     let result = peers.into_iter().map(|p| (p.peer, p.online)).collect();
                     self.respond(RequestId(id), Response::QueryPeersOnlineStatus(Ok(result)));
                 }
             }
-            ServerFrame::Subscribed { id, peers } => match self.take_pending(id) {
+            ServerFrame::Subscribed { id, peers } => match self.take_pending(id, answer) {
                 Some(PendingKind::Subscribe(asked)) => {
                     for p in asked {
                         self.subscriptions.entry(p).or_insert(None);
@@ -328,7 +329,7 @@ impl Client {
                 channel,
                 epoch,
                 cseq,
-            } => match self.take_pending(id) {
+            } => match self.take_pending(id, answer) {
                 Some(PendingKind::Join(_)) => {
                     self.on_joined(&channel, epoch, cseq);
                     self.respond(RequestId(id), Response::Join(Ok(())));
@@ -337,23 +338,23 @@ impl Client {
                 _ => {}
             },
             ServerFrame::Members { id, members } => {
-                if self.take_pending(id).is_some() {
+                if self.take_pending(id, answer).is_some() {
                     self.respond(RequestId(id), Response::GetMembers(Ok(members)));
                 }
             }
             ServerFrame::MemberCounts { id, counts } => {
-                if self.take_pending(id).is_some() {
+                if self.take_pending(id, answer).is_some() {
                     let counts = counts.into_iter().map(|c| (c.channel, c.count)).collect();
                     self.respond(RequestId(id), Response::GetChannelMemberCount(Ok(counts)));
                 }
             }
             ServerFrame::UserAttributes { id, attributes, .. } => {
-                if self.take_pending(id).is_some() {
+                if self.take_pending(id, answer).is_some() {
                     self.respond(RequestId(id), Response::GetUserAttributes(Ok(attributes)));
                 }
             }
             ServerFrame::ChannelAttributes { id, attributes, .. } => {
-                if self.take_pending(id).is_some() {
+                if self.take_pending(id, answer).is_some() {
                     self.respond(
                         RequestId(id),
                         Response::GetChannelAttributes(Ok(attributes)),
@@ -361,7 +362,7 @@ impl Client {
                 }
             }
             ServerFrame::Ok { id } => {
-                let response = match self.take_pending(id) {
+                let response = match self.take_pending(id, answer) {
                     Some(PendingKind::Unsubscribe(peers)) => {
                         for p in &peers {
                             self.subscriptions.remove(p);
@@ -385,7 +386,7 @@ impl Client {
                 self.respond(RequestId(id), response);
             }
             ServerFrame::Error { id, code, .. } => {
-                let Some(kind) = self.take_pending(id) else {
+                let Some(kind) = self.take_pending(id, answer) else {
                     return;
                 };
                 if let PendingKind::Invite(n) = kind {
@@ -405,7 +406,7 @@ impl Client {
             }
             // Handled before a link is up, or not meaningful here.
             ServerFrame::InvitationStates { id, local, remote } => {
-                if let Some(PendingKind::InvitationSync(l, r)) = self.take_pending(id) {
+                if let Some(PendingKind::InvitationSync(l, r)) = self.take_pending(id, answer) {
                     self.on_invitation_states((l, r), local, remote);
                 }
             }
@@ -520,8 +521,16 @@ impl Client {
         self.emit(event);
     }
 
-    fn take_pending(&mut self, id: u32) -> Option<PendingKind> {
-        self.pending.remove(&id).map(|p| p.kind)
+    /// Removes and returns the request `id` if `answer` is an answer its kind can take. A
+    /// wrong kind of answer (only a buggy or hostile server sends one) leaves the request
+    /// waiting, to be answered properly or to time out.
+    fn take_pending(&mut self, id: u32, answer: Answer) -> Option<PendingKind> {
+        let fits = self.pending.get(&id).is_some_and(|p| answer.fits(&p.kind));
+        if fits {
+            self.pending.remove(&id).map(|p| p.kind)
+        } else {
+            None
+        }
     }
 
     /// Reports presence: everything in a fresh snapshot (`all`), else only what changed since
@@ -620,4 +629,70 @@ fn parse_ids(ids: &[&str], max: usize) -> Option<Vec<UserId>> {
         return None;
     }
     ids.iter().map(|s| UserId::new(*s).ok()).collect()
+}
+
+/// The kind of answer a response frame is, to check it against the request it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    PeerResult,
+    OnlineStatus,
+    Subscribed,
+    Joined,
+    Members,
+    MemberCounts,
+    UserAttributes,
+    ChannelAttributes,
+    InvitationStates,
+    Ok,
+    Error,
+    NotAnAnswer,
+}
+
+impl Answer {
+    fn of(frame: &ServerFrame) -> Answer {
+        match frame {
+            ServerFrame::PeerMessageResult { .. } => Answer::PeerResult,
+            ServerFrame::OnlineStatus { .. } => Answer::OnlineStatus,
+            ServerFrame::Subscribed { .. } => Answer::Subscribed,
+            ServerFrame::Joined { .. } => Answer::Joined,
+            ServerFrame::Members { .. } => Answer::Members,
+            ServerFrame::MemberCounts { .. } => Answer::MemberCounts,
+            ServerFrame::UserAttributes { .. } => Answer::UserAttributes,
+            ServerFrame::ChannelAttributes { .. } => Answer::ChannelAttributes,
+            ServerFrame::InvitationStates { .. } => Answer::InvitationStates,
+            ServerFrame::Ok { .. } => Answer::Ok,
+            ServerFrame::Error { .. } => Answer::Error,
+            _ => Answer::NotAnAnswer,
+        }
+    }
+
+    /// Whether a request of `kind` can be answered this way.
+    fn fits(self, kind: &PendingKind) -> bool {
+        use PendingKind as K;
+        match self {
+            Answer::Error => true,
+            Answer::NotAnAnswer => false,
+            Answer::PeerResult => matches!(kind, K::PeerMessage),
+            Answer::OnlineStatus => matches!(kind, K::QueryOnline),
+            Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Resync),
+            Answer::Joined => matches!(kind, K::Join(_) | K::Rejoin(_)),
+            Answer::Members => matches!(kind, K::GetMembers),
+            Answer::MemberCounts => matches!(kind, K::GetMemberCount),
+            Answer::UserAttributes => matches!(kind, K::GetUserAttrs),
+            Answer::ChannelAttributes => matches!(kind, K::GetChannelAttrs),
+            Answer::InvitationStates => matches!(kind, K::InvitationSync(..)),
+            Answer::Ok => matches!(
+                kind,
+                K::Unsubscribe(_)
+                    | K::RenewToken(_)
+                    | K::Leave
+                    | K::ChannelMessage
+                    | K::UserAttrWrite(..)
+                    | K::AttrWrite
+                    | K::Invite(_)
+                    | K::InvitationAction
+                    | K::Resync
+            ),
+        }
+    }
 }

@@ -98,6 +98,10 @@ impl Client {
 
     /// Drops the current transport (if any) and schedules the next attempt.
     fn link_lost(&mut self, close_code: Option<u16>) {
+        if matches!(self.link, Link::Draining { .. }) {
+            // A logout's link failing is just the end of the drain.
+            return self.finish_drain_with(close_code.is_some());
+        }
         if let (Some(t), Some(code)) = (self.link.transport(), close_code) {
             self.out.push_back(super::ClientOutput::Close(t, code));
         }
@@ -108,10 +112,11 @@ impl Client {
             // The link has really been gone since we last heard from it.
             self.down_since = Some(self.last_rx.min(self.now));
         }
-        let delay = self.backoff.next_delay(&mut self.rng);
-        self.link = Link::Idle {
-            retry_at: Some(self.now.saturating_add(delay)),
-        };
+        let retry_at = self.wants_link().then(|| {
+            self.now
+                .saturating_add(self.backoff.next_delay(&mut self.rng))
+        });
+        self.link = Link::Idle { retry_at };
         self.check_interruption();
     }
 
@@ -150,16 +155,23 @@ impl Client {
             return;
         }
         if matches!(self.link, Link::Draining { .. }) {
-            return self.finish_drain();
+            return self.finish_drain_with(false);
         }
         self.link_lost(None);
     }
 
     /// Ends a logout's drain: close the transport, end what is still open.
     fn finish_drain(&mut self) {
+        self.finish_drain_with(true);
+    }
+
+    /// Ends a logout's drain; `close` is false when the transport is already closed.
+    fn finish_drain_with(&mut self, close: bool) {
         if let Link::Draining { transport, .. } = self.link {
-            self.out
-                .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+            if close {
+                self.out
+                    .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+            }
             self.link = Link::Idle { retry_at: None };
             self.end_invitations_with_session();
         }
@@ -203,6 +215,11 @@ impl Client {
                 ServerFrame::RemoteInvitation(u) => self.on_remote_update(u),
                 _ => {}
             },
+            // A `kicked` before the first `login_ok` of an explicit login is a refusal
+            // (§2.3 has no CONNECTING → ABORTED); after that it aborts the session.
+            (_, ServerFrame::Kicked { .. }) if self.state == State::Connecting => {
+                self.on_login_refused(LoginError::Rejected)
+            }
             (_, ServerFrame::Kicked { reason }) => self.on_kicked(reason),
             (Link::Up { transport }, frame) => self.on_session_frame(transport, frame),
             (_, _) => {} // nothing else is meaningful before login_ok

@@ -148,6 +148,7 @@ enum ServerTimer {
     Liveness {
         uid: UserId,
         epoch: u64,
+        gen: u64,
     },
     TokenWarning {
         uid: UserId,
@@ -377,7 +378,10 @@ impl Server {
                 "already logged in on this connection",
             ),
             (ConnState::Bound { uid, epoch }, frame) => {
-                self.touch(&uid, epoch);
+                // A logout ends the session: no ONLINE flash for an UNREACHABLE user first.
+                if !matches!(frame, ClientFrame::Logout { .. }) {
+                    self.touch(&uid, epoch);
+                }
                 self.on_session_frame(conn, uid, epoch, frame);
             }
         }
@@ -485,7 +489,7 @@ impl Server {
                         );
                     }
                 }
-                ServerTimer::Liveness { uid, epoch } => self.on_liveness(&uid, epoch),
+                ServerTimer::Liveness { uid, epoch, gen } => self.on_liveness(&uid, epoch, gen),
                 ServerTimer::TokenWarning { uid, epoch, gen } => {
                     self.on_token_warning(&uid, epoch, gen)
                 }

@@ -29,7 +29,9 @@ pub(super) struct Session {
     pub conn: Option<ConnId>,
     pub last_rx: crate::time::Timestamp,
     pub reachable: bool,
+    /// A liveness check is scheduled (only the one with `liveness_gen` counts).
     pub liveness_scheduled: bool,
+    pub liveness_gen: u64,
     /// AccessToken2 expiry (Unix s); `None` in app-id mode and for 006 tokens (§3.5).
     pub token_expires_at: Option<u64>,
     pub token_gen: u64,
@@ -133,6 +135,7 @@ impl Server {
                 last_rx: self.now,
                 reachable: true,
                 liveness_scheduled: false,
+                liveness_gen: 0,
                 token_expires_at: None,
                 token_gen: 0,
                 next_pos: 1,
@@ -213,7 +216,7 @@ impl Server {
                 epoch,
             },
         );
-        self.schedule_liveness(&uid);
+        self.schedule_liveness_with(&uid, true);
         self.set_token_expiry(&uid, token_expires_at);
         self.send(
             conn,
@@ -433,21 +436,30 @@ impl Server {
             return;
         }
         s.last_rx = now;
-        if !s.reachable {
+        let recovered = !s.reachable;
+        if recovered {
             s.reachable = true;
             self.notify_presence(uid, PeerOnlineState::Online);
         }
-        self.schedule_liveness(uid);
+        // Back from UNREACHABLE: the pending check is the 30 s one; replace it with a 6 s one.
+        self.schedule_liveness_with(uid, recovered);
     }
 
     fn schedule_liveness(&mut self, uid: &UserId) {
+        self.schedule_liveness_with(uid, false);
+    }
+
+    /// Schedules the next liveness check unless one is pending; `replace` schedules anew
+    /// regardless (the pending one goes stale).
+    fn schedule_liveness_with(&mut self, uid: &UserId, replace: bool) {
         let Some(s) = self.sessions.get_mut(uid) else {
             return;
         };
-        if s.liveness_scheduled {
+        if s.liveness_scheduled && !replace {
             return;
         }
         s.liveness_scheduled = true;
+        s.liveness_gen += 1;
         // "More than 6 s": one millisecond past the threshold.
         let limit = if s.reachable {
             self.config.unreachable_after
@@ -458,24 +470,25 @@ impl Server {
             .last_rx
             .saturating_add(limit)
             .saturating_add(core::time::Duration::from_millis(1));
-        let epoch = s.epoch;
+        let (epoch, gen) = (s.epoch, s.liveness_gen);
         self.timers.schedule(
             at,
             ServerTimer::Liveness {
                 uid: uid.clone(),
                 epoch,
+                gen,
             },
         );
     }
 
-    pub(super) fn on_liveness(&mut self, uid: &UserId, epoch: u64) {
+    pub(super) fn on_liveness(&mut self, uid: &UserId, epoch: u64, gen: u64) {
         let now = self.now;
         let (unreachable_after, offline_after) =
             (self.config.unreachable_after, self.config.offline_after);
         let Some(s) = self.sessions.get_mut(uid) else {
             return;
         };
-        if s.epoch != epoch {
+        if s.epoch != epoch || s.liveness_gen != gen {
             return;
         }
         s.liveness_scheduled = false;
