@@ -645,7 +645,7 @@ enum Answer {
     InvitationStates,
     Ok,
     Error,
-    NotAnAnswer,
+    Push,
 }
 
 impl Answer {
@@ -662,7 +662,7 @@ impl Answer {
             ServerFrame::InvitationStates { .. } => Answer::InvitationStates,
             ServerFrame::Ok { .. } => Answer::Ok,
             ServerFrame::Error { .. } => Answer::Error,
-            _ => Answer::NotAnAnswer,
+            _ => Answer::Push,
         }
     }
 
@@ -671,7 +671,7 @@ impl Answer {
         use PendingKind as K;
         match self {
             Answer::Error => true,
-            Answer::NotAnAnswer => false,
+            Answer::Push => false,
             Answer::PeerResult => matches!(kind, K::PeerMessage),
             Answer::OnlineStatus => matches!(kind, K::QueryOnline),
             Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Resync),
