@@ -24,9 +24,11 @@ use crate::message::Message;
 /// close code [`close::UNSUPPORTED_VERSION`].
 pub const PROTOCOL_VERSION: u16 = 1;
 
-/// Largest frame accepted in either direction (128 KiB): a 32 KB raw message is ~44 KB of
-/// base64, and every other frame is smaller.
-pub const MAX_FRAME_BYTES: usize = 128 * 1024;
+/// Largest frame accepted in either direction (256 KiB). Limits count characters, but JSON
+/// escapes a control character as six (`\u0001`): the worst valid frames are a 32 KB text
+/// message of control characters (~197 KB as a push) and a full 32 KB channel-attribute set
+/// of them in `attributes_updated` (~210 KB). A test in this file checks both fit.
+pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 
 /// Close codes (RFC 6455 §7.4: 1000–2999 standard, 4000–4999 ours). PROTOCOL.md lists them.
 pub mod close {
@@ -338,8 +340,11 @@ pub enum ServerFrame {
         outcome: PeerMessageOutcome,
     },
     /// A pushed peer message (a stream push: see PROTOCOL.md, "The delivery stream").
+    /// `msg_id` is the sender's id for it: `(from, msg_id)` names the message for good, so a
+    /// client can drop one delivered again in a later session.
     Message {
         from: UserId,
+        msg_id: u64,
         message: Message,
         /// Unix ms at which the server received it.
         server_ts: u64,
@@ -574,6 +579,69 @@ mod tests {
         assert_eq!(
             ClientFrame::decode(&big).unwrap_err().close_code(),
             close::TOO_BIG
+        );
+    }
+
+    /// Found by the simulator (relaxation `no_escape_heavy_messages`) and the poison-push
+    /// analysis: a valid message or attribute set must fit a frame however JSON escapes it,
+    /// also as the server's push (which adds the sender, timestamps and ids).
+    #[test]
+    fn regression_worst_case_valid_frames_fit_the_frame_limit() {
+        use crate::attributes::{ChannelAttribute, MAX_CHANNEL_BYTES, MAX_KEY_BYTES};
+        use crate::message::MAX_MESSAGE_BYTES;
+        let long_uid = UserId::new("~".repeat(64)).unwrap();
+        let nasty = "\u{1}".repeat(MAX_MESSAGE_BYTES);
+        assert!(Message::text(nasty.clone()).is_valid());
+        let push = ServerFrame::Message {
+            from: long_uid.clone(),
+            msg_id: u64::MAX,
+            message: Message::text(nasty.clone()),
+            server_ts: u64::MAX,
+            offline: true,
+        };
+        assert!(
+            push.encode().len() <= MAX_FRAME_BYTES,
+            "{}",
+            push.encode().len()
+        );
+        let chan = ServerFrame::ChannelMessage {
+            channel: ChannelId::new("~".repeat(64)).unwrap(),
+            epoch: u64::MAX,
+            cseq: u64::MAX,
+            from: long_uid.clone(),
+            message: Message::text(nasty),
+            server_ts: u64::MAX,
+        };
+        assert!(chan.encode().len() <= MAX_FRAME_BYTES);
+        // 32 attributes whose keys and values fill the 32 KB channel total with characters
+        // JSON escapes.
+        let mut attributes = BTreeMap::new();
+        let per = MAX_CHANNEL_BYTES / 32 - MAX_KEY_BYTES;
+        for i in 0..32 {
+            let key = format!("{i:0>2}{}", "\\".repeat(MAX_KEY_BYTES - 2));
+            let value = "\u{1}".repeat(per);
+            attributes.insert(
+                key,
+                ChannelAttribute {
+                    value,
+                    last_update_user_id: long_uid.clone(),
+                    last_update_ts: u64::MAX,
+                },
+            );
+        }
+        let total: usize = attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.value.len())
+            .sum();
+        assert!(total <= MAX_CHANNEL_BYTES);
+        let update = ServerFrame::AttributesUpdated {
+            channel: ChannelId::new("c").unwrap(),
+            attributes,
+        };
+        assert!(
+            update.encode().len() <= MAX_FRAME_BYTES,
+            "{}",
+            update.encode().len()
         );
     }
 }

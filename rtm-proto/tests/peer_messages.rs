@@ -310,3 +310,42 @@ fn a_receiver_that_reconnects_gets_unacknowledged_messages_once() {
         "{r:?}"
     );
 }
+
+/// Found by the simulator (relaxation `redelivery_in_new_session`): a message delivered but
+/// whose ack was lost went to the offline store when the session ended, and was delivered
+/// again at the next session. The client now remembers delivered message ids.
+#[test]
+fn regression_a_message_whose_ack_was_lost_is_not_delivered_again_in_a_new_session() {
+    let mut w = World::new(2);
+    w.login(0, "alice");
+    w.login(1, "bob");
+    w.set_mode(1, LinkMode::DropToServer);
+    w.clients[0]
+        .send_message_to_peer(w.now, "bob", Message::text("once"), Default::default())
+        .unwrap();
+    w.settle();
+    assert_eq!(
+        received(&mut w, 1),
+        vec![("alice".into(), Message::text("once"), false)]
+    );
+    // Bob's acks and pings never arrive: the server ends his session at 30 s and keeps the
+    // unacknowledged message as an offline message.
+    w.advance(31_000);
+    assert_eq!(w.server.stats().offline_messages, 1);
+    w.set_mode(1, LinkMode::Up);
+    w.advance(15_000);
+    assert_eq!(
+        w.clients[1].connection_state(),
+        rtm_proto::ConnectionState::Connected
+    );
+    assert_eq!(
+        w.server.stats().offline_messages,
+        0,
+        "delivered (and acknowledged) again"
+    );
+    assert_eq!(
+        received(&mut w, 1),
+        vec![],
+        "but not shown to the application twice"
+    );
+}

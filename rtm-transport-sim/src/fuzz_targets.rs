@@ -205,10 +205,18 @@ pub fn server_frame(inp: &mut Input, sid: &str) -> Bytes {
             let outcome = ["received", "cached", "unreachable"][inp.u8() as usize % 3];
             json!({"type": "peer_message_result", "id": id, "outcome": outcome})
         }
-        5 | 6 => json!({
-            "type": "message", "from": uid(inp).as_str(), "message": message_json(inp),
-            "server_ts": inp.u64(), "offline": inp.bool(),
-        }),
+        5 | 6 => {
+            // Input consumed in the same order as before `msg_id` existed, so committed
+            // corpus files keep their meaning; the id is derived, not drawn.
+            let from = uid(inp);
+            let message = message_json(inp);
+            let server_ts = inp.u64();
+            let offline = inp.bool();
+            json!({
+                "type": "message", "from": from.as_str(), "msg_id": server_ts % 8,
+                "message": message, "server_ts": server_ts, "offline": offline,
+            })
+        }
         7 => {
             let peers: Vec<Value> = uids(inp)
                 .into_iter()

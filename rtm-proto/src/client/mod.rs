@@ -344,6 +344,42 @@ struct Pending {
     deadline: Timestamp,
 }
 
+/// Peer messages remembered as delivered (by sender and `msg_id`), to drop a redelivery.
+const DELIVERED_MEMORY: usize = 4096;
+
+/// A set that remembers its last `cap` insertions.
+#[derive(Debug, Clone)]
+struct RecentSet<T: Ord + Clone> {
+    cap: usize,
+    set: std::collections::BTreeSet<T>,
+    order: VecDeque<T>,
+}
+
+impl<T: Ord + Clone> RecentSet<T> {
+    fn new(cap: usize) -> Self {
+        RecentSet {
+            cap,
+            set: Default::default(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Inserts `t`; false if it was already there.
+    fn insert(&mut self, t: T) -> bool {
+        if !self.set.insert(t.clone()) {
+            return false;
+        }
+        self.order.push_back(t);
+        if self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        debug_assert!(self.set.len() <= self.cap);
+        true
+    }
+}
+
 /// The RTM client core. See the module documentation for the driving contract.
 #[derive(Debug)]
 pub struct Client {
@@ -388,6 +424,8 @@ pub struct Client {
     local_invitations: BTreeMap<u64, invitations::LocalInvitation>,
     /// Callee-side invitations.
     remote_invitations: BTreeMap<InvitationKey, invitations::RemoteInvitation>,
+    /// Peer messages delivered lately, across sessions and logins of this client.
+    delivered_messages: RecentSet<(UserId, u64)>,
     limiters: Limiters,
     out: VecDeque<ClientOutput>,
 }
@@ -428,6 +466,7 @@ impl Client {
             user_attributes: BTreeMap::new(),
             local_invitations: BTreeMap::new(),
             remote_invitations: BTreeMap::new(),
+            delivered_messages: RecentSet::new(DELIVERED_MEMORY),
             limiters: Limiters::default(),
             out: VecDeque::new(),
         }

@@ -454,15 +454,23 @@ impl Client {
         let event = match frame {
             ServerFrame::Message {
                 from,
+                msg_id,
                 message,
                 server_ts,
                 offline,
-            } => Event::MessageFromPeer {
-                peer_id: from,
-                message,
-                server_received_ts: server_ts,
-                is_offline_message: offline,
-            },
+            } => {
+                // Delivered before, in an earlier server session (an ack lost before the
+                // session ended): the stream position cannot tell, the message id can.
+                if !self.delivered_messages.insert((from.clone(), msg_id)) {
+                    return;
+                }
+                Event::MessageFromPeer {
+                    peer_id: from,
+                    message,
+                    server_received_ts: server_ts,
+                    is_offline_message: offline,
+                }
+            }
             ServerFrame::ChannelMessage {
                 channel,
                 epoch,

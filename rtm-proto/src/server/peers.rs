@@ -219,6 +219,7 @@ impl Server {
         }
         let frame = ServerFrame::Message {
             from: stored.key.0.clone(),
+            msg_id: stored.key.1,
             message: stored.message.clone(),
             server_ts: stored.server_ts,
             offline: stored.offline,

@@ -22,6 +22,8 @@ pub enum LinkMode {
     Refuse,
     /// Server → client frames are dropped (a one-way partition).
     DropToClient,
+    /// Client → server frames are dropped (a one-way partition).
+    DropToServer,
 }
 
 pub struct World {
@@ -70,7 +72,11 @@ impl World {
     /// the client's links: over TCP, lost frames mean a dead connection, never a gap.
     pub fn set_mode(&mut self, c: usize, mode: LinkMode) {
         let old = std::mem::replace(&mut self.modes[c], mode);
-        if matches!(old, LinkMode::Blackhole | LinkMode::DropToClient) && old != mode {
+        if matches!(
+            old,
+            LinkMode::Blackhole | LinkMode::DropToClient | LinkMode::DropToServer
+        ) && old != mode
+        {
             self.reset_link(c);
         }
     }
@@ -119,7 +125,7 @@ impl World {
             match o {
                 ServerOutput::Send { conn, frame } => {
                     if let Some(&(c, t)) = self.owner.get(&conn) {
-                        if self.modes[c] == LinkMode::Up {
+                        if matches!(self.modes[c], LinkMode::Up | LinkMode::DropToServer) {
                             self.queue
                                 .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
                         }
@@ -139,7 +145,7 @@ impl World {
             while let Some(o) = self.clients[c].poll_output() {
                 match o {
                     ClientOutput::Connect(t) => match self.modes[c] {
-                        LinkMode::Up | LinkMode::DropToClient => {
+                        LinkMode::Up | LinkMode::DropToClient | LinkMode::DropToServer => {
                             let conn = ConnId(self.next_conn);
                             self.next_conn += 1;
                             self.conn_of.insert((c, t), conn);
