@@ -5,16 +5,18 @@ use crate::entropy::{derive, Source};
 /// Named relaxations of invariants that known core bugs break.
 ///
 /// Each one is a *temporary* allowance for a specific bug in `rtm-proto` that was diagnosed
-/// and reported (see the crate docs and the issue). Every relaxation defaults ON so the swarm
-/// stays useful for finding *other* bugs; `--strict` (or [`Relaxations::strict`]) turns them
-/// all off to reproduce the bugs. When the core is fixed, delete the relaxation.
+/// and reported (see the crate docs and the issue). A relaxation for an open bug defaults ON
+/// so the swarm stays useful for finding *other* bugs; those for fixed bugs default OFF (the
+/// invariant is enforced) and remain only as names for `--relax`. `--strict` (or
+/// [`Relaxations::strict`]) turns them all off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Relaxations {
-    /// Core bug: a message the receiver's client delivered, but whose `ack` the server never
-    /// processed, is delivered again in a *later server session* of the same user (the
-    /// session ended, its unacknowledged messages went to the offline store, or were carried
-    /// to a new login). The client's dedup (`last_seq`) only spans one server session.
-    /// Relaxed: a second delivery in a different server session (not resumed) is allowed.
+    /// Design allowance (documented in PROTOCOL.md), not a bug: when a second device logs in
+    /// as the same user (REMOTE_LOGIN), the messages the first device had not acknowledged
+    /// move to the new device — at-least-once across the handover, since the first may have
+    /// shown them just before its ack was lost. (The same device never shows a message
+    /// twice: the client remembers delivered `msg_id`s across sessions; that part is
+    /// enforced.) Relaxed: a second delivery on *another client* of the user is allowed.
     pub redelivery_in_new_session: bool,
     /// Core bug: after a session went UNREACHABLE and then heard from its client again,
     /// `touch` makes it ONLINE but the only liveness timer left is the 30 s OFFLINE one
@@ -74,14 +76,14 @@ impl Default for Relaxations {
     fn default() -> Self {
         Relaxations {
             redelivery_in_new_session: true,
-            unreachable_after_recovery: true,
+            unreachable_after_recovery: false, // fixed in the core; kept to reproduce old seeds
             subscription_divergence_after_timeout: true,
-            no_escape_heavy_messages: true,
-            kicked_before_login_ok: true,
+            no_escape_heavy_messages: false, // fixed in the core; kept to reproduce old seeds
+            kicked_before_login_ok: false,   // fixed in the core; kept to reproduce old seeds
             stale_login_self_kick: true,
-            mismatched_answer_drops_request: true,
-            close_after_closed_in_drain: true,
-            link_lost_while_draining: true,
+            mismatched_answer_drops_request: false, // fixed in the core; kept to reproduce old seeds
+            close_after_closed_in_drain: false, // fixed in the core; kept to reproduce old seeds
+            link_lost_while_draining: false,    // fixed in the core; kept to reproduce old seeds
         }
     }
 }

@@ -29,10 +29,13 @@ pub fn allowed_transition(from: State, to: State, reason: Reason) -> bool {
             )
             | (S::Reconnecting, S::Connected, R::LoginSuccess)
             | (S::Reconnecting, S::Disconnected, R::Logout)
+            // TOKEN_EXPIRED from RECONNECTING: the server ended the session when its token
+            // expired while it was attached, and the client, whose link died just then,
+            // learns it when it tries to resume (the server's tombstone answers).
             | (
                 S::Reconnecting,
                 S::Aborted,
-                R::RemoteLogin | R::BannedByServer
+                R::RemoteLogin | R::BannedByServer | R::TokenExpired
             )
             | (S::Aborted, S::Disconnected, R::Logout)
     )

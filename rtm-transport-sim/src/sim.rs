@@ -1449,7 +1449,7 @@ impl Sim {
                 self.stats.dup_after_crash += 1;
                 continue;
             }
-            if d.session != here.session && self.cfg.relax.redelivery_in_new_session {
+            if d.node != here.node && self.cfg.relax.redelivery_in_new_session {
                 self.stats.dup_relaxed += 1;
                 continue;
             }
