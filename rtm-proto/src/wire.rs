@@ -142,6 +142,13 @@ pub enum ClientFrame {
         token: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
+        /// Names the client instance (random, fixed for its life; 0 = not given) and counts
+        /// its login attempts, so the server can tell a stale login of the client that owns
+        /// the session (overtaken by a newer attempt) from another device.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        instance: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        attempt: u64,
     },
     /// End the session now (§2.10).
     Logout { id: u32 },
@@ -257,6 +264,10 @@ pub enum ClientFrame {
         #[serde(default)]
         remote: Vec<InvitationKey>,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where a client is in a channel's message sequence: the channel instance (`epoch`, which
@@ -539,6 +550,8 @@ mod tests {
             uid: uid("bob"),
             token: None,
             resume: None,
+            instance: 0,
+            attempt: 0,
         };
         let text = String::from_utf8(f.encode().to_vec()).unwrap();
         assert_eq!(

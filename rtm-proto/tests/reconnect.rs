@@ -103,3 +103,63 @@ fn a_kicked_client_that_missed_the_kick_does_not_steal_the_session_back() {
         Some(&(S::Aborted, R::RemoteLogin))
     );
 }
+
+fn login_frame(uid: &str, instance: u64, attempt: u64) -> String {
+    format!(
+        r#"{{"type":"login","id":1,"version":1,"app_id":"00000000000000000000000000000000","uid":"{uid}","instance":{instance},"attempt":{attempt}}}"#
+    )
+}
+
+fn closes(out: &[rtm_proto::ServerOutput]) -> Vec<u16> {
+    out.iter()
+        .filter_map(|o| match o {
+            rtm_proto::ServerOutput::Close { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Found by the simulator (relaxation `stale_login_self_kick`): a login frame delayed on a
+/// connection its client had given up on reached the server after the client's newer login
+/// and kicked the client's own session with REMOTE_LOGIN.
+#[test]
+fn regression_a_stale_login_of_the_same_client_does_not_kick_its_session() {
+    use rtm_proto::wire::close;
+    let mut w = World::new(0);
+    let newer = w.raw_connect();
+    assert_eq!(
+        closes(&w.raw_frame(newer, login_frame("alice", 7, 2).as_bytes())),
+        Vec::<u16>::new()
+    );
+    let stale = w.raw_connect();
+    let out = w.raw_frame(stale, login_frame("alice", 7, 1).as_bytes());
+    assert_eq!(
+        closes(&out),
+        vec![close::SUPERSEDED],
+        "the stale attempt is dropped"
+    );
+    assert!(
+        !w.server_closes.iter().any(|&(c, _)| c == newer),
+        "the live session is untouched"
+    );
+    // The same client starting afresh (a higher attempt, no resume) replaces it quietly…
+    let again = w.raw_connect();
+    w.raw_frame(again, login_frame("alice", 7, 3).as_bytes());
+    assert_eq!(
+        w.server_closes
+            .iter()
+            .find(|&&(c, _)| c == newer)
+            .map(|c| c.1),
+        Some(close::SUPERSEDED)
+    );
+    // …while another device kicks it with REMOTE_LOGIN.
+    let other = w.raw_connect();
+    w.raw_frame(other, login_frame("alice", 8, 1).as_bytes());
+    assert_eq!(
+        w.server_closes
+            .iter()
+            .find(|&&(c, _)| c == again)
+            .map(|c| c.1),
+        Some(close::REMOTE_LOGIN)
+    );
+}

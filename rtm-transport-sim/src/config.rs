@@ -80,7 +80,7 @@ impl Default for Relaxations {
             subscription_divergence_after_timeout: true,
             no_escape_heavy_messages: false, // fixed in the core; kept to reproduce old seeds
             kicked_before_login_ok: false,   // fixed in the core; kept to reproduce old seeds
-            stale_login_self_kick: true,
+            stale_login_self_kick: false,    // fixed in the core; kept to reproduce old seeds
             mismatched_answer_drops_request: false, // fixed in the core; kept to reproduce old seeds
             close_after_closed_in_drain: false, // fixed in the core; kept to reproduce old seeds
             link_lost_while_draining: false,    // fixed in the core; kept to reproduce old seeds

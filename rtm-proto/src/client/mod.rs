@@ -424,6 +424,10 @@ pub struct Client {
     local_invitations: BTreeMap<u64, invitations::LocalInvitation>,
     /// Callee-side invitations.
     remote_invitations: BTreeMap<InvitationKey, invitations::RemoteInvitation>,
+    /// Names this client instance to the server (random, never 0), with a count of its login
+    /// frames, so a delayed stale login is not mistaken for another device.
+    instance: u64,
+    login_attempts: u64,
     /// Peer messages delivered lately, across sessions and logins of this client.
     delivered_messages: RecentSet<(UserId, u64)>,
     limiters: Limiters,
@@ -436,9 +440,11 @@ impl Client {
     pub fn new(config: ClientConfig, seed: u64, now: Timestamp, unix_ms: u64) -> Self {
         let backoff = Backoff::new(config.backoff_initial, config.backoff_max);
         let heartbeat = config.heartbeat;
+        let mut rng = Rng::new(seed);
+        let instance = (rng.next_u64() >> 11) | 1;
         Client {
             config,
-            rng: Rng::new(seed),
+            rng,
             wall: WallClock::new(now, unix_ms),
             now,
             state: ConnectionState::Disconnected,
@@ -466,6 +472,8 @@ impl Client {
             user_attributes: BTreeMap::new(),
             local_invitations: BTreeMap::new(),
             remote_invitations: BTreeMap::new(),
+            instance,
+            login_attempts: 0,
             delivered_messages: RecentSet::new(DELIVERED_MEMORY),
             limiters: Limiters::default(),
             out: VecDeque::new(),

@@ -138,6 +138,7 @@ impl Client {
         let Some(uid) = self.uid.clone() else { return };
         let request = self.alloc_request();
         self.last_rx = self.now;
+        self.login_attempts += 1;
         self.link = Link::LoggingIn { transport, request };
         let frame = ClientFrame::Login {
             id: request,
@@ -146,6 +147,8 @@ impl Client {
             uid,
             token: self.token.clone(),
             resume: self.session.clone(),
+            instance: self.instance,
+            attempt: self.login_attempts,
         };
         self.send_frame(transport, &frame);
     }

@@ -367,8 +367,22 @@ impl Server {
                     uid,
                     token,
                     resume,
+                    instance,
+                    attempt,
                 },
-            ) => self.on_login(conn, id, version, &app_id, uid, token, resume),
+            ) => self.on_login(
+                conn,
+                sessions::LoginRequest {
+                    id,
+                    version,
+                    app_id,
+                    uid,
+                    token,
+                    resume,
+                    instance,
+                    attempt,
+                },
+            ),
             (ConnState::AwaitingLogin, _) => {
                 self.close(conn, close::OUT_OF_SEQUENCE, "log in first")
             }

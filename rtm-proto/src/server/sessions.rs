@@ -26,6 +26,9 @@ pub(super) struct Session {
     pub epoch: u64,
     /// The secret a client presents to resume.
     pub sid: String,
+    /// The client instance that owns the session (0: not given) and its latest login attempt.
+    pub instance: u64,
+    pub attempt: u64,
     pub conn: Option<ConnId>,
     pub last_rx: crate::time::Timestamp,
     pub reachable: bool,
@@ -49,18 +52,31 @@ pub(super) struct Session {
     pub message_rate: RateLimiter,
 }
 
+/// A `login` frame's fields.
+#[derive(Debug)]
+pub(super) struct LoginRequest {
+    pub id: u32,
+    pub version: u16,
+    pub app_id: String,
+    pub uid: UserId,
+    pub token: Option<String>,
+    pub resume: Option<String>,
+    pub instance: u64,
+    pub attempt: u64,
+}
+
 impl Server {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn on_login(
-        &mut self,
-        conn: ConnId,
-        id: u32,
-        version: u16,
-        app_id: &str,
-        uid: UserId,
-        token: Option<String>,
-        resume: Option<String>,
-    ) {
+    pub(super) fn on_login(&mut self, conn: ConnId, req: LoginRequest) {
+        let LoginRequest {
+            id,
+            version,
+            app_id,
+            uid,
+            token,
+            resume,
+            instance,
+            attempt,
+        } = req;
         if version != PROTOCOL_VERSION {
             self.close(
                 conn,
@@ -77,9 +93,24 @@ impl Server {
             Err(e) => return self.refuse_login(conn, id, e),
         };
 
-        // A resume of a live session of this user: reattach, keep everything.
-        if let Some(s) = self.sessions.get(&uid) {
+        let same_client = self
+            .sessions
+            .get(&uid)
+            .is_some_and(|s| instance != 0 && s.instance == instance);
+        if let Some(s) = self.sessions.get_mut(&uid) {
+            // A login the session's own client has since overtaken with a newer attempt (it
+            // was delayed on a connection the client gave up on): drop it, touch nothing.
+            if same_client && attempt <= s.attempt {
+                self.close(
+                    conn,
+                    close::SUPERSEDED,
+                    "a newer login attempt of this client won",
+                );
+                return;
+            }
+            // A resume of a live session of this user: reattach, keep everything.
             if resume.as_deref() == Some(s.sid.as_str()) {
+                s.attempt = attempt;
                 let epoch = s.epoch;
                 return self.resume(conn, id, uid, epoch, token_expires_at);
             }
@@ -96,24 +127,35 @@ impl Server {
             return;
         }
 
-        // Otherwise a new session; an existing one of the same user is kicked (§2.7) and its
-        // undelivered messages move over to the new one.
+        // Otherwise a new session. An existing one of the same user is replaced and its
+        // undelivered messages move over to the new one: quietly if it belongs to the same
+        // client (which starts afresh, e.g. after its logout was lost), else it is kicked
+        // with REMOTE_LOGIN (§2.7).
         let mut carried = VecDeque::new();
         if let Some(old) = self.sessions.remove(&uid) {
-            self.tombstones
-                .insert(old.sid.clone(), KickReason::RemoteLogin);
+            if !same_client {
+                self.tombstones
+                    .insert(old.sid.clone(), KickReason::RemoteLogin);
+            }
             if let Some(old_conn) = old.conn {
-                self.send(
-                    old_conn,
-                    &ServerFrame::Kicked {
-                        reason: KickReason::RemoteLogin,
-                    },
-                );
+                if !same_client {
+                    self.send(
+                        old_conn,
+                        &ServerFrame::Kicked {
+                            reason: KickReason::RemoteLogin,
+                        },
+                    );
+                }
                 self.conns.remove(&old_conn);
+                let (code, reason) = if same_client {
+                    (close::SUPERSEDED, "this client started a new session")
+                } else {
+                    (close::REMOTE_LOGIN, "the same user id logged in elsewhere")
+                };
                 self.out.push_back(super::ServerOutput::Close {
                     conn: old_conn,
-                    code: close::REMOTE_LOGIN,
-                    reason: "the same user id logged in elsewhere".into(),
+                    code,
+                    reason: reason.into(),
                 });
             }
             self.presence.drop_subscriptions(&uid, &old.subscriptions);
@@ -131,6 +173,8 @@ impl Server {
             Session {
                 epoch,
                 sid: sid.clone(),
+                instance,
+                attempt,
                 conn: Some(conn),
                 last_rx: self.now,
                 reachable: true,

@@ -212,11 +212,26 @@ impl World {
         }
         // Re-inject outputs for others through the normal path.
         for o in others {
-            if let ServerOutput::Send { conn, frame } = o {
-                if let Some(&(c, t)) = self.owner.get(&conn) {
-                    self.queue
-                        .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
+            match o {
+                ServerOutput::Send { conn, frame } => {
+                    if let Some(&(c, t)) = self.owner.get(&conn) {
+                        self.queue
+                            .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
+                    }
                 }
+                ServerOutput::Close { conn, code, .. } => {
+                    self.server_closes.push((conn, code));
+                    if let Some((c, t)) = self.owner.remove(&conn) {
+                        self.conn_of.remove(&(c, t));
+                        self.queue
+                            .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
+                    }
+                }
+            }
+        }
+        for o in &out {
+            if let ServerOutput::Close { conn, code, .. } = o {
+                self.server_closes.push((*conn, *code));
             }
         }
         self.settle();
