@@ -169,8 +169,15 @@ pub enum ClientFrame {
     Ack { seq: u64 },
     /// `queryPeersOnlineStatus` (≤ 256 ids).
     QueryOnline { id: u32, peers: Vec<UserId> },
-    /// `subscribePeersOnlineStatus`; the answer carries the current state of `peers`.
-    Subscribe { id: u32, peers: Vec<UserId> },
+    /// `subscribePeersOnlineStatus`; the answer carries the current state of `peers`. With
+    /// `replace` the session's subscriptions become exactly `peers` (possibly none): how a
+    /// client puts the server back in step with its own record.
+    Subscribe {
+        id: u32,
+        peers: Vec<UserId>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        replace: bool,
+    },
     /// `unsubscribePeersOnlineStatus`.
     Unsubscribe { id: u32, peers: Vec<UserId> },
     /// `channel.join()`. `resume` names the last channel message the client saw, when it

@@ -263,3 +263,37 @@ fn regression_logout_while_unreachable_is_offline_without_an_online_flash() {
         .collect();
     assert_eq!(seen, vec![P::Unreachable, P::Offline]);
 }
+
+/// Found by the simulator (relaxation `subscription_divergence_after_timeout`): a subscribe
+/// that timed out on the client could still be applied by the server, leaving the two
+/// records of the subscription apart for good. The client now undoes a timed-out change.
+#[test]
+fn regression_a_timed_out_subscribe_is_undone_on_the_server() {
+    let mut w = World::new(1);
+    w.login(0, "alice");
+    // The server hears alice; alice hears nothing back.
+    w.set_mode(0, LinkMode::DropToClient);
+    let req = w.clients[0]
+        .subscribe_peers_online_status(w.now, &["bob"])
+        .unwrap();
+    w.settle();
+    assert_eq!(w.server.stats().subscriptions, 1, "the server applied it");
+    w.advance(10_000);
+    assert_eq!(
+        w.response(0, req),
+        Some(Response::SubscribePeersOnlineStatus(Err(
+            PeerSubscriptionStatusError::Timeout
+        )))
+    );
+    w.set_mode(0, LinkMode::Up);
+    w.advance(15_000);
+    assert_eq!(
+        w.clients[0].connection_state(),
+        rtm_proto::ConnectionState::Connected
+    );
+    assert!(w.clients[0]
+        .query_peers_by_subscription_option(w.now)
+        .unwrap()
+        .is_empty());
+    assert_eq!(w.server.stats().subscriptions, 0, "and then undid it");
+}

@@ -77,7 +77,7 @@ impl Default for Relaxations {
         Relaxations {
             redelivery_in_new_session: true,
             unreachable_after_recovery: false, // fixed in the core; kept to reproduce old seeds
-            subscription_divergence_after_timeout: true,
+            subscription_divergence_after_timeout: false, // fixed in the core; kept to reproduce old seeds
             no_escape_heavy_messages: false, // fixed in the core; kept to reproduce old seeds
             kicked_before_login_ok: false,   // fixed in the core; kept to reproduce old seeds
             stale_login_self_kick: false,    // fixed in the core; kept to reproduce old seeds

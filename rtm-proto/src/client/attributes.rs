@@ -300,11 +300,12 @@ impl Client {
 
     /// After a reconnect that lost the server session: push the attributes again.
     pub(super) fn repush_user_attributes(&mut self) {
-        if self.user_attributes.is_empty() {
+        if self.user_attributes.is_empty() && !self.user_attrs_dirty {
             return;
         }
+        self.user_attrs_dirty = false;
         let attrs = self.user_attributes.clone();
-        self.start_request(PendingKind::Resync, SHORT_TIMEOUT, |id| {
+        self.start_request(PendingKind::AttrReconcile, SHORT_TIMEOUT, |id| {
             ClientFrame::UserAttrs {
                 id,
                 op: AttrOp::Set,

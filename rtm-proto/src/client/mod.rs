@@ -402,6 +402,9 @@ pub struct Client {
     /// Re-login refused for an expired token: wait for `renew_token`.
     waiting_for_token: bool,
     last_rx: Timestamp,
+    /// The last `pong` (or `login_ok`): a link is alive while the server answers our pings,
+    /// not merely while it sends (pushes can flow while our direction is stalled).
+    last_pong: Timestamp,
     next_ping: Timestamp,
     heartbeat: Duration,
     next_request: u32,
@@ -409,6 +412,10 @@ pub struct Client {
     deadlines: TimerTable<u32>,
     /// Subscribed peers and their last reported state.
     subscriptions: BTreeMap<UserId, Option<PeerOnlineState>>,
+    /// A (un)subscribe timed out: the server may hold another set; reconcile when quiet.
+    subscriptions_dirty: bool,
+    /// A user-attribute write timed out: likewise for the attributes.
+    user_attrs_dirty: bool,
     /// Position of the last stream push received on the current link.
     stream_pos: u64,
     /// Highest stream position delivered to the application in this server session.
@@ -458,12 +465,15 @@ impl Client {
             down_since: None,
             waiting_for_token: false,
             last_rx: now,
+            last_pong: now,
             next_ping: now,
             heartbeat,
             next_request: 1,
             pending: BTreeMap::new(),
             deadlines: TimerTable::default(),
             subscriptions: BTreeMap::new(),
+            subscriptions_dirty: false,
+            user_attrs_dirty: false,
             stream_pos: 0,
             delivered_pos: 0,
             acked_pos: 0,
@@ -538,7 +548,9 @@ impl Client {
             Link::Draining { until, .. } => consider(Some(until)),
             Link::Up { .. } => {
                 consider(Some(self.next_ping));
-                consider(Some(self.last_rx.saturating_add(self.config.link_timeout)));
+                consider(Some(
+                    self.last_pong.saturating_add(self.config.link_timeout),
+                ));
             }
         }
         next

@@ -52,6 +52,10 @@ pub(super) enum PendingKind {
     InvitationAction,
     /// A sync of these open invitations after a session loss.
     InvitationSync(Vec<u64>, Vec<crate::wire::InvitationKey>),
+    /// `subscribe` with `replace`: the server's subscriptions set to the client's record.
+    Reconcile,
+    /// `user_attrs` `set` with the client's confirmed copy.
+    AttrReconcile,
 }
 
 impl Client {
@@ -140,7 +144,11 @@ impl Client {
         }
         let kind = PendingKind::Subscribe(peers.clone());
         Ok(self.start_request(kind, self.config.request_timeout, |id| {
-            ClientFrame::Subscribe { id, peers }
+            ClientFrame::Subscribe {
+                id,
+                peers,
+                replace: false,
+            }
         }))
     }
 
@@ -273,8 +281,115 @@ impl Client {
                 .is_some_and(|p| p.deadline <= self.now);
             if due {
                 let p = self.pending.remove(&id).expect("checked");
+                self.compensate(&p.kind);
                 self.answer_with_failure(id, p.kind, Failure::Timeout);
             }
+        }
+    }
+
+    /// A request that changes server state timed out: the application was told it failed,
+    /// but the server may have applied it (its answer lost or late). Send the request that
+    /// puts the server back where the client's own record says it is, so the two never
+    /// drift apart (found by the simulator: `subscription_divergence_after_timeout`). All
+    /// of these are idempotent on the server; they are internal (no response).
+    fn compensate(&mut self, kind: &PendingKind) {
+        match kind {
+            PendingKind::Subscribe(_) | PendingKind::Unsubscribe(_) | PendingKind::Reconcile => {
+                self.subscriptions_dirty = true
+            }
+            PendingKind::UserAttrWrite(..) | PendingKind::AttrReconcile => {
+                self.user_attrs_dirty = true
+            }
+            PendingKind::Join(channel) => {
+                // No second join of it can be waiting (that is ALREADY_JOINED), so a leave
+                // now cannot overtake a newer join.
+                self.channels.remove(channel);
+                let channel = channel.clone();
+                let timeout = self.config.request_timeout;
+                self.start_request(PendingKind::Resync, timeout, |id| ClientFrame::Leave {
+                    id,
+                    channel,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Forgets the snapshot corrections (`replace` subscribe, attribute `set`) still waiting
+    /// from an earlier link, marking their state to be reconciled again: resent after newer
+    /// changes they would undo them. Other requests stay to be resent.
+    pub(super) fn drop_internal_requests(&mut self) {
+        let mut subs = false;
+        let mut attrs = false;
+        self.pending.retain(|_, p| match p.kind {
+            PendingKind::Reconcile => {
+                subs = true;
+                false
+            }
+            PendingKind::AttrReconcile => {
+                attrs = true;
+                false
+            }
+            _ => true,
+        });
+        self.subscriptions_dirty |= subs;
+        self.user_attrs_dirty |= attrs;
+    }
+
+    /// Puts the server back in step with the client's record — once no request of the same
+    /// kind is in flight, so the correction cannot overtake a newer change and undo it.
+    pub(super) fn reconcile(&mut self) {
+        if !matches!(self.link, Link::Up { .. }) {
+            return;
+        }
+        let timeout = self.config.request_timeout;
+        let busy = |kinds: &dyn Fn(&PendingKind) -> bool, pending: &BTreeMap<u32, Pending>| {
+            pending.values().any(|p| kinds(&p.kind))
+        };
+        if self.subscriptions_dirty
+            && !busy(
+                &|k| {
+                    matches!(
+                        k,
+                        PendingKind::Subscribe(_)
+                            | PendingKind::Unsubscribe(_)
+                            | PendingKind::Reconcile
+                    )
+                },
+                &self.pending,
+            )
+        {
+            self.subscriptions_dirty = false;
+            let peers = self.subscriptions.keys().cloned().collect();
+            self.start_request(PendingKind::Reconcile, timeout, |id| {
+                ClientFrame::Subscribe {
+                    id,
+                    peers,
+                    replace: true,
+                }
+            });
+        }
+        if self.user_attrs_dirty
+            && !busy(
+                &|k| {
+                    matches!(
+                        k,
+                        PendingKind::UserAttrWrite(..) | PendingKind::AttrReconcile
+                    )
+                },
+                &self.pending,
+            )
+        {
+            self.user_attrs_dirty = false;
+            let attributes = self.user_attributes.clone();
+            self.start_request(PendingKind::AttrReconcile, timeout, |id| {
+                ClientFrame::UserAttrs {
+                    id,
+                    op: crate::attributes::AttrOp::Set,
+                    attributes,
+                    keys: Vec::new(),
+                }
+            });
         }
     }
 
@@ -321,7 +436,9 @@ impl Client {
                     self.respond(RequestId(id), Response::SubscribePeersOnlineStatus(Ok(())));
                     self.report_presence(peers, true);
                 }
-                Some(PendingKind::Resync) => self.report_presence(peers, false),
+                Some(PendingKind::Resync | PendingKind::Reconcile) => {
+                    self.report_presence(peers, false)
+                }
                 _ => {}
             },
             ServerFrame::Joined {
@@ -410,7 +527,8 @@ impl Client {
                     self.on_invitation_states((l, r), local, remote);
                 }
             }
-            ServerFrame::Pong {} | ServerFrame::LoginOk { .. } | ServerFrame::Kicked { .. } => {}
+            ServerFrame::Pong {} => self.last_pong = self.now,
+            ServerFrame::LoginOk { .. } | ServerFrame::Kicked { .. } => {}
             ServerFrame::Message { .. }
             | ServerFrame::ChannelMessage { .. }
             | ServerFrame::MemberJoined { .. }
@@ -623,6 +741,8 @@ fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
             Response::GetChannelAttributes(pick!(AttributeOperationError, Timeout, Failure))
         }
         PendingKind::Resync
+        | PendingKind::Reconcile
+        | PendingKind::AttrReconcile
         | PendingKind::Rejoin(_)
         | PendingKind::InvitationAction
         | PendingKind::InvitationSync(..) => return None,
@@ -682,7 +802,7 @@ impl Answer {
             Answer::Push => false,
             Answer::PeerResult => matches!(kind, K::PeerMessage),
             Answer::OnlineStatus => matches!(kind, K::QueryOnline),
-            Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Resync),
+            Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Resync | K::Reconcile),
             Answer::Joined => matches!(kind, K::Join(_) | K::Rejoin(_)),
             Answer::Members => matches!(kind, K::GetMembers),
             Answer::MemberCounts => matches!(kind, K::GetMemberCount),
@@ -700,6 +820,7 @@ impl Answer {
                     | K::Invite(_)
                     | K::InvitationAction
                     | K::Resync
+                    | K::AttrReconcile
             ),
         }
     }

@@ -224,7 +224,10 @@ impl Client {
                 self.on_login_refused(LoginError::Rejected)
             }
             (_, ServerFrame::Kicked { reason }) => self.on_kicked(reason),
-            (Link::Up { transport }, frame) => self.on_session_frame(transport, frame),
+            (Link::Up { transport }, frame) => {
+                self.on_session_frame(transport, frame);
+                self.reconcile();
+            }
             (_, _) => {} // nothing else is meaningful before login_ok
         }
     }
@@ -238,6 +241,7 @@ impl Client {
         resend_from: u64,
     ) {
         self.link = Link::Up { transport };
+        self.last_pong = self.now;
         // Positions before `resend_from` were acknowledged; what follows is resent or new.
         self.stream_pos = resend_from.saturating_sub(1);
         self.acked_pos = self.stream_pos;
@@ -257,12 +261,21 @@ impl Client {
         // §2.6: resubscribe (the answer is diffed against what was reported); after losing
         // the server session also re-push user attributes and rejoin channels; then resend
         // whatever was not answered on the old link.
-        if !self.subscriptions.is_empty() {
+        // Internal corrections still waiting from an earlier link are superseded by the
+        // ones made now, and must not be resent after them (an old `replace` would undo a
+        // subscription confirmed since).
+        self.drop_internal_requests();
+        if !self.subscriptions.is_empty() || self.subscriptions_dirty {
+            // `replace`: also drops what a resumed session holds beyond the client's record.
+            self.subscriptions_dirty = false;
             let peers = self.subscriptions.keys().cloned().collect();
             let timeout = self.config.request_timeout;
-            self.start_request(PendingKind::Resync, timeout, |id| ClientFrame::Subscribe {
-                id,
-                peers,
+            self.start_request(PendingKind::Reconcile, timeout, |id| {
+                ClientFrame::Subscribe {
+                    id,
+                    peers,
+                    replace: true,
+                }
             });
         }
         if fresh_session {
@@ -354,7 +367,7 @@ impl Client {
                 self.link_lost(Some(close::HEARTBEAT_TIMEOUT))
             }
             Link::Up { transport } => {
-                if now.since(self.last_rx) >= self.config.link_timeout {
+                if now.since(self.last_pong) >= self.config.link_timeout {
                     self.link_lost(Some(close::HEARTBEAT_TIMEOUT));
                 } else if now >= self.next_ping {
                     self.send_ack(transport);
@@ -365,6 +378,7 @@ impl Client {
             _ => {}
         }
         self.expire_requests();
+        self.reconcile();
     }
 
     fn wants_link(&self) -> bool {
@@ -377,6 +391,8 @@ impl Client {
     /// What a logout forgets: subscriptions, channels, user attributes, the session.
     fn forget_session_state(&mut self) {
         self.subscriptions.clear();
+        self.subscriptions_dirty = false;
+        self.user_attrs_dirty = false;
         self.channels.clear();
         self.user_attributes.clear();
         self.delivered_pos = 0;

@@ -416,7 +416,9 @@ impl Server {
             } => self.on_peer_message(conn, &uid, epoch, id, to, msg_id, message, offline),
             ClientFrame::Ack { seq } => self.on_ack(&uid, epoch, seq),
             ClientFrame::QueryOnline { id, peers } => self.on_query_online(conn, id, peers),
-            ClientFrame::Subscribe { id, peers } => self.on_subscribe(conn, &uid, id, peers),
+            ClientFrame::Subscribe { id, peers, replace } => {
+                self.on_subscribe(conn, &uid, id, peers, replace)
+            }
             ClientFrame::Unsubscribe { id, peers } => self.on_unsubscribe(conn, &uid, id, peers),
             ClientFrame::Join {
                 id,

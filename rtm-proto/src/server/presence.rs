@@ -74,21 +74,46 @@ impl Server {
         self.send(conn, &ServerFrame::OnlineStatus { id, peers });
     }
 
-    pub(super) fn on_subscribe(&mut self, conn: ConnId, uid: &UserId, id: u32, peers: Vec<UserId>) {
+    pub(super) fn on_subscribe(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        peers: Vec<UserId>,
+        replace: bool,
+    ) {
         let Some(s) = self.sessions.get(uid) else {
             return;
         };
-        if peers.is_empty() {
+        if peers.is_empty() && !replace {
             let e = PeerSubscriptionStatusError::InvalidArgument;
             return self.reply_error(conn, id, e.code(), e.to_string());
         }
-        let new: BTreeSet<&UserId> = peers
+        let asked: BTreeSet<&UserId> = peers.iter().collect();
+        let kept = if replace { 0 } else { s.subscriptions.len() };
+        let new = asked
             .iter()
-            .filter(|p| !s.subscriptions.contains(*p))
-            .collect();
-        if s.subscriptions.len() + new.len() > MAX_SUBSCRIPTIONS {
+            .filter(|p| replace || !s.subscriptions.contains(**p))
+            .count();
+        if kept + new > MAX_SUBSCRIPTIONS {
             let e = PeerSubscriptionStatusError::Overflow;
             return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        if replace {
+            let dropped: Vec<UserId> = s
+                .subscriptions
+                .iter()
+                .filter(|p| !asked.contains(p))
+                .cloned()
+                .collect();
+            for p in &dropped {
+                self.presence.remove(uid, p);
+            }
+            if let Some(s) = self.sessions.get_mut(uid) {
+                for p in &dropped {
+                    s.subscriptions.remove(p);
+                }
+            }
         }
         let mut snapshot = Vec::with_capacity(peers.len());
         let mut seen = BTreeSet::new();
