@@ -155,18 +155,20 @@ fn close_reasons_fit_a_websocket_close_frame() {
 }
 
 #[test]
-fn a_receiver_that_never_acknowledges_is_closed_as_a_slow_consumer_by_bytes() {
+fn a_receiver_that_never_acknowledges_gets_no_more_than_its_stream_holds() {
+    use rtm_proto::client::Response;
     let sc = rtm_proto::ServerConfig {
-        max_unacked_bytes: 64 * 1024,
+        max_unacked_bytes: 70 * 1024,
         ..Default::default()
     };
     let mut w = World::with_config(1, sc, Default::default());
     w.login(0, "alice");
-    let rx = logged_in_raw(&mut w, "rx");
+    let _rx = logged_in_raw(&mut w, "rx");
     let big = "y".repeat(16 * 1024);
+    let mut outcomes = Vec::new();
     for i in 0..5 {
         w.advance(100);
-        w.clients[0]
+        let req = w.clients[0]
             .send_message_to_peer(
                 w.now,
                 "rx",
@@ -175,15 +177,18 @@ fn a_receiver_that_never_acknowledges_is_closed_as_a_slow_consumer_by_bytes() {
             )
             .unwrap();
         w.settle();
+        outcomes.push(w.response(0, req));
     }
-    assert!(
-        w.server_closes
-            .iter()
-            .any(|&(c, code)| c == rx && code == close::SLOW_CONSUMER),
-        "{:?}",
-        w.server_closes
+    // Four fit in its 70 KiB stream and wait for its acks; the fifth is refused.
+    assert!(outcomes[..4].iter().all(Option::is_none), "{outcomes:?}");
+    assert_eq!(
+        outcomes[4],
+        Some(Response::SendMessageToPeer(Ok(
+            rtm_proto::PeerMessageOutcome::Unreachable
+        )))
     );
-    // The session stays (detached): what was accepted is kept for its resume.
+    // Nothing is closed, and the session stays: what was accepted is kept.
+    assert!(w.server_closes.is_empty(), "{:?}", w.server_closes);
     assert_eq!(
         w.server.peer_state(&rtm_proto::UserId::new("rx").unwrap()),
         rtm_proto::PeerOnlineState::Online

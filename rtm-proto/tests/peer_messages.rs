@@ -349,3 +349,38 @@ fn regression_a_message_whose_ack_was_lost_is_not_delivered_again_in_a_new_sessi
         "but not shown to the application twice"
     );
 }
+
+/// Found by the simulator (a login's backlog pushed at once overflowed a driver's queue and
+/// got the receiver closed on every login): the server sends a stream through a window and
+/// waits for acks before sending more.
+#[test]
+fn regression_a_backlog_goes_out_through_the_send_window() {
+    use rtm_proto::server::ServerOutput;
+    let sc = rtm_proto::ServerConfig {
+        send_window: 10,
+        ..Default::default()
+    };
+    let mut w = World::with_config(1, sc, Default::default());
+    w.login(0, "alice");
+    for i in 0..50 {
+        w.clients[0]
+            .send_message_to_peer(w.now, "rx", Message::text(format!("m{i}")), OFFLINE)
+            .unwrap();
+    }
+    w.settle();
+    let rx = w.raw_connect();
+    let login = br#"{"type":"login","id":1,"version":1,"app_id":"00000000000000000000000000000000","uid":"rx"}"#;
+    let pushes = |out: &[ServerOutput]| {
+        out.iter()
+            .filter(|o| matches!(o, ServerOutput::Send { frame, .. } if frame.starts_with(br#"{"type":"message""#)))
+            .count()
+    };
+    assert_eq!(pushes(&w.raw_frame(rx, login)), 10, "one window's worth");
+    assert_eq!(pushes(&w.raw_frame(rx, br#"{"type":"ack","seq":4}"#)), 4);
+    assert_eq!(
+        pushes(&w.raw_frame(rx, br#"{"type":"ack","seq":1000}"#)),
+        10,
+        "a forged ack counts only what was sent"
+    );
+    assert_eq!(pushes(&w.raw_frame(rx, br#"{"type":"ack","seq":24}"#)), 10);
+}

@@ -196,7 +196,7 @@ impl Server {
         }
         .encode();
         let callee = inv.callee.clone();
-        self.push_stream(&callee, frame, None);
+        self.push_kept(&callee, frame);
     }
 
     /// A callee logged in: deliver what waited for it.
@@ -401,7 +401,7 @@ impl Server {
             return;
         };
         let frame = ServerFrame::LocalInvitation(inv.local.clone()).encode();
-        self.push_stream(&key.0.clone(), frame, None);
+        self.push_kept(&key.0.clone(), frame);
     }
 
     fn push_remote(&mut self, key: &InvKey) {
@@ -410,7 +410,7 @@ impl Server {
         };
         let frame = ServerFrame::RemoteInvitation(inv.remote.clone()).encode();
         let callee = inv.callee.clone();
-        self.push_stream(&callee, frame, None);
+        self.push_kept(&callee, frame);
     }
 
     pub(super) fn on_invitation_sync(

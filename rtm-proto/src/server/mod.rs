@@ -77,6 +77,11 @@ pub struct ServerConfig {
     /// The same bound in bytes of encoded frames, so that what a resume resends at once stays
     /// within what a driver's connection queue holds.
     pub max_unacked_bytes: usize,
+    /// Pushes sent and not yet acknowledged at once on a connection (the send window); the
+    /// rest wait for acks. Keeps a login's backlog or a resume from flooding a connection.
+    pub send_window: usize,
+    /// The send window in bytes (one push always goes, however large).
+    pub send_window_bytes: usize,
     /// How long a sender's `msg_id` is remembered to make resends idempotent.
     pub dedup_window: Duration,
     /// `msg_id`s remembered in all (oldest forgotten first).
@@ -100,6 +105,8 @@ impl Default for ServerConfig {
             offline_total: 1_000_000,
             max_unacked: 1024,
             max_unacked_bytes: 8 * 1024 * 1024,
+            send_window: 256,
+            send_window_bytes: 1024 * 1024,
             dedup_window: Duration::from_secs(120),
             dedup_capacity: 1_000_000,
             channel_attributes_grace: Duration::from_secs(180),

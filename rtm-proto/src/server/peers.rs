@@ -18,7 +18,7 @@ use crate::errors::PeerMessageError;
 use crate::ids::UserId;
 use crate::message::Message;
 use crate::time::Timestamp;
-use crate::wire::{close, PeerMessageOutcome, ServerFrame};
+use crate::wire::{PeerMessageOutcome, ServerFrame};
 
 use super::{ConnId, Server};
 
@@ -50,8 +50,8 @@ pub(super) struct Pushed {
 /// What became of a stream push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StreamPush {
-    /// On a live connection.
-    Sent,
+    /// For a live connection: sent, or queued behind the send window.
+    Attached,
     /// Kept for the session's resume.
     Buffered,
     /// Not kept (no session, or a detached session that is full).
@@ -174,8 +174,15 @@ impl Server {
 
         self.dedup
             .insert(self.now, key.clone(), Some(Waiter { epoch, request: id }));
-        // What the encoded push will weigh, near enough for the byte bound.
-        let message_len = message.counted_len() * 4 / 3 + 256;
+        // What the encoded push will weigh, near enough for the byte bound (raw data
+        // travels as base64).
+        let message_len = 256
+            + match &message {
+                Message::Text { text } => text.len(),
+                Message::Raw { data, description } => {
+                    data.len().div_ceil(3) * 4 + description.len()
+                }
+            };
         let stored = StoredMessage {
             key: key.clone(),
             message,
@@ -183,9 +190,9 @@ impl Server {
             offline: false,
         };
         match self.sessions.get(&to) {
-            Some(s) if s.conn.is_none() && self.stream_limits().full(s, message_len) => {
-                // A detached receiver's buffer is full: refuse rather than grow it, and
-                // rather than store it out of order behind the buffered ones.
+            Some(s) if self.stream_limits().full(s, message_len) => {
+                // The receiver's stream is full (it is away, or not acknowledging): refuse
+                // rather than grow it, or store it out of order behind the buffered ones.
                 self.resolve_if_pending(&key, PeerMessageOutcome::Unreachable);
             }
             Some(_) => {
@@ -225,13 +232,14 @@ impl Server {
             offline: stored.offline,
         }
         .encode();
-        self.push_stream(to, frame, Some(stored)) == StreamPush::Sent
+        self.push_stream(to, frame, Some(stored)) == StreamPush::Attached
     }
 
-    /// Appends `frame` to `to`'s delivery stream and sends it if the session is attached.
-    /// An attached receiver that falls `max_unacked` behind is closed as a slow consumer;
-    /// a detached one that is full drops further non-peer pushes (its client catches up on
-    /// channel messages through the replay on rejoin).
+    /// Appends `frame` to `to`'s delivery stream; it goes out when the session is attached
+    /// and its send window allows. `keep` pushes (peer messages, invitation decisions) are
+    /// always taken; others are dropped when the stream is full (`max_unacked` pushes or
+    /// bytes unacknowledged): a member that far behind catches up on channel messages by the
+    /// replay on rejoin.
     pub(super) fn push_stream(
         &mut self,
         to: &UserId,
@@ -239,12 +247,31 @@ impl Server {
         peer: Option<StoredMessage>,
     ) -> StreamPush {
         let limits = self.stream_limits();
-        let (result, slow) =
-            stream_push(&mut self.sessions, &mut self.out, limits, to, frame, peer);
-        if let Some(conn) = slow {
-            self.close(conn, close::SLOW_CONSUMER, "too many unacknowledged pushes");
-        }
-        result
+        let keep = peer.is_some();
+        stream_push(
+            &mut self.sessions,
+            &mut self.out,
+            limits,
+            to,
+            frame,
+            peer,
+            keep,
+        )
+    }
+
+    /// [`Server::push_stream`] for a push that must not be dropped however full the stream
+    /// is (an invitation decision: both sides must hear it to agree).
+    pub(super) fn push_kept(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
+        let limits = self.stream_limits();
+        stream_push(
+            &mut self.sessions,
+            &mut self.out,
+            limits,
+            to,
+            frame,
+            None,
+            true,
+        )
     }
 
     /// Pushes one frame to every member of `channel` but `except`, without copying the
@@ -259,20 +286,16 @@ impl Server {
         let Some(ch) = self.channels.get(channel) else {
             return;
         };
-        let mut slow = Vec::new();
         for m in ch.members.iter().filter(|m| Some(*m) != except) {
-            let (_, s) = stream_push(
+            stream_push(
                 &mut self.sessions,
                 &mut self.out,
                 limits,
                 m,
                 frame.clone(),
                 None,
+                false,
             );
-            slow.extend(s);
-        }
-        for conn in slow {
-            self.close(conn, close::SLOW_CONSUMER, "too many unacknowledged pushes");
         }
     }
 
@@ -283,16 +306,20 @@ impl Server {
         if s.epoch != epoch {
             return;
         }
+        // Nothing beyond what was sent can be acknowledged (a forged ack is capped).
+        let seq = seq.min(s.sent_upto);
         let mut done = Vec::new();
         while s.unacked.front().is_some_and(|p| p.pos <= seq) {
             let Some(p) = s.unacked.pop_front() else {
                 break;
             };
             s.unacked_bytes -= p.frame.len();
+            s.inflight_bytes -= p.frame.len();
             if let Some(peer) = p.peer {
                 done.push(peer.key);
             }
         }
+        self.pump_stream(uid);
         for key in done {
             self.resolve(&key, PeerMessageOutcome::Received);
         }
@@ -336,21 +363,20 @@ impl Server {
     }
 }
 
-/// How much a session's delivery stream may hold unacknowledged.
+/// How much a session's delivery stream may hold unacknowledged, and how much of it may be
+/// in flight on the connection at once.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StreamLimits {
     pub pushes: usize,
     pub bytes: usize,
+    pub window_pushes: usize,
+    pub window_bytes: usize,
 }
 
 impl StreamLimits {
     /// Whether `s` cannot take a push of `len` more bytes.
     pub fn full(&self, s: &super::sessions::Session, len: usize) -> bool {
         s.unacked.len() >= self.pushes || s.unacked_bytes + len > self.bytes
-    }
-
-    fn over(&self, s: &super::sessions::Session) -> bool {
-        s.unacked.len() > self.pushes || s.unacked_bytes > self.bytes
     }
 }
 
@@ -359,13 +385,58 @@ impl Server {
         StreamLimits {
             pushes: self.config.max_unacked,
             bytes: self.config.max_unacked_bytes,
+            window_pushes: self.config.send_window,
+            window_bytes: self.config.send_window_bytes,
+        }
+    }
+
+    /// Sends what `uid`'s window allows (after an ack, or a resume).
+    pub(super) fn pump_stream(&mut self, uid: &UserId) {
+        let limits = self.stream_limits();
+        if let Some(s) = self.sessions.get_mut(uid) {
+            pump(s, &mut self.out, limits);
         }
     }
 }
 
+/// Sends queued pushes of `s` while its window allows. Positions are contiguous from the
+/// front of `unacked`; those up to `sent_upto` are in flight.
+fn pump(
+    s: &mut super::sessions::Session,
+    out: &mut VecDeque<super::ServerOutput>,
+    limits: StreamLimits,
+) {
+    let Some(conn) = s.conn else { return };
+    let Some(front) = s.unacked.front().map(|p| p.pos) else {
+        return;
+    };
+    debug_assert!(
+        s.sent_upto + 1 >= front,
+        "acknowledged pushes were never sent"
+    );
+    loop {
+        let in_flight = (s.sent_upto + 1).saturating_sub(front) as usize;
+        let Some(p) = s.unacked.get(in_flight) else {
+            break;
+        };
+        let len = p.frame.len();
+        // Always let one push through, however large, so a stream can never stall.
+        if in_flight >= limits.window_pushes
+            || (in_flight > 0 && s.inflight_bytes + len > limits.window_bytes)
+        {
+            break;
+        }
+        s.inflight_bytes += len;
+        s.sent_upto = p.pos;
+        out.push_back(super::ServerOutput::Send {
+            conn,
+            frame: p.frame.clone(),
+        });
+    }
+}
+
 /// The body of [`Server::push_stream`], on the fields it needs, so fan-outs can iterate a
-/// channel's members while pushing. Returns the outcome and a connection to close as a
-/// slow consumer, if any.
+/// channel's members while pushing.
 fn stream_push(
     sessions: &mut BTreeMap<UserId, super::sessions::Session>,
     out: &mut VecDeque<super::ServerOutput>,
@@ -373,27 +444,22 @@ fn stream_push(
     to: &UserId,
     frame: Bytes,
     peer: Option<StoredMessage>,
-) -> (StreamPush, Option<ConnId>) {
+    keep: bool,
+) -> StreamPush {
     let Some(s) = sessions.get_mut(to) else {
-        return (StreamPush::Dropped, None);
+        return StreamPush::Dropped;
     };
-    if s.conn.is_none() && peer.is_none() && limits.full(s, frame.len()) {
-        return (StreamPush::Dropped, None);
+    if !keep && limits.full(s, frame.len()) {
+        return StreamPush::Dropped;
     }
     let pos = s.next_pos;
     s.next_pos += 1;
     s.unacked_bytes += frame.len();
-    s.unacked.push_back(Pushed {
-        pos,
-        frame: frame.clone(),
-        peer,
-    });
-    match s.conn {
-        Some(conn) if limits.over(s) => (StreamPush::Buffered, Some(conn)),
-        Some(conn) => {
-            out.push_back(super::ServerOutput::Send { conn, frame });
-            (StreamPush::Sent, None)
-        }
-        None => (StreamPush::Buffered, None),
+    s.unacked.push_back(Pushed { pos, frame, peer });
+    if s.conn.is_some() {
+        pump(s, out, limits);
+        StreamPush::Attached
+    } else {
+        StreamPush::Buffered
     }
 }

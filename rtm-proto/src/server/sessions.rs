@@ -44,6 +44,10 @@ pub(super) struct Session {
     pub unacked: VecDeque<Pushed>,
     /// Encoded bytes of `unacked`.
     pub unacked_bytes: usize,
+    /// The last position sent on the current connection, and the bytes in flight (sent,
+    /// not acknowledged): the send window.
+    pub sent_upto: u64,
+    pub inflight_bytes: usize,
     /// Joined channels (≤ 20).
     pub channels: BTreeSet<ChannelId>,
     /// The user's attributes (§4.5), dropped with the session.
@@ -185,6 +189,8 @@ impl Server {
                 next_pos: 1,
                 unacked: VecDeque::new(),
                 unacked_bytes: 0,
+                sent_upto: 0,
+                inflight_bytes: 0,
                 channels: BTreeSet::new(),
                 attributes: BTreeMap::new(),
                 subscriptions: BTreeSet::new(),
@@ -244,7 +250,10 @@ impl Server {
         let was_reachable = std::mem::replace(&mut s.reachable, true);
         let sid = s.sid.clone();
         let resend_from = s.unacked.front().map_or(s.next_pos, |p| p.pos);
-        let resend: Vec<bytes::Bytes> = s.unacked.iter().map(|p| p.frame.clone()).collect();
+        // Nothing is in flight on the new connection: the window starts over from the first
+        // unacknowledged push.
+        s.sent_upto = resend_from - 1;
+        s.inflight_bytes = 0;
         if let Some(old) = old_conn {
             self.conns.remove(&old);
             self.out.push_back(super::ServerOutput::Close {
@@ -274,9 +283,7 @@ impl Server {
                 resend_from,
             },
         );
-        for frame in resend {
-            self.send_bytes(conn, frame);
-        }
+        self.pump_stream(&uid);
         if !was_reachable {
             self.notify_presence(&uid, PeerOnlineState::Online);
         }
