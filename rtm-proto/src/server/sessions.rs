@@ -206,19 +206,8 @@ impl Server {
         );
         self.schedule_liveness(&uid);
         self.set_token_expiry(&uid, token_expires_at);
+        self.send_login_ok(conn, id, sid, false, 1);
         let server_ts = self.unix_ms();
-        self.send(
-            conn,
-            &ServerFrame::LoginOk {
-                id,
-                version: PROTOCOL_VERSION,
-                session: sid,
-                resumed: false,
-                server_ts,
-                heartbeat_ms: self.config.heartbeat.as_millis() as u32,
-                resend_from: 1,
-            },
-        );
         // Messages of the kicked session first (they are older), then the offline store.
         for stored in carried.into_iter().filter_map(|p| p.peer) {
             self.push_stored(&uid, stored);
@@ -242,8 +231,6 @@ impl Server {
         token_expires_at: Option<u64>,
     ) {
         let now = self.now;
-        let heartbeat_ms = self.config.heartbeat.as_millis() as u32;
-        let server_ts = self.unix_ms();
         let s = self.sessions.get_mut(&uid).expect("checked by caller");
         let old_conn = s.conn.replace(conn);
         s.last_rx = now;
@@ -271,23 +258,32 @@ impl Server {
         );
         self.schedule_liveness_with(&uid, true);
         self.set_token_expiry(&uid, token_expires_at);
-        self.send(
-            conn,
-            &ServerFrame::LoginOk {
-                id,
-                version: PROTOCOL_VERSION,
-                session: sid,
-                resumed: true,
-                server_ts,
-                heartbeat_ms,
-                resend_from,
-            },
-        );
+        self.send_login_ok(conn, id, sid, true, resend_from);
         self.pump_stream(&uid);
         if !was_reachable {
             self.notify_presence(&uid, PeerOnlineState::Online);
         }
         self.caller_back(&uid);
+    }
+
+    fn send_login_ok(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        session: String,
+        resumed: bool,
+        resend_from: u64,
+    ) {
+        let frame = ServerFrame::LoginOk {
+            id,
+            version: PROTOCOL_VERSION,
+            session,
+            resumed,
+            server_ts: self.unix_ms(),
+            heartbeat_ms: self.config.heartbeat.as_millis() as u32,
+            resend_from,
+        };
+        self.send(conn, &frame);
     }
 
     fn refuse_login(&mut self, conn: ConnId, id: u32, e: LoginError) {
