@@ -1,9 +1,14 @@
 //! [`RtmClient`]: the Agora `RtmClient` API over a real WebSocket.
 //!
 //! The [`rtm_proto::Client`] core runs on a thread of its own together with its socket
-//! tasks. The handle talks to that thread through channels: every method hands its command
+//! tasks. The handle talks to that thread through channels: every request hands its command
 //! over when it is called and returns a future that is a plain channel receive, `Send` and
-//! `'static`, so it works on any executor (smol, tokio, a `block_on`...).
+//! `'static`, so it works on any executor (smol, tokio, a `block_on`...). Calls that are
+//! synchronous in the SDK (creating a channel or an invitation, the invitation actions) are
+//! synchronous here too.
+//!
+//! Channels, attributes and invitations are in [`crate::channel`], [`crate::attributes`] and
+//! [`crate::invitation`]; all of their events come through [`RtmClient::events`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,6 +22,15 @@
 //!     .send_message_to_peer("bob", Message::text("hello"), SendMessageOptions::default())
 //!     .await?;
 //! println!("bob received it: {}", outcome.has_peer_received());
+//!
+//! let room = client.create_channel("room")?;
+//! room.join().await?;
+//! room.send_message(Message::text("hi all")).await?;
+//!
+//! let call = client.create_local_invitation("bob")?;
+//! call.set_content("video call?")?;
+//! call.send()?; // the outcome arrives as events
+//!
 //! while let Ok(event) = events.recv().await {
 //!     println!("{event:?}");
 //! }
@@ -28,6 +42,7 @@ use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::client::IntoClientRequest;
@@ -40,7 +55,7 @@ use rtm_proto::errors::{
 use rtm_proto::wire::close;
 use rtm_proto::{
     Client, ClientConfig, ClientInput, ClientOutput, ConnectionState, Event, Message,
-    PeerMessageOutcome, RequestId, Response, TransportId, UserId,
+    PeerMessageOutcome, RequestId, Response, Timestamp, TransportId, UserId,
 };
 use smol::net::TcpStream;
 use smol::{Executor, Task};
@@ -51,6 +66,10 @@ use crate::{random_seed, Clock};
 
 /// Events kept for the application before the oldest are dropped (a warning is logged).
 pub const EVENT_QUEUE: usize = 4096;
+
+/// When the application lets go of a logged-in client, its thread waits at most this long
+/// for the logout to complete (the core waits 2 s at most for the server's answer).
+const EXIT_GRACE: Duration = Duration::from_secs(3);
 
 /// Why a client could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -115,39 +134,22 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
     })
 }
 
+/// Starts a request in the core: its id, or the answer refused locally.
+type Start = Box<dyn FnOnce(&mut Client, Timestamp) -> Result<RequestId, Response> + Send>;
+/// Runs a call that the core answers at once (the closure hands the answer back itself).
+type Local = Box<dyn FnOnce(&mut Client, Timestamp) + Send>;
+
 enum Command {
-    Login {
-        uid: String,
-        token: Option<String>,
+    /// A command whose result comes later as an `Event::Response` (or at once if the core
+    /// refused it locally); the answer goes to `reply`.
+    Request {
+        start: Start,
         reply: Sender<Response>,
     },
+    /// A call the core answers without the network.
+    Local(Local),
     Logout {
         reply: Sender<Result<(), LogoutError>>,
-    },
-    RenewToken {
-        token: String,
-        reply: Sender<Response>,
-    },
-    SendMessageToPeer {
-        peer_id: String,
-        message: Message,
-        options: SendMessageOptions,
-        reply: Sender<Response>,
-    },
-    QueryPeersOnlineStatus {
-        peer_ids: Vec<String>,
-        reply: Sender<Response>,
-    },
-    SubscribePeersOnlineStatus {
-        peer_ids: Vec<String>,
-        reply: Sender<Response>,
-    },
-    UnsubscribePeersOnlineStatus {
-        peer_ids: Vec<String>,
-        reply: Sender<Response>,
-    },
-    QueryPeersBySubscriptionOption {
-        reply: Sender<Result<Vec<UserId>, QueryPeersBySubscriptionOptionError>>,
     },
 }
 
@@ -156,10 +158,26 @@ enum Command {
 /// Methods mirror the SDK in snake_case and resolve with the spec's results and error codes;
 /// arguments the core refuses locally (invalid ids, not logged in, too often) fail at once
 /// without contacting the server. Everything else that happens — connection state changes,
-/// peer messages, presence changes, token events — arrives on [`RtmClient::events`].
+/// peer and channel messages, member and attribute events, presence changes, invitation
+/// events, token events — arrives on [`RtmClient::events`].
 ///
-/// Clones share one client. Dropping the last one logs out (if logged in) and stops the
-/// client's thread.
+/// Two kinds of methods:
+///
+/// * **Requests** (`login`, `send_message_to_peer`, `join`, `set_channel_attributes`, ...)
+///   return a future of the server's answer. The command is handed to the client when the
+///   method is called; the future only waits for the answer (`Send`, `'static`, any executor).
+/// * **Local calls** (`create_channel`, `create_local_invitation`, the invitation actions and
+///   getters, `joined_channels`, `local_user_attributes`) answer at once, as in the SDK,
+///   where they are synchronous too. They wait for the client thread to run them (no network:
+///   microseconds), so they block the calling thread that long.
+///
+/// Clones share one client, and so do the handles made from it ([`RtmChannel`],
+/// [`LocalInvitation`], [`RemoteInvitation`]), which keep it alive. Dropping the last of them
+/// logs out (if logged in) and stops the client's thread.
+///
+/// [`RtmChannel`]: crate::RtmChannel
+/// [`LocalInvitation`]: crate::LocalInvitation
+/// [`RemoteInvitation`]: crate::RemoteInvitation
 #[derive(Debug, Clone)]
 pub struct RtmClient {
     commands: Sender<Command>,
@@ -219,17 +237,47 @@ impl RtmClient {
         }
     }
 
-    /// Hands a command to the driver now; the returned receiver gets its answer.
-    fn request<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Receiver<T> {
+    /// Hands a request to the core now; the returned receiver gets its [`Response`]. If the
+    /// client thread is gone the receiver fails.
+    pub(crate) fn start(
+        &self,
+        start: impl FnOnce(&mut Client, Timestamp) -> Result<RequestId, Response> + Send + 'static,
+    ) -> Receiver<Response> {
         let (reply, answer) = async_channel::bounded(1);
         // If the driver is gone the command (and `reply`) is dropped: `answer` fails.
-        let _ = self.commands.try_send(make(reply));
+        let _ = self.commands.try_send(Command::Request {
+            start: Box::new(start),
+            reply,
+        });
         answer
+    }
+
+    /// Runs `f` on the core now; the returned receiver gets what it returns.
+    fn local_answer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client, Timestamp) -> T + Send + 'static,
+    ) -> Receiver<T> {
+        let (reply, answer) = async_channel::bounded(1);
+        let _ = self
+            .commands
+            .try_send(Command::Local(Box::new(move |client, now| {
+                let _ = reply.try_send(f(client, now));
+            })));
+        answer
+    }
+
+    /// Runs `f` on the core and waits (blocking, no network) for what it returns; `None` if
+    /// the client thread is gone.
+    pub(crate) fn local<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client, Timestamp) -> T + Send + 'static,
+    ) -> Option<T> {
+        self.local_answer(f).recv_blocking().ok()
     }
 
     /// `login({uid, token})` (§4.2). `token` is required in certificate mode.
     ///
-    /// Like every method here, the command is handed to the client when called; the future
+    /// Like every request here, the command is handed to the client when called; the future
     /// only waits for its answer and can be awaited anywhere (or dropped).
     pub fn login(
         &self,
@@ -238,7 +286,10 @@ impl RtmClient {
     ) -> impl Future<Output = Result<(), LoginError>> + Send + 'static {
         let uid = uid.to_string();
         let token = token.map(str::to_string);
-        let answer = self.request(|reply| Command::Login { uid, token, reply });
+        let answer = self.start(move |c, now| {
+            c.login(now, &uid, token.as_deref())
+                .map_err(|e| Response::Login(Err(e)))
+        });
         async move {
             match answer.recv().await {
                 Ok(Response::Login(r)) => r,
@@ -247,9 +298,12 @@ impl RtmClient {
         }
     }
 
-    /// `logout()` (§2.10). Resolves once the server has been told (the close is flushed).
+    /// `logout()` (§2.10). Resolves once the server has been told and the connection is
+    /// closed (the core first waits briefly for the server's answer, so that decisions it
+    /// made before the logout still arrive as events).
     pub fn logout(&self) -> impl Future<Output = Result<(), LogoutError>> + Send + 'static {
-        let answer = self.request(|reply| Command::Logout { reply });
+        let (reply, answer) = async_channel::bounded(1);
+        let _ = self.commands.try_send(Command::Logout { reply });
         async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) }
     }
 
@@ -259,7 +313,10 @@ impl RtmClient {
         token: &str,
     ) -> impl Future<Output = Result<(), RenewTokenError>> + Send + 'static {
         let token = token.to_string();
-        let answer = self.request(|reply| Command::RenewToken { token, reply });
+        let answer = self.start(move |c, now| {
+            c.renew_token(now, &token)
+                .map_err(|e| Response::RenewToken(Err(e)))
+        });
         async move {
             match answer.recv().await {
                 Ok(Response::RenewToken(r)) => r,
@@ -277,11 +334,9 @@ impl RtmClient {
         options: SendMessageOptions,
     ) -> impl Future<Output = Result<PeerMessageOutcome, PeerMessageError>> + Send + 'static {
         let peer_id = peer_id.to_string();
-        let answer = self.request(|reply| Command::SendMessageToPeer {
-            peer_id,
-            message,
-            options,
-            reply,
+        let answer = self.start(move |c, now| {
+            c.send_message_to_peer(now, &peer_id, message, options)
+                .map_err(|e| Response::SendMessageToPeer(Err(e)))
         });
         async move {
             match answer.recv().await {
@@ -298,7 +353,10 @@ impl RtmClient {
     ) -> impl Future<Output = Result<Vec<(UserId, bool)>, QueryPeersOnlineStatusError>> + Send + 'static
     {
         let peer_ids = owned(peer_ids);
-        let answer = self.request(|reply| Command::QueryPeersOnlineStatus { peer_ids, reply });
+        let answer = self.start(move |c, now| {
+            c.query_peers_online_status(now, &strs(&peer_ids))
+                .map_err(|e| Response::QueryPeersOnlineStatus(Err(e)))
+        });
         async move {
             match answer.recv().await {
                 Ok(Response::QueryPeersOnlineStatus(r)) => r,
@@ -314,7 +372,10 @@ impl RtmClient {
         peer_ids: &[&str],
     ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
         let peer_ids = owned(peer_ids);
-        let answer = self.request(|reply| Command::SubscribePeersOnlineStatus { peer_ids, reply });
+        let answer = self.start(move |c, now| {
+            c.subscribe_peers_online_status(now, &strs(&peer_ids))
+                .map_err(|e| Response::SubscribePeersOnlineStatus(Err(e)))
+        });
         async move {
             match answer.recv().await {
                 Ok(Response::SubscribePeersOnlineStatus(r)) => r,
@@ -329,8 +390,10 @@ impl RtmClient {
         peer_ids: &[&str],
     ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
         let peer_ids = owned(peer_ids);
-        let answer =
-            self.request(|reply| Command::UnsubscribePeersOnlineStatus { peer_ids, reply });
+        let answer = self.start(move |c, now| {
+            c.unsubscribe_peers_online_status(now, &strs(&peer_ids))
+                .map_err(|e| Response::UnsubscribePeersOnlineStatus(Err(e)))
+        });
         async move {
             match answer.recv().await {
                 Ok(Response::UnsubscribePeersOnlineStatus(r)) => r,
@@ -345,7 +408,7 @@ impl RtmClient {
         &self,
     ) -> impl Future<Output = Result<Vec<UserId>, QueryPeersBySubscriptionOptionError>> + Send + 'static
     {
-        let answer = self.request(|reply| Command::QueryPeersBySubscriptionOption { reply });
+        let answer = self.local_answer(|c, now| c.query_peers_by_subscription_option(now));
         async move {
             answer
                 .recv()
@@ -355,8 +418,12 @@ impl RtmClient {
     }
 }
 
-fn owned(ids: &[&str]) -> Vec<String> {
+pub(crate) fn owned(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|s| s.to_string()).collect()
+}
+
+pub(crate) fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 /// What wakes the driver.
@@ -415,8 +482,15 @@ async fn run_driver(
         events,
         state,
     };
+    // Set when the application let go of the client: the logout it implies is under way.
+    let mut exit_by: Option<Instant> = None;
     loop {
         d.drain();
+        if let Some(by) = exit_by {
+            if d.slots.is_empty() || Instant::now() >= by {
+                break;
+            }
+        }
         let deadline = d.client.poll_timeout();
         if deadline.is_some_and(|t| t <= d.clock.now()) {
             // Due timers first, so a busy link cannot starve them.
@@ -424,6 +498,10 @@ async fn run_driver(
             continue;
         }
         let timer = d.clock.timer(deadline);
+        let exit_timer = match exit_by {
+            Some(by) => smol::Timer::at(by),
+            None => smol::Timer::never(),
+        };
         let input = future::or(
             async {
                 match link_rx.recv().await {
@@ -433,13 +511,16 @@ async fn run_driver(
             },
             future::or(
                 async {
+                    if exit_by.is_some() {
+                        return future::pending().await;
+                    }
                     match commands.recv().await {
                         Ok(c) => Input::Command(c),
                         Err(_) => Input::Exit,
                     }
                 },
                 async {
-                    timer.await;
+                    future::or(timer, exit_timer).await;
                     Input::Tick
                 },
             ),
@@ -450,12 +531,16 @@ async fn run_driver(
             Input::Command(c) => d.command(c),
             Input::Link(ev) => d.on_link_event(ev),
             Input::Tick => d.client.handle_input(now, ClientInput::Tick),
-            Input::Exit => break,
+            Input::Exit => {
+                // The application let go of the client: log out so the server knows now,
+                // not 30 s later, and keep running until the connection is closed.
+                if exit_by.is_none() {
+                    exit_by = Some(Instant::now() + EXIT_GRACE);
+                    let _ = d.client.logout(now);
+                }
+            }
         }
     }
-    // The application let go of the client: log out so the server knows now, not 30 s later.
-    let _ = d.client.logout(d.clock.now());
-    d.drain();
     let closing: Vec<Task<()>> = std::mem::take(&mut d.closing);
     drop(d);
     future::or(
@@ -474,69 +559,23 @@ async fn run_driver(
 impl Driver {
     fn command(&mut self, command: Command) {
         let now = self.clock.now();
-        let c = &mut self.client;
-        let (result, reply) = match command {
-            Command::Login { uid, token, reply } => (
-                c.login(now, &uid, token.as_deref())
-                    .map_err(|e| Response::Login(Err(e))),
-                reply,
-            ),
-            Command::RenewToken { token, reply } => (
-                c.renew_token(now, &token)
-                    .map_err(|e| Response::RenewToken(Err(e))),
-                reply,
-            ),
-            Command::SendMessageToPeer {
-                peer_id,
-                message,
-                options,
-                reply,
-            } => (
-                c.send_message_to_peer(now, &peer_id, message, options)
-                    .map_err(|e| Response::SendMessageToPeer(Err(e))),
-                reply,
-            ),
-            Command::QueryPeersOnlineStatus { peer_ids, reply } => (
-                c.query_peers_online_status(now, &strs(&peer_ids))
-                    .map_err(|e| Response::QueryPeersOnlineStatus(Err(e))),
-                reply,
-            ),
-            Command::SubscribePeersOnlineStatus { peer_ids, reply } => (
-                c.subscribe_peers_online_status(now, &strs(&peer_ids))
-                    .map_err(|e| Response::SubscribePeersOnlineStatus(Err(e))),
-                reply,
-            ),
-            Command::UnsubscribePeersOnlineStatus { peer_ids, reply } => (
-                c.unsubscribe_peers_online_status(now, &strs(&peer_ids))
-                    .map_err(|e| Response::UnsubscribePeersOnlineStatus(Err(e))),
-                reply,
-            ),
-            Command::QueryPeersBySubscriptionOption { reply } => {
-                let _ = reply.try_send(c.query_peers_by_subscription_option(now));
-                return;
-            }
-            Command::Logout { reply } => {
-                match c.logout(now) {
-                    // Answered once the close frame is out (see `drain`).
-                    Ok(()) => self.logout_reply = Some(reply),
-                    Err(e) => {
-                        let _ = reply.try_send(Err(e));
-                    }
+        match command {
+            Command::Request { start, reply } => match start(&mut self.client, now) {
+                Ok(request) => {
+                    self.replies.insert(request, reply);
                 }
-                self.drain();
-                if let Some(reply) = self.logout_reply.take() {
-                    let _ = reply.try_send(Ok(()));
+                Err(local) => {
+                    let _ = reply.try_send(local);
                 }
-                return;
-            }
-        };
-        match result {
-            Ok(request) => {
-                self.replies.insert(request, reply);
-            }
-            Err(local) => {
-                let _ = reply.try_send(local);
-            }
+            },
+            Command::Local(run) => run(&mut self.client, now),
+            Command::Logout { reply } => match self.client.logout(now) {
+                // Answered once the connection is closed (see `drain`).
+                Ok(()) => self.logout_reply = Some(reply),
+                Err(e) => {
+                    let _ = reply.try_send(Err(e));
+                }
+            },
         }
     }
 
@@ -652,6 +691,13 @@ impl Driver {
             }
         }
         self.closing.retain(|t| !t.is_finished());
+        // A logout whose connection is gone without a close of ours (it broke, or there was
+        // none) has nothing left to wait for.
+        if self.slots.is_empty() {
+            if let Some(reply) = self.logout_reply.take() {
+                let _ = reply.try_send(Ok(()));
+            }
+        }
         self.publish_state();
     }
 
@@ -659,10 +705,6 @@ impl Driver {
         self.state
             .store(self.client.connection_state() as u8, Ordering::Relaxed);
     }
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //!   Embed it with [`spawn_server`] (own thread) or [`serve`] (any executor).
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream
 //!   of events. The core runs on its own thread; the futures are plain channel receives, so
-//!   they work on any executor.
+//!   they work on any executor. Channels ([`RtmChannel`], [`channel`]), user and channel
+//!   attributes ([`attributes`]) and call invitations ([`LocalInvitation`],
+//!   [`RemoteInvitation`], [`invitation`]) are thin handles and methods over the same client.
 //!
 //! The drivers hold no protocol logic: heartbeats, liveness, reconnection, request ids and
 //! timeouts, rate and size limits all live in the core. What is decided here is only about
@@ -33,7 +35,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
+pub mod attributes;
+pub mod channel;
 pub mod client;
+pub mod invitation;
 mod link;
 pub mod server;
 
@@ -41,11 +46,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rtm_proto::Timestamp;
 
+pub use channel::RtmChannel;
 pub use client::{ClientError, RtmClient};
+pub use invitation::{LocalInvitation, RemoteInvitation};
 pub use link::{
     websocket_config, QueueLimits, CLOSE_GRACE, CLOSE_INVALID_PAYLOAD, CLOSE_UNSUPPORTED_DATA,
     CLOSE_WS_PROTOCOL_ERROR, MAX_WRITE_BUFFER_BYTES, READ_BUFFER_BYTES, WRITE_BUFFER_BYTES,
 };
+pub use rtm_proto::client::{ChannelAttributeOptions, InvitationId};
+pub use rtm_proto::wire::InvitationKey;
 pub use server::{serve, spawn_server, ServeOptions, ServerHandle};
 
 /// The driver's clocks: monotonic time from the driver's start, and the wall clock then.

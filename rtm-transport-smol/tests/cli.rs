@@ -1,6 +1,8 @@
 //! Smoke test of the binaries, the way a person would try them: start `rtm-server`, have Bob
 //! `rtm listen`, have Alice `rtm send-peer bob hello`; Bob prints the message, Alice prints
 //! that Bob received it. Then the same in certificate mode with tokens from `rtm token`.
+//! Rooms: Bob `rtm join`s, Alice `rtm send-channel`s, others set and read attributes with
+//! `rtm attrs`. Calls: Bob `rtm answer`s what Alice `rtm call`s.
 //! Every wait is bounded; every process is killed at the end.
 
 use std::io::{BufRead, BufReader};
@@ -66,6 +68,34 @@ impl Proc {
                     seen.join("\n")
                 ),
             }
+        }
+    }
+
+    /// The JSON lines printed until (and including) the first that `last` accepts, within
+    /// [`WAIT`].
+    fn json_until(&self, what: &str, mut last: impl FnMut(&Value) -> bool) -> Vec<Value> {
+        let mut lines = Vec::new();
+        self.wait_for(what, |line| {
+            let v = json(line)?;
+            lines.push(v.clone());
+            last(&v).then_some(())
+        });
+        lines
+    }
+
+    /// Waits for the process to exit by itself, within [`WAIT`].
+    fn exit_status(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the child") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {WAIT:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -288,4 +318,249 @@ fn rtm_server_runs_with_no_flags() {
         let status = server.signal_and_wait("TERM");
         assert!(status.success());
     }
+}
+
+/// `rtm` with `args` after `--server URL --uid UID`, its stdout read line by line.
+fn rtm_proc(name: &'static str, url: &str, uid: &str, args: &[&str]) -> Proc {
+    let mut all = vec!["--server", url, "--uid", uid];
+    all.extend_from_slice(args);
+    Proc::spawn(name, env!("CARGO_BIN_EXE_rtm"), &all, true)
+}
+
+/// Runs `rtm --server URL --uid UID args...` to completion.
+fn rtm_as(url: &str, uid: &str, args: &[&str]) -> Output {
+    let mut all = vec!["--server", url, "--uid", uid];
+    all.extend_from_slice(args);
+    rtm(&all)
+}
+
+fn connected(v: &Value) -> bool {
+    v["event"] == "ConnectionStateChanged" && v["state"] == "CONNECTED"
+}
+
+/// The `event` names in `lines`, without member counts (they are coalesced by time).
+fn event_names(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|v| v["event"].as_str())
+        .filter(|e| *e != "MemberCountUpdated" && *e != "ConnectionStateChanged")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn call_and_answer() {
+    let (_server, url) = rtm_server(&[]);
+
+    // Bob accepts with a response; Alice's call is accepted.
+    let mut bob = rtm_proc(
+        "rtm answer",
+        &url,
+        "bob",
+        &["answer", "--accept", "--response", "sure"],
+    );
+    bob.wait_for("CONNECTED", |l| json(l).filter(connected));
+    let mut alice = rtm_proc(
+        "rtm call",
+        &url,
+        "alice",
+        &[
+            "call",
+            "bob",
+            "--content",
+            "video?",
+            "--channel-id",
+            "room-1",
+        ],
+    );
+    let caller = alice.json_until("LocalInvitationAccepted", |v| {
+        v["event"] == "LocalInvitationAccepted"
+    });
+    let sent = caller
+        .iter()
+        .find(|v| v["op"] == "send_local_invitation")
+        .expect("the send is reported");
+    assert_eq!(sent["code"], 0, "{sent}");
+    assert_eq!(sent["callee_id"], "bob");
+    let invitation = sent["invitation"].as_u64().expect("an invitation number");
+    assert_eq!(
+        event_names(&caller),
+        ["LocalInvitationReceivedByPeer", "LocalInvitationAccepted"]
+    );
+    let accepted = caller.last().expect("a line");
+    assert_eq!(accepted["response"], "sure");
+    assert_eq!(accepted["invitation"], invitation);
+    assert_eq!(accepted["callee_id"], "bob");
+    assert!(alice.exit_status().success(), "accepted: exit 0");
+
+    let callee = bob.json_until("RemoteInvitationAccepted", |v| {
+        v["event"] == "RemoteInvitationAccepted"
+    });
+    assert_eq!(
+        event_names(&callee),
+        ["RemoteInvitationReceived", "RemoteInvitationAccepted"]
+    );
+    let received = callee
+        .iter()
+        .find(|v| v["event"] == "RemoteInvitationReceived")
+        .expect("received");
+    assert_eq!(received["caller_id"], "alice");
+    assert_eq!(received["content"], "video?");
+    assert_eq!(received["channel_id"], "room-1");
+    assert_eq!(received["invitation"], invitation);
+    let answered = callee
+        .iter()
+        .find(|v| v["op"] == "accept_remote_invitation")
+        .expect("the accept is reported");
+    assert_eq!(answered["code"], 0);
+    assert!(
+        bob.exit_status().success(),
+        "the answer took effect: exit 0"
+    );
+
+    // Bob refuses: Alice's call exits 3 with Bob's response.
+    let mut bob = rtm_proc(
+        "rtm answer",
+        &url,
+        "bob",
+        &["answer", "--refuse", "--response", "busy"],
+    );
+    bob.wait_for("CONNECTED", |l| json(l).filter(connected));
+    let mut alice = rtm_proc("rtm call", &url, "alice", &["call", "bob"]);
+    let caller = alice.json_until("LocalInvitationRefused", |v| {
+        v["event"] == "LocalInvitationRefused"
+    });
+    assert_eq!(caller.last().expect("a line")["response"], "busy");
+    assert_eq!(alice.exit_status().code(), Some(3));
+    bob.json_until("RemoteInvitationRefused", |v| {
+        v["event"] == "RemoteInvitationRefused"
+    });
+    assert!(bob.exit_status().success());
+
+    // Nobody answers Carol's `rtm listen`: Ctrl-C cancels the call, which exits 4; the
+    // listener sees it ring, then the cancel.
+    let mut carol = rtm_proc("rtm listen", &url, "carol", &["listen"]);
+    carol.wait_for("CONNECTED", |l| json(l).filter(connected));
+    let mut alice = rtm_proc(
+        "rtm call",
+        &url,
+        "alice",
+        &["call", "carol", "--content", "hello?"],
+    );
+    alice.json_until("LocalInvitationReceivedByPeer", |v| {
+        v["event"] == "LocalInvitationReceivedByPeer"
+    });
+    let status = alice.signal_and_wait("INT");
+    assert_eq!(status.code(), Some(4), "canceled: exit 4");
+    let listener = carol.json_until("RemoteInvitationCanceled", |v| {
+        v["event"] == "RemoteInvitationCanceled"
+    });
+    assert_eq!(
+        event_names(&listener),
+        ["RemoteInvitationReceived", "RemoteInvitationCanceled"]
+    );
+    assert_eq!(listener.last().expect("a line")["content"], "hello?");
+    assert!(carol.signal_and_wait("INT").success());
+
+    // A call to someone who cannot be called fails at once with the API error's code.
+    let out = rtm_as(&url, "alice", &["call", "no/slash"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = text
+        .lines()
+        .filter_map(json)
+        .find(|v| v.get("op").is_some())
+        .unwrap_or_else(|| panic!("no result line in {text:?}"));
+    assert_eq!(v["op"], "create_local_invitation");
+    assert_eq!(v["code"], 1); // INVALID_ARGUMENT
+}
+
+#[test]
+fn join_send_channel_and_attrs() {
+    let (_server, url) = rtm_server(&[]);
+    let mut bob = rtm_proc("rtm join", &url, "bob", &["join", "room"]);
+    let joined = bob.json_until("the join result", |v| v["op"] == "join");
+    assert_eq!(joined.last().expect("a line")["code"], 0);
+
+    // Alice joins, sends, leaves: Bob sees all three.
+    let out = rtm_as(&url, "alice", &["send-channel", "room", "hi all"]);
+    let result = stdout_json(&out);
+    assert!(out.status.success(), "send-channel failed: {result}");
+    assert_eq!(result["op"], "send_channel_message");
+    assert_eq!(result["code"], 0);
+    assert_eq!(result["channel_id"], "room");
+    let seen = bob.json_until("alice leaving", |v| v["event"] == "MemberLeft");
+    assert_eq!(
+        event_names(&seen),
+        ["MemberJoined", "ChannelMessage", "MemberLeft"]
+    );
+    let message = seen
+        .iter()
+        .find(|v| v["event"] == "ChannelMessage")
+        .expect("the message");
+    assert_eq!(message["member_id"], "alice");
+    assert_eq!(message["channel_id"], "room");
+    assert_eq!(message["text"], "hi all");
+    assert!(message["server_received_ts"]
+        .as_u64()
+        .is_some_and(|ts| ts > 0));
+
+    // `join --say`: Carol says hello once joined.
+    let mut carol = rtm_proc(
+        "rtm join --say",
+        &url,
+        "carol",
+        &["join", "room", "--say", "hello"],
+    );
+    let said = carol.json_until("the send result", |v| v["op"] == "send_channel_message");
+    assert_eq!(said.last().expect("a line")["code"], 0);
+    let seen = bob.json_until("carol's message", |v| v["event"] == "ChannelMessage");
+    assert_eq!(event_names(&seen), ["MemberJoined", "ChannelMessage"]);
+    assert_eq!(seen.last().expect("a line")["text"], "hello");
+
+    // Channel attributes from someone outside the room, with notification.
+    let out = rtm_as(
+        &url,
+        "dave",
+        &["attrs", "channel", "room", "set", "topic=rust", "--notify"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout_json(&out)["op"], "set_channel_attributes");
+    let update = bob.json_until("AttributesUpdated", |v| v["event"] == "AttributesUpdated");
+    let update = update.last().expect("a line");
+    assert_eq!(update["attributes"]["topic"]["value"], "rust");
+    assert_eq!(update["attributes"]["topic"]["last_update_user_id"], "dave");
+    let out = rtm_as(&url, "dave", &["attrs", "channel", "room", "get"]);
+    assert!(out.status.success(), "{out:?}");
+    let got = stdout_json(&out);
+    assert_eq!(got["op"], "get_channel_attributes");
+    assert_eq!(got["attributes"]["topic"]["value"], "rust");
+    let out = rtm_as(&url, "dave", &["attrs", "channel", "room", "set", "k="]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["code"], 3); // INVALID_ARGUMENT: empty value
+
+    // User attributes live as long as Erin's session: `set` holds it until Ctrl-C.
+    let mut erin = rtm_proc(
+        "rtm attrs user set",
+        &url,
+        "erin",
+        &["attrs", "user", "set", "mood=happy"],
+    );
+    let set = erin.json_until("the set result", |v| v.get("op").is_some());
+    let set = set.last().expect("a line");
+    assert_eq!(set["op"], "set_local_user_attributes");
+    assert_eq!(set["attributes"]["mood"], "happy");
+    let out = rtm_as(&url, "dave", &["attrs", "user", "get", "erin"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout_json(&out)["attributes"]["mood"], "happy");
+    assert!(erin.signal_and_wait("INT").success());
+    let out = rtm_as(&url, "dave", &["attrs", "user", "get", "erin", "mood"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["code"], 6); // USER_NOT_FOUND
+
+    // Ctrl-C: the joiners leave and exit cleanly.
+    assert!(carol.signal_and_wait("INT").success());
+    let left = bob.json_until("carol leaving", |v| v["event"] == "MemberLeft");
+    assert_eq!(left.last().expect("a line")["member_id"], "carol");
+    assert!(bob.signal_and_wait("INT").success());
 }

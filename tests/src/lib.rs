@@ -4,7 +4,12 @@
 //! ([`TestServer::start`]), talk to it with [`RtmClient`]s ([`TestClient`]) or with a raw
 //! WebSocket ([`RawWs`]) when they need to misbehave, and stop it at the end. Every wait is
 //! bounded ([`WAIT`]); nothing asserts timing with a sleep.
+//!
+//! Channel stories compare exact sequences of [`ChannelEvent`]s with
+//! [`TestClient::expect_channel_events`], which lets `MemberCountUpdated` come anywhere (the
+//! server coalesces counts by time) but requires the latest count to reach the truth.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -16,9 +21,10 @@ use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::Message as WsMessage;
 use async_tungstenite::WebSocketStream;
 use futures_lite::{future, StreamExt};
+use rtm_proto::attributes::ChannelAttribute;
 use rtm_proto::{
-    ClientConfig, ConnectionChangeReason, ConnectionState, Event, Message, PeerOnlineState,
-    ServerConfig, UserId,
+    ChannelId, ClientConfig, ConnectionChangeReason, ConnectionState, Event, Message,
+    PeerOnlineState, ServerConfig, UserId,
 };
 use rtm_transport_smol::{RtmClient, ServerHandle};
 use serde_json::Value;
@@ -53,6 +59,106 @@ pub fn unix_ms() -> u64 {
 /// A user id (panics on an invalid one: test data).
 pub fn uid(s: &str) -> UserId {
     UserId::new(s).expect("valid test user id")
+}
+
+/// A channel id (panics on an invalid one: test data).
+pub fn cid(s: &str) -> ChannelId {
+    ChannelId::new(s).expect("valid test channel id")
+}
+
+/// An attribute map from `(key, value)` pairs.
+pub fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A channel event, flattened for assertions (the channel is checked by the helpers).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelEvent {
+    /// `ChannelMessage` from `from`.
+    Message {
+        from: String,
+        message: Message,
+        server_received_ts: u64,
+    },
+    /// `MemberJoined`.
+    Joined(String),
+    /// `MemberLeft`.
+    Left(String),
+    /// `MemberCountUpdated`.
+    Count(u32),
+    /// `AttributesUpdated`: the complete set.
+    Attributes(BTreeMap<String, ChannelAttribute>),
+}
+
+impl ChannelEvent {
+    /// A text `ChannelMessage` from `from`, whatever its timestamp (see
+    /// [`TestClient::expect_channel_events`]).
+    pub fn text(from: &str, text: &str) -> ChannelEvent {
+        ChannelEvent::Message {
+            from: from.to_string(),
+            message: Message::text(text),
+            server_received_ts: 0,
+        }
+    }
+
+    pub fn joined(who: &str) -> ChannelEvent {
+        ChannelEvent::Joined(who.to_string())
+    }
+
+    pub fn left(who: &str) -> ChannelEvent {
+        ChannelEvent::Left(who.to_string())
+    }
+
+    /// The same event with a zero timestamp, to compare messages by sender and body.
+    pub fn untimed(&self) -> ChannelEvent {
+        match self {
+            ChannelEvent::Message { from, message, .. } => ChannelEvent::Message {
+                from: from.clone(),
+                message: message.clone(),
+                server_received_ts: 0,
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// `Some((channel, event))` for a channel event.
+    pub fn from_event(event: &Event) -> Option<(ChannelId, ChannelEvent)> {
+        Some(match event {
+            Event::ChannelMessage {
+                channel,
+                member_id,
+                message,
+                server_received_ts,
+            } => (
+                channel.clone(),
+                ChannelEvent::Message {
+                    from: member_id.to_string(),
+                    message: message.clone(),
+                    server_received_ts: *server_received_ts,
+                },
+            ),
+            Event::MemberJoined { channel, member_id } => {
+                (channel.clone(), ChannelEvent::Joined(member_id.to_string()))
+            }
+            Event::MemberLeft { channel, member_id } => {
+                (channel.clone(), ChannelEvent::Left(member_id.to_string()))
+            }
+            Event::MemberCountUpdated { channel, count } => {
+                (channel.clone(), ChannelEvent::Count(*count))
+            }
+            Event::AttributesUpdated {
+                channel,
+                attributes,
+            } => (
+                channel.clone(),
+                ChannelEvent::Attributes(attributes.clone()),
+            ),
+            _ => return None,
+        })
+    }
 }
 
 /// Server settings with liveness timers shrunk for tests: UNREACHABLE after 800 ms of
@@ -149,6 +255,8 @@ impl TestServer {
 pub struct TestClient {
     client: RtmClient,
     events: Receiver<Event>,
+    /// The latest `MemberCountUpdated` seen per channel (by the channel helpers).
+    counts: Mutex<BTreeMap<String, u32>>,
 }
 
 /// A received peer message, flattened for assertions.
@@ -163,7 +271,11 @@ pub struct Received {
 impl TestClient {
     pub fn new(client: RtmClient) -> Self {
         let events = client.events();
-        TestClient { client, events }
+        TestClient {
+            client,
+            events,
+            counts: Mutex::default(),
+        }
     }
 
     /// The next event, whatever it is.
@@ -217,6 +329,108 @@ impl TestClient {
                 is_offline_message: *is_offline_message,
             }),
             _ => None,
+        })
+        .await
+    }
+
+    /// The next event of a channel (any channel's events other than `channel`'s fail the
+    /// test; connection and other non-channel events are skipped).
+    pub async fn next_channel_event(&self, channel: &str) -> ChannelEvent {
+        let (c, e) = self
+            .wait_for(&format!("an event of channel {channel}"), |e| {
+                ChannelEvent::from_event(e)
+            })
+            .await;
+        assert_eq!(c.as_str(), channel, "an event of another channel: {e:?}");
+        if let ChannelEvent::Count(n) = e {
+            self.counts
+                .lock()
+                .expect("counts")
+                .insert(channel.to_string(), n);
+        }
+        e
+    }
+
+    /// The latest member count of `channel` this client was told of (by the helpers).
+    pub fn last_count(&self, channel: &str) -> Option<u32> {
+        self.counts.lock().expect("counts").get(channel).copied()
+    }
+
+    /// Reads `channel`'s events: first exactly the `expected` sequence, with
+    /// `MemberCountUpdated` allowed anywhere in between (counts are coalesced by time, §5.2),
+    /// then more counts until the latest one this client was told is `count`. Messages are
+    /// compared by sender and body; their `serverReceivedTs` values are returned, in order.
+    pub async fn expect_channel_events(
+        &self,
+        channel: &str,
+        expected: &[ChannelEvent],
+        count: u32,
+    ) -> Vec<u64> {
+        let mut timestamps = Vec::new();
+        let mut seen = Vec::new();
+        for want in expected {
+            let got = loop {
+                match self.next_channel_event(channel).await {
+                    ChannelEvent::Count(n) => seen.push(ChannelEvent::Count(n)),
+                    other => break other,
+                }
+            };
+            if let ChannelEvent::Message {
+                server_received_ts, ..
+            } = &got
+            {
+                timestamps.push(*server_received_ts);
+            }
+            seen.push(got.clone());
+            assert_eq!(
+                got.untimed(),
+                want.untimed(),
+                "channel {channel}: unexpected event after {seen:?}"
+            );
+        }
+        while self.last_count(channel) != Some(count) {
+            match self.next_channel_event(channel).await {
+                ChannelEvent::Count(n) => seen.push(ChannelEvent::Count(n)),
+                other => panic!(
+                    "channel {channel}: {other:?} while waiting for the count {count}; saw {seen:?}"
+                ),
+            }
+        }
+        timestamps
+    }
+
+    /// The next `AttributesUpdated` of `channel` (member counts skipped, any other channel
+    /// event fails the test).
+    pub async fn next_attributes_update(
+        &self,
+        channel: &str,
+    ) -> BTreeMap<String, ChannelAttribute> {
+        loop {
+            match self.next_channel_event(channel).await {
+                ChannelEvent::Count(_) => {}
+                ChannelEvent::Attributes(a) => return a,
+                other => panic!("channel {channel}: {other:?} while waiting for attributes"),
+            }
+        }
+    }
+
+    /// The next invitation event (local or remote), skipping other events.
+    pub async fn next_invitation_event(&self) -> Event {
+        self.wait_for("an invitation event", |e| {
+            matches!(
+                e,
+                Event::LocalInvitationReceivedByPeer { .. }
+                    | Event::LocalInvitationAccepted { .. }
+                    | Event::LocalInvitationRefused { .. }
+                    | Event::LocalInvitationCanceled { .. }
+                    | Event::LocalInvitationFailure { .. }
+                    | Event::RemoteInvitationReceived { .. }
+                    | Event::RemoteInvitationAccepted { .. }
+                    | Event::RemoteInvitationRefused { .. }
+                    | Event::RemoteInvitationCanceled { .. }
+                    | Event::RemoteInvitationFailure { .. }
+            )
+            .then(|| e.clone())
         })
         .await
     }

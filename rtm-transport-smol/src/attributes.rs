@@ -1,0 +1,221 @@
+//! User attributes (§4.5) and channel attributes (§4.6): the methods of [`RtmClient`].
+//!
+//! Every write resolves with `Ok(())` once the server applied it, or with the
+//! `AttributeOperationError` of §8.12. Channel attributes work on any channel without joining
+//! it; with [`ChannelAttributeOptions::enable_notification_to_channel_members`] every member
+//! gets `Event::AttributesUpdated` with the complete set after the change.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use rtm_proto::attributes::ChannelAttribute;
+use rtm_proto::client::ChannelAttributeOptions;
+use rtm_proto::errors::AttributeOperationError as E;
+use rtm_proto::{ChannelId, Response};
+
+use crate::RtmClient;
+
+/// The answer to an attribute write.
+async fn write_result(answer: async_channel::Receiver<Response>) -> Result<(), E> {
+    match answer.recv().await {
+        Ok(Response::AttributeWrite(r)) => r,
+        _ => Err(E::Failure),
+    }
+}
+
+fn write_refused(e: E) -> Response {
+    Response::AttributeWrite(Err(e))
+}
+
+impl RtmClient {
+    /// `setLocalUserAttributes(attributes)`: replaces the whole set of the logged-in user.
+    /// Attributes live as long as the session (they survive reconnects).
+    pub fn set_local_user_attributes(
+        &self,
+        attributes: BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let answer = self.start(move |c, now| {
+            c.set_local_user_attributes(now, attributes)
+                .map_err(write_refused)
+        });
+        write_result(answer)
+    }
+
+    /// `addOrUpdateLocalUserAttributes(attributes)`: upserts the given keys.
+    pub fn add_or_update_local_user_attributes(
+        &self,
+        attributes: BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let answer = self.start(move |c, now| {
+            c.add_or_update_local_user_attributes(now, attributes)
+                .map_err(write_refused)
+        });
+        write_result(answer)
+    }
+
+    /// `deleteLocalUserAttributesByKeys(keys)`.
+    pub fn delete_local_user_attributes_by_keys(
+        &self,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let keys = crate::client::owned(keys);
+        let answer = self.start(move |c, now| {
+            c.delete_local_user_attributes_by_keys(now, keys)
+                .map_err(write_refused)
+        });
+        write_result(answer)
+    }
+
+    /// `clearLocalUserAttributes()`.
+    pub fn clear_local_user_attributes(
+        &self,
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let answer =
+            self.start(move |c, now| c.clear_local_user_attributes(now).map_err(write_refused));
+        write_result(answer)
+    }
+
+    /// The logged-in user's attributes as last confirmed by the server (empty if the client
+    /// is gone).
+    pub fn local_user_attributes(&self) -> BTreeMap<String, String> {
+        self.local(|c, _| c.local_user_attributes().clone())
+            .unwrap_or_default()
+    }
+
+    /// `getUserAttributes(userId)`: every attribute of an online user; USER_NOT_FOUND if the
+    /// user is offline.
+    pub fn get_user_attributes(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, E>> + Send + 'static {
+        let user_id = user_id.to_string();
+        let answer = self.start(move |c, now| {
+            c.get_user_attributes(now, &user_id)
+                .map_err(|e| Response::GetUserAttributes(Err(e)))
+        });
+        user_attributes_result(answer)
+    }
+
+    /// `getUserAttributesByKeys(userId, keys)`: the attributes of an online user among
+    /// `keys`.
+    pub fn get_user_attributes_by_keys(
+        &self,
+        user_id: &str,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, E>> + Send + 'static {
+        let user_id = user_id.to_string();
+        let keys = crate::client::owned(keys);
+        let answer = self.start(move |c, now| {
+            c.get_user_attributes_by_keys(now, &user_id, keys)
+                .map_err(|e| Response::GetUserAttributes(Err(e)))
+        });
+        user_attributes_result(answer)
+    }
+
+    /// `setChannelAttributes(channelId, attributes, options)`: replaces the channel's set.
+    pub fn set_channel_attributes(
+        &self,
+        channel: &ChannelId,
+        attributes: BTreeMap<String, String>,
+        options: ChannelAttributeOptions,
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let channel = channel.clone();
+        let answer = self.start(move |c, now| {
+            c.set_channel_attributes(now, &channel, attributes, options)
+                .map_err(write_refused)
+        });
+        write_result(answer)
+    }
+
+    /// `addOrUpdateChannelAttributes(channelId, attributes, options)`: upserts the given keys.
+    pub fn add_or_update_channel_attributes(
+        &self,
+        channel: &ChannelId,
+        attributes: BTreeMap<String, String>,
+        options: ChannelAttributeOptions,
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let channel = channel.clone();
+        let answer = self.start(move |c, now| {
+            c.add_or_update_channel_attributes(now, &channel, attributes, options)
+                .map_err(write_refused)
+        });
+        write_result(answer)
+    }
+
+    /// `deleteChannelAttributesByKeys(channelId, keys, options)`.
+    pub fn delete_channel_attributes_by_keys(
+        &self,
+        channel: &ChannelId,
+        keys: &[&str],
+        options: ChannelAttributeOptions,
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let channel = channel.clone();
+        let keys = crate::client::owned(keys);
+        let answer = self.start(move |c, now| {
+            c.delete_channel_attributes_by_keys(now, &channel, keys, options)
+                .map_err(write_refused)
+        });
+        write_result(answer)
+    }
+
+    /// `clearChannelAttributes(channelId, options)`.
+    pub fn clear_channel_attributes(
+        &self,
+        channel: &ChannelId,
+        options: ChannelAttributeOptions,
+    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
+        let channel = channel.clone();
+        let answer = self.start(move |c, now| {
+            c.clear_channel_attributes(now, &channel, options)
+                .map_err(write_refused)
+        });
+        write_result(answer)
+    }
+
+    /// `getChannelAttributes(channelId)`: the channel's attributes, each with its value, the
+    /// user who last wrote it and when. No need to join.
+    pub fn get_channel_attributes(
+        &self,
+        channel: &ChannelId,
+    ) -> impl Future<Output = Result<BTreeMap<String, ChannelAttribute>, E>> + Send + 'static {
+        let channel = channel.clone();
+        let answer = self.start(move |c, now| {
+            c.get_channel_attributes(now, &channel)
+                .map_err(|e| Response::GetChannelAttributes(Err(e)))
+        });
+        channel_attributes_result(answer)
+    }
+
+    /// `getChannelAttributesByKeys(channelId, keys)`.
+    pub fn get_channel_attributes_by_keys(
+        &self,
+        channel: &ChannelId,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<BTreeMap<String, ChannelAttribute>, E>> + Send + 'static {
+        let channel = channel.clone();
+        let keys = crate::client::owned(keys);
+        let answer = self.start(move |c, now| {
+            c.get_channel_attributes_by_keys(now, &channel, keys)
+                .map_err(|e| Response::GetChannelAttributes(Err(e)))
+        });
+        channel_attributes_result(answer)
+    }
+}
+
+async fn user_attributes_result(
+    answer: async_channel::Receiver<Response>,
+) -> Result<BTreeMap<String, String>, E> {
+    match answer.recv().await {
+        Ok(Response::GetUserAttributes(r)) => r,
+        _ => Err(E::Failure),
+    }
+}
+
+async fn channel_attributes_result(
+    answer: async_channel::Receiver<Response>,
+) -> Result<BTreeMap<String, ChannelAttribute>, E> {
+    match answer.recv().await {
+        Ok(Response::GetChannelAttributes(r)) => r,
+        _ => Err(E::Failure),
+    }
+}

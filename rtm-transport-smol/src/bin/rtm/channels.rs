@@ -1,0 +1,418 @@
+//! `rtm join`, `rtm send-channel` and `rtm attrs`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use futures_lite::io::BufReader;
+use futures_lite::{future, AsyncBufReadExt, StreamExt};
+use rtm_proto::client::ChannelAttributeOptions;
+use rtm_proto::{ChannelId, Message};
+use rtm_transport_smol::{RtmChannel, RtmClient};
+use serde_json::{json, Value};
+
+use crate::json::{channel_attributes_json, op_err, op_ok, print_json, user_attributes_json};
+use crate::{interrupted, session, Cli, EventLog};
+
+/// Whose attributes.
+#[derive(Debug, Subcommand)]
+pub enum AttrsTarget {
+    /// The logged-in user's attributes (they live as long as the session), or another online
+    /// user's (`get`).
+    User {
+        #[command(subcommand)]
+        op: UserAttrOp,
+    },
+    /// A channel's attributes (no need to join it).
+    Channel {
+        /// The channel id.
+        channel: String,
+        #[command(subcommand)]
+        op: ChannelAttrOp,
+    },
+}
+
+/// User attribute operations. The writes stay logged in (printing events) until Ctrl-C,
+/// because user attributes end with the session; `--exit` logs out at once.
+#[derive(Debug, Subcommand)]
+pub enum UserAttrOp {
+    /// Replace the whole set (`setLocalUserAttributes`).
+    Set {
+        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
+        attributes: Vec<(String, String)>,
+        /// Log out right after the write (which ends the attributes too).
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Add or update keys (`addOrUpdateLocalUserAttributes`).
+    Update {
+        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
+        attributes: Vec<(String, String)>,
+        /// Log out right after the write.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Delete keys (`deleteLocalUserAttributesByKeys`).
+    Delete {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        /// Log out right after the write.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Delete every key (`clearLocalUserAttributes`).
+    Clear {
+        /// Log out right after the write.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Print an online user's attributes, all or those with these keys.
+    Get {
+        /// The user id.
+        user: String,
+        #[arg(value_name = "KEY")]
+        keys: Vec<String>,
+    },
+}
+
+/// Channel attribute operations: each prints its result and exits.
+#[derive(Debug, Subcommand)]
+pub enum ChannelAttrOp {
+    /// Replace the whole set (`setChannelAttributes`).
+    Set {
+        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
+        attributes: Vec<(String, String)>,
+        /// Send the members `AttributesUpdated` with the complete set.
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Add or update keys (`addOrUpdateChannelAttributes`).
+    Update {
+        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
+        attributes: Vec<(String, String)>,
+        /// Send the members `AttributesUpdated` with the complete set.
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Delete keys (`deleteChannelAttributesByKeys`).
+    Delete {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        /// Send the members `AttributesUpdated` with the complete set.
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Delete every key (`clearChannelAttributes`).
+    Clear {
+        /// Send the members `AttributesUpdated` with the complete set.
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Print the attributes, all or those with these keys.
+    Get {
+        #[arg(value_name = "KEY")]
+        keys: Vec<String>,
+    },
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn channel_handle(
+    client: &RtmClient,
+    channel: &str,
+    print: &dyn Fn(&Value),
+) -> Result<RtmChannel, ExitCode> {
+    client.create_channel(channel).map_err(|e| {
+        let fields = json!({ "channel_id": channel });
+        print(&op_err("create_channel", e.code(), &e, fields));
+        ExitCode::from(2)
+    })
+}
+
+/// Sends `text` to the channel and prints the result with `print`.
+async fn say(channel: &RtmChannel, text: &str, print: &dyn Fn(&Value)) -> bool {
+    let fields = json!({ "channel_id": channel.channel_id().as_str(), "text": text });
+    match channel.send_message(Message::text(text)).await {
+        Ok(()) => {
+            print(&op_ok("send_channel_message", fields));
+            true
+        }
+        Err(e) => {
+            print(&op_err("send_channel_message", e.code(), &e, fields));
+            false
+        }
+    }
+}
+
+/// `rtm join CHANNEL [--say TEXT]... [--stdin]`.
+pub async fn join(cli: &Cli, uid: &str, channel: &str, says: &[String], stdin: bool) -> ExitCode {
+    let (client, mut signals) = match session(cli, uid).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let log = EventLog::new(&client);
+    let print = |v: &Value| log.print(v);
+    let channel = match channel_handle(&client, channel, &print) {
+        Ok(c) => c,
+        Err(code) => {
+            log.logout(&client).await;
+            return code;
+        }
+    };
+    let fields = json!({ "channel_id": channel.channel_id().as_str() });
+    if let Err(e) = channel.join().await {
+        log.print(&op_err("join", e.code(), &e, fields));
+        log.logout(&client).await;
+        return ExitCode::FAILURE;
+    }
+    log.print(&op_ok("join", fields.clone()));
+    let speaker = async {
+        for text in says {
+            say(&channel, text, &print).await;
+        }
+        if stdin {
+            let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
+            while let Some(Ok(line)) = lines.next().await {
+                if !line.is_empty() {
+                    say(&channel, &line, &print).await;
+                }
+            }
+        }
+        future::pending().await
+    };
+    let code = future::or(
+        async {
+            interrupted(&mut signals).await;
+            ExitCode::SUCCESS
+        },
+        future::or(log.print_all(), speaker),
+    )
+    .await;
+    if code == ExitCode::SUCCESS {
+        match channel.leave().await {
+            Ok(()) => log.print(&op_ok("leave", fields)),
+            Err(e) => log.print(&op_err("leave", e.code(), &e, fields)),
+        }
+    }
+    log.logout(&client).await;
+    code
+}
+
+/// `rtm send-channel CHANNEL TEXT`: prints only the send's result (or the error that came
+/// before it).
+pub async fn send_channel(cli: &Cli, uid: &str, channel: &str, text: &str) -> ExitCode {
+    let (client, _signals) = match session(cli, uid).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let channel = match channel_handle(&client, channel, &print_json) {
+        Ok(c) => c,
+        Err(code) => {
+            let _ = client.logout().await;
+            return code;
+        }
+    };
+    let fields = json!({ "channel_id": channel.channel_id().as_str() });
+    let code = match channel.join().await {
+        Err(e) => {
+            print_json(&op_err("join", e.code(), &e, fields));
+            ExitCode::FAILURE
+        }
+        Ok(()) => {
+            let sent = say(&channel, text, &print_json).await;
+            let _ = channel.leave().await;
+            if sent {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    };
+    let _ = client.logout().await;
+    code
+}
+
+/// `rtm attrs ...`.
+pub async fn attrs(cli: &Cli, uid: &str, target: &AttrsTarget) -> ExitCode {
+    let (client, mut signals) = match session(cli, uid).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // User attributes end with the session: writes keep it (printing events) until Ctrl-C,
+    // unless told to exit.
+    let hold = match target {
+        AttrsTarget::User { op } => match op {
+            UserAttrOp::Set { exit, .. }
+            | UserAttrOp::Update { exit, .. }
+            | UserAttrOp::Delete { exit, .. }
+            | UserAttrOp::Clear { exit } => !exit,
+            UserAttrOp::Get { .. } => false,
+        },
+        AttrsTarget::Channel { .. } => false,
+    };
+    let log = EventLog::new(&client);
+    let print = |v: &Value| {
+        if hold {
+            log.print(v)
+        } else {
+            print_json(v)
+        }
+    };
+    let code = match target {
+        AttrsTarget::User { op } => user_attrs(&client, op, &print).await,
+        AttrsTarget::Channel { channel, op } => match channel_handle(&client, channel, &print) {
+            Ok(channel) => channel_attrs(&client, channel.channel_id(), op, &print).await,
+            Err(code) => code,
+        },
+    };
+    if hold && code == ExitCode::SUCCESS {
+        let interrupted = async {
+            interrupted(&mut signals).await;
+            ExitCode::SUCCESS
+        };
+        let code = future::or(interrupted, log.print_all()).await;
+        log.logout(&client).await;
+        return code;
+    }
+    let _ = client.logout().await;
+    code
+}
+
+fn map(attributes: &[(String, String)]) -> BTreeMap<String, String> {
+    attributes.iter().cloned().collect()
+}
+
+fn keys(keys: &[String]) -> Vec<&str> {
+    keys.iter().map(String::as_str).collect()
+}
+
+/// Runs one user-attribute operation and prints its result.
+async fn user_attrs(client: &RtmClient, op: &UserAttrOp, print: &dyn Fn(&Value)) -> ExitCode {
+    let (name, result) = match op {
+        UserAttrOp::Get { user, keys: k } => {
+            let fields = json!({ "user_id": user });
+            let result = if k.is_empty() {
+                client.get_user_attributes(user).await
+            } else {
+                client.get_user_attributes_by_keys(user, &keys(k)).await
+            };
+            let code = match result {
+                Ok(attributes) => {
+                    let mut v = op_ok("get_user_attributes", fields);
+                    v["attributes"] = user_attributes_json(&attributes);
+                    print(&v);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    print(&op_err("get_user_attributes", e.code(), &e, fields));
+                    ExitCode::FAILURE
+                }
+            };
+            return code;
+        }
+        UserAttrOp::Set { attributes, .. } => (
+            "set_local_user_attributes",
+            client.set_local_user_attributes(map(attributes)).await,
+        ),
+        UserAttrOp::Update { attributes, .. } => (
+            "add_or_update_local_user_attributes",
+            client
+                .add_or_update_local_user_attributes(map(attributes))
+                .await,
+        ),
+        UserAttrOp::Delete { keys: k, .. } => (
+            "delete_local_user_attributes_by_keys",
+            client.delete_local_user_attributes_by_keys(&keys(k)).await,
+        ),
+        UserAttrOp::Clear { .. } => (
+            "clear_local_user_attributes",
+            client.clear_local_user_attributes().await,
+        ),
+    };
+    match result {
+        Ok(()) => {
+            let attributes = client.local_user_attributes();
+            let fields = json!({ "attributes": user_attributes_json(&attributes) });
+            print(&op_ok(name, fields));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            print(&op_err(name, e.code(), &e, json!({})));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one channel-attribute operation and prints its result.
+async fn channel_attrs(
+    client: &RtmClient,
+    channel: &ChannelId,
+    op: &ChannelAttrOp,
+    print: &dyn Fn(&Value),
+) -> ExitCode {
+    let fields = json!({ "channel_id": channel.as_str() });
+    let options = |notify: bool| ChannelAttributeOptions {
+        enable_notification_to_channel_members: notify,
+    };
+    let (name, result) = match op {
+        ChannelAttrOp::Get { keys: k } => {
+            let result = if k.is_empty() {
+                client.get_channel_attributes(channel).await
+            } else {
+                client
+                    .get_channel_attributes_by_keys(channel, &keys(k))
+                    .await
+            };
+            return match result {
+                Ok(attributes) => {
+                    let mut v = op_ok("get_channel_attributes", fields);
+                    v["attributes"] = channel_attributes_json(&attributes);
+                    print(&v);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    print(&op_err("get_channel_attributes", e.code(), &e, fields));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        ChannelAttrOp::Set { attributes, notify } => (
+            "set_channel_attributes",
+            client
+                .set_channel_attributes(channel, map(attributes), options(*notify))
+                .await,
+        ),
+        ChannelAttrOp::Update { attributes, notify } => (
+            "add_or_update_channel_attributes",
+            client
+                .add_or_update_channel_attributes(channel, map(attributes), options(*notify))
+                .await,
+        ),
+        ChannelAttrOp::Delete { keys: k, notify } => (
+            "delete_channel_attributes_by_keys",
+            client
+                .delete_channel_attributes_by_keys(channel, &keys(k), options(*notify))
+                .await,
+        ),
+        ChannelAttrOp::Clear { notify } => (
+            "clear_channel_attributes",
+            client
+                .clear_channel_attributes(channel, options(*notify))
+                .await,
+        ),
+    };
+    match result {
+        Ok(()) => {
+            print(&op_ok(name, fields));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            print(&op_err(name, e.code(), &e, fields));
+            ExitCode::FAILURE
+        }
+    }
+}

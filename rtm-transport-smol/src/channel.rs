@@ -1,0 +1,172 @@
+//! Channels (§4.7, §4.8): [`RtmChannel`] and the channel methods of [`RtmClient`].
+//!
+//! A channel's events (`ChannelMessage`, `MemberJoined`, `MemberLeft`,
+//! `MemberCountUpdated`, `AttributesUpdated`) arrive on [`RtmClient::events`], each naming
+//! its channel. After a reconnect the core rejoins the channels by itself (§2.6).
+
+use std::future::Future;
+
+use rtm_proto::errors::{
+    ChannelMessageError, CreateChannelError, GetChannelMemberCountError, GetMembersError,
+    JoinChannelError, LeaveChannelError,
+};
+use rtm_proto::{ChannelId, Message, Response, UserId};
+
+use crate::client::{owned, strs};
+use crate::RtmClient;
+
+/// A channel of one client (the SDK's `RtmChannel`): a thin handle holding the client and
+/// the channel id. Clones are the same channel; the handle keeps its client alive.
+#[derive(Debug, Clone)]
+pub struct RtmChannel {
+    client: RtmClient,
+    id: ChannelId,
+}
+
+impl RtmChannel {
+    /// `channel.channelId`.
+    pub fn channel_id(&self) -> &ChannelId {
+        &self.id
+    }
+
+    /// The client this channel belongs to.
+    pub fn client(&self) -> &RtmClient {
+        &self.client
+    }
+
+    /// `channel.join()` (§4.8). The joiner then gets `MemberCountUpdated`; the other members
+    /// `MemberJoined`.
+    pub fn join(&self) -> impl Future<Output = Result<(), JoinChannelError>> + Send + 'static {
+        self.client.join(&self.id)
+    }
+
+    /// `channel.leave()` (§4.8). The channel's events stop at once.
+    pub fn leave(&self) -> impl Future<Output = Result<(), LeaveChannelError>> + Send + 'static {
+        self.client.leave(&self.id)
+    }
+
+    /// `channel.sendMessage(message)` (§4.8): resolves when the server accepted it. The other
+    /// members get `ChannelMessage`; the sender does not.
+    pub fn send_message(
+        &self,
+        message: Message,
+    ) -> impl Future<Output = Result<(), ChannelMessageError>> + Send + 'static {
+        self.client.send_channel_message(&self.id, message)
+    }
+
+    /// `channel.getMembers()` (§4.8): at most 512 (a random sample beyond).
+    pub fn get_members(
+        &self,
+    ) -> impl Future<Output = Result<Vec<UserId>, GetMembersError>> + Send + 'static {
+        self.client.get_members(&self.id)
+    }
+}
+
+impl RtmClient {
+    /// `createChannel(channelId)` (§4.8): a local handle for a validated channel id. Works
+    /// before login; joins nothing.
+    pub fn create_channel(&self, channel_id: &str) -> Result<RtmChannel, CreateChannelError> {
+        let id = channel_id.to_string();
+        let id = self
+            .local(move |c, _| c.create_channel(&id))
+            .unwrap_or(Err(CreateChannelError::InvalidArgument))?;
+        Ok(RtmChannel {
+            client: self.clone(),
+            id,
+        })
+    }
+
+    /// `channel.join()` for `channel` (see [`RtmChannel::join`]).
+    pub fn join(
+        &self,
+        channel: &ChannelId,
+    ) -> impl Future<Output = Result<(), JoinChannelError>> + Send + 'static {
+        let channel = channel.clone();
+        let answer =
+            self.start(move |c, now| c.join(now, &channel).map_err(|e| Response::Join(Err(e))));
+        async move {
+            match answer.recv().await {
+                Ok(Response::Join(r)) => r,
+                _ => Err(JoinChannelError::Failure),
+            }
+        }
+    }
+
+    /// `channel.leave()` for `channel` (see [`RtmChannel::leave`]).
+    pub fn leave(
+        &self,
+        channel: &ChannelId,
+    ) -> impl Future<Output = Result<(), LeaveChannelError>> + Send + 'static {
+        let channel = channel.clone();
+        let answer =
+            self.start(move |c, now| c.leave(now, &channel).map_err(|e| Response::Leave(Err(e))));
+        async move {
+            match answer.recv().await {
+                Ok(Response::Leave(r)) => r,
+                _ => Err(LeaveChannelError::Failure),
+            }
+        }
+    }
+
+    /// `channel.sendMessage(message)` for `channel` (see [`RtmChannel::send_message`]).
+    pub fn send_channel_message(
+        &self,
+        channel: &ChannelId,
+        message: Message,
+    ) -> impl Future<Output = Result<(), ChannelMessageError>> + Send + 'static {
+        let channel = channel.clone();
+        let answer = self.start(move |c, now| {
+            c.send_channel_message(now, &channel, message)
+                .map_err(|e| Response::SendChannelMessage(Err(e)))
+        });
+        async move {
+            match answer.recv().await {
+                Ok(Response::SendChannelMessage(r)) => r,
+                _ => Err(ChannelMessageError::Failure),
+            }
+        }
+    }
+
+    /// `channel.getMembers()` for `channel` (see [`RtmChannel::get_members`]).
+    pub fn get_members(
+        &self,
+        channel: &ChannelId,
+    ) -> impl Future<Output = Result<Vec<UserId>, GetMembersError>> + Send + 'static {
+        let channel = channel.clone();
+        let answer = self.start(move |c, now| {
+            c.get_members(now, &channel)
+                .map_err(|e| Response::GetMembers(Err(e)))
+        });
+        async move {
+            match answer.recv().await {
+                Ok(Response::GetMembers(r)) => r,
+                _ => Err(GetMembersError::Failure),
+            }
+        }
+    }
+
+    /// `getChannelMemberCount(channelIds)` (§4.7): `(channel, count)` in the order asked, for
+    /// at most 32 channels, without joining them; 0 for a channel that does not exist.
+    pub fn get_channel_member_count(
+        &self,
+        channel_ids: &[&str],
+    ) -> impl Future<Output = Result<Vec<(ChannelId, u32)>, GetChannelMemberCountError>> + Send + 'static
+    {
+        let channel_ids = owned(channel_ids);
+        let answer = self.start(move |c, now| {
+            c.get_channel_member_count(now, &strs(&channel_ids))
+                .map_err(|e| Response::GetChannelMemberCount(Err(e)))
+        });
+        async move {
+            match answer.recv().await {
+                Ok(Response::GetChannelMemberCount(r)) => r,
+                _ => Err(GetChannelMemberCountError::Failure),
+            }
+        }
+    }
+
+    /// The channels this client has joined or is joining (empty if the client is gone).
+    pub fn joined_channels(&self) -> Vec<ChannelId> {
+        self.local(|c, _| c.joined_channels()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,213 @@
+//! Stories of channel members whose network drops (§2.6).
+//!
+//! Short outage: Carol's link drops for a moment. The server keeps her session, so she stays
+//! a member — Alice and Bob see no MemberLeft, the count never moves — and when she is back
+//! she gets the channel messages she missed, once, in order.
+//!
+//! Long outage: Carol is gone longer than the server's offline timer (shrunk here from 30 s
+//! to 2 s), so the server ends her session and she leaves the room (others see MemberLeft).
+//! When the network is back her client logs in again, rejoins the room by itself (others
+//! see MemberJoined), gets the messages sent while she was away replayed, and pushes her
+//! user attributes again.
+
+use std::time::Duration;
+
+use rtm_proto::{ClientConfig, ConnectionChangeReason, ConnectionState, Message, ServerConfig};
+use rtm_tests::{
+    attrs, fast_liveness, run, test_client_config, ChannelEvent, Proxy, TestClient, TestServer,
+};
+use rtm_transport_smol::{RtmChannel, RtmClient};
+
+/// Carol, connected through `proxy`, noticing an outage after 300 ms.
+async fn carol_through(proxy: &Proxy) -> TestClient {
+    let carol = TestClient::new(
+        RtmClient::new(
+            &proxy.url(),
+            ClientConfig {
+                interruption_threshold: Duration::from_millis(300),
+                ..test_client_config()
+            },
+        )
+        .expect("client"),
+    );
+    carol.login("carol", None).await.expect("carol logs in");
+    carol
+        .expect_state(
+            ConnectionState::Connected,
+            ConnectionChangeReason::LoginSuccess,
+        )
+        .await;
+    carol
+}
+
+/// Alice, Bob and Carol in "room", everyone's count settled at 3.
+async fn three_in_a_room(
+    alice: &TestClient,
+    bob: &TestClient,
+    carol: &TestClient,
+) -> (RtmChannel, RtmChannel, RtmChannel) {
+    let room_a = alice.create_channel("room").expect("valid");
+    room_a.join().await.expect("alice joins");
+    let room_b = bob.create_channel("room").expect("valid");
+    room_b.join().await.expect("bob joins");
+    let room_c = carol.create_channel("room").expect("valid");
+    room_c.join().await.expect("carol joins");
+    alice
+        .expect_channel_events(
+            "room",
+            &[ChannelEvent::joined("bob"), ChannelEvent::joined("carol")],
+            3,
+        )
+        .await;
+    bob.expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+        .await;
+    carol.expect_channel_events("room", &[], 3).await;
+    (room_a, room_b, room_c)
+}
+
+#[test]
+fn a_short_outage_keeps_the_member_and_delivers_what_it_missed() {
+    let server = TestServer::start(ServerConfig::default());
+    let proxy = Proxy::start(server.addr());
+    run(async {
+        let alice = server.logged_in("alice").await;
+        let bob = server.logged_in("bob").await;
+        let carol = carol_through(&proxy).await;
+        let (room_a, room_b, room_c) = three_in_a_room(&alice, &bob, &carol).await;
+
+        proxy.cut();
+        carol
+            .expect_state(
+                ConnectionState::Reconnecting,
+                ConnectionChangeReason::Interrupted,
+            )
+            .await;
+        room_a
+            .send_message(Message::text("while you were away 1"))
+            .await
+            .expect("accepted");
+        room_a
+            .send_message(Message::text("while you were away 2"))
+            .await
+            .expect("accepted");
+
+        proxy.heal();
+        carol
+            .expect_state(
+                ConnectionState::Connected,
+                ConnectionChangeReason::LoginSuccess,
+            )
+            .await;
+        let missed = [
+            ChannelEvent::text("alice", "while you were away 1"),
+            ChannelEvent::text("alice", "while you were away 2"),
+        ];
+        carol.expect_channel_events("room", &missed, 3).await;
+        bob.expect_channel_events("room", &missed, 3).await;
+
+        // Carol never left: the next thing the others hear of her is her message (no
+        // MemberLeft / MemberJoined, no count change in between).
+        room_c
+            .send_message(Message::text("back"))
+            .await
+            .expect("accepted");
+        for member in [&alice, &bob] {
+            assert_eq!(
+                member.next_channel_event("room").await.untimed(),
+                ChannelEvent::text("carol", "back")
+            );
+        }
+        // And nothing came twice: Carol's next message is a fresh one.
+        room_b
+            .send_message(Message::text("welcome back"))
+            .await
+            .expect("accepted");
+        assert_eq!(
+            carol.next_channel_event("room").await.untimed(),
+            ChannelEvent::text("bob", "welcome back")
+        );
+
+        for c in [&alice, &bob, &carol] {
+            c.logout().await.expect("logout");
+        }
+    });
+    drop(proxy);
+    server.stop();
+}
+
+#[test]
+fn after_a_long_outage_the_member_rejoins_by_itself_and_gets_the_replay() {
+    // The server ends a silent session after 2 s instead of 30 s.
+    let server = TestServer::start(fast_liveness(ServerConfig::default()));
+    let proxy = Proxy::start(server.addr());
+    run(async {
+        let alice = server.logged_in("alice").await;
+        let bob = server.logged_in("bob").await;
+        let carol = carol_through(&proxy).await;
+        carol
+            .set_local_user_attributes(attrs(&[("status", "in a meeting")]))
+            .await
+            .expect("set");
+        let (room_a, _room_b, _room_c) = three_in_a_room(&alice, &bob, &carol).await;
+
+        proxy.cut();
+        carol
+            .expect_state(
+                ConnectionState::Reconnecting,
+                ConnectionChangeReason::Interrupted,
+            )
+            .await;
+        // The server gives up on Carol: she leaves the room.
+        alice
+            .expect_channel_events("room", &[ChannelEvent::left("carol")], 2)
+            .await;
+        bob.expect_channel_events("room", &[ChannelEvent::left("carol")], 2)
+            .await;
+        assert_eq!(
+            alice.get_user_attributes("carol").await,
+            Err(rtm_proto::errors::AttributeOperationError::UserNotFound)
+        );
+        room_a
+            .send_message(Message::text("she left"))
+            .await
+            .expect("accepted");
+        bob.expect_channel_events("room", &[ChannelEvent::text("alice", "she left")], 2)
+            .await;
+
+        // The network is back: Carol's client logs in again and rejoins on its own.
+        proxy.heal();
+        carol
+            .expect_state(
+                ConnectionState::Connected,
+                ConnectionChangeReason::LoginSuccess,
+            )
+            .await;
+        alice
+            .expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+            .await;
+        bob.expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+            .await;
+        // The message sent while she was out of the room is replayed to her, once.
+        carol
+            .expect_channel_events("room", &[ChannelEvent::text("alice", "she left")], 3)
+            .await;
+        room_a
+            .send_message(Message::text("hello again"))
+            .await
+            .expect("accepted");
+        carol
+            .expect_channel_events("room", &[ChannelEvent::text("alice", "hello again")], 3)
+            .await;
+        // Her user attributes were pushed again.
+        assert_eq!(
+            alice.get_user_attributes("carol").await,
+            Ok(attrs(&[("status", "in a meeting")]))
+        );
+
+        for c in [&alice, &bob, &carol] {
+            c.logout().await.expect("logout");
+        }
+    });
+    drop(proxy);
+    server.stop();
+}
