@@ -244,3 +244,21 @@ fn a_member_away_for_more_than_30_s_leaves_then_rejoins_with_a_replay() {
         "{carol:?}"
     );
 }
+
+/// Found by the transport tests: a joiner told the count on joining got the same count again
+/// from the coalesced push a second later.
+#[test]
+fn regression_a_joiner_is_not_told_the_same_count_twice() {
+    let mut w = World::new(3);
+    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
+        w.login(i, u);
+    }
+    join(&mut w, 0, "room");
+    w.advance(500);
+    join(&mut w, 1, "room");
+    w.advance(200);
+    join(&mut w, 2, "room");
+    w.advance(2_000);
+    assert_eq!(story(&mut w, 2), ["count 3"]);
+    assert_eq!(story(&mut w, 1), ["count 2", "+carol", "count 3"]);
+}

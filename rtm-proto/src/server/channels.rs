@@ -53,6 +53,9 @@ pub(super) struct Channel {
     pub gc_gen: u64,
     count_sent_at: Option<Timestamp>,
     count_sent: Option<u32>,
+    /// Joiners told the count privately since the last coalesced push, and what they were
+    /// told: the push skips those who already know it.
+    pub told: BTreeMap<UserId, u32>,
     count_timer: bool,
 }
 
@@ -67,6 +70,7 @@ impl Channel {
             gc_gen: 0,
             count_sent_at: None,
             count_sent: None,
+            told: BTreeMap::new(),
             count_timer: false,
         }
     }
@@ -163,6 +167,9 @@ impl Server {
             }
             .encode();
             self.push_stream(uid, count_frame, None);
+            if let Some(ch) = self.channels.get_mut(&channel) {
+                ch.told.insert(uid.clone(), count);
+            }
         }
     }
 
@@ -415,7 +422,10 @@ impl Server {
             count,
         }
         .encode();
-        self.fan_out(channel, None, &frame);
+        self.fan_out_counts(channel, count, &frame);
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.told.clear();
+        }
         true
     }
 }

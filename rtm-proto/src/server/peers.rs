@@ -299,6 +299,34 @@ impl Server {
         }
     }
 
+    /// A member-count push to every member but those a private push already told `count`.
+    pub(super) fn fan_out_counts(
+        &mut self,
+        channel: &crate::ids::ChannelId,
+        count: u32,
+        frame: &Bytes,
+    ) {
+        let limits = self.stream_limits();
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        for m in ch
+            .members
+            .iter()
+            .filter(|m| ch.told.get(*m) != Some(&count))
+        {
+            stream_push(
+                &mut self.sessions,
+                &mut self.out,
+                limits,
+                m,
+                frame.clone(),
+                None,
+                false,
+            );
+        }
+    }
+
     pub(super) fn on_ack(&mut self, uid: &UserId, epoch: u64, seq: u64) {
         let Some(s) = self.sessions.get_mut(uid) else {
             return;
