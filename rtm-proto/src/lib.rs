@@ -58,4 +58,8 @@ pub use ids::{ChannelId, IdError, UserId};
 pub use message::Message;
 pub use server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
 pub use time::Timestamp;
-pub use wire::{PeerMessageOutcome, PeerOnlineState};
+pub use invitation::{
+    LocalInvitationFailureReason, LocalInvitationState, RemoteInvitationFailureReason,
+    RemoteInvitationState,
+};
+pub use wire::{InvitationKey, PeerMessageOutcome, PeerOnlineState};
