@@ -55,11 +55,11 @@ pub use client::{
 };
 pub use errors::*;
 pub use ids::{ChannelId, IdError, UserId};
-pub use message::Message;
-pub use server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
-pub use time::Timestamp;
 pub use invitation::{
     LocalInvitationFailureReason, LocalInvitationState, RemoteInvitationFailureReason,
     RemoteInvitationState,
 };
+pub use message::Message;
+pub use server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
+pub use time::Timestamp;
 pub use wire::{InvitationKey, PeerMessageOutcome, PeerOnlineState};
