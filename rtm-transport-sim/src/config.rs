@@ -70,6 +70,62 @@ pub struct Relaxations {
     /// false): a busy loop at that deadline. Relaxed: the fuzz harness does not require
     /// tick progress from a DISCONNECTED client.
     pub link_lost_while_draining: bool,
+    /// Core bug: when a session's delivery stream is full (`max_unacked` pushes
+    /// unacknowledged — the client is away, or acknowledges in batches of 16 while the
+    /// server allows fewer), the server drops channel pushes (`stream_push`, `peers.rs`),
+    /// counting on "the replay on rejoin"; but a session that stays alive (or resumes)
+    /// never rejoins, so a member that stayed joined throughout never gets those messages.
+    /// Relaxed: a channel message is owed to a member only if the server sent it on the
+    /// member's connection at once (not when the session was detached, the push waited
+    /// behind the send window, or was dropped).
+    pub channel_push_dropped_when_stream_full: bool,
+    /// Core bug: a `leave` that times out (10 s while the link is down) is answered FAILURE
+    /// and dropped, and so is the internal `leave` the client sends to undo a `join` that
+    /// timed out (`compensate`, `requests.rs`): neither is retried, so the server keeps the
+    /// user in the channel (members see it, it gets counted) while its client believes it
+    /// left, until the session ends. Relaxed: a channel whose leave or join timed out is
+    /// exempt from membership convergence for that client until the server handles a leave
+    /// of it, the client joins it again, or the session ends.
+    pub channel_leave_lost_after_timeout: bool,
+    /// Core bug: a caller whose `invite` was answered on a link that died, and whose session
+    /// then ended, resends the pending `invite` after its fresh login instead of syncing the
+    /// invitation (`sync_invitations` skips invitations whose `invite` is unanswered); the
+    /// server finds the record, already decided (NOT_LOGGEDIN when the session ended, and
+    /// the callee told PEER_OFFLINE), and answers a bare `ok` (`on_invite`: "a resend"),
+    /// so the caller's invitation stays SENT_TO_REMOTE forever. Relaxed: an invitation
+    /// whose `invite` reached one server from two sessions of its caller need not end on
+    /// the caller.
+    pub invite_resend_after_session_loss: bool,
+    /// Core bug: after a reconnect that lost the session, the client rejoins its channels
+    /// with internal requests (`PendingKind::Rejoin`) that time out after 5 s like any
+    /// join, and are then dropped without a retry (`failure_response` ignores them,
+    /// `compensate` does nothing); if the link died before the server handled one and the
+    /// session is then resumed, the client keeps the channel as joined while the server
+    /// never re-added it: no messages, getMembers and sends fail NOT_IN_CHANNEL, until the
+    /// next session loss. Relaxed: a client whose rejoin of a channel expired unhandled is
+    /// not counted as a member of it in membership convergence.
+    pub rejoin_lost_after_timeout: bool,
+    /// Core bug: the callee's client sends `invitation_ack` once, when it first handles the
+    /// `invitation` push, on whatever link that is; if that ack is lost with the link, it is
+    /// never sent again — after a resume the push is resent but filtered as already seen
+    /// (stream position), so the client does not acknowledge it again. The caller then gets
+    /// PEER_NO_RESPONSE (and the callee INVITATION_EXPIRE) although the callee's
+    /// application showed the call ringing and its session was back well within the 30 s.
+    /// Relaxed: such an outcome is counted, not failed.
+    pub invitation_ack_not_resent: bool,
+    /// Core bug (from "a joiner is not told the same member count twice"): `push_count`
+    /// returns early when the count equals the last coalesced one (`count_sent`), but a
+    /// joiner told a different count privately since then (`told`) is left with it: e.g.
+    /// 14 pushed to all; A joins (told 15); B leaves (14); the timer pushes nothing, and A
+    /// believes 15 until the next change. Relaxed: a member whose last count push was the
+    /// private one on joining is exempt from count convergence.
+    pub member_count_private_stale: bool,
+    /// Core bug: a client that ends its session while unreachable (logout while the link is
+    /// down, or a kick it learns of on resume) ends its open invitations itself (caller
+    /// NOT_LOGGEDIN, callee PEER_OFFLINE), although the server may already have decided them
+    /// otherwise and told the other side (ACCEPTED, REFUSED, CANCELED…). Relaxed: such a
+    /// locally ended side may disagree with the other.
+    pub invitation_local_end_races_decision: bool,
 }
 
 impl Default for Relaxations {
@@ -84,6 +140,13 @@ impl Default for Relaxations {
             mismatched_answer_drops_request: false, // fixed in the core; kept to reproduce old seeds
             close_after_closed_in_drain: false, // fixed in the core; kept to reproduce old seeds
             link_lost_while_draining: false,    // fixed in the core; kept to reproduce old seeds
+            channel_push_dropped_when_stream_full: true,
+            channel_leave_lost_after_timeout: true,
+            invite_resend_after_session_loss: true,
+            rejoin_lost_after_timeout: true,
+            invitation_ack_not_resent: true,
+            member_count_private_stale: true,
+            invitation_local_end_races_decision: true,
         }
     }
 }
@@ -101,6 +164,13 @@ impl Relaxations {
             mismatched_answer_drops_request: false,
             close_after_closed_in_drain: false,
             link_lost_while_draining: false,
+            channel_push_dropped_when_stream_full: false,
+            channel_leave_lost_after_timeout: false,
+            invite_resend_after_session_loss: false,
+            rejoin_lost_after_timeout: false,
+            invitation_ack_not_resent: false,
+            member_count_private_stale: false,
+            invitation_local_end_races_decision: false,
         }
     }
 
@@ -115,6 +185,13 @@ impl Relaxations {
         "mismatched_answer_drops_request",
         "close_after_closed_in_drain",
         "link_lost_while_draining",
+        "channel_push_dropped_when_stream_full",
+        "channel_leave_lost_after_timeout",
+        "invite_resend_after_session_loss",
+        "rejoin_lost_after_timeout",
+        "invitation_ack_not_resent",
+        "member_count_private_stale",
+        "invitation_local_end_races_decision",
     ];
 
     /// Sets one relaxation by name; false if the name is unknown.
@@ -131,6 +208,15 @@ impl Relaxations {
             "mismatched_answer_drops_request" => self.mismatched_answer_drops_request = on,
             "close_after_closed_in_drain" => self.close_after_closed_in_drain = on,
             "link_lost_while_draining" => self.link_lost_while_draining = on,
+            "channel_push_dropped_when_stream_full" => {
+                self.channel_push_dropped_when_stream_full = on
+            }
+            "channel_leave_lost_after_timeout" => self.channel_leave_lost_after_timeout = on,
+            "invite_resend_after_session_loss" => self.invite_resend_after_session_loss = on,
+            "rejoin_lost_after_timeout" => self.rejoin_lost_after_timeout = on,
+            "invitation_ack_not_resent" => self.invitation_ack_not_resent = on,
+            "member_count_private_stale" => self.member_count_private_stale = on,
+            "invitation_local_end_races_decision" => self.invitation_local_end_races_decision = on,
             _ => return false,
         }
         true
@@ -186,6 +272,14 @@ pub struct Knobs {
     pub twins: usize,
     /// User ids that never log in (offline store targets).
     pub ghosts: usize,
+    /// Channels the workload uses (few, so that they have many members).
+    pub channels: usize,
+    /// Server `channel_attributes_grace` (ms): short ones let the GC run within a run.
+    pub grace_ms: u64,
+    /// Probability that a callee never answers an invitation.
+    pub ignore_p: f64,
+    /// Probability that a caller cancels an invitation (after a random delay).
+    pub cancel_p: f64,
 }
 
 /// Fault kinds the fault scheduler draws from.
@@ -234,13 +328,33 @@ pub enum Action {
     Query,
     Renew,
     Logout,
-    /// Misuse that the client must refuse locally (self peer, bad id, empty message).
+    /// Misuse that the client must refuse locally (self peer, bad id, empty message, …).
     Misuse,
+    /// Join a channel of the run's small set.
+    Join,
+    /// Leave a joined channel.
+    Leave,
+    /// Send a channel message.
+    ChannelSend,
+    /// `getMembers` of a joined channel.
+    GetMembers,
+    /// `getChannelMemberCount` of some channels.
+    MemberCount,
+    /// A channel-attribute write (any channel, with or without notification).
+    ChannelAttrWrite,
+    /// A channel-attribute read.
+    ChannelAttrGet,
+    /// A write to the client's own user attributes.
+    UserAttrWrite,
+    /// A read of some user's attributes.
+    UserAttrGet,
+    /// Create and send a call invitation.
+    Invite,
 }
 
 impl Action {
     /// Number of actions.
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 17;
     /// All actions, in weight order.
     pub const ALL: [Action; Action::COUNT] = [
         Action::Send,
@@ -250,7 +364,24 @@ impl Action {
         Action::Renew,
         Action::Logout,
         Action::Misuse,
+        Action::Join,
+        Action::Leave,
+        Action::ChannelSend,
+        Action::GetMembers,
+        Action::MemberCount,
+        Action::ChannelAttrWrite,
+        Action::ChannelAttrGet,
+        Action::UserAttrWrite,
+        Action::UserAttrGet,
+        Action::Invite,
     ];
+}
+
+impl Action {
+    /// Actions of the channel, attribute and invitation workloads.
+    pub fn is_feature(self) -> bool {
+        self as usize >= Action::Join as usize
+    }
 }
 
 impl Knobs {
@@ -274,6 +405,8 @@ impl Knobs {
                 Action::Send => src.range(5, 40) as u32,
                 Action::Logout => src.range(0, 3) as u32,
                 Action::Misuse => src.range(0, 2) as u32,
+                // Drawn below, per feature.
+                a if a.is_feature() => 0,
                 _ => {
                     if src.chance(0.15) {
                         0
@@ -323,7 +456,52 @@ impl Knobs {
             ][src.below(4) as usize],
             twins: [0usize, 0, 1, 3][src.below(4) as usize],
             ghosts: src.range(0, 3) as usize,
+            channels: 1,
+            grace_ms: 180_000,
+            ignore_p: 0.0,
+            cancel_p: 0.0,
         }
+        .draw_features(src, action_weights)
+    }
+
+    /// The knobs of the channel, attribute and invitation workloads, drawn after the others
+    /// (so that the draws above keep their values for a seed). Each feature is switched off
+    /// in ~15% of runs.
+    fn draw_features(mut self, src: &mut Source, mut weights: [u32; Action::COUNT]) -> Knobs {
+        let mut group = |src: &mut Source, actions: &[(Action, u64, u64)]| {
+            let on = !src.chance(0.15);
+            for &(a, lo, hi) in actions {
+                weights[a as usize] = if on { src.range(lo, hi) as u32 } else { 0 };
+            }
+        };
+        group(
+            src,
+            &[
+                (Action::Join, 2, 6),
+                (Action::Leave, 1, 3),
+                (Action::ChannelSend, 2, 12),
+                (Action::GetMembers, 0, 2),
+                (Action::MemberCount, 0, 2),
+            ],
+        );
+        group(
+            src,
+            &[
+                (Action::ChannelAttrWrite, 1, 5),
+                (Action::ChannelAttrGet, 0, 2),
+            ],
+        );
+        group(
+            src,
+            &[(Action::UserAttrWrite, 1, 4), (Action::UserAttrGet, 0, 2)],
+        );
+        group(src, &[(Action::Invite, 1, 4)]);
+        self.action_weights = weights;
+        self.channels = [1usize, 2, 3, 3, 4, 6][src.below(6) as usize];
+        self.grace_ms = [2_000u64, 10_000, 40_000, 180_000][src.below(4) as usize];
+        self.ignore_p = [0.0, 0.1, 0.3][src.below(3) as usize];
+        self.cancel_p = [0.0, 0.2, 0.5][src.below(3) as usize];
+        self
     }
 
     /// A fault-free, quiet configuration (for deterministic scenario tests).
@@ -337,7 +515,7 @@ impl Knobs {
             fault_max_ms: 1_000,
             downtime_max_ms: 1_000,
             action_mean_ms: 1_000,
-            action_weights: [10, 2, 1, 1, 1, 0, 0],
+            action_weights: [10, 2, 1, 1, 1, 0, 0, 3, 1, 5, 1, 1, 2, 1, 2, 1, 2],
             offline_p: 0.5,
             large_p: 0.0,
             max_unacked: 1024,
@@ -346,6 +524,10 @@ impl Knobs {
             names: NameStyle::Plain,
             twins: 0,
             ghosts: 1,
+            channels: 3,
+            grace_ms: 10_000,
+            ignore_p: 0.1,
+            cancel_p: 0.2,
         }
     }
 }

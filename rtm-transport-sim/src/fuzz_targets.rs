@@ -8,9 +8,17 @@
 //!   frames that decode, `decode(encode(f)) == f` and encoding is canonical.
 //! * [`client_inputs`]: a `Client` fed an arbitrary sequence of transport events, frames
 //!   (raw bytes or well-formed server frames with fuzzed fields), ticks and commands.
+//!   Besides the §2.3 transitions, request ids and "every request is answered", it checks
+//!   the §10 invitation events: only for invitations the client made or received, at most
+//!   one end each, nothing after it.
 //! * [`server_inputs`]: a `Server` fed arbitrary inputs on a small set of connection ids,
-//!   including login frames.
+//!   including login frames; bounded sessions, channels and invitation records.
 //! * [`sim`]: the whole simulator, with the fuzz bytes as seed and workload/fault source.
+//!
+//! `client_inputs` and `server_inputs` generate the commands and frames of channels,
+//! attributes and invitations only for inputs that start with [`EXTENDED`] (`X2`): every
+//! other input is read exactly as before those existed, so the committed corpus files (and
+//! the regressions they pin) keep their meaning.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +27,7 @@ use rtm_proto::client::{
     ClientConfig, ClientInput, ClientOutput, Event, SendMessageOptions, TransportId,
 };
 use rtm_proto::server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
-use rtm_proto::wire::{ClientFrame, ServerFrame, MAX_FRAME_BYTES};
+use rtm_proto::wire::{ClientFrame, InvitationKey, ServerFrame, MAX_FRAME_BYTES};
 use rtm_proto::{Client, ConnectionState as State, Message, Timestamp, UserId};
 use serde_json::{json, Value};
 
@@ -92,6 +100,15 @@ impl<'a> Input<'a> {
         let end = (start + n).min(self.data.len());
         self.pos = end;
         &self.data[start..end]
+    }
+
+    /// Consumes `magic` if the input starts with it.
+    pub fn prefix(&mut self, magic: &[u8]) -> bool {
+        let yes = self.pos == 0 && self.data.starts_with(magic);
+        if yes {
+            self.pos = magic.len();
+        }
+        yes
     }
 
     /// The rest of the input.
@@ -190,8 +207,26 @@ fn statuses(inp: &mut Input) -> Value {
 /// compiling while the wire format evolves; `generators_track_the_wire_format` in the
 /// corpus-replay test notices when it drifts).
 pub fn server_frame(inp: &mut Input, sid: &str) -> Bytes {
+    server_frame_sel(inp, sid, None)
+}
+
+/// [`server_frame`] including the frames of channels, attributes and invitations; `local`
+/// are the numbers of invitations the client made (so that `local_invitation` updates can
+/// name them).
+pub fn server_frame_ext(inp: &mut Input, sid: &str, local: &[u64]) -> Bytes {
+    server_frame_sel(inp, sid, Some(local))
+}
+
+fn server_frame_sel(inp: &mut Input, sid: &str, ext: Option<&[u64]>) -> Bytes {
     let id = inp.u8() % 16;
-    let v = match inp.u8() % 12 {
+    let sel = inp.u8();
+    if let Some(local) = ext {
+        if sel % 26 >= 12 {
+            let v = channel_or_invitation_frame(inp, id, sel % 26 - 12, local);
+            return Bytes::from(serde_json::to_vec(&v).expect("json"));
+        }
+    }
+    let v = match sel % 12 {
         0 => json!({
             "type": "login_ok", "id": id, "version": 1,
             "session": if inp.bool() { sid.to_string() } else { format!("s{}", inp.u8()) },
@@ -236,6 +271,180 @@ pub fn server_frame(inp: &mut Input, sid: &str) -> Bytes {
     Bytes::from(serde_json::to_vec(&v).expect("json"))
 }
 
+/// Inputs of `client_inputs` and `server_inputs` that start with this also generate the
+/// commands and frames of channels, attributes and invitations. Others are read exactly as
+/// before those existed, so the committed corpus files still say what they said.
+pub const EXTENDED: &[u8] = b"X2";
+
+const CHANNELS: [&str; 4] = ["room", "lobby", "<c>|~", "null"];
+
+fn channel(inp: &mut Input) -> &'static str {
+    CHANNELS[inp.u8() as usize % CHANNELS.len()]
+}
+
+fn attr_key(inp: &mut Input) -> String {
+    match inp.u8() % 8 {
+        0 => String::new(),
+        1 => "bad key".into(),
+        2 => "k".repeat(33),
+        n => format!("k{n}"),
+    }
+}
+
+fn attr_value(inp: &mut Input) -> String {
+    match inp.u8() % 8 {
+        0 => String::new(),
+        1 => "v".repeat(8 * 1024 + 1),
+        2 => "w".repeat(usize::from(inp.u16()) % (16 * 1024)),
+        _ => String::from_utf8_lossy(inp.bytes(32)).into_owned(),
+    }
+}
+
+fn attr_map(inp: &mut Input) -> BTreeMap<String, String> {
+    (0..inp.u8() % 5)
+        .map(|_| (attr_key(inp), attr_value(inp)))
+        .collect()
+}
+
+fn attr_keys(inp: &mut Input) -> Vec<String> {
+    (0..inp.u8() % 4).map(|_| attr_key(inp)).collect()
+}
+
+fn attr_op(inp: &mut Input) -> rtm_proto::attributes::AttrOp {
+    use rtm_proto::attributes::AttrOp;
+    [
+        AttrOp::Set,
+        AttrOp::AddOrUpdate,
+        AttrOp::Delete,
+        AttrOp::Clear,
+    ][inp.u8() as usize % 4]
+}
+
+fn channel_attrs_json(inp: &mut Input) -> Value {
+    let mut m = serde_json::Map::new();
+    for _ in 0..inp.u8() % 4 {
+        m.insert(
+            attr_key(inp),
+            json!({"value": attr_value(inp), "last_update_user_id": uid(inp).as_str(),
+                   "last_update_ts": inp.u64() % 4_000_000_000_000}),
+        );
+    }
+    Value::Object(m)
+}
+
+/// An invitation number: one the client made, or a small one (so that the invitations
+/// pushed to it collide with later updates).
+fn invitation_number(inp: &mut Input, local: &[u64]) -> u64 {
+    match inp.u8() % 4 {
+        0 | 1 if !local.is_empty() => local[inp.u8() as usize % local.len()],
+        _ => u64::from(inp.u8() % 4),
+    }
+}
+
+fn local_update(inp: &mut Input, local: &[u64]) -> Value {
+    const STATES: [&str; 7] = [
+        "IDLE",
+        "SENT_TO_REMOTE",
+        "RECEIVED_BY_REMOTE",
+        "ACCEPTED_BY_REMOTE",
+        "REFUSED_BY_REMOTE",
+        "CANCELED",
+        "FAILURE",
+    ];
+    const WHY: [&str; 4] = [
+        "PEER_OFFLINE",
+        "PEER_NO_RESPONSE",
+        "INVITATION_EXPIRE",
+        "NOT_LOGGEDIN",
+    ];
+    let mut v = json!({
+        "invitation": invitation_number(inp, local),
+        "state": STATES[inp.u8() as usize % STATES.len()],
+        "response": String::from_utf8_lossy(inp.bytes(16)).into_owned(),
+    });
+    if inp.bool() {
+        v["reason"] = json!(WHY[inp.u8() as usize % WHY.len()]);
+    }
+    v
+}
+
+fn remote_update(inp: &mut Input) -> Value {
+    const STATES: [&str; 7] = [
+        "IDLE",
+        "INVITATION_RECEIVED",
+        "ACCEPT_SENT_TO_LOCAL",
+        "REFUSED",
+        "ACCEPTED",
+        "CANCELED",
+        "FAILURE",
+    ];
+    const WHY: [&str; 3] = ["PEER_OFFLINE", "ACCEPT_FAILURE", "INVITATION_EXPIRE"];
+    let mut v = json!({
+        "caller": uid(inp).as_str(),
+        "invitation": u64::from(inp.u8() % 4),
+        "state": STATES[inp.u8() as usize % STATES.len()],
+        "content": "c",
+    });
+    if inp.bool() {
+        v["reason"] = json!(WHY[inp.u8() as usize % WHY.len()]);
+    }
+    v
+}
+
+/// The server frames of channels, attributes and invitations.
+fn channel_or_invitation_frame(inp: &mut Input, id: u8, sel: u8, local: &[u64]) -> Value {
+    match sel % 14 {
+        0 => json!({"type": "joined", "id": id, "channel": channel(inp),
+                    "epoch": u64::from(inp.u8() % 3), "cseq": u64::from(inp.u8() % 8)}),
+        1 => {
+            let channel = channel(inp);
+            let (epoch, cseq) = (u64::from(inp.u8() % 3), u64::from(inp.u8() % 8));
+            let from = uid(inp);
+            json!({"type": "channel_message", "channel": channel, "epoch": epoch, "cseq": cseq,
+                   "from": from.as_str(), "message": message_json(inp), "server_ts": inp.u64()})
+        }
+        2 => json!({"type": "member_joined", "channel": channel(inp), "member": uid(inp).as_str()}),
+        3 => json!({"type": "member_left", "channel": channel(inp), "member": uid(inp).as_str()}),
+        4 => json!({"type": "member_count", "channel": channel(inp), "count": inp.u16()}),
+        5 => {
+            let members: Vec<String> = uids(inp).iter().map(|u| u.as_str().to_string()).collect();
+            json!({"type": "members", "id": id, "members": members})
+        }
+        6 => {
+            let counts: Vec<Value> = (0..inp.u8() % 4)
+                .map(|_| json!({"channel": channel(inp), "count": inp.u8()}))
+                .collect();
+            json!({"type": "member_counts", "id": id, "counts": counts})
+        }
+        7 => json!({"type": "user_attributes", "id": id, "user": uid(inp).as_str(),
+                    "attributes": attr_map(inp)}),
+        8 => json!({"type": "channel_attributes", "id": id, "channel": channel(inp),
+                    "attributes": channel_attrs_json(inp)}),
+        9 => json!({"type": "attributes_updated", "channel": channel(inp),
+                    "attributes": channel_attrs_json(inp)}),
+        10 => json!({"type": "invitation", "caller": uid(inp).as_str(),
+                     "invitation": u64::from(inp.u8() % 4), "content": "c",
+                     "channel_id": String::from_utf8_lossy(inp.bytes(8)).into_owned()}),
+        11 => {
+            let mut v = local_update(inp, local);
+            v["type"] = json!("local_invitation");
+            v
+        }
+        12 => {
+            let mut v = remote_update(inp);
+            v["type"] = json!("remote_invitation");
+            v
+        }
+        _ => {
+            let local: Vec<Value> = (0..inp.u8() % 3)
+                .map(|_| local_update(inp, local))
+                .collect();
+            let remote: Vec<Value> = (0..inp.u8() % 3).map(|_| remote_update(inp)).collect();
+            json!({"type": "invitation_states", "id": id, "local": local, "remote": remote})
+        }
+    }
+}
+
 fn message_json(inp: &mut Input) -> Value {
     serde_json::to_value(message(inp)).expect("messages serialise")
 }
@@ -249,6 +458,14 @@ enum Kind {
     Subscribe,
     Unsubscribe,
     Renew,
+    Join,
+    Leave,
+    ChannelMessage,
+    GetMembers,
+    MemberCount,
+    AttrWrite,
+    GetUserAttrs,
+    GetChannelAttrs,
 }
 
 impl Kind {
@@ -259,7 +476,16 @@ impl Kind {
             Kind::Send => matches!(ty, "peer_message_result" | "error"),
             Kind::Query => matches!(ty, "online_status" | "error"),
             Kind::Subscribe => matches!(ty, "subscribed" | "error"),
-            Kind::Unsubscribe | Kind::Renew => matches!(ty, "ok" | "error"),
+            Kind::Unsubscribe
+            | Kind::Renew
+            | Kind::Leave
+            | Kind::ChannelMessage
+            | Kind::AttrWrite => matches!(ty, "ok" | "error"),
+            Kind::Join => matches!(ty, "joined" | "error"),
+            Kind::GetMembers => matches!(ty, "members" | "error"),
+            Kind::MemberCount => matches!(ty, "member_counts" | "error"),
+            Kind::GetUserAttrs => matches!(ty, "user_attributes" | "error"),
+            Kind::GetChannelAttrs => matches!(ty, "channel_attributes" | "error"),
         }
     }
 }
@@ -275,9 +501,50 @@ struct ClientCheck {
     opened: BTreeSet<u64>,
     last_transport: u64,
     sid: String,
+    /// Caller-side invitations made, and whether they ended.
+    local: BTreeMap<u64, bool>,
+    /// Callee-side invitations received, and whether they ended.
+    remote: BTreeMap<InvitationKey, bool>,
 }
 
 impl ClientCheck {
+    /// §10: events only for invitations the client knows, at most one end each, nothing
+    /// after it; ReceivedByPeer only while open.
+    fn invitation_event(&mut self, e: &Event) {
+        let (local, id, terminal) = match e {
+            Event::LocalInvitationReceivedByPeer { invitation } => (true, invitation.0, false),
+            Event::LocalInvitationAccepted { invitation, .. }
+            | Event::LocalInvitationRefused { invitation, .. }
+            | Event::LocalInvitationCanceled { invitation }
+            | Event::LocalInvitationFailure { invitation, .. } => (true, invitation.0, true),
+            Event::RemoteInvitationReceived { invitation, .. } => {
+                let fresh = self.remote.insert(invitation.clone(), false).is_none();
+                assert!(fresh, "RemoteInvitationReceived twice for {invitation:?}");
+                return;
+            }
+            Event::RemoteInvitationAccepted { invitation }
+            | Event::RemoteInvitationRefused { invitation }
+            | Event::RemoteInvitationCanceled { invitation, .. }
+            | Event::RemoteInvitationFailure { invitation, .. } => {
+                let ended = self.remote.get_mut(invitation);
+                assert!(
+                    ended.as_deref() == Some(&false),
+                    "{e:?} for an invitation not received or already over"
+                );
+                *ended.expect("checked") = true;
+                return;
+            }
+            _ => return,
+        };
+        debug_assert!(local);
+        let ended = self.local.get_mut(&id);
+        assert!(
+            ended.as_deref() == Some(&false),
+            "{e:?} for an invitation not made or already over"
+        );
+        *ended.expect("checked") = terminal;
+    }
+
     fn drain(&mut self, c: &mut Client, ticked: bool) {
         let mut outputs = 0usize;
         while let Some(out) = c.poll_output() {
@@ -359,7 +626,7 @@ impl ClientCheck {
                     request.0
                 );
             }
-            _ => {}
+            e => self.invitation_event(&e),
         }
     }
 
@@ -392,6 +659,7 @@ impl ClientCheck {
 /// A `Client` fed an arbitrary sequence of transport events, frames, ticks and commands.
 pub fn client_inputs(data: &[u8]) {
     let mut inp = Input::new(data);
+    let extended = inp.prefix(EXTENDED);
     let seed = inp.u64();
     let mut now = u64::from(inp.u16());
     let mut c = Client::new(
@@ -410,6 +678,8 @@ pub fn client_inputs(data: &[u8]) {
         opened: BTreeSet::new(),
         last_transport: 0,
         sid: "s0".into(),
+        local: BTreeMap::new(),
+        remote: BTreeMap::new(),
     };
     let mut steps = 0;
     while !inp.is_empty() && steps < 4096 {
@@ -421,7 +691,11 @@ pub fn client_inputs(data: &[u8]) {
             _ => chk.last_transport,
         };
         let mut ticked = false;
-        let op = inp.u8() % 16;
+        let op = if extended {
+            inp.u8() % 32
+        } else {
+            inp.u8() % 16
+        };
         if debug() {
             eprintln!("{now:>8} op {op} transport {t}");
         }
@@ -467,7 +741,12 @@ pub fn client_inputs(data: &[u8]) {
                 c.handle_input(ts, ClientInput::Frame(TransportId(t), b));
             }
             5..=7 => {
-                let f = server_frame(&mut inp, &chk.sid);
+                let f = if extended {
+                    let local: Vec<u64> = chk.local.keys().copied().collect();
+                    server_frame_ext(&mut inp, &chk.sid, &local)
+                } else {
+                    server_frame(&mut inp, &chk.sid)
+                };
                 if debug() {
                     eprintln!("{now:>8} client <- {}", String::from_utf8_lossy(&f));
                 }
@@ -515,9 +794,10 @@ pub fn client_inputs(data: &[u8]) {
                 let r = c.renew_token(ts, token);
                 chk.track(Kind::Renew, r);
             }
-            _ => {
+            15 => {
                 let _ = c.query_peers_by_subscription_option(ts);
             }
+            op => channel_command(&mut c, &mut chk, &mut inp, ts, op - 16),
         }
         chk.now = now;
         chk.drain(&mut c, ticked);
@@ -549,10 +829,151 @@ pub fn client_inputs(data: &[u8]) {
     );
 }
 
+/// The commands of channels, attributes and invitations (`op` 0..16).
+fn channel_command(c: &mut Client, chk: &mut ClientCheck, inp: &mut Input, ts: Timestamp, op: u8) {
+    use rtm_proto::client::ChannelAttributeOptions;
+    let chan = |inp: &mut Input| {
+        rtm_proto::ChannelId::new(["room", "lobby", "<c>|~"][inp.u8() as usize % 3]).expect("valid")
+    };
+    match op {
+        0 => {
+            let ch = chan(inp);
+            let r = c.join(ts, &ch);
+            chk.track(Kind::Join, r);
+        }
+        1 => {
+            let ch = chan(inp);
+            let r = c.leave(ts, &ch);
+            chk.track(Kind::Leave, r);
+        }
+        2 => {
+            let ch = chan(inp);
+            let m = message(inp);
+            let r = c.send_channel_message(ts, &ch, m);
+            chk.track(Kind::ChannelMessage, r);
+        }
+        3 => {
+            let ch = chan(inp);
+            let r = c.get_members(ts, &ch);
+            chk.track(Kind::GetMembers, r);
+        }
+        4 => {
+            let n = match inp.u8() % 8 {
+                0 => 33,
+                n => usize::from(n % 4),
+            };
+            let ids: Vec<&str> = (0..n).map(|_| channel(inp)).collect();
+            let r = c.get_channel_member_count(ts, &ids);
+            chk.track(Kind::MemberCount, r);
+        }
+        5 => {
+            use rtm_proto::attributes::AttrOp;
+            let ch = chan(inp);
+            let (op, attrs, keys) = (attr_op(inp), attr_map(inp), attr_keys(inp));
+            let o = ChannelAttributeOptions {
+                enable_notification_to_channel_members: inp.bool(),
+            };
+            let r = match op {
+                AttrOp::Set => c.set_channel_attributes(ts, &ch, attrs, o),
+                AttrOp::AddOrUpdate => c.add_or_update_channel_attributes(ts, &ch, attrs, o),
+                AttrOp::Delete => c.delete_channel_attributes_by_keys(ts, &ch, keys, o),
+                AttrOp::Clear => c.clear_channel_attributes(ts, &ch, o),
+            };
+            chk.track(Kind::AttrWrite, r);
+        }
+        6 => {
+            let ch = chan(inp);
+            let r = if inp.bool() {
+                c.get_channel_attributes(ts, &ch)
+            } else {
+                let keys = attr_keys(inp);
+                c.get_channel_attributes_by_keys(ts, &ch, keys)
+            };
+            chk.track(Kind::GetChannelAttrs, r);
+        }
+        7 => {
+            use rtm_proto::attributes::AttrOp;
+            let (op, attrs, keys) = (attr_op(inp), attr_map(inp), attr_keys(inp));
+            let r = match op {
+                AttrOp::Set => c.set_local_user_attributes(ts, attrs),
+                AttrOp::AddOrUpdate => c.add_or_update_local_user_attributes(ts, attrs),
+                AttrOp::Delete => c.delete_local_user_attributes_by_keys(ts, keys),
+                AttrOp::Clear => c.clear_local_user_attributes(ts),
+            };
+            chk.track(Kind::AttrWrite, r);
+        }
+        8 => {
+            let n = name(inp);
+            let r = if inp.bool() {
+                c.get_user_attributes(ts, n)
+            } else {
+                let keys = attr_keys(inp);
+                c.get_user_attributes_by_keys(ts, n, keys)
+            };
+            chk.track(Kind::GetUserAttrs, r);
+        }
+        9 | 10 => {
+            // Create (and usually send) a call invitation.
+            let n = name(inp);
+            let Ok(id) = c.create_local_invitation(n) else {
+                return;
+            };
+            let content = match inp.u8() % 4 {
+                0 => "x".repeat(rtm_proto::invitation::MAX_CONTENT_BYTES + 1),
+                _ => String::from_utf8_lossy(inp.bytes(32)).into_owned(),
+            };
+            let _ = c.set_local_invitation_content(id, &content);
+            let _ = c.set_local_invitation_channel_id(id, channel(inp));
+            if (op == 9 || inp.bool()) && c.send_local_invitation(ts, id).is_ok() {
+                chk.local.insert(id.0, false);
+            }
+        }
+        11 => {
+            let known: Vec<u64> = chk.local.keys().copied().collect();
+            let n = match known.len() {
+                0 => u64::from(inp.u8()),
+                k => known[inp.u8() as usize % k],
+            };
+            let _ = c.cancel_local_invitation(ts, rtm_proto::client::InvitationId(n));
+        }
+        12..=14 => {
+            let known: Vec<InvitationKey> = chk.remote.keys().cloned().collect();
+            let key = match known.len() {
+                0 => InvitationKey {
+                    caller: uid(inp),
+                    invitation: u64::from(inp.u8() % 4),
+                },
+                k => known[inp.u8() as usize % k].clone(),
+            };
+            let response = String::from_utf8_lossy(inp.bytes(16)).into_owned();
+            let _ = c.set_remote_invitation_response(&key, &response);
+            let _ = match op {
+                12 => c.accept_remote_invitation(ts, &key),
+                13 => c.refuse_remote_invitation(ts, &key),
+                _ => c.set_remote_invitation_response(&key, &"r".repeat(8 * 1024 + 1)),
+            };
+        }
+        _ => {
+            let _ = c.create_channel(channel(inp));
+            let _ = c.joined_channels();
+            let _ = c.local_user_attributes();
+        }
+    }
+}
+
 // ----- server_inputs ------------------------------------------------------------------------
 
 /// A client frame, as JSON built from fuzz bytes (see [`server_frame`]).
 pub fn client_frame(inp: &mut Input, sids: &[String]) -> Bytes {
+    client_frame_sel(inp, sids, false)
+}
+
+/// [`client_frame`] including the frames of channels, attributes and invitations.
+pub fn client_frame_ext(inp: &mut Input, sids: &[String]) -> Bytes {
+    client_frame_sel(inp, sids, true)
+}
+
+fn client_frame_sel(inp: &mut Input, sids: &[String], extended: bool) -> Bytes {
     let id = inp.u8() % 16;
     let peers = |inp: &mut Input| -> Vec<String> {
         uids(inp)
@@ -560,7 +981,12 @@ pub fn client_frame(inp: &mut Input, sids: &[String]) -> Bytes {
             .map(|u| u.as_str().to_string())
             .collect()
     };
-    let v = match inp.u8() % 12 {
+    let sel = inp.u8();
+    if extended && sel % 26 >= 12 {
+        let v = channel_or_invitation_request(inp, id, sel % 26 - 12);
+        return Bytes::from(serde_json::to_vec(&v).expect("json"));
+    }
+    let v = match sel % 12 {
         0..=2 => {
             let mut v = json!({
                 "type": "login", "id": id,
@@ -597,9 +1023,81 @@ pub fn client_frame(inp: &mut Input, sids: &[String]) -> Bytes {
     Bytes::from(serde_json::to_vec(&v).expect("json"))
 }
 
+/// The client frames of channels, attributes and invitations.
+fn channel_or_invitation_request(inp: &mut Input, id: u8, sel: u8) -> Value {
+    let channel_field = |inp: &mut Input| json!(channel(inp));
+    match sel % 14 {
+        0 => {
+            let mut v = json!({"type": "join", "id": id, "channel": channel_field(inp)});
+            if inp.bool() {
+                v["resume"] =
+                    json!({"epoch": u64::from(inp.u8() % 3), "cseq": u64::from(inp.u8() % 8)});
+            }
+            v
+        }
+        1 => json!({"type": "leave", "id": id, "channel": channel_field(inp)}),
+        2 => json!({"type": "channel_message", "id": id, "channel": channel_field(inp),
+                    "msg_id": inp.u8() % 8, "message": message_json(inp)}),
+        3 => json!({"type": "get_members", "id": id, "channel": channel_field(inp)}),
+        4 => {
+            let n = match inp.u8() % 8 {
+                0 => 33,
+                n => usize::from(n % 4),
+            };
+            let channels: Vec<Value> = (0..n).map(|_| channel_field(inp)).collect();
+            json!({"type": "get_member_count", "id": id, "channels": channels})
+        }
+        5 => json!({"type": "user_attrs", "id": id, "op": attr_op(inp),
+                    "attributes": attr_map(inp), "keys": attr_keys(inp)}),
+        6 => {
+            let mut v = json!({"type": "get_user_attrs", "id": id, "user": uid(inp).as_str()});
+            if inp.bool() {
+                v["keys"] = json!(attr_keys(inp));
+            }
+            v
+        }
+        7 => json!({"type": "channel_attrs", "id": id, "channel": channel_field(inp),
+                    "op": attr_op(inp), "attributes": attr_map(inp), "keys": attr_keys(inp),
+                    "notify": inp.bool()}),
+        8 => {
+            let mut v =
+                json!({"type": "get_channel_attrs", "id": id, "channel": channel_field(inp)});
+            if inp.bool() {
+                v["keys"] = json!(attr_keys(inp));
+            }
+            v
+        }
+        9 => {
+            let content = match inp.u8() % 4 {
+                0 => "x".repeat(rtm_proto::invitation::MAX_CONTENT_BYTES + 1),
+                _ => String::from_utf8_lossy(inp.bytes(16)).into_owned(),
+            };
+            json!({"type": "invite", "id": id, "invitation": u64::from(inp.u8() % 8),
+                   "callee": uid(inp).as_str(), "content": content,
+                   "channel_id": String::from_utf8_lossy(inp.bytes(8)).into_owned()})
+        }
+        10 => json!({"type": "invitation_ack", "caller": uid(inp).as_str(),
+                     "invitation": u64::from(inp.u8() % 8)}),
+        11 => json!({"type": "invitation_answer", "id": id, "caller": uid(inp).as_str(),
+                     "invitation": u64::from(inp.u8() % 8), "accept": inp.bool(),
+                     "response": String::from_utf8_lossy(inp.bytes(16)).into_owned()}),
+        12 => json!({"type": "invitation_cancel", "id": id, "invitation": u64::from(inp.u8() % 8)}),
+        _ => {
+            let local: Vec<u64> = (0..inp.u8() % 3).map(|_| u64::from(inp.u8() % 8)).collect();
+            let remote: Vec<Value> = (0..inp.u8() % 3)
+                .map(
+                    |_| json!({"caller": uid(inp).as_str(), "invitation": u64::from(inp.u8() % 8)}),
+                )
+                .collect();
+            json!({"type": "invitation_sync", "id": id, "local": local, "remote": remote})
+        }
+    }
+}
+
 /// A `Server` fed arbitrary inputs from a small set of connection ids.
 pub fn server_inputs(data: &[u8]) {
     let mut inp = Input::new(data);
+    let extended = inp.prefix(EXTENDED);
     let seed = inp.u64();
     let cfg = ServerConfig {
         max_unacked: 1 + inp.u8() as usize % 8,
@@ -646,7 +1144,11 @@ pub fn server_inputs(data: &[u8]) {
             }
             3..=5 => {
                 if is_open {
-                    let f = client_frame(&mut inp, &sids);
+                    let f = if extended {
+                        client_frame_ext(&mut inp, &sids)
+                    } else {
+                        client_frame(&mut inp, &sids)
+                    };
                     if debug() {
                         eprintln!("{now:>8} server <- c{conn} {}", String::from_utf8_lossy(&f));
                     }
@@ -717,6 +1219,12 @@ pub fn server_inputs(data: &[u8]) {
             "server connection count disagrees with the driver"
         );
         assert!(st.sessions <= 4, "more sessions than user ids");
+        assert!(st.channels <= 3, "more channels than channel ids");
+        // 4 callers × 8 numbers: a record per (caller, number), however often resent.
+        assert!(
+            st.invitations <= 32,
+            "invitation records beyond one per invitation"
+        );
         assert!(
             st.offline_messages <= per_user * 4,
             "offline store over its per-user bound"

@@ -14,11 +14,21 @@
 //! * [`net`]: ordered per-connection links with latency, jitter, stalls, half-open
 //!   directions, throttling (slow consumers) and resets.
 //! * [`model`]: the reference model (sessions and liveness, presence history, messages and
-//!   their outcomes) and the pure rules (§2.3 transitions).
+//!   their outcomes, channels, attribute stores, invitations) and the pure rules (§2.3
+//!   transitions, the invitation outcome table, attribute writes).
 //! * `workload`: the applications (login/logout, peer messages with and without offline
 //!   storage, subscriptions, queries, token renewal, misuse), the fault injector (resets,
 //!   half-open links, stalls, partitions, slow consumers, refused connects, server crash and
 //!   restart), healing and the post-heal probes.
+//! * `channels`: channels, member counts, channel and user attributes — their workload,
+//!   the model of what the server holds (kept from the requests it handles and its answers),
+//!   and the invariants (see that module: "stints", the replay, attribute versions).
+//! * `invitations`: call invitations — the workload (callers, callees that answer, ignore
+//!   or are offline, cancels) and the invariants (§10 event sequences, causality, the
+//!   caller/callee agreement table, terminal within 60 s + a bound).
+//!
+//! Set `RTM_SIM_DUMP=1` to print the server's whole state (its `Debug`) to stderr at the
+//! first violation, for triage.
 //! * [`runner`]: many seeds on several threads with a time budget (swarm testing: the fault
 //!   and workload rates themselves are drawn from each seed).
 //! * [`fuzz_targets`]: the bodies of the cargo-fuzz targets in `fuzz/`, shared with the
@@ -32,14 +42,24 @@
 //! * **Redelivery after a crash is allowed.** The server's dedup memory (`msg_id`s) is soft
 //!   state: a sender that resends an unanswered message to the restarted server has it
 //!   delivered again. Without a crash between, a message must never reach the same user twice.
+//!   The same holds for channel messages (once per node per server incarnation).
+//! * **A crash ends every channel membership** (the server's channels are soft state; the
+//!   clients rejoin a new instance, with no replay) and every attribute store; a message is
+//!   only owed to members that stayed joined, so none accepted before a crash is owed after.
+//! * **Invitations across a crash** may end differently on the two sides if one side ended
+//!   in failure or the two sides heard their outcome from different server incarnations:
+//!   the record was lost (a side that syncs learns INVITATION_EXPIRE; a caller whose
+//!   `invite` was unanswered resends it and the new server rings afresh).
 //! * Known core bugs are tolerated only behind named [`config::Relaxations`] (all on by
 //!   default, all off with `--strict`).
 
 #![forbid(unsafe_code)]
 
+mod channels;
 pub mod config;
 pub mod entropy;
 pub mod fuzz_targets;
+mod invitations;
 pub mod model;
 pub mod net;
 pub mod runner;

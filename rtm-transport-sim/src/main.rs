@@ -94,7 +94,10 @@ fn parse() -> Result<Args, String> {
 fn summary_line(r: &RunResult) -> String {
     let s = &r.stats;
     format!(
-        "seed {}: {}  hash={:016x} events={} sim={:.1}s wall={:.0}ms msgs={} rcvd={} cached={} unreach={} failed={} deliveries={} crashes={} resets={} kicks={} relaxed: dups={} self-kicks={}",
+        "seed {}: {}  hash={:016x} events={} sim={:.1}s wall={:.0}ms msgs={} rcvd={} cached={} unreach={} failed={} deliveries={} crashes={} resets={} kicks={} \
+         joins={} chan-msgs={}/{} chan-deliveries={} replayed={} gc={} attr-writes={} attr-updates={} user-attr-writes={} \
+         invitations={} (accepted={} refused={} canceled={} failed={}) \
+         relaxed: dups={} self-kicks={} unpushed={} invitation-local-ends={} acks-lost={} crash-excused={}",
         r.seed,
         if r.ok() { "ok" } else { "FAILED" },
         r.trace_hash,
@@ -110,8 +113,26 @@ fn summary_line(r: &RunResult) -> String {
         s.crashes,
         s.resets,
         s.kicks,
+        s.joins,
+        s.channel_accepted,
+        s.channel_messages,
+        s.channel_deliveries,
+        s.channel_replayed,
+        s.channel_gc,
+        s.attr_writes,
+        s.attr_updates,
+        s.user_attr_writes,
+        s.invitations,
+        s.invitations_accepted,
+        s.invitations_refused,
+        s.invitations_canceled,
+        s.invitations_failed,
         s.dup_relaxed,
         s.self_kicks_relaxed,
+        s.relaxed_unpushed_drops,
+        s.relaxed_invitation_local_end,
+        s.relaxed_ack_not_resent,
+        s.invitation_crash_excused,
     )
 }
 

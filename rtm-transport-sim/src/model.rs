@@ -96,6 +96,8 @@ pub struct MsgRec {
 #[derive(Debug, Clone)]
 pub struct SessModel {
     pub sid: String,
+    /// The client node that logged in to it.
+    pub node: usize,
     /// Last time the server heard from it (login, resume, or any frame on its connection).
     pub last_rx: u64,
     /// It went UNREACHABLE and came back since the server last reported UNREACHABLE.
@@ -135,6 +137,12 @@ pub struct UserRec {
     pub backlog: usize,
     /// Bumped whenever `backlog` exceeds the per-user offline cap (eviction possible).
     pub overflow_epoch: u64,
+    /// The user's attributes as the server's session holds them (§4.5).
+    pub attrs: std::collections::BTreeMap<String, String>,
+    /// Their history: from `.0` on, the server held `.1` (`None`: no session).
+    pub attr_hist: VecDeque<(u64, Option<std::collections::BTreeMap<String, String>>)>,
+    /// Connections the server heard the current session on, with when first (bounded).
+    pub session_conns: Vec<(u64, u64)>,
 }
 
 impl UserRec {
@@ -157,7 +165,51 @@ impl UserRec {
             truth,
             backlog: 0,
             overflow_epoch: 0,
+            attrs: Default::default(),
+            attr_hist: VecDeque::from([(0, None)]),
+            session_conns: Vec::new(),
         }
+    }
+
+    /// Records the user's attributes (`None`: no session) from `at` on.
+    pub fn record_attrs(&mut self, at: u64, session: bool) {
+        if self.attr_hist.len() == USER_ATTR_HISTORY {
+            self.attr_hist.pop_front();
+        }
+        let v = session.then(|| self.attrs.clone());
+        self.attr_hist.push_back((at, v));
+    }
+
+    /// Whether a `getUserAttributes` answer (`None`: USER_NOT_FOUND) was the truth at some
+    /// moment of `[from, to]`; `None` when that stretch left the window.
+    pub fn attrs_between(
+        &self,
+        from: u64,
+        to: u64,
+        keys: Option<&[String]>,
+        answer: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Option<bool> {
+        let front = self.attr_hist.front().expect("never empty");
+        if front.0 > from && front.0 != 0 {
+            return None;
+        }
+        let n = self.attr_hist.len();
+        for (i, (at, v)) in self.attr_hist.iter().enumerate() {
+            let end = if i + 1 < n {
+                self.attr_hist[i + 1].0
+            } else {
+                u64::MAX
+            };
+            let same = match (v, answer) {
+                (None, None) => true,
+                (Some(m), Some(a)) => &select(m, keys) == a,
+                _ => false,
+            };
+            if *at <= to && end >= from && same {
+                return Some(true);
+            }
+        }
+        Some(false)
     }
 
     /// The latest recorded presence.
@@ -269,4 +321,434 @@ mod tests {
         assert_eq!(u.online_at_some_point(0, 10, true), Some(true));
         assert_eq!(u.online_at_some_point(25, 26, false), Some(false));
     }
+}
+
+// ----- channels, attributes, invitations -----------------------------------------------------
+
+/// Membership changes kept per channel (for MemberJoined/Left/CountUpdated reports; a push
+/// can arrive long after, at a resume).
+pub const CHAN_HISTORY: usize = 4096;
+/// Attribute versions kept per channel (for AttributesUpdated and get reports) …
+pub const ATTR_HISTORY: usize = 4096;
+/// … the latest of which with their content (for reads by keys).
+pub const ATTR_MAPS: usize = 64;
+/// User-attribute versions kept per user.
+pub const USER_ATTR_HISTORY: usize = 32;
+/// §2.6: the replay after a rejoin covers the last 30 s …
+pub const REPLAY_WINDOW_MS: u64 = 30_000;
+/// … and at most 32 messages per channel.
+pub const REPLAY_MAX: usize = 32;
+
+/// One change of a channel's membership on the server.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberEntry {
+    pub seq: u64,
+    pub at: u64,
+    pub user: usize,
+    pub joined: bool,
+    /// The member count right after the change.
+    pub count: u32,
+}
+
+/// One state of a channel's attribute store on the server, from `at` until the next.
+#[derive(Debug, Clone)]
+pub struct AttrVersion {
+    pub seq: u64,
+    pub at: u64,
+    /// Made by a successful write with `enableNotificationToChannelMembers`.
+    pub notified: bool,
+    pub hash: u64,
+    /// The content (dropped from older versions: [`ATTR_MAPS`]).
+    pub map: Option<std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>>,
+}
+
+/// One channel as the server should hold it.
+#[derive(Debug, Clone)]
+pub struct ChanModel {
+    pub id: rtm_proto::ChannelId,
+    /// The server holds an instance of it.
+    pub exists: bool,
+    /// Counts instances (the server forgets an empty channel and recreates it later).
+    pub instance: u64,
+    /// The server's name for the current instance, learned from `joined`.
+    pub epoch: Option<u64>,
+    pub members: std::collections::BTreeSet<usize>,
+    pub attrs: std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
+    /// Empty with attributes: forgotten at this time (the grace period, §4.6).
+    pub gc_deadline: Option<u64>,
+    /// Messages accepted in the current instance, in `cseq` order (`cseq` = index + 1),
+    /// with the time of acceptance.
+    pub accepted: Vec<(usize, u64)>,
+    pub history: VecDeque<MemberEntry>,
+    pub versions: VecDeque<AttrVersion>,
+}
+
+/// Hash of a channel attribute set (value, writer, timestamp of every key).
+pub fn attrs_hash(
+    map: &std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
+) -> u64 {
+    let mut h = crate::trace::Hash64::default();
+    h.word(map.len() as u64);
+    for (k, v) in map {
+        h.bytes(k.as_bytes());
+        h.bytes(v.value.as_bytes());
+        h.bytes(v.last_update_user_id.as_str().as_bytes());
+        h.word(v.last_update_ts);
+    }
+    h.value()
+}
+
+impl ChanModel {
+    pub fn new(id: rtm_proto::ChannelId) -> Self {
+        let mut versions = VecDeque::new();
+        versions.push_back(AttrVersion {
+            seq: 0,
+            at: 0,
+            notified: false,
+            hash: attrs_hash(&Default::default()),
+            map: Some(Default::default()),
+        });
+        ChanModel {
+            id,
+            exists: false,
+            instance: 0,
+            epoch: None,
+            members: Default::default(),
+            attrs: Default::default(),
+            gc_deadline: None,
+            accepted: Vec::new(),
+            history: VecDeque::new(),
+            versions,
+        }
+    }
+
+    /// Records a membership change.
+    pub fn record(&mut self, seq: &mut u64, at: u64, user: usize, joined: bool) {
+        if self.history.len() == CHAN_HISTORY {
+            self.history.pop_front();
+        }
+        *seq += 1;
+        self.history.push_back(MemberEntry {
+            seq: *seq,
+            at,
+            user,
+            joined,
+            count: self.members.len() as u32,
+        });
+    }
+
+    /// Records the attribute store as it is now.
+    pub fn record_attrs(&mut self, seq: &mut u64, at: u64, notified: bool) {
+        if self.versions.len() == ATTR_HISTORY {
+            self.versions.pop_front();
+        }
+        *seq += 1;
+        self.versions.push_back(AttrVersion {
+            seq: *seq,
+            at,
+            notified,
+            hash: attrs_hash(&self.attrs),
+            map: Some(self.attrs.clone()),
+        });
+        let n = self.versions.len();
+        if n > ATTR_MAPS {
+            self.versions[n - ATTR_MAPS - 1].map = None;
+        }
+    }
+
+    /// A report about `member` (`joined` or left) from a node whose last report about it
+    /// matched entry `cursor`: the first later entry that fits (order-preserving), or `None`.
+    /// Lenient when the cursor left the window.
+    pub fn match_member(&self, cursor: u64, member: usize, joined: bool) -> Option<u64> {
+        let lenient = self.history.front().is_some_and(|e| e.seq > cursor);
+        self.history
+            .iter()
+            .find(|e| e.seq > cursor && e.user == member && e.joined == joined)
+            .map(|e| e.seq)
+            .or(lenient.then_some(cursor))
+    }
+
+    /// Likewise for a member count.
+    pub fn match_count(&self, cursor: u64, count: u32) -> Option<u64> {
+        let lenient = self.history.front().is_some_and(|e| e.seq > cursor);
+        self.history
+            .iter()
+            .find(|e| e.seq >= cursor && e.count == count)
+            .map(|e| e.seq)
+            .or(lenient.then_some(cursor))
+    }
+
+    /// Likewise for an `AttributesUpdated` set: a version made by a notifying write.
+    pub fn match_update(&self, cursor: u64, hash: u64) -> Option<u64> {
+        let lenient = self.versions.front().is_some_and(|v| v.seq > cursor);
+        self.versions
+            .iter()
+            .find(|v| v.seq > cursor && v.notified && v.hash == hash)
+            .map(|v| v.seq)
+            .or(lenient.then_some(cursor))
+    }
+
+    /// Whether `answer` is the store (or its `keys`) at some moment of `[from, to]`.
+    /// `None` when that stretch left the window.
+    pub fn held_between(
+        &self,
+        from: u64,
+        to: u64,
+        keys: Option<&[String]>,
+        answer: &std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
+    ) -> Option<bool> {
+        let front = self.versions.front().expect("never empty");
+        if front.at > from && front.seq != 0 {
+            return None;
+        }
+        let n = self.versions.len();
+        for (i, v) in self.versions.iter().enumerate() {
+            let end = if i + 1 < n {
+                self.versions[i + 1].at
+            } else {
+                u64::MAX
+            };
+            // A version that begins and ends in the same instant never was observable,
+            // but a read in that very step may see it: include the endpoints.
+            if v.at > to || end < from {
+                continue;
+            }
+            let same = match (&v.map, keys) {
+                (_, None) => v.hash == attrs_hash(answer),
+                (Some(m), Some(keys)) => &select(m, Some(keys)) == answer,
+                (None, Some(_)) => return None,
+            };
+            if same {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+}
+
+/// The entries of `map` named by `keys`, or all of it.
+pub fn select<V: Clone>(
+    map: &std::collections::BTreeMap<String, V>,
+    keys: Option<&[String]>,
+) -> std::collections::BTreeMap<String, V> {
+    match keys {
+        None => map.clone(),
+        Some(keys) => keys
+            .iter()
+            .filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone())))
+            .collect(),
+    }
+}
+
+/// Attribute writes, modelled independently of `rtm_proto::attributes` (§4.5, §4.6): the
+/// store after `op`, or the error the server must answer. All or nothing.
+pub fn attr_apply<V: Clone>(
+    store: &std::collections::BTreeMap<String, V>,
+    op: rtm_proto::attributes::AttrOp,
+    attrs: &std::collections::BTreeMap<String, String>,
+    keys: &[String],
+    limit: usize,
+    make: impl Fn(&str) -> V,
+    size: impl Fn(&str, &V) -> usize,
+) -> Result<std::collections::BTreeMap<String, V>, rtm_proto::AttributeOperationError> {
+    use rtm_proto::attributes::AttrOp;
+    use rtm_proto::AttributeOperationError as E;
+    let key_ok =
+        |k: &str| !k.is_empty() && k.len() <= 32 && k.bytes().all(|b| b.is_ascii_graphic());
+    match op {
+        AttrOp::Set | AttrOp::AddOrUpdate => {
+            if op == AttrOp::AddOrUpdate && attrs.is_empty() {
+                return Err(E::InvalidArgument);
+            }
+            for (k, v) in attrs {
+                if !key_ok(k) || v.is_empty() {
+                    return Err(E::InvalidArgument);
+                }
+                if v.len() > 8 * 1024 {
+                    return Err(E::SizeOverflow);
+                }
+            }
+            let total: usize = attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
+            if attrs.len() > 32 || total > limit {
+                return Err(E::SizeOverflow);
+            }
+        }
+        AttrOp::Delete => {
+            if keys.is_empty() || keys.len() > 128 || !keys.iter().all(|k| key_ok(k)) {
+                return Err(E::InvalidArgument);
+            }
+        }
+        AttrOp::Clear => {}
+    }
+    let mut next = match op {
+        AttrOp::Set | AttrOp::Clear => std::collections::BTreeMap::new(),
+        AttrOp::AddOrUpdate | AttrOp::Delete => store.clone(),
+    };
+    match op {
+        AttrOp::Set | AttrOp::AddOrUpdate => {
+            for (k, v) in attrs {
+                next.insert(k.clone(), make(v));
+            }
+        }
+        AttrOp::Delete => {
+            for k in keys {
+                next.remove(k);
+            }
+        }
+        AttrOp::Clear => {}
+    }
+    let total: usize = next.iter().map(|(k, v)| size(k, v)).sum();
+    if next.len() > 32 || total > limit {
+        return Err(E::SizeOverflow);
+    }
+    Ok(next)
+}
+
+/// A server's acceptance of a channel message.
+#[derive(Debug, Clone)]
+pub struct Accept {
+    pub at: u64,
+    /// Server crashes before the incarnation that accepted it.
+    pub crash: u32,
+    pub instance: u64,
+    pub cseq: u64,
+    /// Who it was pushed to (and who is owed it by a replay).
+    pub recipients: Vec<Recipient>,
+}
+
+/// A node a channel message was pushed to.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient {
+    pub node: usize,
+    /// The node's membership stint then (0: its client did not believe it was a member).
+    pub stint: u64,
+    /// The server sent it on the member's connection at once (not: the session was
+    /// detached, the push waited behind the send window, or a full stream dropped it).
+    pub pushed: bool,
+}
+
+/// One delivery of a channel message to a node's application.
+#[derive(Debug, Clone, Copy)]
+pub struct CDelivery {
+    pub node: usize,
+    pub at: u64,
+    pub crash: u32,
+}
+
+/// One channel message a workload sent.
+#[derive(Debug, Clone)]
+pub struct CMsgRec {
+    pub from_node: usize,
+    pub from_user: usize,
+    pub chan: usize,
+    pub raw: bool,
+    pub len: usize,
+    pub sent_at: u64,
+    pub probe: bool,
+    pub accepts: Vec<Accept>,
+    /// The sender's `Response::SendChannelMessage`: `Ok`, or the error code.
+    pub answered: Option<Result<(), u32>>,
+    pub deliveries: Vec<CDelivery>,
+}
+
+/// How an invitation ended on the caller's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerEnd {
+    Accepted(String),
+    Refused(String),
+    Canceled,
+    Failure(rtm_proto::invitation::LocalInvitationFailureReason),
+}
+
+/// How an invitation ended on the callee's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalleeEnd {
+    Accepted,
+    Refused,
+    Canceled,
+    Failure(rtm_proto::invitation::RemoteInvitationFailureReason),
+}
+
+/// When and how one side ended.
+#[derive(Debug, Clone)]
+pub struct Ended<T> {
+    pub how: T,
+    pub at: u64,
+    /// Server crashes so far.
+    pub crash: u32,
+    /// Server crashes before the incarnation whose frame ended it (a decision, or the sync
+    /// answer that made the client end it).
+    pub via: u32,
+    /// Ended by the client itself as its session ended (logout, kick), not by the server.
+    pub local: bool,
+}
+
+/// The callee's view of an invitation, on one node.
+#[derive(Debug, Clone)]
+pub struct CalleeView {
+    pub node: usize,
+    /// The connection the invitation arrived on.
+    pub conn: u64,
+    pub received_at: u64,
+    pub crash: u32,
+    /// `accept` (true) or `refuse` was called, with this response.
+    pub answered: Option<(bool, String)>,
+    pub end: Option<Ended<CalleeEnd>>,
+}
+
+/// One invitation a workload created and sent.
+#[derive(Debug, Clone)]
+pub struct InvRec {
+    pub caller_node: usize,
+    pub caller: usize,
+    pub callee: usize,
+    pub number: u64,
+    pub content: String,
+    pub channel_id: String,
+    pub probe: bool,
+    pub sent_at: u64,
+    /// First and latest receipt of its `invite` by a server: (time, crashes then).
+    pub rx_first: Option<(u64, u32)>,
+    pub rx_last: Option<(u64, u32)>,
+    /// The caller's server session that first delivered the `invite` (sid).
+    pub rx_sid: Option<String>,
+    /// The `invite` reached the same server incarnation again from a later session of its
+    /// caller (relaxation `invite_resend_after_session_loss`).
+    pub resent_across_sessions: bool,
+    /// The caller called `cancel` (accepted by its client).
+    pub canceled: bool,
+    pub received_by_peer: u32,
+    pub caller_end: Option<Ended<CallerEnd>>,
+    pub callees: Vec<CalleeView>,
+    /// The callee's plan: accept (true), refuse (false), or never answer (`None`).
+    pub plan: Option<bool>,
+}
+
+/// The §10 / server-table rule: may the caller end `c` while the callee ends `r` (`None`:
+/// the callee never received it)?
+pub fn ends_agree(c: &CallerEnd, r: Option<&CalleeEnd>) -> bool {
+    use rtm_proto::invitation::LocalInvitationFailureReason as L;
+    use rtm_proto::invitation::RemoteInvitationFailureReason as R;
+    matches!(
+        (c, r),
+        (CallerEnd::Accepted(_), Some(CalleeEnd::Accepted))
+            | (CallerEnd::Refused(_), Some(CalleeEnd::Refused))
+            | (CallerEnd::Canceled, None | Some(CalleeEnd::Canceled))
+            | (
+                CallerEnd::Failure(L::PeerOffline),
+                None | Some(CalleeEnd::Failure(R::PeerOffline))
+            )
+            | (
+                CallerEnd::Failure(L::PeerNoResponse),
+                None | Some(CalleeEnd::Failure(R::InvitationExpire))
+            )
+            | (
+                CallerEnd::Failure(L::InvitationExpire),
+                Some(CalleeEnd::Failure(R::InvitationExpire))
+            )
+            | (
+                CallerEnd::Failure(L::NotLoggedin),
+                None | Some(CalleeEnd::Failure(R::PeerOffline | R::AcceptFailure))
+            )
+    )
 }

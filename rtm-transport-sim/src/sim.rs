@@ -4,8 +4,10 @@
 //! Nodes are the real [`rtm_proto::Server`] (node 0) and the real [`rtm_proto::Client`]s
 //! (nodes 1..), driven only through `handle_input` / `poll_output` / `poll_timeout` and the
 //! client's command methods. The simulator observes frames on the wire (it peeks the
-//! `"type"` and decodes only `login`, `logout`, `login_ok` and `kicked`) and the events the
-//! clients emit, and keeps a reference model ([`crate::model`]) to check them against.
+//! `"type"` and decodes only `login`, `logout`, `login_ok`, `kicked`, the channel,
+//! attribute and `invite` requests the server handles, the answers it gives them in the
+//! same step, and automatic rejoins) and the events the clients emit, and keeps a reference
+//! model ([`crate::model`]) to check them against.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -69,6 +71,14 @@ pub(crate) enum Ev {
     },
     Heal,
     Sweep,
+    /// A callee answers (or not) invitation `inv`, as planned.
+    InvAnswer {
+        inv: usize,
+    },
+    /// A caller cancels invitation `inv`.
+    InvCancel {
+        inv: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +138,91 @@ pub(crate) enum Pend {
     Unsubscribe {
         peers: Vec<usize>,
     },
+    Join {
+        chan: usize,
+    },
+    Leave {
+        chan: usize,
+    },
+    ChannelSend {
+        cmsg: usize,
+    },
+    GetMembers {
+        chan: usize,
+        probe: bool,
+    },
+    MemberCount {
+        chans: Vec<usize>,
+        probe: bool,
+    },
+    ChannelAttrWrite,
+    ChannelAttrGet {
+        chan: usize,
+        keys: Option<Vec<String>>,
+        issued: u64,
+        probe: bool,
+    },
+    UserAttrWrite,
+    UserAttrGet {
+        user: usize,
+        keys: Option<Vec<String>>,
+        issued: u64,
+        probe: bool,
+    },
+}
+
+/// The simulator's view of one node's channels (beside the client's own).
+#[derive(Debug, Default)]
+pub(crate) struct NodeExt {
+    /// Channel → the node's current membership stint (see `channels.rs`).
+    pub stints: BTreeMap<usize, u64>,
+    /// Channels whose join the client confirmed (its `joined` flag).
+    pub joined_ok: std::collections::BTreeSet<usize>,
+    /// Channels the client left (or gave up joining) with a leave that may have been
+    /// dropped (relaxation `channel_leave_lost_after_timeout`).
+    pub ghost_chans: std::collections::BTreeSet<usize>,
+    /// Channel → when the client's automatic rejoin of it (sent, not yet handled by the
+    /// server) times out (relaxation `rejoin_lost_after_timeout`).
+    pub rejoin_due: BTreeMap<usize, u64>,
+    /// (channel, member) → the membership entry its last MemberJoined/Left matched.
+    pub member_cursor: BTreeMap<(usize, usize), u64>,
+    /// Channel → the entry its last MemberCountUpdated matched.
+    pub count_cursor: BTreeMap<usize, u64>,
+    /// Channel → the count its last MemberCountUpdated reported.
+    pub last_count: BTreeMap<usize, u32>,
+    /// Channels whose last `member_count` pushed to this node's session was the private
+    /// one on joining (relaxation `member_count_private_stale`).
+    pub count_private: std::collections::BTreeSet<usize>,
+    /// Channel → the attribute version its last AttributesUpdated matched.
+    pub attr_cursor: BTreeMap<usize, u64>,
+    /// Channel → (crashes, instance, cseq) of the last channel message delivered.
+    pub last_cseq: BTreeMap<usize, (u32, u64, u64)>,
+    /// Since when the node is CONNECTED without interruption.
+    pub connected_since: Option<u64>,
+    /// Heal phase: joined a channel already.
+    pub heal_joined: bool,
+    /// Counter for unique attribute values.
+    pub writes: u64,
+}
+
+/// A request of the channel and attribute families whose frame the server is handling in
+/// the current step, with the answer it gave.
+#[derive(Debug, Clone)]
+pub(crate) struct StepReq {
+    pub conn: u64,
+    pub node: usize,
+    pub user: usize,
+    pub id: u32,
+    pub kind: ClientFrame,
+    pub answer: Option<ServerFrame>,
+    /// The first `attributes_updated` pushed in the step.
+    pub updated: Option<ServerFrame>,
+    /// Connections a `channel_message` push went out on in the step.
+    pub pushed_to: Vec<u64>,
+    /// In a join's step: the `cseq`s of the replayed messages sent to the joiner.
+    pub replayed: Vec<u64>,
+    /// In a join's step: the connections a `member_count` went out on.
+    pub counts_to: Vec<u64>,
 }
 
 /// A subscription as the client should hold it.
@@ -169,6 +264,9 @@ pub(crate) struct ClientNode {
     pub rx_crash: u32,
     /// When it last became DISCONNECTED (a logout drains its link for a bounded time).
     pub disconnected_at: u64,
+    /// The connection of the frame being handled.
+    pub rx_conn: u64,
+    pub ext: NodeExt,
 }
 
 /// Phases of a run.
@@ -178,8 +276,11 @@ pub enum Phase {
     Faults,
     /// Faults healed; converging (liveness).
     Healing,
-    /// Converged; probe traffic must succeed.
+    /// Converged and quiet for a while (streams acknowledged); peer and presence probe
+    /// traffic must succeed.
     Probing,
+    /// The peer probes are done; channel, attribute and invitation probes must succeed.
+    ProbingFeatures,
     /// Passed.
     Done,
 }
@@ -222,6 +323,31 @@ pub struct RunStats {
     pub presence_reports: u64,
     pub queries: u64,
     pub frames: u64,
+    pub joins: u64,
+    pub leaves: u64,
+    pub channel_messages: u64,
+    pub channel_accepted: u64,
+    pub channel_deliveries: u64,
+    pub channel_replayed: u64,
+    pub channel_dup_after_crash: u64,
+    pub channel_gc: u64,
+    pub attr_writes: u64,
+    pub attr_updates: u64,
+    pub user_attr_writes: u64,
+    pub invitations: u64,
+    pub invitations_accepted: u64,
+    pub invitations_refused: u64,
+    pub invitations_canceled: u64,
+    pub invitations_failed: u64,
+    /// Relaxed: channel messages missing at a member the server did not push them to at
+    /// once (possibly dropped by a full stream).
+    pub relaxed_unpushed_drops: u64,
+    /// Relaxed: invitation outcomes that differ because one side ended it locally.
+    pub relaxed_invitation_local_end: u64,
+    /// Excused: invitation outcomes that differ because a crash lost the server's record.
+    pub invitation_crash_excused: u64,
+    /// Relaxed: PEER_NO_RESPONSE after the callee's ack was lost and never resent.
+    pub relaxed_ack_not_resent: u64,
 }
 
 /// The result of one run.
@@ -283,6 +409,22 @@ pub struct Sim {
     pub(crate) banning: Option<usize>,
     pub(crate) phase: Phase,
     pub(crate) heal_at: u64,
+    /// Healing: converged without interruption since then.
+    pub(crate) quiet_since: Option<u64>,
+    /// Channels of the run (see `channels.rs`).
+    pub(crate) chans: Vec<crate::model::ChanModel>,
+    pub(crate) chan_index: BTreeMap<rtm_proto::ChannelId, usize>,
+    pub(crate) cmsgs: Vec<crate::model::CMsgRec>,
+    /// Sequence of channel history entries and attribute versions.
+    pub(crate) hist_seq: u64,
+    pub(crate) next_stint: u64,
+    pub(crate) step_req: Option<StepReq>,
+    /// The current server input is a timer tick.
+    pub(crate) step_tick: bool,
+    /// Invitations of the run (see `invitations.rs`).
+    pub(crate) invs: Vec<crate::model::InvRec>,
+    /// (caller user, caller's number) → invitation.
+    pub(crate) inv_index: BTreeMap<(usize, u64), usize>,
     pub(crate) refuse_p: f64,
     pub(crate) trace: Trace,
     pub(crate) stats: RunStats,
@@ -321,6 +463,7 @@ impl Sim {
         let server_cfg = ServerConfig {
             max_unacked: k.max_unacked,
             offline_per_user: k.offline_per_user,
+            channel_attributes_grace: std::time::Duration::from_millis(k.grace_ms),
             ..ServerConfig::default()
         };
         let server = Server::new(
@@ -378,7 +521,17 @@ impl Sim {
                 outputs_this_step: 0,
                 rx_crash: 0,
                 disconnected_at: 0,
+                rx_conn: 0,
+                ext: NodeExt::default(),
             });
+        }
+        let mut chans = Vec::new();
+        let mut chan_index = BTreeMap::new();
+        for i in 0..k.channels.max(1) {
+            let id = rtm_proto::ChannelId::new(user_name(k.names, "ch", i))
+                .expect("generated channel ids are valid");
+            chan_index.insert(id.clone(), i);
+            chans.push(crate::model::ChanModel::new(id));
         }
         let refuse_p = cfg.knobs.refuse_p;
         let trace = Trace::new(cfg.trace_lines);
@@ -415,6 +568,16 @@ impl Sim {
             banning: None,
             phase: Phase::Faults,
             heal_at: 0,
+            quiet_since: None,
+            chans,
+            chan_index,
+            cmsgs: Vec::new(),
+            hist_seq: 0,
+            next_stint: 1,
+            step_req: None,
+            step_tick: false,
+            invs: Vec::new(),
+            inv_index: BTreeMap::new(),
             refuse_p,
             trace,
             stats: RunStats::default(),
@@ -435,6 +598,9 @@ impl Sim {
 
     /// Records an invariant violation (the first one ends the run).
     pub(crate) fn violation(&mut self, what: String) {
+        if self.failure.is_none() && std::env::var_os("RTM_SIM_DUMP").is_some() {
+            eprintln!("{:#?}", self.server);
+        }
         if self.failure.is_none() {
             self.failure = Some(format!("t={}ms: {what}", self.now));
         }
@@ -524,15 +690,18 @@ impl Sim {
                 if self.cfg.relax == crate::config::Relaxations::strict() {
                     r.push_str(" --strict");
                 } else {
+                    // Name every relaxation whose setting differs from the default.
+                    let is_on = |r: crate::config::Relaxations, name: &str| {
+                        let mut on = r;
+                        on.set(name, true);
+                        on == r
+                    };
+                    let d = crate::config::Relaxations::default();
                     for name in crate::config::Relaxations::NAMES {
-                        let mut d = crate::config::Relaxations::default();
-                        let on = {
-                            let mine = self.cfg.relax;
-                            d.set(name, false);
-                            mine == d
-                        };
-                        if on {
-                            r.push_str(&format!(" --relax {name}=off"));
+                        let mine = is_on(self.cfg.relax, name);
+                        if mine != is_on(d, name) {
+                            let v = if mine { "on" } else { "off" };
+                            r.push_str(&format!(" --relax {name}={v}"));
                         }
                     }
                 }
@@ -576,6 +745,7 @@ impl Sim {
                     self.server_tick.at = None;
                     self.server_tick.ticked = true;
                     self.affected = None;
+                    self.step_tick = true;
                     self.server_input(ServerInput::Tick, ServerInRec::Tick);
                 }
             }
@@ -592,6 +762,8 @@ impl Sim {
             }
             Ev::Heal => self.heal(),
             Ev::Sweep => self.sweep(),
+            Ev::InvAnswer { inv } => self.invitation_answer(inv),
+            Ev::InvCancel { inv } => self.invitation_cancel(inv),
         }
     }
 
@@ -660,10 +832,12 @@ impl Sim {
                 }
                 self.server_output(out);
             }
+            self.finish_step_req();
             self.after_server_step();
             self.reschedule_server();
             self.step_conn = None;
             self.banning = None;
+            self.step_tick = false;
         }
         let mut dirty = std::mem::take(&mut self.dirty_clients);
         dirty.sort_unstable();
@@ -704,7 +878,7 @@ impl Sim {
         let deadline = self.server.poll_timeout().map(Timestamp::as_millis);
         let ticked = std::mem::take(&mut self.server_tick.ticked);
         let outputs = self.server_outputs;
-        if let Some(t) = self.check_deadline("server", deadline, ticked, outputs, None) {
+        if let Some(t) = self.check_deadline(deadline, ticked, outputs, None) {
             self.set_server_tick(t);
         } else {
             self.server_tick.at = None;
@@ -728,8 +902,7 @@ impl Sim {
             .map(Timestamp::as_millis);
         let ticked = std::mem::take(&mut self.clients[node].tick.ticked);
         let outputs = self.clients[node].outputs_this_step;
-        let name = self.node_name(node);
-        match self.check_deadline(&name, deadline, ticked, outputs, Some(node)) {
+        match self.check_deadline(deadline, ticked, outputs, Some(node)) {
             Some(t) => {
                 let tk = &mut self.clients[node].tick;
                 if tk.at != Some(t) {
@@ -751,7 +924,6 @@ impl Sim {
     /// bounded number of same-instant ticks). Returns when to tick next.
     fn check_deadline(
         &mut self,
-        who: &str,
         deadline: Option<u64>,
         ticked: bool,
         outputs: usize,
@@ -774,6 +946,7 @@ impl Sim {
         let same = tick.same_instant;
         let last = tick.last_tick_at;
         if t < now {
+            let who = self.who(node);
             self.violation(format!(
                 "{who}: poll_timeout went backwards: deadline {t} ms < now {now} ms"
             ));
@@ -781,6 +954,7 @@ impl Sim {
         }
         if t == now && ticked && outputs == 0 {
             // A tick at the deadline did nothing and asks to be ticked again right away.
+            let who = self.who(node);
             self.violation(format!(
                 "{who}: a Tick at its poll_timeout deadline ({now} ms) made no progress and \
                  poll_timeout still returns {t} ms (busy loop)"
@@ -788,12 +962,18 @@ impl Sim {
             return None;
         }
         if t == now && last == now && same > MAX_SAME_INSTANT_TICKS {
+            let who = self.who(node);
             self.violation(format!(
                 "{who}: ticked {same} times at {now} ms and still due (busy loop)"
             ));
             return None;
         }
         Some(t)
+    }
+
+    /// The name of client `node`, or "server".
+    fn who(&self, node: Option<usize>) -> String {
+        node.map_or_else(|| "server".to_string(), |n| self.node_name(n))
     }
 
     // ----- the network ---------------------------------------------------------------------
@@ -940,6 +1120,8 @@ impl Sim {
                     }
                 } else if ty == b"logout" {
                     logout = true;
+                } else if let Some(u) = bound.filter(|_| crate::channels::watched_request(ty)) {
+                    self.watch_request(conn, node, u, &b);
                 } else if ty.is_empty() {
                     let n = self.node_name(node);
                     self.violation(format!("{n} sent a frame without a leading type tag"));
@@ -948,6 +1130,12 @@ impl Sim {
                 if let Some(u) = bound {
                     let now = self.now;
                     let user = &mut self.users[u];
+                    if user.session.is_some()
+                        && user.session_conns.len() < 64
+                        && !user.session_conns.iter().any(|&(k, _)| k == conn)
+                    {
+                        user.session_conns.push((conn, now));
+                    }
                     let was_unreachable = user.current().state == PeerOnlineState::Unreachable;
                     if let Some(s) = &mut user.session {
                         s.last_rx = now;
@@ -968,7 +1156,9 @@ impl Sim {
                 if logout {
                     if let Some(u) = bound {
                         // §2.4: logout is immediate.
-                        self.users[u].session = None;
+                        if let Some(old) = self.users[u].session.take() {
+                            self.session_ended(u, &old);
+                        }
                     }
                 }
             }
@@ -1051,6 +1241,7 @@ impl Sim {
                 self.stats.frames += 1;
                 // Incarnation k was started after k-1 crashes.
                 self.clients[node].rx_crash = self.conns[&conn].incarnation.saturating_sub(1);
+                self.clients[node].rx_conn = conn;
                 if frame_type(&b) == b"login_ok" {
                     if let Ok(ServerFrame::LoginOk { session, .. }) = ServerFrame::decode(&b) {
                         let inc = self.conns[&conn].incarnation;
@@ -1108,6 +1299,10 @@ impl Sim {
                     }
                 } else if ty.is_empty() {
                     self.violation("server sent a frame without a leading type tag".into());
+                } else if self.step_req.is_some() {
+                    self.capture_answer(conn.0, ty, &frame);
+                } else if ty == b"member_count" {
+                    self.count_pushed(conn.0, &frame);
                 }
                 self.send_on(conn.0, false, Item::Frame(frame));
             }
@@ -1138,6 +1333,7 @@ impl Sim {
             ));
             return;
         };
+        let node = self.conns[&conn].node;
         self.conns.get_mut(&conn).expect("present").bound = Some(u);
         self.affect(u);
         let now = self.now;
@@ -1164,15 +1360,18 @@ impl Sim {
         } else {
             let old = user.session.replace(SessModel {
                 sid,
+                node,
                 last_rx: now,
                 recovered: false,
             });
             if let Some(old) = old {
                 // Replaced by this newer login: kicked (§2.7).
                 if user.kicked_sids.len() < 100_000 {
-                    user.kicked_sids.insert(old.sid);
+                    user.kicked_sids.insert(old.sid.clone());
                 }
+                self.session_ended(u, &old);
             }
+            self.session_started(u);
         }
     }
 
@@ -1309,6 +1508,9 @@ impl Sim {
                     ));
                     return;
                 }
+                if frame_type(&b) == b"join" {
+                    self.rejoin_sent(node, &b);
+                }
                 self.send_on(conn.expect("open"), true, Item::Frame(b));
             }
             ClientOutput::Close(t, _code) => {
@@ -1343,6 +1545,9 @@ impl Sim {
     fn on_event(&mut self, node: usize, e: Event) {
         match e {
             Event::ConnectionStateChanged { state, reason } => {
+                if matches!(state, State::Disconnected | State::Aborted) {
+                    self.channels_forgotten(node);
+                }
                 let prev = self.clients[node].state;
                 if !allowed_transition(prev, state, reason) {
                     let n = self.node_name(node);
@@ -1352,6 +1557,11 @@ impl Sim {
                 }
                 let n = &mut self.clients[node];
                 n.state = state;
+                n.ext.connected_since = if state == State::Connected {
+                    n.ext.connected_since.or(Some(self.now))
+                } else {
+                    None
+                };
                 if state == State::Disconnected {
                     n.subs.clear();
                     n.uncertain.clear();
@@ -1382,11 +1592,35 @@ impl Sim {
                 self.violation(format!("{n}: token event {e:?} in app-id-only mode"));
             }
             Event::Response { request, response } => self.on_response(node, request.0, response),
-            other => {
-                // The workload never joins channels or writes attributes (not simulated yet).
-                let n = self.node_name(node);
-                self.violation(format!("{n}: unexpected event {other:?}"));
+            Event::ChannelMessage {
+                channel,
+                member_id,
+                message,
+                server_received_ts,
+            } => self.on_channel_message(node, channel, member_id, message, server_received_ts),
+            Event::MemberJoined { channel, member_id } => {
+                self.on_member_event(node, channel, member_id, true)
             }
+            Event::MemberLeft { channel, member_id } => {
+                self.on_member_event(node, channel, member_id, false)
+            }
+            Event::MemberCountUpdated { channel, count } => {
+                self.on_member_count(node, channel, count)
+            }
+            Event::AttributesUpdated {
+                channel,
+                attributes,
+            } => self.on_attributes_updated(node, channel, attributes),
+            e @ (Event::LocalInvitationReceivedByPeer { .. }
+            | Event::LocalInvitationAccepted { .. }
+            | Event::LocalInvitationRefused { .. }
+            | Event::LocalInvitationCanceled { .. }
+            | Event::LocalInvitationFailure { .. }
+            | Event::RemoteInvitationReceived { .. }
+            | Event::RemoteInvitationAccepted { .. }
+            | Event::RemoteInvitationRefused { .. }
+            | Event::RemoteInvitationCanceled { .. }
+            | Event::RemoteInvitationFailure { .. }) => self.on_invitation_event(node, e),
         }
     }
 
@@ -1615,6 +1849,18 @@ impl Sim {
                     Err(_) => n.uncertain.extend(peers),
                 }
             }
+            (
+                pend @ (Pend::Join { .. }
+                | Pend::Leave { .. }
+                | Pend::ChannelSend { .. }
+                | Pend::GetMembers { .. }
+                | Pend::MemberCount { .. }
+                | Pend::ChannelAttrWrite
+                | Pend::ChannelAttrGet { .. }
+                | Pend::UserAttrWrite
+                | Pend::UserAttrGet { .. }),
+                response,
+            ) => self.on_feature_response(node, pend, response),
             (pend, response) => self.violation(format!(
                 "{name}: request {rid} was {pend:?} but got {response:?}"
             )),
@@ -1779,6 +2025,22 @@ impl Sim {
         if self.affected.is_none() {
             self.affected = Some(Vec::new());
         }
+        if self.step_tick {
+            self.channel_gc();
+        }
+        let model = self.chans.iter().filter(|c| c.exists).count();
+        if stats.channels != model {
+            let mine: Vec<String> = self
+                .chans
+                .iter()
+                .filter(|c| c.exists)
+                .map(|c| c.id.to_string())
+                .collect();
+            self.violation(format!(
+                "server holds {} channels, the model expects {model} ({mine:?})",
+                stats.channels
+            ));
+        }
     }
 
     pub(crate) fn update_truth(&mut self, u: usize) {
@@ -1821,7 +2083,10 @@ impl Sim {
                 let silent = now.saturating_sub(s.last_rx);
                 if st == PeerOnlineState::Offline {
                     if silent > offline {
-                        self.users[u].session = None; // expired, as it should
+                        // Expired, as it should.
+                        if let Some(old) = self.users[u].session.take() {
+                            self.session_ended(u, &old);
+                        }
                     } else {
                         self.violation(format!(
                             "server ended the session of {id} after only {silent} ms of silence"
@@ -1931,7 +2196,7 @@ impl Sim {
 }
 
 /// Message bodies carry their model index: text `m<idx>;<pad>` or raw `<idx LE><pad>`.
-fn make_body(idx: usize, raw: bool, pad: usize) -> Message {
+pub(crate) fn make_body(idx: usize, raw: bool, pad: usize) -> Message {
     if raw {
         let mut data = (idx as u64).to_le_bytes().to_vec();
         data.extend((0..pad).map(|i| (i * 31 + idx) as u8));
@@ -1943,7 +2208,7 @@ fn make_body(idx: usize, raw: bool, pad: usize) -> Message {
     }
 }
 
-fn parse_body(m: &Message) -> Option<usize> {
+pub(crate) fn parse_body(m: &Message) -> Option<usize> {
     match m {
         Message::Text { text } => {
             let rest = text.strip_prefix('m')?;
@@ -1957,6 +2222,6 @@ fn parse_body(m: &Message) -> Option<usize> {
     }
 }
 
-fn body_shape(m: &Message) -> (bool, usize) {
+pub(crate) fn body_shape(m: &Message) -> (bool, usize) {
     (matches!(m, Message::Raw { .. }), m.counted_len())
 }

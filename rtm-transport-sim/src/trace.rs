@@ -294,8 +294,43 @@ fn hash_client_out(h: &mut Hash64, out: &ClientOutput) {
                     h.word(u64::from(request.0));
                     hash_response(h, response);
                 }
-                // Features the simulator does not drive yet (channels, attributes): their
-                // Debug text is deterministic, which is all the fingerprint needs.
+                Event::ChannelMessage {
+                    channel,
+                    member_id,
+                    message,
+                    server_received_ts,
+                } => {
+                    h.word(57);
+                    h.bytes(channel.as_str().as_bytes());
+                    h.bytes(member_id.as_str().as_bytes());
+                    hash_message(h, message);
+                    h.word(*server_received_ts);
+                }
+                Event::MemberJoined { channel, member_id } => {
+                    h.word(58);
+                    h.bytes(channel.as_str().as_bytes());
+                    h.bytes(member_id.as_str().as_bytes());
+                }
+                Event::MemberLeft { channel, member_id } => {
+                    h.word(59);
+                    h.bytes(channel.as_str().as_bytes());
+                    h.bytes(member_id.as_str().as_bytes());
+                }
+                Event::MemberCountUpdated { channel, count } => {
+                    h.word(70);
+                    h.bytes(channel.as_str().as_bytes());
+                    h.word(u64::from(*count));
+                }
+                Event::AttributesUpdated {
+                    channel,
+                    attributes,
+                } => {
+                    h.word(71);
+                    h.bytes(channel.as_str().as_bytes());
+                    h.word(crate::model::attrs_hash(attributes));
+                }
+                // The invitation events are rare: their Debug text is deterministic, which
+                // is all the fingerprint needs.
                 other => {
                     h.word(56);
                     h.bytes(format!("{other:?}").as_bytes());

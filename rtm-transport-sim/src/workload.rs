@@ -20,7 +20,7 @@ fn ts(ms: u64) -> Timestamp {
 }
 
 impl Sim {
-    fn cmd(&mut self, node: usize, text: String) {
+    pub(crate) fn cmd(&mut self, node: usize, text: String) {
         self.trace.push(
             self.now,
             Rec::ClientCmd {
@@ -38,7 +38,7 @@ impl Sim {
         )
     }
 
-    fn track(&mut self, node: usize, rid: u32, pend: Pend) {
+    pub(crate) fn track(&mut self, node: usize, rid: u32, pend: Pend) {
         if self.clients[node].outstanding.insert(rid, pend).is_some() {
             let n = self.node_name(node);
             self.violation(format!(
@@ -47,7 +47,7 @@ impl Sim {
         }
     }
 
-    fn unexpected(&mut self, node: usize, what: &str, err: String) {
+    pub(crate) fn unexpected(&mut self, node: usize, what: &str, err: String) {
         let n = self.node_name(node);
         let st = self.clients[node].state;
         self.violation(format!("{n}: {what} failed with {err} while {st:?}"));
@@ -229,8 +229,24 @@ impl Sim {
         let now = ts(self.now);
         let logged_in = self.logged_in(node);
         let own = self.users[self.clients[node].user].id.to_string();
+        let which = self.work.below(14);
+        if which >= 6 {
+            let (what, ok) = if which >= 13 {
+                self.invitation_misuse(node)
+            } else {
+                self.channel_misuse(node, which - 6)
+            };
+            self.cmd(node, format!("misuse: {what}"));
+            if !ok {
+                let n = self.node_name(node);
+                self.violation(format!(
+                    "{n}: misuse not refused with the documented code: {what}"
+                ));
+            }
+            return;
+        }
         let c = &mut self.clients[node].client;
-        let (what, ok) = match self.work.below(6) {
+        let (what, ok) = match which {
             0 => {
                 let r =
                     c.send_message_to_peer(now, &own, Message::text("self"), Default::default());
@@ -310,7 +326,7 @@ impl Sim {
         self.schedule(self.now + d, Ev::Work { node, gen });
         match self.phase {
             Phase::Faults => self.random_action(node),
-            Phase::Healing | Phase::Probing => self.converge_action(node),
+            Phase::Healing | Phase::Probing | Phase::ProbingFeatures => self.converge_action(node),
             Phase::Done => {}
         }
     }
@@ -369,6 +385,15 @@ impl Sim {
                     Action::Renew => self.do_renew(node),
                     Action::Logout => self.do_logout(node),
                     Action::Misuse => self.do_misuse(node),
+                    Action::Invite => {
+                        let me = self.clients[node].user;
+                        let mut to = self.work.below(self.users.len() as u64) as usize;
+                        if to == me {
+                            to = (to + 1) % self.users.len();
+                        }
+                        self.do_invite(node, to, false);
+                    }
+                    a => self.channel_action(node, a),
                 }
             }
         }
@@ -392,6 +417,7 @@ impl Sim {
                         self.clients[node].heal_subscribed = true;
                     }
                 }
+                self.heal_channels(node);
             }
             State::Connecting | State::Reconnecting => {}
         }
@@ -533,7 +559,8 @@ impl Sim {
         );
         self.banning = Some(u);
         if let Some(s) = self.users[u].session.take() {
-            self.users[u].banned_sids.insert(s.sid);
+            self.users[u].banned_sids.insert(s.sid.clone());
+            self.session_ended(u, &s);
         }
         self.server.ban(ts(self.now), &id);
         self.server_dirty_after_ban();
@@ -616,6 +643,7 @@ impl Sim {
             self.users[u].banned_sids.clear();
             self.update_truth(u);
         }
+        self.channels_crash();
         let inc = self.incarnation;
         self.schedule(self.now + downtime, Ev::Restart { incarnation: inc });
     }
@@ -791,6 +819,10 @@ impl Sim {
                 }
             }
         }
+        self.channels_unconverged(&mut why, limit);
+        if why.len() < limit {
+            self.invitations_unconverged(&mut why, limit);
+        }
         why
     }
 
@@ -819,6 +851,25 @@ impl Sim {
         }
     }
 
+    /// Second round of probes, once the first is done: channels, attributes, invitations.
+    /// (Apart from the peer probes: a channel probe pushes to every member at once, which
+    /// fills a small stream until the members acknowledge, and a full stream refuses peer
+    /// messages as unreachable.)
+    fn start_feature_probes(&mut self) {
+        self.phase = Phase::ProbingFeatures;
+        self.note("PROBED: probing channels, attributes and invitations".into());
+        let ins: Vec<usize> = (0..self.users.len())
+            .filter(|&u| self.expected_online(u))
+            .collect();
+        let k = 1 + self.work.below(ins.len() as u64 - 1) as usize;
+        for node in 0..self.clients.len() {
+            if self.clients[node].target_in {
+                self.channel_probes(node);
+            }
+        }
+        self.invitation_probes(&ins, k);
+    }
+
     /// Periodic full checks, convergence and the liveness deadline.
     pub(crate) fn sweep(&mut self) {
         self.schedule(self.now + 1_000, Ev::Sweep);
@@ -840,19 +891,32 @@ impl Sim {
                 self.check_session(u);
             }
         }
+        self.invitations_sweep();
         match self.phase {
             Phase::Faults | Phase::Done => {}
-            Phase::Healing | Phase::Probing => {
+            Phase::Healing | Phase::Probing | Phase::ProbingFeatures => {
                 if self.now < self.heal_at + 2_000 || !self.server_up {
                     return;
                 }
                 let why = self.unconverged(8);
                 if why.is_empty() {
-                    if self.phase == Phase::Healing {
-                        self.start_probes();
-                    } else {
-                        self.phase = Phase::Done;
+                    match self.phase {
+                        // Probes start once it has been quiet for 3 s: every client has
+                        // pinged since, acknowledging what it got, so no stream is full.
+                        Phase::Healing => match self.quiet_since {
+                            Some(t) if self.now >= t + 3_000 => self.start_probes(),
+                            Some(_) => {}
+                            None => self.quiet_since = Some(self.now),
+                        },
+                        Phase::Probing => self.start_feature_probes(),
+                        _ => {
+                            self.phase = Phase::Done;
+                            self.invitations_final();
+                            self.count_relaxed_drops();
+                        }
                     }
+                } else if self.phase == Phase::Healing && self.quiet_since.take().is_some() {
+                    // Not quiet after all; wait again.
                 } else if self.now > self.heal_at + self.cfg.heal_deadline_ms {
                     self.violation(format!(
                         "liveness: not converged {} ms after healing: {}",

@@ -98,3 +98,89 @@ fn generators_track_the_wire_format() {
         "only {server_ok}/{N} generated server frames decode"
     );
 }
+
+/// The extended generators (inputs starting with `fuzz_targets::EXTENDED`) build every frame
+/// type of channels, attributes and invitations, mostly decodable.
+#[test]
+fn extended_generators_cover_the_new_frames() {
+    let mut rng = rtm_proto::rng::Rng::new(7);
+    let (mut client_ok, mut server_ok) = (0, 0);
+    let mut client_types = std::collections::BTreeSet::new();
+    let mut server_types = std::collections::BTreeSet::new();
+    const N: usize = 4000;
+    let ty = |f: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(f)
+            .ok()
+            .and_then(|v| v["type"].as_str().map(str::to_string))
+    };
+    for _ in 0..N {
+        let bytes: Vec<u8> = (0..96).map(|_| rng.next_u64() as u8).collect();
+        let f = fuzz_targets::client_frame_ext(&mut Input::new(&bytes), &[]);
+        if ClientFrame::decode(&f).is_ok() {
+            client_ok += 1;
+            client_types.extend(ty(&f));
+        }
+        let f = fuzz_targets::server_frame_ext(&mut Input::new(&bytes), "sid", &[1, 2]);
+        if ServerFrame::decode(&f).is_ok() {
+            server_ok += 1;
+            server_types.extend(ty(&f));
+        }
+    }
+    assert!(
+        client_ok * 2 > N,
+        "only {client_ok}/{N} client frames decode"
+    );
+    assert!(
+        server_ok * 2 > N,
+        "only {server_ok}/{N} server frames decode"
+    );
+    for t in [
+        "join",
+        "leave",
+        "channel_message",
+        "get_members",
+        "get_member_count",
+        "user_attrs",
+        "get_user_attrs",
+        "channel_attrs",
+        "get_channel_attrs",
+        "invite",
+        "invitation_ack",
+        "invitation_answer",
+        "invitation_cancel",
+        "invitation_sync",
+    ] {
+        assert!(client_types.contains(t), "no decodable {t} generated");
+    }
+    for t in [
+        "joined",
+        "channel_message",
+        "member_joined",
+        "member_left",
+        "member_count",
+        "members",
+        "member_counts",
+        "user_attributes",
+        "channel_attributes",
+        "attributes_updated",
+        "invitation",
+        "local_invitation",
+        "remote_invitation",
+        "invitation_states",
+    ] {
+        assert!(server_types.contains(t), "no decodable {t} generated");
+    }
+}
+
+/// Every target has a committed input in the extended mode.
+#[test]
+fn corpora_exercise_the_extended_mode() {
+    for target in ["client_inputs", "server_inputs"] {
+        assert!(
+            corpus(target)
+                .iter()
+                .any(|(_, d)| d.starts_with(fuzz_targets::EXTENDED)),
+            "{target}: no corpus file starts with the extended prefix"
+        );
+    }
+}

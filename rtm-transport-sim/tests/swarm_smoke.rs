@@ -33,6 +33,25 @@ fn ci_swarm_passes() {
     assert_eq!(sum.seeds_run, count);
 }
 
+/// Without faults the channel, attribute and invitation workloads run clean: members get
+/// every message (none dropped), notifications flow, invitations end.
+#[test]
+fn calm_network_channels_attributes_invitations() {
+    let mut cfg = SimConfig::from_seed(9, 30);
+    cfg.knobs = rtm_transport_sim::Knobs::calm();
+    cfg.fault_ms = 30_000;
+    let r = Sim::new(cfg).run();
+    assert!(r.ok(), "{}", r.report.unwrap_or_default());
+    let s = &r.stats;
+    assert!(s.joins > 20 && s.channel_accepted > 50, "{s:?}");
+    assert!(s.channel_deliveries > s.channel_accepted, "{s:?}");
+    assert!(s.attr_writes > 10 && s.attr_updates > 10, "{s:?}");
+    assert!(s.user_attr_writes > 10, "{s:?}");
+    assert!(s.invitations > 20 && s.invitations_accepted > 5, "{s:?}");
+    assert_eq!(s.relaxed_unpushed_drops, 0, "{s:?}");
+    assert_eq!(s.relaxed_invitation_local_end, 0, "{s:?}");
+}
+
 /// Without faults everything converges and every message is received.
 #[test]
 fn calm_network_everything_received() {
