@@ -262,3 +262,31 @@ fn regression_a_joiner_is_not_told_the_same_count_twice() {
     assert_eq!(story(&mut w, 2), ["count 3"]);
     assert_eq!(story(&mut w, 1), ["count 2", "+carol", "count 3"]);
 }
+
+/// Found by the simulator (relaxation `member_count_private_stale`, seed 100047): a joiner
+/// told a count privately kept it when the count went back to the last coalesced value
+/// before the next push.
+#[test]
+fn regression_a_joiner_told_a_count_that_went_stale_hears_the_current_one() {
+    let mut w = World::new(3);
+    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
+        w.login(i, u);
+    }
+    join(&mut w, 0, "room");
+    w.advance(1_500);
+    join(&mut w, 1, "room"); // coalesced push: 2
+    w.advance(200);
+    join(&mut w, 2, "room"); // carol told 3 privately
+    w.advance(200);
+    w.clients[1].leave(w.now, &ch("room")).unwrap(); // back to 2 before the next push
+    w.advance(2_000);
+    let counts: Vec<String> = story(&mut w, 2)
+        .into_iter()
+        .filter(|s| s.starts_with("count"))
+        .collect();
+    assert_eq!(
+        counts.last().map(String::as_str),
+        Some("count 2"),
+        "{counts:?}"
+    );
+}

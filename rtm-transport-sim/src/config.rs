@@ -142,10 +142,10 @@ impl Default for Relaxations {
             link_lost_while_draining: false,    // fixed in the core; kept to reproduce old seeds
             channel_push_dropped_when_stream_full: true,
             channel_leave_lost_after_timeout: true,
-            invite_resend_after_session_loss: true,
+            invite_resend_after_session_loss: false, // fixed in the core; kept to reproduce old seeds
             rejoin_lost_after_timeout: true,
-            invitation_ack_not_resent: true,
-            member_count_private_stale: true,
+            invitation_ack_not_resent: false, // fixed in the core; kept to reproduce old seeds
+            member_count_private_stale: false, // fixed in the core; kept to reproduce old seeds
             invitation_local_end_races_decision: true,
         }
     }

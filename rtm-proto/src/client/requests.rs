@@ -552,6 +552,16 @@ impl Client {
         let urgent = matches!(frame, ServerFrame::Message { .. });
         if fresh {
             self.deliver_push(frame);
+        } else if let ServerFrame::Invitation {
+            caller, invitation, ..
+        } = frame
+        {
+            // Resent after a resume: the first `invitation_ack` may have been lost with the
+            // old link, and the caller waits for it.
+            self.send_frame(
+                transport,
+                &ClientFrame::InvitationAck { caller, invitation },
+            );
         }
         // Peer messages are acknowledged at once (the sender waits for the receipt); the
         // rest in batches, or with the next heartbeat.

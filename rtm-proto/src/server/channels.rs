@@ -413,6 +413,25 @@ impl Server {
         };
         let count = ch.count();
         if ch.count_sent == Some(count) {
+            // Unchanged for everyone told by the last coalesced push; joiners told another
+            // count privately since must hear this one.
+            let stale: Vec<UserId> = ch
+                .told
+                .iter()
+                .filter(|(_, c)| **c != count)
+                .map(|(m, _)| m.clone())
+                .collect();
+            ch.told.clear();
+            if !stale.is_empty() {
+                let frame = ServerFrame::MemberCount {
+                    channel: channel.clone(),
+                    count,
+                }
+                .encode();
+                for m in &stale {
+                    self.push_stream(m, frame.clone(), None);
+                }
+            }
             return false;
         }
         ch.count_sent = Some(count);

@@ -120,8 +120,15 @@ impl Server {
         channel_id: String,
     ) {
         let key: InvKey = (caller.clone(), number);
-        if self.invitations.records.contains_key(&key) {
-            return self.send(conn, &ServerFrame::Ok { id }); // a resend
+        if let Some(inv) = self.invitations.records.get(&key) {
+            // A resend. If the invitation was decided meanwhile (the decision may have gone
+            // to a session the caller lost), tell the caller again.
+            let decided = inv.phase == Phase::Done;
+            self.send(conn, &ServerFrame::Ok { id });
+            if decided {
+                self.push_local(&key);
+            }
+            return;
         }
         if content.len() > MAX_CONTENT_BYTES
             || channel_id.len() > MAX_CHANNEL_ID_BYTES
