@@ -342,3 +342,29 @@ fn sending_while_logged_out_fails_with_not_logged_in_and_misuse_has_codes() {
         Err(E::AlreadyEnd)
     );
 }
+
+/// Found by reading the simulator's report: invitations created and never sent were never
+/// forgotten. The newest 128 unsent ones are kept.
+#[test]
+fn regression_unsent_invitations_are_bounded_oldest_forgotten_first() {
+    let mut w = World::new(1);
+    let first = w.clients[0].create_local_invitation("bob").unwrap();
+    let ids: Vec<InvitationId> = (0..200)
+        .map(|_| w.clients[0].create_local_invitation("bob").unwrap())
+        .collect();
+    assert!(
+        w.clients[0].local_invitation(first).is_none(),
+        "the oldest went"
+    );
+    assert!(
+        w.clients[0]
+            .local_invitation(*ids.last().unwrap())
+            .is_some(),
+        "the newest stays"
+    );
+    let kept = ids
+        .iter()
+        .filter(|i| w.clients[0].local_invitation(**i).is_some())
+        .count();
+    assert_eq!(kept, 128);
+}

@@ -39,6 +39,8 @@ pub struct LocalInvitation {
     pub state: L,
     /// The callee's response, once it accepted or refused.
     pub response: String,
+    /// Creation order, to forget the oldest unsent ones first.
+    created: u64,
 }
 
 /// `RemoteInvitation` (callee side).
@@ -58,6 +60,7 @@ impl Client {
         let callee = UserId::new(callee_id).map_err(|_| E::InvalidArgument)?;
         // Random numbers: unique per caller even across client instances of the same user.
         let number = self.rng.next_u64() >> 11;
+        self.invitations_created += 1;
         self.local_invitations.insert(
             number,
             LocalInvitation {
@@ -66,6 +69,7 @@ impl Client {
                 channel_id: String::new(),
                 state: L::Idle,
                 response: String::new(),
+                created: self.invitations_created,
             },
         );
         self.prune_ended_invitations();
@@ -466,6 +470,20 @@ impl Client {
 
     /// Keeps at most [`KEEP_ENDED`] ended invitations per side (oldest numbers first go).
     fn prune_ended_invitations(&mut self) {
+        // Created and never sent: keep the newest KEEP_ENDED (an application that creates
+        // without sending must not grow memory without bound).
+        let mut idle: Vec<(u64, u64)> = self
+            .local_invitations
+            .iter()
+            .filter(|(_, i)| i.state == L::Idle)
+            .map(|(&n, i)| (i.created, n))
+            .collect();
+        if idle.len() > KEEP_ENDED {
+            idle.sort_unstable();
+            for (_, n) in idle.iter().take(idle.len() - KEEP_ENDED) {
+                self.local_invitations.remove(n);
+            }
+        }
         let ended: Vec<u64> = self
             .local_invitations
             .iter()

@@ -429,6 +429,8 @@ pub struct Client {
     user_attributes: BTreeMap<String, String>,
     /// Caller-side invitations by number.
     local_invitations: BTreeMap<u64, invitations::LocalInvitation>,
+    /// Invitations created so far (their creation order).
+    invitations_created: u64,
     /// Callee-side invitations.
     remote_invitations: BTreeMap<InvitationKey, invitations::RemoteInvitation>,
     /// Names this client instance to the server (random, never 0), with a count of its login
@@ -481,6 +483,7 @@ impl Client {
             recent_joins: Default::default(),
             user_attributes: BTreeMap::new(),
             local_invitations: BTreeMap::new(),
+            invitations_created: 0,
             remote_invitations: BTreeMap::new(),
             instance,
             login_attempts: 0,
