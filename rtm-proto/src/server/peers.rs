@@ -282,21 +282,7 @@ impl Server {
         except: Option<&UserId>,
         frame: &Bytes,
     ) {
-        let limits = self.stream_limits();
-        let Some(ch) = self.channels.get(channel) else {
-            return;
-        };
-        for m in ch.members.iter().filter(|m| Some(*m) != except) {
-            stream_push(
-                &mut self.sessions,
-                &mut self.out,
-                limits,
-                m,
-                frame.clone(),
-                None,
-                false,
-            );
-        }
+        self.fan_out_where(channel, frame, |_, m| Some(m) != except);
     }
 
     /// A member-count push to every member but those a private push already told `count`.
@@ -306,15 +292,21 @@ impl Server {
         count: u32,
         frame: &Bytes,
     ) {
+        self.fan_out_where(channel, frame, |ch, m| ch.told.get(m) != Some(&count));
+    }
+
+    /// The fan-out loop: `frame` to every member of `channel` for which `to` holds.
+    fn fan_out_where(
+        &mut self,
+        channel: &crate::ids::ChannelId,
+        frame: &Bytes,
+        to: impl Fn(&super::channels::Channel, &UserId) -> bool,
+    ) {
         let limits = self.stream_limits();
         let Some(ch) = self.channels.get(channel) else {
             return;
         };
-        for m in ch
-            .members
-            .iter()
-            .filter(|m| ch.told.get(*m) != Some(&count))
-        {
+        for m in ch.members.iter().filter(|m| to(ch, m)) {
             stream_push(
                 &mut self.sessions,
                 &mut self.out,
