@@ -318,7 +318,7 @@ impl Client {
     /// Forgets the snapshot corrections (`replace` subscribe, attribute `set`) still waiting
     /// from an earlier link, marking their state to be reconciled again: resent after newer
     /// changes they would undo them. Other requests stay to be resent.
-    pub(super) fn drop_internal_requests(&mut self) {
+    pub(super) fn drop_stale_corrections(&mut self) {
         let mut subs = false;
         let mut attrs = false;
         self.pending.retain(|_, p| match p.kind {

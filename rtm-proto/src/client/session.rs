@@ -264,7 +264,7 @@ impl Client {
         // Internal corrections still waiting from an earlier link are superseded by the
         // ones made now, and must not be resent after them (an old `replace` would undo a
         // subscription confirmed since).
-        self.drop_internal_requests();
+        self.drop_stale_corrections();
         if !self.subscriptions.is_empty() || self.subscriptions_dirty {
             // `replace`: also drops what a resumed session holds beyond the client's record.
             self.subscriptions_dirty = false;
