@@ -48,7 +48,8 @@
 //!   confirmed; then probes (a channel message to all members, getMembers, member counts,
 //!   attribute reads) must give exactly that.
 //!
-//! Known core bugs are relaxed by name (see [`crate::config::Relaxations`]):
+//! Core bugs found here are relaxed by name (see [`crate::config::Relaxations`]); all but
+//! `channel_push_dropped_when_stream_full` are fixed and their relaxations default off:
 //! `channel_leave_lost_after_timeout`, `rejoin_lost_after_timeout`,
 //! `member_count_private_stale`.
 

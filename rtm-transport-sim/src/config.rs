@@ -79,7 +79,8 @@ pub struct Relaxations {
     /// member's connection at once (not when the session was detached, the push waited
     /// behind the send window, or was dropped).
     pub channel_push_dropped_when_stream_full: bool,
-    /// Core bug: a `leave` that times out (10 s while the link is down) is answered FAILURE
+    /// Fixed core bug (the client now corrects the channel once it is quiet,
+    /// `reconcile_channels`): a `leave` that times out (10 s while the link is down) is answered FAILURE
     /// and dropped, and so is the internal `leave` the client sends to undo a `join` that
     /// timed out (`compensate`, `requests.rs`): neither is retried, so the server keeps the
     /// user in the channel (members see it, it gets counted) while its client believes it
@@ -96,7 +97,8 @@ pub struct Relaxations {
     /// whose `invite` reached one server from two sessions of its caller need not end on
     /// the caller.
     pub invite_resend_after_session_loss: bool,
-    /// Core bug: after a reconnect that lost the session, the client rejoins its channels
+    /// Fixed core bug (as `channel_leave_lost_after_timeout`): after a reconnect that lost
+    /// the session, the client rejoins its channels
     /// with internal requests (`PendingKind::Rejoin`) that time out after 5 s like any
     /// join, and are then dropped without a retry (`failure_response` ignores them,
     /// `compensate` does nothing); if the link died before the server handled one and the
@@ -120,11 +122,14 @@ pub struct Relaxations {
     /// believes 15 until the next change. Relaxed: a member whose last count push was the
     /// private one on joining is exempt from count convergence.
     pub member_count_private_stale: bool,
-    /// Core bug: a client that ends its session while unreachable (logout while the link is
+    /// Design allowance (documented in PROTOCOL.md, "The one pair that may disagree"), not a
+    /// bug: a client that ends its own session while unreachable (logout while the link is
     /// down, or a kick it learns of on resume) ends its open invitations itself (caller
     /// NOT_LOGGEDIN, callee PEER_OFFLINE), although the server may already have decided them
-    /// otherwise and told the other side (ACCEPTED, REFUSED, CANCELED…). Relaxed: such a
-    /// locally ended side may disagree with the other.
+    /// otherwise and told the other side (ACCEPTED, REFUSED, CANCELED…): a side that stops
+    /// talking cannot learn a decision still on its way. Relaxed: only a side that ended the
+    /// invitation locally, at its own session's end, may disagree with the other; every
+    /// other disagreement fails the run.
     pub invitation_local_end_races_decision: bool,
 }
 
@@ -141,9 +146,9 @@ impl Default for Relaxations {
             close_after_closed_in_drain: false, // fixed in the core; kept to reproduce old seeds
             link_lost_while_draining: false,    // fixed in the core; kept to reproduce old seeds
             channel_push_dropped_when_stream_full: true,
-            channel_leave_lost_after_timeout: true,
+            channel_leave_lost_after_timeout: false, // fixed in the core; kept to reproduce old seeds
             invite_resend_after_session_loss: false, // fixed in the core; kept to reproduce old seeds
-            rejoin_lost_after_timeout: true,
+            rejoin_lost_after_timeout: false, // fixed in the core; kept to reproduce old seeds
             invitation_ack_not_resent: false, // fixed in the core; kept to reproduce old seeds
             member_count_private_stale: false, // fixed in the core; kept to reproduce old seeds
             invitation_local_end_races_decision: true,

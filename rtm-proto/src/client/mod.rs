@@ -416,6 +416,11 @@ pub struct Client {
     subscriptions_dirty: bool,
     /// A user-attribute write timed out: likewise for the attributes.
     user_attrs_dirty: bool,
+    /// Channels whose join, leave or rejoin timed out, with the newest such request: the
+    /// server may hold the other membership; corrected when the channel is quiet
+    /// (`reconcile_channels`), or settled by the answer to a newer request of it. At most
+    /// the channels touched while the link was down.
+    channels_dirty: BTreeMap<ChannelId, u32>,
     /// Position of the last stream push received on the current link.
     stream_pos: u64,
     /// Highest stream position delivered to the application in this server session.
@@ -476,6 +481,7 @@ impl Client {
             subscriptions: BTreeMap::new(),
             subscriptions_dirty: false,
             user_attrs_dirty: false,
+            channels_dirty: BTreeMap::new(),
             stream_pos: 0,
             delivered_pos: 0,
             acked_pos: 0,

@@ -30,13 +30,15 @@ pub(super) enum PendingKind {
     Subscribe(Vec<UserId>),
     Unsubscribe(Vec<UserId>),
     RenewToken(String),
-    /// Internal requests after a reconnect (resubscribe, attribute re-push): their answers
-    /// are not reported (a resubscription's answer is diffed against what was reported).
-    Resync,
     Join(ChannelId),
-    /// The automatic rejoin after a reconnect that lost the server session (§2.6).
+    /// An internal join carrying the client's cursor: the automatic rejoin after a
+    /// reconnect that lost the server session (§2.6), or a correction after a membership
+    /// request timed out (the record says joined).
     Rejoin(ChannelId),
-    Leave,
+    Leave(ChannelId),
+    /// An internal leave correcting the server after a membership request timed out (the
+    /// record says not joined).
+    Unjoin(ChannelId),
     ChannelMessage,
     GetMembers,
     GetMemberCount,
@@ -281,7 +283,7 @@ impl Client {
                 .is_some_and(|p| p.deadline <= self.now);
             if due {
                 let p = self.pending.remove(&id).expect("checked");
-                self.compensate(&p.kind);
+                self.compensate(id, &p.kind);
                 self.answer_with_failure(id, p.kind, Failure::Timeout);
             }
         }
@@ -292,7 +294,7 @@ impl Client {
     /// puts the server back where the client's own record says it is, so the two never
     /// drift apart (found by the simulator: `subscription_divergence_after_timeout`). All
     /// of these are idempotent on the server; they are internal (no response).
-    fn compensate(&mut self, kind: &PendingKind) {
+    fn compensate(&mut self, id: u32, kind: &PendingKind) {
         match kind {
             PendingKind::Subscribe(_) | PendingKind::Unsubscribe(_) | PendingKind::Reconcile => {
                 self.subscriptions_dirty = true
@@ -300,18 +302,40 @@ impl Client {
             PendingKind::UserAttrWrite(..) | PendingKind::AttrReconcile => {
                 self.user_attrs_dirty = true
             }
+            // The join failed for the application: the channel leaves the record — unless
+            // it is a newer join's (join, leave, join while the link was down) — and the
+            // server may have added the user anyway.
             PendingKind::Join(channel) => {
-                // No second join of it can be waiting (that is ALREADY_JOINED), so a leave
-                // now cannot overtake a newer join.
-                self.channels.remove(channel);
-                let channel = channel.clone();
-                let timeout = self.config.request_timeout;
-                self.start_request(PendingKind::Resync, timeout, |id| ClientFrame::Leave {
-                    id,
-                    channel,
-                });
+                self.forget_unless_rejoining(channel);
+                self.mark_channel(channel, id);
             }
+            // A leave, rejoin or correction that got no answer: the server may or may not
+            // have applied it (found by the simulator: `channel_leave_lost_after_timeout`,
+            // `rejoin_lost_after_timeout`). Corrected when the channel is quiet, and again
+            // after every timeout, so the server ends up where the record says.
+            PendingKind::Leave(channel)
+            | PendingKind::Rejoin(channel)
+            | PendingKind::Unjoin(channel) => self.mark_channel(channel, id),
             _ => {}
+        }
+    }
+
+    /// Request `id` of `channel` timed out: correct the channel unless a newer request of it
+    /// is answered first.
+    fn mark_channel(&mut self, channel: &ChannelId, id: u32) {
+        let newest = self.channels_dirty.entry(channel.clone()).or_insert(id);
+        *newest = (*newest).max(id);
+    }
+
+    /// A join of `channel` failed: it leaves the record — unless the record is a newer
+    /// join's (join, leave, join again while the link was down), still waiting.
+    fn forget_unless_rejoining(&mut self, channel: &ChannelId) {
+        let newer = self
+            .pending
+            .values()
+            .any(|p| matches!(&p.kind, PendingKind::Join(c) if c == channel));
+        if !newer {
+            self.channels.remove(channel);
         }
     }
 
@@ -369,6 +393,7 @@ impl Client {
                 }
             });
         }
+        self.reconcile_channels();
         if self.user_attrs_dirty
             && !busy(
                 &|k| {
@@ -436,9 +461,7 @@ impl Client {
                     self.respond(RequestId(id), Response::SubscribePeersOnlineStatus(Ok(())));
                     self.report_presence(peers, true);
                 }
-                Some(PendingKind::Resync | PendingKind::Reconcile) => {
-                    self.report_presence(peers, false)
-                }
+                Some(PendingKind::Reconcile) => self.report_presence(peers, false),
                 _ => {}
             },
             ServerFrame::Joined {
@@ -490,7 +513,7 @@ impl Client {
                         self.token = Some(token);
                         Response::RenewToken(Ok(()))
                     }
-                    Some(PendingKind::Leave) => Response::Leave(Ok(())),
+                    Some(PendingKind::Leave(_)) => Response::Leave(Ok(())),
                     Some(PendingKind::ChannelMessage) => Response::SendChannelMessage(Ok(())),
                     Some(PendingKind::UserAttrWrite(op, attrs, keys)) => {
                         self.user_attrs_confirmed(op, attrs, &keys);
@@ -517,7 +540,7 @@ impl Client {
                     });
                 }
                 if let PendingKind::Join(channel) | PendingKind::Rejoin(channel) = &kind {
-                    self.channels.remove(channel);
+                    self.forget_unless_rejoining(channel);
                 }
                 self.answer_with_failure(id, kind, Failure::Code(code));
             }
@@ -662,11 +685,24 @@ impl Client {
     /// waiting, to be answered properly or to time out.
     fn take_pending(&mut self, id: u32, answer: Answer) -> Option<PendingKind> {
         let fits = self.pending.get(&id).is_some_and(|p| answer.fits(&p.kind));
-        if fits {
-            self.pending.remove(&id).map(|p| p.kind)
-        } else {
-            None
+        if !fits {
+            return None;
         }
+        let kind = self.pending.remove(&id).map(|p| p.kind)?;
+        if let PendingKind::Join(c)
+        | PendingKind::Leave(c)
+        | PendingKind::Rejoin(c)
+        | PendingKind::Unjoin(c) = &kind
+        {
+            // Answered: the server did what this request asked after everything sent before
+            // it, so a request of the channel that timed out *before* this one was made no
+            // longer matters (and a correction now could only replay messages behind newer
+            // ones). One made after it (sent after it) still does.
+            if self.channels_dirty.get(c).is_some_and(|&t| t < id) {
+                self.channels_dirty.remove(c);
+            }
+        }
+        Some(kind)
     }
 
     /// Reports presence: everything in a fresh snapshot (`all`), else only what changed since
@@ -733,7 +769,7 @@ fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
             Response::RenewToken(pick!(RenewTokenError, Failure, Failure))
         }
         PendingKind::Join(_) => Response::Join(pick!(JoinChannelError, Timeout, Failure)),
-        PendingKind::Leave => Response::Leave(pick!(LeaveChannelError, Failure, Failure)),
+        PendingKind::Leave(_) => Response::Leave(pick!(LeaveChannelError, Failure, Failure)),
         PendingKind::ChannelMessage => {
             Response::SendChannelMessage(pick!(ChannelMessageError, Timeout, Failure))
         }
@@ -750,10 +786,10 @@ fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
         PendingKind::GetChannelAttrs => {
             Response::GetChannelAttributes(pick!(AttributeOperationError, Timeout, Failure))
         }
-        PendingKind::Resync
-        | PendingKind::Reconcile
+        PendingKind::Reconcile
         | PendingKind::AttrReconcile
         | PendingKind::Rejoin(_)
+        | PendingKind::Unjoin(_)
         | PendingKind::InvitationAction
         | PendingKind::InvitationSync(..) => return None,
         // The server refused to relay the invitation (too many open ones): it failed.
@@ -812,7 +848,7 @@ impl Answer {
             Answer::Push => false,
             Answer::PeerResult => matches!(kind, K::PeerMessage),
             Answer::OnlineStatus => matches!(kind, K::QueryOnline),
-            Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Resync | K::Reconcile),
+            Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Reconcile),
             Answer::Joined => matches!(kind, K::Join(_) | K::Rejoin(_)),
             Answer::Members => matches!(kind, K::GetMembers),
             Answer::MemberCounts => matches!(kind, K::GetMemberCount),
@@ -823,13 +859,13 @@ impl Answer {
                 kind,
                 K::Unsubscribe(_)
                     | K::RenewToken(_)
-                    | K::Leave
+                    | K::Leave(_)
+                    | K::Unjoin(_)
                     | K::ChannelMessage
                     | K::UserAttrWrite(..)
                     | K::AttrWrite
                     | K::Invite(_)
                     | K::InvitationAction
-                    | K::Resync
                     | K::AttrReconcile
             ),
         }

@@ -280,6 +280,9 @@ impl Client {
         }
         if fresh_session {
             self.repush_user_attributes();
+            // The new server session holds no membership: the rejoins below are the whole
+            // correction.
+            self.channels_dirty.clear();
             self.rejoin_channels();
             self.sync_invitations();
         }
@@ -393,6 +396,7 @@ impl Client {
         self.subscriptions.clear();
         self.subscriptions_dirty = false;
         self.user_attrs_dirty = false;
+        self.channels_dirty.clear();
         self.channels.clear();
         self.user_attributes.clear();
         self.delivered_pos = 0;

@@ -24,6 +24,9 @@ pub enum LinkMode {
     DropToClient,
     /// Client → server frames are dropped (a one-way partition).
     DropToServer,
+    /// Server → client frames are held back, and delivered in order when the mode changes
+    /// (a slow path: nothing is lost).
+    Stalled,
 }
 
 pub struct World {
@@ -38,6 +41,11 @@ pub struct World {
     next_conn: u64,
     queue: VecDeque<Delivery>,
     pub server_closes: Vec<(ConnId, u16)>,
+    /// `(c, needle)`: client `c`'s network dies (Blackhole) just before its next frame
+    /// containing `needle` leaves, so that frame and everything after it are lost.
+    pub die_before: Option<(usize, &'static str)>,
+    /// Frames held back from each client by [`LinkMode::Stalled`].
+    held: Vec<Vec<Delivery>>,
 }
 
 enum Delivery {
@@ -65,6 +73,8 @@ impl World {
             next_conn: 1,
             queue: VecDeque::new(),
             server_closes: Vec::new(),
+            die_before: None,
+            held: (0..n).map(|_| Vec::new()).collect(),
         }
     }
 
@@ -72,6 +82,11 @@ impl World {
     /// the client's links: over TCP, lost frames mean a dead connection, never a gap.
     pub fn set_mode(&mut self, c: usize, mode: LinkMode) {
         let old = std::mem::replace(&mut self.modes[c], mode);
+        if old == LinkMode::Stalled && mode != LinkMode::Stalled {
+            let held = std::mem::take(&mut self.held[c]);
+            self.queue.extend(held);
+            self.settle();
+        }
         if matches!(
             old,
             LinkMode::Blackhole | LinkMode::DropToClient | LinkMode::DropToServer
@@ -125,9 +140,11 @@ impl World {
             match o {
                 ServerOutput::Send { conn, frame } => {
                     if let Some(&(c, t)) = self.owner.get(&conn) {
-                        if matches!(self.modes[c], LinkMode::Up | LinkMode::DropToServer) {
-                            self.queue
-                                .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
+                        let d = Delivery::ToClient(c, ClientInput::Frame(t, frame));
+                        match self.modes[c] {
+                            LinkMode::Up | LinkMode::DropToServer => self.queue.push_back(d),
+                            LinkMode::Stalled => self.held[c].push(d),
+                            _ => {}
                         }
                     }
                 }
@@ -145,7 +162,10 @@ impl World {
             while let Some(o) = self.clients[c].poll_output() {
                 match o {
                     ClientOutput::Connect(t) => match self.modes[c] {
-                        LinkMode::Up | LinkMode::DropToClient | LinkMode::DropToServer => {
+                        LinkMode::Up
+                        | LinkMode::DropToClient
+                        | LinkMode::DropToServer
+                        | LinkMode::Stalled => {
                             let conn = ConnId(self.next_conn);
                             self.next_conn += 1;
                             self.conn_of.insert((c, t), conn);
@@ -161,8 +181,18 @@ impl World {
                         LinkMode::Blackhole => {}
                     },
                     ClientOutput::Send(t, frame) => {
+                        if let Some((dc, needle)) = self.die_before {
+                            let hit = frame.windows(needle.len()).any(|w| w == needle.as_bytes());
+                            if dc == c && hit {
+                                self.die_before = None;
+                                self.modes[c] = LinkMode::Blackhole;
+                            }
+                        }
                         if let Some(&conn) = self.conn_of.get(&(c, t)) {
-                            if matches!(self.modes[c], LinkMode::Up | LinkMode::DropToClient) {
+                            if matches!(
+                                self.modes[c],
+                                LinkMode::Up | LinkMode::DropToClient | LinkMode::Stalled
+                            ) {
                                 self.queue
                                     .push_back(Delivery::ToServer(ServerInput::Frame(conn, frame)));
                             }
