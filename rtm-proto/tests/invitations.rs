@@ -368,3 +368,22 @@ fn regression_unsent_invitations_are_bounded_oldest_forgotten_first() {
         .count();
     assert_eq!(kept, 128);
 }
+
+/// The design allowance (PROTOCOL.md, "The one pair that may disagree"; simulator seed
+/// 1041): a caller that logs out while it cannot hear the server ends its invitation itself
+/// (NOT_LOGGEDIN); the callee's acceptance, decided while the caller's link was already
+/// dead, stands. The side that disagrees is the one that left.
+#[test]
+fn a_logout_while_unreachable_ends_locally_and_the_decision_on_its_way_stands() {
+    let mut w = pair();
+    let (_, key) = ring(&mut w, "");
+    story(&mut w, 0);
+    story(&mut w, 1);
+    w.set_mode(0, LinkMode::Blackhole); // dead, but the server does not know yet
+    w.clients[1].accept_remote_invitation(w.now, &key).unwrap();
+    w.settle();
+    assert_eq!(story(&mut w, 1), ["accepted"]);
+    w.clients[0].logout(w.now).unwrap();
+    w.advance(3_000);
+    assert_eq!(story(&mut w, 0), [format!("failure {:?}", LF::NotLoggedin)]);
+}

@@ -17,9 +17,10 @@
 //!   accepted ↔ accepted, refused ↔ refused, canceled ↔ canceled (or never delivered), and
 //!   the matching failure reasons. Excused: a server crash after the invitation reached a
 //!   server, when one side ended in failure (the new server has no record; a side that syncs
-//!   learns INVITATION_EXPIRE, one that logs out ends it itself) — and, behind the relaxation
-//!   `invitation_local_end_races_decision`, a side that ended it locally (its own logout or
-//!   kick) while the server's decision was still on its way.
+//!   learns INVITATION_EXPIRE, one that logs out ends it itself) — and, the design allowance
+//!   `invitation_local_end_races_decision` (PROTOCOL.md), a side that ended it locally at
+//!   its own session's end (its logout or kick; caller NOT_LOGGEDIN, callee PEER_OFFLINE)
+//!   while the server's decision was still on its way.
 //! * **Liveness.** A caller (and a callee that received it) connected without interruption
 //!   since 65 s after the server got the invitation (the latest decision: 60 s expiry, plus
 //!   the 5 s wait for a detached caller) is terminal 25 s later; after healing, everything
@@ -643,7 +644,10 @@ impl Sim {
             || r.is_some_and(|r| matches!(r.how, CalleeEnd::Failure(_)));
         let last_crash = c.crash.max(r.map_or(0, |r| r.crash));
         let crashed = rec.rx_first.is_some_and(|(_, k)| last_crash > k);
-        let local = c.local || r.is_some_and(|r| r.local);
+        // The design allowance: only a side that ended it at its own session's end, with
+        // the reason the client gives then (caller NOT_LOGGEDIN, callee PEER_OFFLINE).
+        let local = (c.local && matches!(c.how, CallerEnd::Failure(LWhy::NotLoggedin)))
+            || r.is_some_and(|r| r.local && matches!(r.how, CalleeEnd::Failure(RWhy::PeerOffline)));
         let callee = match v {
             Some(v) => self.node_name(rec.callees[v].node),
             None => "no callee".to_string(),

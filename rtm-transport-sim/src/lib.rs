@@ -50,8 +50,11 @@
 //!   in failure or the two sides heard their outcome from different server incarnations:
 //!   the record was lost (a side that syncs learns INVITATION_EXPIRE; a caller whose
 //!   `invite` was unanswered resends it and the new server rings afresh).
-//! * Known core bugs are tolerated only behind named [`config::Relaxations`] (all on by
-//!   default, all off with `--strict`).
+//! * Core bugs the swarm found are tolerated only behind named [`config::Relaxations`]
+//!   while they are open (on by default); fixed ones default off and stay as names to
+//!   replay old seeds. Two design allowances documented in PROTOCOL.md default on
+//!   (`redelivery_in_new_session`, `invitation_local_end_races_decision`). `--strict` turns
+//!   everything off.
 
 #![forbid(unsafe_code)]
 
