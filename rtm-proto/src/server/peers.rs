@@ -237,9 +237,9 @@ impl Server {
 
     /// Appends `frame` to `to`'s delivery stream; it goes out when the session is attached
     /// and its send window allows. `keep` pushes (peer messages, invitation decisions) are
-    /// always taken; others are dropped when the stream is full (`max_unacked` pushes or
-    /// bytes unacknowledged): a member that far behind catches up on channel messages by the
-    /// replay on rejoin.
+    /// always taken; others (member events and counts, attribute notifications) are dropped
+    /// when the stream is full (`max_unacked` pushes or bytes unacknowledged). Channel
+    /// messages do not come here: see [`Server::fan_out_message`].
     pub(super) fn push_stream(
         &mut self,
         to: &UserId,
@@ -260,7 +260,8 @@ impl Server {
     }
 
     /// [`Server::push_stream`] for a push that must not be dropped however full the stream
-    /// is (an invitation decision: both sides must hear it to agree).
+    /// is (an invitation decision: both sides must hear it to agree; a replay or catch-up of
+    /// channel messages, bounded by the history).
     pub(super) fn push_kept(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
         let limits = self.stream_limits();
         stream_push(
@@ -293,6 +294,85 @@ impl Server {
         frame: &Bytes,
     ) {
         self.fan_out_where(channel, frame, |ch, m| ch.told.get(m) != Some(&count));
+    }
+
+    /// Pushes channel message `cseq` of `channel` to every member but its sender. A member
+    /// whose stream is full, or that is already behind in this channel, is not pushed it:
+    /// the channel is marked lagging from the first message it missed, and
+    /// [`Server::catch_up`] sends the recent history from there once the member has
+    /// acknowledged enough. Holding back the later messages too keeps the channel's order.
+    pub(super) fn fan_out_message(
+        &mut self,
+        channel: &crate::ids::ChannelId,
+        from: &UserId,
+        cseq: u64,
+        frame: &Bytes,
+    ) {
+        let limits = self.stream_limits();
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        for m in ch.members.iter().filter(|m| *m != from) {
+            let Some(s) = self.sessions.get_mut(m) else {
+                continue;
+            };
+            if s.lagging.contains_key(channel) {
+                continue;
+            }
+            if limits.full(s, frame.len()) {
+                s.lagging.insert(channel.clone(), (ch.epoch, cseq));
+                continue;
+            }
+            stream_push(
+                &mut self.sessions,
+                &mut self.out,
+                limits,
+                m,
+                frame.clone(),
+                None,
+                false,
+            );
+        }
+    }
+
+    /// After an acknowledgement: once `uid`'s stream is at most half full, sends each
+    /// channel it lags in the history entries from the first message it missed (§2.6's
+    /// window: the last 30 s, at most 32 — older ones are lost, as for a rejoin), kept
+    /// whatever the stream holds, then forgets the lag. One channel at a time while the
+    /// stream stays at most half full, so a catch-up overshoots the stream's bound by at
+    /// most one channel's history; the next acknowledgement continues.
+    fn catch_up(&mut self, uid: &UserId) {
+        let limits = self.stream_limits();
+        let now = self.now;
+        loop {
+            let Some(s) = self.sessions.get_mut(uid) else {
+                return;
+            };
+            if s.lagging.is_empty() || !limits.at_most_half(s) {
+                return;
+            }
+            let Some((channel, (epoch, first))) = s.lagging.pop_first() else {
+                return;
+            };
+            if !s.channels.contains(&channel) {
+                continue;
+            }
+            let frames = match self.channels.get(&channel) {
+                Some(ch) if ch.epoch == epoch => ch.recent_after(now, first.saturating_sub(1), uid),
+                _ => continue,
+            };
+            for frame in frames {
+                stream_push(
+                    &mut self.sessions,
+                    &mut self.out,
+                    limits,
+                    uid,
+                    frame,
+                    None,
+                    true,
+                );
+            }
+        }
     }
 
     /// The fan-out loop: `frame` to every member of `channel` for which `to` holds.
@@ -340,6 +420,7 @@ impl Server {
             }
         }
         self.pump_stream(uid);
+        self.catch_up(uid);
         for key in done {
             self.resolve(&key, PeerMessageOutcome::Received);
         }
@@ -397,6 +478,13 @@ impl StreamLimits {
     /// Whether `s` cannot take a push of `len` more bytes.
     pub fn full(&self, s: &super::sessions::Session, len: usize) -> bool {
         s.unacked.len() >= self.pushes || s.unacked_bytes + len > self.bytes
+    }
+
+    /// Whether `s` holds at most half of what it may (pushes and bytes): room for a
+    /// catch-up without refilling the stream at once.
+    pub fn at_most_half(&self, s: &super::sessions::Session) -> bool {
+        s.unacked.len().saturating_mul(2) <= self.pushes
+            && s.unacked_bytes.saturating_mul(2) <= self.bytes
     }
 }
 
