@@ -167,7 +167,16 @@ fn channel_messages(frames: &[ServerFrame]) -> Vec<String> {
 /// rx's stream holds 8: its member count, alice joining, the new count, then alice's
 /// messages 1..=5; 6..=12 are held back.
 fn rx_lagging() -> (World, ConnId) {
-    let mut w = small_streams(1);
+    rx_lagging_with(1)
+}
+
+/// [`rx_lagging`] in a world of `n` clients (alice is client 0; the others logged in as
+/// `u1`, `u2`…, not in the channel).
+fn rx_lagging_with(n: usize) -> (World, ConnId) {
+    let mut w = small_streams(n);
+    for c in 1..n {
+        w.login(c, &format!("u{c}"));
+    }
     w.login(0, "alice");
     let rx = w.raw_connect();
     raw(
@@ -273,4 +282,73 @@ fn a_rejoin_with_a_cursor_replays_what_a_lagging_member_missed_even_into_a_full_
     // Nothing is sent twice once rx acknowledges.
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":12}"#);
     assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+}
+
+#[test]
+fn a_member_that_missed_count_pushes_is_told_the_current_count_after_its_catch_up() {
+    let (mut w, rx) = rx_lagging_with(3);
+    // Two more join while rx's stream is full: their events and counts do not reach it.
+    join(&mut w, 1, "room");
+    w.advance(1_000);
+    join(&mut w, 2, "room");
+    w.advance(1_000);
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
+    assert_eq!(channel_messages(&frames).len(), 7, "{frames:?}");
+    assert_eq!(
+        counts(&frames),
+        Vec::<u32>::new(),
+        "7 unacknowledged: more than half full"
+    );
+    // Once rx has taken the catch-up, the current count, once.
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":15}"#);
+    assert_eq!(counts(&frames), [4]);
+    assert_eq!(
+        frames.len(),
+        1,
+        "member events are not caught up: {frames:?}"
+    );
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":16}"#);
+    assert!(frames.is_empty(), "{frames:?}");
+}
+
+fn counts(frames: &[ServerFrame]) -> Vec<u32> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::MemberCount { count, .. } => Some(*count),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Frames the server sent `rx` outside its own requests (pushes made in others' steps).
+fn pushed_to(w: &mut World, rx: ConnId) -> Vec<ServerFrame> {
+    let (mine, others) = std::mem::take(&mut w.raw_sent)
+        .into_iter()
+        .partition(|(c, _)| *c == rx);
+    w.raw_sent = others;
+    mine.into_iter()
+        .filter_map(|(_, f)| ServerFrame::decode(&f).ok())
+        .collect()
+}
+
+/// Found by the simulator (seed 139): a member told the current count by its catch-up kept
+/// it when the count went back to the one last pushed to all before the next push.
+#[test]
+fn regression_a_count_told_by_a_catch_up_is_corrected_when_it_goes_back() {
+    let (mut w, rx) = rx_lagging_with(3);
+    // u1 joins: 3 pushed to all at once, but not to rx, whose stream is full.
+    join(&mut w, 1, "room");
+    w.advance(200);
+    // u2 joins: 4, told u2 alone; the push to all waits for the 1 s throttle.
+    join(&mut w, 2, "room");
+    raw(&mut w, rx, r#"{"type":"ack","seq":8}"#); // the catch-up of 6..=12
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":15}"#);
+    assert_eq!(counts(&frames), [4], "the current count");
+    pushed_to(&mut w, rx);
+    // u2 leaves before the throttled push: back to 3, the count last pushed to all. rx,
+    // told 4, must hear it.
+    w.clients[2].leave(w.now, &ch("room")).unwrap();
+    w.advance(1_000);
+    assert_eq!(counts(&pushed_to(&mut w, rx)), [3]);
 }

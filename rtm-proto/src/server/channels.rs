@@ -9,7 +9,8 @@
 //! acknowledged enough it is sent the channel's recent history from the first message it
 //! missed (`Server::catch_up`). The history is the one the rejoin replay uses (§2.6: the
 //! last 30 s, at most 32 messages), so a member further behind than that loses the older
-//! ones, exactly as a member that lost its session would.
+//! ones, exactly as a member that lost its session would. A `member_count` push that finds
+//! the stream full is dropped, but the catch-up then pushes the current count.
 
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -187,7 +188,7 @@ impl Server {
                 count,
             }
             .encode();
-            self.push_stream(uid, count_frame, None);
+            self.push_member_count(uid, &channel, count_frame);
             if let Some(ch) = self.channels.get_mut(&channel) {
                 ch.told.insert(uid.clone(), count);
             }
@@ -206,6 +207,7 @@ impl Server {
         if let Some(s) = self.sessions.get_mut(uid) {
             s.channels.remove(&channel);
             s.lagging.remove(&channel);
+            s.stale_counts.remove(&channel);
         }
         self.remove_member(&channel, uid);
         self.send(conn, &ServerFrame::Ok { id });
@@ -452,7 +454,7 @@ impl Server {
                 }
                 .encode();
                 for m in &stale {
-                    self.push_stream(m, frame.clone(), None);
+                    self.push_member_count(m, channel, frame.clone());
                 }
             }
             return false;

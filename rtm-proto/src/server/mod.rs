@@ -73,9 +73,9 @@ pub struct ServerConfig {
     pub offline_total: usize,
     /// Unacknowledged pushes a session's delivery stream holds. A receiver this far behind
     /// (away, or acknowledging slowly) is refused new peer messages (`unreachable`) and
-    /// loses member events, counts and attribute notifications; its channel messages wait
-    /// and are caught up from the channel's recent history (last 30 s, at most 32) once it
-    /// has acknowledged half of the stream.
+    /// loses member events and attribute notifications; its channel messages wait and are
+    /// caught up from the channel's recent history (last 30 s, at most 32), and a missed
+    /// member count by the current one, once it has acknowledged half of the stream.
     pub max_unacked: usize,
     /// The same bound in bytes of encoded frames, so that what a resume resends at once stays
     /// within what a driver's connection queue holds.

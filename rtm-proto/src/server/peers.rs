@@ -237,9 +237,10 @@ impl Server {
 
     /// Appends `frame` to `to`'s delivery stream; it goes out when the session is attached
     /// and its send window allows. `keep` pushes (peer messages, invitation decisions) are
-    /// always taken; others (member events and counts, attribute notifications) are dropped
-    /// when the stream is full (`max_unacked` pushes or bytes unacknowledged). Channel
-    /// messages do not come here: see [`Server::fan_out_message`].
+    /// always taken; others (member events, attribute notifications) are dropped when the
+    /// stream is full (`max_unacked` pushes or bytes unacknowledged). Channel messages and
+    /// member counts do not come here: see [`Server::fan_out_message`] and
+    /// [`Server::push_member_count`].
     pub(super) fn push_stream(
         &mut self,
         to: &UserId,
@@ -275,15 +276,30 @@ impl Server {
         )
     }
 
-    /// Pushes one frame to every member of `channel` but `except`, without copying the
-    /// member list or the frame: one `Bytes` reference per member.
+    /// Pushes one frame (a member event, an attribute notification) to every member of
+    /// `channel` but `except`, without copying the member list or the frame: one `Bytes`
+    /// reference per member. Dropped for members whose stream is full.
     pub(super) fn fan_out(
         &mut self,
         channel: &crate::ids::ChannelId,
         except: Option<&UserId>,
         frame: &Bytes,
     ) {
-        self.fan_out_where(channel, frame, |_, m| Some(m) != except);
+        let limits = self.stream_limits();
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        for m in ch.members.iter().filter(|m| Some(*m) != except) {
+            stream_push(
+                &mut self.sessions,
+                &mut self.out,
+                limits,
+                m,
+                frame.clone(),
+                None,
+                false,
+            );
+        }
     }
 
     /// A member-count push to every member but those a private push already told `count`.
@@ -293,7 +309,42 @@ impl Server {
         count: u32,
         frame: &Bytes,
     ) {
-        self.fan_out_where(channel, frame, |ch, m| ch.told.get(m) != Some(&count));
+        let limits = self.stream_limits();
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        for m in ch
+            .members
+            .iter()
+            .filter(|m| ch.told.get(*m) != Some(&count))
+        {
+            count_push(
+                &mut self.sessions,
+                &mut self.out,
+                limits,
+                channel,
+                m,
+                frame.clone(),
+            );
+        }
+    }
+
+    /// Pushes a `member_count` of `channel` to `to`; see [`count_push`].
+    pub(super) fn push_member_count(
+        &mut self,
+        to: &UserId,
+        channel: &crate::ids::ChannelId,
+        frame: Bytes,
+    ) {
+        let limits = self.stream_limits();
+        count_push(
+            &mut self.sessions,
+            &mut self.out,
+            limits,
+            channel,
+            to,
+            frame,
+        );
     }
 
     /// Pushes channel message `cseq` of `channel` to every member but its sender. A member
@@ -338,9 +389,10 @@ impl Server {
     /// After an acknowledgement: once `uid`'s stream is at most half full, sends each
     /// channel it lags in the history entries from the first message it missed (§2.6's
     /// window: the last 30 s, at most 32 — older ones are lost, as for a rejoin), kept
-    /// whatever the stream holds, then forgets the lag. One channel at a time while the
-    /// stream stays at most half full, so a catch-up overshoots the stream's bound by at
-    /// most one channel's history; the next acknowledgement continues.
+    /// whatever the stream holds, then forgets the lag; then the current member count of
+    /// each channel whose count push it missed. One channel at a time while the stream
+    /// stays at most half full, so a catch-up overshoots the stream's bound by at most one
+    /// channel's history; the next acknowledgement continues.
     fn catch_up(&mut self, uid: &UserId) {
         let limits = self.stream_limits();
         let now = self.now;
@@ -348,11 +400,33 @@ impl Server {
             let Some(s) = self.sessions.get_mut(uid) else {
                 return;
             };
-            if s.lagging.is_empty() || !limits.at_most_half(s) {
+            if (s.lagging.is_empty() && s.stale_counts.is_empty()) || !limits.at_most_half(s) {
                 return;
             }
             let Some((channel, (epoch, first))) = s.lagging.pop_first() else {
-                return;
+                // Messages first, then the counts the member missed: the current ones.
+                let channel = s.stale_counts.pop_first().expect("not empty");
+                let joined = s.channels.contains(&channel);
+                let frame = match self.channels.get_mut(&channel) {
+                    Some(ch) if joined => {
+                        // Told privately, like a joiner: if the count goes back to the one
+                        // last pushed to all, the next push must still reach this member.
+                        let count = ch.members.len() as u32;
+                        ch.told.insert(uid.clone(), count);
+                        ServerFrame::MemberCount { channel, count }.encode()
+                    }
+                    _ => continue,
+                };
+                stream_push(
+                    &mut self.sessions,
+                    &mut self.out,
+                    limits,
+                    uid,
+                    frame,
+                    None,
+                    true,
+                );
+                continue;
             };
             if !s.channels.contains(&channel) {
                 continue;
@@ -372,30 +446,6 @@ impl Server {
                     true,
                 );
             }
-        }
-    }
-
-    /// The fan-out loop: `frame` to every member of `channel` for which `to` holds.
-    fn fan_out_where(
-        &mut self,
-        channel: &crate::ids::ChannelId,
-        frame: &Bytes,
-        to: impl Fn(&super::channels::Channel, &UserId) -> bool,
-    ) {
-        let limits = self.stream_limits();
-        let Some(ch) = self.channels.get(channel) else {
-            return;
-        };
-        for m in ch.members.iter().filter(|m| to(ch, m)) {
-            stream_push(
-                &mut self.sessions,
-                &mut self.out,
-                limits,
-                m,
-                frame.clone(),
-                None,
-                false,
-            );
         }
     }
 
@@ -540,6 +590,27 @@ fn pump(
             conn,
             frame: p.frame.clone(),
         });
+    }
+}
+
+/// A `member_count` push of `channel` to `to`. One that finds the stream full is dropped,
+/// and the channel marked so that the catch-up pushes the then current count; one that
+/// goes in makes an earlier miss moot.
+fn count_push(
+    sessions: &mut BTreeMap<UserId, super::sessions::Session>,
+    out: &mut VecDeque<super::ServerOutput>,
+    limits: StreamLimits,
+    channel: &crate::ids::ChannelId,
+    to: &UserId,
+    frame: Bytes,
+) {
+    let pushed = stream_push(sessions, out, limits, to, frame, None, false);
+    if let Some(s) = sessions.get_mut(to) {
+        if pushed == StreamPush::Dropped {
+            s.stale_counts.insert(channel.clone());
+        } else {
+            s.stale_counts.remove(channel);
+        }
     }
 }
 

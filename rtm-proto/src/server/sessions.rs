@@ -58,6 +58,10 @@ pub(super) struct Session {
     /// per joined channel (≤ 20); cleared by the catch-up, a leave, a rejoin with a cursor,
     /// or the end of the session.
     pub lagging: BTreeMap<ChannelId, (u64, u64)>,
+    /// Joined channels whose latest `member_count` push found the stream full: the count
+    /// would stay wrong until the next change, so the catch-up pushes the current one.
+    /// At most one per joined channel (≤ 20).
+    pub stale_counts: BTreeSet<ChannelId>,
     /// The user's attributes (§4.5), dropped with the session.
     pub attributes: BTreeMap<String, String>,
     pub subscriptions: BTreeSet<UserId>,
@@ -201,6 +205,7 @@ impl Server {
                 inflight_bytes: 0,
                 channels: BTreeSet::new(),
                 lagging: BTreeMap::new(),
+                stale_counts: BTreeSet::new(),
                 attributes: BTreeMap::new(),
                 subscriptions: BTreeSet::new(),
                 message_rate: RateLimiter::new(Rate::MESSAGES),

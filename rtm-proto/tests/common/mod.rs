@@ -38,6 +38,9 @@ pub struct World {
     next_conn: u64,
     queue: VecDeque<Delivery>,
     pub server_closes: Vec<(ConnId, u16)>,
+    /// Frames the server sent, outside [`World::raw_frame`], on connections no client owns
+    /// (those of [`World::raw_connect`]).
+    pub raw_sent: Vec<(ConnId, Bytes)>,
 }
 
 enum Delivery {
@@ -65,6 +68,7 @@ impl World {
             next_conn: 1,
             queue: VecDeque::new(),
             server_closes: Vec::new(),
+            raw_sent: Vec::new(),
         }
     }
 
@@ -129,6 +133,8 @@ impl World {
                             self.queue
                                 .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
                         }
+                    } else {
+                        self.raw_sent.push((conn, frame));
                     }
                 }
                 ServerOutput::Close { conn, code, .. } => {
