@@ -352,3 +352,23 @@ fn regression_a_count_told_by_a_catch_up_is_corrected_when_it_goes_back() {
     w.advance(1_000);
     assert_eq!(counts(&pushed_to(&mut w, rx)), [3]);
 }
+
+/// Found by the simulator (seed 364): a join whose answer was lost is resent; the member
+/// fell behind in between. Answered with the latest cseq, its client would start its cursor
+/// there and drop the catch-up.
+#[test]
+fn regression_a_resent_join_of_a_lagging_member_names_the_last_message_it_was_sent() {
+    let (mut w, rx) = rx_lagging();
+    let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
+    assert!(
+        matches!(joined.first(), Some(ServerFrame::Joined { cseq: 5, .. })),
+        "{joined:?}"
+    );
+    // Once it lags no more, the latest.
+    raw(&mut w, rx, r#"{"type":"ack","seq":9}"#);
+    let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
+    assert!(
+        matches!(joined.first(), Some(ServerFrame::Joined { cseq: 12, .. })),
+        "{joined:?}"
+    );
+}

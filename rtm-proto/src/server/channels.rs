@@ -148,13 +148,18 @@ impl Server {
         };
         let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
         let count = ch.count();
-        let cseq = ch.next_cseq - 1;
+        let mut cseq = ch.next_cseq - 1;
         if let Some(s) = self.sessions.get_mut(uid) {
             s.channels.insert(channel.clone());
-            // A cursor of this instance says what the client has: the replay below covers
-            // anything a catch-up still owed it.
             if resume.is_some_and(|c| c.epoch == epoch) {
+                // A cursor of this instance says what the client has: the replay below
+                // covers anything a catch-up still owed it.
                 s.lagging.remove(&channel);
+            } else if let Some(&(_, first)) = s.lagging.get(&channel).filter(|l| l.0 == epoch) {
+                // A resent join of a member that is behind (its first answer was lost): a
+                // client starts its cursor at `cseq`, so name the last message it was sent,
+                // or it would drop the catch-up that is still to come.
+                cseq = first - 1;
             }
         }
         self.send(
