@@ -405,7 +405,9 @@ impl Server {
             }
             let Some((channel, (epoch, first))) = s.lagging.pop_first() else {
                 // Messages first, then the counts the member missed: the current ones.
-                let channel = s.stale_counts.pop_first().expect("not empty");
+                let Some(channel) = s.stale_counts.pop_first() else {
+                    return;
+                };
                 let joined = s.channels.contains(&channel);
                 let frame = match self.channels.get_mut(&channel) {
                     Some(ch) if joined => {
