@@ -27,11 +27,24 @@
 //! from one server incarnation, never to its sender). After a session loss the rejoin's
 //! replay (§2.6: the last 30 s, at most 32 per channel, newer than the client's cursor) is
 //! owed to the new stint as well (and the server must replay nothing else). Excused: a
-//! server crash (soft state lost, the stint ends), and — relaxation
-//! `channel_push_dropped_when_stream_full`, only where `max_unacked` is below the default —
-//! messages the server did not send on the member's connection at once (it drops channel
-//! pushes when the session's stream is full, and a session that stays alive gets no
-//! replay).
+//! server crash (soft state lost, the stint ends), and messages lost to a full stream (see
+//! "Lags").
+//!
+//! ## Lags: a member whose stream is full
+//!
+//! A channel message that finds a member's delivery stream full is held back, and so are
+//! that channel's later ones, until a catch-up once the member acknowledges: the server
+//! then pushes the history from the first held-back message, within §2.6's window (the
+//! last 32, at most 30 s old); older ones are lost. The model reads the server's lag
+//! ([`rtm_proto::Server::channel_lag`]) after every step: a message accepted while the
+//! server reports the member lagging is a *lagged* recipient (the lag must start at the
+//! first message held back, and hold until it goes away); when the lag goes away while the
+//! stint runs (a catch-up after an ack, or a rejoin with a cursor, whose replay covers it)
+//! each lagged recipient is owed if it is in that window at that moment, else *excused*:
+//! it must then never be delivered. Relaxation `channel_push_dropped_when_stream_full`
+//! (fixed in the core; kept to reproduce old seeds), only where `max_unacked` is below the
+//! default, excuses every message the server did not send on the member's connection at
+//! once, and stale member counts.
 //!
 //! ## Other invariants
 //!
@@ -68,7 +81,7 @@ use rtm_proto::{
 
 use crate::config::Action;
 use crate::model::{
-    attr_apply, attrs_hash, select, Accept, CDelivery, CMsgRec, Recipient, REPLAY_MAX,
+    attr_apply, attrs_hash, select, Accept, CDelivery, CMsgRec, LagRec, Recipient, REPLAY_MAX,
     REPLAY_WINDOW_MS,
 };
 use crate::sim::{body_shape, make_body, parse_body, Pend, Sim, StepReq, UNIX_ORIGIN_MS};
@@ -564,11 +577,17 @@ impl Sim {
             }
             Some(_) => {}
         }
+        // A member still lagging (a resent join) is told the last message it was sent (that
+        // the lag is the one the model follows is checked after the step: `follow_lags`).
+        let lagging = self
+            .server
+            .channel_lag(&self.users[user].id, &self.chans[c].id);
         let ch = &mut self.chans[c];
-        if cseq != ch.accepted.len() as u64 {
+        let want = lagging.map_or(ch.accepted.len() as u64, |first| first - 1);
+        if cseq != want {
             let (id, n) = (ch.id.clone(), ch.accepted.len());
             self.violation(format!(
-                "server says the latest message of {id} is cseq {cseq}; the model counts {n} accepted in this instance"
+                "server says the latest message of {id} is cseq {cseq}; the model counts {n} accepted in this instance (lagging from {lagging:?})"
             ));
             return;
         }
@@ -619,8 +638,15 @@ impl Sim {
                 s
             }
         };
-        // The replay is owed to the node from now on (its own messages are not for it;
-        // one the server did not send at once may have been dropped by a full stream).
+        // A rejoin with a cursor replaces a lag of this stint: held-back messages in its
+        // replay are owed, the others lost.
+        if self.server.channel_lag(&self.users[user].id, &id).is_none() {
+            if let Some(lag) = self.lags.remove(&(user, c)) {
+                let seqs: BTreeSet<u64> = window.iter().map(|w| w.1).collect();
+                self.resolve_lag(c, lag, &seqs);
+            }
+        }
+        // The replay is owed to the node from now on (its own messages are not for it).
         let crash = self.crashes;
         let instance = self.chans[c].instance;
         for (m, seq) in window {
@@ -641,6 +667,8 @@ impl Sim {
                         node,
                         stint,
                         pushed: replayed.contains(&seq),
+                        lagged: false,
+                        excused: false,
                     });
                     self.stats.channel_replayed += 1;
                 }
@@ -708,6 +736,8 @@ impl Sim {
                         node,
                         stint: self.clients[node].ext.stints.get(&c).copied().unwrap_or(0),
                         pushed: pushed.contains(&u),
+                        lagged: false,
+                        excused: false,
                     });
                 }
                 if let Some(k) = r.pushed_to.iter().find(|k| {
@@ -725,6 +755,44 @@ impl Sim {
                 ch.accepted.push((m, self.now));
                 let cseq = ch.accepted.len() as u64;
                 let instance = ch.instance;
+                // Members the server held it back from: their stream is full, or they lag
+                // in this channel already.
+                for rcp in &mut recipients {
+                    let u = self.clients[rcp.node].user;
+                    let lag = self.server.channel_lag(&self.users[u].id, &self.chans[c].id);
+                    let known = self.lags.get(&(u, c)).map(|l| l.first);
+                    match (lag, known) {
+                        (None, None) => continue,
+                        (Some(first), None) if first == cseq => {
+                            self.lags.insert(
+                                (u, c),
+                                LagRec {
+                                    node: rcp.node,
+                                    stint: rcp.stint,
+                                    instance,
+                                    crash,
+                                    first,
+                                },
+                            );
+                        }
+                        (Some(first), Some(k)) if first == k => {}
+                        (lag, known) => {
+                            self.violation(format!(
+                                "after channel message #{m} (cseq {cseq}) in {}, the server says {} lags from {lag:?}; the model expected {known:?}",
+                                self.chans[c].id, self.users[u].id
+                            ));
+                            return;
+                        }
+                    }
+                    if rcp.pushed {
+                        self.violation(format!(
+                            "server sent channel message #{m} to {} at once, yet says it lags in {}",
+                            self.users[u].id, self.chans[c].id
+                        ));
+                        return;
+                    }
+                    rcp.lagged = true;
+                }
                 self.cmsgs[m].accepts.push(Accept {
                     at: self.now,
                     crash,
@@ -902,6 +970,13 @@ impl Sim {
             self.violation(format!(
                 "{nm} delivered channel message #{m} in {channel}, but was not a member when it was accepted at {} ms and was not owed it by a replay",
                 a.at, nm = self.node_name(node)
+            ));
+            return;
+        }
+        if a.recipients.iter().all(|r| r.node != node || r.excused) {
+            self.violation(format!(
+                "{nm} delivered channel message #{m} in {channel}, which the server held back from it (full stream) and which was outside the catch-up window",
+                nm = self.node_name(node)
             ));
             return;
         }
@@ -1891,7 +1966,8 @@ impl Sim {
             }
         }
         // Counts are pushed when they change (at most once a second): once quiet, every
-        // member knows the count (unless a full stream dropped the push).
+        // member knows the count (a full stream drops a push, but the member's catch-up then
+        // pushes the current count).
         let relax = self.relax_unpushed();
         let private = self.cfg.relax.member_count_private_stale;
         for (i, n) in self.clients.iter().enumerate() {
@@ -1923,6 +1999,7 @@ impl Sim {
                     if r.stint == 0
                         || self.clients[r.node].ext.stints.get(&m.chan) != Some(&r.stint)
                         || (relax && !r.pushed)
+                        || r.excused
                         || m.deliveries.iter().any(|d| d.node == r.node)
                     {
                         continue;
@@ -1932,11 +2009,94 @@ impl Sim {
                         self.users[m.from_user].id,
                         self.chans[m.chan].id,
                         a.at,
-                        if r.pushed { ", pushed at once" } else { ", not pushed at once" },
+                        if r.pushed {
+                            ", pushed at once"
+                        } else if r.lagged {
+                            ", held back: the member's stream was full"
+                        } else {
+                            ", not pushed at once"
+                        },
                         self.node_name(r.node)
                     ));
                     if why.len() >= limit {
                         return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// After every server step: each lag the model follows must still be the server's, or
+    /// have gone away. Gone while the stint runs: a catch-up (after an ack), which owes the
+    /// held-back messages in the replay window at this moment (§2.6: the last 32, at most
+    /// 30 s old) from the first one, but the member's own. Gone otherwise (a leave, the
+    /// session's end): the stint is over and nothing of it is owed.
+    pub(crate) fn follow_lags(&mut self) {
+        if self.lags.is_empty() {
+            return;
+        }
+        let keys: Vec<(usize, usize)> = self.lags.keys().copied().collect();
+        for (u, c) in keys {
+            let lag = self.lags[&(u, c)];
+            match self
+                .server
+                .channel_lag(&self.users[u].id, &self.chans[c].id)
+            {
+                Some(first) if first == lag.first => continue,
+                Some(first) => {
+                    self.violation(format!(
+                        "server says {} lags in {} from cseq {first}; it lagged from {}",
+                        self.users[u].id, self.chans[c].id, lag.first
+                    ));
+                    return;
+                }
+                None => {}
+            }
+            self.lags.remove(&(u, c));
+            let running = self.clients[lag.node].ext.stints.get(&c) == Some(&lag.stint)
+                && self.chans[c].members.contains(&u)
+                && self.chans[c].instance == lag.instance
+                && self.crashes == lag.crash;
+            if !running {
+                continue;
+            }
+            let n = self.chans[c].accepted.len();
+            let now = self.now;
+            let window: BTreeSet<u64> = (n.saturating_sub(REPLAY_MAX)..n)
+                .filter(|&i| {
+                    let (m, at) = self.chans[c].accepted[i];
+                    i as u64 + 1 >= lag.first
+                        && now.saturating_sub(at) <= REPLAY_WINDOW_MS
+                        && self.cmsgs[m].from_user != u
+                })
+                .map(|i| i as u64 + 1)
+                .collect();
+            self.stats.channel_catch_ups += 1;
+            self.resolve_lag(c, lag, &window);
+        }
+    }
+
+    /// A lag in `c` went away: its held-back messages in `window` (cseqs) are owed,
+    /// the others excused.
+    fn resolve_lag(&mut self, c: usize, lag: LagRec, window: &BTreeSet<u64>) {
+        if self.chans[c].instance != lag.instance || self.crashes != lag.crash {
+            return;
+        }
+        let n = self.chans[c].accepted.len() as u64;
+        for cseq in lag.first..=n {
+            let (m, _) = self.chans[c].accepted[cseq as usize - 1];
+            let Some(a) = self.cmsgs[m]
+                .accepts
+                .iter_mut()
+                .find(|a| a.crash == lag.crash && a.instance == lag.instance)
+            else {
+                continue;
+            };
+            for r in &mut a.recipients {
+                if r.node == lag.node && r.stint == lag.stint && r.lagged {
+                    r.excused = !window.contains(&cseq);
+                    if r.excused {
+                        self.stats.channel_lag_lost += 1;
                     }
                 }
             }

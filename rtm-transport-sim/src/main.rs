@@ -95,7 +95,7 @@ fn summary_line(r: &RunResult) -> String {
     let s = &r.stats;
     format!(
         "seed {}: {}  hash={:016x} events={} sim={:.1}s wall={:.0}ms msgs={} rcvd={} cached={} unreach={} failed={} deliveries={} crashes={} resets={} kicks={} \
-         joins={} chan-msgs={}/{} chan-deliveries={} replayed={} gc={} attr-writes={} attr-updates={} user-attr-writes={} \
+         joins={} chan-msgs={}/{} chan-deliveries={} replayed={} catch-ups={} lag-lost={} gc={} attr-writes={} attr-updates={} user-attr-writes={} \
          invitations={} (accepted={} refused={} canceled={} failed={}) \
          relaxed: dups={} self-kicks={} unpushed={} invitation-local-ends={} acks-lost={} crash-excused={}",
         r.seed,
@@ -118,6 +118,8 @@ fn summary_line(r: &RunResult) -> String {
         s.channel_messages,
         s.channel_deliveries,
         s.channel_replayed,
+        s.channel_catch_ups,
+        s.channel_lag_lost,
         s.channel_gc,
         s.attr_writes,
         s.attr_updates,

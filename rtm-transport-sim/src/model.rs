@@ -623,8 +623,28 @@ pub struct Recipient {
     /// The node's membership stint then (0: its client did not believe it was a member).
     pub stint: u64,
     /// The server sent it on the member's connection at once (not: the session was
-    /// detached, the push waited behind the send window, or a full stream dropped it).
+    /// detached, the push waited behind the send window, or a full stream held it back).
     pub pushed: bool,
+    /// The server held it back because the member's stream was full (it lagged in the
+    /// channel, [`rtm_proto::Server::channel_lag`]): a catch-up carries it if it is still in
+    /// the replay window then.
+    pub lagged: bool,
+    /// Held back and outside the window (the last 32, at most 30 s old) when the lag was
+    /// resolved by a catch-up or a rejoin's replay: lost by design, must not be delivered.
+    pub excused: bool,
+}
+
+/// A member's lag in a channel as the model follows it: from the message the server first
+/// held back until the server's lag goes away.
+#[derive(Debug, Clone, Copy)]
+pub struct LagRec {
+    pub node: usize,
+    pub stint: u64,
+    /// Channel instance and server incarnation the lag belongs to.
+    pub instance: u64,
+    pub crash: u32,
+    /// `cseq` of the first message held back.
+    pub first: u64,
 }
 
 /// One delivery of a channel message to a node's application.

@@ -342,6 +342,10 @@ pub struct RunStats {
     /// Relaxed: channel messages missing at a member the server did not push them to at
     /// once (possibly dropped by a full stream).
     pub relaxed_unpushed_drops: u64,
+    /// Lags resolved by a catch-up, and held-back channel messages lost to them (outside
+    /// the replay window).
+    pub channel_catch_ups: u64,
+    pub channel_lag_lost: u64,
     /// Relaxed: invitation outcomes that differ because one side ended it locally.
     pub relaxed_invitation_local_end: u64,
     /// Excused: invitation outcomes that differ because a crash lost the server's record.
@@ -418,6 +422,8 @@ pub struct Sim {
     /// Sequence of channel history entries and attribute versions.
     pub(crate) hist_seq: u64,
     pub(crate) next_stint: u64,
+    /// (user, channel) → the member's lag the server reports (see `channels.rs`, "Lags").
+    pub(crate) lags: BTreeMap<(usize, usize), crate::model::LagRec>,
     pub(crate) step_req: Option<StepReq>,
     /// The current server input is a timer tick.
     pub(crate) step_tick: bool,
@@ -574,6 +580,7 @@ impl Sim {
             cmsgs: Vec::new(),
             hist_seq: 0,
             next_stint: 1,
+            lags: BTreeMap::new(),
             step_req: None,
             step_tick: false,
             invs: Vec::new(),
@@ -2041,6 +2048,7 @@ impl Sim {
                 stats.channels
             ));
         }
+        self.follow_lags();
     }
 
     pub(crate) fn update_truth(&mut self, u: usize) {

@@ -595,6 +595,8 @@ impl Sim {
         self.stats.crashes += 1;
         self.crashes += 1;
         self.server_up = false;
+        // Soft state: the server's lags go with it (and every stint ends).
+        self.lags.clear();
         self.incarnation += 1;
         self.crash_kind = if self.faults.chance(0.5) {
             CrashKind::Process

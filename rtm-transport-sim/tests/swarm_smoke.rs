@@ -64,3 +64,16 @@ fn calm_network_everything_received() {
     assert_eq!(r.stats.failed, 0, "{:?}", r.stats);
     assert_eq!(r.stats.crashes, 0);
 }
+
+/// Seeds that found members silently missing channel messages and counts behind a full
+/// stream (relaxation `channel_push_dropped_when_stream_full`, now off by default), and a
+/// resent join answered past a lagging member's catch-up (364): they pass, and members do
+/// catch up.
+#[test]
+fn full_streams_catch_up() {
+    for seed in [100_003, 100_137, 139, 364] {
+        let r = Sim::new(SimConfig::from_seed(seed, 50)).run();
+        assert!(r.ok(), "{}", r.report.unwrap_or_default());
+        assert!(r.stats.channel_catch_ups > 0, "seed {seed}: {:?}", r.stats);
+    }
+}

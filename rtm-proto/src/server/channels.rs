@@ -3,6 +3,14 @@
 //!
 //! A channel message is encoded once; the same `Bytes` goes into every member's delivery
 //! stream, so a send to 10 000 members costs one encoding and 10 000 reference-count bumps.
+//!
+//! A member whose delivery stream is full (away, or acknowledging slowly) does not lose
+//! channel messages silently: it is marked as *lagging* in the channel, and once it has
+//! acknowledged enough it is sent the channel's recent history from the first message it
+//! missed (`Server::catch_up`). The history is the one the rejoin replay uses (§2.6: the
+//! last 30 s, at most 32 messages), so a member further behind than that loses the older
+//! ones, exactly as a member that lost its session would. A `member_count` push that finds
+//! the stream full is dropped, but the catch-up then pushes the current count.
 
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -38,6 +46,8 @@ pub const REPLAY_MAX: usize = 32;
 struct History {
     cseq: u64,
     at: Timestamp,
+    /// The sender, who is never sent its own message (§4.8), in a replay neither.
+    from: UserId,
     frame: Bytes,
 }
 
@@ -77,6 +87,16 @@ impl Channel {
 
     fn count(&self) -> u32 {
         self.members.len() as u32
+    }
+
+    /// The encoded messages of the replay window (§2.6: the last 30 s, at most 32) with
+    /// `cseq > after`, oldest first, but those `to` sent itself.
+    pub(super) fn recent_after(&self, now: Timestamp, after: u64, to: &UserId) -> Vec<Bytes> {
+        self.history
+            .iter()
+            .filter(|h| h.cseq > after && now.since(h.at) <= REPLAY_WINDOW && &h.from != to)
+            .map(|h| h.frame.clone())
+            .collect()
     }
 
     fn count_interval(&self) -> Duration {
@@ -123,19 +143,24 @@ impl Server {
             ch.gc_gen += 1;
         }
         let replay: Vec<Bytes> = match resume {
-            Some(cursor) if cursor.epoch == epoch => ch
-                .history
-                .iter()
-                .filter(|h| h.cseq > cursor.cseq && now.since(h.at) <= REPLAY_WINDOW)
-                .map(|h| h.frame.clone())
-                .collect(),
+            Some(cursor) if cursor.epoch == epoch => ch.recent_after(now, cursor.cseq, uid),
             _ => Vec::new(),
         };
         let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
         let count = ch.count();
-        let cseq = ch.next_cseq - 1;
+        let mut cseq = ch.next_cseq - 1;
         if let Some(s) = self.sessions.get_mut(uid) {
             s.channels.insert(channel.clone());
+            if resume.is_some_and(|c| c.epoch == epoch) {
+                // A cursor of this instance says what the client has: the replay below
+                // covers anything a catch-up still owed it.
+                s.lagging.remove(&channel);
+            } else if let Some(&(_, first)) = s.lagging.get(&channel).filter(|l| l.0 == epoch) {
+                // A resent join of a member that is behind (its first answer was lost): a
+                // client starts its cursor at `cseq`, so name the last message it was sent,
+                // or it would drop the catch-up that is still to come.
+                cseq = first - 1;
+            }
         }
         self.send(
             conn,
@@ -146,8 +171,10 @@ impl Server {
                 cseq,
             },
         );
+        // Kept however full the stream is: it is bounded (≤ 32), and dropping it would lose
+        // the messages for good.
         for frame in replay {
-            self.push_stream(uid, frame, None);
+            self.push_kept(uid, frame);
         }
         if fresh && member_events {
             let frame = ServerFrame::MemberJoined {
@@ -166,7 +193,7 @@ impl Server {
                 count,
             }
             .encode();
-            self.push_stream(uid, count_frame, None);
+            self.push_member_count(uid, &channel, count_frame);
             if let Some(ch) = self.channels.get_mut(&channel) {
                 ch.told.insert(uid.clone(), count);
             }
@@ -184,6 +211,8 @@ impl Server {
         }
         if let Some(s) = self.sessions.get_mut(uid) {
             s.channels.remove(&channel);
+            s.lagging.remove(&channel);
+            s.stale_counts.remove(&channel);
         }
         self.remove_member(&channel, uid);
         self.send(conn, &ServerFrame::Ok { id });
@@ -307,6 +336,7 @@ impl Server {
         ch.history.push_back(History {
             cseq,
             at: now,
+            from: uid.clone(),
             frame: frame.clone(),
         });
         while ch.history.len() > REPLAY_MAX
@@ -317,7 +347,7 @@ impl Server {
         {
             ch.history.pop_front();
         }
-        self.fan_out(&channel, Some(uid), &frame);
+        self.fan_out_message(&channel, uid, cseq, &frame);
         self.send(conn, &ServerFrame::Ok { id });
     }
 
@@ -429,7 +459,7 @@ impl Server {
                 }
                 .encode();
                 for m in &stale {
-                    self.push_stream(m, frame.clone(), None);
+                    self.push_member_count(m, channel, frame.clone());
                 }
             }
             return false;

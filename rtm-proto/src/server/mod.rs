@@ -71,8 +71,11 @@ pub struct ServerConfig {
     /// Offline messages kept in all; beyond it new offline messages are refused
     /// (`PEER_UNREACHABLE`) rather than growing memory without limit.
     pub offline_total: usize,
-    /// Pushed but unacknowledged messages per session; a receiver that falls this far behind
-    /// is closed with [`close::SLOW_CONSUMER`] and its messages wait for its resume.
+    /// Unacknowledged pushes a session's delivery stream holds. A receiver this far behind
+    /// (away, or acknowledging slowly) is refused new peer messages (`unreachable`) and
+    /// loses member events and attribute notifications; its channel messages wait and are
+    /// caught up from the channel's recent history (last 30 s, at most 32), and a missed
+    /// member count by the current one, once it has acknowledged half of the stream.
     pub max_unacked: usize,
     /// The same bound in bytes of encoded frames, so that what a resume resends at once stays
     /// within what a driver's connection queue holds.
@@ -318,6 +321,17 @@ impl Server {
     /// The presence of `uid` as subscribers see it.
     pub fn peer_state(&self, uid: &UserId) -> crate::wire::PeerOnlineState {
         self.presence_of(uid)
+    }
+
+    /// For observers (tests, the simulator's model), not for the protocol: the `cseq` of
+    /// the first message of `channel` that `uid`'s session missed because its delivery
+    /// stream was full, while a catch-up is still to come; `None` when it is not behind.
+    pub fn channel_lag(&self, uid: &UserId, channel: &ChannelId) -> Option<u64> {
+        self.sessions
+            .get(uid)?
+            .lagging
+            .get(channel)
+            .map(|&(_, cseq)| cseq)
     }
 
     /// Unix milliseconds at `now`.

@@ -237,9 +237,10 @@ impl Server {
 
     /// Appends `frame` to `to`'s delivery stream; it goes out when the session is attached
     /// and its send window allows. `keep` pushes (peer messages, invitation decisions) are
-    /// always taken; others are dropped when the stream is full (`max_unacked` pushes or
-    /// bytes unacknowledged): a member that far behind catches up on channel messages by the
-    /// replay on rejoin.
+    /// always taken; others (member events, attribute notifications) are dropped when the
+    /// stream is full (`max_unacked` pushes or bytes unacknowledged). Channel messages and
+    /// member counts do not come here: see [`Server::fan_out_message`] and
+    /// [`Server::push_member_count`].
     pub(super) fn push_stream(
         &mut self,
         to: &UserId,
@@ -260,7 +261,8 @@ impl Server {
     }
 
     /// [`Server::push_stream`] for a push that must not be dropped however full the stream
-    /// is (an invitation decision: both sides must hear it to agree).
+    /// is (an invitation decision: both sides must hear it to agree; a replay or catch-up of
+    /// channel messages, bounded by the history).
     pub(super) fn push_kept(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
         let limits = self.stream_limits();
         stream_push(
@@ -274,39 +276,20 @@ impl Server {
         )
     }
 
-    /// Pushes one frame to every member of `channel` but `except`, without copying the
-    /// member list or the frame: one `Bytes` reference per member.
+    /// Pushes one frame (a member event, an attribute notification) to every member of
+    /// `channel` but `except`, without copying the member list or the frame: one `Bytes`
+    /// reference per member. Dropped for members whose stream is full.
     pub(super) fn fan_out(
         &mut self,
         channel: &crate::ids::ChannelId,
         except: Option<&UserId>,
         frame: &Bytes,
     ) {
-        self.fan_out_where(channel, frame, |_, m| Some(m) != except);
-    }
-
-    /// A member-count push to every member but those a private push already told `count`.
-    pub(super) fn fan_out_counts(
-        &mut self,
-        channel: &crate::ids::ChannelId,
-        count: u32,
-        frame: &Bytes,
-    ) {
-        self.fan_out_where(channel, frame, |ch, m| ch.told.get(m) != Some(&count));
-    }
-
-    /// The fan-out loop: `frame` to every member of `channel` for which `to` holds.
-    fn fan_out_where(
-        &mut self,
-        channel: &crate::ids::ChannelId,
-        frame: &Bytes,
-        to: impl Fn(&super::channels::Channel, &UserId) -> bool,
-    ) {
         let limits = self.stream_limits();
         let Some(ch) = self.channels.get(channel) else {
             return;
         };
-        for m in ch.members.iter().filter(|m| to(ch, m)) {
+        for m in ch.members.iter().filter(|m| Some(*m) != except) {
             stream_push(
                 &mut self.sessions,
                 &mut self.out,
@@ -316,6 +299,155 @@ impl Server {
                 None,
                 false,
             );
+        }
+    }
+
+    /// A member-count push to every member but those a private push already told `count`.
+    pub(super) fn fan_out_counts(
+        &mut self,
+        channel: &crate::ids::ChannelId,
+        count: u32,
+        frame: &Bytes,
+    ) {
+        let limits = self.stream_limits();
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        for m in ch
+            .members
+            .iter()
+            .filter(|m| ch.told.get(*m) != Some(&count))
+        {
+            count_push(
+                &mut self.sessions,
+                &mut self.out,
+                limits,
+                channel,
+                m,
+                frame.clone(),
+            );
+        }
+    }
+
+    /// Pushes a `member_count` of `channel` to `to`; see [`count_push`].
+    pub(super) fn push_member_count(
+        &mut self,
+        to: &UserId,
+        channel: &crate::ids::ChannelId,
+        frame: Bytes,
+    ) {
+        let limits = self.stream_limits();
+        count_push(
+            &mut self.sessions,
+            &mut self.out,
+            limits,
+            channel,
+            to,
+            frame,
+        );
+    }
+
+    /// Pushes channel message `cseq` of `channel` to every member but its sender. A member
+    /// whose stream is full, or that is already behind in this channel, is not pushed it:
+    /// the channel is marked lagging from the first message it missed, and
+    /// [`Server::catch_up`] sends the recent history from there once the member has
+    /// acknowledged enough. Holding back the later messages too keeps the channel's order.
+    pub(super) fn fan_out_message(
+        &mut self,
+        channel: &crate::ids::ChannelId,
+        from: &UserId,
+        cseq: u64,
+        frame: &Bytes,
+    ) {
+        let limits = self.stream_limits();
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        for m in ch.members.iter().filter(|m| *m != from) {
+            let Some(s) = self.sessions.get_mut(m) else {
+                continue;
+            };
+            if s.lagging.contains_key(channel) {
+                continue;
+            }
+            if limits.full(s, frame.len()) {
+                s.lagging.insert(channel.clone(), (ch.epoch, cseq));
+                continue;
+            }
+            stream_push(
+                &mut self.sessions,
+                &mut self.out,
+                limits,
+                m,
+                frame.clone(),
+                None,
+                false,
+            );
+        }
+    }
+
+    /// After an acknowledgement: once `uid`'s stream is at most half full, sends each
+    /// channel it lags in the history entries from the first message it missed (§2.6's
+    /// window: the last 30 s, at most 32 — older ones are lost, as for a rejoin), kept
+    /// whatever the stream holds, then forgets the lag; then the current member count of
+    /// each channel whose count push it missed. One channel at a time while the stream
+    /// stays at most half full, so a catch-up overshoots the stream's bound by at most one
+    /// channel's history; the next acknowledgement continues.
+    fn catch_up(&mut self, uid: &UserId) {
+        let limits = self.stream_limits();
+        let now = self.now;
+        loop {
+            let Some(s) = self.sessions.get_mut(uid) else {
+                return;
+            };
+            if (s.lagging.is_empty() && s.stale_counts.is_empty()) || !limits.at_most_half(s) {
+                return;
+            }
+            let Some((channel, (epoch, first))) = s.lagging.pop_first() else {
+                // Messages first, then the counts the member missed: the current ones.
+                let Some(channel) = s.stale_counts.pop_first() else {
+                    return;
+                };
+                let joined = s.channels.contains(&channel);
+                let frame = match self.channels.get_mut(&channel) {
+                    Some(ch) if joined => {
+                        // Told privately, like a joiner: if the count goes back to the one
+                        // last pushed to all, the next push must still reach this member.
+                        let count = ch.members.len() as u32;
+                        ch.told.insert(uid.clone(), count);
+                        ServerFrame::MemberCount { channel, count }.encode()
+                    }
+                    _ => continue,
+                };
+                stream_push(
+                    &mut self.sessions,
+                    &mut self.out,
+                    limits,
+                    uid,
+                    frame,
+                    None,
+                    true,
+                );
+                continue;
+            };
+            if !s.channels.contains(&channel) {
+                continue;
+            }
+            let frames = match self.channels.get(&channel) {
+                Some(ch) if ch.epoch == epoch => ch.recent_after(now, first.saturating_sub(1), uid),
+                _ => continue,
+            };
+            for frame in frames {
+                stream_push(
+                    &mut self.sessions,
+                    &mut self.out,
+                    limits,
+                    uid,
+                    frame,
+                    None,
+                    true,
+                );
+            }
         }
     }
 
@@ -340,6 +472,7 @@ impl Server {
             }
         }
         self.pump_stream(uid);
+        self.catch_up(uid);
         for key in done {
             self.resolve(&key, PeerMessageOutcome::Received);
         }
@@ -398,6 +531,13 @@ impl StreamLimits {
     pub fn full(&self, s: &super::sessions::Session, len: usize) -> bool {
         s.unacked.len() >= self.pushes || s.unacked_bytes + len > self.bytes
     }
+
+    /// Whether `s` holds at most half of what it may (pushes and bytes): room for a
+    /// catch-up without refilling the stream at once.
+    pub fn at_most_half(&self, s: &super::sessions::Session) -> bool {
+        s.unacked.len().saturating_mul(2) <= self.pushes
+            && s.unacked_bytes.saturating_mul(2) <= self.bytes
+    }
 }
 
 impl Server {
@@ -452,6 +592,27 @@ fn pump(
             conn,
             frame: p.frame.clone(),
         });
+    }
+}
+
+/// A `member_count` push of `channel` to `to`. One that finds the stream full is dropped,
+/// and the channel marked so that the catch-up pushes the then current count; one that
+/// goes in makes an earlier miss moot.
+fn count_push(
+    sessions: &mut BTreeMap<UserId, super::sessions::Session>,
+    out: &mut VecDeque<super::ServerOutput>,
+    limits: StreamLimits,
+    channel: &crate::ids::ChannelId,
+    to: &UserId,
+    frame: Bytes,
+) {
+    let pushed = stream_push(sessions, out, limits, to, frame, None, false);
+    if let Some(s) = sessions.get_mut(to) {
+        if pushed == StreamPush::Dropped {
+            s.stale_counts.insert(channel.clone());
+        } else {
+            s.stale_counts.remove(channel);
+        }
     }
 }
 

@@ -50,6 +50,18 @@ pub(super) struct Session {
     pub inflight_bytes: usize,
     /// Joined channels (≤ 20).
     pub channels: BTreeSet<ChannelId>,
+    /// Joined channels whose messages this session is behind on: `(channel epoch, cseq of
+    /// the first message not pushed)`. A channel message that finds the stream full is not
+    /// dropped silently: the channel is marked here, its later messages are held back too
+    /// (so order is kept), and once acknowledgements make room the recent history from that
+    /// cseq is pushed as a catch-up (`Server::catch_up`, `peers.rs`). At most one entry
+    /// per joined channel (≤ 20); cleared by the catch-up, a leave, a rejoin with a cursor,
+    /// or the end of the session.
+    pub lagging: BTreeMap<ChannelId, (u64, u64)>,
+    /// Joined channels whose latest `member_count` push found the stream full: the count
+    /// would stay wrong until the next change, so the catch-up pushes the current one.
+    /// At most one per joined channel (≤ 20).
+    pub stale_counts: BTreeSet<ChannelId>,
     /// The user's attributes (§4.5), dropped with the session.
     pub attributes: BTreeMap<String, String>,
     pub subscriptions: BTreeSet<UserId>,
@@ -192,6 +204,8 @@ impl Server {
                 sent_upto: 0,
                 inflight_bytes: 0,
                 channels: BTreeSet::new(),
+                lagging: BTreeMap::new(),
+                stale_counts: BTreeSet::new(),
                 attributes: BTreeMap::new(),
                 subscriptions: BTreeSet::new(),
                 message_rate: RateLimiter::new(Rate::MESSAGES),

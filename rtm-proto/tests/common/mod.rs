@@ -46,6 +46,9 @@ pub struct World {
     pub die_before: Option<(usize, &'static str)>,
     /// Frames held back from each client by [`LinkMode::Stalled`].
     held: Vec<Vec<Delivery>>,
+    /// Frames the server sent, outside [`World::raw_frame`], on connections no client owns
+    /// (those of [`World::raw_connect`]).
+    pub raw_sent: Vec<(ConnId, Bytes)>,
 }
 
 enum Delivery {
@@ -75,6 +78,7 @@ impl World {
             server_closes: Vec::new(),
             die_before: None,
             held: (0..n).map(|_| Vec::new()).collect(),
+            raw_sent: Vec::new(),
         }
     }
 
@@ -146,6 +150,8 @@ impl World {
                             LinkMode::Stalled => self.held[c].push(d),
                             _ => {}
                         }
+                    } else {
+                        self.raw_sent.push((conn, frame));
                     }
                 }
                 ServerOutput::Close { conn, code, .. } => {

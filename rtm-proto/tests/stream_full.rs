@@ -1,0 +1,374 @@
+//! Channel stories where a member's delivery stream fills up: the member lags in the
+//! channel, and catches up on the recent history (the last 30 s, at most 32 messages) once
+//! it acknowledges again, exactly once and in order.
+
+mod common;
+
+use common::{LinkMode, World};
+use rtm_proto::client::{Event, Response};
+use rtm_proto::server::{ConnId, ServerOutput};
+use rtm_proto::wire::ServerFrame;
+use rtm_proto::{ChannelId, Message, ServerConfig, UserId};
+
+fn ch(s: &str) -> ChannelId {
+    ChannelId::new(s).unwrap()
+}
+
+fn uid(s: &str) -> UserId {
+    UserId::new(s).unwrap()
+}
+
+/// A server whose streams hold 8 unacknowledged pushes.
+fn small_streams(n: usize) -> World {
+    let sc = ServerConfig {
+        max_unacked: 8,
+        ..Default::default()
+    };
+    World::with_config(n, sc, Default::default())
+}
+
+/// Channel messages client `c` delivered, as `channel/text`.
+fn heard(w: &mut World, c: usize) -> Vec<String> {
+    w.take_events(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ChannelMessage {
+                channel,
+                message: Message::Text { text },
+                ..
+            } => Some(format!("{channel}/{text}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn join(w: &mut World, c: usize, channel: &str) {
+    let req = w.clients[c].join(w.now, &ch(channel)).unwrap();
+    w.settle();
+    assert_eq!(w.response(c, req), Some(Response::Join(Ok(()))));
+}
+
+fn say(w: &mut World, c: usize, channel: &str, text: &str) {
+    let req = w.clients[c]
+        .send_channel_message(w.now, &ch(channel), Message::text(text))
+        .unwrap();
+    w.settle();
+    assert_eq!(
+        w.response(c, req),
+        Some(Response::SendChannelMessage(Ok(())))
+    );
+}
+
+fn texts(channel: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|i| format!("{channel}/{i}")).collect()
+}
+
+/// alice (client 0) and bob (client 1), both in `channels`, bob then cut off (his session
+/// stays, detached).
+fn bob_away_from(channels: &[&str]) -> World {
+    let mut w = small_streams(2);
+    w.login(0, "alice");
+    w.login(1, "bob");
+    for c in channels {
+        join(&mut w, 0, c);
+        join(&mut w, 1, c);
+    }
+    w.advance(2_000);
+    w.take_events(0);
+    w.take_events(1);
+    w.set_mode(1, LinkMode::Refuse);
+    w.reset_link(1);
+    w
+}
+
+#[test]
+fn a_member_away_while_its_stream_fills_catches_up_on_the_last_32_once_and_in_order() {
+    let mut w = bob_away_from(&["room"]);
+    for i in 1..=50 {
+        say(&mut w, 0, "room", &i.to_string());
+        w.advance(100);
+    }
+    // The stream took 1..=8; 9 found it full.
+    assert_eq!(w.server.channel_lag(&uid("bob"), &ch("room")), Some(9));
+    w.advance(2_000);
+    w.set_mode(1, LinkMode::Up);
+    w.advance(10_000);
+    // 9..=18 fell out of the history (32 kept) before bob could take them.
+    let mut want = texts("room", 1..=8);
+    want.extend(texts("room", 19..=50));
+    assert_eq!(heard(&mut w, 1), want);
+    assert_eq!(w.server.channel_lag(&uid("bob"), &ch("room")), None);
+
+    say(&mut w, 0, "room", "51");
+    w.advance(100);
+    assert_eq!(heard(&mut w, 1), ["room/51"], "then new messages as usual");
+    let alice: Vec<Event> = w.take_events(0);
+    assert!(
+        !alice.iter().any(|e| matches!(e, Event::MemberLeft { .. })),
+        "bob never left: {alice:?}"
+    );
+}
+
+#[test]
+fn a_member_behind_in_two_channels_catches_up_on_each_in_its_order() {
+    let mut w = bob_away_from(&["a", "b"]);
+    for i in 1..=40 {
+        say(&mut w, 0, "a", &i.to_string());
+        say(&mut w, 0, "b", &i.to_string());
+        w.advance(100);
+    }
+    // The stream took a/1, b/1, …, a/4, b/4.
+    assert_eq!(w.server.channel_lag(&uid("bob"), &ch("a")), Some(5));
+    assert_eq!(w.server.channel_lag(&uid("bob"), &ch("b")), Some(5));
+    w.set_mode(1, LinkMode::Up);
+    w.advance(10_000);
+    let mut want = Vec::new();
+    for i in 1..=4 {
+        want.push(format!("a/{i}"));
+        want.push(format!("b/{i}"));
+    }
+    // One channel's catch-up at a time, each from its history (the last 32: 9..=40).
+    want.extend(texts("a", 9..=40));
+    want.extend(texts("b", 9..=40));
+    assert_eq!(heard(&mut w, 1), want);
+    assert_eq!(w.server.channel_lag(&uid("bob"), &ch("a")), None);
+    assert_eq!(w.server.channel_lag(&uid("bob"), &ch("b")), None);
+}
+
+// ----- a raw member that acknowledges only when told to -----------------------------------
+
+fn raw(w: &mut World, conn: ConnId, json: &str) -> Vec<ServerFrame> {
+    w.raw_frame(conn, json.as_bytes())
+        .into_iter()
+        .filter_map(|o| match o {
+            ServerOutput::Send { frame, .. } => ServerFrame::decode(&frame).ok(),
+            ServerOutput::Close { .. } => None,
+        })
+        .collect()
+}
+
+/// `(channel, text, from)` of the channel messages among `frames`.
+fn channel_messages(frames: &[ServerFrame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::ChannelMessage {
+                channel,
+                from,
+                message: Message::Text { text },
+                ..
+            } => Some(format!("{channel}/{text} from {from}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// alice (client 0) and a raw `rx` that never acknowledges on its own, both in `room`.
+/// rx's stream holds 8: its member count, alice joining, the new count, then alice's
+/// messages 1..=5; 6..=12 are held back.
+fn rx_lagging() -> (World, ConnId) {
+    rx_lagging_with(1)
+}
+
+/// [`rx_lagging`] in a world of `n` clients (alice is client 0; the others logged in as
+/// `u1`, `u2`…, not in the channel).
+fn rx_lagging_with(n: usize) -> (World, ConnId) {
+    let mut w = small_streams(n);
+    for c in 1..n {
+        w.login(c, &format!("u{c}"));
+    }
+    w.login(0, "alice");
+    let rx = w.raw_connect();
+    raw(
+        &mut w,
+        rx,
+        r#"{"type":"login","id":1,"version":1,"app_id":"00000000000000000000000000000000","uid":"rx"}"#,
+    );
+    raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
+    join(&mut w, 0, "room");
+    w.advance(2_000);
+    w.take_events(0);
+    for i in 1..=12 {
+        say(&mut w, 0, "room", &i.to_string());
+    }
+    (w, rx)
+}
+
+#[test]
+fn a_lagging_member_is_caught_up_without_its_own_messages() {
+    let (mut w, rx) = rx_lagging();
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), Some(6));
+    // rx speaks while lagging: alice gets it at once; rx will not get it back.
+    raw(
+        &mut w,
+        rx,
+        r#"{"type":"channel_message","id":3,"channel":"room","msg_id":1,"message":{"kind":"text","text":"mine"}}"#,
+    );
+    assert_eq!(heard(&mut w, 0), ["room/mine"]);
+    say(&mut w, 0, "room", "13");
+    // Acknowledging the whole stream brings the catch-up: the missed ones, in order.
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
+    let want: Vec<String> = (6..=13).map(|i| format!("room/{i} from alice")).collect();
+    assert_eq!(channel_messages(&frames), want);
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), None);
+    // Once rx has taken those (positions 9..=16), the next one goes out at once, and
+    // nothing comes twice.
+    raw(&mut w, rx, r#"{"type":"ack","seq":16}"#);
+    say(&mut w, 0, "room", "14");
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), None);
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":17}"#);
+    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+}
+
+#[test]
+fn a_lagging_member_is_caught_up_only_once_its_stream_is_half_empty() {
+    let (mut w, rx) = rx_lagging();
+    // 8 pushes unacknowledged: acknowledging 3 leaves 5, more than half of 8.
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":3}"#);
+    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+    assert!(w.server.channel_lag(&uid("rx"), &ch("room")).is_some());
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":4}"#);
+    assert!(!channel_messages(&frames).is_empty(), "{frames:?}");
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), None);
+}
+
+#[test]
+fn leaving_while_lagging_forgets_the_catch_up() {
+    let (mut w, rx) = rx_lagging();
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), Some(6));
+    raw(&mut w, rx, r#"{"type":"leave","id":3,"channel":"room"}"#);
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), None);
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
+    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+}
+
+#[test]
+fn a_catch_up_skips_what_is_older_than_30_s() {
+    let (mut w, rx) = rx_lagging();
+    // rx stays connected and alive, but acknowledges nothing for 32 s.
+    for _ in 0..4 {
+        w.advance(8_000);
+        raw(&mut w, rx, r#"{"type":"ping"}"#);
+    }
+    say(&mut w, 0, "room", "13");
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), Some(6));
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
+    assert_eq!(channel_messages(&frames), ["room/13 from alice"]);
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), None);
+}
+
+#[test]
+fn a_rejoin_with_a_cursor_replays_what_a_lagging_member_missed_even_into_a_full_stream() {
+    let (mut w, rx) = rx_lagging();
+    // The join is a resend carrying the cursor of what rx delivered so far: the replay
+    // after `joined` covers the lag, and is pushed although the stream is full.
+    let joined = raw(&mut w, rx, r#"{"type":"join","id":5,"channel":"room"}"#);
+    let Some(ServerFrame::Joined { epoch, .. }) = joined.first() else {
+        panic!("{joined:?}");
+    };
+    let epoch = *epoch;
+    let frames = raw(
+        &mut w,
+        rx,
+        &format!(
+            r#"{{"type":"join","id":6,"channel":"room","resume":{{"epoch":{epoch},"cseq":10}}}}"#
+        ),
+    );
+    assert_eq!(w.server.channel_lag(&uid("rx"), &ch("room")), None);
+    assert_eq!(
+        channel_messages(&frames),
+        ["room/11 from alice", "room/12 from alice"]
+    );
+    // Nothing is sent twice once rx acknowledges.
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":12}"#);
+    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+}
+
+#[test]
+fn a_member_that_missed_count_pushes_is_told_the_current_count_after_its_catch_up() {
+    let (mut w, rx) = rx_lagging_with(3);
+    // Two more join while rx's stream is full: their events and counts do not reach it.
+    join(&mut w, 1, "room");
+    w.advance(1_000);
+    join(&mut w, 2, "room");
+    w.advance(1_000);
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
+    assert_eq!(channel_messages(&frames).len(), 7, "{frames:?}");
+    assert_eq!(
+        counts(&frames),
+        Vec::<u32>::new(),
+        "7 unacknowledged: more than half full"
+    );
+    // Once rx has taken the catch-up, the current count, once.
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":15}"#);
+    assert_eq!(counts(&frames), [4]);
+    assert_eq!(
+        frames.len(),
+        1,
+        "member events are not caught up: {frames:?}"
+    );
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":16}"#);
+    assert!(frames.is_empty(), "{frames:?}");
+}
+
+fn counts(frames: &[ServerFrame]) -> Vec<u32> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::MemberCount { count, .. } => Some(*count),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Frames the server sent `rx` outside its own requests (pushes made in others' steps).
+fn pushed_to(w: &mut World, rx: ConnId) -> Vec<ServerFrame> {
+    let (mine, others) = std::mem::take(&mut w.raw_sent)
+        .into_iter()
+        .partition(|(c, _)| *c == rx);
+    w.raw_sent = others;
+    mine.into_iter()
+        .filter_map(|(_, f)| ServerFrame::decode(&f).ok())
+        .collect()
+}
+
+/// Found by the simulator (seed 139): a member told the current count by its catch-up kept
+/// it when the count went back to the one last pushed to all before the next push.
+#[test]
+fn regression_a_count_told_by_a_catch_up_is_corrected_when_it_goes_back() {
+    let (mut w, rx) = rx_lagging_with(3);
+    // u1 joins: 3 pushed to all at once, but not to rx, whose stream is full.
+    join(&mut w, 1, "room");
+    w.advance(200);
+    // u2 joins: 4, told u2 alone; the push to all waits for the 1 s throttle.
+    join(&mut w, 2, "room");
+    raw(&mut w, rx, r#"{"type":"ack","seq":8}"#); // the catch-up of 6..=12
+    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":15}"#);
+    assert_eq!(counts(&frames), [4], "the current count");
+    pushed_to(&mut w, rx);
+    // u2 leaves before the throttled push: back to 3, the count last pushed to all. rx,
+    // told 4, must hear it.
+    w.clients[2].leave(w.now, &ch("room")).unwrap();
+    w.advance(1_000);
+    assert_eq!(counts(&pushed_to(&mut w, rx)), [3]);
+}
+
+/// Found by the simulator (seed 364): a join whose answer was lost is resent; the member
+/// fell behind in between. Answered with the latest cseq, its client would start its cursor
+/// there and drop the catch-up.
+#[test]
+fn regression_a_resent_join_of_a_lagging_member_names_the_last_message_it_was_sent() {
+    let (mut w, rx) = rx_lagging();
+    let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
+    assert!(
+        matches!(joined.first(), Some(ServerFrame::Joined { cseq: 5, .. })),
+        "{joined:?}"
+    );
+    // Once it lags no more, the latest.
+    raw(&mut w, rx, r#"{"type":"ack","seq":9}"#);
+    let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
+    assert!(
+        matches!(joined.first(), Some(ServerFrame::Joined { cseq: 12, .. })),
+        "{joined:?}"
+    );
+}
