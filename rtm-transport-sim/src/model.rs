@@ -373,6 +373,9 @@ pub struct ChanModel {
     /// The server's name for the current instance, learned from `joined`.
     pub epoch: Option<u64>,
     pub members: std::collections::BTreeSet<usize>,
+    /// Each member's `cseq` of the last message before its membership began: what the
+    /// server answers a resent `join`.
+    pub joined_at: std::collections::BTreeMap<usize, u64>,
     pub attrs: std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
     /// Empty with attributes: forgotten at this time (the grace period, §4.6).
     pub gc_deadline: Option<u64>,
@@ -414,6 +417,7 @@ impl ChanModel {
             instance: 0,
             epoch: None,
             members: Default::default(),
+            joined_at: Default::default(),
             attrs: Default::default(),
             gc_deadline: None,
             accepted: Vec::new(),
@@ -639,7 +643,6 @@ pub struct Recipient {
 #[derive(Debug, Clone, Copy)]
 pub struct LagRec {
     pub node: usize,
-    pub stint: u64,
     /// Channel instance and server incarnation the lag belongs to.
     pub instance: u64,
     pub crash: u32,

@@ -129,8 +129,8 @@ impl Server {
         let Some(s) = self.sessions.get(uid) else {
             return;
         };
-        let already = s.channels.contains(&channel);
-        if !already && s.channels.len() >= MAX_JOINED {
+        let already = s.channels.get(&channel).copied();
+        if already.is_none() && s.channels.len() >= MAX_JOINED {
             let e = JoinChannelError::ExceedLimit;
             return self.reply_error(conn, id, e.code(), e.to_string());
         }
@@ -148,18 +148,17 @@ impl Server {
         };
         let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
         let count = ch.count();
-        let mut cseq = ch.next_cseq - 1;
+        // The last message before this membership began: a client without a cursor starts
+        // there, and every later message reaches it by the stream (or a catch-up). For a
+        // resend whose first answer was lost that is *not* the latest message: those sent
+        // since may still wait in the stream (behind the send window, or a lag).
+        let cseq = already.unwrap_or(ch.next_cseq - 1);
         if let Some(s) = self.sessions.get_mut(uid) {
-            s.channels.insert(channel.clone());
+            s.channels.entry(channel.clone()).or_insert(cseq);
             if resume.is_some_and(|c| c.epoch == epoch) {
                 // A cursor of this instance says what the client has: the replay below
                 // covers anything a catch-up still owed it.
                 s.lagging.remove(&channel);
-            } else if let Some(&(_, first)) = s.lagging.get(&channel).filter(|l| l.0 == epoch) {
-                // A resent join of a member that is behind (its first answer was lost): a
-                // client starts its cursor at `cseq`, so name the last message it was sent,
-                // or it would drop the catch-up that is still to come.
-                cseq = first - 1;
             }
         }
         self.send(
@@ -204,7 +203,7 @@ impl Server {
         let member = self
             .sessions
             .get(uid)
-            .is_some_and(|s| s.channels.contains(&channel));
+            .is_some_and(|s| s.channels.contains_key(&channel));
         if !member {
             let e = LeaveChannelError::NotInChannel;
             return self.reply_error(conn, id, e.code(), e.to_string());
@@ -219,8 +218,8 @@ impl Server {
     }
 
     /// Removes `uid` from every channel in `channels` (session end, remote login).
-    pub(super) fn leave_all_channels(&mut self, uid: &UserId, channels: &BTreeSet<ChannelId>) {
-        for c in channels {
+    pub(super) fn leave_all_channels(&mut self, uid: &UserId, channels: &BTreeMap<ChannelId, u64>) {
+        for c in channels.keys() {
             self.remove_member(c, uid);
         }
     }
@@ -300,7 +299,7 @@ impl Server {
         let member = self
             .sessions
             .get(uid)
-            .is_some_and(|s| s.channels.contains(&channel));
+            .is_some_and(|s| s.channels.contains_key(&channel));
         let refuse = if !message.is_valid() {
             Some(ChannelMessageError::InvalidMessage)
         } else if !member {
@@ -361,7 +360,7 @@ impl Server {
         let member = self
             .sessions
             .get(uid)
-            .is_some_and(|s| s.channels.contains(&channel));
+            .is_some_and(|s| s.channels.contains_key(&channel));
         let Some(ch) = self.channels.get(&channel).filter(|_| member) else {
             let e = GetMembersError::NotInChannel;
             return self.reply_error(conn, id, e.code(), e.to_string());

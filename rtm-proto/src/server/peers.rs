@@ -285,21 +285,13 @@ impl Server {
         except: Option<&UserId>,
         frame: &Bytes,
     ) {
-        let limits = self.stream_limits();
-        let Some(ch) = self.channels.get(channel) else {
-            return;
-        };
-        for m in ch.members.iter().filter(|m| Some(*m) != except) {
-            stream_push(
-                &mut self.sessions,
-                &mut self.out,
-                limits,
-                m,
-                frame.clone(),
-                None,
-                false,
-            );
-        }
+        self.fan_out_where(
+            channel,
+            |_, m| Some(m) != except,
+            |sessions, out, limits, m| {
+                stream_push(sessions, out, limits, m, frame.clone(), None, false);
+            },
+        );
     }
 
     /// A member-count push to every member but those a private push already told `count`.
@@ -309,23 +301,34 @@ impl Server {
         count: u32,
         frame: &Bytes,
     ) {
+        self.fan_out_where(
+            channel,
+            |ch, m| ch.told.get(m) != Some(&count),
+            |sessions, out, limits, m| {
+                count_push(sessions, out, limits, channel, m, frame.clone());
+            },
+        );
+    }
+
+    /// The fan-out loop: `push` to every member of `channel` for which `to` holds, iterating
+    /// the member list in place (no copy of it, one `Bytes` reference per member).
+    fn fan_out_where(
+        &mut self,
+        channel: &crate::ids::ChannelId,
+        to: impl Fn(&super::channels::Channel, &UserId) -> bool,
+        mut push: impl FnMut(
+            &mut BTreeMap<UserId, super::sessions::Session>,
+            &mut VecDeque<super::ServerOutput>,
+            StreamLimits,
+            &UserId,
+        ),
+    ) {
         let limits = self.stream_limits();
         let Some(ch) = self.channels.get(channel) else {
             return;
         };
-        for m in ch
-            .members
-            .iter()
-            .filter(|m| ch.told.get(*m) != Some(&count))
-        {
-            count_push(
-                &mut self.sessions,
-                &mut self.out,
-                limits,
-                channel,
-                m,
-                frame.clone(),
-            );
+        for m in ch.members.iter().filter(|m| to(ch, m)) {
+            push(&mut self.sessions, &mut self.out, limits, m);
         }
     }
 
@@ -359,31 +362,26 @@ impl Server {
         cseq: u64,
         frame: &Bytes,
     ) {
-        let limits = self.stream_limits();
-        let Some(ch) = self.channels.get(channel) else {
+        let Some(epoch) = self.channels.get(channel).map(|ch| ch.epoch) else {
             return;
         };
-        for m in ch.members.iter().filter(|m| *m != from) {
-            let Some(s) = self.sessions.get_mut(m) else {
-                continue;
-            };
-            if s.lagging.contains_key(channel) {
-                continue;
-            }
-            if limits.full(s, frame.len()) {
-                s.lagging.insert(channel.clone(), (ch.epoch, cseq));
-                continue;
-            }
-            stream_push(
-                &mut self.sessions,
-                &mut self.out,
-                limits,
-                m,
-                frame.clone(),
-                None,
-                false,
-            );
-        }
+        self.fan_out_where(
+            channel,
+            |_, m| m != from,
+            |sessions, out, limits, m| {
+                let Some(s) = sessions.get_mut(m) else {
+                    return;
+                };
+                if s.lagging.contains_key(channel) {
+                    return;
+                }
+                if limits.full(s, frame.len()) {
+                    s.lagging.insert(channel.clone(), (epoch, cseq));
+                    return;
+                }
+                stream_push(sessions, out, limits, m, frame.clone(), None, false);
+            },
+        );
     }
 
     /// After an acknowledgement: once `uid`'s stream is at most half full, sends each
@@ -408,7 +406,7 @@ impl Server {
                 let Some(channel) = s.stale_counts.pop_first() else {
                     return;
                 };
-                let joined = s.channels.contains(&channel);
+                let joined = s.channels.contains_key(&channel);
                 let frame = match self.channels.get_mut(&channel) {
                     Some(ch) if joined => {
                         // Told privately, like a joiner: if the count goes back to the one
@@ -430,7 +428,7 @@ impl Server {
                 );
                 continue;
             };
-            if !s.channels.contains(&channel) {
+            if !s.channels.contains_key(&channel) {
                 continue;
             }
             let frames = match self.channels.get(&channel) {

@@ -48,8 +48,9 @@ pub(super) struct Session {
     /// not acknowledged): the send window.
     pub sent_upto: u64,
     pub inflight_bytes: usize,
-    /// Joined channels (≤ 20).
-    pub channels: BTreeSet<ChannelId>,
+    /// Joined channels (≤ 20), each with the `cseq` of its last message before the
+    /// membership began (what a resent `join` is answered).
+    pub channels: BTreeMap<ChannelId, u64>,
     /// Joined channels whose messages this session is behind on: `(channel epoch, cseq of
     /// the first message not pushed)`. A channel message that finds the stream full is not
     /// dropped silently: the channel is marked here, its later messages are held back too
@@ -203,7 +204,7 @@ impl Server {
                 unacked_bytes: 0,
                 sent_upto: 0,
                 inflight_bytes: 0,
-                channels: BTreeSet::new(),
+                channels: BTreeMap::new(),
                 lagging: BTreeMap::new(),
                 stale_counts: BTreeSet::new(),
                 attributes: BTreeMap::new(),
