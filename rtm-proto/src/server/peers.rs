@@ -379,7 +379,8 @@ impl Server {
                     s.lagging.insert(channel.clone(), (epoch, cseq));
                     return;
                 }
-                stream_push(sessions, out, limits, m, frame.clone(), None, false);
+                // One session lookup per recipient: this loop is the fan-out's cost.
+                append(s, out, limits, frame.clone(), None);
             },
         );
     }
@@ -631,6 +632,18 @@ fn stream_push(
     if !keep && limits.full(s, frame.len()) {
         return StreamPush::Dropped;
     }
+    append(s, out, limits, frame, peer)
+}
+
+/// Appends `frame` to `s`'s stream, room checked by the caller, and sends what the window
+/// allows.
+fn append(
+    s: &mut super::sessions::Session,
+    out: &mut VecDeque<super::ServerOutput>,
+    limits: StreamLimits,
+    frame: Bytes,
+    peer: Option<StoredMessage>,
+) -> StreamPush {
     let pos = s.next_pos;
     s.next_pos += 1;
     s.unacked_bytes += frame.len();
