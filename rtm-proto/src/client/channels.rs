@@ -246,13 +246,7 @@ impl Client {
         let busy: BTreeSet<&ChannelId> = self
             .pending
             .values()
-            .filter_map(|p| match &p.kind {
-                PendingKind::Join(c)
-                | PendingKind::Leave(c)
-                | PendingKind::Rejoin(c)
-                | PendingKind::Unjoin(c) => Some(c),
-                _ => None,
-            })
+            .filter_map(|p| p.kind.membership_of())
             .collect();
         let quiet: Vec<ChannelId> = self
             .channels_dirty

@@ -60,6 +60,19 @@ pub(super) enum PendingKind {
     AttrReconcile,
 }
 
+impl PendingKind {
+    /// The channel whose membership this request changes (join, leave, rejoin, correction).
+    pub(super) fn membership_of(&self) -> Option<&ChannelId> {
+        match self {
+            PendingKind::Join(c)
+            | PendingKind::Leave(c)
+            | PendingKind::Rejoin(c)
+            | PendingKind::Unjoin(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
 impl Client {
     /// `sendMessageToPeer(message, peerId, options)` (§4.3.2). The result arrives as
     /// `Response::SendMessageToPeer`: received, cached by the server, or peer unreachable.
@@ -689,11 +702,7 @@ impl Client {
             return None;
         }
         let kind = self.pending.remove(&id).map(|p| p.kind)?;
-        if let PendingKind::Join(c)
-        | PendingKind::Leave(c)
-        | PendingKind::Rejoin(c)
-        | PendingKind::Unjoin(c) = &kind
-        {
+        if let Some(c) = kind.membership_of() {
             // Answered: the server did what this request asked after everything sent before
             // it, so a request of the channel that timed out *before* this one was made no
             // longer matters (and a correction now could only replay messages behind newer
