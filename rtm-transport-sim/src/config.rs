@@ -449,9 +449,8 @@ impl Knobs {
             large_p: if src.chance(0.5) { 0.0 } else { 0.02 },
             max_unacked,
             offline_per_user,
-            // The core pushes a whole backlog (carried unacked + offline store) in one burst
-            // with no flow control, so a driver queue smaller than that closes every login
-            // (a livelock): the simulated driver's bound stays above it.
+            // Small queues exercise the driver closing slow connections; the server's send
+            // window is set to half of it (`Sim::with_sources`), so a resume's burst fits.
             link_queue_cap: max_unacked
                 + offline_per_user
                 + [64usize, 256, 4096][src.below(3) as usize],

@@ -469,6 +469,14 @@ impl Sim {
         let server_cfg = ServerConfig {
             max_unacked: k.max_unacked,
             offline_per_user: k.offline_per_user,
+            // What a resume resends at once is bounded by the send window, not by
+            // `max_unacked` (catch-ups, replays and invitation decisions are kept beyond
+            // it): the simulated driver holds twice the window, as the smol driver's queue
+            // (4096 frames) holds far more than the default window (256). Seed 2002217: a
+            // 70-frame driver queue under a 256 window closed every resume.
+            send_window: ServerConfig::default()
+                .send_window
+                .min(k.link_queue_cap / 2),
             channel_attributes_grace: std::time::Duration::from_millis(k.grace_ms),
             ..ServerConfig::default()
         };

@@ -50,10 +50,13 @@ pub struct ServeOptions {
 
 impl From<ServerConfig> for ServeOptions {
     fn from(core: ServerConfig) -> Self {
-        // A resumed session gets all its unacknowledged messages at once: the queue must
-        // hold that burst, or the resume would be closed as a slow consumer again and again.
+        // A resume resends up to a send window of pushes at once (and catch-ups, replays
+        // and invitation decisions may carry a stream past `max_unacked`): the queue must
+        // hold that burst and the answers beside it, or the resume would be closed as a slow
+        // consumer again and again.
         let mut queue = QueueLimits::default();
-        queue.frames = queue.frames.max(core.max_unacked.saturating_mul(2));
+        queue.frames = queue.frames.max(core.send_window.saturating_mul(2));
+        queue.bytes = queue.bytes.max(core.send_window_bytes.saturating_mul(2));
         ServeOptions {
             core,
             queue,
