@@ -85,7 +85,7 @@ impl Channel {
         }
     }
 
-    fn count(&self) -> u32 {
+    pub(super) fn count(&self) -> u32 {
         self.members.len() as u32
     }
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use crate::errors::PeerMessageError;
-use crate::ids::UserId;
+use crate::ids::{ChannelId, UserId};
 use crate::message::Message;
 use crate::time::Timestamp;
 use crate::wire::{PeerMessageOutcome, ServerFrame};
@@ -279,12 +279,7 @@ impl Server {
     /// Pushes one frame (a member event, an attribute notification) to every member of
     /// `channel` but `except`, without copying the member list or the frame: one `Bytes`
     /// reference per member. Dropped for members whose stream is full.
-    pub(super) fn fan_out(
-        &mut self,
-        channel: &crate::ids::ChannelId,
-        except: Option<&UserId>,
-        frame: &Bytes,
-    ) {
+    pub(super) fn fan_out(&mut self, channel: &ChannelId, except: Option<&UserId>, frame: &Bytes) {
         self.fan_out_where(
             channel,
             |_, m| Some(m) != except,
@@ -295,12 +290,7 @@ impl Server {
     }
 
     /// A member-count push to every member but those a private push already told `count`.
-    pub(super) fn fan_out_counts(
-        &mut self,
-        channel: &crate::ids::ChannelId,
-        count: u32,
-        frame: &Bytes,
-    ) {
+    pub(super) fn fan_out_counts(&mut self, channel: &ChannelId, count: u32, frame: &Bytes) {
         self.fan_out_where(
             channel,
             |ch, m| ch.told.get(m) != Some(&count),
@@ -314,7 +304,7 @@ impl Server {
     /// the member list in place (no copy of it, one `Bytes` reference per member).
     fn fan_out_where(
         &mut self,
-        channel: &crate::ids::ChannelId,
+        channel: &ChannelId,
         to: impl Fn(&super::channels::Channel, &UserId) -> bool,
         mut push: impl FnMut(
             &mut BTreeMap<UserId, super::sessions::Session>,
@@ -333,12 +323,7 @@ impl Server {
     }
 
     /// Pushes a `member_count` of `channel` to `to`; see [`count_push`].
-    pub(super) fn push_member_count(
-        &mut self,
-        to: &UserId,
-        channel: &crate::ids::ChannelId,
-        frame: Bytes,
-    ) {
+    pub(super) fn push_member_count(&mut self, to: &UserId, channel: &ChannelId, frame: Bytes) {
         let limits = self.stream_limits();
         count_push(
             &mut self.sessions,
@@ -357,7 +342,7 @@ impl Server {
     /// acknowledged enough. Holding back the later messages too keeps the channel's order.
     pub(super) fn fan_out_message(
         &mut self,
-        channel: &crate::ids::ChannelId,
+        channel: &ChannelId,
         from: &UserId,
         cseq: u64,
         frame: &Bytes,
@@ -394,60 +379,57 @@ impl Server {
     /// channel's history; the next acknowledgement continues.
     fn catch_up(&mut self, uid: &UserId) {
         let limits = self.stream_limits();
-        let now = self.now;
         loop {
             let Some(s) = self.sessions.get_mut(uid) else {
                 return;
             };
-            if (s.lagging.is_empty() && s.stale_counts.is_empty()) || !limits.at_most_half(s) {
+            if !limits.at_most_half(s) {
                 return;
             }
-            let Some((channel, (epoch, first))) = s.lagging.pop_first() else {
-                // Messages first, then the counts the member missed: the current ones.
-                let Some(channel) = s.stale_counts.pop_first() else {
-                    return;
-                };
-                let joined = s.channels.contains_key(&channel);
-                let frame = match self.channels.get_mut(&channel) {
-                    Some(ch) if joined => {
-                        // Told privately, like a joiner: if the count goes back to the one
-                        // last pushed to all, the next push must still reach this member.
-                        let count = ch.members.len() as u32;
-                        ch.told.insert(uid.clone(), count);
-                        ServerFrame::MemberCount { channel, count }.encode()
-                    }
-                    _ => continue,
-                };
-                stream_push(
-                    &mut self.sessions,
-                    &mut self.out,
-                    limits,
-                    uid,
-                    frame,
-                    None,
-                    true,
-                );
-                continue;
-            };
-            if !s.channels.contains_key(&channel) {
-                continue;
-            }
-            let frames = match self.channels.get(&channel) {
-                Some(ch) if ch.epoch == epoch => ch.recent_after(now, first.saturating_sub(1), uid),
-                _ => continue,
-            };
-            for frame in frames {
-                stream_push(
-                    &mut self.sessions,
-                    &mut self.out,
-                    limits,
-                    uid,
-                    frame,
-                    None,
-                    true,
-                );
+            // Messages first, then the counts the member missed: the current ones.
+            if let Some((channel, (epoch, first))) = s.lagging.pop_first() {
+                self.catch_up_messages(uid, &channel, epoch, first);
+            } else if let Some(channel) = s.stale_counts.pop_first() {
+                self.catch_up_count(uid, channel);
+            } else {
+                return;
             }
         }
+    }
+
+    /// The catch-up of one channel: its history from `first` on, if `uid` is still a
+    /// member of the same instance.
+    fn catch_up_messages(&mut self, uid: &UserId, channel: &ChannelId, epoch: u64, first: u64) {
+        let joined = self
+            .sessions
+            .get(uid)
+            .is_some_and(|s| s.channels.contains_key(channel));
+        let frames = match self.channels.get(channel) {
+            Some(ch) if joined && ch.epoch == epoch => {
+                ch.recent_after(self.now, first.saturating_sub(1), uid)
+            }
+            _ => return,
+        };
+        for frame in frames {
+            self.push_kept(uid, frame);
+        }
+    }
+
+    /// The current member count of `channel` to `uid`, a member that missed a count push.
+    fn catch_up_count(&mut self, uid: &UserId, channel: ChannelId) {
+        let joined = self
+            .sessions
+            .get(uid)
+            .is_some_and(|s| s.channels.contains_key(&channel));
+        let Some(ch) = self.channels.get_mut(&channel).filter(|_| joined) else {
+            return;
+        };
+        // Told privately, like a joiner: if the count goes back to the one last pushed to
+        // all, the next push must still reach this member.
+        let count = ch.count();
+        ch.told.insert(uid.clone(), count);
+        let frame = ServerFrame::MemberCount { channel, count }.encode();
+        self.push_kept(uid, frame);
     }
 
     pub(super) fn on_ack(&mut self, uid: &UserId, epoch: u64, seq: u64) {
@@ -601,7 +583,7 @@ fn count_push(
     sessions: &mut BTreeMap<UserId, super::sessions::Session>,
     out: &mut VecDeque<super::ServerOutput>,
     limits: StreamLimits,
-    channel: &crate::ids::ChannelId,
+    channel: &ChannelId,
     to: &UserId,
     frame: Bytes,
 ) {
