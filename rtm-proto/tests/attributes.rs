@@ -4,19 +4,15 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{LinkMode, World};
+use common::{ch, LinkMode, World};
 use rtm_proto::client::{ChannelAttributeOptions, Event, Response};
-use rtm_proto::{AttributeOperationError as E, ChannelId, ServerConfig};
+use rtm_proto::{AttributeOperationError as E, ServerConfig};
 
 fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-fn ch(s: &str) -> ChannelId {
-    ChannelId::new(s).unwrap()
 }
 
 const NOTIFY: ChannelAttributeOptions = ChannelAttributeOptions {

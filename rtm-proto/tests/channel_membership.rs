@@ -3,19 +3,9 @@
 
 mod common;
 
-use common::{LinkMode, World};
+use common::{ch, join, LinkMode, World};
 use rtm_proto::client::{Event, Response};
-use rtm_proto::{ChannelId, JoinChannelError, LeaveChannelError, Message, UserId};
-
-fn ch(s: &str) -> ChannelId {
-    ChannelId::new(s).unwrap()
-}
-
-fn join(w: &mut World, c: usize, channel: &str) {
-    let req = w.clients[c].join(w.now, &ch(channel)).unwrap();
-    w.settle();
-    assert_eq!(w.response(c, req), Some(Response::Join(Ok(()))));
-}
+use rtm_proto::{JoinChannelError, LeaveChannelError, Message, UserId};
 
 /// The members of `channel` as client `c` (a member) hears them from the server.
 fn members(w: &mut World, c: usize, channel: &str) -> Vec<String> {

@@ -2,20 +2,11 @@
 
 mod common;
 
-use common::{LinkMode, World};
+use common::{ch, join, say, uid, LinkMode, World};
 use rtm_proto::client::{Event, Response};
 use rtm_proto::{
-    ChannelId, ChannelMessageError, GetMembersError, JoinChannelError, LeaveChannelError, Message,
-    UserId,
+    ChannelMessageError, GetMembersError, JoinChannelError, LeaveChannelError, Message,
 };
-
-fn ch(s: &str) -> ChannelId {
-    ChannelId::new(s).unwrap()
-}
-
-fn uid(s: &str) -> UserId {
-    UserId::new(s).unwrap()
-}
 
 /// Channel events of client `c`, as short strings.
 fn story(w: &mut World, c: usize) -> Vec<String> {
@@ -33,23 +24,6 @@ fn story(w: &mut World, c: usize) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-fn join(w: &mut World, c: usize, channel: &str) {
-    let req = w.clients[c].join(w.now, &ch(channel)).unwrap();
-    w.settle();
-    assert_eq!(w.response(c, req), Some(Response::Join(Ok(()))));
-}
-
-fn say(w: &mut World, c: usize, channel: &str, text: &str) {
-    let req = w.clients[c]
-        .send_channel_message(w.now, &ch(channel), Message::text(text))
-        .unwrap();
-    w.settle();
-    assert_eq!(
-        w.response(c, req),
-        Some(Response::SendChannelMessage(Ok(())))
-    );
 }
 
 fn room_of_three() -> World {

@@ -4,19 +4,11 @@
 
 mod common;
 
-use common::{LinkMode, World};
-use rtm_proto::client::{Event, Response};
+use common::{ch, join, say, uid, LinkMode, World};
+use rtm_proto::client::Event;
 use rtm_proto::server::{ConnId, ServerOutput};
 use rtm_proto::wire::ServerFrame;
-use rtm_proto::{ChannelId, Message, ServerConfig, UserId};
-
-fn ch(s: &str) -> ChannelId {
-    ChannelId::new(s).unwrap()
-}
-
-fn uid(s: &str) -> UserId {
-    UserId::new(s).unwrap()
-}
+use rtm_proto::{Message, ServerConfig};
 
 /// A server whose streams hold 8 unacknowledged pushes.
 fn small_streams(n: usize) -> World {
@@ -40,23 +32,6 @@ fn heard(w: &mut World, c: usize) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-fn join(w: &mut World, c: usize, channel: &str) {
-    let req = w.clients[c].join(w.now, &ch(channel)).unwrap();
-    w.settle();
-    assert_eq!(w.response(c, req), Some(Response::Join(Ok(()))));
-}
-
-fn say(w: &mut World, c: usize, channel: &str, text: &str) {
-    let req = w.clients[c]
-        .send_channel_message(w.now, &ch(channel), Message::text(text))
-        .unwrap();
-    w.settle();
-    assert_eq!(
-        w.response(c, req),
-        Some(Response::SendChannelMessage(Ok(())))
-    );
 }
 
 fn texts(channel: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
+use rtm_proto::client::Response;
 use rtm_proto::client::{ClientConfig, ClientInput, ClientOutput, Event, TransportId};
 use rtm_proto::server::{ConnId, ServerConfig, ServerInput, ServerOutput};
-use rtm_proto::{Client, Server, Timestamp};
+use rtm_proto::{ChannelId, Client, Message, Server, Timestamp, UserId};
 
 pub const T0_UNIX_MS: u64 = 1_750_000_000_000;
 
@@ -334,4 +335,33 @@ impl World {
             _ => unreachable!(),
         }
     }
+}
+
+/// A channel id of the stories (valid by construction).
+pub fn ch(s: &str) -> ChannelId {
+    ChannelId::new(s).unwrap()
+}
+
+/// A user id of the stories (valid by construction).
+pub fn uid(s: &str) -> UserId {
+    UserId::new(s).unwrap()
+}
+
+/// Client `c` joins `channel`; panics unless the server confirmed it.
+pub fn join(w: &mut World, c: usize, channel: &str) {
+    let req = w.clients[c].join(w.now, &ch(channel)).unwrap();
+    w.settle();
+    assert_eq!(w.response(c, req), Some(Response::Join(Ok(()))));
+}
+
+/// Client `c` says `text` in `channel`; panics unless the server accepted it.
+pub fn say(w: &mut World, c: usize, channel: &str, text: &str) {
+    let req = w.clients[c]
+        .send_channel_message(w.now, &ch(channel), Message::text(text))
+        .unwrap();
+    w.settle();
+    assert_eq!(
+        w.response(c, req),
+        Some(Response::SendChannelMessage(Ok(())))
+    );
 }
