@@ -786,20 +786,11 @@ impl Sim {
     }
 
     /// Probes: each connected user invites the next one, who accepts.
-    pub(crate) fn invitation_probes(&mut self, ins: &[usize], k: usize) {
+    pub(crate) fn invitation_probes(&mut self, rotation: &[(usize, usize)]) {
         if self.cfg.knobs.action_weights[crate::config::Action::Invite as usize] == 0 {
             return;
         }
-        for node in 0..self.clients.len() {
-            if !self.clients[node].target_in {
-                continue;
-            }
-            let me = self.clients[node].user;
-            let pos = ins
-                .iter()
-                .position(|&u| u == me)
-                .expect("target_in users are online");
-            let to = ins[(pos + k) % ins.len()];
+        for &(node, to) in rotation {
             self.do_invite(node, to, true);
         }
     }

@@ -831,22 +831,9 @@ impl Sim {
     fn start_probes(&mut self) {
         self.phase = Phase::Probing;
         self.note("CONVERGED: probing with fresh traffic".into());
-        let ins: Vec<usize> = (0..self.users.len())
-            .filter(|&u| self.expected_online(u))
-            .collect();
-        // Each online user sends one probe and receives exactly one (a rotation of the list),
-        // so no receiver can legitimately be closed as a slow consumer (max_unacked >= 4).
-        let k = 1 + self.work.below(ins.len() as u64 - 1) as usize;
-        for node in 0..self.clients.len() {
-            if !self.clients[node].target_in {
-                continue;
-            }
-            let me = self.clients[node].user;
-            let pos = ins
-                .iter()
-                .position(|&u| u == me)
-                .expect("target_in users are online");
-            let to = ins[(pos + k) % ins.len()];
+        // Each online user sends one probe and receives exactly one, so no receiver can
+        // legitimately be closed as a slow consumer (max_unacked >= 4).
+        for (node, to) in self.probe_rotation() {
             self.do_send(node, to, false, true);
             let peers = self.random_users(5);
             self.do_query(node, peers, true);
@@ -860,16 +847,34 @@ impl Sim {
     fn start_feature_probes(&mut self) {
         self.phase = Phase::ProbingFeatures;
         self.note("PROBED: probing channels, attributes and invitations".into());
-        let ins: Vec<usize> = (0..self.users.len())
-            .filter(|&u| self.expected_online(u))
-            .collect();
-        let k = 1 + self.work.below(ins.len() as u64 - 1) as usize;
+        let rotation = self.probe_rotation();
         for node in 0..self.clients.len() {
             if self.clients[node].target_in {
                 self.channel_probes(node);
             }
         }
-        self.invitation_probes(&ins, k);
+        self.invitation_probes(&rotation);
+    }
+
+    /// Each probing client (a primary meant to be online) with the user it probes: the
+    /// online users in a rotation by a random step, so each sends one probe and receives
+    /// exactly one.
+    fn probe_rotation(&mut self) -> Vec<(usize, usize)> {
+        let ins: Vec<usize> = (0..self.users.len())
+            .filter(|&u| self.expected_online(u))
+            .collect();
+        let k = 1 + self.work.below(ins.len() as u64 - 1) as usize;
+        (0..self.clients.len())
+            .filter(|&node| self.clients[node].target_in)
+            .map(|node| {
+                let me = self.clients[node].user;
+                let pos = ins
+                    .iter()
+                    .position(|&u| u == me)
+                    .expect("target_in users are online");
+                (node, ins[(pos + k) % ins.len()])
+            })
+            .collect()
     }
 
     /// Periodic full checks, convergence and the liveness deadline.
