@@ -50,6 +50,28 @@ impl Message {
         };
         non_empty && self.counted_len() <= MAX_MESSAGE_BYTES
     }
+
+    /// A 64-bit FNV-1a digest of the kind and content: what the server remembers of a send
+    /// to tell a resend (same content) from a reused `msg_id` (other content) without
+    /// keeping the message.
+    pub fn digest(&self) -> u64 {
+        fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            h
+        }
+        // The length goes in before the field, so ("ab", "c") and ("a", "bc") differ.
+        let field = |h: u64, bytes: &[u8]| fnv(fnv(h, &(bytes.len() as u64).to_le_bytes()), bytes);
+        let h = 0xcbf2_9ce4_8422_2325;
+        match self {
+            Message::Text { text } => field(fnv(h, b"t"), text.as_bytes()),
+            Message::Raw { data, description } => {
+                field(field(fnv(h, b"r"), data), description.as_bytes())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -65,5 +87,17 @@ mod tests {
         assert!(!Message::raw(vec![], "d").is_valid());
         assert!(!Message::raw(vec![0; MAX_MESSAGE_BYTES], "d").is_valid());
         assert!(Message::raw(vec![0; MAX_MESSAGE_BYTES - 1], "d").is_valid());
+    }
+
+    #[test]
+    fn digest_tells_kind_and_content_apart() {
+        let d = |m: Message| m.digest();
+        assert_eq!(d(Message::text("hi")), d(Message::text("hi")));
+        assert_ne!(d(Message::text("hi")), d(Message::text("ho")));
+        assert_ne!(d(Message::text("hi")), d(Message::raw(b"hi".to_vec(), "")));
+        assert_ne!(
+            d(Message::raw(b"ab".to_vec(), "c")),
+            d(Message::raw(b"a".to_vec(), "bc"))
+        );
     }
 }

@@ -1103,7 +1103,7 @@ pub fn server_inputs(data: &[u8]) {
         max_unacked: 1 + inp.u8() as usize % 8,
         offline_per_user: 1 + inp.u8() as usize % 8,
         offline_total: 1 + inp.u8() as usize % 32,
-        dedup_capacity: 1 + inp.u8() as usize % 64,
+        dedup_bytes: 256 + inp.u8() as usize * 64,
         ..ServerConfig::default()
     };
     let (per_user, total) = (cfg.offline_per_user, cfg.offline_total);

@@ -25,8 +25,9 @@ use crate::errors::{
 use crate::ids::{ChannelId, UserId};
 use crate::message::Message;
 use crate::time::Timestamp;
-use crate::wire::{ChannelCount, ChannelCursor, ServerFrame};
+use crate::wire::{ChannelCount, ChannelCursor, PeerMessageOutcome, ServerFrame};
 
+use super::resends::{Lookup, SendKey, Target, MSG_ID_REUSED, RESENDS_FULL};
 use super::{ConnId, Server, ServerTimer};
 
 /// Most channels one session may have joined (§4.8).
@@ -292,9 +293,20 @@ impl Server {
         msg_id: u64,
         message: Message,
     ) {
-        let key = (uid.clone(), msg_id);
-        if self.dedup.seen(&key) {
-            return self.send(conn, &ServerFrame::Ok { id });
+        let key = SendKey {
+            from: uid.clone(),
+            to: Target::Channel(channel.clone()),
+            msg_id,
+        };
+        let digest = message.digest();
+        match self.resends.lookup(&key, digest) {
+            Lookup::New => {}
+            Lookup::Conflict => {
+                let e = ChannelMessageError::Failure;
+                return self.reply_error(conn, id, e.code(), MSG_ID_REUSED);
+            }
+            // Channel sends are settled when taken.
+            Lookup::Done(_) | Lookup::Pending => return self.send(conn, &ServerFrame::Ok { id }),
         }
         let member = self
             .sessions
@@ -317,7 +329,11 @@ impl Server {
             return self.reply_error(conn, id, e.code(), e.to_string());
         }
         let _ = epoch;
-        self.dedup.remember_done(self.now, key);
+        let taken = Some(PeerMessageOutcome::Received);
+        if !self.resends.insert(self.now, key, digest, taken, None) {
+            let e = ChannelMessageError::Failure;
+            return self.reply_error(conn, id, e.code(), RESENDS_FULL);
+        }
         let now = self.now;
         let server_ts = self.unix_ms();
         let ch = self.channel_entry(&channel);

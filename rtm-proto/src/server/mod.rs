@@ -25,6 +25,7 @@ mod invitations;
 mod offline;
 mod peers;
 pub(crate) mod presence;
+mod resends;
 mod sessions;
 
 use core::time::Duration;
@@ -41,8 +42,8 @@ use crate::wire::{close, ClientFrame, ServerFrame};
 use channels::Channel;
 use invitations::{InvKey, Invitations};
 use offline::OfflineStore;
-use peers::Dedup;
 use presence::Presence;
+use resends::Resends;
 use sessions::{Session, Tombstones};
 
 /// A connection, named by the driver. Ids must not be reused while the core knows them.
@@ -87,8 +88,9 @@ pub struct ServerConfig {
     pub send_window_bytes: usize,
     /// How long a sender's `msg_id` is remembered to make resends idempotent.
     pub dedup_window: Duration,
-    /// `msg_id`s remembered in all (oldest forgotten first).
-    pub dedup_capacity: usize,
+    /// Bytes the remembered sends may take in all (about 200 bytes plus twice the ids each);
+    /// beyond it the oldest settled sends are forgotten early (see `resends.rs`).
+    pub dedup_bytes: usize,
     /// How long the attributes of a channel nobody is in are kept (§4.6 "a couple of
     /// minutes", §14.7).
     pub channel_attributes_grace: Duration,
@@ -111,7 +113,7 @@ impl Default for ServerConfig {
             send_window: 256,
             send_window_bytes: 1024 * 1024,
             dedup_window: Duration::from_secs(120),
-            dedup_capacity: 1_000_000,
+            dedup_bytes: 128 * 1024 * 1024,
             channel_attributes_grace: Duration::from_secs(180),
         }
     }
@@ -195,6 +197,9 @@ pub struct ServerStats {
     pub subscriptions: usize,
     pub channels: usize,
     pub invitations: usize,
+    /// Sends remembered to recognise resends, and the bytes counted for them.
+    pub remembered_sends: usize,
+    pub remembered_send_bytes: usize,
 }
 
 /// The RTM server core. See the module documentation for the driving contract.
@@ -210,7 +215,7 @@ pub struct Server {
     invitations: Invitations,
     next_epoch: u64,
     offline: OfflineStore,
-    dedup: Dedup,
+    resends: Resends,
     presence: Presence,
     tombstones: Tombstones,
     timers: TimerTable<ServerTimer>,
@@ -243,7 +248,7 @@ impl Server {
                 config.offline_total,
                 config.offline_retention,
             ),
-            dedup: Dedup::new(config.dedup_window, config.dedup_capacity),
+            resends: Resends::new(config.dedup_window, config.dedup_bytes),
             config,
             rng: Rng::new(seed),
             wall: WallClock::new(now, unix_ms),
@@ -269,7 +274,7 @@ impl Server {
     pub fn handle_input(&mut self, now: Timestamp, input: ServerInput) {
         debug_assert!(now >= self.now, "time went backwards");
         self.now = self.now.max(now);
-        self.dedup.expire(self.now);
+        self.resends.expire(self.now);
         match input {
             ServerInput::Opened(conn) => {
                 self.conns.insert(conn, ConnState::AwaitingLogin);
@@ -306,6 +311,8 @@ impl Server {
             subscriptions: self.presence.len(),
             channels: self.channels.len(),
             invitations: self.invitations.len(),
+            remembered_sends: self.resends.len(),
+            remembered_send_bytes: self.resends.bytes(),
         }
     }
 

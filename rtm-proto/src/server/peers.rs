@@ -6,10 +6,9 @@
 //! sender is told `cached`. An offline receiver gets it stored if the sender asked for offline
 //! messaging (`cached`), else the sender is told `unreachable`.
 //!
-//! Each `(sender, msg_id)` is remembered for [`super::ServerConfig::dedup_window`], so a client
-//! that resends after a reconnect gets the first outcome back instead of a second delivery.
+//! Resends are recognised by [`super::resends`]: the first outcome is answered again instead
+//! of a second delivery.
 
-use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
@@ -17,18 +16,16 @@ use bytes::Bytes;
 use crate::errors::PeerMessageError;
 use crate::ids::{ChannelId, UserId};
 use crate::message::Message;
-use crate::time::Timestamp;
 use crate::wire::{PeerMessageOutcome, ServerFrame};
 
+use super::resends::{Lookup, SendKey, Target, Waiter, MSG_ID_REUSED, RESENDS_FULL};
 use super::{ConnId, Server};
-
-/// `(sender, msg_id)`: the identity of one send, across resends.
-pub(super) type MsgKey = (UserId, u64);
 
 /// A message as the server keeps it until the receiver acknowledges it.
 #[derive(Debug, Clone)]
 pub(super) struct StoredMessage {
-    pub key: MsgKey,
+    /// The send it came from; its receiver is `Target::Peer`.
+    pub key: SendKey,
     pub message: Message,
     /// Unix ms at which the server received it.
     pub server_ts: u64,
@@ -58,80 +55,6 @@ pub(super) enum StreamPush {
     Dropped,
 }
 
-/// Who is waiting for the outcome of a send.
-#[derive(Debug, Clone)]
-struct Waiter {
-    epoch: u64,
-    request: u32,
-}
-
-#[derive(Debug)]
-struct DedupEntry {
-    outcome: Option<PeerMessageOutcome>,
-    waiter: Option<Waiter>,
-}
-
-/// Recently seen sends, bounded in time and count.
-#[derive(Debug)]
-pub(super) struct Dedup {
-    window: Duration,
-    capacity: usize,
-    entries: BTreeMap<MsgKey, DedupEntry>,
-    order: VecDeque<(Timestamp, MsgKey)>,
-}
-
-impl Dedup {
-    pub fn new(window: Duration, capacity: usize) -> Self {
-        Dedup {
-            window,
-            capacity: capacity.max(1),
-            entries: BTreeMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-
-    /// Forgets sends older than the window.
-    pub fn expire(&mut self, now: Timestamp) {
-        while let Some((at, _)) = self.order.front() {
-            if now.since(*at) < self.window {
-                break;
-            }
-            let (_, key) = self.order.pop_front().expect("front exists");
-            self.entries.remove(&key);
-        }
-    }
-
-    /// Whether `key` was seen within the window.
-    pub fn seen(&self, key: &MsgKey) -> bool {
-        self.entries.contains_key(key)
-    }
-
-    /// Remembers a send that is already complete (a channel message the server accepted).
-    pub fn remember_done(&mut self, now: Timestamp, key: MsgKey) {
-        self.insert(now, key.clone(), None);
-        if let Some(e) = self.entries.get_mut(&key) {
-            e.outcome = Some(PeerMessageOutcome::Received);
-        }
-    }
-
-    fn insert(&mut self, now: Timestamp, key: MsgKey, waiter: Option<Waiter>) {
-        if self.order.len() >= self.capacity {
-            if let Some((_, oldest)) = self.order.pop_front() {
-                self.entries.remove(&oldest);
-            }
-        }
-        self.order.push_back((now, key.clone()));
-        self.entries.insert(
-            key,
-            DedupEntry {
-                outcome: None,
-                waiter,
-            },
-        );
-        debug_assert!(self.entries.len() <= self.capacity);
-    }
-}
-
 impl Server {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn on_peer_message(
@@ -145,14 +68,33 @@ impl Server {
         message: Message,
         offline: bool,
     ) {
-        let key: MsgKey = (from.clone(), msg_id);
+        let key = SendKey {
+            from: from.clone(),
+            to: Target::Peer(to.clone()),
+            msg_id,
+        };
+        let digest = message.digest();
+        let waiter = Waiter { epoch, request: id };
         // A resend: answer with the first outcome, or wait for it.
-        if let Some(entry) = self.dedup.entries.get_mut(&key) {
-            match entry.outcome {
-                Some(outcome) => self.send(conn, &ServerFrame::PeerMessageResult { id, outcome }),
-                None => entry.waiter = Some(Waiter { epoch, request: id }),
+        match self.resends.lookup(&key, digest) {
+            Lookup::Done(outcome) => {
+                return self.send(conn, &ServerFrame::PeerMessageResult { id, outcome })
             }
-            return;
+            Lookup::Pending if self.resends.wait(&key, waiter) => return,
+            Lookup::Pending => {
+                let e = PeerMessageError::Failure;
+                return self.reply_error(
+                    conn,
+                    id,
+                    e.code(),
+                    "this send is already waiting for its outcome (too many repeats)",
+                );
+            }
+            Lookup::Conflict => {
+                let e = PeerMessageError::Failure;
+                return self.reply_error(conn, id, e.code(), MSG_ID_REUSED);
+            }
+            Lookup::New => {}
         }
         let refuse = if !message.is_valid() {
             Some(PeerMessageError::InvalidMessage)
@@ -171,9 +113,13 @@ impl Server {
             self.reply_error(conn, id, e.code(), e.to_string());
             return;
         }
-
-        self.dedup
-            .insert(self.now, key.clone(), Some(Waiter { epoch, request: id }));
+        if !self
+            .resends
+            .insert(self.now, key.clone(), digest, None, Some(waiter))
+        {
+            let e = PeerMessageError::Failure;
+            return self.reply_error(conn, id, e.code(), RESENDS_FULL);
+        }
         // What the encoded push will weigh, near enough for the byte bound (raw data
         // travels as base64).
         let message_len = 256
@@ -225,8 +171,8 @@ impl Server {
             return false;
         }
         let frame = ServerFrame::Message {
-            from: stored.key.0.clone(),
-            msg_id: stored.key.1,
+            from: stored.key.from.clone(),
+            msg_id: stored.key.msg_id,
             message: stored.message.clone(),
             server_ts: stored.server_ts,
             offline: stored.offline,
@@ -460,39 +406,36 @@ impl Server {
     }
 
     /// Records `outcome` for `key` unless one is already known.
-    pub(super) fn resolve_if_pending(&mut self, key: &MsgKey, outcome: PeerMessageOutcome) {
-        if self
-            .dedup
-            .entries
-            .get(key)
-            .is_some_and(|e| e.outcome.is_none())
-        {
-            self.resolve(key, outcome);
-        }
+    pub(super) fn resolve_if_pending(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
+        let waiters = self.resends.settle(key, outcome, true);
+        self.answer_waiters(&key.from, waiters, outcome);
     }
 
-    /// Records `outcome` for `key` and tells a waiting sender.
-    fn resolve(&mut self, key: &MsgKey, outcome: PeerMessageOutcome) {
-        let Some(entry) = self.dedup.entries.get_mut(key) else {
-            return;
-        };
-        entry.outcome = Some(outcome);
-        let Some(waiter) = entry.waiter.take() else {
-            return;
-        };
-        let conn = self
-            .sessions
-            .get(&key.0)
-            .filter(|s| s.epoch == waiter.epoch)
-            .and_then(|s| s.conn);
-        if let Some(conn) = conn {
-            self.send(
-                conn,
-                &ServerFrame::PeerMessageResult {
-                    id: waiter.request,
-                    outcome,
-                },
-            );
+    /// Records `outcome` for `key` and tells the waiting requests.
+    fn resolve(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
+        let waiters = self.resends.settle(key, outcome, false);
+        self.answer_waiters(&key.from, waiters, outcome);
+    }
+
+    /// Answers each waiting request that came on the sender's current session; the
+    /// connection it is on now carries the answer (requests of an ended session have no one
+    /// to hear them).
+    fn answer_waiters(&mut self, from: &UserId, waiters: Vec<Waiter>, outcome: PeerMessageOutcome) {
+        for waiter in waiters {
+            let conn = self
+                .sessions
+                .get(from)
+                .filter(|s| s.epoch == waiter.epoch)
+                .and_then(|s| s.conn);
+            if let Some(conn) = conn {
+                self.send(
+                    conn,
+                    &ServerFrame::PeerMessageResult {
+                        id: waiter.request,
+                        outcome,
+                    },
+                );
+            }
         }
     }
 }

@@ -254,6 +254,8 @@ impl World {
                     if let Some(&(c, t)) = self.owner.get(&conn) {
                         self.queue
                             .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
+                    } else {
+                        self.raw_sent.push((conn, frame));
                     }
                 }
                 ServerOutput::Close { conn, code, .. } => {

@@ -1,0 +1,232 @@
+//! Resends: which sends the server has already taken, so that a resend after a lost answer is
+//! answered instead of delivered twice (§4.3, §4.8).
+//!
+//! A send is named by its sender, its destination (a peer or a channel) and the sender's
+//! `msg_id`. A repeat with the same name and the same content (kind and bytes, compared by
+//! [`crate::Message::digest`]) is a resend: it gets the first send's outcome, or waits for it.
+//! The same `msg_id` to another destination is another send. The same name with other
+//! content is refused (`FAILURE`): the receiver's client drops a push whose `(from, msg_id)`
+//! it has delivered already, so delivering it would earn a receipt for a message nobody saw.
+//!
+//! Bounded in time ([`super::ServerConfig::dedup_window`]) and in bytes
+//! ([`super::ServerConfig::dedup_bytes`]). When the byte bound is reached the oldest settled
+//! sends are forgotten early (a resend of one of those is delivered again; the receiver's
+//! client still drops it if its session saw it). Sends still waiting for their outcome are
+//! never forgotten, so no request goes unanswered; if they alone fill the table, new sends
+//! are refused with `FAILURE` until outcomes arrive.
+
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::ids::{ChannelId, UserId};
+use crate::time::Timestamp;
+use crate::wire::PeerMessageOutcome;
+
+/// Where a send goes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum Target {
+    Peer(UserId),
+    Channel(ChannelId),
+}
+
+/// The name of one send across its resends.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) struct SendKey {
+    pub from: UserId,
+    pub to: Target,
+    pub msg_id: u64,
+}
+
+impl SendKey {
+    /// What one remembered send costs: the key is held twice (map and age queue), plus the
+    /// map node, the entry and the queue slot, rounded up.
+    fn weight(&self) -> usize {
+        let to = match &self.to {
+            Target::Peer(u) => u.as_str().len(),
+            Target::Channel(c) => c.as_str().len(),
+        };
+        2 * (self.from.as_str().len() + to) + ENTRY_OVERHEAD
+    }
+}
+
+/// Bytes counted per remembered send beside its ids.
+const ENTRY_OVERHEAD: usize = 192;
+
+/// Requests of one sender waiting for the same send's outcome (the first and its repeats on
+/// later connections). A further repeat is refused at once, so every request is answered.
+pub(super) const MAX_WAITERS: usize = 4;
+
+/// A request waiting for the outcome of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Waiter {
+    /// The sender's session the request came on.
+    pub epoch: u64,
+    pub request: u32,
+}
+
+#[derive(Debug)]
+struct Entry {
+    digest: u64,
+    outcome: Option<PeerMessageOutcome>,
+    waiters: Vec<Waiter>,
+}
+
+/// What the table knows of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// Not seen within the window.
+    New,
+    /// Seen with other content: a reused `msg_id`.
+    Conflict,
+    /// Seen and settled.
+    Done(PeerMessageOutcome),
+    /// Seen, outcome still to come.
+    Pending,
+}
+
+/// Recently taken sends, bounded in time and bytes.
+#[derive(Debug)]
+pub(super) struct Resends {
+    window: Duration,
+    max_bytes: usize,
+    bytes: usize,
+    entries: BTreeMap<SendKey, Entry>,
+    /// Keys by age. A pending send that reaches the front is moved to the back instead of
+    /// being forgotten.
+    order: VecDeque<(Timestamp, SendKey)>,
+}
+
+impl Resends {
+    pub fn new(window: Duration, max_bytes: usize) -> Self {
+        Resends {
+            window,
+            max_bytes,
+            bytes: 0,
+            entries: BTreeMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Sends remembered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes counted against [`super::ServerConfig::dedup_bytes`].
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Forgets settled sends older than the window; pending ones go to the back.
+    pub fn expire(&mut self, now: Timestamp) {
+        // Each key is looked at once per call at most: a requeued one carries `now`.
+        while let Some((at, _)) = self.order.front() {
+            if now.since(*at) < self.window {
+                break;
+            }
+            let Some((_, key)) = self.order.pop_front() else {
+                break;
+            };
+            if self.entries.get(&key).is_some_and(|e| e.outcome.is_none()) {
+                self.order.push_back((now, key));
+            } else {
+                self.forget(&key);
+            }
+        }
+    }
+
+    pub fn lookup(&self, key: &SendKey, digest: u64) -> Lookup {
+        match self.entries.get(key) {
+            None => Lookup::New,
+            Some(e) if e.digest != digest => Lookup::Conflict,
+            Some(e) => e.outcome.map_or(Lookup::Pending, Lookup::Done),
+        }
+    }
+
+    /// Adds a waiter to a pending send; `false` if it has [`MAX_WAITERS`] already.
+    pub fn wait(&mut self, key: &SendKey, waiter: Waiter) -> bool {
+        match self.entries.get_mut(key) {
+            Some(e) if e.outcome.is_none() && e.waiters.len() < MAX_WAITERS => {
+                e.waiters.push(waiter);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Remembers a new send, settled (`outcome`) or pending (`waiter`). `false` if the table
+    /// is full of pending sends: the caller refuses the send.
+    pub fn insert(
+        &mut self,
+        now: Timestamp,
+        key: SendKey,
+        digest: u64,
+        outcome: Option<PeerMessageOutcome>,
+        waiter: Option<Waiter>,
+    ) -> bool {
+        debug_assert!(!self.entries.contains_key(&key), "insert of a known send");
+        let weight = key.weight();
+        // Forget the oldest settled sends; pending ones met on the way go to the back. Once
+        // every remembered send left has been moved, all are pending: refuse.
+        let mut moved = 0;
+        while self.bytes + weight > self.max_bytes {
+            if moved >= self.order.len() {
+                return false;
+            }
+            let Some((at, oldest)) = self.order.pop_front() else {
+                return false;
+            };
+            if self
+                .entries
+                .get(&oldest)
+                .is_some_and(|e| e.outcome.is_none())
+            {
+                moved += 1;
+                self.order.push_back((at, oldest));
+            } else {
+                self.forget(&oldest);
+            }
+        }
+        self.bytes += weight;
+        self.order.push_back((now, key.clone()));
+        self.entries.insert(
+            key,
+            Entry {
+                digest,
+                outcome,
+                waiters: waiter.into_iter().collect(),
+            },
+        );
+        debug_assert_eq!(self.entries.len(), self.order.len());
+        true
+    }
+
+    /// Records `outcome` (unless `only_if_pending` and one is known) and hands back the
+    /// waiters to answer.
+    pub fn settle(
+        &mut self,
+        key: &SendKey,
+        outcome: PeerMessageOutcome,
+        only_if_pending: bool,
+    ) -> Vec<Waiter> {
+        match self.entries.get_mut(key) {
+            Some(e) if !(only_if_pending && e.outcome.is_some()) => {
+                e.outcome = Some(outcome);
+                std::mem::take(&mut e.waiters)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn forget(&mut self, key: &SendKey) {
+        if self.entries.remove(key).is_some() {
+            self.bytes -= key.weight();
+        }
+    }
+}
+
+/// The answer to a `msg_id` reused for other content.
+pub(super) const MSG_ID_REUSED: &str =
+    "msg_id already used for another message to this destination within 120 s; use a fresh id";
+/// The answer when pending sends fill the table.
+pub(super) const RESENDS_FULL: &str = "server busy: too many sends waiting for their outcome";
