@@ -6,51 +6,8 @@
 
 mod common;
 
-use common::{join, World};
+use common::{drain_raw, join, raw_login, say_raw, World};
 use rtm_proto::client::Event;
-use rtm_proto::server::ServerOutput;
-use rtm_proto::ConnId;
-
-const APP: &str = "00000000000000000000000000000000";
-
-/// Logs `name` in on a raw connection.
-fn raw_login(w: &mut World, name: &str) -> ConnId {
-    let conn = w.raw_connect();
-    let login = format!(r#"{{"type":"login","id":1,"version":1,"app_id":"{APP}","uid":"{name}"}}"#);
-    let out = w.raw_frame(conn, login.as_bytes());
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, ServerOutput::Send { frame, .. } if frame.starts_with(br#"{"type":"login_ok""#))),
-        "{out:?}"
-    );
-    conn
-}
-
-/// Sends `frame` on `conn`, settles, and returns every frame the server sent on `conn`
-/// since the last call, as text.
-fn say_raw(w: &mut World, conn: ConnId, frame: &str) -> Vec<String> {
-    let mut got: Vec<String> = w
-        .raw_frame(conn, frame.as_bytes())
-        .into_iter()
-        .filter_map(|o| match o {
-            ServerOutput::Send { frame, .. } => Some(String::from_utf8(frame.to_vec()).unwrap()),
-            _ => None,
-        })
-        .collect();
-    got.extend(drain_raw(w, conn));
-    got
-}
-
-/// Frames the server sent on `conn` outside a `raw_frame` call (receipts that came later).
-fn drain_raw(w: &mut World, conn: ConnId) -> Vec<String> {
-    let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut w.raw_sent)
-        .into_iter()
-        .partition(|(c, _)| *c == conn);
-    w.raw_sent = rest;
-    mine.into_iter()
-        .map(|(_, f)| String::from_utf8(f.to_vec()).unwrap())
-        .collect()
-}
 
 fn peer_message(id: u32, to: &str, msg_id: u64, text: &str) -> String {
     format!(

@@ -60,6 +60,11 @@ pub(super) struct Invitation {
     delivered: bool,
     local: LocalInvitationUpdate,
     remote: RemoteInvitationUpdate,
+    /// Where the latest `local_invitation` push went: `(caller's session epoch, stream
+    /// position)`. A resent `invite` of a decided invitation pushes the decision again only
+    /// if that push is no longer in the caller's stream (acknowledged, or another session):
+    /// resends never grow the stream.
+    local_told: Option<(u64, u64)>,
 }
 
 /// Every invitation the server knows, by caller and by callee.
@@ -124,8 +129,9 @@ impl Server {
             // A resend. If the invitation was decided meanwhile (the decision may have gone
             // to a session the caller lost), tell the caller again.
             let decided = inv.phase == Phase::Done;
+            let told = inv.local_told;
             self.send(conn, &ServerFrame::Ok { id });
-            if decided {
+            if decided && !told.is_some_and(|at| self.stream_holds(caller, at)) {
                 self.push_local(&key);
             }
             return;
@@ -160,6 +166,7 @@ impl Server {
                     content,
                     reason: None,
                 },
+                local_told: None,
             },
         );
         self.invitations
@@ -408,7 +415,15 @@ impl Server {
             return;
         };
         let frame = ServerFrame::LocalInvitation(inv.local.clone()).encode();
-        self.push_kept(&key.0.clone(), frame);
+        let caller = key.0.clone();
+        self.push_kept(&caller, frame);
+        let at = self
+            .sessions
+            .get(&caller)
+            .map(|s| (s.epoch, s.next_pos - 1));
+        if let Some(inv) = self.invitations.records.get_mut(key) {
+            inv.local_told = at;
+        }
     }
 
     fn push_remote(&mut self, key: &InvKey) {

@@ -474,6 +474,13 @@ impl Server {
         }
     }
 
+    /// Whether the push at `(epoch, pos)` is still unacknowledged in `uid`'s stream.
+    pub(super) fn stream_holds(&self, uid: &UserId, (epoch, pos): (u64, u64)) -> bool {
+        self.sessions.get(uid).is_some_and(|s| {
+            s.epoch == epoch && pos < s.next_pos && s.unacked.front().is_some_and(|p| p.pos <= pos)
+        })
+    }
+
     /// Sends what `uid`'s window allows (after an ack, or a resume).
     pub(super) fn pump_stream(&mut self, uid: &UserId) {
         let limits = self.stream_limits();
