@@ -206,6 +206,8 @@ error_family!(
         AlreadyEnd = 3 => "the invitation has ended",
         AlreadyAccept = 4 => "the invitation was already accepted",
         AlreadySent = 5 => "the invitation was already sent",
+        /// Not in Agora's family: the server's budget for invitation requests (PROTOCOL.md).
+        TooOften = 6 => "invitation requests too often (more than 40 invitations, or 120 answers, cancels and syncs, per 10 s)",
     }
 );
 

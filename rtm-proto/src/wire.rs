@@ -58,6 +58,9 @@ pub mod close {
     pub const SUPERSEDED: u16 = 4008;
     /// The client saw no frame from the server for too long (client-side close).
     pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+    /// The session kept sending requests after more than 100 refusals for exceeding its
+    /// budgets within 10 s.
+    pub const TOO_MANY_REQUESTS: u16 = 4010;
     /// Longest close reason a WebSocket close frame can carry (RFC 6455 §5.5: 125 bytes of
     /// payload, 2 of them the code).
     pub const MAX_REASON_BYTES: usize = 123;

@@ -5,6 +5,8 @@
 mod common;
 
 use common::{raw_login, say_raw, World};
+use rtm_proto::server::ServerOutput;
+use rtm_proto::wire::close;
 
 fn count(frames: &[String], kind: &str) -> usize {
     let tag = format!(r#"{{"type":"{kind}""#);
@@ -25,10 +27,11 @@ fn regression_resending_a_decided_invite_does_not_grow_the_callers_stream() {
     ));
     assert_eq!(count(&told, "local_invitation"), 1, "{told:?}");
 
-    // Alice never acknowledges and keeps resending: each resend is answered, and the
-    // decision she has not acknowledged is not pushed again.
+    // Alice never acknowledges and keeps resending, within her invite budget: each resend
+    // is answered, and the decision she has not acknowledged is not pushed again.
     let mut answers = 0;
     for _ in 0..200 {
+        w.advance(300);
         let out = say_raw(&mut w, alice, invite);
         answers += count(&out, "ok");
         assert_eq!(count(&out, "local_invitation"), 0, "{out:?}");
@@ -38,6 +41,128 @@ fn regression_resending_a_decided_invite_does_not_grow_the_callers_stream() {
     // Once she has acknowledged it, a resend tells her the decision again (she may have
     // lost it with a session).
     say_raw(&mut w, alice, r#"{"type":"ack","seq":1}"#);
+    w.advance(300);
     let out = say_raw(&mut w, alice, invite);
     assert_eq!(count(&out, "local_invitation"), 1, "{out:?}");
+}
+
+#[test]
+fn every_request_kind_has_a_server_side_budget() {
+    let mut w = World::new(0);
+    let mallory = raw_login(&mut w, "mallory");
+    // (request, how many its budget admits at once: twice §9.2's rate over 10 s; the
+    // family's TOO_OFTEN code)
+    #[rustfmt::skip]
+    let kinds = [
+        (r#"{"type":"get_member_count","id":ID,"channels":["a"]}"#, 20, 3),
+        (r#"{"type":"query_online","id":ID,"peers":["bob"]}"#, 40, 5),
+        (r#"{"type":"subscribe","id":ID,"peers":["bob"]}"#, 40, 5),
+        (r#"{"type":"unsubscribe","id":ID,"peers":["bob"]}"#, 40, 5),
+        (r#"{"type":"get_user_attrs","id":ID,"user":"bob"}"#, 160, 5),
+        (r#"{"type":"get_channel_attrs","id":ID,"channel":"a"}"#, 40, 5),
+        (r#"{"type":"channel_attrs","id":ID,"channel":"a","op":"clear"}"#, 40, 5),
+        (r#"{"type":"user_attrs","id":ID,"op":"clear"}"#, 40, 5),
+        (r#"{"type":"get_members","id":ID,"channel":"a"}"#, 50, 4),
+        (r#"{"type":"renew_token","id":ID,"token":"x"}"#, 40, 4),
+        (r#"{"type":"invitation_sync","id":ID,"local":[],"remote":[]}"#, 120, 6),
+        (r#"{"type":"join","id":ID,"channel":"cID"}"#, 333, 7),
+        (r#"{"type":"leave","id":ID,"channel":"cID"}"#, 333, 2),
+        (r#"{"type":"invite","id":ID,"invitation":ID,"callee":"bob","content":"","channel_id":""}"#, 40, 6),
+    ];
+    let mut id = 10;
+    for (frame, admitted, code) in kinds {
+        for _ in 0..admitted {
+            id += 1;
+            let out = say_raw(&mut w, mallory, &frame.replace("ID", &id.to_string()));
+            let refused = format!(r#"{{"type":"error","id":{id},"code":{code},"#);
+            assert!(
+                !out.iter().any(|f| f.starts_with(&refused)),
+                "{frame}: {out:?}"
+            );
+        }
+        id += 1;
+        let out = say_raw(&mut w, mallory, &frame.replace("ID", &id.to_string()));
+        let refused = format!(r#"{{"type":"error","id":{id},"code":{code},"#);
+        assert!(
+            out.iter().any(|f| f.starts_with(&refused)),
+            "{frame}: {out:?}"
+        );
+        // A budget refills with time.
+        w.advance(10_001);
+    }
+}
+
+#[test]
+fn a_client_that_keeps_flooding_after_refusals_is_closed_with_4010() {
+    let mut w = World::new(0);
+    let mallory = raw_login(&mut w, "mallory");
+    let mut refusals = 0;
+    for id in 10.. {
+        let frame = format!(r#"{{"type":"get_member_count","id":{id},"channels":["a"]}}"#);
+        let out = w.raw_frame(mallory, frame.as_bytes());
+        if let Some(code) = out.iter().find_map(|o| match o {
+            ServerOutput::Close { code, .. } => Some(*code),
+            _ => None,
+        }) {
+            assert_eq!(code, close::TOO_MANY_REQUESTS);
+            break;
+        }
+        refusals += out
+            .iter()
+            .filter(|o| matches!(o, ServerOutput::Send { frame, .. } if frame.starts_with(br#"{"type":"error""#)))
+            .count();
+        assert!(id < 1_000, "never closed");
+    }
+    assert_eq!(refusals, 100);
+}
+
+fn channel_attrs_set(id: u32, channel: &str, value: &str) -> String {
+    format!(
+        r#"{{"type":"channel_attrs","id":{id},"channel":"{channel}","op":"set","attributes":{{"k":"{value}"}}}}"#
+    )
+}
+
+fn error_code(out: &[String], id: u32) -> Option<u32> {
+    let tag = format!(r#"{{"type":"error","id":{id},"code":"#);
+    out.iter()
+        .find_map(|f| f.strip_prefix(&tag))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|c| c.parse().ok())
+}
+
+#[test]
+fn regression_channel_attributes_are_bounded_server_wide_and_forgotten_after_the_grace() {
+    let sc = rtm_proto::server::ServerConfig {
+        max_channels: 4,
+        channel_attributes_total: 2_000,
+        ..Default::default()
+    };
+    let mut w = World::with_config(0, sc, Default::default());
+    let mallory = raw_login(&mut w, "mallory");
+    let value = "v".repeat(500);
+    let mut taken = 0;
+    for (i, id) in (10..40).enumerate() {
+        // Within the write budget: one write every 300 ms.
+        w.advance(300);
+        let out = say_raw(
+            &mut w,
+            mallory,
+            &channel_attrs_set(id, &format!("c{i}"), &value),
+        );
+        match error_code(&out, id) {
+            None => taken += 1,
+            // Past the byte budget: SIZE_OVERFLOW; past the channel count: FAILURE.
+            Some(code) => assert!(code == 4 || code == 2, "{out:?}"),
+        }
+        let stats = w.server.stats();
+        assert!(stats.channel_attribute_bytes <= 2_000, "{stats:?}");
+        assert!(stats.channels <= 4, "{stats:?}");
+    }
+    assert_eq!(taken, 3, "three 600-byte sets fit in 2 000 bytes");
+
+    // Nobody is in those channels: their attributes go after the grace period (180 s), and
+    // the budget is free again.
+    w.advance(181_000);
+    let stats = w.server.stats();
+    assert_eq!((stats.channels, stats.channel_attribute_bytes), (0, 0));
 }

@@ -72,10 +72,20 @@ impl Server {
         keys: Vec<String>,
         notify: bool,
     ) {
+        if self.channels_full(&channel) {
+            let e = AttributeOperationError::Failure;
+            return self.reply_error(conn, id, e.code(), super::channels::TOO_MANY_CHANNELS);
+        }
         let ts = self.unix_ms();
         let writer = uid.clone();
+        let budget = self.config.channel_attributes_total;
+        let total = self.channel_attr_bytes;
         let ch = self.channel_entry(&channel);
-        let result = attributes::apply(
+        let before_bytes = ch.attribute_bytes();
+        // Kept to undo a write that would pass the server-wide budget (writes that only
+        // remove cannot).
+        let undo = matches!(op, AttrOp::Set | AttrOp::AddOrUpdate).then(|| ch.attributes.clone());
+        let mut result = attributes::apply(
             &mut ch.attributes,
             op,
             attrs,
@@ -88,6 +98,15 @@ impl Server {
             },
             |k, v| k.len() + v.value.len(),
         );
+        if total - before_bytes + ch.attribute_bytes() > budget {
+            if let Some(undo) = undo {
+                ch.attributes = undo;
+            }
+            result = Err(AttributeOperationError::SizeOverflow);
+        }
+        let after_bytes = ch.attribute_bytes();
+        self.channel_attr_bytes = total - before_bytes + after_bytes;
+        let ch = self.channels.get_mut(&channel).expect("entry made above");
         let ok = result.is_ok();
         let update = (ok && notify).then(|| {
             ServerFrame::AttributesUpdated {

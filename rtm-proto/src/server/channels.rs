@@ -90,6 +90,16 @@ impl Channel {
         self.members.len() as u32
     }
 
+    /// What the channel's attributes count against
+    /// [`super::ServerConfig::channel_attributes_total`]: key and value bytes, plus the
+    /// writer's id and a fixed overhead per key.
+    pub(super) fn attribute_bytes(&self) -> usize {
+        self.attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.value.len() + v.last_update_user_id.as_str().len() + 96)
+            .sum()
+    }
+
     /// The encoded messages of the replay window (§2.6: the last 30 s, at most 32) with
     /// `cseq > after`, oldest first, but those `to` sent itself.
     pub(super) fn recent_after(&self, now: Timestamp, after: u64, to: &UserId) -> Vec<Bytes> {
@@ -109,8 +119,24 @@ impl Channel {
     }
 }
 
+/// The answer when the server holds as many channels as it may.
+pub(super) const TOO_MANY_CHANNELS: &str = "the server holds as many channels as it may; try later";
+
 impl Server {
-    /// The channel `id`, created if needed.
+    /// Whether a request that needs channel `id` must be refused because the server holds
+    /// [`super::ServerConfig::max_channels`] channels already and `id` is not one of them.
+    pub(super) fn channels_full(&self, id: &ChannelId) -> bool {
+        self.channels.len() >= self.config.max_channels && !self.channels.contains_key(id)
+    }
+
+    /// Forgets channel `id` and what its attributes counted.
+    pub(super) fn remove_channel(&mut self, id: &ChannelId) {
+        if let Some(ch) = self.channels.remove(id) {
+            self.channel_attr_bytes -= ch.attribute_bytes();
+        }
+    }
+
+    /// The channel `id`, created if needed (callers check [`Server::channels_full`]).
     pub(super) fn channel_entry(&mut self, id: &ChannelId) -> &mut Channel {
         if !self.channels.contains_key(id) {
             let epoch = self.rng.next_u64() >> 12; // JSON-safe integer
@@ -134,6 +160,10 @@ impl Server {
         if already.is_none() && s.channels.len() >= MAX_JOINED {
             let e = JoinChannelError::ExceedLimit;
             return self.reply_error(conn, id, e.code(), e.to_string());
+        }
+        if self.channels_full(&channel) {
+            let e = JoinChannelError::Failure;
+            return self.reply_error(conn, id, e.code(), TOO_MANY_CHANNELS);
         }
         let now = self.now;
         let ch = self.channel_entry(&channel);
@@ -257,7 +287,7 @@ impl Server {
             return;
         }
         if ch.attributes.is_empty() {
-            self.channels.remove(channel);
+            self.remove_channel(channel);
             return;
         }
         ch.gc_gen += 1;
@@ -278,7 +308,7 @@ impl Server {
             .get(channel)
             .is_some_and(|c| c.epoch == epoch && c.gc_gen == gen && c.members.is_empty())
         {
-            self.channels.remove(channel);
+            self.remove_channel(channel);
         }
     }
 
@@ -325,8 +355,12 @@ impl Server {
         } else {
             None
         };
-        if let Some(e) = refuse {
-            return self.reply_error(conn, id, e.code(), e.to_string());
+        match refuse {
+            Some(e @ ChannelMessageError::TooOften) => {
+                return self.refuse_message_rate(conn, uid, id, e.code(), e.to_string())
+            }
+            Some(e) => return self.reply_error(conn, id, e.code(), e.to_string()),
+            None => {}
         }
         let _ = epoch;
         let taken = Some(PeerMessageOutcome::Received);

@@ -22,6 +22,7 @@
 mod attributes;
 pub(crate) mod channels;
 mod invitations;
+mod limits;
 mod offline;
 mod peers;
 pub(crate) mod presence;
@@ -91,6 +92,12 @@ pub struct ServerConfig {
     /// Bytes the remembered sends may take in all (about 200 bytes plus twice the ids each);
     /// beyond it the oldest settled sends are forgotten early (see `resends.rs`).
     pub dedup_bytes: usize,
+    /// Channels the server holds at once (joined, or kept for their attributes). A join or
+    /// attribute write that needs one more is refused (FAILURE) until some are forgotten.
+    pub max_channels: usize,
+    /// Bytes all channels' attributes may take together (keys, values, writer ids, ~96
+    /// bytes per key). A write that would pass it is refused with SIZE_OVERFLOW.
+    pub channel_attributes_total: usize,
     /// How long the attributes of a channel nobody is in are kept (§4.6 "a couple of
     /// minutes", §14.7).
     pub channel_attributes_grace: Duration,
@@ -114,6 +121,8 @@ impl Default for ServerConfig {
             send_window_bytes: 1024 * 1024,
             dedup_window: Duration::from_secs(120),
             dedup_bytes: 128 * 1024 * 1024,
+            max_channels: 100_000,
+            channel_attributes_total: 256 * 1024 * 1024,
             channel_attributes_grace: Duration::from_secs(180),
         }
     }
@@ -196,6 +205,8 @@ pub struct ServerStats {
     pub offline_messages: usize,
     pub subscriptions: usize,
     pub channels: usize,
+    /// What all channel attributes count against `channel_attributes_total`.
+    pub channel_attribute_bytes: usize,
     pub invitations: usize,
     /// Sends remembered to recognise resends, and the bytes counted for them.
     pub remembered_sends: usize,
@@ -212,6 +223,8 @@ pub struct Server {
     conns: BTreeMap<ConnId, ConnState>,
     sessions: BTreeMap<UserId, Session>,
     channels: BTreeMap<ChannelId, Channel>,
+    /// What every channel's attributes count together (see `Channel::attribute_bytes`).
+    channel_attr_bytes: usize,
     invitations: Invitations,
     next_epoch: u64,
     offline: OfflineStore,
@@ -256,6 +269,7 @@ impl Server {
             conns: BTreeMap::new(),
             sessions: BTreeMap::new(),
             channels: BTreeMap::new(),
+            channel_attr_bytes: 0,
             invitations: Invitations::default(),
             next_epoch: 1,
             presence: Presence::default(),
@@ -310,6 +324,7 @@ impl Server {
             offline_messages: self.offline.len(),
             subscriptions: self.presence.len(),
             channels: self.channels.len(),
+            channel_attribute_bytes: self.channel_attr_bytes,
             invitations: self.invitations.len(),
             remembered_sends: self.resends.len(),
             remembered_send_bytes: self.resends.bytes(),
@@ -424,6 +439,17 @@ impl Server {
                 if !matches!(frame, ClientFrame::Logout { .. }) {
                     self.touch(&uid, epoch);
                 }
+                if let Some((budget, id)) = limits::Budget::of(&frame) {
+                    let now = self.now;
+                    let verdict = self
+                        .sessions
+                        .get_mut(&uid)
+                        .map_or(limits::Verdict::Admit, |s| s.budgets.admit(budget, now));
+                    if verdict != limits::Verdict::Admit {
+                        let (code, message) = budget.too_often();
+                        return self.refuse_too_often(conn, id, code, message, verdict);
+                    }
+                }
                 self.on_session_frame(conn, uid, epoch, frame);
             }
         }
@@ -508,6 +534,45 @@ impl Server {
                 self.on_invitation_sync(conn, &uid, id, local, remote)
             }
         }
+    }
+
+    /// Answers a request over its budget with its family's TOO_OFTEN `code`, or closes the
+    /// connection with `TOO_MANY_REQUESTS` when the session is past its refusal limit.
+    fn refuse_too_often(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        code: u32,
+        message: String,
+        verdict: limits::Verdict,
+    ) {
+        if verdict == limits::Verdict::Close {
+            self.close(
+                conn,
+                close::TOO_MANY_REQUESTS,
+                "too many requests over their limits; slow down",
+            );
+        } else {
+            self.reply_error(conn, id, code, message);
+        }
+    }
+
+    /// Counts a refusal of `uid`'s message rate and answers it (see
+    /// [`Server::refuse_too_often`]).
+    fn refuse_message_rate(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        code: u32,
+        message: String,
+    ) {
+        let now = self.now;
+        let verdict = self
+            .sessions
+            .get_mut(uid)
+            .map_or(limits::Verdict::Refuse, |s| s.budgets.refused(now));
+        self.refuse_too_often(conn, id, code, message, verdict);
     }
 
     fn reply_error(&mut self, conn: ConnId, id: u32, code: u32, message: impl Into<String>) {

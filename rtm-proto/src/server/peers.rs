@@ -109,9 +109,12 @@ impl Server {
         } else {
             None
         };
-        if let Some(e) = refuse {
-            self.reply_error(conn, id, e.code(), e.to_string());
-            return;
+        match refuse {
+            Some(e @ PeerMessageError::TooOften) => {
+                return self.refuse_message_rate(conn, from, id, e.code(), e.to_string())
+            }
+            Some(e) => return self.reply_error(conn, id, e.code(), e.to_string()),
+            None => {}
         }
         if !self
             .resends

@@ -67,6 +67,8 @@ pub(super) struct Session {
     pub attributes: BTreeMap<String, String>,
     pub subscriptions: BTreeSet<UserId>,
     pub message_rate: RateLimiter,
+    /// Budgets of every other request kind, and the refusal count.
+    pub budgets: super::limits::RequestBudgets,
 }
 
 /// A `login` frame's fields.
@@ -210,6 +212,7 @@ impl Server {
                 attributes: BTreeMap::new(),
                 subscriptions: BTreeSet::new(),
                 message_rate: RateLimiter::new(Rate::MESSAGES),
+                budgets: Default::default(),
             },
         );
         self.conns.insert(
