@@ -14,17 +14,14 @@ fn count(frames: &[String], kind: &str) -> usize {
 }
 
 #[test]
-fn regression_resending_a_decided_invite_does_not_grow_the_callers_stream() {
+fn regression_resending_invite_or_cancel_of_a_decided_invitation_does_not_grow_the_stream() {
     let mut w = World::new(0);
     let alice = raw_login(&mut w, "alice");
     let invite =
         r#"{"type":"invite","id":2,"invitation":7,"callee":"bob","content":"","channel_id":""}"#;
+    let cancel = r#"{"type":"invitation_cancel","id":3,"invitation":7}"#;
     let mut told = say_raw(&mut w, alice, invite);
-    told.extend(say_raw(
-        &mut w,
-        alice,
-        r#"{"type":"invitation_cancel","id":3,"invitation":7}"#,
-    ));
+    told.extend(say_raw(&mut w, alice, cancel));
     assert_eq!(count(&told, "local_invitation"), 1, "{told:?}");
 
     // Alice never acknowledges and keeps resending, within her invite budget: each resend
@@ -32,11 +29,12 @@ fn regression_resending_a_decided_invite_does_not_grow_the_callers_stream() {
     let mut answers = 0;
     for _ in 0..200 {
         w.advance(300);
-        let out = say_raw(&mut w, alice, invite);
+        let mut out = say_raw(&mut w, alice, invite);
+        out.extend(say_raw(&mut w, alice, cancel));
         answers += count(&out, "ok");
         assert_eq!(count(&out, "local_invitation"), 0, "{out:?}");
     }
-    assert_eq!(answers, 200);
+    assert_eq!(answers, 400);
 
     // Once she has acknowledged it, a resend tells her the decision again (she may have
     // lost it with a session).

@@ -60,11 +60,12 @@ pub(super) struct Invitation {
     delivered: bool,
     local: LocalInvitationUpdate,
     remote: RemoteInvitationUpdate,
-    /// Where the latest `local_invitation` push went: `(caller's session epoch, stream
-    /// position)`. A resent `invite` of a decided invitation pushes the decision again only
-    /// if that push is no longer in the caller's stream (acknowledged, or another session):
-    /// resends never grow the stream.
+    /// Where the latest `local_invitation` and `remote_invitation` pushes went: `(session
+    /// epoch, stream position)` of the caller's and the callee's stream. A repeated ask of a
+    /// decided invitation pushes the decision again only if that push is no longer in the
+    /// stream (acknowledged, or another session): repeats never grow a stream.
     local_told: Option<(u64, u64)>,
+    remote_told: Option<(u64, u64)>,
 }
 
 /// Every invitation the server knows, by caller and by callee.
@@ -129,10 +130,9 @@ impl Server {
             // A resend. If the invitation was decided meanwhile (the decision may have gone
             // to a session the caller lost), tell the caller again.
             let decided = inv.phase == Phase::Done;
-            let told = inv.local_told;
             self.send(conn, &ServerFrame::Ok { id });
-            if decided && !told.is_some_and(|at| self.stream_holds(caller, at)) {
-                self.push_local(&key);
+            if decided {
+                self.push_local_again(&key);
             }
             return;
         }
@@ -167,6 +167,7 @@ impl Server {
                     reason: None,
                 },
                 local_told: None,
+                remote_told: None,
             },
         );
         self.invitations
@@ -260,7 +261,7 @@ impl Server {
         match phase {
             Phase::Ringing | Phase::Received => {}
             // Decided already (or an accept already waits): tell the callee again.
-            _ => return self.push_remote(&key),
+            _ => return self.push_remote_again(&key),
         }
         if !accept {
             return self.finish(&key, L::RefusedByRemote, response, None, R::Refused, None);
@@ -296,7 +297,7 @@ impl Server {
             return;
         };
         match inv.phase {
-            Phase::Done => self.push_local(&key),
+            Phase::Done => self.push_local_again(&key),
             _ => self.finish(&key, L::Canceled, String::new(), None, R::Canceled, None),
         }
     }
@@ -433,6 +434,34 @@ impl Server {
         let frame = ServerFrame::RemoteInvitation(inv.remote.clone()).encode();
         let callee = inv.callee.clone();
         self.push_kept(&callee, frame);
+        let at = self
+            .sessions
+            .get(&callee)
+            .map(|s| (s.epoch, s.next_pos - 1));
+        if let Some(inv) = self.invitations.records.get_mut(key) {
+            inv.remote_told = at;
+        }
+    }
+
+    /// [`Server::push_local`] for a repeated ask: unless the caller's stream still holds the
+    /// last `local_invitation` push.
+    fn push_local_again(&mut self, key: &InvKey) {
+        let told = self.invitations.records.get(key).and_then(|i| i.local_told);
+        if !told.is_some_and(|at| self.stream_holds(&key.0, at)) {
+            self.push_local(key);
+        }
+    }
+
+    /// [`Server::push_remote`] for a repeated ask: unless the callee's stream still holds
+    /// the last `remote_invitation` push.
+    fn push_remote_again(&mut self, key: &InvKey) {
+        let Some(inv) = self.invitations.records.get(key) else {
+            return;
+        };
+        let (callee, told) = (inv.callee.clone(), inv.remote_told);
+        if !told.is_some_and(|at| self.stream_holds(&callee, at)) {
+            self.push_remote(key);
+        }
     }
 
     pub(super) fn on_invitation_sync(
