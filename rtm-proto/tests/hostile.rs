@@ -164,3 +164,41 @@ fn regression_channel_attributes_are_bounded_server_wide_and_forgotten_after_the
     let stats = w.server.stats();
     assert_eq!((stats.channels, stats.channel_attribute_bytes), (0, 0));
 }
+
+#[test]
+fn get_members_of_a_big_channel_is_a_sample_of_512_shared_for_a_second() {
+    let mut w = World::new(0);
+    let mut conns = Vec::new();
+    for i in 0..600 {
+        let conn = raw_login(&mut w, &format!("m{i:03}"));
+        say_raw(&mut w, conn, r#"{"type":"join","id":2,"channel":"big"}"#);
+        conns.push(conn);
+    }
+    let ask = |w: &mut World, conn, id: u32| -> Vec<String> {
+        let out = say_raw(
+            w,
+            conn,
+            &format!(r#"{{"type":"get_members","id":{id},"channel":"big"}}"#),
+        );
+        let members = out
+            .iter()
+            .find(|f| f.starts_with(r#"{"type":"members""#))
+            .unwrap_or_else(|| panic!("{out:?}"));
+        let v: serde_json::Value = serde_json::from_str(members).unwrap();
+        v["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = ask(&mut w, conns[0], 10);
+    assert_eq!(first.len(), 512);
+    assert!(first.windows(2).all(|p| p[0] < p[1]), "sorted and distinct");
+    // Within a second every asker shares the sample drawn once.
+    assert_eq!(ask(&mut w, conns[1], 11), first);
+    w.advance(1_001);
+    let later = ask(&mut w, conns[2], 12);
+    assert_eq!(later.len(), 512);
+    assert_ne!(later, first, "a new sample after a second");
+}

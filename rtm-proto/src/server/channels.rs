@@ -36,6 +36,8 @@ pub const MAX_JOINED: usize = 20;
 pub const MEMBER_EVENT_LIMIT: usize = 512;
 /// `getMembers` returns at most this many (a random sample beyond).
 pub const MAX_GET_MEMBERS: usize = 512;
+/// How long a member sample of a big channel is reused (`get_members` on > 512 members).
+pub const SAMPLE_TTL: Duration = Duration::from_secs(1);
 /// `getChannelMemberCount` takes at most this many channels.
 pub const MAX_COUNT_CHANNELS: usize = 32;
 /// Replay after a rejoin: messages of the last 30 s, at most 32 per channel (§2.6).
@@ -68,6 +70,8 @@ pub(super) struct Channel {
     /// told: the push skips those who already know it.
     pub told: BTreeMap<UserId, u32>,
     count_timer: bool,
+    /// The last member sample of a channel over 512 members, and when it was drawn.
+    sample: Option<(Timestamp, Vec<UserId>)>,
 }
 
 impl Channel {
@@ -83,6 +87,7 @@ impl Channel {
             count_sent: None,
             told: BTreeMap::new(),
             count_timer: false,
+            sample: None,
         }
     }
 
@@ -415,17 +420,55 @@ impl Server {
             let e = GetMembersError::NotInChannel;
             return self.reply_error(conn, id, e.code(), e.to_string());
         };
-        let mut members: Vec<UserId> = ch.members.iter().cloned().collect();
-        if members.len() > MAX_GET_MEMBERS {
-            // A uniform random sample: a partial Fisher–Yates shuffle.
-            for i in 0..MAX_GET_MEMBERS {
-                let j = i + self.rng.below((members.len() - i) as u64) as usize;
-                members.swap(i, j);
-            }
-            members.truncate(MAX_GET_MEMBERS);
-            members.sort();
-        }
+        let members = if ch.members.len() <= MAX_GET_MEMBERS {
+            ch.members.iter().cloned().collect()
+        } else {
+            self.member_sample(&channel)
+        };
         self.send(conn, &ServerFrame::Members { id, members });
+    }
+
+    /// A uniform random sample of [`MAX_GET_MEMBERS`] members of a bigger channel, sorted.
+    /// Drawing one walks the member set once, so it is drawn at most once per
+    /// [`SAMPLE_TTL`] and channel and shared by every `get_members` in that time: a tight
+    /// loop of them costs O(512) each, not O(members).
+    fn member_sample(&mut self, channel: &ChannelId) -> Vec<UserId> {
+        let now = self.now;
+        let Some(ch) = self.channels.get(channel) else {
+            return Vec::new();
+        };
+        if let Some((at, sample)) = &ch.sample {
+            if now.since(*at) < SAMPLE_TTL {
+                return sample.clone();
+            }
+        }
+        // Floyd's algorithm: MAX_GET_MEMBERS distinct indices, then one ordered walk.
+        let n = ch.members.len() as u64;
+        let mut picked = BTreeSet::new();
+        for j in n - MAX_GET_MEMBERS as u64..n {
+            let t = self.rng.below(j + 1);
+            if !picked.insert(t) {
+                picked.insert(j);
+            }
+        }
+        let mut wanted = picked.into_iter().peekable();
+        let sample: Vec<UserId> = ch
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let hit = wanted.peek() == Some(&(*i as u64));
+                if hit {
+                    wanted.next();
+                }
+                hit
+            })
+            .map(|(_, m)| m.clone())
+            .collect();
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.sample = Some((now, sample.clone()));
+        }
+        sample
     }
 
     pub(super) fn on_get_member_count(&mut self, conn: ConnId, id: u32, channels: Vec<ChannelId>) {
