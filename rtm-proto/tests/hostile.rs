@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{raw_login, say_raw, World};
+use common::{drain_raw, raw_login, say_raw, World};
 use rtm_proto::server::ServerOutput;
 use rtm_proto::wire::close;
 
@@ -201,4 +201,52 @@ fn get_members_of_a_big_channel_is_a_sample_of_512_shared_for_a_second() {
     let later = ask(&mut w, conns[2], 12);
     assert_eq!(later.len(), 512);
     assert_ne!(later, first, "a new sample after a second");
+}
+
+#[test]
+fn regression_join_leave_churn_leaves_room_for_peer_messages() {
+    let sc = rtm_proto::server::ServerConfig {
+        max_unacked: 64,
+        ..Default::default()
+    };
+    let mut w = World::with_config(0, sc, Default::default());
+    // Bob has not acknowledged anything yet (a slow path): his stream fills.
+    let bob = raw_login(&mut w, "bob");
+    say_raw(&mut w, bob, r#"{"type":"join","id":2,"channel":"room"}"#);
+    let mallory = raw_login(&mut w, "mallory");
+    for i in 0..100 {
+        say_raw(
+            &mut w,
+            mallory,
+            &format!(r#"{{"type":"join","id":{},"channel":"room"}}"#, 10 + 2 * i),
+        );
+        say_raw(
+            &mut w,
+            mallory,
+            &format!(r#"{{"type":"leave","id":{},"channel":"room"}}"#, 11 + 2 * i),
+        );
+    }
+    let events = member_events(&drain_raw(&mut w, bob));
+    assert!(
+        events <= 48,
+        "member events take at most 3/4 of the stream: {events}"
+    );
+
+    let alice = raw_login(&mut w, "alice");
+    let out = say_raw(
+        &mut w,
+        alice,
+        r#"{"type":"peer_message","id":2,"to":"bob","msg_id":1,"message":{"kind":"text","text":"hi"}}"#,
+    );
+    assert!(!out.iter().any(|f| f.contains("unreachable")), "{out:?}");
+    assert_eq!(count(&drain_raw(&mut w, bob), "message"), 1);
+    say_raw(&mut w, bob, r#"{"type":"ack","seq":1000}"#);
+    assert_eq!(
+        drain_raw(&mut w, alice),
+        [r#"{"type":"peer_message_result","id":2,"outcome":"received"}"#]
+    );
+}
+
+fn member_events(frames: &[String]) -> usize {
+    count(frames, "member_joined") + count(frames, "member_left") + count(frames, "member_count")
 }

@@ -454,9 +454,18 @@ pub(super) struct StreamLimits {
 }
 
 impl StreamLimits {
-    /// Whether `s` cannot take a push of `len` more bytes.
+    /// Whether `s` cannot take a peer message or channel message of `len` more bytes.
     pub fn full(&self, s: &super::sessions::Session, len: usize) -> bool {
         s.unacked.len() >= self.pushes || s.unacked_bytes + len > self.bytes
+    }
+
+    /// Whether `s` cannot take a push that may be dropped (a member event, member count or
+    /// attribute notification) of `len` more bytes: those may fill three quarters of the
+    /// stream, so join/leave churn in a member's channels always leaves the last quarter
+    /// to its messages.
+    pub fn crowded(&self, s: &super::sessions::Session, len: usize) -> bool {
+        s.unacked.len().saturating_mul(4) >= self.pushes.saturating_mul(3)
+            || (s.unacked_bytes + len).saturating_mul(4) > self.bytes.saturating_mul(3)
     }
 
     /// Whether `s` holds at most half of what it may (pushes and bytes): room for a
@@ -564,7 +573,8 @@ fn stream_push(
     let Some(s) = sessions.get_mut(to) else {
         return StreamPush::Dropped;
     };
-    if !keep && limits.full(s, frame.len()) {
+    // Pushes that may be dropped stop at three quarters (see `StreamLimits::crowded`).
+    if !keep && limits.crowded(s, frame.len()) {
         return StreamPush::Dropped;
     }
     append(s, out, limits, frame, peer)
