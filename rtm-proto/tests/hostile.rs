@@ -250,3 +250,58 @@ fn regression_join_leave_churn_leaves_room_for_peer_messages() {
 fn member_events(frames: &[String]) -> usize {
     count(frames, "member_joined") + count(frames, "member_left") + count(frames, "member_count")
 }
+
+fn offline_text(id: u32, to: &str, len: usize) -> String {
+    let text = "x".repeat(len);
+    format!(
+        r#"{{"type":"peer_message","id":{id},"to":"{to}","msg_id":{id},"offline":true,"message":{{"kind":"text","text":"{text}"}}}}"#
+    )
+}
+
+#[test]
+fn regression_the_offline_store_is_bounded_in_bytes_per_receiver_and_in_all() {
+    let sc = rtm_proto::server::ServerConfig {
+        offline_user_bytes: 100_000,
+        offline_total_bytes: 250_000,
+        ..Default::default()
+    };
+    let mut w = World::with_config(1, sc, Default::default());
+    let alice = raw_login(&mut w, "alice");
+    // Five 32 KB messages to bob: his share keeps the newest three (about 98 KB).
+    for id in 10..15 {
+        w.advance(100);
+        let out = say_raw(
+            &mut w,
+            alice,
+            &offline_text(id, "bob", 32_000 + id as usize),
+        );
+        assert_eq!(count(&out, "peer_message_result"), 1);
+        assert!(out[0].contains("cached"), "{out:?}");
+    }
+    assert_eq!(w.server.stats().offline_messages, 3);
+    // Carol's and dave's shares fill the store's 250 000 bytes: further sends are refused.
+    let mut outcomes = Vec::new();
+    for (id, to) in (20..26).zip(["carol", "carol", "carol", "dave", "dave", "dave"]) {
+        w.advance(100);
+        let out = say_raw(&mut w, alice, &offline_text(id, to, 32_000));
+        outcomes.push(out[0].contains("cached"));
+        assert!(w.server.stats().offline_bytes <= 250_000);
+    }
+    assert_eq!(outcomes, [true, true, true, true, false, false]);
+
+    // Bob logs in and gets the newest three of his five, in order.
+    let now = w.now;
+    w.clients[0].login(now, "bob", None).unwrap();
+    w.settle();
+    let lengths: Vec<usize> = w
+        .take_events(0)
+        .into_iter()
+        .filter_map(|e| match e {
+            rtm_proto::client::Event::MessageFromPeer { message, .. } => {
+                Some(message.counted_len())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lengths, [32_012, 32_013, 32_014]);
+}

@@ -70,9 +70,15 @@ pub struct ServerConfig {
     pub offline_per_user: usize,
     /// How long offline messages are kept (§4.3.4: 7 days).
     pub offline_retention: Duration,
+    /// Bytes of offline messages kept per receiver (bodies, ids, ~128 bytes each), the
+    /// newest evicting the oldest. With 200 messages of at most 32 KB the count binds
+    /// first by default; this bounds a store whose count an operator raised.
+    pub offline_user_bytes: usize,
     /// Offline messages kept in all; beyond it new offline messages are refused
     /// (`PEER_UNREACHABLE`) rather than growing memory without limit.
     pub offline_total: usize,
+    /// The same bound in bytes (counted as for `offline_user_bytes`).
+    pub offline_total_bytes: usize,
     /// Unacknowledged pushes a session's delivery stream holds. A receiver this far behind
     /// (away, or acknowledging slowly) is refused new peer messages (`unreachable`) and
     /// loses member events and attribute notifications; its channel messages wait and are
@@ -114,7 +120,9 @@ impl Default for ServerConfig {
             login_timeout: Duration::from_secs(10),
             offline_per_user: 200,
             offline_retention: Duration::from_secs(7 * 24 * 3600),
+            offline_user_bytes: 8 * 1024 * 1024,
             offline_total: 1_000_000,
+            offline_total_bytes: 1024 * 1024 * 1024,
             max_unacked: 1024,
             max_unacked_bytes: 8 * 1024 * 1024,
             send_window: 256,
@@ -203,6 +211,8 @@ pub struct ServerStats {
     pub connections: usize,
     pub sessions: usize,
     pub offline_messages: usize,
+    /// What the offline messages count against `offline_total_bytes`.
+    pub offline_bytes: usize,
     pub subscriptions: usize,
     pub channels: usize,
     /// What all channel attributes count against `channel_attributes_total`.
@@ -257,8 +267,12 @@ impl Server {
         );
         Server {
             offline: OfflineStore::new(
-                config.offline_per_user,
-                config.offline_total,
+                offline::OfflineLimits {
+                    per_user: config.offline_per_user,
+                    user_bytes: config.offline_user_bytes,
+                    total: config.offline_total,
+                    total_bytes: config.offline_total_bytes,
+                },
                 config.offline_retention,
             ),
             resends: Resends::new(config.dedup_window, config.dedup_bytes),
@@ -322,6 +336,7 @@ impl Server {
             connections: self.conns.len(),
             sessions: self.sessions.len(),
             offline_messages: self.offline.len(),
+            offline_bytes: self.offline.bytes(),
             subscriptions: self.presence.len(),
             channels: self.channels.len(),
             channel_attribute_bytes: self.channel_attr_bytes,

@@ -1,5 +1,10 @@
-//! The offline message store (§4.3.4): per receiver at most 200, kept 7 days, the newest
-//! evicting the oldest; delivered once at the receiver's next login.
+//! The offline message store (§4.3.4): per receiver at most 200 messages and
+//! [`super::ServerConfig::offline_user_bytes`], kept 7 days, the newest evicting the oldest;
+//! delivered once at the receiver's next login. In all at most
+//! [`super::ServerConfig::offline_total`] messages and
+//! [`super::ServerConfig::offline_total_bytes`]: past either, new offline sends are refused
+//! (`unreachable`), while messages already promised (from an ended session) are still kept
+//! under the per-receiver rule.
 //!
 //! In memory for now; durability (the store surviving a restart) comes with the storage work.
 
@@ -12,22 +17,46 @@ use super::peers::StoredMessage;
 
 #[derive(Debug)]
 pub(super) struct OfflineStore {
-    per_user: usize,
-    total_cap: usize,
+    limits: OfflineLimits,
     retention_ms: u64,
-    by_user: BTreeMap<UserId, VecDeque<StoredMessage>>,
+    by_user: BTreeMap<UserId, Queue>,
     total: usize,
+    total_bytes: usize,
+}
+
+/// The store's bounds (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OfflineLimits {
+    pub per_user: usize,
+    pub user_bytes: usize,
+    pub total: usize,
+    pub total_bytes: usize,
+}
+
+/// One receiver's messages, oldest first, and what they weigh.
+#[derive(Debug, Default)]
+struct Queue {
+    messages: VecDeque<StoredMessage>,
+    bytes: usize,
 }
 
 impl OfflineStore {
-    pub fn new(per_user: usize, total_cap: usize, retention: Duration) -> Self {
+    pub fn new(limits: OfflineLimits, retention: Duration) -> Self {
         OfflineStore {
-            per_user: per_user.max(1),
-            total_cap,
+            limits: OfflineLimits {
+                per_user: limits.per_user.max(1),
+                ..limits
+            },
             retention_ms: retention.as_millis() as u64,
             by_user: BTreeMap::new(),
             total: 0,
+            total_bytes: 0,
         }
+    }
+
+    /// Bytes held, as counted against the byte bounds.
+    pub fn bytes(&self) -> usize {
+        self.total_bytes
     }
 
     pub fn len(&self) -> usize {
@@ -36,7 +65,9 @@ impl OfflineStore {
 
     /// Stores a new offline message; false when the store as a whole is full.
     pub fn store(&mut self, to: &UserId, m: StoredMessage, now_ms: u64) -> bool {
-        if self.total >= self.total_cap {
+        if self.total >= self.limits.total
+            || self.total_bytes + m.weight() > self.limits.total_bytes
+        {
             return false;
         }
         self.keep(to, m, now_ms);
@@ -48,11 +79,21 @@ impl OfflineStore {
     pub fn keep(&mut self, to: &UserId, mut m: StoredMessage, _now_ms: u64) {
         m.offline = true;
         let q = self.by_user.entry(to.clone()).or_default();
-        q.push_back(m);
+        let weight = m.weight();
+        q.messages.push_back(m);
+        q.bytes += weight;
         self.total += 1;
-        while q.len() > self.per_user {
-            q.pop_front();
+        self.total_bytes += weight;
+        // The newest evicts the oldest; the newest itself always stays.
+        while q.messages.len() > self.limits.per_user
+            || (q.bytes > self.limits.user_bytes && q.messages.len() > 1)
+        {
+            let Some(old) = q.messages.pop_front() else {
+                break;
+            };
+            q.bytes -= old.weight();
             self.total -= 1;
+            self.total_bytes -= old.weight();
         }
     }
 
@@ -61,9 +102,11 @@ impl OfflineStore {
         let Some(q) = self.by_user.remove(to) else {
             return Vec::new();
         };
-        self.total -= q.len();
+        self.total -= q.messages.len();
+        self.total_bytes -= q.bytes;
         let retention = self.retention_ms;
-        q.into_iter()
+        q.messages
+            .into_iter()
             .filter(|m| now_ms.saturating_sub(m.server_ts) < retention)
             .collect()
     }
@@ -71,12 +114,16 @@ impl OfflineStore {
     /// Drops expired messages everywhere.
     pub fn sweep(&mut self, now_ms: u64) {
         let retention = self.retention_ms;
-        let mut total = 0;
+        let (mut total, mut total_bytes) = (0, 0);
         self.by_user.retain(|_, q| {
-            q.retain(|m| now_ms.saturating_sub(m.server_ts) < retention);
-            total += q.len();
-            !q.is_empty()
+            q.messages
+                .retain(|m| now_ms.saturating_sub(m.server_ts) < retention);
+            q.bytes = q.messages.iter().map(StoredMessage::weight).sum();
+            total += q.messages.len();
+            total_bytes += q.bytes;
+            !q.messages.is_empty()
         });
         self.total = total;
+        self.total_bytes = total_bytes;
     }
 }

@@ -33,6 +33,18 @@ pub(super) struct StoredMessage {
     pub offline: bool,
 }
 
+impl StoredMessage {
+    /// What it counts against the offline store's byte bounds: the body, the ids and a
+    /// fixed overhead for the record and its queue slot.
+    pub fn weight(&self) -> usize {
+        let to = match &self.key.to {
+            Target::Peer(u) => u.as_str().len(),
+            Target::Channel(c) => c.as_str().len(),
+        };
+        self.message.counted_len() + self.key.from.as_str().len() + to + 128
+    }
+}
+
 /// A push of a session's delivery stream not yet acknowledged.
 #[derive(Debug, Clone)]
 pub(super) struct Pushed {
