@@ -328,11 +328,17 @@ where
             ReadEnd::Gone => {}
             ReadEnd::Refuse(code, reason) => {
                 tracing::info!(link = ?id, code, reason, "closing a link that broke a WebSocket rule");
-                close_outbox(&outbox, code, reason, None);
+                let (flushed, sent) = async_channel::bounded::<()>(1);
+                let then = OnClosed::new(move || {
+                    let _ = flushed.try_send(());
+                });
+                close_outbox(&outbox, code, reason, Some(then));
                 let _ = events.send(LinkEvent::Closed(id)).await;
-                // Never read again: after an oversized header the stream is out of step.
-                // The writer sends the close; the grace period ends the link.
-                future::pending::<()>().await;
+                // Never read again: after an oversized header the stream is out of step, so
+                // the peer's closing reply could not be read either. Once the writer has sent
+                // the close frame, end the link (the server closes TCP first, RFC 6455
+                // §7.1.1); `killed` bounds the wait for a peer that does not read.
+                let _ = sent.recv().await;
             }
         }
     };

@@ -553,6 +553,30 @@ impl RawWs {
     }
 }
 
+impl RawWs {
+    /// Reads until the server's close frame, then keeps reading until the connection ends;
+    /// returns the close code and how long the connection stayed up after the close frame.
+    pub async fn close_then_end(mut self) -> (Option<u16>, Duration) {
+        within(WAIT, "the server to close and end the connection", async {
+            let mut code = None;
+            let mut closed_at = None;
+            while let Some(m) = self.ws.next().await {
+                match m {
+                    Ok(WsMessage::Close(frame)) => {
+                        code = frame.as_ref().map(|f| u16::from(f.code));
+                        closed_at = Some(std::time::Instant::now());
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            let lingered = closed_at.map(|t| t.elapsed()).unwrap_or_default();
+            (code, lingered)
+        })
+        .await
+    }
+}
+
 /// A TCP proxy in front of a server that can cut every connection through it and refuse new
 /// ones for a while: a network outage on demand.
 #[derive(Debug)]

@@ -71,3 +71,33 @@ fn bad_frames_get_their_close_codes_and_others_carry_on() {
     });
     server.stop();
 }
+
+/// Finding: after a 1003 or 1009 close the server kept the TCP connection for its whole
+/// close grace (2 s) instead of ending it once the close frame was out. A refused link is
+/// never read again, so waiting for the peer's reply only held the socket; the server ends
+/// it at once (RFC 6455 §7.1.1: the server closes TCP first).
+#[test]
+fn regression_a_link_refused_with_1003_or_1009_ends_without_the_close_grace() {
+    let server = TestServer::start(ServerConfig::default());
+    run(async {
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.send_binary(b"\x00\x01".to_vec()).await;
+        let (code, lingered) = raw.close_then_end().await;
+        assert_eq!(code, Some(CLOSE_UNSUPPORTED_DATA));
+        // Well under the 2 s grace the link used to wait out (a bound, not a speed target).
+        assert!(
+            lingered < rtm_transport_smol::CLOSE_GRACE / 2,
+            "{lingered:?}"
+        );
+
+        let mut raw = RawWs::connect(server.url()).await;
+        raw.send_text(" ".repeat(MAX_FRAME_BYTES + 1)).await;
+        let (code, lingered) = raw.close_then_end().await;
+        assert_eq!(code, Some(close::TOO_BIG));
+        assert!(
+            lingered < rtm_transport_smol::CLOSE_GRACE / 2,
+            "{lingered:?}"
+        );
+    });
+    server.stop();
+}
