@@ -27,14 +27,16 @@ fn regression_resending_invite_or_cancel_of_a_decided_invitation_does_not_grow_t
     // Alice never acknowledges and keeps resending, within her invite budget: each resend
     // is answered, and the decision she has not acknowledged is not pushed again.
     let mut answers = 0;
-    for _ in 0..200 {
+    // (80 of each in 24 s: within the invite budget, and before the 30 s after which a
+    // connection that acknowledges nothing is closed.)
+    for _ in 0..80 {
         w.advance(300);
         let mut out = say_raw(&mut w, alice, invite);
         out.extend(say_raw(&mut w, alice, cancel));
         answers += count(&out, "ok");
         assert_eq!(count(&out, "local_invitation"), 0, "{out:?}");
     }
-    assert_eq!(answers, 400);
+    assert_eq!(answers, 160);
 
     // Once she has acknowledged it, a resend tells her the decision again (she may have
     // lost it with a session).
@@ -304,4 +306,51 @@ fn regression_the_offline_store_is_bounded_in_bytes_per_receiver_and_in_all() {
         })
         .collect();
     assert_eq!(lengths, [32_012, 32_013, 32_014]);
+}
+
+#[test]
+fn regression_a_connection_that_pings_but_never_acknowledges_is_closed_with_4007() {
+    let mut w = World::new(1);
+    w.login(0, "alice");
+    let bob = raw_login(&mut w, "bob");
+    let now = w.now;
+    let req = w.clients[0]
+        .send_message_to_peer(
+            now,
+            "bob",
+            rtm_proto::Message::text("read me"),
+            Default::default(),
+        )
+        .unwrap();
+    w.settle();
+    assert_eq!(count(&drain_raw(&mut w, bob), "message"), 1);
+
+    // Bob keeps pinging (so he is alive) but acknowledges nothing.
+    let mut closed_at = None;
+    for second in (2..=40).step_by(2) {
+        w.advance(2_000);
+        let out = w.raw_frame(bob, br#"{"type":"ping"}"#);
+        if let Some(code) = out.iter().find_map(|o| match o {
+            ServerOutput::Close { code, .. } => Some(*code),
+            _ => None,
+        }) {
+            assert_eq!(code, close::SLOW_CONSUMER);
+            closed_at = Some(second);
+            break;
+        }
+    }
+    assert_eq!(
+        closed_at,
+        Some(30),
+        "closed at the first frame 30 s after the push"
+    );
+    // His session stays, detached and resumable, with the message kept for it.
+    assert_eq!(w.server.stats().sessions, 2);
+    assert_eq!(
+        w.response(0, req),
+        Some(rtm_proto::Response::SendMessageToPeer(Err(
+            rtm_proto::PeerMessageError::Timeout
+        ))),
+        "alice's client gave up after 10 s; the server never said received"
+    );
 }

@@ -454,6 +454,16 @@ impl Server {
                 if !matches!(frame, ClientFrame::Logout { .. }) {
                     self.touch(&uid, epoch);
                 }
+                let reads_nothing =
+                    !matches!(frame, ClientFrame::Ack { .. } | ClientFrame::Logout { .. })
+                        && self.ack_overdue(&uid, epoch);
+                if reads_nothing {
+                    return self.close(
+                        conn,
+                        close::SLOW_CONSUMER,
+                        "nothing acknowledged for 30 s: the connection does not read",
+                    );
+                }
                 if let Some((budget, id)) = limits::Budget::of(&frame) {
                     let now = self.now;
                     let verdict = self

@@ -402,6 +402,9 @@ impl Server {
         }
         // Nothing beyond what was sent can be acknowledged (a forged ack is capped).
         let seq = seq.min(s.sent_upto);
+        if s.unacked.front().is_some_and(|p| p.pos <= seq) {
+            s.ack_clock = self.now;
+        }
         let mut done = Vec::new();
         while s.unacked.front().is_some_and(|p| p.pos <= seq) {
             let Some(p) = s.unacked.pop_front() else {
@@ -463,6 +466,9 @@ pub(super) struct StreamLimits {
     pub bytes: usize,
     pub window_pushes: usize,
     pub window_bytes: usize,
+    /// The time of the pushes made under these limits: a push into an empty stream starts
+    /// its ack clock (`Session::ack_clock`).
+    pub now: crate::time::Timestamp,
 }
 
 impl StreamLimits {
@@ -495,6 +501,7 @@ impl Server {
             bytes: self.config.max_unacked_bytes,
             window_pushes: self.config.send_window,
             window_bytes: self.config.send_window_bytes,
+            now: self.now,
         }
     }
 
@@ -603,6 +610,9 @@ fn append(
 ) -> StreamPush {
     let pos = s.next_pos;
     s.next_pos += 1;
+    if s.unacked.is_empty() {
+        s.ack_clock = limits.now;
+    }
     s.unacked_bytes += frame.len();
     s.unacked.push_back(Pushed { pos, frame, peer });
     if s.conn.is_some() {

@@ -17,6 +17,10 @@ use crate::wire::{close, KickReason, PeerOnlineState, ServerFrame, PROTOCOL_VERS
 use super::peers::Pushed;
 use super::{ConnId, ConnState, Server, ServerTimer};
 
+/// How long a connection may leave pushes in flight without acknowledging any while it keeps
+/// sending frames (the reference client acknowledges with every heartbeat, 2 s).
+pub(super) const ACK_DEADLINE: core::time::Duration = core::time::Duration::from_secs(30);
+
 /// Seconds before AccessToken2 expiry at which `token_will_expire` is pushed (§3.5).
 const TOKEN_WARNING_SECS: u64 = 30;
 
@@ -48,6 +52,11 @@ pub(super) struct Session {
     /// not acknowledged): the send window.
     pub sent_upto: u64,
     pub inflight_bytes: usize,
+    /// Since when the stream has waited for acknowledgement progress: set when a push
+    /// goes into an empty stream, when an ack takes something off it, and on resume. A
+    /// connection that keeps sending frames while this is older than [`ACK_DEADLINE`] with
+    /// pushes in flight does not read: it is closed as a slow consumer.
+    pub ack_clock: crate::time::Timestamp,
     /// Joined channels (≤ 20), each with the `cseq` of its last message before the
     /// membership began (what a resent `join` is answered).
     pub channels: BTreeMap<ChannelId, u64>,
@@ -206,6 +215,7 @@ impl Server {
                 unacked_bytes: 0,
                 sent_upto: 0,
                 inflight_bytes: 0,
+                ack_clock: self.now,
                 channels: BTreeMap::new(),
                 lagging: BTreeMap::new(),
                 stale_counts: BTreeSet::new(),
@@ -259,6 +269,7 @@ impl Server {
         // unacknowledged push.
         s.sent_upto = resend_from - 1;
         s.inflight_bytes = 0;
+        s.ack_clock = self.now;
         if let Some(old) = old_conn {
             self.conns.remove(&old);
             self.out.push_back(super::ServerOutput::Close {
@@ -489,6 +500,18 @@ impl Server {
         for key in keys {
             self.resolve_if_pending(&key, crate::wire::PeerMessageOutcome::Cached);
         }
+    }
+
+    /// Whether `uid`'s attached connection has had pushes in flight for [`ACK_DEADLINE`]
+    /// without acknowledging any: it pings, but does not read.
+    pub(super) fn ack_overdue(&self, uid: &UserId, epoch: u64) -> bool {
+        self.sessions.get(uid).is_some_and(|s| {
+            let in_flight = s.unacked.front().is_some_and(|p| p.pos <= s.sent_upto);
+            s.epoch == epoch
+                && s.conn.is_some()
+                && in_flight
+                && self.now.since(s.ack_clock) >= ACK_DEADLINE
+        })
     }
 
     /// A frame arrived from `uid`'s session: it is alive.
