@@ -98,13 +98,15 @@ impl Server {
             },
             |k, v| k.len() + v.value.len(),
         );
-        if total - before_bytes + ch.attribute_bytes() > budget {
+        let mut after_bytes = ch.attribute_bytes();
+        if total - before_bytes + after_bytes > budget {
+            // Only a growing write can pass the budget, and it kept its undo.
             if let Some(undo) = undo {
                 ch.attributes = undo;
             }
+            after_bytes = before_bytes;
             result = Err(AttributeOperationError::SizeOverflow);
         }
-        let after_bytes = ch.attribute_bytes();
         self.channel_attr_bytes = total - before_bytes + after_bytes;
         let ch = self.channels.get_mut(&channel).expect("entry made above");
         let ok = result.is_ok();

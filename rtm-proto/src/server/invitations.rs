@@ -418,10 +418,7 @@ impl Server {
         let frame = ServerFrame::LocalInvitation(inv.local.clone()).encode();
         let caller = key.0.clone();
         self.push_kept(&caller, frame);
-        let at = self
-            .sessions
-            .get(&caller)
-            .map(|s| (s.epoch, s.next_pos - 1));
+        let at = self.stream_tip(&caller);
         if let Some(inv) = self.invitations.records.get_mut(key) {
             inv.local_told = at;
         }
@@ -434,10 +431,7 @@ impl Server {
         let frame = ServerFrame::RemoteInvitation(inv.remote.clone()).encode();
         let callee = inv.callee.clone();
         self.push_kept(&callee, frame);
-        let at = self
-            .sessions
-            .get(&callee)
-            .map(|s| (s.epoch, s.next_pos - 1));
+        let at = self.stream_tip(&callee);
         if let Some(inv) = self.invitations.records.get_mut(key) {
             inv.remote_told = at;
         }

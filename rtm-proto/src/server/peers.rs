@@ -505,6 +505,12 @@ impl Server {
         }
     }
 
+    /// Where `uid`'s latest push went, `(session epoch, stream position)`, for
+    /// [`Server::stream_holds`].
+    pub(super) fn stream_tip(&self, uid: &UserId) -> Option<(u64, u64)> {
+        self.sessions.get(uid).map(|s| (s.epoch, s.next_pos - 1))
+    }
+
     /// Whether the push at `(epoch, pos)` is still unacknowledged in `uid`'s stream.
     pub(super) fn stream_holds(&self, uid: &UserId, (epoch, pos): (u64, u64)) -> bool {
         self.sessions.get(uid).is_some_and(|s| {
