@@ -22,9 +22,12 @@ use crate::errors::{
     JoinChannelError, LeaveChannelError, PeerSubscriptionStatusError, QueryPeersOnlineStatusError,
     RenewTokenError,
 };
+use crate::ids::UserId;
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::time::Timestamp;
-use crate::wire::ClientFrame;
+use crate::wire::{close, ClientFrame};
+
+use super::{ConnId, Server};
 
 /// A request kind with a budget of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +209,84 @@ impl RequestBudgets {
         } else {
             Verdict::Close
         }
+    }
+}
+
+impl Server {
+    /// Whether a frame of `uid`'s session on `conn` may be handled. A connection that does
+    /// not read (pushes in flight unacknowledged for `ACK_DEADLINE`) is closed with
+    /// SLOW_CONSUMER at its next frame but an `ack` or `logout`; a request over its budget is
+    /// refused (or the connection closed, see [`Verdict`]).
+    pub(super) fn screen(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        epoch: u64,
+        frame: &ClientFrame,
+    ) -> bool {
+        let reads_nothing = !matches!(frame, ClientFrame::Ack { .. } | ClientFrame::Logout { .. })
+            && self.ack_overdue(uid, epoch);
+        if reads_nothing {
+            self.close(
+                conn,
+                close::SLOW_CONSUMER,
+                "nothing acknowledged for 30 s: the connection does not read",
+            );
+            return false;
+        }
+        let Some((budget, id)) = Budget::of(frame) else {
+            return true;
+        };
+        let now = self.now;
+        let verdict = self
+            .sessions
+            .get_mut(uid)
+            .map_or(Verdict::Admit, |s| s.budgets.admit(budget, now));
+        if verdict == Verdict::Admit {
+            return true;
+        }
+        let (code, message) = budget.too_often();
+        self.refuse_too_often(conn, id, code, message, verdict);
+        false
+    }
+
+    /// Answers a request over its budget with its family's TOO_OFTEN `code`, or closes the
+    /// connection with `TOO_MANY_REQUESTS` when the session is past its refusal limit.
+    fn refuse_too_often(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        code: u32,
+        message: String,
+        verdict: Verdict,
+    ) {
+        if verdict == Verdict::Close {
+            self.close(
+                conn,
+                close::TOO_MANY_REQUESTS,
+                "too many requests over their limits; slow down",
+            );
+        } else {
+            self.reply_error(conn, id, code, message);
+        }
+    }
+
+    /// Counts a refusal of `uid`'s message rate and answers it (see
+    /// [`Server::refuse_too_often`]).
+    pub(super) fn refuse_message_rate(
+        &mut self,
+        conn: ConnId,
+        uid: &UserId,
+        id: u32,
+        code: u32,
+        message: String,
+    ) {
+        let now = self.now;
+        let verdict = self
+            .sessions
+            .get_mut(uid)
+            .map_or(Verdict::Refuse, |s| s.budgets.refused(now));
+        self.refuse_too_often(conn, id, code, message, verdict);
     }
 }
 

@@ -454,26 +454,8 @@ impl Server {
                 if !matches!(frame, ClientFrame::Logout { .. }) {
                     self.touch(&uid, epoch);
                 }
-                let reads_nothing =
-                    !matches!(frame, ClientFrame::Ack { .. } | ClientFrame::Logout { .. })
-                        && self.ack_overdue(&uid, epoch);
-                if reads_nothing {
-                    return self.close(
-                        conn,
-                        close::SLOW_CONSUMER,
-                        "nothing acknowledged for 30 s: the connection does not read",
-                    );
-                }
-                if let Some((budget, id)) = limits::Budget::of(&frame) {
-                    let now = self.now;
-                    let verdict = self
-                        .sessions
-                        .get_mut(&uid)
-                        .map_or(limits::Verdict::Admit, |s| s.budgets.admit(budget, now));
-                    if verdict != limits::Verdict::Admit {
-                        let (code, message) = budget.too_often();
-                        return self.refuse_too_often(conn, id, code, message, verdict);
-                    }
+                if !self.screen(conn, &uid, epoch, &frame) {
+                    return;
                 }
                 self.on_session_frame(conn, uid, epoch, frame);
             }
@@ -559,45 +541,6 @@ impl Server {
                 self.on_invitation_sync(conn, &uid, id, local, remote)
             }
         }
-    }
-
-    /// Answers a request over its budget with its family's TOO_OFTEN `code`, or closes the
-    /// connection with `TOO_MANY_REQUESTS` when the session is past its refusal limit.
-    fn refuse_too_often(
-        &mut self,
-        conn: ConnId,
-        id: u32,
-        code: u32,
-        message: String,
-        verdict: limits::Verdict,
-    ) {
-        if verdict == limits::Verdict::Close {
-            self.close(
-                conn,
-                close::TOO_MANY_REQUESTS,
-                "too many requests over their limits; slow down",
-            );
-        } else {
-            self.reply_error(conn, id, code, message);
-        }
-    }
-
-    /// Counts a refusal of `uid`'s message rate and answers it (see
-    /// [`Server::refuse_too_often`]).
-    fn refuse_message_rate(
-        &mut self,
-        conn: ConnId,
-        uid: &UserId,
-        id: u32,
-        code: u32,
-        message: String,
-    ) {
-        let now = self.now;
-        let verdict = self
-            .sessions
-            .get_mut(uid)
-            .map_or(limits::Verdict::Refuse, |s| s.budgets.refused(now));
-        self.refuse_too_often(conn, id, code, message, verdict);
     }
 
     fn reply_error(&mut self, conn: ConnId, id: u32, code: u32, message: impl Into<String>) {
