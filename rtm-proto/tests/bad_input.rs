@@ -3,18 +3,11 @@
 
 mod common;
 
-use common::World;
+use common::{close_code, World};
 use rtm_proto::client::Event;
 use rtm_proto::server::ServerOutput;
 use rtm_proto::wire::{close, MAX_FRAME_BYTES};
 use rtm_proto::Message;
-
-fn close_code(out: &[ServerOutput]) -> Option<u16> {
-    out.iter().find_map(|o| match o {
-        ServerOutput::Close { code, .. } => Some(*code),
-        _ => None,
-    })
-}
 
 fn logged_in_raw(w: &mut World, uid: &str) -> rtm_proto::ConnId {
     let conn = w.raw_connect();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{drain_raw, raw_login, say_raw, World};
+use common::{close_code, drain_raw, raw_login, say_raw, World};
 use rtm_proto::server::ServerOutput;
 use rtm_proto::wire::close;
 
@@ -100,10 +100,7 @@ fn a_client_that_keeps_flooding_after_refusals_is_closed_with_4010() {
     for id in 10.. {
         let frame = format!(r#"{{"type":"get_member_count","id":{id},"channels":["a"]}}"#);
         let out = w.raw_frame(mallory, frame.as_bytes());
-        if let Some(code) = out.iter().find_map(|o| match o {
-            ServerOutput::Close { code, .. } => Some(*code),
-            _ => None,
-        }) {
+        if let Some(code) = close_code(&out) {
             assert_eq!(code, close::TOO_MANY_REQUESTS);
             break;
         }
@@ -330,10 +327,7 @@ fn regression_a_connection_that_pings_but_never_acknowledges_is_closed_with_4007
     for second in (2..=40).step_by(2) {
         w.advance(2_000);
         let out = w.raw_frame(bob, br#"{"type":"ping"}"#);
-        if let Some(code) = out.iter().find_map(|o| match o {
-            ServerOutput::Close { code, .. } => Some(*code),
-            _ => None,
-        }) {
+        if let Some(code) = close_code(&out) {
             assert_eq!(code, close::SLOW_CONSUMER);
             closed_at = Some(second);
             break;

@@ -37,11 +37,7 @@ impl StoredMessage {
     /// What it counts against the offline store's byte bounds: the body, the ids and a
     /// fixed overhead for the record and its queue slot.
     pub fn weight(&self) -> usize {
-        let to = match &self.key.to {
-            Target::Peer(u) => u.as_str().len(),
-            Target::Channel(c) => c.as_str().len(),
-        };
-        self.message.counted_len() + self.key.from.as_str().len() + to + 128
+        self.message.counted_len() + self.key.from.as_str().len() + self.key.to.id_len() + 128
     }
 }
 

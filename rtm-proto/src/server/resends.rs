@@ -37,15 +37,21 @@ pub(super) struct SendKey {
     pub msg_id: u64,
 }
 
+impl Target {
+    /// Bytes of the destination's id.
+    pub fn id_len(&self) -> usize {
+        match self {
+            Target::Peer(u) => u.as_str().len(),
+            Target::Channel(c) => c.as_str().len(),
+        }
+    }
+}
+
 impl SendKey {
     /// What one remembered send costs: the key is held twice (map and age queue), plus the
     /// map node, the entry and the queue slot, rounded up.
     fn weight(&self) -> usize {
-        let to = match &self.to {
-            Target::Peer(u) => u.as_str().len(),
-            Target::Channel(c) => c.as_str().len(),
-        };
-        2 * (self.from.as_str().len() + to) + ENTRY_OVERHEAD
+        2 * (self.from.as_str().len() + self.to.id_len()) + ENTRY_OVERHEAD
     }
 }
 

@@ -370,6 +370,14 @@ pub fn say(w: &mut World, c: usize, channel: &str, text: &str) {
 
 // ----- hand-written clients on raw connections -----
 
+/// The close code among `out`, if the server closed.
+pub fn close_code(out: &[ServerOutput]) -> Option<u16> {
+    out.iter().find_map(|o| match o {
+        ServerOutput::Close { code, .. } => Some(*code),
+        _ => None,
+    })
+}
+
 pub const APP: &str = "00000000000000000000000000000000";
 
 /// Logs `name` in on a raw connection.
