@@ -71,7 +71,7 @@ impl Bench {
     }
 
     fn login(&mut self, conn: u64, uid: &str) {
-        self.input(ServerInput::Opened(ConnId(conn)));
+        self.input(ServerInput::Opened(ConnId(conn), None));
         let f = format!(r#"{{"type":"login","id":1,"version":1,"app_id":"{APP}","uid":"{uid}"}}"#);
         self.input(ServerInput::Frame(ConnId(conn), frame(f)));
     }

@@ -87,10 +87,82 @@ impl RateLimiter {
     }
 }
 
+/// A token bucket: up to `rate.max` calls at once, refilled at `rate.max` per `rate.window`.
+///
+/// Sixteen bytes whatever the rate, for tables with an entry per peer, where a
+/// [`RateLimiter`] would keep up to `max` timestamps each. Less exact: it admits a full
+/// bucket's burst after an idle window, then the refill rate.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    /// Tokens, in units of 1/`window_ms` of a call: a millisecond refills `max` units and a
+    /// call costs `window_ms` units, so everything stays an integer.
+    level: u64,
+    last: Timestamp,
+}
+
+impl TokenBucket {
+    /// A full bucket at `now`.
+    pub fn new(rate: Rate, now: Timestamp) -> Self {
+        TokenBucket {
+            level: Self::capacity(rate),
+            last: now,
+        }
+    }
+
+    fn window_ms(rate: Rate) -> u64 {
+        (rate.window.as_millis() as u64).max(1)
+    }
+
+    fn capacity(rate: Rate) -> u64 {
+        u64::from(rate.max).saturating_mul(Self::window_ms(rate))
+    }
+
+    fn refill(&mut self, rate: Rate, now: Timestamp) {
+        let ms = now.since(self.last).as_millis() as u64;
+        self.level = self
+            .level
+            .saturating_add(ms.saturating_mul(u64::from(rate.max)))
+            .min(Self::capacity(rate));
+        self.last = self.last.max(now);
+    }
+
+    /// Admits a call of `rate` at `now` if a whole token is left, and takes it.
+    pub fn try_acquire(&mut self, rate: Rate, now: Timestamp) -> bool {
+        self.refill(rate, now);
+        let cost = Self::window_ms(rate);
+        if self.level < cost {
+            return false;
+        }
+        self.level -= cost;
+        true
+    }
+
+    /// Whether the bucket is full again at `now`: it then remembers nothing a new bucket
+    /// would not, and may be forgotten.
+    pub fn is_full(&self, rate: Rate, now: Timestamp) -> bool {
+        let mut b = *self;
+        b.refill(rate, now);
+        b.level == Self::capacity(rate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_bucket_admits_its_burst_then_its_refill_rate() {
+        let rate = Rate::new(4, Duration::from_secs(2));
+        let t = |ms| Timestamp::from_millis(ms);
+        let mut b = TokenBucket::new(rate, t(0));
+        assert!((0..4).all(|_| b.try_acquire(rate, t(0))));
+        assert!(!b.try_acquire(rate, t(0)));
+        assert!(!b.try_acquire(rate, t(499)), "one token per 500 ms");
+        assert!(b.try_acquire(rate, t(500)));
+        assert!(!b.is_full(rate, t(1999)));
+        assert!(b.is_full(rate, t(2500)));
+    }
 
     #[test]
     fn admits_max_per_window() {

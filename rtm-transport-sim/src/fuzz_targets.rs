@@ -1127,7 +1127,9 @@ pub fn server_inputs(data: &[u8]) {
             0 => {
                 if !is_open {
                     open.insert(conn, true);
-                    s.handle_input(ts, ServerInput::Opened(ConnId(conn)));
+                    // One source for all: the per-source login limit is on the path.
+                    let source = core::net::IpAddr::from([10, 0, 0, 1]);
+                    s.handle_input(ts, ServerInput::Opened(ConnId(conn), Some(source)));
                 }
             }
             1 => {

@@ -1213,7 +1213,12 @@ impl Sim {
         c.server_open = true;
         c.incarnation = self.incarnation;
         self.server_open_count += 1;
-        self.server_input(ServerInput::Opened(ConnId(conn)), ServerInRec::Opened(conn));
+        // One source address per simulated client.
+        let source = std::net::IpAddr::from([10, 0, (node >> 8) as u8, node as u8]);
+        self.server_input(
+            ServerInput::Opened(ConnId(conn), Some(source)),
+            ServerInRec::Opened(conn),
+        );
         self.send_on(conn, false, Item::Open);
     }
 

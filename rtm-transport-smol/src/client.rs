@@ -582,7 +582,7 @@ impl Driver {
     fn on_link_event(&mut self, ev: LinkEvent<TransportId>) {
         let now = self.clock.now();
         match ev {
-            LinkEvent::Opened(t, writer) => match self.slots.get_mut(&t) {
+            LinkEvent::Opened(t, writer, _) => match self.slots.get_mut(&t) {
                 Some(slot) => {
                     slot.writer = Some(writer);
                     self.client.handle_input(now, ClientInput::Opened(t));
@@ -590,7 +590,7 @@ impl Driver {
                 // The core gave up on it while it was connecting.
                 None => writer.close(close::NORMAL, "", None),
             },
-            LinkEvent::Frame(t, frame) => {
+            LinkEvent::Frame(t, frame, _handled) => {
                 if self.slots.contains_key(&t) {
                     self.client.handle_input(now, ClientInput::Frame(t, frame));
                 }
@@ -624,7 +624,7 @@ impl Driver {
                 .map_err(|e| e.to_string())
             };
             match connected.await {
-                Ok(ws) => link::run(t, ws, events).await,
+                Ok(ws) => link::run(t, ws, None, events).await,
                 Err(e) => {
                     debug!(transport = t.0, error = %e, "connect failed");
                     let _ = events.send(LinkEvent::Closed(t)).await;

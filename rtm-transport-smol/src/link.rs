@@ -7,6 +7,8 @@
 //! are WebSocket ones (binary frames, oversized frames, broken framing).
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,13 +80,63 @@ impl Default for QueueLimits {
     }
 }
 
+/// Frames one link may have read and not yet seen handled by the owner. The owner's inbound
+/// queue is shared by every link: without this bound one flooding connection fills it and
+/// everyone else's frames wait behind a thousand of its own (a bystander's ping took 0.5 s).
+/// With it, a frame waits behind at most this many of each busy link, and a flooder's
+/// excess stays in its own TCP buffers.
+pub const READ_AHEAD_FRAMES: usize = 8;
+
+/// A link's count of frames in the owner's hands.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    frames: AtomicUsize,
+    /// Notified when a frame was handled.
+    handled: Event,
+}
+
+impl ReadAhead {
+    /// Waits until fewer than [`READ_AHEAD_FRAMES`] frames are in the owner's hands, and
+    /// takes a place for one more.
+    async fn reserve(self: &Arc<Self>) -> Handled {
+        loop {
+            let taken = self
+                .frames
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < READ_AHEAD_FRAMES).then_some(n + 1)
+                });
+            if taken.is_ok() {
+                return Handled(self.clone());
+            }
+            let listener = self.handled.listen();
+            if self.frames.load(Ordering::Acquire) < READ_AHEAD_FRAMES {
+                continue;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Held by the owner with a frame; dropping it (once the frame is handled) lets the link read
+/// on.
+#[derive(Debug)]
+pub(crate) struct Handled(Arc<ReadAhead>);
+
+impl Drop for Handled {
+    fn drop(&mut self) {
+        self.0.frames.fetch_sub(1, Ordering::AcqRel);
+        self.0.handled.notify(1);
+    }
+}
+
 /// What a link tells the task that owns the core.
 #[derive(Debug)]
 pub(crate) enum LinkEvent<Id> {
-    /// The WebSocket handshake is done; frames for it go through the writer.
-    Opened(Id, Writer),
-    /// One whole text frame.
-    Frame(Id, Bytes),
+    /// The WebSocket handshake is done; frames for it go through the writer. With the peer's
+    /// address when the owner is a server.
+    Opened(Id, Writer, Option<IpAddr>),
+    /// One whole text frame; drop the [`Handled`] once it is handled.
+    Frame(Id, Bytes, Handled),
     /// The link is gone (or is being closed and must not be written to any more). May come
     /// more than once for one link; owners ignore links they no longer know.
     Closed(Id),
@@ -300,8 +352,12 @@ enum ReadEnd {
 
 /// Drives one WebSocket until it is closed. Reports `Opened` first, then every text frame,
 /// then `Closed`.
-pub(crate) async fn run<S, Id>(id: Id, ws: WebSocketStream<S>, events: Sender<LinkEvent<Id>>)
-where
+pub(crate) async fn run<S, Id>(
+    id: Id,
+    ws: WebSocketStream<S>,
+    peer: Option<IpAddr>,
+    events: Sender<LinkEvent<Id>>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     Id: Copy + std::fmt::Debug + Send + 'static,
 {
@@ -310,7 +366,7 @@ where
     let writer = Writer {
         outbox: outbox.clone(),
     };
-    if let Err(refused) = events.send(LinkEvent::Opened(id, writer)).await {
+    if let Err(refused) = events.send(LinkEvent::Opened(id, writer, peer)).await {
         // The owner is gone (shutting down): the writer task is not running, say goodbye here.
         drop(refused);
         let mut sink = sink;
@@ -371,11 +427,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     Id: Copy,
 {
-    while let Some(message) = stream.next().await {
+    let read_ahead = Arc::new(ReadAhead::default());
+    loop {
+        let handled = read_ahead.reserve().await;
+        let Some(message) = stream.next().await else {
+            break;
+        };
         match message {
             Ok(Message::Text(text)) => {
                 if events
-                    .send(LinkEvent::Frame(id, Bytes::from(text)))
+                    .send(LinkEvent::Frame(id, Bytes::from(text), handled))
                     .await
                     .is_err()
                 {
@@ -409,19 +470,30 @@ where
     ReadEnd::Gone
 }
 
+/// Bytes a writer hands to its socket before it lets the other tasks of its executor run.
+/// Without it, one poll writes a connection's whole queue (up to a send window, 1 MiB): a
+/// fan-out to a thousand members made everyone else wait for a gigabyte of copies.
+pub const WRITE_TURN_BYTES: usize = 64 * 1024;
+
 async fn write_loop<S>(mut sink: WebSocketSender<S>, outbox: &Outbox)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut turn = 0usize;
     loop {
         match outbox.next().await {
             Next::Frame(frame) => {
+                turn += frame.len();
                 let Ok(text) = Utf8Bytes::try_from(frame) else {
                     debug_assert!(false, "the core only sends UTF-8 JSON");
                     continue;
                 };
                 if sink.feed(Message::Text(text)).await.is_err() {
                     return;
+                }
+                if turn >= WRITE_TURN_BYTES {
+                    turn = 0;
+                    future::yield_now().await;
                 }
                 if outbox.is_empty() && sink.flush().await.is_err() {
                     return;

@@ -214,7 +214,7 @@ async fn accept_loop(
                     // staying in the connection's task for its whole life.
                     let ws = Box::pin(handshake(conn, peer, stream, websocket, handshake_timeout));
                     if let Some(ws) = ws.await {
-                        link::run(conn, ws, events).await;
+                        link::run(conn, ws, Some(peer.ip()), events).await;
                     }
                 })
                 .detach();
@@ -341,11 +341,12 @@ impl Core {
     fn on_link_event(&mut self, ev: LinkEvent<ConnId>) {
         let now = self.clock.now();
         match ev {
-            LinkEvent::Opened(conn, writer) => {
+            LinkEvent::Opened(conn, writer, source) => {
                 self.conns.insert(conn, Conn { writer, uid: None });
-                self.server.handle_input(now, ServerInput::Opened(conn));
+                self.server
+                    .handle_input(now, ServerInput::Opened(conn, source));
             }
-            LinkEvent::Frame(conn, frame) => {
+            LinkEvent::Frame(conn, frame, _handled) => {
                 let Some(c) = self.conns.get_mut(&conn) else {
                     return; // closed by us already
                 };

@@ -427,6 +427,8 @@ pub struct Client {
     delivered_pos: u64,
     /// Highest stream position acknowledged on the current link.
     acked_pos: u64,
+    /// Bytes of the pushes read since the last ack.
+    unacked_bytes: usize,
     /// Joined (or joining) channels.
     channels: BTreeMap<ChannelId, channels::JoinedChannel>,
     recent_joins: channels::RecentJoins,
@@ -485,6 +487,7 @@ impl Client {
             stream_pos: 0,
             delivered_pos: 0,
             acked_pos: 0,
+            unacked_bytes: 0,
             channels: BTreeMap::new(),
             recent_joins: Default::default(),
             user_attributes: BTreeMap::new(),

@@ -600,8 +600,12 @@ impl Client {
             );
         }
         // Peer messages are acknowledged at once (the sender waits for the receipt); the
-        // rest in batches, or with the next heartbeat.
-        if urgent || self.stream_pos - self.acked_pos >= ACK_BATCH {
+        // rest in batches of pushes or bytes (the server's window opens only with acks), or
+        // with the next heartbeat.
+        if urgent
+            || self.stream_pos - self.acked_pos >= ACK_BATCH
+            || self.unacked_bytes >= ACK_BATCH_BYTES
+        {
             self.send_ack(transport);
         }
     }
@@ -609,6 +613,7 @@ impl Client {
     pub(super) fn send_ack(&mut self, transport: TransportId) {
         if self.stream_pos > self.acked_pos {
             self.acked_pos = self.stream_pos;
+            self.unacked_bytes = 0;
             let seq = self.stream_pos;
             self.send_frame(transport, &ClientFrame::Ack { seq });
         }
@@ -734,6 +739,10 @@ impl Client {
 
 /// Non-urgent stream pushes acknowledged at least every this many.
 const ACK_BATCH: u64 = 16;
+
+/// Bytes of pushes read after which they are acknowledged: a quarter of the server's first
+/// send window (64 KiB, PROTOCOL.md), so that the window never runs dry while acks travel.
+const ACK_BATCH_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {

@@ -225,6 +225,9 @@ impl Client {
             }
             (_, ServerFrame::Kicked { reason }) => self.on_kicked(reason),
             (Link::Up { transport }, frame) => {
+                if frame.is_stream_push() {
+                    self.unacked_bytes += bytes.len();
+                }
                 self.on_session_frame(transport, frame);
                 self.reconcile();
             }
@@ -245,6 +248,7 @@ impl Client {
         // Positions before `resend_from` were acknowledged; what follows is resent or new.
         self.stream_pos = resend_from.saturating_sub(1);
         self.acked_pos = self.stream_pos;
+        self.unacked_bytes = 0;
         if !resumed {
             self.delivered_pos = self.stream_pos;
         }

@@ -354,7 +354,7 @@ impl Server {
         } else if !self
             .sessions
             .get_mut(uid)
-            .is_some_and(|s| s.message_rate.try_acquire(self.now))
+            .is_some_and(|s| s.limits.messages.try_acquire(self.now))
         {
             Some(ChannelMessageError::TooOften)
         } else {

@@ -241,7 +241,7 @@ impl Server {
         let verdict = self
             .sessions
             .get_mut(uid)
-            .map_or(Verdict::Admit, |s| s.budgets.admit(budget, now));
+            .map_or(Verdict::Admit, |s| s.limits.budgets.admit(budget, now));
         if verdict == Verdict::Admit {
             return true;
         }
@@ -285,7 +285,7 @@ impl Server {
         let verdict = self
             .sessions
             .get_mut(uid)
-            .map_or(Verdict::Refuse, |s| s.budgets.refused(now));
+            .map_or(Verdict::Refuse, |s| s.limits.budgets.refused(now));
         self.refuse_too_often(conn, id, code, message, verdict);
     }
 }

@@ -23,18 +23,21 @@ mod attributes;
 pub(crate) mod channels;
 mod invitations;
 mod limits;
+mod logins;
 mod offline;
 mod peers;
 pub(crate) mod presence;
 mod resends;
 mod sessions;
 
+use core::net::IpAddr;
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
 use crate::ids::{ChannelId, UserId};
+use crate::ratelimit::Rate;
 use crate::rng::Rng;
 use crate::time::{Timestamp, WallClock};
 use crate::timers::TimerTable;
@@ -42,6 +45,7 @@ use crate::wire::{close, ClientFrame, ServerFrame};
 
 use channels::Channel;
 use invitations::{InvKey, Invitations};
+use logins::LoginSources;
 use offline::OfflineStore;
 use presence::Presence;
 use resends::Resends;
@@ -66,6 +70,12 @@ pub struct ServerConfig {
     pub offline_after: Duration,
     /// A connection that has not logged in by then is closed.
     pub login_timeout: Duration,
+    /// Logins from one source address (an IPv6 /64), as a token bucket: `max` at once,
+    /// refilled at `max` per `window`. Over it: LoginError TOO_OFTEN (see `logins.rs`).
+    pub logins_per_source: Rate,
+    /// Source addresses remembered for `logins_per_source` (about 64 bytes each). When all
+    /// are busy, logins from new sources go untracked (the table fails open).
+    pub login_sources: usize,
     /// Offline messages kept per receiver (§4.3.4: 200, oldest evicted).
     pub offline_per_user: usize,
     /// How long offline messages are kept (§4.3.4: 7 days).
@@ -91,8 +101,12 @@ pub struct ServerConfig {
     /// Pushes sent and not yet acknowledged at once on a connection (the send window); the
     /// rest wait for acks. Keeps a login's backlog or a resume from flooding a connection.
     pub send_window: usize,
-    /// The send window in bytes (one push always goes, however large).
+    /// The send window in bytes (one push always goes, however large): what it grows to.
     pub send_window_bytes: usize,
+    /// The send window in bytes at the start of every connection; each acknowledgement
+    /// opens it by the bytes it acknowledged, up to `send_window_bytes`. A client must
+    /// acknowledge before this much is unacknowledged or wait for its next heartbeat.
+    pub initial_window_bytes: usize,
     /// How long a sender's `msg_id` is remembered to make resends idempotent.
     pub dedup_window: Duration,
     /// Bytes the remembered sends may take in all (about 200 bytes plus twice the ids each);
@@ -118,6 +132,8 @@ impl Default for ServerConfig {
             unreachable_after: Duration::from_secs(6),
             offline_after: Duration::from_secs(30),
             login_timeout: Duration::from_secs(10),
+            logins_per_source: Rate::new(1000, Duration::from_secs(10)),
+            login_sources: 65_536,
             offline_per_user: 200,
             offline_retention: Duration::from_secs(7 * 24 * 3600),
             offline_user_bytes: 8 * 1024 * 1024,
@@ -127,6 +143,7 @@ impl Default for ServerConfig {
             max_unacked_bytes: 8 * 1024 * 1024,
             send_window: 256,
             send_window_bytes: 1024 * 1024,
+            initial_window_bytes: 64 * 1024,
             dedup_window: Duration::from_secs(120),
             dedup_bytes: 128 * 1024 * 1024,
             max_channels: 100_000,
@@ -142,8 +159,9 @@ pub const DEFAULT_APP_ID: &str = "00000000000000000000000000000000";
 /// What happens to the server.
 #[derive(Debug, Clone)]
 pub enum ServerInput {
-    /// A transport connection was accepted.
-    Opened(ConnId),
+    /// A transport connection was accepted, from this source address if the transport has
+    /// one (logins are limited per source).
+    Opened(ConnId, Option<IpAddr>),
     /// One whole WebSocket text message arrived on `ConnId`.
     Frame(ConnId, Bytes),
     /// The connection closed or failed.
@@ -167,7 +185,7 @@ pub enum ServerOutput {
 
 #[derive(Debug, Clone)]
 enum ConnState {
-    AwaitingLogin,
+    AwaitingLogin { source: Option<IpAddr> },
     Bound { uid: UserId, epoch: u64 },
 }
 
@@ -218,6 +236,8 @@ pub struct ServerStats {
     /// What all channel attributes count against `channel_attributes_total`.
     pub channel_attribute_bytes: usize,
     pub invitations: usize,
+    /// Source addresses remembered for the login limit.
+    pub login_sources: usize,
     /// Sends remembered to recognise resends, and the bytes counted for them.
     pub remembered_sends: usize,
     pub remembered_send_bytes: usize,
@@ -236,6 +256,7 @@ pub struct Server {
     /// What every channel's attributes count together (see `Channel::attribute_bytes`).
     channel_attr_bytes: usize,
     invitations: Invitations,
+    login_sources: LoginSources,
     next_epoch: u64,
     offline: OfflineStore,
     resends: Resends,
@@ -276,6 +297,7 @@ impl Server {
                 config.offline_retention,
             ),
             resends: Resends::new(config.dedup_window, config.dedup_bytes),
+            login_sources: LoginSources::new(config.logins_per_source, config.login_sources),
             config,
             rng: Rng::new(seed),
             wall: WallClock::new(now, unix_ms),
@@ -304,8 +326,8 @@ impl Server {
         self.now = self.now.max(now);
         self.resends.expire(self.now);
         match input {
-            ServerInput::Opened(conn) => {
-                self.conns.insert(conn, ConnState::AwaitingLogin);
+            ServerInput::Opened(conn, source) => {
+                self.conns.insert(conn, ConnState::AwaitingLogin { source });
                 self.timers.schedule(
                     self.now.saturating_add(self.config.login_timeout),
                     ServerTimer::LoginDeadline(conn),
@@ -341,6 +363,7 @@ impl Server {
             channels: self.channels.len(),
             channel_attribute_bytes: self.channel_attr_bytes,
             invitations: self.invitations.len(),
+            login_sources: self.login_sources.len(),
             remembered_sends: self.resends.len(),
             remembered_send_bytes: self.resends.bytes(),
         }
@@ -417,7 +440,7 @@ impl Server {
         };
         match (state, frame) {
             (
-                ConnState::AwaitingLogin,
+                ConnState::AwaitingLogin { source },
                 ClientFrame::Login {
                     id,
                     version,
@@ -431,6 +454,7 @@ impl Server {
             ) => self.on_login(
                 conn,
                 sessions::LoginRequest {
+                    source,
                     id,
                     version,
                     app_id,
@@ -441,7 +465,7 @@ impl Server {
                     attempt,
                 },
             ),
-            (ConnState::AwaitingLogin, _) => {
+            (ConnState::AwaitingLogin { .. }, _) => {
                 self.close(conn, close::OUT_OF_SEQUENCE, "log in first")
             }
             (ConnState::Bound { .. }, ClientFrame::Login { .. }) => self.close(
@@ -558,7 +582,7 @@ impl Server {
         while let Some(timer) = self.timers.pop_due(self.now) {
             match timer {
                 ServerTimer::LoginDeadline(conn) => {
-                    if matches!(self.conns.get(&conn), Some(ConnState::AwaitingLogin)) {
+                    if matches!(self.conns.get(&conn), Some(ConnState::AwaitingLogin { .. })) {
                         self.close(
                             conn,
                             close::OUT_OF_SEQUENCE,

@@ -48,8 +48,10 @@ pub(super) struct Pushed {
     pub pos: u64,
     /// The encoded frame, resent as is after a resume; shared across a fan-out.
     pub frame: Bytes,
-    /// For peer messages: what to keep if the session ends before the ack.
-    pub peer: Option<StoredMessage>,
+    /// For peer messages: what to keep if the session ends before the ack. Boxed: most
+    /// pushes are not peer messages, and a thousand streams of 1 024 pushes each cost
+    /// 48 MiB of entries this way instead of 180 MiB.
+    pub peer: Option<Box<StoredMessage>>,
 }
 
 /// What became of a stream push.
@@ -111,7 +113,7 @@ impl Server {
         } else if !self
             .sessions
             .get_mut(from)
-            .is_some_and(|s| s.message_rate.try_acquire(self.now))
+            .is_some_and(|s| s.limits.messages.try_acquire(self.now))
         {
             Some(PeerMessageError::TooOften)
         } else {
@@ -402,16 +404,19 @@ impl Server {
             s.ack_clock = self.now;
         }
         let mut done = Vec::new();
+        let mut acked = 0;
         while s.unacked.front().is_some_and(|p| p.pos <= seq) {
             let Some(p) = s.unacked.pop_front() else {
                 break;
             };
-            s.unacked_bytes -= p.frame.len();
-            s.inflight_bytes -= p.frame.len();
+            acked += p.frame.len();
             if let Some(peer) = p.peer {
                 done.push(peer.key);
             }
         }
+        s.unacked_bytes -= acked;
+        s.inflight_bytes -= acked;
+        s.window_bytes = (s.window_bytes + acked).min(self.config.send_window_bytes);
         self.pump_stream(uid);
         self.catch_up(uid);
         for key in done {
@@ -461,7 +466,6 @@ pub(super) struct StreamLimits {
     pub pushes: usize,
     pub bytes: usize,
     pub window_pushes: usize,
-    pub window_bytes: usize,
     /// The time of the pushes made under these limits: a push into an empty stream starts
     /// its ack clock (`Session::ack_clock`).
     pub now: crate::time::Timestamp,
@@ -496,7 +500,6 @@ impl Server {
             pushes: self.config.max_unacked,
             bytes: self.config.max_unacked_bytes,
             window_pushes: self.config.send_window,
-            window_bytes: self.config.send_window_bytes,
             now: self.now,
         }
     }
@@ -546,7 +549,7 @@ fn pump(
         let len = p.frame.len();
         // Always let one push through, however large, so a stream can never stall.
         if in_flight >= limits.window_pushes
-            || (in_flight > 0 && s.inflight_bytes + len > limits.window_bytes)
+            || (in_flight > 0 && s.inflight_bytes + len > s.window_bytes)
         {
             break;
         }
@@ -616,11 +619,24 @@ fn append(
         s.ack_clock = limits.now;
     }
     s.unacked_bytes += frame.len();
-    s.unacked.push_back(Pushed { pos, frame, peer });
+    s.unacked.push_back(Pushed {
+        pos,
+        frame,
+        peer: peer.map(Box::new),
+    });
     if s.conn.is_some() {
         pump(s, out, limits);
         StreamPush::Attached
     } else {
         StreamPush::Buffered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The figure the doc comment of `Pushed::peer` gives.
+    #[test]
+    fn a_push_entry_is_48_bytes() {
+        assert_eq!(core::mem::size_of::<super::Pushed>(), 48);
     }
 }

@@ -52,6 +52,11 @@ pub(super) struct Session {
     /// not acknowledged): the send window.
     pub sent_upto: u64,
     pub inflight_bytes: usize,
+    /// How many bytes may be in flight now. It starts at `initial_window_bytes` on every
+    /// connection and grows by what is acknowledged, up to `send_window_bytes` (like TCP's
+    /// slow start): a connection that never reads costs its first window only, so a
+    /// fan-out to a thousand such members copies megabytes, not a gigabyte.
+    pub window_bytes: usize,
     /// Since when the stream has waited for acknowledgement progress: set when a push
     /// goes into an empty stream, when an ack takes something off it, and on resume. A
     /// connection that keeps sending frames while this is older than [`ACK_DEADLINE`] with
@@ -75,14 +80,36 @@ pub(super) struct Session {
     /// The user's attributes (§4.5), dropped with the session.
     pub attributes: BTreeMap<String, String>,
     pub subscriptions: BTreeSet<UserId>,
-    pub message_rate: RateLimiter,
+    pub limits: SessionLimits,
+}
+
+/// What a session counts against its limits. A new session of the same user takes these
+/// over from the one it replaces, so that logging in again refills nothing.
+#[derive(Debug, Clone)]
+pub(super) struct SessionLimits {
+    /// Peer and channel messages, shared (§9.2).
+    pub messages: RateLimiter,
     /// Budgets of every other request kind, and the refusal count.
     pub budgets: super::limits::RequestBudgets,
+    /// Logins of this user (`logins.rs`).
+    pub logins: RateLimiter,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            messages: RateLimiter::new(Rate::MESSAGES),
+            budgets: Default::default(),
+            logins: RateLimiter::new(super::logins::USER_LOGINS),
+        }
+    }
 }
 
 /// A `login` frame's fields.
 #[derive(Debug)]
 pub(super) struct LoginRequest {
+    /// The connection's source address, if the driver knows it.
+    pub source: Option<core::net::IpAddr>,
     pub id: u32,
     pub version: u16,
     pub app_id: String,
@@ -96,6 +123,7 @@ pub(super) struct LoginRequest {
 impl Server {
     pub(super) fn on_login(&mut self, conn: ConnId, req: LoginRequest) {
         let LoginRequest {
+            source,
             id,
             version,
             app_id,
@@ -113,6 +141,10 @@ impl Server {
             );
             return;
         }
+        // Before the token is checked: a flood of logins costs no signature checks.
+        if source.is_some_and(|ip| !self.login_sources.admit(ip, self.now)) {
+            return self.refuse_login(conn, id, LoginError::TooOften);
+        }
         if app_id != self.config.app_id {
             return self.refuse_login(conn, id, LoginError::InvalidAppId);
         }
@@ -120,6 +152,13 @@ impl Server {
             Ok(expiry) => expiry,
             Err(e) => return self.refuse_login(conn, id, e),
         };
+        // After it: logins without the user's token cannot use up the user's own limit.
+        let now = self.now;
+        if let Some(s) = self.sessions.get_mut(&uid) {
+            if !s.limits.logins.try_acquire(now) {
+                return self.refuse_login(conn, id, LoginError::TooOften);
+            }
+        }
 
         let same_client = self
             .sessions
@@ -160,7 +199,9 @@ impl Server {
         // client (which starts afresh, e.g. after its logout was lost), else it is kicked
         // with REMOTE_LOGIN (§2.7).
         let mut carried = VecDeque::new();
+        let mut limits = SessionLimits::default();
         if let Some(old) = self.sessions.remove(&uid) {
+            limits = old.limits;
             if !same_client {
                 self.tombstones
                     .insert(old.sid.clone(), KickReason::RemoteLogin);
@@ -215,14 +256,14 @@ impl Server {
                 unacked_bytes: 0,
                 sent_upto: 0,
                 inflight_bytes: 0,
+                window_bytes: self.initial_window(),
                 ack_clock: self.now,
                 channels: BTreeMap::new(),
                 lagging: BTreeMap::new(),
                 stale_counts: BTreeSet::new(),
                 attributes: BTreeMap::new(),
                 subscriptions: BTreeSet::new(),
-                message_rate: RateLimiter::new(Rate::MESSAGES),
-                budgets: Default::default(),
+                limits,
             },
         );
         self.conns.insert(
@@ -238,7 +279,7 @@ impl Server {
         let server_ts = self.unix_ms();
         // Messages of the kicked session first (they are older), then the offline store.
         for stored in carried.into_iter().filter_map(|p| p.peer) {
-            self.push_stored(&uid, stored);
+            self.push_stored(&uid, *stored);
         }
         let stored = self.offline.take(&uid, server_ts);
         for m in stored {
@@ -259,6 +300,7 @@ impl Server {
         token_expires_at: Option<u64>,
     ) {
         let now = self.now;
+        let initial_window = self.initial_window();
         let s = self.sessions.get_mut(&uid).expect("checked by caller");
         let old_conn = s.conn.replace(conn);
         s.last_rx = now;
@@ -269,6 +311,7 @@ impl Server {
         // unacknowledged push.
         s.sent_upto = resend_from - 1;
         s.inflight_bytes = 0;
+        s.window_bytes = initial_window;
         s.ack_clock = self.now;
         if let Some(old) = old_conn {
             self.conns.remove(&old);
@@ -293,6 +336,13 @@ impl Server {
             self.notify_presence(&uid, PeerOnlineState::Online);
         }
         self.caller_back(&uid);
+    }
+
+    /// The send window of a new connection (see `Session::window_bytes`).
+    fn initial_window(&self) -> usize {
+        self.config
+            .initial_window_bytes
+            .min(self.config.send_window_bytes)
     }
 
     fn send_login_ok(
@@ -476,7 +526,7 @@ impl Server {
         self.invitations_session_ended(uid);
         let now_ms = self.unix_ms();
         for stored in s.unacked.into_iter().filter_map(|p| p.peer) {
-            self.offline.keep(uid, stored, now_ms);
+            self.offline.keep(uid, *stored, now_ms);
         }
         self.notify_presence(uid, PeerOnlineState::Offline);
     }

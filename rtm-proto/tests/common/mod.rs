@@ -177,8 +177,10 @@ impl World {
                             self.next_conn += 1;
                             self.conn_of.insert((c, t), conn);
                             self.owner.insert(conn, (c, t));
-                            self.queue
-                                .push_back(Delivery::ToServer(ServerInput::Opened(conn)));
+                            self.queue.push_back(Delivery::ToServer(ServerInput::Opened(
+                                conn,
+                                Some(client_address(c)),
+                            )));
                             self.queue
                                 .push_back(Delivery::ToClient(c, ClientInput::Opened(t)));
                         }
@@ -220,10 +222,15 @@ impl World {
 
     /// Sends raw bytes to the server on a fresh connection, returns the conn.
     pub fn raw_connect(&mut self) -> ConnId {
+        self.raw_connect_from(RAW_ADDRESS)
+    }
+
+    /// [`World::raw_connect`] from the given source address.
+    pub fn raw_connect_from(&mut self, source: std::net::IpAddr) -> ConnId {
         let conn = ConnId(1_000_000 + self.next_conn);
         self.next_conn += 1;
         self.server
-            .handle_input(self.now, ServerInput::Opened(conn));
+            .handle_input(self.now, ServerInput::Opened(conn, Some(source)));
         conn
     }
 
@@ -340,6 +347,15 @@ impl World {
 }
 
 /// A channel id of the stories (valid by construction).
+/// The source address of client `c`'s connections: one address per client.
+pub fn client_address(c: usize) -> std::net::IpAddr {
+    std::net::IpAddr::from([10, 0, (c >> 8) as u8, c as u8])
+}
+
+/// The source address of raw connections ([`World::raw_connect`]).
+pub const RAW_ADDRESS: std::net::IpAddr =
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 1, 0, 1));
+
 pub fn ch(s: &str) -> ChannelId {
     ChannelId::new(s).unwrap()
 }
