@@ -348,3 +348,117 @@ fn regression_a_connection_that_pings_but_never_acknowledges_is_closed_with_4007
         "alice's client gave up after 10 s; the server never said received"
     );
 }
+
+fn channel_text(id: u32, channel: &str, len: usize) -> String {
+    let text = "h".repeat(len);
+    format!(
+        r#"{{"type":"channel_message","id":{id},"channel":"{channel}","msg_id":{id},"message":{{"kind":"text","text":"{text}"}}}}"#
+    )
+}
+
+#[test]
+fn channel_history_is_bounded_in_bytes_over_all_channels_and_swept_when_quiet() {
+    let mut w = World::with_config(
+        0,
+        rtm_proto::server::ServerConfig {
+            channel_history_total: 100_000,
+            ..Default::default()
+        },
+        Default::default(),
+    );
+    let alice = raw_login(&mut w, "alice");
+    for channel in ["a", "b"] {
+        let out = say_raw(
+            &mut w,
+            alice,
+            &format!(r#"{{"type":"join","id":2,"channel":"{channel}"}}"#),
+        );
+        assert_eq!(count(&out, "joined"), 1, "{out:?}");
+    }
+    // 10 messages of 20 KB in each channel: every one is accepted and delivered, but only
+    // 100 000 bytes of them are kept for replays.
+    let mut id = 10;
+    for channel in ["a", "b"] {
+        for _ in 0..10 {
+            id += 1;
+            let out = say_raw(&mut w, alice, &channel_text(id, channel, 20_000));
+            assert_eq!(count(&out, "ok"), 1, "{out:?}");
+        }
+    }
+    let kept = w.server.stats().channel_history_bytes;
+    assert!(kept > 80_000 && kept <= 100_000, "{kept}");
+    // Nobody posts any more: the sweep drops the expired history anyway.
+    for _ in 0..9 {
+        w.advance(5_000);
+        let _ = say_raw(&mut w, alice, r#"{"type":"ack","seq":0}"#);
+    }
+    assert_eq!(w.server.stats().channel_history_bytes, 0);
+}
+
+#[test]
+fn invitation_records_are_bounded_in_bytes_server_wide() {
+    let mut w = World::with_config(
+        0,
+        rtm_proto::server::ServerConfig {
+            invitations_total_bytes: 20_000,
+            ..Default::default()
+        },
+        Default::default(),
+    );
+    let alice = raw_login(&mut w, "alice");
+    let content = "c".repeat(4_000);
+    let invite = |id: u32| {
+        format!(
+            r#"{{"type":"invite","id":{id},"invitation":{id},"callee":"bob","content":"{content}","channel_id":""}}"#
+        )
+    };
+    // Each record counts its content twice (caller's and callee's view): two fit.
+    for id in [2, 3] {
+        let out = say_raw(&mut w, alice, &invite(id));
+        assert_eq!(count(&out, "ok"), 1, "{out:?}");
+    }
+    let bytes = w.server.stats().invitation_bytes;
+    assert!(bytes > 16_000 && bytes <= 20_000, "{bytes}");
+    let out = say_raw(&mut w, alice, &invite(4));
+    assert_eq!(error_code(&out, 4), Some(6), "{out:?}");
+    assert_eq!(w.server.stats().invitations, 2);
+    // Records are kept 5 minutes after they were sent; then there is room again.
+    for _ in 0..11 {
+        w.advance(28_000);
+        let _ = say_raw(&mut w, alice, r#"{"type":"ack","seq":100}"#);
+    }
+    assert_eq!(w.server.stats().invitation_bytes, 0);
+    let out = say_raw(&mut w, alice, &invite(5));
+    assert_eq!(count(&out, "ok"), 1, "{out:?}");
+}
+
+#[test]
+fn regression_many_callers_ringing_a_callee_that_never_reads_end_its_session_at_the_reserve() {
+    let mut w = World::new(0);
+    let bob = raw_login(&mut w, "bob");
+    // Invitation pushes are kept however full a stream is; each caller is bounded (40
+    // invites per 10 s, 64 open), their sum is not. 40 callers × 40 invitations.
+    let callers: Vec<_> = (0..40)
+        .map(|i| raw_login(&mut w, &format!("caller{i}")))
+        .collect();
+    let mut answered = 0;
+    let mut told_bob = 0;
+    for n in 0..40u32 {
+        for &caller in &callers {
+            let id = 10 + n;
+            let invite = format!(
+                r#"{{"type":"invite","id":{id},"invitation":{id},"callee":"bob","content":"ring","channel_id":""}}"#
+            );
+            answered += count(&say_raw(&mut w, caller, &invite), "ok");
+            told_bob += count(&drain_raw(&mut w, bob), "invitation");
+        }
+    }
+    assert_eq!(answered, 1_600, "every invite is answered");
+    // Bob's session ended once his stream passed 1 024 pushes and the reserve of 256.
+    let closes: Vec<_> = w.server_closes.iter().filter(|(c, _)| *c == bob).collect();
+    assert_eq!(closes.len(), 1, "{closes:?}");
+    assert_eq!(closes[0].1, close::SLOW_CONSUMER);
+    assert_eq!(w.server.stats().sessions, 40, "bob's session was ended");
+    // What reached his connection is the send window's worth (64 KiB at first).
+    assert!(told_bob > 0 && told_bob < 1_024, "{told_bob}");
+}

@@ -13,7 +13,7 @@
 //! the stream full is dropped, but the catch-up then pushes the current count.
 
 use core::time::Duration;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
@@ -46,21 +46,12 @@ pub const REPLAY_WINDOW: Duration = Duration::from_secs(30);
 pub const REPLAY_MAX: usize = 32;
 
 #[derive(Debug)]
-struct History {
-    cseq: u64,
-    at: Timestamp,
-    /// The sender, who is never sent its own message (§4.8), in a replay neither.
-    from: UserId,
-    frame: Bytes,
-}
-
-#[derive(Debug)]
 pub(super) struct Channel {
     /// Names this instance of the channel; a forgotten and recreated channel gets another.
     pub epoch: u64,
     pub members: BTreeSet<UserId>,
     next_cseq: u64,
-    history: VecDeque<History>,
+    pub history: super::history::History,
     pub attributes: BTreeMap<String, ChannelAttribute>,
     /// Bumped whenever the channel stops or starts being empty (lazy GC timers).
     pub gc_gen: u64,
@@ -80,7 +71,7 @@ impl Channel {
             epoch,
             members: BTreeSet::new(),
             next_cseq: 1,
-            history: VecDeque::new(),
+            history: Default::default(),
             attributes: BTreeMap::new(),
             gc_gen: 0,
             count_sent_at: None,
@@ -108,11 +99,7 @@ impl Channel {
     /// The encoded messages of the replay window (§2.6: the last 30 s, at most 32) with
     /// `cseq > after`, oldest first, but those `to` sent itself.
     pub(super) fn recent_after(&self, now: Timestamp, after: u64, to: &UserId) -> Vec<Bytes> {
-        self.history
-            .iter()
-            .filter(|h| h.cseq > after && now.since(h.at) <= REPLAY_WINDOW && &h.from != to)
-            .map(|h| h.frame.clone())
-            .collect()
+        self.history.recent_after(now, after, to)
     }
 
     fn count_interval(&self) -> Duration {
@@ -135,9 +122,21 @@ impl Server {
     }
 
     /// Forgets channel `id` and what its attributes counted.
+    /// Drops every channel's expired history (every [`super::history::SWEEP_EVERY`]).
+    pub(super) fn sweep_history(&mut self) {
+        let now = self.now;
+        let freed: usize = self
+            .channels
+            .values_mut()
+            .map(|ch| ch.history.expire(now))
+            .sum();
+        self.history_bytes -= freed;
+    }
+
     pub(super) fn remove_channel(&mut self, id: &ChannelId) {
         if let Some(ch) = self.channels.remove(id) {
             self.channel_attr_bytes -= ch.attribute_bytes();
+            self.history_bytes -= ch.history.bytes();
         }
     }
 
@@ -375,6 +374,10 @@ impl Server {
         }
         let now = self.now;
         let server_ts = self.unix_ms();
+        let history_room = self
+            .config
+            .channel_history_total
+            .saturating_sub(self.history_bytes);
         let ch = self.channel_entry(&channel);
         let cseq = ch.next_cseq;
         ch.next_cseq += 1;
@@ -387,20 +390,14 @@ impl Server {
             server_ts,
         }
         .encode();
-        ch.history.push_back(History {
-            cseq,
-            at: now,
-            from: uid.clone(),
-            frame: frame.clone(),
-        });
-        while ch.history.len() > REPLAY_MAX
-            || ch
-                .history
-                .front()
-                .is_some_and(|h| now.since(h.at) > REPLAY_WINDOW)
-        {
-            ch.history.pop_front();
+        // Kept for replays and catch-ups unless all channels' histories are at their budget:
+        // then it is delivered but not replayed (history expires within 30 s).
+        let mut freed = ch.history.expire(now);
+        let kept = history_room + freed >= frame.len();
+        if kept {
+            freed += ch.history.keep(now, cseq, uid, &frame);
         }
+        self.history_bytes = self.history_bytes - freed + if kept { frame.len() } else { 0 };
         self.fan_out_message(&channel, uid, cseq, &frame);
         self.send(conn, &ServerFrame::Ok { id });
     }

@@ -34,6 +34,9 @@ pub const RETENTION: Duration = Duration::from_secs(300);
 /// Open (undecided) invitations one caller may have at once.
 pub const MAX_OPEN_PER_CALLER: usize = 64;
 
+/// The answer to an `invite` when the server's invitation records are at their budget.
+const INVITATIONS_FULL: &str = "the server holds as many invitations as it may; try later";
+
 /// `(caller, caller's number)`.
 pub(super) type InvKey = (UserId, u64);
 
@@ -66,6 +69,26 @@ pub(super) struct Invitation {
     /// stream (acknowledged, or another session): repeats never grow a stream.
     local_told: Option<(u64, u64)>,
     remote_told: Option<(u64, u64)>,
+    /// What the record counted against `invitations_total_bytes` when last weighed.
+    weight: usize,
+}
+
+impl Invitation {
+    /// Its strings (the content twice: the caller's view and the callee's) and a fixed
+    /// overhead for the record, its keys and the callee index.
+    fn weigh(&self, caller: &UserId) -> usize {
+        let response = match &self.phase {
+            Phase::AwaitCaller { response } => response.len(),
+            _ => self.local.response.len(),
+        };
+        self.content.len()
+            + self.remote.content.len()
+            + self.channel_id.len()
+            + response
+            + 3 * caller.as_str().len()
+            + 2 * self.callee.as_str().len()
+            + 384
+    }
 }
 
 /// Every invitation the server knows, by caller and by callee.
@@ -73,11 +96,27 @@ pub(super) struct Invitation {
 pub(super) struct Invitations {
     records: BTreeMap<InvKey, Invitation>,
     by_callee: BTreeMap<UserId, BTreeSet<InvKey>>,
+    /// The sum of the records' weights.
+    bytes: usize,
 }
 
 impl Invitations {
+    /// Weighs the record of `key` again after a change (a response was set).
+    fn reweigh(&mut self, key: &InvKey) {
+        if let Some(inv) = self.records.get_mut(key) {
+            let weight = inv.weigh(&key.0);
+            self.bytes = self.bytes - inv.weight + weight;
+            inv.weight = weight;
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     fn remove(&mut self, key: &InvKey) {
         if let Some(inv) = self.records.remove(key) {
+            self.bytes -= inv.weight;
             if let Some(set) = self.by_callee.get_mut(&inv.callee) {
                 set.remove(key);
                 if set.is_empty() {
@@ -145,31 +184,36 @@ impl Server {
             return self.reply_error(conn, id, e.code(), e.to_string());
         }
         let now = self.now;
-        self.invitations.records.insert(
-            key.clone(),
-            Invitation {
-                callee: callee.clone(),
-                content: content.clone(),
-                channel_id,
-                phase: Phase::Pending,
-                delivered: false,
-                local: LocalInvitationUpdate {
-                    invitation: number,
-                    state: L::SentToRemote,
-                    response: String::new(),
-                    reason: None,
-                },
-                remote: RemoteInvitationUpdate {
-                    caller: caller.clone(),
-                    invitation: number,
-                    state: R::InvitationReceived,
-                    content,
-                    reason: None,
-                },
-                local_told: None,
-                remote_told: None,
+        let mut inv = Invitation {
+            callee: callee.clone(),
+            content: content.clone(),
+            channel_id,
+            phase: Phase::Pending,
+            delivered: false,
+            local: LocalInvitationUpdate {
+                invitation: number,
+                state: L::SentToRemote,
+                response: String::new(),
+                reason: None,
             },
-        );
+            remote: RemoteInvitationUpdate {
+                caller: caller.clone(),
+                invitation: number,
+                state: R::InvitationReceived,
+                content,
+                reason: None,
+            },
+            local_told: None,
+            remote_told: None,
+            weight: 0,
+        };
+        inv.weight = inv.weigh(caller);
+        if self.invitations.bytes + inv.weight > self.config.invitations_total_bytes {
+            let e = InvitationApiCallError::TooOften;
+            return self.reply_error(conn, id, e.code(), INVITATIONS_FULL);
+        }
+        self.invitations.bytes += inv.weight;
+        self.invitations.records.insert(key.clone(), inv);
         self.invitations
             .by_callee
             .entry(callee.clone())
@@ -211,7 +255,7 @@ impl Server {
         }
         .encode();
         let callee = inv.callee.clone();
-        self.push_kept(&callee, frame);
+        self.push_invitation(&callee, frame);
     }
 
     /// A callee logged in: deliver what waited for it.
@@ -275,6 +319,7 @@ impl Server {
                     inv.phase = Phase::AwaitCaller { response };
                     inv.remote.state = R::AcceptSentToLocal;
                 }
+                self.invitations.reweigh(&key);
                 self.timers.schedule(
                     now.saturating_add(ACCEPT_CONFIRM_TIMEOUT),
                     ServerTimer::InvitationAccept(key),
@@ -405,6 +450,7 @@ impl Server {
         inv.remote.state = remote;
         inv.remote.reason = remote_why;
         let delivered = inv.delivered;
+        self.invitations.reweigh(key);
         self.push_local(key);
         if delivered {
             self.push_remote(key);
@@ -417,7 +463,7 @@ impl Server {
         };
         let frame = ServerFrame::LocalInvitation(inv.local.clone()).encode();
         let caller = key.0.clone();
-        self.push_kept(&caller, frame);
+        self.push_invitation(&caller, frame);
         let at = self.stream_tip(&caller);
         if let Some(inv) = self.invitations.records.get_mut(key) {
             inv.local_told = at;
@@ -430,7 +476,7 @@ impl Server {
         };
         let frame = ServerFrame::RemoteInvitation(inv.remote.clone()).encode();
         let callee = inv.callee.clone();
-        self.push_kept(&callee, frame);
+        self.push_invitation(&callee, frame);
         let at = self.stream_tip(&callee);
         if let Some(inv) = self.invitations.records.get_mut(key) {
             inv.remote_told = at;

@@ -21,6 +21,7 @@
 
 mod attributes;
 pub(crate) mod channels;
+mod history;
 mod invitations;
 mod limits;
 mod logins;
@@ -118,6 +119,12 @@ pub struct ServerConfig {
     /// Bytes all channels' attributes may take together (keys, values, writer ids, ~96
     /// bytes per key). A write that would pass it is refused with SIZE_OVERFLOW.
     pub channel_attributes_total: usize,
+    /// Bytes every invitation record may take together (contents, response, ids, ~384 bytes
+    /// each; kept 5 minutes). An `invite` past it gets InvitationApiCallError 6.
+    pub invitations_total_bytes: usize,
+    /// Bytes of channel messages kept for replays and catch-ups, over all channels (each
+    /// keeps its last 30 s, at most 32). Past it new messages are delivered but not kept.
+    pub channel_history_total: usize,
     /// How long the attributes of a channel nobody is in are kept (§4.6 "a couple of
     /// minutes", §14.7).
     pub channel_attributes_grace: Duration,
@@ -148,6 +155,8 @@ impl Default for ServerConfig {
             dedup_bytes: 128 * 1024 * 1024,
             max_channels: 100_000,
             channel_attributes_total: 256 * 1024 * 1024,
+            invitations_total_bytes: 256 * 1024 * 1024,
+            channel_history_total: 256 * 1024 * 1024,
             channel_attributes_grace: Duration::from_secs(180),
         }
     }
@@ -208,6 +217,7 @@ enum ServerTimer {
         gen: u64,
     },
     OfflineSweep,
+    HistorySweep,
     MemberCount {
         channel: ChannelId,
         epoch: u64,
@@ -235,7 +245,11 @@ pub struct ServerStats {
     pub channels: usize,
     /// What all channel attributes count against `channel_attributes_total`.
     pub channel_attribute_bytes: usize,
+    /// Encoded bytes of every channel's history (against `channel_history_total`).
+    pub channel_history_bytes: usize,
     pub invitations: usize,
+    /// What the invitation records count against `invitations_total_bytes`.
+    pub invitation_bytes: usize,
     /// Source addresses remembered for the login limit.
     pub login_sources: usize,
     /// Sends remembered to recognise resends, and the bytes counted for them.
@@ -255,6 +269,8 @@ pub struct Server {
     channels: BTreeMap<ChannelId, Channel>,
     /// What every channel's attributes count together (see `Channel::attribute_bytes`).
     channel_attr_bytes: usize,
+    /// Encoded bytes of every channel's history (`history.rs`).
+    history_bytes: usize,
     invitations: Invitations,
     login_sources: LoginSources,
     next_epoch: u64,
@@ -262,6 +278,9 @@ pub struct Server {
     resends: Resends,
     presence: Presence,
     tombstones: Tombstones,
+    /// Sessions whose stream went past its bound and the reserve for kept pushes during the
+    /// current input; ended once it is handled (`Server::end_overflowed`).
+    overflowed: std::collections::BTreeSet<UserId>,
     timers: TimerTable<ServerTimer>,
     out: VecDeque<ServerOutput>,
 }
@@ -286,6 +305,10 @@ impl Server {
             now.saturating_add(OFFLINE_SWEEP_EVERY),
             ServerTimer::OfflineSweep,
         );
+        timers.schedule(
+            now.saturating_add(history::SWEEP_EVERY),
+            ServerTimer::HistorySweep,
+        );
         Server {
             offline: OfflineStore::new(
                 offline::OfflineLimits {
@@ -306,10 +329,12 @@ impl Server {
             sessions: BTreeMap::new(),
             channels: BTreeMap::new(),
             channel_attr_bytes: 0,
+            history_bytes: 0,
             invitations: Invitations::default(),
             next_epoch: 1,
             presence: Presence::default(),
             tombstones: Tombstones::default(),
+            overflowed: Default::default(),
             timers,
             out: VecDeque::new(),
         }
@@ -337,6 +362,7 @@ impl Server {
             ServerInput::Closed(conn) => self.forget_conn(conn),
             ServerInput::Tick => self.run_timers(),
         }
+        self.end_overflowed();
     }
 
     /// The next output, if any. Drain to `None` after every input.
@@ -362,7 +388,9 @@ impl Server {
             subscriptions: self.presence.len(),
             channels: self.channels.len(),
             channel_attribute_bytes: self.channel_attr_bytes,
+            channel_history_bytes: self.history_bytes,
             invitations: self.invitations.len(),
+            invitation_bytes: self.invitations.bytes(),
             login_sources: self.login_sources.len(),
             remembered_sends: self.resends.len(),
             remembered_send_bytes: self.resends.bytes(),
@@ -609,6 +637,13 @@ impl Server {
                 | ServerTimer::InvitationExpiry(_)
                 | ServerTimer::InvitationAccept(_)
                 | ServerTimer::InvitationRetire(_)) => self.on_invitation_timer(t),
+                ServerTimer::HistorySweep => {
+                    self.sweep_history();
+                    self.timers.schedule(
+                        self.now.saturating_add(history::SWEEP_EVERY),
+                        ServerTimer::HistorySweep,
+                    );
+                }
                 ServerTimer::OfflineSweep => {
                     self.offline.sweep(self.unix_ms());
                     self.timers.schedule(

@@ -235,6 +235,40 @@ impl Server {
         )
     }
 
+    /// [`Server::push_kept`] for an invitation push. Each other kept push is bounded per
+    /// session (replays and catch-ups by the history and the 20 channels, offline messages
+    /// by the store), but invitation pushes come from any number of callers: past the
+    /// reserve they end the session (see [`StreamLimits::overflowing`]).
+    pub(super) fn push_invitation(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
+        let pushed = self.push_kept(to, frame);
+        let limits = self.stream_limits();
+        if self.sessions.get(to).is_some_and(|s| limits.overflowing(s)) {
+            self.overflowed.insert(to.clone());
+        }
+        pushed
+    }
+
+    /// Ends every session whose stream went past its bound and the reserve (see
+    /// [`StreamLimits::overflowing`]). Run after each input, not amid the fan-outs that
+    /// overflowed it: ending a session pushes to others (member events, invitation
+    /// failures), which may overflow them in turn.
+    pub(super) fn end_overflowed(&mut self) {
+        while let Some(uid) = self.overflowed.pop_first() {
+            let limits = self.stream_limits();
+            let Some(s) = self.sessions.get(&uid).filter(|s| limits.overflowing(s)) else {
+                continue;
+            };
+            if let Some(conn) = s.conn {
+                self.close(
+                    conn,
+                    crate::wire::close::SLOW_CONSUMER,
+                    "delivery stream overflowed: the session is ended; log in again",
+                );
+            }
+            self.end_session(&uid);
+        }
+    }
+
     /// Pushes one frame (a member event, an attribute notification) to every member of
     /// `channel` but `except`, without copying the member list or the frame: one `Bytes`
     /// reference per member. Dropped for members whose stream is full.
@@ -484,6 +518,17 @@ impl StreamLimits {
     pub fn crowded(&self, s: &super::sessions::Session, len: usize) -> bool {
         s.unacked.len().saturating_mul(4) >= self.pushes.saturating_mul(3)
             || (s.unacked_bytes + len).saturating_mul(4) > self.bytes.saturating_mul(3)
+    }
+
+    /// Whether `s` is past the stream's bound and a reserve of a quarter more, which only
+    /// pushes kept however full the stream is can do. Checked when an invitation push goes
+    /// in (the one kind whose sum over many senders has no bound: a thousand callers
+    /// ringing one callee that never reads). A session this far behind is ended: its peer
+    /// messages move to the offline store, its invitations fail on both sides alike, and its
+    /// client logs in afresh and asks what became of them (`invitation_sync`).
+    pub fn overflowing(&self, s: &super::sessions::Session) -> bool {
+        s.unacked.len() > self.pushes + self.pushes / 4
+            || s.unacked_bytes > self.bytes + self.bytes / 4
     }
 
     /// Whether `s` holds at most half of what it may (pushes and bytes): room for a
