@@ -9,14 +9,16 @@
 //! far below the 20 000 open-file limit.
 
 use std::io::ErrorKind;
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::{client, Message, WebSocket};
+use socket2::{Domain, Socket, Type};
 
 type Ws = WebSocket<TcpStream>;
 /// One attacker thread: the url, its index, when to stop.
@@ -83,21 +85,49 @@ impl Drop for Server {
 }
 
 fn connect(url: &str, uid: &str) -> Ws {
-    let addr = url.trim_start_matches("ws://").trim_end_matches('/');
-    let stream = TcpStream::connect(addr).expect("connect");
+    connect_from(url, uid, Ipv4Addr::LOCALHOST).unwrap_or_else(|e| panic!("login of {uid}: {e}"))
+}
+
+/// [`connect`] from a source address of our own (the server limits logins per address);
+/// the error says why the login failed (a refusal, for an attacker logging in too often).
+fn connect_from(url: &str, uid: &str, source: Ipv4Addr) -> Result<Ws, String> {
+    let addr: SocketAddr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("a socket address");
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+    socket
+        .bind(&SocketAddr::from((source, 0)).into())
+        .expect("bind the source address");
+    socket.connect(&addr.into()).expect("connect");
+    let stream: TcpStream = socket.into();
     stream.set_nodelay(true).ok();
     let (mut ws, _) = client(url, stream).expect("handshake");
     send(
         &mut ws,
         &format!(r#"{{"type":"login","id":1,"version":1,"app_id":"{APP}","uid":"{uid}"}}"#),
     );
+    let mut said = String::new();
     loop {
         match ws.read() {
-            Ok(Message::Text(t)) if t.starts_with(r#"{"type":"login_ok""#) => return ws,
+            Ok(Message::Text(t)) if t.starts_with(r#"{"type":"login_ok""#) => return Ok(ws),
+            Ok(Message::Text(t)) => said = t.to_string(),
             Ok(_) => {}
-            Err(e) => panic!("login of {uid}: {e}"),
+            Err(e) => return Err(format!("{e} after {said}")),
         }
     }
+}
+
+/// [`connect_from`] for an attacker: a refused login is retried after 100 ms.
+fn reconnect(url: &str, uid: &str, source: Ipv4Addr, until: Instant) -> Option<Ws> {
+    while Instant::now() < until {
+        match connect_from(url, uid, source) {
+            Ok(ws) => return Some(ws),
+            Err(_) => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    None
 }
 
 fn send(ws: &mut Ws, frame: &str) {
@@ -294,6 +324,88 @@ fn non_readers(url: &str, i: usize, until: Instant) {
     }
 }
 
+/// Members of the big channel of findings 6b and 6c.
+const BIG: usize = 10_000;
+/// Threads that hold them, 1 000 each, each from a loopback address of its own.
+const BIG_HOLDERS: usize = 10;
+/// Members of the big channel logged in and joined so far.
+static BIG_READY: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads `0..BIG_HOLDERS` fill the channel `big` with members that never read; the last
+/// thread runs `attack` once they are all in (or 5 s have passed).
+fn big_channel(url: &str, i: usize, until: Instant, attack: fn(&str, Instant)) {
+    if i < BIG_HOLDERS {
+        let source = Ipv4Addr::new(127, 0, 1, 10 + i as u8);
+        let per_thread = BIG / BIG_HOLDERS;
+        let conns: Vec<Ws> = (0..per_thread)
+            .map(|k| {
+                let uid = format!("big{i}-{k}");
+                let mut ws = connect_from(url, &uid, source)
+                    .unwrap_or_else(|e| panic!("login of {uid}: {e}"));
+                send(&mut ws, r#"{"type":"join","id":2,"channel":"big"}"#);
+                BIG_READY.fetch_add(1, Ordering::Relaxed);
+                ws
+            })
+            .collect();
+        thread::sleep(until.saturating_duration_since(Instant::now()));
+        drop(conns);
+        return;
+    }
+    let ready_by = Instant::now() + Duration::from_secs(5);
+    while BIG_READY.load(Ordering::Relaxed) < BIG && Instant::now() < ready_by {
+        thread::sleep(Duration::from_millis(50));
+    }
+    attack(url, until);
+}
+
+/// Finding 6b: `get_members` of a 10 000-member channel in a tight loop, logging in again
+/// whenever the server closes the connection (4010 after 100 refusals).
+fn get_members_loop(url: &str, until: Instant) {
+    while let Some(mut ws) = reconnect(url, "asker", Ipv4Addr::new(127, 0, 1, 99), until) {
+        send(&mut ws, r#"{"type":"join","id":2,"channel":"big"}"#);
+        let mut id = 10u32;
+        while Instant::now() < until && ws.can_write() {
+            id += 1;
+            let ask = format!(r#"{{"type":"get_members","id":{id},"channel":"big"}}"#);
+            if ws.send(Message::text(ask)).is_err() {
+                break; // closed by the server: log in again
+            }
+            if id.is_multiple_of(16) {
+                Reader { pos: 0 }.drain(&mut ws);
+            }
+        }
+    }
+}
+
+/// Finding 6c: a non-member writing 32 KB of the big channel's attributes with `notify` in a
+/// tight loop, logging in again whenever the server closes the connection.
+fn channel_attrs_notify_loop(url: &str, until: Instant) {
+    let value = "v".repeat(8000);
+    while let Some(mut ws) = reconnect(url, "painter", Ipv4Addr::new(127, 0, 1, 98), until) {
+        let mut id = 10u32;
+        while Instant::now() < until && ws.can_write() {
+            id += 1;
+            let write = format!(
+                r#"{{"type":"channel_attrs","id":{id},"channel":"big","op":"set","notify":true,"attributes":{{"a":"{value}{id}","b":"{value}","c":"{value}","d":"{value}"}}}}"#
+            );
+            if ws.send(Message::text(write)).is_err() {
+                break; // closed by the server: log in again
+            }
+            if id.is_multiple_of(16) {
+                Reader { pos: 0 }.drain(&mut ws);
+            }
+        }
+    }
+}
+
+fn big_get_members(url: &str, i: usize, until: Instant) {
+    big_channel(url, i, until, get_members_loop);
+}
+
+fn big_channel_attrs(url: &str, i: usize, until: Instant) {
+    big_channel(url, i, until, channel_attrs_notify_loop);
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -302,11 +414,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let attacks: [(&str, usize, Attack); 4] = [
+    let attacks: [(&str, usize, Attack); 6] = [
         ("invite resends (3)", 1, invite_resends),
         ("channel attributes (4)", 1, channel_attrs),
         ("join/leave churn, 200 members (5)", 201, churn),
         ("1 000 non-readers + 32 KB flood (6a, 9)", 11, non_readers),
+        (
+            "get_members loop, 10 000 members (6b)",
+            BIG_HOLDERS + 1,
+            big_get_members,
+        ),
+        (
+            "channel_attrs notify loop by a non-member, 10 000 members (6c)",
+            BIG_HOLDERS + 1,
+            big_channel_attrs,
+        ),
     ];
     // `cargo bench --bench abuse -- WORD` runs only the attacks whose names contain WORD.
     let only: Vec<String> = std::env::args()

@@ -1,4 +1,5 @@
-//! Sessions: login, resume, logout, liveness (§2.4), duplicate login (§2.7), tokens (§3).
+//! Sessions: login, resume, logout, duplicate login (§2.7). Liveness (§2.4) is in
+//! `liveness.rs`, tokens (§3) in `tokens.rs`, the login limits in `logins.rs`.
 //!
 //! A session outlives its connection. When the connection drops the session is *detached*:
 //! the user stays online (UNREACHABLE once 6 s of silence have passed) and messages for it are
@@ -8,21 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::errors::{LoginError, RenewTokenError};
+use crate::errors::LoginError;
 use crate::ids::{ChannelId, UserId};
 use crate::ratelimit::{Rate, RateLimiter};
-use crate::token::{self, TokenError, TokenVersion};
 use crate::wire::{close, KickReason, PeerOnlineState, ServerFrame, PROTOCOL_VERSION};
 
-use super::peers::Pushed;
-use super::{ConnId, ConnState, Server, ServerTimer};
-
-/// How long a connection may leave pushes in flight without acknowledging any while it keeps
-/// sending frames (the reference client acknowledges with every heartbeat, 2 s).
-pub(super) const ACK_DEADLINE: core::time::Duration = core::time::Duration::from_secs(30);
-
-/// Seconds before AccessToken2 expiry at which `token_will_expire` is pushed (§3.5).
-const TOKEN_WARNING_SECS: u64 = 30;
+use super::stream::Pushed;
+use super::{ConnId, ConnState, Server};
 
 #[derive(Debug)]
 pub(super) struct Session {
@@ -59,7 +52,7 @@ pub(super) struct Session {
     pub window_bytes: usize,
     /// Since when the stream has waited for acknowledgement progress: set when a push
     /// goes into an empty stream, when an ack takes something off it, and on resume. A
-    /// connection that keeps sending frames while this is older than [`ACK_DEADLINE`] with
+    /// connection that keeps sending frames while this is older than [`super::liveness::ACK_DEADLINE`] with
     /// pushes in flight does not read: it is closed as a slow consumer.
     pub ack_clock: crate::time::Timestamp,
     /// Joined channels (≤ 20), each with the `cseq` of its last message before the
@@ -370,117 +363,6 @@ impl Server {
         self.close(conn, close::LOGIN_FAILED, &e.to_string());
     }
 
-    /// Verifies a login token; returns the AccessToken2 expiry to enforce, if any.
-    fn check_token(&self, token: Option<&str>, uid: &UserId) -> Result<Option<u64>, LoginError> {
-        let Some(cert) = self.config.app_certificate.as_deref() else {
-            // App-id-only mode: any token is ignored (§3.1, decision on §14.16).
-            return Ok(None);
-        };
-        let token = token.ok_or(LoginError::InvalidToken)?;
-        let now_secs = self.wall.unix_secs(self.now);
-        match token::verify(token, &self.config.app_id, cert, uid.as_str(), now_secs) {
-            Ok(v) => Ok(match v.version {
-                TokenVersion::V007 => Some(v.expires_at),
-                TokenVersion::V006 => None,
-            }),
-            Err(TokenError::Expired) => Err(LoginError::TokenExpired),
-            Err(TokenError::WrongAppId) => Err(LoginError::InvalidAppId),
-            Err(_) => Err(LoginError::InvalidToken),
-        }
-    }
-
-    pub(super) fn on_renew(
-        &mut self,
-        conn: ConnId,
-        uid: &UserId,
-        epoch: u64,
-        id: u32,
-        token: &str,
-    ) {
-        let Some(cert) = self.config.app_certificate.clone() else {
-            self.send(conn, &ServerFrame::Ok { id });
-            return;
-        };
-        let now_secs = self.wall.unix_secs(self.now);
-        match token::verify(token, &self.config.app_id, &cert, uid.as_str(), now_secs) {
-            Ok(v) => {
-                if self.sessions.get(uid).is_some_and(|s| s.epoch == epoch) {
-                    let expiry = matches!(v.version, TokenVersion::V007).then_some(v.expires_at);
-                    self.set_token_expiry(uid, expiry);
-                }
-                self.send(conn, &ServerFrame::Ok { id });
-            }
-            Err(TokenError::Expired) => {
-                let e = RenewTokenError::TokenExpired;
-                self.reply_error(conn, id, e.code(), e.to_string());
-            }
-            Err(_) => {
-                let e = RenewTokenError::InvalidToken;
-                self.reply_error(conn, id, e.code(), e.to_string());
-            }
-        }
-    }
-
-    fn set_token_expiry(&mut self, uid: &UserId, expires_at: Option<u64>) {
-        let now_secs = self.wall.unix_secs(self.now);
-        let Some(s) = self.sessions.get_mut(uid) else {
-            return;
-        };
-        s.token_gen += 1;
-        s.token_expires_at = expires_at;
-        let (epoch, gen) = (s.epoch, s.token_gen);
-        if let Some(at) = expires_at {
-            if at.saturating_sub(TOKEN_WARNING_SECS) > now_secs {
-                let warn = self.wall.at_unix_secs(at - TOKEN_WARNING_SECS);
-                self.timers.schedule(
-                    warn,
-                    ServerTimer::TokenWarning {
-                        uid: uid.clone(),
-                        epoch,
-                        gen,
-                    },
-                );
-            }
-            let expiry = self.wall.at_unix_secs(at);
-            self.timers.schedule(
-                expiry,
-                ServerTimer::TokenExpiry {
-                    uid: uid.clone(),
-                    epoch,
-                    gen,
-                },
-            );
-        }
-    }
-
-    pub(super) fn on_token_warning(&mut self, uid: &UserId, epoch: u64, gen: u64) {
-        if let Some(s) = self.sessions.get(uid) {
-            if s.epoch == epoch && s.token_gen == gen {
-                if let Some(conn) = s.conn {
-                    self.send(conn, &ServerFrame::TokenWillExpire {});
-                }
-            }
-        }
-    }
-
-    pub(super) fn on_token_expiry(&mut self, uid: &UserId, epoch: u64, gen: u64) {
-        // Only an attached session is ended here (§3.5 "at expiry while CONNECTED"). A detached
-        // one is left to resume: its re-login presents the expired token, is refused with
-        // TOKEN_EXPIRED, and the client waits for `renewToken` (§3.5 "while RECONNECTING").
-        let attached = self
-            .sessions
-            .get(uid)
-            .is_some_and(|s| s.epoch == epoch && s.token_gen == gen && s.conn.is_some());
-        if attached {
-            self.kick(
-                uid,
-                KickReason::TokenExpired,
-                kick_close_code(KickReason::TokenExpired),
-                "token expired",
-            );
-        }
-    }
-
     /// Ends `uid`'s session on the server's initiative (token expiry, ban).
     pub(super) fn kick(&mut self, uid: &UserId, reason: KickReason, code: u16, text: &str) {
         if let Some(s) = self.sessions.get(uid) {
@@ -551,109 +433,10 @@ impl Server {
             self.resolve_if_pending(&key, crate::wire::PeerMessageOutcome::Cached);
         }
     }
-
-    /// Whether `uid`'s attached connection has had pushes in flight for [`ACK_DEADLINE`]
-    /// without acknowledging any: it pings, but does not read.
-    pub(super) fn ack_overdue(&self, uid: &UserId, epoch: u64) -> bool {
-        self.sessions.get(uid).is_some_and(|s| {
-            let in_flight = s.unacked.front().is_some_and(|p| p.pos <= s.sent_upto);
-            s.epoch == epoch
-                && s.conn.is_some()
-                && in_flight
-                && self.now.since(s.ack_clock) >= ACK_DEADLINE
-        })
-    }
-
-    /// A frame arrived from `uid`'s session: it is alive.
-    pub(super) fn touch(&mut self, uid: &UserId, epoch: u64) {
-        let now = self.now;
-        let Some(s) = self.sessions.get_mut(uid) else {
-            return;
-        };
-        if s.epoch != epoch {
-            return;
-        }
-        s.last_rx = now;
-        let recovered = !s.reachable;
-        if recovered {
-            s.reachable = true;
-            self.notify_presence(uid, PeerOnlineState::Online);
-        }
-        // Back from UNREACHABLE: the pending check is the 30 s one; replace it with a 6 s one.
-        self.schedule_liveness_with(uid, recovered);
-    }
-
-    fn schedule_liveness(&mut self, uid: &UserId) {
-        self.schedule_liveness_with(uid, false);
-    }
-
-    /// Schedules the next liveness check unless one is pending; `replace` schedules anew
-    /// regardless (the pending one goes stale).
-    fn schedule_liveness_with(&mut self, uid: &UserId, replace: bool) {
-        let Some(s) = self.sessions.get_mut(uid) else {
-            return;
-        };
-        if s.liveness_scheduled && !replace {
-            return;
-        }
-        s.liveness_scheduled = true;
-        s.liveness_gen += 1;
-        // "More than 6 s": one millisecond past the threshold.
-        let limit = if s.reachable {
-            self.config.unreachable_after
-        } else {
-            self.config.offline_after
-        };
-        let at = s
-            .last_rx
-            .saturating_add(limit)
-            .saturating_add(core::time::Duration::from_millis(1));
-        let (epoch, gen) = (s.epoch, s.liveness_gen);
-        self.timers.schedule(
-            at,
-            ServerTimer::Liveness {
-                uid: uid.clone(),
-                epoch,
-                gen,
-            },
-        );
-    }
-
-    pub(super) fn on_liveness(&mut self, uid: &UserId, epoch: u64, gen: u64) {
-        let now = self.now;
-        let (unreachable_after, offline_after) =
-            (self.config.unreachable_after, self.config.offline_after);
-        let Some(s) = self.sessions.get_mut(uid) else {
-            return;
-        };
-        if s.epoch != epoch || s.liveness_gen != gen {
-            return;
-        }
-        s.liveness_scheduled = false;
-        let silent = now.since(s.last_rx);
-        if silent > offline_after {
-            self.end_session(uid);
-            return;
-        }
-        if silent > unreachable_after && s.reachable {
-            s.reachable = false;
-            self.notify_presence(uid, PeerOnlineState::Unreachable);
-        }
-        self.schedule_liveness(uid);
-    }
-
-    /// Presence of `uid`: ONLINE, UNREACHABLE (silent > 6 s) or OFFLINE (no session).
-    pub(super) fn presence_of(&self, uid: &UserId) -> PeerOnlineState {
-        match self.sessions.get(uid) {
-            Some(s) if s.reachable => PeerOnlineState::Online,
-            Some(_) => PeerOnlineState::Unreachable,
-            None => PeerOnlineState::Offline,
-        }
-    }
 }
 
 /// The close code that goes with a `kicked` reason.
-fn kick_close_code(reason: KickReason) -> u16 {
+pub(super) fn kick_close_code(reason: KickReason) -> u16 {
     match reason {
         KickReason::RemoteLogin => close::REMOTE_LOGIN,
         KickReason::BannedByServer => close::BANNED,
