@@ -53,8 +53,25 @@ impl Server {
         frame: Bytes,
         peer: Option<StoredMessage>,
     ) -> StreamPush {
-        let limits = self.stream_limits();
         let keep = peer.is_some();
+        self.push_under_limits(to, frame, peer, keep)
+    }
+
+    /// [`Server::push_stream`] for a push that must not be dropped however full the stream
+    /// is (an invitation decision: both sides must hear it to agree; a replay or catch-up of
+    /// channel messages, bounded by the history).
+    pub(super) fn push_kept(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
+        self.push_under_limits(to, frame, None, true)
+    }
+
+    fn push_under_limits(
+        &mut self,
+        to: &UserId,
+        frame: Bytes,
+        peer: Option<StoredMessage>,
+        keep: bool,
+    ) -> StreamPush {
+        let limits = self.stream_limits();
         stream_push(
             &mut self.sessions,
             &mut self.out,
@@ -63,22 +80,6 @@ impl Server {
             frame,
             peer,
             keep,
-        )
-    }
-
-    /// [`Server::push_stream`] for a push that must not be dropped however full the stream
-    /// is (an invitation decision: both sides must hear it to agree; a replay or catch-up of
-    /// channel messages, bounded by the history).
-    pub(super) fn push_kept(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
-        let limits = self.stream_limits();
-        stream_push(
-            &mut self.sessions,
-            &mut self.out,
-            limits,
-            to,
-            frame,
-            None,
-            true,
         )
     }
 
