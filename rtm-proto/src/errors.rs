@@ -8,6 +8,7 @@ macro_rules! error_family {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $var:ident = $code:literal => $msg:literal,)* }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+        #[non_exhaustive]
         pub enum $name {
             $($(#[$vdoc])* #[error($msg)] $var = $code,)*
         }

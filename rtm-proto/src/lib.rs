@@ -22,6 +22,81 @@
 //! `client.send_message_to_peer(..)`) that validate locally and return the §8 error at once
 //! or a [`client::RequestId`] whose result arrives later as an event.
 //!
+//! ## A driving loop, in memory
+//!
+//! A client logged into a server with nothing between them but this loop: each side's
+//! outputs become the other side's inputs, and time moves to the earlier of the two
+//! `poll_timeout`s. A real driver does the same with sockets and a clock.
+//!
+//! ```
+//! use rtm_proto::{
+//!     Client, ClientConfig, ClientInput, ClientOutput, ConnId, ConnectionState, Event, Server,
+//!     ServerConfig, ServerInput, ServerOutput, Timestamp,
+//! };
+//!
+//! let unix_ms = 1_700_000_000_000;
+//! let mut now = Timestamp::ZERO;
+//! let mut server = Server::new(ServerConfig::default(), 1, now, unix_ms);
+//! let mut client = Client::new(ClientConfig::default(), 2, now, unix_ms);
+//! client.login(now, "alice", None).expect("a valid user id");
+//!
+//! // One transport at a time here: the client's transport id and the server's conn id.
+//! let mut link = None;
+//! let mut connected = false;
+//! for _ in 0..100 {
+//!     while let Some(out) = client.poll_output() {
+//!         match out {
+//!             ClientOutput::Connect(t) => {
+//!                 let conn = ConnId(t.0);
+//!                 link = Some((t, conn));
+//!                 server.handle_input(now, ServerInput::Opened(conn, None));
+//!                 client.handle_input(now, ClientInput::Opened(t));
+//!             }
+//!             ClientOutput::Send(_, frame) => {
+//!                 let (_, conn) = link.expect("sent on an open transport");
+//!                 server.handle_input(now, ServerInput::Frame(conn, frame));
+//!             }
+//!             ClientOutput::Close(_, _) => {
+//!                 let (t, conn) = link.take().expect("closed an open transport");
+//!                 server.handle_input(now, ServerInput::Closed(conn));
+//!                 client.handle_input(now, ClientInput::Closed(t));
+//!             }
+//!             ClientOutput::Event(Event::ConnectionStateChanged { state, .. }) => {
+//!                 connected = state == ConnectionState::Connected;
+//!             }
+//!             ClientOutput::Event(_) => {}
+//!         }
+//!     }
+//!     while let Some(out) = server.poll_output() {
+//!         let Some((t, _)) = link else { continue };
+//!         match out {
+//!             ServerOutput::Send { frame, .. } => {
+//!                 client.handle_input(now, ClientInput::Frame(t, frame))
+//!             }
+//!             ServerOutput::Close { .. } => {
+//!                 link = None;
+//!                 client.handle_input(now, ClientInput::Closed(t));
+//!             }
+//!         }
+//!     }
+//!     if connected {
+//!         break;
+//!     }
+//!     // Nothing left to carry: sleep until the next timer of either side.
+//!     let next = [client.poll_timeout(), server.poll_timeout()]
+//!         .into_iter()
+//!         .flatten()
+//!         .min();
+//!     if let Some(t) = next {
+//!         now = now.max(t);
+//!         client.handle_input(now, ClientInput::Tick);
+//!         server.handle_input(now, ServerInput::Tick);
+//!     }
+//! }
+//! assert!(connected, "alice is logged in");
+//! assert_eq!(server.stats().sessions, 1);
+//! ```
+//!
 //! Same inputs, same outputs, byte for byte: no `HashMap` iteration reaches an output, and
 //! the PRNG stream is fixed (SplitMix64).
 //!

@@ -1641,6 +1641,11 @@ impl Sim {
             | Event::RemoteInvitationRefused { .. }
             | Event::RemoteInvitationCanceled { .. }
             | Event::RemoteInvitationFailure { .. }) => self.on_invitation_event(node, e),
+            // `Event` is non-exhaustive: an event the model has no rule for is a finding.
+            other => {
+                let n = self.node_name(node);
+                self.violation(format!("{n}: an event the model does not check: {other:?}"));
+            }
         }
     }
 

@@ -129,7 +129,9 @@ pub enum ClientInput {
     Tick,
 }
 
-/// What the client asks of its driver and its application.
+/// What the client asks of its driver and its application. Deliberately exhaustive, unlike
+/// [`Event`]: a driver must carry out every output, so a new one must not compile until it
+/// does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientOutput {
     /// Open a transport to the server.
@@ -142,8 +144,9 @@ pub enum ClientOutput {
     Event(Event),
 }
 
-/// Events for the application (§5.1).
+/// Events for the application (§5.1). New events may be added: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// `ConnectionStateChanged(newState, reason)`.
     ConnectionStateChanged {

@@ -76,7 +76,8 @@ pub enum ServerInput {
     Tick,
 }
 
-/// What the server asks its driver to do.
+/// What the server asks its driver to do. Deliberately exhaustive: a driver must carry out
+/// every output, so a new one must not compile until it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerOutput {
     /// Send one text frame. Fan-outs share the same `Bytes`.
