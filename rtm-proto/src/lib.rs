@@ -115,6 +115,7 @@ pub mod client;
 pub mod errors;
 pub mod ids;
 pub mod invitation;
+pub mod limits;
 pub mod message;
 pub mod ratelimit;
 pub mod rng;

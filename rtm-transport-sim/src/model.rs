@@ -334,10 +334,10 @@ pub const ATTR_HISTORY: usize = 4096;
 pub const ATTR_MAPS: usize = 64;
 /// User-attribute versions kept per user.
 pub const USER_ATTR_HISTORY: usize = 32;
-/// §2.6: the replay after a rejoin covers the last 30 s …
-pub const REPLAY_WINDOW_MS: u64 = 30_000;
+/// §2.6: the replay after a rejoin covers the last 30 s … (the core's constant)
+pub const REPLAY_WINDOW_MS: u64 = rtm_proto::limits::REPLAY_WINDOW.as_millis() as u64;
 /// … and at most 32 messages per channel.
-pub const REPLAY_MAX: usize = 32;
+pub const REPLAY_MAX: usize = rtm_proto::limits::REPLAY_MAX;
 
 /// One change of a channel's membership on the server.
 #[derive(Debug, Clone, Copy)]

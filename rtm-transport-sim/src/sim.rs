@@ -36,8 +36,8 @@ const MAX_OUTPUTS_PER_STEP: usize = 50_000;
 const MAX_SAME_INSTANT_TICKS: u32 = 3;
 /// Period of the full sweeps (liveness reference, presence truth, convergence).
 const SWEEP_MS: u64 = 1_000;
-/// How long a logged-out client may keep draining its link (the core's `LOGOUT_DRAIN`, 2 s).
-const LOGOUT_DRAIN_MS: u64 = 2_000;
+/// How long a logged-out client may keep draining its link (the core's `LOGOUT_DRAIN`).
+const LOGOUT_DRAIN_MS: u64 = rtm_proto::client::LOGOUT_DRAIN.as_millis() as u64;
 /// Most messages one run may send (bounds the model).
 const MAX_MESSAGES: usize = 400_000;
 

@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, VecDeque};
 
 use crate::errors::*;
 use crate::ids::ChannelId;
+use crate::limits::{MAX_COUNT_CHANNELS, MAX_JOINED};
 use crate::message::Message;
 use crate::ratelimit::Rate;
-use crate::server::channels::{MAX_COUNT_CHANNELS, MAX_JOINED};
 use crate::time::Timestamp;
 use crate::wire::{ChannelCursor, ClientFrame};
 

@@ -36,10 +36,10 @@ use crate::backoff::Backoff;
 use crate::errors::*;
 use crate::ids::{ChannelId, UserId};
 use crate::invitation::{LocalInvitationFailureReason, RemoteInvitationFailureReason};
+use crate::limits::DEFAULT_APP_ID;
 use crate::message::Message;
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::rng::Rng;
-use crate::server::DEFAULT_APP_ID;
 use crate::time::{Timestamp, WallClock};
 use crate::timers::TimerTable;
 use crate::wire::{ClientFrame, InvitationKey, PeerMessageOutcome, PeerOnlineState};
@@ -47,6 +47,7 @@ use crate::wire::{ClientFrame, InvitationKey, PeerMessageOutcome, PeerOnlineStat
 pub use attributes::ChannelAttributeOptions;
 pub use invitations::{InvitationId, LocalInvitation, RemoteInvitation};
 pub use requests::SendMessageOptions;
+pub use session::LOGOUT_DRAIN;
 
 /// One transport attempt, named by the core.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

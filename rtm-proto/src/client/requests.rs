@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::attributes::AttrOp;
 use crate::errors::*;
 use crate::ids::{ChannelId, UserId};
+use crate::limits::{MAX_QUERY_PEERS, MAX_SUBSCRIPTIONS};
 use crate::message::Message;
-use crate::server::presence::{MAX_QUERY_PEERS, MAX_SUBSCRIPTIONS};
 use crate::wire::{ClientFrame, PeerStatus, ServerFrame};
 
 use super::{Client, ClientOutput, Event, Link, Pending, RequestId, Response, TransportId};

@@ -8,8 +8,9 @@ use crate::wire::{close, ClientFrame, KickReason, ServerFrame, PROTOCOL_VERSION}
 
 use super::requests::PendingKind;
 
-/// How long a logout waits for the server's answer before closing the transport.
-const LOGOUT_DRAIN: Duration = Duration::from_secs(2);
+/// How long a logout waits for the server's answer before closing the transport (what
+/// arrives meanwhile is still delivered).
+pub const LOGOUT_DRAIN: Duration = Duration::from_secs(2);
 use super::{
     Client, ConnectionChangeReason as Reason, ConnectionState as State, Event, Link, RequestId,
     Response, TransportId,

@@ -30,20 +30,12 @@ use crate::wire::{ChannelCount, ChannelCursor, PeerMessageOutcome, ServerFrame};
 use super::resends::{Lookup, SendKey, Target, MSG_ID_REUSED, RESENDS_FULL};
 use super::{ConnId, Server, ServerTimer};
 
-/// Most channels one session may have joined (§4.8).
-pub const MAX_JOINED: usize = 20;
-/// Above this many members there are no join/leave events and counts slow down (§5.2).
-pub const MEMBER_EVENT_LIMIT: usize = 512;
-/// `getMembers` returns at most this many (a random sample beyond).
-pub const MAX_GET_MEMBERS: usize = 512;
+pub use crate::limits::{
+    MAX_COUNT_CHANNELS, MAX_GET_MEMBERS, MAX_JOINED, MEMBER_EVENT_LIMIT, REPLAY_MAX, REPLAY_WINDOW,
+};
+
 /// How long a member sample of a big channel is reused (`get_members` on > 512 members).
 pub const SAMPLE_TTL: Duration = Duration::from_secs(1);
-/// `getChannelMemberCount` takes at most this many channels.
-pub const MAX_COUNT_CHANNELS: usize = 32;
-/// Replay after a rejoin: messages of the last 30 s, at most 32 per channel (§2.6).
-pub const REPLAY_WINDOW: Duration = Duration::from_secs(30);
-/// See [`REPLAY_WINDOW`].
-pub const REPLAY_MAX: usize = 32;
 
 #[derive(Debug)]
 pub(super) struct Channel {

@@ -110,5 +110,4 @@ impl Default for ServerConfig {
     }
 }
 
-/// The app id a server uses when none is configured (32 hex characters, §1.2).
-pub const DEFAULT_APP_ID: &str = "00000000000000000000000000000000";
+pub use crate::limits::DEFAULT_APP_ID;

@@ -12,10 +12,7 @@ use crate::wire::{PeerOnline, PeerOnlineState, PeerStatus, ServerFrame};
 
 use super::{ConnId, Server};
 
-/// Most ids in one `query_online` (§4.4).
-pub const MAX_QUERY_PEERS: usize = 256;
-/// Most subscribed peers per session (§4.4).
-pub const MAX_SUBSCRIPTIONS: usize = 512;
+pub use crate::limits::{MAX_QUERY_PEERS, MAX_SUBSCRIPTIONS};
 
 #[derive(Debug, Default)]
 pub(super) struct Presence {
