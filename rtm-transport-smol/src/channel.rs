@@ -24,6 +24,14 @@ pub struct RtmChannel {
 }
 
 impl RtmChannel {
+    /// A new listener of this channel's events, from now on: its messages, member events,
+    /// member counts and attribute updates (the SDK's `channel.on(...)`). See
+    /// [`crate::events`] for the queue bound.
+    pub fn events(&self) -> crate::Events {
+        self.client
+            .listen(crate::events::Filter::Channel(self.id.clone()))
+    }
+
     /// `channel.channelId`.
     pub fn channel_id(&self) -> &ChannelId {
         &self.id

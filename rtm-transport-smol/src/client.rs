@@ -8,7 +8,8 @@
 //! synchronous here too.
 //!
 //! Channels, attributes and invitations are in [`crate::channel`], [`crate::attributes`] and
-//! [`crate::invitation`]; all of their events come through [`RtmClient::events`].
+//! [`crate::invitation`]. Every listener from [`RtmClient::events`] hears every event of the
+//! client; each channel and invitation also has listeners of its own ([`crate::events`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,11 +62,9 @@ use smol::net::TcpStream;
 use smol::{Executor, Task};
 use tracing::{debug, warn};
 
+use crate::events::{Events, Filter, Listeners, EVENT_QUEUE};
 use crate::link::{self, LinkEvent, OnClosed, QueueError, QueueLimits, Writer, CLOSE_GRACE};
 use crate::{random_seed, Clock};
-
-/// Events kept for the application before the oldest are dropped (a warning is logged).
-pub const EVENT_QUEUE: usize = 4096;
 
 /// When the application lets go of a logged-in client, its thread waits at most this long
 /// for the logout to complete (the core waits 2 s at most for the server's answer).
@@ -181,7 +180,7 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct RtmClient {
     commands: Sender<Command>,
-    events: Receiver<Event>,
+    listeners: Listeners,
     state: Arc<AtomicU8>,
 }
 
@@ -196,7 +195,8 @@ impl RtmClient {
     pub fn new(server_url: &str, config: ClientConfig) -> Result<Self, ClientError> {
         let target = parse_url(server_url)?;
         let (commands, commands_rx) = async_channel::unbounded();
-        let (events_tx, events) = async_channel::bounded(EVENT_QUEUE);
+        let listeners = Listeners::default();
+        let driver_listeners = listeners.clone();
         let state = Arc::new(AtomicU8::new(ConnectionState::Disconnected as u8));
         let driver_state = state.clone();
         std::thread::Builder::new()
@@ -208,22 +208,33 @@ impl RtmClient {
                     target,
                     config,
                     commands_rx,
-                    events_tx,
+                    driver_listeners,
                     driver_state,
                 )));
             })?;
         Ok(RtmClient {
             commands,
-            events,
+            listeners,
             state,
         })
     }
 
-    /// The events of this client: every [`Event`] except `Event::Response` (results go to
-    /// the call that asked). One stream shared by all clones: each event is received once.
-    /// When nobody reads, the oldest events beyond [`EVENT_QUEUE`] are dropped.
-    pub fn events(&self) -> Receiver<Event> {
-        self.events.clone()
+    /// A new listener of this client's events, from now on: every [`Event`] except
+    /// `Event::Response` (results go to the call that asked). Every listener hears every
+    /// event, like each `client.on(...)` of the SDK; one that falls [`EVENT_QUEUE`] events
+    /// behind loses the oldest and is told how many ([`crate::events::RecvError::Lagged`]).
+    pub fn events(&self) -> Events {
+        self.events_with_capacity(EVENT_QUEUE)
+    }
+
+    /// [`RtmClient::events`] for a listener that keeps at most `capacity` events waiting.
+    pub fn events_with_capacity(&self, capacity: usize) -> Events {
+        self.listeners.listen(Filter::All, capacity)
+    }
+
+    /// A listener of the events `filter` lets through (channels and invitations).
+    pub(crate) fn listen(&self, filter: Filter) -> Events {
+        self.listeners.listen(filter, EVENT_QUEUE)
     }
 
     /// The current connection state (§2.1).
@@ -454,7 +465,7 @@ struct Driver {
     replies: BTreeMap<RequestId, Sender<Response>>,
     /// A logout waiting for its close frame to be flushed.
     logout_reply: Option<Sender<Result<(), LogoutError>>>,
-    events: Sender<Event>,
+    listeners: Listeners,
     state: Arc<AtomicU8>,
 }
 
@@ -463,7 +474,7 @@ async fn run_driver(
     target: Target,
     config: ClientConfig,
     commands: Receiver<Command>,
-    events: Sender<Event>,
+    listeners: Listeners,
     state: Arc<AtomicU8>,
 ) {
     let clock = Clock::new();
@@ -479,7 +490,7 @@ async fn run_driver(
         link_tx,
         replies: BTreeMap::new(),
         logout_reply: None,
-        events,
+        listeners,
         state,
     };
     // Set when the application let go of the client: the logout it implies is under way.
@@ -542,6 +553,8 @@ async fn run_driver(
         }
     }
     let closing: Vec<Task<()>> = std::mem::take(&mut d.closing);
+    // Every listener's stream ends once it has read what is queued.
+    d.listeners.close();
     drop(d);
     future::or(
         async {
@@ -683,11 +696,7 @@ impl Driver {
                         let _ = reply.try_send(response);
                     }
                 }
-                ClientOutput::Event(event) => {
-                    if let Ok(Some(dropped)) = self.events.force_send(event) {
-                        warn!(?dropped, "event queue full: dropped the oldest event");
-                    }
-                }
+                ClientOutput::Event(event) => self.listeners.publish(&event),
             }
         }
         self.closing.retain(|t| !t.is_finished());

@@ -39,6 +39,12 @@ pub struct LocalInvitation {
 }
 
 impl LocalInvitation {
+    /// A new listener of this invitation's events, from now on (the SDK's
+    /// `localInvitation.on(...)`).
+    pub fn events(&self) -> crate::Events {
+        self.client.listen(crate::events::Filter::Local(self.id))
+    }
+
     /// The id that the invitation's events carry.
     pub fn id(&self) -> InvitationId {
         self.id
@@ -126,6 +132,13 @@ pub struct RemoteInvitation {
 }
 
 impl RemoteInvitation {
+    /// A new listener of this invitation's events, from now on (the SDK's
+    /// `remoteInvitation.on(...)`).
+    pub fn events(&self) -> crate::Events {
+        self.client
+            .listen(crate::events::Filter::Remote(self.key.clone()))
+    }
+
     /// The key that the invitation's events carry.
     pub fn key(&self) -> &InvitationKey {
         &self.key

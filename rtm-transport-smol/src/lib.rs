@@ -38,6 +38,7 @@
 pub mod attributes;
 pub mod channel;
 pub mod client;
+pub mod events;
 pub mod invitation;
 mod link;
 pub mod server;
@@ -48,6 +49,7 @@ use rtm_proto::Timestamp;
 
 pub use channel::RtmChannel;
 pub use client::{ClientError, RtmClient};
+pub use events::{Events, RecvError, EVENT_QUEUE};
 pub use invitation::{LocalInvitation, RemoteInvitation};
 pub use link::{
     websocket_config, QueueLimits, CLOSE_GRACE, CLOSE_INVALID_PAYLOAD, CLOSE_UNSUPPORTED_DATA,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_channel::{Receiver, Sender};
+use async_channel::Sender;
 use async_tungstenite::tungstenite::Message as WsMessage;
 use async_tungstenite::WebSocketStream;
 use futures_lite::{future, StreamExt};
@@ -254,7 +254,7 @@ impl TestServer {
 #[derive(Debug)]
 pub struct TestClient {
     client: RtmClient,
-    events: Receiver<Event>,
+    events: rtm_transport_smol::Events,
     /// The latest `MemberCountUpdated` seen per channel (by the channel helpers).
     counts: Mutex<BTreeMap<String, u32>>,
 }

@@ -238,6 +238,45 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The channel this event is about (channel messages, member events and counts,
+    /// channel attributes): what an `RtmChannel`'s listener hears.
+    pub fn channel(&self) -> Option<&ChannelId> {
+        match self {
+            Event::ChannelMessage { channel, .. }
+            | Event::MemberJoined { channel, .. }
+            | Event::MemberLeft { channel, .. }
+            | Event::MemberCountUpdated { channel, .. }
+            | Event::AttributesUpdated { channel, .. } => Some(channel),
+            _ => None,
+        }
+    }
+
+    /// The local (sent) invitation this event is about.
+    pub fn local_invitation(&self) -> Option<InvitationId> {
+        match self {
+            Event::LocalInvitationReceivedByPeer { invitation }
+            | Event::LocalInvitationAccepted { invitation, .. }
+            | Event::LocalInvitationRefused { invitation, .. }
+            | Event::LocalInvitationCanceled { invitation }
+            | Event::LocalInvitationFailure { invitation, .. } => Some(*invitation),
+            _ => None,
+        }
+    }
+
+    /// The remote (received) invitation this event is about.
+    pub fn remote_invitation(&self) -> Option<&InvitationKey> {
+        match self {
+            Event::RemoteInvitationReceived { invitation, .. }
+            | Event::RemoteInvitationAccepted { invitation }
+            | Event::RemoteInvitationRefused { invitation }
+            | Event::RemoteInvitationCanceled { invitation, .. }
+            | Event::RemoteInvitationFailure { invitation, .. } => Some(invitation),
+            _ => None,
+        }
+    }
+}
+
 /// Results of commands, one variant per method.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {

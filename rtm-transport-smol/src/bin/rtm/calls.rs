@@ -9,7 +9,7 @@ use rtm_transport_smol::InvitationId;
 use serde_json::json;
 
 use crate::json::{event_json, merge, op_err, op_ok};
-use crate::{interrupted, is_aborted, session, Cli, EventLog};
+use crate::{interrupted, is_aborted, session, Cli};
 
 /// `rtm call` exit statuses besides 0 (accepted) and 1 (could not call).
 const REFUSED: u8 = 3;
@@ -46,11 +46,10 @@ pub async fn call(
     channel_id: &str,
     timeout: Option<f64>,
 ) -> ExitCode {
-    let (client, mut signals) = match session(cli, uid).await {
+    let (client, log, mut signals) = match session(cli, uid).await {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let log = EventLog::new(&client);
     let invitation = match client.create_local_invitation(callee) {
         Ok(i) => i,
         Err(e) => {
@@ -158,11 +157,10 @@ pub async fn answer(
     response: &str,
     timeout: Option<f64>,
 ) -> ExitCode {
-    let (client, mut signals) = match session(cli, uid).await {
+    let (client, log, mut signals) = match session(cli, uid).await {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let log = EventLog::new(&client);
     let deadline = seconds(timeout);
 
     // Wait for an invitation, printing whatever comes before it.

@@ -12,7 +12,7 @@ use rtm_transport_smol::{RtmChannel, RtmClient};
 use serde_json::{json, Value};
 
 use crate::json::{channel_attributes_json, op_err, op_ok, print_json, user_attributes_json};
-use crate::{interrupted, session, Cli, EventLog};
+use crate::{interrupted, session, Cli};
 
 /// Whose attributes.
 #[derive(Debug, Subcommand)]
@@ -150,11 +150,10 @@ async fn say(channel: &RtmChannel, text: &str, print: &dyn Fn(&Value)) -> bool {
 
 /// `rtm join CHANNEL [--say TEXT]... [--stdin]`.
 pub async fn join(cli: &Cli, uid: &str, channel: &str, says: &[String], stdin: bool) -> ExitCode {
-    let (client, mut signals) = match session(cli, uid).await {
+    let (client, log, mut signals) = match session(cli, uid).await {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let log = EventLog::new(&client);
     let print = |v: &Value| log.print(v);
     let channel = match channel_handle(&client, channel, &print) {
         Ok(c) => c,
@@ -205,7 +204,7 @@ pub async fn join(cli: &Cli, uid: &str, channel: &str, says: &[String], stdin: b
 /// `rtm send-channel CHANNEL TEXT`: prints only the send's result (or the error that came
 /// before it).
 pub async fn send_channel(cli: &Cli, uid: &str, channel: &str, text: &str) -> ExitCode {
-    let (client, _signals) = match session(cli, uid).await {
+    let (client, _log, _signals) = match session(cli, uid).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -238,7 +237,7 @@ pub async fn send_channel(cli: &Cli, uid: &str, channel: &str, text: &str) -> Ex
 
 /// `rtm attrs ...`.
 pub async fn attrs(cli: &Cli, uid: &str, target: &AttrsTarget) -> ExitCode {
-    let (client, mut signals) = match session(cli, uid).await {
+    let (client, log, mut signals) = match session(cli, uid).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -254,7 +253,6 @@ pub async fn attrs(cli: &Cli, uid: &str, target: &AttrsTarget) -> ExitCode {
         },
         AttrsTarget::Channel { .. } => false,
     };
-    let log = EventLog::new(&client);
     let print = |v: &Value| {
         if hold {
             log.print(v)

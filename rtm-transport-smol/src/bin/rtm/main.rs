@@ -271,15 +271,17 @@ async fn login(client: &RtmClient, cli: &Cli, uid: &str) -> Result<(), ExitCode>
     })
 }
 
-/// A client for `cli`, logged in as `uid`, and Ctrl-C / SIGTERM watched.
-async fn session(cli: &Cli, uid: &str) -> Result<(RtmClient, Signals), ExitCode> {
+/// A client for `cli`, logged in as `uid`, its event log (listening from before the login,
+/// so its connection events are in it), and Ctrl-C / SIGTERM watched.
+async fn session(cli: &Cli, uid: &str) -> Result<(RtmClient, EventLog, Signals), ExitCode> {
     let signals = Signals::new([Signal::Int, Signal::Term]).map_err(|e| {
         eprintln!("rtm: cannot watch for Ctrl-C: {e}");
         ExitCode::FAILURE
     })?;
     let client = client(cli)?;
+    let log = EventLog::new(&client);
     login(&client, cli, uid).await?;
-    Ok((client, signals))
+    Ok((client, log, signals))
 }
 
 /// Resolves at the next SIGINT / SIGTERM.
@@ -293,7 +295,7 @@ async fn interrupted(signals: &mut Signals) {
 /// reads them ([`EventLog::next`]), or before the result of a call is printed
 /// ([`EventLog::print`]), whichever comes first.
 struct EventLog {
-    rx: async_channel::Receiver<Event>,
+    rx: rtm_transport_smol::Events,
     /// Printed, not read yet.
     printed: RefCell<VecDeque<Event>>,
     format: RefCell<Format>,
@@ -318,7 +320,7 @@ impl EventLog {
 
     /// Prints the events that have come so far (keeping them for [`EventLog::next`]).
     fn catch_up(&self) {
-        while let Ok(event) = self.rx.try_recv() {
+        while let Ok(Some(event)) = self.rx.try_recv() {
             print_json(&(self.format.borrow())(&event));
             self.printed.borrow_mut().push_back(event);
         }
@@ -335,9 +337,19 @@ impl EventLog {
         if let Some(event) = self.printed.borrow_mut().pop_front() {
             return Some(event);
         }
-        let event = self.rx.recv().await.ok()?;
-        print_json(&(self.format.borrow())(&event));
-        Some(event)
+        loop {
+            match self.rx.recv().await {
+                Ok(event) => {
+                    print_json(&(self.format.borrow())(&event));
+                    return Some(event);
+                }
+                // Never silently: the reader fell behind and events were dropped.
+                Err(rtm_transport_smol::RecvError::Lagged(missed)) => {
+                    print_json(&serde_json::json!({ "event": "lagged", "missed": missed }))
+                }
+                Err(rtm_transport_smol::RecvError::Closed) => return None,
+            }
+        }
     }
 
     /// Prints every event until the stream ends or the client is kicked (`ABORTED`).

@@ -1,0 +1,133 @@
+//! Story: an application listens to one client in several places (§5.1's `on`): every
+//! listener hears every event, each channel and invitation has listeners of its own that hear
+//! only their object, and a listener that stops reading loses its oldest events and is told
+//! how many, without holding anyone else up.
+
+use rtm_proto::{Event, Message, ServerConfig};
+use rtm_tests::{cid, run, uid, within, TestServer};
+use rtm_transport_smol::RecvError;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The next channel message a listener hears, skipping other events.
+async fn next_text(events: &rtm_transport_smol::Events) -> (String, String) {
+    within(WAIT, "a channel message", async {
+        loop {
+            match events.recv().await {
+                Ok(Event::ChannelMessage {
+                    channel,
+                    message: Message::Text { text },
+                    ..
+                }) => return (channel.to_string(), text),
+                Ok(_) => {}
+                Err(e) => panic!("listener failed: {e}"),
+            }
+        }
+    })
+    .await
+}
+
+#[test]
+fn every_listener_hears_every_event_and_a_channel_listener_only_its_channel() {
+    let server = TestServer::start(ServerConfig::default());
+    run(async {
+        let alice = server.logged_in("alice").await;
+        let bob = server.logged_in("bob").await;
+        let (room_b, hall_b) = (
+            bob.create_channel("room").expect("valid"),
+            bob.create_channel("hall").expect("valid"),
+        );
+        room_b.join().await.expect("bob joins room");
+        hall_b.join().await.expect("bob joins hall");
+        let first = bob.events();
+        let second = bob.events();
+        let room_only = room_b.events();
+
+        let (room_a, hall_a) = (
+            alice.create_channel("room").expect("valid"),
+            alice.create_channel("hall").expect("valid"),
+        );
+        room_a.join().await.expect("alice joins room");
+        hall_a.join().await.expect("alice joins hall");
+        hall_a
+            .send_message(Message::text("in the hall"))
+            .await
+            .expect("sent");
+        room_a
+            .send_message(Message::text("in the room"))
+            .await
+            .expect("sent");
+
+        for listener in [&first, &second] {
+            assert_eq!(
+                next_text(listener).await,
+                ("hall".into(), "in the hall".into())
+            );
+            assert_eq!(
+                next_text(listener).await,
+                ("room".into(), "in the room".into())
+            );
+        }
+        // The room's listener heard alice join the room, and the room's message; nothing of
+        // the hall.
+        let mut heard = Vec::new();
+        while let Ok(Some(event)) = room_only.try_recv() {
+            assert_eq!(event.channel(), Some(&cid("room")), "{event:?}");
+            heard.push(event);
+        }
+        assert!(heard.contains(&Event::MemberJoined {
+            channel: cid("room"),
+            member_id: uid("alice"),
+        }));
+        assert!(
+            heard
+                .iter()
+                .any(|e| matches!(e, Event::ChannelMessage { .. })),
+            "{heard:?}"
+        );
+    });
+}
+
+#[test]
+fn a_listener_that_stops_reading_is_told_what_it_lost_and_others_are_not_held_up() {
+    let server = TestServer::start(ServerConfig::default());
+    run(async {
+        let alice = server.logged_in("alice").await;
+        let bob = server.logged_in("bob").await;
+        // A listener that keeps at most 8 events waiting, and never reads while 28 come.
+        let asleep = bob.events_with_capacity(8);
+        let awake = bob.events();
+        let room_b = bob.create_channel("room").expect("valid");
+        room_b.join().await.expect("joins");
+        let room_a = alice.create_channel("room").expect("valid");
+        room_a.join().await.expect("joins");
+        let total = 20;
+        for i in 0..total {
+            room_a
+                .send_message(Message::text(format!("m{i}")))
+                .await
+                .expect("sent");
+            let (_, text) = next_text(&awake).await;
+            assert_eq!(text, format!("m{i}"), "the awake listener keeps up");
+        }
+        // The sleeping one lost its oldest events and is told so, then reads on in order.
+        let lost = match asleep.try_recv() {
+            Err(RecvError::Lagged(n)) => n,
+            other => panic!("expected Lagged, got {other:?}"),
+        };
+        // At least 12 of the 20 messages are beyond its 8 (and the join's events before them).
+        assert!(lost >= 12, "{lost}");
+        let mut last = None;
+        while let Ok(Some(event)) = asleep.try_recv() {
+            if let Event::ChannelMessage {
+                message: Message::Text { text },
+                ..
+            } = event
+            {
+                last = Some(text);
+            }
+        }
+        assert_eq!(last, Some(format!("m{}", total - 1)));
+    });
+}
