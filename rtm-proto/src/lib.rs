@@ -110,7 +110,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod attributes;
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod client;
 pub mod errors;
 pub mod ids;
@@ -121,7 +121,7 @@ pub mod ratelimit;
 pub mod rng;
 pub mod server;
 pub mod time;
-pub mod timers;
+pub(crate) mod timers;
 pub mod token;
 pub mod wire;
 

@@ -45,21 +45,6 @@ impl<K> TimerTable<K> {
         }
         self.entries.pop_first().map(|(_, k)| k)
     }
-
-    /// Number of scheduled timers (stale ones included).
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when nothing is scheduled.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Drops every timer for which `keep` is false.
-    pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
-        self.entries.retain(|_, k| keep(k));
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,54 @@ use super::{Server, ServerTimer};
 /// sending frames (the reference client acknowledges with every heartbeat, 2 s).
 pub(super) const ACK_DEADLINE: core::time::Duration = core::time::Duration::from_secs(30);
 
+/// A session's liveness: ONLINE or UNREACHABLE to its subscribers, with the generation of
+/// the one scheduled check that counts (each session always has one pending, for the moment
+/// its silence would pass the threshold of its state; rescheduling makes the older stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Liveness {
+    /// Heard from within `unreachable_after`; the check is for then.
+    Reachable { check: u64 },
+    /// Silent past `unreachable_after`; the check ends the session at `offline_after`.
+    Unreachable { check: u64 },
+}
+
+impl Liveness {
+    /// A new session's, before its first check is scheduled.
+    pub const NEW: Liveness = Liveness::Reachable { check: 0 };
+
+    pub fn is_reachable(self) -> bool {
+        matches!(self, Liveness::Reachable { .. })
+    }
+
+    /// The generation of the check that counts.
+    pub fn check(self) -> u64 {
+        match self {
+            Liveness::Reachable { check } | Liveness::Unreachable { check } => check,
+        }
+    }
+
+    pub fn reachable(self) -> Self {
+        Liveness::Reachable {
+            check: self.check(),
+        }
+    }
+
+    pub fn unreachable(self) -> Self {
+        Liveness::Unreachable {
+            check: self.check(),
+        }
+    }
+
+    /// The same state, counting a newly scheduled check.
+    fn next_check(self) -> Self {
+        let check = self.check() + 1;
+        match self {
+            Liveness::Reachable { .. } => Liveness::Reachable { check },
+            Liveness::Unreachable { .. } => Liveness::Unreachable { check },
+        }
+    }
+}
+
 impl Server {
     /// Whether `uid`'s attached connection has had pushes in flight for [`ACK_DEADLINE`]
     /// without acknowledging any: it pings, but does not read.
@@ -34,32 +82,24 @@ impl Server {
             return;
         }
         s.last_rx = now;
-        let recovered = !s.reachable;
-        if recovered {
-            s.reachable = true;
+        if !s.liveness.is_reachable() {
+            s.liveness = s.liveness.reachable();
             self.notify_presence(uid, PeerOnlineState::Online);
+            // The pending check is the 30 s one; replace it with a 6 s one.
+            self.schedule_liveness_check(uid);
         }
-        // Back from UNREACHABLE: the pending check is the 30 s one; replace it with a 6 s one.
-        self.schedule_liveness_with(uid, recovered);
+        // Otherwise the pending check looks at `last_rx` when it fires.
     }
 
-    pub(super) fn schedule_liveness(&mut self, uid: &UserId) {
-        self.schedule_liveness_with(uid, false);
-    }
-
-    /// Schedules the next liveness check unless one is pending; `replace` schedules anew
-    /// regardless (the pending one goes stale).
-    pub(super) fn schedule_liveness_with(&mut self, uid: &UserId, replace: bool) {
+    /// Schedules `uid`'s next liveness check, for the moment its silence would pass the
+    /// threshold of its state; an earlier pending check goes stale.
+    pub(super) fn schedule_liveness_check(&mut self, uid: &UserId) {
         let Some(s) = self.sessions.get_mut(uid) else {
             return;
         };
-        if s.liveness_scheduled && !replace {
-            return;
-        }
-        s.liveness_scheduled = true;
-        s.liveness_gen += 1;
+        s.liveness = s.liveness.next_check();
         // "More than 6 s": one millisecond past the threshold.
-        let limit = if s.reachable {
+        let limit = if s.liveness.is_reachable() {
             self.config.unreachable_after
         } else {
             self.config.offline_after
@@ -68,7 +108,7 @@ impl Server {
             .last_rx
             .saturating_add(limit)
             .saturating_add(core::time::Duration::from_millis(1));
-        let (epoch, gen) = (s.epoch, s.liveness_gen);
+        let (epoch, gen) = (s.epoch, s.liveness.check());
         self.timers.schedule(
             at,
             ServerTimer::Liveness {
@@ -86,26 +126,25 @@ impl Server {
         let Some(s) = self.sessions.get_mut(uid) else {
             return;
         };
-        if s.epoch != epoch || s.liveness_gen != gen {
-            return;
+        if s.epoch != epoch || s.liveness.check() != gen {
+            return; // stale: a newer check was scheduled
         }
-        s.liveness_scheduled = false;
         let silent = now.since(s.last_rx);
         if silent > offline_after {
             self.end_session(uid);
             return;
         }
-        if silent > unreachable_after && s.reachable {
-            s.reachable = false;
+        if silent > unreachable_after && s.liveness.is_reachable() {
+            s.liveness = s.liveness.unreachable();
             self.notify_presence(uid, PeerOnlineState::Unreachable);
         }
-        self.schedule_liveness(uid);
+        self.schedule_liveness_check(uid);
     }
 
     /// Presence of `uid`: ONLINE, UNREACHABLE (silent > 6 s) or OFFLINE (no session).
     pub(super) fn presence_of(&self, uid: &UserId) -> PeerOnlineState {
         match self.sessions.get(uid) {
-            Some(s) if s.reachable => PeerOnlineState::Online,
+            Some(s) if s.liveness.is_reachable() => PeerOnlineState::Online,
             Some(_) => PeerOnlineState::Unreachable,
             None => PeerOnlineState::Offline,
         }

@@ -28,10 +28,8 @@ pub(super) struct Session {
     pub attempt: u64,
     pub conn: Option<ConnId>,
     pub last_rx: crate::time::Timestamp,
-    pub reachable: bool,
-    /// A liveness check is scheduled (only the one with `liveness_gen` counts).
-    pub liveness_scheduled: bool,
-    pub liveness_gen: u64,
+    /// ONLINE or UNREACHABLE to subscribers, and the liveness check that counts.
+    pub liveness: super::liveness::Liveness,
     /// AccessToken2 expiry (Unix s); `None` in app-id mode and for 006 tokens (§3.5).
     pub token_expires_at: Option<u64>,
     pub token_gen: u64,
@@ -239,9 +237,7 @@ impl Server {
                 attempt,
                 conn: Some(conn),
                 last_rx: self.now,
-                reachable: true,
-                liveness_scheduled: false,
-                liveness_gen: 0,
+                liveness: super::liveness::Liveness::NEW,
                 token_expires_at: None,
                 token_gen: 0,
                 next_pos: 1,
@@ -266,7 +262,7 @@ impl Server {
                 epoch,
             },
         );
-        self.schedule_liveness(&uid);
+        self.schedule_liveness_check(&uid);
         self.set_token_expiry(&uid, token_expires_at);
         self.send_login_ok(conn, id, sid, false, 1);
         let server_ts = self.unix_ms();
@@ -297,7 +293,8 @@ impl Server {
         let s = self.sessions.get_mut(&uid).expect("checked by caller");
         let old_conn = s.conn.replace(conn);
         s.last_rx = now;
-        let was_reachable = std::mem::replace(&mut s.reachable, true);
+        let was_reachable = s.liveness.is_reachable();
+        s.liveness = s.liveness.reachable();
         let sid = s.sid.clone();
         let resend_from = s.unacked.front().map_or(s.next_pos, |p| p.pos);
         // Nothing is in flight on the new connection: the window starts over from the first
@@ -321,7 +318,8 @@ impl Server {
                 epoch,
             },
         );
-        self.schedule_liveness_with(&uid, true);
+        // The pending check may be the 30 s one of an unreachable session: a new one.
+        self.schedule_liveness_check(&uid);
         self.set_token_expiry(&uid, token_expires_at);
         self.send_login_ok(conn, id, sid, true, resend_from);
         self.pump_stream(&uid);
