@@ -136,6 +136,6 @@ pub use invitation::{
     RemoteInvitationState,
 };
 pub use message::Message;
-pub use server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
+pub use server::{ConnId, Observer, Server, ServerConfig, ServerInput, ServerOutput};
 pub use time::Timestamp;
 pub use wire::{InvitationKey, PeerMessageOutcome, PeerOnlineState};

@@ -183,7 +183,9 @@ fn a_receiver_that_never_acknowledges_gets_no_more_than_its_stream_holds() {
     // Nothing is closed, and the session stays: what was accepted is kept.
     assert!(w.server_closes.is_empty(), "{:?}", w.server_closes);
     assert_eq!(
-        w.server.peer_state(&rtm_proto::UserId::new("rx").unwrap()),
+        w.server
+            .observe()
+            .peer_state(&rtm_proto::UserId::new("rx").unwrap()),
         rtm_proto::PeerOnlineState::Online
     );
 }

@@ -642,7 +642,12 @@ impl Sim {
         };
         // A rejoin with a cursor replaces a lag of this stint: held-back messages in its
         // replay are owed, the others lost.
-        if self.server.channel_lag(&self.users[user].id, &id).is_none() {
+        if self
+            .server
+            .observe()
+            .channel_lag(&self.users[user].id, &id)
+            .is_none()
+        {
             if let Some(lag) = self.lags.remove(&(user, c)) {
                 let seqs: BTreeSet<u64> = window.iter().map(|w| w.1).collect();
                 self.resolve_lag(c, lag, &seqs);
@@ -761,7 +766,7 @@ impl Sim {
                 // in this channel already.
                 for rcp in &mut recipients {
                     let u = self.clients[rcp.node].user;
-                    let lag = self.server.channel_lag(&self.users[u].id, &self.chans[c].id);
+                    let lag = self.server.observe().channel_lag(&self.users[u].id, &self.chans[c].id);
                     let known = self.lags.get(&(u, c)).map(|l| l.first);
                     match (lag, known) {
                         (None, None) => continue,
@@ -2041,6 +2046,7 @@ impl Sim {
             let lag = self.lags[&(u, c)];
             match self
                 .server
+                .observe()
                 .channel_lag(&self.users[u].id, &self.chans[c].id)
             {
                 Some(first) if first == lag.first => continue,

@@ -2071,7 +2071,7 @@ impl Sim {
 
     pub(crate) fn update_truth(&mut self, u: usize) {
         let st = if self.server_up {
-            self.server.peer_state(&self.users[u].id)
+            self.server.observe().peer_state(&self.users[u].id)
         } else {
             PeerOnlineState::Offline
         };
@@ -2090,7 +2090,7 @@ impl Sim {
         if !self.server_up {
             return;
         }
-        let st = self.server.peer_state(&self.users[u].id);
+        let st = self.server.observe().peer_state(&self.users[u].id);
         let now = self.now;
         let id = self.users[u].id.clone();
         let (unreach, offline) = (

@@ -770,7 +770,7 @@ impl Sim {
             } else {
                 PeerOnlineState::Offline
             };
-            let st = self.server.peer_state(&self.users[u].id);
+            let st = self.server.observe().peer_state(&self.users[u].id);
             if st != expect {
                 why.push(format!(
                     "server says {} is {st:?}, should be {expect:?}",
@@ -807,7 +807,7 @@ impl Sim {
                 if relax && self.clients[node].uncertain.contains(&p) {
                     continue;
                 }
-                let truth = self.server.peer_state(&self.users[p].id);
+                let truth = self.server.observe().peer_state(&self.users[p].id);
                 if v.last != Some(truth) {
                     why.push(format!(
                         "{} last saw {} as {:?}, truth is {truth:?}",
@@ -882,7 +882,7 @@ impl Sim {
         self.schedule(self.now + 1_000, Ev::Sweep);
         if self.server_up {
             for u in 0..self.users.len() {
-                let st = self.server.peer_state(&self.users[u].id);
+                let st = self.server.observe().peer_state(&self.users[u].id);
                 if st != self.users[u].current().state {
                     let id = self.users[u].id.clone();
                     self.violation(format!(

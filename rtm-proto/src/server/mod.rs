@@ -155,6 +155,36 @@ pub struct ServerStats {
     pub remembered_send_bytes: usize,
 }
 
+/// A read-only view of a [`Server`] ([`Server::observe`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Observer<'a> {
+    server: &'a Server,
+}
+
+impl Observer<'_> {
+    /// The presence of `uid` as subscribers see it.
+    pub fn peer_state(&self, uid: &UserId) -> crate::wire::PeerOnlineState {
+        self.server.presence_of(uid)
+    }
+
+    /// The `cseq` of the first message of `channel` that `uid`'s session missed because its
+    /// delivery stream was full, while a catch-up is still to come; `None` when it is not
+    /// behind.
+    pub fn channel_lag(&self, uid: &UserId, channel: &ChannelId) -> Option<u64> {
+        self.server
+            .sessions
+            .get(uid)?
+            .lagging
+            .get(channel)
+            .map(|&(_, cseq)| cseq)
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> ServerStats {
+        self.server.stats()
+    }
+}
+
 /// The RTM server core. See the module documentation for the driving contract.
 #[derive(Debug)]
 pub struct Server {
@@ -304,20 +334,10 @@ impl Server {
         }
     }
 
-    /// The presence of `uid` as subscribers see it.
-    pub fn peer_state(&self, uid: &UserId) -> crate::wire::PeerOnlineState {
-        self.presence_of(uid)
-    }
-
-    /// For observers (tests, the simulator's model), not for the protocol: the `cseq` of
-    /// the first message of `channel` that `uid`'s session missed because its delivery
-    /// stream was full, while a catch-up is still to come; `None` when it is not behind.
-    pub fn channel_lag(&self, uid: &UserId, channel: &ChannelId) -> Option<u64> {
-        self.sessions
-            .get(uid)?
-            .lagging
-            .get(channel)
-            .map(|&(_, cseq)| cseq)
+    /// A read-only view of what the server holds, for observers (tests, the simulator's
+    /// model, an operator's tools): nothing in it changes the server.
+    pub fn observe(&self) -> Observer<'_> {
+        Observer { server: self }
     }
 
     /// Unix milliseconds at `now`.
