@@ -11,21 +11,9 @@ use std::future::Future;
 use rtm_proto::attributes::ChannelAttribute;
 use rtm_proto::client::ChannelAttributeOptions;
 use rtm_proto::errors::AttributeOperationError as E;
-use rtm_proto::{ChannelId, Response};
+use rtm_proto::ChannelId;
 
 use crate::RtmClient;
-
-/// The answer to an attribute write.
-async fn write_result(answer: async_channel::Receiver<Response>) -> Result<(), E> {
-    match answer.recv().await {
-        Ok(Response::AttributeWrite(r)) => r,
-        _ => Err(E::Failure),
-    }
-}
-
-fn write_refused(e: E) -> Response {
-    Response::AttributeWrite(Err(e))
-}
 
 impl RtmClient {
     /// `setLocalUserAttributes(attributes)`: replaces the whole set of the logged-in user.
@@ -34,11 +22,9 @@ impl RtmClient {
         &self,
         attributes: BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
             c.set_local_user_attributes(now, attributes)
-                .map_err(write_refused)
-        });
-        write_result(answer)
+        })
     }
 
     /// `addOrUpdateLocalUserAttributes(attributes)`: upserts the given keys.
@@ -46,11 +32,9 @@ impl RtmClient {
         &self,
         attributes: BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
             c.add_or_update_local_user_attributes(now, attributes)
-                .map_err(write_refused)
-        });
-        write_result(answer)
+        })
     }
 
     /// `deleteLocalUserAttributesByKeys(keys)`.
@@ -59,20 +43,18 @@ impl RtmClient {
         keys: &[&str],
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
         let keys = crate::client::owned(keys);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
             c.delete_local_user_attributes_by_keys(now, keys)
-                .map_err(write_refused)
-        });
-        write_result(answer)
+        })
     }
 
     /// `clearLocalUserAttributes()`.
     pub fn clear_local_user_attributes(
         &self,
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let answer =
-            self.start(move |c, now| c.clear_local_user_attributes(now).map_err(write_refused));
-        write_result(answer)
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+            c.clear_local_user_attributes(now)
+        })
     }
 
     /// The logged-in user's attributes as last confirmed by the server (empty if the client
@@ -89,11 +71,9 @@ impl RtmClient {
         user_id: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, String>, E>> + Send + 'static {
         let user_id = user_id.to_string();
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::GetUserAttributes>(move |c, now| {
             c.get_user_attributes(now, &user_id)
-                .map_err(|e| Response::GetUserAttributes(Err(e)))
-        });
-        user_attributes_result(answer)
+        })
     }
 
     /// `getUserAttributesByKeys(userId, keys)`: the attributes of an online user among
@@ -105,11 +85,9 @@ impl RtmClient {
     ) -> impl Future<Output = Result<BTreeMap<String, String>, E>> + Send + 'static {
         let user_id = user_id.to_string();
         let keys = crate::client::owned(keys);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::GetUserAttributes>(move |c, now| {
             c.get_user_attributes_by_keys(now, &user_id, keys)
-                .map_err(|e| Response::GetUserAttributes(Err(e)))
-        });
-        user_attributes_result(answer)
+        })
     }
 
     /// `setChannelAttributes(channelId, attributes, options)`: replaces the channel's set.
@@ -120,11 +98,9 @@ impl RtmClient {
         options: ChannelAttributeOptions,
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
         let channel = channel.clone();
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
             c.set_channel_attributes(now, &channel, attributes, options)
-                .map_err(write_refused)
-        });
-        write_result(answer)
+        })
     }
 
     /// `addOrUpdateChannelAttributes(channelId, attributes, options)`: upserts the given keys.
@@ -135,11 +111,9 @@ impl RtmClient {
         options: ChannelAttributeOptions,
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
         let channel = channel.clone();
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
             c.add_or_update_channel_attributes(now, &channel, attributes, options)
-                .map_err(write_refused)
-        });
-        write_result(answer)
+        })
     }
 
     /// `deleteChannelAttributesByKeys(channelId, keys, options)`.
@@ -151,11 +125,9 @@ impl RtmClient {
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
         let channel = channel.clone();
         let keys = crate::client::owned(keys);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
             c.delete_channel_attributes_by_keys(now, &channel, keys, options)
-                .map_err(write_refused)
-        });
-        write_result(answer)
+        })
     }
 
     /// `clearChannelAttributes(channelId, options)`.
@@ -165,11 +137,9 @@ impl RtmClient {
         options: ChannelAttributeOptions,
     ) -> impl Future<Output = Result<(), E>> + Send + 'static {
         let channel = channel.clone();
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::AttributeWrite>(move |c, now| {
             c.clear_channel_attributes(now, &channel, options)
-                .map_err(write_refused)
-        });
-        write_result(answer)
+        })
     }
 
     /// `getChannelAttributes(channelId)`: the channel's attributes, each with its value, the
@@ -179,11 +149,9 @@ impl RtmClient {
         channel: &ChannelId,
     ) -> impl Future<Output = Result<BTreeMap<String, ChannelAttribute>, E>> + Send + 'static {
         let channel = channel.clone();
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::GetChannelAttributes>(move |c, now| {
             c.get_channel_attributes(now, &channel)
-                .map_err(|e| Response::GetChannelAttributes(Err(e)))
-        });
-        channel_attributes_result(answer)
+        })
     }
 
     /// `getChannelAttributesByKeys(channelId, keys)`.
@@ -194,28 +162,8 @@ impl RtmClient {
     ) -> impl Future<Output = Result<BTreeMap<String, ChannelAttribute>, E>> + Send + 'static {
         let channel = channel.clone();
         let keys = crate::client::owned(keys);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::GetChannelAttributes>(move |c, now| {
             c.get_channel_attributes_by_keys(now, &channel, keys)
-                .map_err(|e| Response::GetChannelAttributes(Err(e)))
-        });
-        channel_attributes_result(answer)
-    }
-}
-
-async fn user_attributes_result(
-    answer: async_channel::Receiver<Response>,
-) -> Result<BTreeMap<String, String>, E> {
-    match answer.recv().await {
-        Ok(Response::GetUserAttributes(r)) => r,
-        _ => Err(E::Failure),
-    }
-}
-
-async fn channel_attributes_result(
-    answer: async_channel::Receiver<Response>,
-) -> Result<BTreeMap<String, ChannelAttribute>, E> {
-    match answer.recv().await {
-        Ok(Response::GetChannelAttributes(r)) => r,
-        _ => Err(E::Failure),
+        })
     }
 }

@@ -10,7 +10,7 @@ use rtm_proto::errors::{
     ChannelMessageError, CreateChannelError, GetChannelMemberCountError, GetMembersError,
     JoinChannelError, LeaveChannelError,
 };
-use rtm_proto::{ChannelId, Message, Response, UserId};
+use rtm_proto::{ChannelId, Message, UserId};
 
 use crate::client::{owned, strs};
 use crate::RtmClient;
@@ -90,14 +90,7 @@ impl RtmClient {
         channel: &ChannelId,
     ) -> impl Future<Output = Result<(), JoinChannelError>> + Send + 'static {
         let channel = channel.clone();
-        let answer =
-            self.start(move |c, now| c.join(now, &channel).map_err(|e| Response::Join(Err(e))));
-        async move {
-            match answer.recv().await {
-                Ok(Response::Join(r)) => r,
-                _ => Err(JoinChannelError::Failure),
-            }
-        }
+        self.request::<crate::answers::Join>(move |c, now| c.join(now, &channel))
     }
 
     /// `channel.leave()` for `channel` (see [`RtmChannel::leave`]).
@@ -106,14 +99,7 @@ impl RtmClient {
         channel: &ChannelId,
     ) -> impl Future<Output = Result<(), LeaveChannelError>> + Send + 'static {
         let channel = channel.clone();
-        let answer =
-            self.start(move |c, now| c.leave(now, &channel).map_err(|e| Response::Leave(Err(e))));
-        async move {
-            match answer.recv().await {
-                Ok(Response::Leave(r)) => r,
-                _ => Err(LeaveChannelError::Failure),
-            }
-        }
+        self.request::<crate::answers::Leave>(move |c, now| c.leave(now, &channel))
     }
 
     /// `channel.sendMessage(message)` for `channel` (see [`RtmChannel::send_message`]).
@@ -123,16 +109,9 @@ impl RtmClient {
         message: Message,
     ) -> impl Future<Output = Result<(), ChannelMessageError>> + Send + 'static {
         let channel = channel.clone();
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::SendChannelMessage>(move |c, now| {
             c.send_channel_message(now, &channel, message)
-                .map_err(|e| Response::SendChannelMessage(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::SendChannelMessage(r)) => r,
-                _ => Err(ChannelMessageError::Failure),
-            }
-        }
+        })
     }
 
     /// `channel.getMembers()` for `channel` (see [`RtmChannel::get_members`]).
@@ -141,16 +120,7 @@ impl RtmClient {
         channel: &ChannelId,
     ) -> impl Future<Output = Result<Vec<UserId>, GetMembersError>> + Send + 'static {
         let channel = channel.clone();
-        let answer = self.start(move |c, now| {
-            c.get_members(now, &channel)
-                .map_err(|e| Response::GetMembers(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::GetMembers(r)) => r,
-                _ => Err(GetMembersError::Failure),
-            }
-        }
+        self.request::<crate::answers::GetMembers>(move |c, now| c.get_members(now, &channel))
     }
 
     /// `getChannelMemberCount(channelIds)` (§4.7): `(channel, count)` in the order asked, for
@@ -161,16 +131,9 @@ impl RtmClient {
     ) -> impl Future<Output = Result<Vec<(ChannelId, u32)>, GetChannelMemberCountError>> + Send + 'static
     {
         let channel_ids = owned(channel_ids);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::GetChannelMemberCount>(move |c, now| {
             c.get_channel_member_count(now, &strs(&channel_ids))
-                .map_err(|e| Response::GetChannelMemberCount(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::GetChannelMemberCount(r)) => r,
-                _ => Err(GetChannelMemberCountError::Failure),
-            }
-        }
+        })
     }
 
     /// The channels this client has joined or is joining (empty if the client is gone).

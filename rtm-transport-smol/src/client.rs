@@ -297,16 +297,7 @@ impl RtmClient {
     ) -> impl Future<Output = Result<(), LoginError>> + Send + 'static {
         let uid = uid.to_string();
         let token = token.map(str::to_string);
-        let answer = self.start(move |c, now| {
-            c.login(now, &uid, token.as_deref())
-                .map_err(|e| Response::Login(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::Login(r)) => r,
-                _ => Err(LoginError::Unknown),
-            }
-        }
+        self.request::<crate::answers::Login>(move |c, now| c.login(now, &uid, token.as_deref()))
     }
 
     /// `logout()` (§2.10). Resolves once the server has been told and the connection is
@@ -324,16 +315,7 @@ impl RtmClient {
         token: &str,
     ) -> impl Future<Output = Result<(), RenewTokenError>> + Send + 'static {
         let token = token.to_string();
-        let answer = self.start(move |c, now| {
-            c.renew_token(now, &token)
-                .map_err(|e| Response::RenewToken(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::RenewToken(r)) => r,
-                _ => Err(RenewTokenError::Failure),
-            }
-        }
+        self.request::<crate::answers::RenewToken>(move |c, now| c.renew_token(now, &token))
     }
 
     /// `sendMessageToPeer(message, peerId, options)` (§4.3.2): resolves with
@@ -345,16 +327,9 @@ impl RtmClient {
         options: SendMessageOptions,
     ) -> impl Future<Output = Result<PeerMessageOutcome, PeerMessageError>> + Send + 'static {
         let peer_id = peer_id.to_string();
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::SendMessageToPeer>(move |c, now| {
             c.send_message_to_peer(now, &peer_id, message, options)
-                .map_err(|e| Response::SendMessageToPeer(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::SendMessageToPeer(r)) => r,
-                _ => Err(PeerMessageError::Failure),
-            }
-        }
+        })
     }
 
     /// `queryPeersOnlineStatus(peerIds)` (§4.4): `(peer, online)` in the order asked.
@@ -364,16 +339,9 @@ impl RtmClient {
     ) -> impl Future<Output = Result<Vec<(UserId, bool)>, QueryPeersOnlineStatusError>> + Send + 'static
     {
         let peer_ids = owned(peer_ids);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::QueryPeersOnlineStatus>(move |c, now| {
             c.query_peers_online_status(now, &strs(&peer_ids))
-                .map_err(|e| Response::QueryPeersOnlineStatus(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::QueryPeersOnlineStatus(r)) => r,
-                _ => Err(QueryPeersOnlineStatusError::Failure),
-            }
-        }
+        })
     }
 
     /// `subscribePeersOnlineStatus(peerIds)` (§4.4). The current state of the peers follows
@@ -383,16 +351,9 @@ impl RtmClient {
         peer_ids: &[&str],
     ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
         let peer_ids = owned(peer_ids);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::SubscribePeersOnlineStatus>(move |c, now| {
             c.subscribe_peers_online_status(now, &strs(&peer_ids))
-                .map_err(|e| Response::SubscribePeersOnlineStatus(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::SubscribePeersOnlineStatus(r)) => r,
-                _ => Err(PeerSubscriptionStatusError::Failure),
-            }
-        }
+        })
     }
 
     /// `unsubscribePeersOnlineStatus(peerIds)` (§4.4).
@@ -401,16 +362,9 @@ impl RtmClient {
         peer_ids: &[&str],
     ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
         let peer_ids = owned(peer_ids);
-        let answer = self.start(move |c, now| {
+        self.request::<crate::answers::UnsubscribePeersOnlineStatus>(move |c, now| {
             c.unsubscribe_peers_online_status(now, &strs(&peer_ids))
-                .map_err(|e| Response::UnsubscribePeersOnlineStatus(Err(e)))
-        });
-        async move {
-            match answer.recv().await {
-                Ok(Response::UnsubscribePeersOnlineStatus(r)) => r,
-                _ => Err(PeerSubscriptionStatusError::Failure),
-            }
-        }
+        })
     }
 
     /// `queryPeersBySubscriptionOption(ONLINE_STATUS)` (§4.4): the peers this client is

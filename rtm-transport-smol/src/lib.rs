@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
+mod answers;
 pub mod attributes;
 pub mod channel;
 pub mod client;
