@@ -5,23 +5,14 @@
 //! messages carry a `msg_id` the server deduplicates), so a request whose answer was lost with
 //! the old link is answered once, and a message is never delivered twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::attributes::AttrOp;
 use crate::errors::*;
 use crate::ids::{ChannelId, UserId};
-use crate::limits::{MAX_QUERY_PEERS, MAX_SUBSCRIPTIONS};
-use crate::message::Message;
-use crate::wire::{ClientFrame, PeerStatus, ServerFrame};
+use crate::wire::{ClientFrame, ServerFrame};
 
 use super::{Client, ClientOutput, Event, Link, Pending, RequestId, Response, TransportId};
-
-/// `SendMessageOptions` (§4.3.2).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SendMessageOptions {
-    /// Store the message if the peer is offline and deliver it at its next login (§4.3.4).
-    pub enable_offline_messaging: bool,
-}
 
 #[derive(Debug, Clone)]
 pub(super) enum PendingKind {
@@ -74,136 +65,6 @@ impl PendingKind {
 }
 
 impl Client {
-    /// `sendMessageToPeer(message, peerId, options)` (§4.3.2). The result arrives as
-    /// `Response::SendMessageToPeer`: received, cached by the server, or peer unreachable.
-    pub fn send_message_to_peer(
-        &mut self,
-        now: crate::time::Timestamp,
-        peer_id: &str,
-        message: Message,
-        options: SendMessageOptions,
-    ) -> Result<RequestId, PeerMessageError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(PeerMessageError::NotLoggedIn);
-        }
-        let to = UserId::new(peer_id).map_err(|_| PeerMessageError::InvalidUserId)?;
-        if Some(&to) == self.uid.as_ref() {
-            return Err(PeerMessageError::InvalidUserId);
-        }
-        if !message.is_valid() {
-            return Err(PeerMessageError::InvalidMessage);
-        }
-        if !self.limiters.messages.try_acquire(self.now) {
-            return Err(PeerMessageError::TooOften);
-        }
-        let msg_id = self.rng.next_u64();
-        let offline = options.enable_offline_messaging;
-        Ok(self.start_request(
-            PendingKind::PeerMessage,
-            self.config.request_timeout,
-            |id| ClientFrame::PeerMessage {
-                id,
-                to,
-                msg_id,
-                message,
-                offline,
-            },
-        ))
-    }
-
-    /// `queryPeersOnlineStatus(peerIds)` (§4.4): ≤ 256 ids, answered in input order.
-    pub fn query_peers_online_status(
-        &mut self,
-        now: crate::time::Timestamp,
-        peer_ids: &[&str],
-    ) -> Result<RequestId, QueryPeersOnlineStatusError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(QueryPeersOnlineStatusError::NotLoggedIn);
-        }
-        let peers = parse_ids(peer_ids, MAX_QUERY_PEERS)
-            .ok_or(QueryPeersOnlineStatusError::InvalidArgument)?;
-        if !self.limiters.query_online.try_acquire(self.now) {
-            return Err(QueryPeersOnlineStatusError::TooOften);
-        }
-        Ok(self.start_request(
-            PendingKind::QueryOnline,
-            self.config.request_timeout,
-            |id| ClientFrame::QueryOnline { id, peers },
-        ))
-    }
-
-    /// `subscribePeersOnlineStatus(peerIds)` (§4.4): ≤ 512 subscribed in total. On success a
-    /// `PeersOnlineStatusChanged` reports the current state of the peers asked for.
-    pub fn subscribe_peers_online_status(
-        &mut self,
-        now: crate::time::Timestamp,
-        peer_ids: &[&str],
-    ) -> Result<RequestId, PeerSubscriptionStatusError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(PeerSubscriptionStatusError::NotLoggedIn);
-        }
-        let peers =
-            parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)?;
-        let new: BTreeSet<&UserId> = peers
-            .iter()
-            .filter(|p| !self.subscriptions.contains_key(*p))
-            .collect();
-        if self.subscriptions.len() + new.len() > MAX_SUBSCRIPTIONS {
-            return Err(PeerSubscriptionStatusError::Overflow);
-        }
-        if !self.limiters.subscribe.try_acquire(self.now) {
-            return Err(PeerSubscriptionStatusError::TooOften);
-        }
-        let kind = PendingKind::Subscribe(peers.clone());
-        Ok(self.start_request(kind, self.config.request_timeout, |id| {
-            ClientFrame::Subscribe {
-                id,
-                peers,
-                replace: false,
-            }
-        }))
-    }
-
-    /// `unsubscribePeersOnlineStatus(peerIds)` (§4.4).
-    pub fn unsubscribe_peers_online_status(
-        &mut self,
-        now: crate::time::Timestamp,
-        peer_ids: &[&str],
-    ) -> Result<RequestId, PeerSubscriptionStatusError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(PeerSubscriptionStatusError::NotLoggedIn);
-        }
-        let peers =
-            parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)?;
-        if !self.limiters.unsubscribe.try_acquire(self.now) {
-            return Err(PeerSubscriptionStatusError::TooOften);
-        }
-        let kind = PendingKind::Unsubscribe(peers.clone());
-        Ok(self.start_request(kind, self.config.request_timeout, |id| {
-            ClientFrame::Unsubscribe { id, peers }
-        }))
-    }
-
-    /// `queryPeersBySubscriptionOption(ONLINE_STATUS)` (§4.4): the peers this client is
-    /// subscribed to. Answered from the client's own record, which the server mirrors.
-    pub fn query_peers_by_subscription_option(
-        &mut self,
-        now: crate::time::Timestamp,
-    ) -> Result<Vec<UserId>, QueryPeersBySubscriptionOptionError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(QueryPeersBySubscriptionOptionError::NotLoggedIn);
-        }
-        if !self.limiters.query_subscribed.try_acquire(self.now) {
-            return Err(QueryPeersBySubscriptionOptionError::TooOften);
-        }
-        Ok(self.subscriptions.keys().cloned().collect())
-    }
-
     /// `renewToken(token)` (§3.5). While the link is down the token is kept for the next
     /// re-login and the call succeeds at once; a re-login held back by an expired token
     /// resumes.
@@ -577,127 +438,6 @@ impl Client {
         }
     }
 
-    /// A push of the delivery stream: it takes the next position; positions already
-    /// delivered (resent after a resume) are acknowledged but not delivered again.
-    fn on_stream_push(&mut self, transport: TransportId, frame: ServerFrame) {
-        self.stream_pos += 1;
-        let fresh = self.stream_pos > self.delivered_pos;
-        if fresh {
-            self.delivered_pos = self.stream_pos;
-        }
-        let urgent = matches!(frame, ServerFrame::Message { .. });
-        if fresh {
-            self.deliver_push(frame);
-        } else if let ServerFrame::Invitation {
-            caller, invitation, ..
-        } = frame
-        {
-            // Resent after a resume: the first `invitation_ack` may have been lost with the
-            // old link, and the caller waits for it.
-            self.send_frame(
-                transport,
-                &ClientFrame::InvitationAck { caller, invitation },
-            );
-        }
-        // Peer messages are acknowledged at once (the sender waits for the receipt); the
-        // rest in batches of pushes or bytes (the server's window opens only with acks), or
-        // with the next heartbeat.
-        if urgent
-            || self.stream_pos - self.acked_pos >= ACK_BATCH
-            || self.unacked_bytes >= ACK_BATCH_BYTES
-        {
-            self.send_ack(transport);
-        }
-    }
-
-    pub(super) fn send_ack(&mut self, transport: TransportId) {
-        if self.stream_pos > self.acked_pos {
-            self.acked_pos = self.stream_pos;
-            self.unacked_bytes = 0;
-            let seq = self.stream_pos;
-            self.send_frame(transport, &ClientFrame::Ack { seq });
-        }
-    }
-
-    fn deliver_push(&mut self, frame: ServerFrame) {
-        let event = match frame {
-            ServerFrame::Message {
-                from,
-                msg_id,
-                message,
-                server_ts,
-                offline,
-            } => {
-                // Delivered before, in an earlier server session (an ack lost before the
-                // session ended): the stream position cannot tell, the message id can.
-                if !self.delivered_messages.insert((from.clone(), msg_id)) {
-                    return;
-                }
-                Event::MessageFromPeer {
-                    peer_id: from,
-                    message,
-                    server_received_ts: server_ts,
-                    is_offline_message: offline,
-                }
-            }
-            ServerFrame::ChannelMessage {
-                channel,
-                epoch,
-                cseq,
-                from,
-                message,
-                server_ts,
-            } => {
-                if !self.accept_channel_message(&channel, epoch, cseq) {
-                    return;
-                }
-                Event::ChannelMessage {
-                    channel,
-                    member_id: from,
-                    message,
-                    server_received_ts: server_ts,
-                }
-            }
-            ServerFrame::MemberJoined { channel, member } if self.in_channel(&channel) => {
-                Event::MemberJoined {
-                    channel,
-                    member_id: member,
-                }
-            }
-            ServerFrame::MemberLeft { channel, member } if self.in_channel(&channel) => {
-                Event::MemberLeft {
-                    channel,
-                    member_id: member,
-                }
-            }
-            ServerFrame::MemberCount { channel, count } if self.in_channel(&channel) => {
-                Event::MemberCountUpdated { channel, count }
-            }
-            ServerFrame::AttributesUpdated {
-                channel,
-                attributes,
-            } if self.in_channel(&channel) => Event::AttributesUpdated {
-                channel,
-                attributes,
-            },
-            ServerFrame::Invitation {
-                caller,
-                invitation,
-                content,
-                channel_id,
-            } => {
-                if let Link::Up { transport } = self.link {
-                    self.on_invitation(transport, caller, invitation, content, channel_id);
-                }
-                return;
-            }
-            ServerFrame::LocalInvitation(u) => return self.on_local_update(u),
-            ServerFrame::RemoteInvitation(u) => return self.on_remote_update(u),
-            _ => return,
-        };
-        self.emit(event);
-    }
-
     /// Removes and returns the request `id` if `answer` is an answer its kind can take. A
     /// wrong kind of answer (only a buggy or hostile server sends one) leaves the request
     /// waiting, to be answered properly or to time out.
@@ -718,31 +458,7 @@ impl Client {
         }
         Some(kind)
     }
-
-    /// Reports presence: everything in a fresh snapshot (`all`), else only what changed since
-    /// the last report. Peers no longer subscribed are ignored.
-    fn report_presence(&mut self, peers: Vec<PeerStatus>, all: bool) {
-        let mut changed = BTreeMap::new();
-        for p in peers {
-            if let Some(last) = self.subscriptions.get_mut(&p.peer) {
-                if all || *last != Some(p.state) {
-                    *last = Some(p.state);
-                    changed.insert(p.peer, p.state);
-                }
-            }
-        }
-        if !changed.is_empty() {
-            self.emit(Event::PeersOnlineStatusChanged(changed));
-        }
-    }
 }
-
-/// Non-urgent stream pushes acknowledged at least every this many.
-const ACK_BATCH: u64 = 16;
-
-/// Bytes of pushes read after which they are acknowledged: a quarter of the server's first
-/// send window (64 KiB, PROTOCOL.md), so that the window never runs dry while acks travel.
-const ACK_BATCH_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
@@ -813,14 +529,6 @@ fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
         // The server refused to relay the invitation (too many open ones): it failed.
         PendingKind::Invite(_) => return None,
     })
-}
-
-/// Validates a non-empty id list of at most `max`.
-fn parse_ids(ids: &[&str], max: usize) -> Option<Vec<UserId>> {
-    if ids.is_empty() || ids.len() > max {
-        return None;
-    }
-    ids.iter().map(|s| UserId::new(*s).ok()).collect()
 }
 
 /// The kind of answer a response frame is, to check it against the request it names.

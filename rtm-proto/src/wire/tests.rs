@@ -1,0 +1,124 @@
+//! Encoding and decoding of every frame, and the refusals of malformed ones.
+
+use super::*;
+
+fn uid(s: &str) -> UserId {
+    UserId::new(s).unwrap()
+}
+
+#[test]
+fn login_frame_shape_is_stable() {
+    let f = ClientFrame::Login {
+        id: 1,
+        version: 1,
+        app_id: "app".into(),
+        uid: uid("bob"),
+        token: None,
+        resume: None,
+        instance: 0,
+        attempt: 0,
+    };
+    let text = String::from_utf8(f.encode().to_vec()).unwrap();
+    assert_eq!(
+        text,
+        r#"{"type":"login","id":1,"version":1,"app_id":"app","uid":"bob"}"#
+    );
+    assert_eq!(ClientFrame::decode(text.as_bytes()).unwrap(), f);
+}
+
+#[test]
+fn raw_messages_travel_as_base64() {
+    let f = ClientFrame::PeerMessage {
+        id: 2,
+        to: uid("bob"),
+        msg_id: 7,
+        message: Message::raw(vec![0, 1, 255], "d"),
+        offline: false,
+    };
+    let text = String::from_utf8(f.encode().to_vec()).unwrap();
+    assert!(text.contains(r#""data":"AAH/""#), "{text}");
+    assert_eq!(ClientFrame::decode(text.as_bytes()).unwrap(), f);
+}
+
+#[test]
+fn bad_frames_are_refused_with_a_reason() {
+    for bad in [
+        &b"not json"[..],
+        br#"{"type":"nope"}"#,
+        br#"{"type":"login","id":1}"#,
+        br#"{"type":"query_online","id":1,"peers":["null"]}"#,
+        br#"{"type":"ping","extra":1}"#,
+        br#"{"type":"peer_message","id":1,"to":"b","msg_id":1,"message":{"kind":"raw","data":"!!"}}"#,
+    ] {
+        let e = ClientFrame::decode(bad).unwrap_err();
+        assert_eq!(e.close_code(), close::PROTOCOL_ERROR, "{e}");
+    }
+    let big = vec![b' '; MAX_FRAME_BYTES + 1];
+    assert_eq!(
+        ClientFrame::decode(&big).unwrap_err().close_code(),
+        close::TOO_BIG
+    );
+}
+
+/// Found by the simulator (relaxation `no_escape_heavy_messages`) and the poison-push
+/// analysis: a valid message or attribute set must fit a frame however JSON escapes it,
+/// also as the server's push (which adds the sender, timestamps and ids).
+#[test]
+fn regression_worst_case_valid_frames_fit_the_frame_limit() {
+    use crate::attributes::{ChannelAttribute, MAX_CHANNEL_BYTES, MAX_KEY_BYTES};
+    use crate::message::MAX_MESSAGE_BYTES;
+    let long_uid = UserId::new("~".repeat(64)).unwrap();
+    let nasty = "\u{1}".repeat(MAX_MESSAGE_BYTES);
+    assert!(Message::text(nasty.clone()).is_valid());
+    let push = ServerFrame::Message {
+        from: long_uid.clone(),
+        msg_id: u64::MAX,
+        message: Message::text(nasty.clone()),
+        server_ts: u64::MAX,
+        offline: true,
+    };
+    assert!(
+        push.encode().len() <= MAX_FRAME_BYTES,
+        "{}",
+        push.encode().len()
+    );
+    let chan = ServerFrame::ChannelMessage {
+        channel: ChannelId::new("~".repeat(64)).unwrap(),
+        epoch: u64::MAX,
+        cseq: u64::MAX,
+        from: long_uid.clone(),
+        message: Message::text(nasty),
+        server_ts: u64::MAX,
+    };
+    assert!(chan.encode().len() <= MAX_FRAME_BYTES);
+    // 32 attributes whose keys and values fill the 32 KB channel total with characters
+    // JSON escapes.
+    let mut attributes = BTreeMap::new();
+    let per = MAX_CHANNEL_BYTES / 32 - MAX_KEY_BYTES;
+    for i in 0..32 {
+        let key = format!("{i:0>2}{}", "\\".repeat(MAX_KEY_BYTES - 2));
+        let value = "\u{1}".repeat(per);
+        attributes.insert(
+            key,
+            ChannelAttribute {
+                value,
+                last_update_user_id: long_uid.clone(),
+                last_update_ts: u64::MAX,
+            },
+        );
+    }
+    let total: usize = attributes
+        .iter()
+        .map(|(k, v)| k.len() + v.value.len())
+        .sum();
+    assert!(total <= MAX_CHANNEL_BYTES);
+    let update = ServerFrame::AttributesUpdated {
+        channel: ChannelId::new("c").unwrap(),
+        attributes,
+    };
+    assert!(
+        update.encode().len() <= MAX_FRAME_BYTES,
+        "{}",
+        update.encode().len()
+    );
+}
