@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future;
 use rtm_proto::Event;
-use rtm_transport_smol::InvitationId;
 use serde_json::json;
 
 use crate::json::{event_json, merge, op_err, op_ok};
@@ -64,7 +63,7 @@ pub async fn call(
     let callee_id = callee.to_string();
     log.set_format(move |event| {
         let mut v = event_json(event);
-        if local_invitation_of(event) == Some(id) {
+        if event.local_invitation() == Some(id) {
             merge(&mut v, json!({ "callee_id": callee_id }));
         }
         v
@@ -104,7 +103,7 @@ pub async fn call(
         .await;
         match next {
             Next::Event(event) => {
-                if local_invitation_of(&event) == Some(id) {
+                if event.local_invitation() == Some(id) {
                     match event {
                         Event::LocalInvitationAccepted { .. } => break ExitCode::SUCCESS,
                         Event::LocalInvitationRefused { .. } => break ExitCode::from(REFUSED),
@@ -135,18 +134,6 @@ pub async fn call(
     };
     log.logout(&client).await;
     code
-}
-
-/// The caller-side invitation an event is about.
-fn local_invitation_of(event: &Event) -> Option<InvitationId> {
-    match event {
-        Event::LocalInvitationReceivedByPeer { invitation }
-        | Event::LocalInvitationAccepted { invitation, .. }
-        | Event::LocalInvitationRefused { invitation, .. }
-        | Event::LocalInvitationCanceled { invitation }
-        | Event::LocalInvitationFailure { invitation, .. } => Some(*invitation),
-        _ => None,
-    }
 }
 
 /// `rtm answer [--accept | --refuse] [--response TEXT] [--timeout SECS]`.
