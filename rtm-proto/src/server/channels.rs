@@ -88,12 +88,6 @@ impl Channel {
             .sum()
     }
 
-    /// The encoded messages of the replay window (§2.6: the last 30 s, at most 32) with
-    /// `cseq > after`, oldest first, but those `to` sent itself.
-    pub(super) fn recent_after(&self, now: Timestamp, after: u64, to: &UserId) -> Vec<Bytes> {
-        self.history.recent_after(now, after, to)
-    }
-
     fn count_interval(&self) -> Duration {
         if self.members.len() > MEMBER_EVENT_LIMIT {
             Duration::from_secs(3)
@@ -113,7 +107,6 @@ impl Server {
         self.channels.len() >= self.config.max_channels && !self.channels.contains_key(id)
     }
 
-    /// Forgets channel `id` and what its attributes counted.
     /// Drops every channel's expired history (every [`super::history::SWEEP_EVERY`]).
     pub(super) fn sweep_history(&mut self) {
         let now = self.now;
@@ -125,6 +118,7 @@ impl Server {
         self.history_bytes -= freed;
     }
 
+    /// Forgets channel `id` and what its attributes and history counted.
     pub(super) fn remove_channel(&mut self, id: &ChannelId) {
         if let Some(ch) = self.channels.remove(id) {
             self.channel_attr_bytes -= ch.attribute_bytes();
@@ -170,7 +164,7 @@ impl Server {
             ch.gc_gen += 1;
         }
         let replay: Vec<Bytes> = match resume {
-            Some(cursor) if cursor.epoch == epoch => ch.recent_after(now, cursor.cseq, uid),
+            Some(cursor) if cursor.epoch == epoch => ch.history.recent_after(now, cursor.cseq, uid),
             _ => Vec::new(),
         };
         let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
@@ -384,12 +378,15 @@ impl Server {
         .encode();
         // Kept for replays and catch-ups unless all channels' histories are at their budget:
         // then it is delivered but not replayed (history expires within 30 s).
-        let mut freed = ch.history.expire(now);
-        let kept = history_room + freed >= frame.len();
-        if kept {
-            freed += ch.history.keep(now, cseq, uid, &frame);
-        }
-        self.history_bytes = self.history_bytes - freed + if kept { frame.len() } else { 0 };
+        let expired = ch.history.expire(now);
+        let kept = history_room + expired >= frame.len();
+        let trimmed = if kept {
+            ch.history.keep(now, cseq, uid, &frame)
+        } else {
+            0
+        };
+        let added = if kept { frame.len() } else { 0 };
+        self.history_bytes = self.history_bytes + added - expired - trimmed;
         self.fan_out_message(&channel, uid, cseq, &frame);
         self.send(conn, &ServerFrame::Ok { id });
     }

@@ -146,7 +146,8 @@ impl Server {
             .is_some_and(|s| s.channels.contains_key(channel));
         let frames = match self.channels.get(channel) {
             Some(ch) if joined && ch.epoch == epoch => {
-                ch.recent_after(self.now, first.saturating_sub(1), uid)
+                ch.history
+                    .recent_after(self.now, first.saturating_sub(1), uid)
             }
             _ => return,
         };

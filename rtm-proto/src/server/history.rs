@@ -38,9 +38,9 @@ pub(super) struct History {
 }
 
 impl History {
-    /// Keeps the message `cseq` of `from`, encoded as `frame`, at `now`, dropping what falls
-    /// out of the window; returns the bytes dropped. The caller checked the server-wide
-    /// budget for `frame.len()` more.
+    /// Keeps the message `cseq` of `from`, encoded as `frame`, at `now`, dropping the oldest
+    /// beyond [`REPLAY_MAX`]; returns the bytes dropped. The caller expired the history first
+    /// ([`History::expire`]) and checked the server-wide budget for `frame.len()` more.
     pub fn keep(&mut self, now: Timestamp, cseq: u64, from: &UserId, frame: &Bytes) -> usize {
         self.bytes += frame.len();
         self.entries.push_back(Entry {
@@ -53,7 +53,7 @@ impl History {
         while self.entries.len() > REPLAY_MAX {
             dropped += self.pop();
         }
-        dropped + self.expire(now)
+        dropped
     }
 
     /// Drops the entries older than the replay window; returns their bytes.
