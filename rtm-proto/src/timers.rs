@@ -1,4 +1,4 @@
-//! An ordered timer table.
+//! An ordered timer queue, for timers without a fixed number (one per session, one per request).
 //!
 //! Timers are `(deadline, insertion number) → key` in a `BTreeMap`, so the next deadline is
 //! the first entry and an idle poll never scans every session. Cancellation is lazy: owners
@@ -9,23 +9,23 @@ use std::collections::BTreeMap;
 
 use crate::time::Timestamp;
 
-/// Timers keyed by `K`.
+/// Timers keyed by `K`, fired earliest first.
 #[derive(Debug, Clone)]
-pub struct TimerTable<K> {
+pub struct TimerQueue<K> {
     entries: BTreeMap<(Timestamp, u64), K>,
     next_seq: u64,
 }
 
-impl<K> Default for TimerTable<K> {
+impl<K> Default for TimerQueue<K> {
     fn default() -> Self {
-        TimerTable {
+        TimerQueue {
             entries: BTreeMap::new(),
             next_seq: 0,
         }
     }
 }
 
-impl<K> TimerTable<K> {
+impl<K> TimerQueue<K> {
     /// Schedules `key` to fire at `at`.
     pub fn schedule(&mut self, at: Timestamp, key: K) {
         self.entries.insert((at, self.next_seq), key);
@@ -53,7 +53,7 @@ mod tests {
 
     #[test]
     fn fires_in_deadline_then_insertion_order() {
-        let mut t = TimerTable::default();
+        let mut t = TimerQueue::default();
         t.schedule(Timestamp::from_millis(20), "b");
         t.schedule(Timestamp::from_millis(10), "a");
         t.schedule(Timestamp::from_millis(20), "c");

@@ -24,10 +24,12 @@ mod attributes;
 mod channels;
 mod events;
 mod invitations;
+mod link;
 mod peers;
 mod requests;
 mod session;
 mod stream;
+mod timer;
 
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
@@ -42,12 +44,13 @@ use crate::limits::DEFAULT_APP_ID;
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::rng::Rng;
 use crate::time::{Timestamp, WallClock};
-use crate::timers::TimerTable;
+use crate::timers::TimerQueue;
 use crate::wire::{ClientFrame, InvitationKey, PeerMessageOutcome, PeerOnlineState};
 
 pub use attributes::ChannelAttributeOptions;
 pub use events::Event;
 pub use invitations::{InvitationId, LocalInvitation, RemoteInvitation};
+pub use link::{ConnectionChangeReason, ConnectionState};
 pub use peers::SendMessageOptions;
 pub use session::LOGOUT_DRAIN;
 
@@ -58,30 +61,6 @@ pub struct TransportId(pub u64);
 /// Names one command's result ([`Event::Response`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u32);
-
-/// Connection states (§2.1).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ConnectionState {
-    Disconnected = 1,
-    Connecting = 2,
-    Connected = 3,
-    Reconnecting = 4,
-    Aborted = 5,
-}
-
-/// Connection change reasons (§2.2).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ConnectionChangeReason {
-    Login = 1,
-    LoginSuccess = 2,
-    LoginFailure = 3,
-    LoginTimeout = 4,
-    Interrupted = 5,
-    Logout = 6,
-    BannedByServer = 7,
-    RemoteLogin = 8,
-    TokenExpired = 9,
-}
 
 /// Client settings. `Default` gives the timers of §2.5 and §9.3.
 #[derive(Debug, Clone)]
@@ -167,44 +146,6 @@ pub enum Response {
     AttributeWrite(Result<(), AttributeOperationError>),
     GetUserAttributes(Result<BTreeMap<String, String>, AttributeOperationError>),
     GetChannelAttributes(Result<BTreeMap<String, ChannelAttribute>, AttributeOperationError>),
-}
-
-/// The state of the link to the server, below the user-visible [`ConnectionState`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// No transport. `retry_at` is when to open the next one, if any.
-    Idle { retry_at: Option<Timestamp> },
-    /// Waiting for the transport to open.
-    Opening {
-        transport: TransportId,
-        since: Timestamp,
-    },
-    /// `login` sent, waiting for `login_ok`.
-    LoggingIn {
-        transport: TransportId,
-        request: u32,
-    },
-    /// Logged in on this transport.
-    Up { transport: TransportId },
-    /// Logged out: waiting (briefly) for the server's `ok` to the logout, so that decisions
-    /// it made before the logout still arrive; then the transport is closed.
-    Draining {
-        transport: TransportId,
-        request: u32,
-        until: Timestamp,
-    },
-}
-
-impl Link {
-    fn transport(&self) -> Option<TransportId> {
-        match *self {
-            Link::Idle { .. } => None,
-            Link::Opening { transport, .. }
-            | Link::LoggingIn { transport, .. }
-            | Link::Up { transport }
-            | Link::Draining { transport, .. } => Some(transport),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -300,29 +241,22 @@ pub struct Client {
     rng: Rng,
     wall: WallClock,
     now: Timestamp,
-    state: ConnectionState,
+    phase: link::Phase,
     uid: Option<UserId>,
     token: Option<String>,
     /// The server session to resume on reconnection.
     session: Option<String>,
-    link: Link,
+    link: link::Link,
+    timers: timer::TimerTable,
     next_transport: u64,
     backoff: Backoff,
-    /// An explicit `login` in flight: its id and deadline.
-    login: Option<(RequestId, Timestamp)>,
-    /// When the link was lost while the session was up.
-    down_since: Option<Timestamp>,
-    /// Re-login refused for an expired token: wait for `renew_token`.
-    waiting_for_token: bool,
+    /// When the current link last delivered a frame.
     last_rx: Timestamp,
-    /// The last `pong` (or `login_ok`): a link is alive while the server answers our pings,
-    /// not merely while it sends (pushes can flow while our direction is stalled).
-    last_pong: Timestamp,
-    next_ping: Timestamp,
     heartbeat: Duration,
     next_request: u32,
     pending: BTreeMap<u32, Pending>,
-    deadlines: TimerTable<u32>,
+    /// The deadlines of `pending`; its earliest is `Timer::Request`.
+    deadlines: TimerQueue<u32>,
     /// Subscribed peers and their last reported state.
     subscriptions: BTreeMap<UserId, Option<PeerOnlineState>>,
     /// A (un)subscribe timed out: the server may hold another set; reconcile when quiet.
@@ -376,23 +310,19 @@ impl Client {
             rng,
             wall: WallClock::new(now, unix_ms),
             now,
-            state: ConnectionState::Disconnected,
+            phase: link::Phase::Disconnected,
             uid: None,
             token: None,
             session: None,
-            link: Link::Idle { retry_at: None },
+            link: link::Link::Idle,
+            timers: timer::TimerTable::default(),
             next_transport: 1,
             backoff,
-            login: None,
-            down_since: None,
-            waiting_for_token: false,
             last_rx: now,
-            last_pong: now,
-            next_ping: now,
             heartbeat,
             next_request: 1,
             pending: BTreeMap::new(),
-            deadlines: TimerTable::default(),
+            deadlines: TimerQueue::default(),
             subscriptions: BTreeMap::new(),
             subscriptions_dirty: false,
             user_attrs_dirty: false,
@@ -417,7 +347,7 @@ impl Client {
 
     /// The current connection state.
     pub fn connection_state(&self) -> ConnectionState {
-        self.state
+        self.phase.state()
     }
 
     /// The logged-in (or logging-in) user.
@@ -446,48 +376,13 @@ impl Client {
         self.out.pop_front()
     }
 
-    /// When the next `Tick` has work; the last `now` while outputs are queued.
+    /// When the next `Tick` has work (the earliest armed [`timer::Timer`]); the last `now`
+    /// while outputs are queued.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         if !self.out.is_empty() {
             return Some(self.now);
         }
-        let mut next = self.deadlines.next_deadline();
-        let mut consider = |t: Option<Timestamp>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-        };
-        consider(self.login.map(|(_, d)| d));
-        if self.state == ConnectionState::Connected {
-            consider(self.interruption_deadline());
-        }
-        match self.link {
-            Link::Idle { retry_at } if !self.waiting_for_token => consider(retry_at),
-            Link::Idle { .. } => {}
-            Link::Opening { since, .. } => {
-                consider(Some(since.saturating_add(self.config.link_timeout)))
-            }
-            Link::LoggingIn { .. } => {
-                consider(Some(self.last_rx.saturating_add(self.config.link_timeout)))
-            }
-            Link::Draining { until, .. } => consider(Some(until)),
-            Link::Up { .. } => {
-                consider(Some(self.next_ping));
-                consider(Some(
-                    self.last_pong.saturating_add(self.config.link_timeout),
-                ));
-            }
-        }
-        next
-    }
-
-    /// When a link lost at `down_since` turns CONNECTED into RECONNECTING: once it has been
-    /// down *more than* the threshold.
-    fn interruption_deadline(&self) -> Option<Timestamp> {
-        self.down_since.map(|d| {
-            d.saturating_add(self.config.interruption_threshold)
-                .saturating_add(Duration::from_millis(1))
-        })
+        self.timers.next_timeout()
     }
 
     fn advance(&mut self, now: Timestamp) {
@@ -503,23 +398,13 @@ impl Client {
         self.emit(Event::Response { request, response });
     }
 
-    fn set_state(&mut self, state: ConnectionState, reason: ConnectionChangeReason) {
-        if self.state != state {
-            self.state = state;
-            self.emit(Event::ConnectionStateChanged { state, reason });
-        }
-    }
-
     fn send_frame(&mut self, transport: TransportId, frame: &ClientFrame) {
         self.out
             .push_back(ClientOutput::Send(transport, frame.encode()));
     }
 
     fn is_logged_in(&self) -> bool {
-        matches!(
-            self.state,
-            ConnectionState::Connected | ConnectionState::Reconnecting
-        )
+        self.phase.is_logged_in()
     }
 
     fn alloc_request(&mut self) -> u32 {

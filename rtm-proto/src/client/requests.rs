@@ -12,7 +12,8 @@ use crate::errors::*;
 use crate::ids::{ChannelId, UserId};
 use crate::wire::{ClientFrame, ServerFrame};
 
-use super::{Client, ClientOutput, Event, Link, Pending, RequestId, Response, TransportId};
+use super::link::Link;
+use super::{Client, ClientOutput, Event, Pending, RequestId, Response, TransportId};
 
 #[derive(Debug, Clone)]
 pub(super) enum PendingKind {
@@ -74,10 +75,7 @@ impl Client {
         token: &str,
     ) -> Result<RequestId, RenewTokenError> {
         self.advance(now);
-        if !matches!(
-            self.state,
-            super::ConnectionState::Connected | super::ConnectionState::Reconnecting
-        ) {
+        if !self.is_logged_in() {
             return Err(RenewTokenError::NotLoggedIn);
         }
         if token.is_empty() || token.len() > 2048 {
@@ -119,6 +117,7 @@ impl Client {
             },
         );
         self.deadlines.schedule(deadline, id);
+        self.arm_request_timer();
         if let Link::Up { transport } = self.link {
             self.send_pending(id, transport);
         }
@@ -161,6 +160,13 @@ impl Client {
                 self.answer_with_failure(id, p.kind, Failure::Timeout);
             }
         }
+        self.arm_request_timer();
+    }
+
+    /// Keeps `Timer::Request` at the earliest request deadline.
+    fn arm_request_timer(&mut self) {
+        let next = self.deadlines.next_deadline();
+        self.timers.set_or_stop(super::timer::Timer::Request, next);
     }
 
     /// A request that changes server state timed out: the application was told it failed,
@@ -299,6 +305,7 @@ impl Client {
             self.answer_with_failure(id, p.kind, Failure::NotLoggedIn);
         }
         self.deadlines = Default::default();
+        self.arm_request_timer();
     }
 
     fn answer_with_failure(&mut self, id: u32, kind: PendingKind, why: Failure) {
@@ -424,7 +431,7 @@ impl Client {
                     self.on_invitation_states((l, r), local, remote);
                 }
             }
-            ServerFrame::Pong {} => self.last_pong = self.now,
+            ServerFrame::Pong {} => self.on_pong(),
             ServerFrame::LoginOk { .. } | ServerFrame::Kicked { .. } => {}
             ServerFrame::Message { .. }
             | ServerFrame::ChannelMessage { .. }

@@ -1,31 +1,35 @@
 //! The session flow: login → up → link lost → resume → resync, and logout (§2.3, §2.6).
+//! The states are [`Phase`] and [`Link`] (`link.rs`); this file holds their transitions and
+//! what each [`Timer`] does when it fires.
 
 use core::time::Duration;
 
 use crate::errors::{LoginError, LogoutError};
 use crate::ids::UserId;
+use crate::time::Timestamp;
 use crate::wire::{close, ClientFrame, KickReason, ServerFrame, PROTOCOL_VERSION};
 
+use super::link::{Link, Phase};
 use super::requests::PendingKind;
+use super::timer::Timer;
+use super::{
+    Client, ClientOutput, ConnectionChangeReason as Reason, Event, RequestId, Response, TransportId,
+};
 
 /// How long a logout waits for the server's answer before closing the transport (what
 /// arrives meanwhile is still delivered).
 pub const LOGOUT_DRAIN: Duration = Duration::from_secs(2);
-use super::{
-    Client, ConnectionChangeReason as Reason, ConnectionState as State, Event, Link, RequestId,
-    Response, TransportId,
-};
 
 impl Client {
     /// `login({uid, token})` (§4.2). The result arrives as `Response::Login`.
     pub fn login(
         &mut self,
-        now: crate::time::Timestamp,
+        now: Timestamp,
         uid: &str,
         token: Option<&str>,
     ) -> Result<RequestId, LoginError> {
         self.advance(now);
-        if self.state != State::Disconnected {
+        if self.phase != Phase::Disconnected {
             return Err(LoginError::AlreadyLogin);
         }
         let uid = UserId::new(uid).map_err(|_| LoginError::InvalidArgument)?;
@@ -39,62 +43,83 @@ impl Client {
         self.session = None;
         self.delivered_pos = 0;
         self.backoff.reset();
-        self.waiting_for_token = false;
-        self.login = Some((request, self.now.saturating_add(self.config.login_timeout)));
-        self.set_state(State::Connecting, Reason::Login);
+        self.set_phase(Phase::Connecting { request }, Reason::Login);
+        let deadline = self.now.saturating_add(self.config.login_timeout);
+        self.timers.set(Timer::Login, deadline);
         self.open_transport();
         Ok(request)
     }
 
     /// `logout()` (§2.10): ends the session now. Requests still waiting are answered with
     /// their family's NOT_LOGGED_IN; subscriptions are forgotten.
-    pub fn logout(&mut self, now: crate::time::Timestamp) -> Result<(), LogoutError> {
+    pub fn logout(&mut self, now: Timestamp) -> Result<(), LogoutError> {
         self.advance(now);
-        if self.state == State::Disconnected {
+        if self.phase == Phase::Disconnected {
             return Err(LogoutError::NotLoggedIn);
         }
         match self.link {
             Link::Up { transport } => {
                 // Drain: decisions the server made before the logout still arrive.
-                let id = self.alloc_request();
-                self.send_frame(transport, &ClientFrame::Logout { id });
-                self.link = Link::Draining {
-                    transport,
-                    request: id,
-                    until: self.now.saturating_add(LOGOUT_DRAIN),
-                };
+                let request = self.alloc_request();
+                self.send_frame(transport, &ClientFrame::Logout { id: request });
+                self.set_link(Link::Draining { transport, request });
+                let until = self.now.saturating_add(LOGOUT_DRAIN);
+                self.timers.set(Timer::Drain, until);
             }
             Link::Draining { .. } => {}
-            Link::Opening { transport, .. } | Link::LoggingIn { transport, .. } => {
+            Link::Opening { transport } | Link::LoggingIn { transport, .. } => {
                 self.out
-                    .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+                    .push_back(ClientOutput::Close(transport, close::NORMAL));
             }
-            Link::Idle { .. } => {}
+            Link::Idle | Link::AwaitingToken { .. } => {}
         }
         if !matches!(self.link, Link::Draining { .. }) {
-            self.link = Link::Idle { retry_at: None };
+            self.set_link(Link::Idle);
             self.end_invitations_with_session();
         }
-        if let Some((request, _)) = self.login.take() {
+        if let Phase::Connecting { request } = self.phase {
             self.respond(request, Response::Login(Err(LoginError::Rejected)));
         }
         self.fail_all_pending();
         self.forget_session_state();
         self.session = None;
-        self.down_since = None;
-        self.waiting_for_token = false;
-        self.set_state(State::Disconnected, Reason::Logout);
+        self.set_phase(Phase::Disconnected, Reason::Logout);
         Ok(())
+    }
+
+    /// Moves to `phase`, telling the application when its state changes. The timers of a
+    /// phase stop when it is left.
+    pub(super) fn set_phase(&mut self, phase: Phase, reason: Reason) {
+        let before = self.phase.state();
+        self.phase = phase;
+        if !matches!(phase, Phase::Connecting { .. }) {
+            self.timers.stop(Timer::Login);
+        }
+        if phase != Phase::Connected {
+            self.timers.stop(Timer::Interruption);
+        }
+        let state = phase.state();
+        if state != before {
+            self.emit(Event::ConnectionStateChanged { state, reason });
+        }
+    }
+
+    /// Moves the link to `link`; the timers of the link it leaves stop, the caller arms
+    /// those of the new one.
+    fn set_link(&mut self, link: Link) {
+        for timer in [Timer::Reconnect, Timer::LinkDead, Timer::Ping, Timer::Drain] {
+            self.timers.stop(timer);
+        }
+        self.link = link;
     }
 
     fn open_transport(&mut self) {
         let transport = TransportId(self.next_transport);
         self.next_transport += 1;
-        self.link = Link::Opening {
-            transport,
-            since: self.now,
-        };
-        self.out.push_back(super::ClientOutput::Connect(transport));
+        self.set_link(Link::Opening { transport });
+        let dead = self.now.saturating_add(self.config.link_timeout);
+        self.timers.set(Timer::LinkDead, dead);
+        self.out.push_back(ClientOutput::Connect(transport));
     }
 
     /// Drops the current transport (if any) and schedules the next attempt.
@@ -104,33 +129,33 @@ impl Client {
             return self.finish_drain_with(close_code.is_some());
         }
         if let (Some(t), Some(code)) = (self.link.transport(), close_code) {
-            self.out.push_back(super::ClientOutput::Close(t, code));
+            self.out.push_back(ClientOutput::Close(t, code));
         }
         if matches!(self.link, Link::Up { .. } | Link::LoggingIn { .. })
-            && self.state == State::Connected
-            && self.down_since.is_none()
+            && self.phase == Phase::Connected
+            && !self.timers.is_set(Timer::Interruption)
         {
-            // The link has really been gone since we last heard from it.
-            self.down_since = Some(self.last_rx.min(self.now));
+            // The link has really been gone since we last heard from it; CONNECTED turns
+            // RECONNECTING once it has been down *more than* the threshold.
+            let down_since = self.last_rx.min(self.now);
+            let at = down_since
+                .saturating_add(self.config.interruption_threshold)
+                .saturating_add(Duration::from_millis(1));
+            self.timers.set(Timer::Interruption, at);
         }
         let retry_at = self.wants_link().then(|| {
             self.now
                 .saturating_add(self.backoff.next_delay(&mut self.rng))
         });
-        self.link = Link::Idle { retry_at };
-        self.check_interruption();
-    }
-
-    fn check_interruption(&mut self) {
-        if let Some(deadline) = self.interruption_deadline() {
-            if self.state == State::Connected && self.now >= deadline {
-                self.set_state(State::Reconnecting, Reason::Interrupted);
-            }
+        self.set_link(Link::Idle);
+        self.timers.set_or_stop(Timer::Reconnect, retry_at);
+        if self.timers.take_expired(Timer::Interruption, self.now) {
+            self.on_timeout(Timer::Interruption);
         }
     }
 
     pub(super) fn on_opened(&mut self, t: TransportId) {
-        let Link::Opening { transport, .. } = self.link else {
+        let Link::Opening { transport } = self.link else {
             return;
         };
         if transport != t {
@@ -140,7 +165,9 @@ impl Client {
         let request = self.alloc_request();
         self.last_rx = self.now;
         self.login_attempts += 1;
-        self.link = Link::LoggingIn { transport, request };
+        self.set_link(Link::LoggingIn { transport, request });
+        let dead = self.now.saturating_add(self.config.link_timeout);
+        self.timers.set(Timer::LinkDead, dead);
         let frame = ClientFrame::Login {
             id: request,
             version: PROTOCOL_VERSION,
@@ -174,9 +201,9 @@ impl Client {
         if let Link::Draining { transport, .. } = self.link {
             if close {
                 self.out
-                    .push_back(super::ClientOutput::Close(transport, close::NORMAL));
+                    .push_back(ClientOutput::Close(transport, close::NORMAL));
             }
-            self.link = Link::Idle { retry_at: None };
+            self.set_link(Link::Idle);
             self.end_invitations_with_session();
         }
     }
@@ -221,7 +248,7 @@ impl Client {
             },
             // A `kicked` before the first `login_ok` of an explicit login is a refusal
             // (§2.3 has no CONNECTING → ABORTED); after that it aborts the session.
-            (_, ServerFrame::Kicked { .. }) if self.state == State::Connecting => {
+            (_, ServerFrame::Kicked { .. }) if matches!(self.phase, Phase::Connecting { .. }) => {
                 self.on_login_refused(LoginError::Rejected)
             }
             (_, ServerFrame::Kicked { reason }) => self.on_kicked(reason),
@@ -232,8 +259,19 @@ impl Client {
                 self.on_session_frame(transport, frame);
                 self.reconcile();
             }
-            (_, _) => {} // nothing else is meaningful before login_ok
+            (Link::LoggingIn { .. }, _) => {
+                // Not meaningful before `login_ok`, but the server is alive.
+                let dead = self.now.saturating_add(self.config.link_timeout);
+                self.timers.set(Timer::LinkDead, dead);
+            }
+            (_, _) => {}
         }
+    }
+
+    /// The server answered a ping: the link is alive.
+    pub(super) fn on_pong(&mut self) {
+        let dead = self.now.saturating_add(self.config.link_timeout);
+        self.timers.set(Timer::LinkDead, dead);
     }
 
     fn on_login_ok(
@@ -244,8 +282,8 @@ impl Client {
         heartbeat_ms: u32,
         resend_from: u64,
     ) {
-        self.link = Link::Up { transport };
-        self.last_pong = self.now;
+        self.set_link(Link::Up { transport });
+        self.on_pong();
         // Positions before `resend_from` were acknowledged; what follows is resent or new.
         self.stream_pos = resend_from.saturating_sub(1);
         self.acked_pos = self.stream_pos;
@@ -256,13 +294,14 @@ impl Client {
         let fresh_session = !resumed && self.session.is_some();
         self.session = Some(session);
         self.backoff.reset();
-        self.down_since = None;
+        self.timers.stop(Timer::Interruption);
         self.heartbeat = Duration::from_millis(u64::from(heartbeat_ms).clamp(200, 5_000));
-        self.next_ping = self.now.saturating_add(self.heartbeat);
-        if let Some((request, _)) = self.login.take() {
+        self.timers
+            .set(Timer::Ping, self.now.saturating_add(self.heartbeat));
+        if let Phase::Connecting { request } = self.phase {
             self.respond(request, Response::Login(Ok(())));
         }
-        self.set_state(State::Connected, Reason::LoginSuccess);
+        self.set_phase(Phase::Connected, Reason::LoginSuccess);
         // §2.6: resubscribe (the answer is diffed against what was reported); after losing
         // the server session also re-push user attributes and rejoin channels; then resend
         // whatever was not answered on the old link.
@@ -295,27 +334,27 @@ impl Client {
     }
 
     fn on_login_refused(&mut self, e: LoginError) {
-        if self.state == State::Connecting {
+        if let Phase::Connecting { request } = self.phase {
             // An explicit login: it fails (§2.3 CONNECTING → DISCONNECTED).
             if let Some(t) = self.link.transport() {
-                self.out
-                    .push_back(super::ClientOutput::Close(t, close::NORMAL));
+                self.out.push_back(ClientOutput::Close(t, close::NORMAL));
             }
-            self.link = Link::Idle { retry_at: None };
-            if let Some((request, _)) = self.login.take() {
-                self.respond(request, Response::Login(Err(e)));
-            }
+            self.set_link(Link::Idle);
+            self.respond(request, Response::Login(Err(e)));
             self.uid = None;
-            self.set_state(State::Disconnected, Reason::LoginFailure);
+            self.set_phase(Phase::Disconnected, Reason::LoginFailure);
             return;
         }
         // An automatic re-login: keep trying (§2.3 RECONNECTING stays RECONNECTING), but
         // after an expired token only once the application has renewed it.
         if e == LoginError::TokenExpired {
             self.emit(Event::TokenExpired);
-            self.waiting_for_token = true;
         }
         self.link_lost(Some(close::NORMAL));
+        if e == LoginError::TokenExpired {
+            let retry_at = self.timers.get(Timer::Reconnect);
+            self.set_link(Link::AwaitingToken { retry_at });
+        }
     }
 
     fn on_kicked(&mut self, reason: KickReason) {
@@ -328,13 +367,11 @@ impl Client {
             }
         };
         if let Some(t) = self.link.transport() {
-            self.out
-                .push_back(super::ClientOutput::Close(t, close::NORMAL));
+            self.out.push_back(ClientOutput::Close(t, close::NORMAL));
         }
-        self.link = Link::Idle { retry_at: None };
+        self.set_link(Link::Idle);
         self.session = None;
-        self.down_since = None;
-        if let Some((request, _)) = self.login.take() {
+        if let Phase::Connecting { request } = self.phase {
             self.respond(request, Response::Login(Err(LoginError::Rejected)));
         }
         // The server removed the session from its channels, dropped its attributes and ended
@@ -342,57 +379,66 @@ impl Client {
         self.channels.clear();
         self.user_attributes.clear();
         self.end_invitations_with_session();
-        self.set_state(State::Aborted, reason);
+        self.set_phase(Phase::Aborted, reason);
     }
 
+    /// Fires every timer that expired, in [`Timer::ALL`]'s order.
     pub(super) fn on_tick(&mut self) {
-        let now = self.now;
-        if let Some((request, deadline)) = self.login {
-            if now >= deadline && self.state == State::Connecting {
-                self.login = None;
-                if let Some(t) = self.link.transport() {
-                    self.out
-                        .push_back(super::ClientOutput::Close(t, close::NORMAL));
-                }
-                self.link = Link::Idle { retry_at: None };
-                self.uid = None;
-                self.respond(request, Response::Login(Err(LoginError::Timeout)));
-                self.set_state(State::Disconnected, Reason::LoginTimeout);
+        for timer in Timer::ALL {
+            if self.timers.take_expired(timer, self.now) {
+                self.on_timeout(timer);
             }
         }
-        self.check_interruption();
-        match self.link {
-            Link::Idle { retry_at: Some(at) }
-                if now >= at && !self.waiting_for_token && self.wants_link() =>
-            {
-                self.open_transport()
+        self.reconcile();
+    }
+
+    fn on_timeout(&mut self, timer: Timer) {
+        match timer {
+            Timer::Login => {
+                if let Phase::Connecting { request } = self.phase {
+                    if let Some(t) = self.link.transport() {
+                        self.out.push_back(ClientOutput::Close(t, close::NORMAL));
+                    }
+                    self.set_link(Link::Idle);
+                    self.uid = None;
+                    self.respond(request, Response::Login(Err(LoginError::Timeout)));
+                    self.set_phase(Phase::Disconnected, Reason::LoginTimeout);
+                }
             }
-            Link::Draining { until, .. } if now >= until => self.finish_drain(),
-            Link::Opening { since, .. } if now.since(since) >= self.config.link_timeout => {
-                self.link_lost(Some(close::NORMAL))
+            Timer::Interruption => {
+                if self.phase == Phase::Connected {
+                    self.set_phase(Phase::Reconnecting, Reason::Interrupted);
+                }
             }
-            Link::LoggingIn { .. } if now.since(self.last_rx) >= self.config.link_timeout => {
-                self.link_lost(Some(close::HEARTBEAT_TIMEOUT))
+            Timer::Drain => self.finish_drain(),
+            Timer::Reconnect => {
+                if self.link == Link::Idle && self.wants_link() {
+                    self.open_transport();
+                }
             }
-            Link::Up { transport } => {
-                if now.since(self.last_pong) >= self.config.link_timeout {
-                    self.link_lost(Some(close::HEARTBEAT_TIMEOUT));
-                } else if now >= self.next_ping {
+            Timer::LinkDead => match self.link {
+                Link::Opening { .. } => self.link_lost(Some(close::NORMAL)),
+                Link::LoggingIn { .. } | Link::Up { .. } => {
+                    self.link_lost(Some(close::HEARTBEAT_TIMEOUT))
+                }
+                _ => {}
+            },
+            Timer::Ping => {
+                if let Link::Up { transport } = self.link {
                     self.send_ack(transport);
                     self.send_frame(transport, &ClientFrame::Ping {});
-                    self.next_ping = now.saturating_add(self.heartbeat);
+                    let next = self.now.saturating_add(self.heartbeat);
+                    self.timers.set(Timer::Ping, next);
                 }
             }
-            _ => {}
+            Timer::Request => self.expire_requests(),
         }
-        self.expire_requests();
-        self.reconcile();
     }
 
     fn wants_link(&self) -> bool {
         matches!(
-            self.state,
-            State::Connecting | State::Connected | State::Reconnecting
+            self.phase,
+            Phase::Connecting { .. } | Phase::Connected | Phase::Reconnecting
         )
     }
 
@@ -407,9 +453,13 @@ impl Client {
         self.delivered_pos = 0;
     }
 
-    /// `renewToken` while no link is up: the token is kept for the next re-login.
+    /// `renewToken` while no link is up: the token is kept for the next re-login, which
+    /// resumes if it was held back for want of one.
     pub(super) fn token_renewed_offline(&mut self, token: String) {
         self.token = Some(token);
-        self.waiting_for_token = false;
+        if let Link::AwaitingToken { retry_at } = self.link {
+            self.set_link(Link::Idle);
+            self.timers.set_or_stop(Timer::Reconnect, retry_at);
+        }
     }
 }

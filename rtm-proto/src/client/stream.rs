@@ -4,7 +4,8 @@
 
 use crate::wire::{ClientFrame, ServerFrame};
 
-use super::{Client, Event, Link, TransportId};
+use super::link::Link;
+use super::{Client, Event, TransportId};
 
 /// Non-urgent stream pushes acknowledged at least every this many.
 const ACK_BATCH: u64 = 16;

@@ -45,7 +45,7 @@ use bytes::Bytes;
 use crate::ids::{ChannelId, UserId};
 use crate::rng::Rng;
 use crate::time::{Timestamp, WallClock};
-use crate::timers::TimerTable;
+use crate::timers::TimerQueue;
 use crate::wire::{close, ClientFrame, ServerFrame};
 
 pub use config::{ServerConfig, DEFAULT_APP_ID};
@@ -209,7 +209,7 @@ pub struct Server {
     /// Sessions whose stream went past its bound and the reserve for kept pushes during the
     /// current input; ended once it is handled (`Server::end_overflowed`).
     overflowed: std::collections::BTreeSet<UserId>,
-    timers: TimerTable<ServerTimer>,
+    timers: TimerQueue<ServerTimer>,
     out: VecDeque<ServerOutput>,
 }
 
@@ -228,7 +228,7 @@ const OFFLINE_SWEEP_EVERY: Duration = Duration::from_secs(3600);
 impl Server {
     /// A server at monotonic time `now`, when the wall clock reads `unix_ms`.
     pub fn new(config: ServerConfig, seed: u64, now: Timestamp, unix_ms: u64) -> Self {
-        let mut timers = TimerTable::default();
+        let mut timers = TimerQueue::default();
         timers.schedule(
             now.saturating_add(OFFLINE_SWEEP_EVERY),
             ServerTimer::OfflineSweep,
