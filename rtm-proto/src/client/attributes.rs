@@ -297,21 +297,4 @@ impl Client {
             self.user_attributes = next;
         }
     }
-
-    /// After a reconnect that lost the server session: push the attributes again.
-    pub(super) fn repush_user_attributes(&mut self) {
-        if self.user_attributes.is_empty() && !self.user_attrs_dirty {
-            return;
-        }
-        self.user_attrs_dirty = false;
-        let attrs = self.user_attributes.clone();
-        self.start_request(PendingKind::AttrReconcile, SHORT_TIMEOUT, |id| {
-            ClientFrame::UserAttrs {
-                id,
-                op: AttrOp::Set,
-                attributes: attrs,
-                keys: Vec::new(),
-            }
-        });
-    }
 }

@@ -2,7 +2,7 @@
 //! rejoining after a reconnect that lost the server session (§2.6).
 
 use core::time::Duration;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::errors::*;
 use crate::ids::ChannelId;
@@ -210,77 +210,6 @@ impl Client {
     /// Channels joined (or being joined), for the application and the simulator.
     pub fn joined_channels(&self) -> Vec<ChannelId> {
         self.channels.keys().cloned().collect()
-    }
-
-    /// After a reconnect that lost the server session: rejoin every channel (§2.6), asking
-    /// for the messages missed since the last one delivered.
-    pub(super) fn rejoin_channels(&mut self) {
-        let joined: Vec<(ChannelId, Option<ChannelCursor>)> = self
-            .channels
-            .iter()
-            .filter(|(_, c)| c.joined)
-            .map(|(id, c)| (id.clone(), c.cursor))
-            .collect();
-        for (channel, resume) in joined {
-            let c = channel.clone();
-            self.start_request(PendingKind::Rejoin(channel), SHORT_TIMEOUT, |id| {
-                ClientFrame::Join {
-                    id,
-                    channel: c,
-                    resume,
-                }
-            });
-        }
-    }
-
-    /// Puts the server's membership of every channel marked by a timed-out request back in
-    /// step with the record: a join with the cursor (replaying what was missed) for a
-    /// joined channel, a leave for one the record does not have. Only once no request of
-    /// that channel is in flight, so a correction never overtakes a newer join or leave
-    /// (requests go out in the order they were made). A correction that times out marks
-    /// the channel again; answers of any kind settle it (`not in channel` is fine).
-    pub(super) fn reconcile_channels(&mut self) {
-        if self.channels_dirty.is_empty() {
-            return;
-        }
-        let busy: BTreeSet<&ChannelId> = self
-            .pending
-            .values()
-            .filter_map(|p| p.kind.membership_of())
-            .collect();
-        let quiet: Vec<ChannelId> = self
-            .channels_dirty
-            .keys()
-            .filter(|c| !busy.contains(c))
-            .cloned()
-            .collect();
-        for channel in quiet {
-            self.channels_dirty.remove(&channel);
-            let c = channel.clone();
-            match self.channels.get(&channel) {
-                Some(JoinedChannel {
-                    joined: true,
-                    cursor,
-                }) => {
-                    let resume = *cursor;
-                    self.start_request(PendingKind::Rejoin(channel), SHORT_TIMEOUT, |id| {
-                        ClientFrame::Join {
-                            id,
-                            channel: c,
-                            resume,
-                        }
-                    });
-                }
-                // A join of it is in flight (then it is busy, not here).
-                Some(_) => {}
-                None => {
-                    let timeout = self.config.request_timeout;
-                    self.start_request(PendingKind::Unjoin(channel), timeout, |id| {
-                        ClientFrame::Leave { id, channel: c }
-                    });
-                }
-            }
-        }
     }
 
     /// Whether a pushed channel message is new, advancing the channel's cursor if so.

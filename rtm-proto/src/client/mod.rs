@@ -22,11 +22,13 @@
 
 mod attributes;
 mod channels;
+mod converge;
 mod events;
 mod invitations;
 mod link;
 mod peers;
 mod requests;
+mod resync;
 mod session;
 mod stream;
 mod timer;
@@ -259,15 +261,12 @@ pub struct Client {
     deadlines: TimerQueue<u32>,
     /// Subscribed peers and their last reported state.
     subscriptions: BTreeMap<UserId, Option<PeerOnlineState>>,
-    /// A (un)subscribe timed out: the server may hold another set; reconcile when quiet.
-    subscriptions_dirty: bool,
-    /// A user-attribute write timed out: likewise for the attributes.
-    user_attrs_dirty: bool,
-    /// Channels whose join, leave or rejoin timed out, with the newest such request: the
-    /// server may hold the other membership; corrected when the channel is quiet
-    /// (`reconcile_channels`), or settled by the answer to a newer request of it. At most
-    /// the channels touched while the link was down.
-    channels_dirty: BTreeMap<ChannelId, u32>,
+    /// Whether the server holds `subscriptions`, `user_attributes` and each channel's
+    /// membership as recorded here (`converge.rs`). A channel has an entry only while a
+    /// request of it is in flight or in doubt.
+    subscription_sync: converge::Converge,
+    user_attr_sync: converge::Converge,
+    channel_sync: BTreeMap<ChannelId, converge::Converge>,
     /// Position of the last stream push received on the current link.
     stream_pos: u64,
     /// Highest stream position delivered to the application in this server session.
@@ -324,9 +323,9 @@ impl Client {
             pending: BTreeMap::new(),
             deadlines: TimerQueue::default(),
             subscriptions: BTreeMap::new(),
-            subscriptions_dirty: false,
-            user_attrs_dirty: false,
-            channels_dirty: BTreeMap::new(),
+            subscription_sync: Default::default(),
+            user_attr_sync: Default::default(),
+            channel_sync: BTreeMap::new(),
             stream_pos: 0,
             delivered_pos: 0,
             acked_pos: 0,

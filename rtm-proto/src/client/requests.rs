@@ -13,6 +13,7 @@ use crate::ids::{ChannelId, UserId};
 use crate::wire::{ClientFrame, ServerFrame};
 
 use super::link::Link;
+use super::resync::Fate;
 use super::{Client, ClientOutput, Event, Pending, RequestId, Response, TransportId};
 
 #[derive(Debug, Clone)]
@@ -46,23 +47,11 @@ pub(super) enum PendingKind {
     InvitationAction,
     /// A sync of these open invitations after a session loss.
     InvitationSync(Vec<u64>, Vec<crate::wire::InvitationKey>),
-    /// `subscribe` with `replace`: the server's subscriptions set to the client's record.
-    Reconcile,
-    /// `user_attrs` `set` with the client's confirmed copy.
-    AttrReconcile,
-}
-
-impl PendingKind {
-    /// The channel whose membership this request changes (join, leave, rejoin, correction).
-    pub(super) fn membership_of(&self) -> Option<&ChannelId> {
-        match self {
-            PendingKind::Join(c)
-            | PendingKind::Leave(c)
-            | PendingKind::Rejoin(c)
-            | PendingKind::Unjoin(c) => Some(c),
-            _ => None,
-        }
-    }
+    /// A correction: `subscribe` with `replace`, the server's subscriptions set to the
+    /// client's record.
+    Resubscribe,
+    /// A correction: `user_attrs` `set` with the client's confirmed copy.
+    RestateUserAttrs,
 }
 
 impl Client {
@@ -107,6 +96,7 @@ impl Client {
         let id = self.alloc_request();
         let deadline = self.now.saturating_add(timeout);
         let frame = frame(id).encode();
+        self.track(&kind, id, Fate::Started);
         self.pending.insert(
             id,
             Pending {
@@ -156,7 +146,12 @@ impl Client {
                 .is_some_and(|p| p.deadline <= self.now);
             if due {
                 let p = self.pending.remove(&id).expect("checked");
-                self.compensate(id, &p.kind);
+                // The application is told it failed, but the server may have applied it.
+                self.track(&p.kind, id, Fate::Lost);
+                if let PendingKind::Join(channel) = &p.kind {
+                    // The join failed for the application: the channel leaves the record.
+                    self.forget_unless_rejoining(channel);
+                }
                 self.answer_with_failure(id, p.kind, Failure::Timeout);
             }
         }
@@ -169,44 +164,6 @@ impl Client {
         self.timers.set_or_stop(super::timer::Timer::Request, next);
     }
 
-    /// A request that changes server state timed out: the application was told it failed,
-    /// but the server may have applied it (its answer lost or late). Send the request that
-    /// puts the server back where the client's own record says it is, so the two never
-    /// drift apart (found by the simulator: `subscription_divergence_after_timeout`). All
-    /// of these are idempotent on the server; they are internal (no response).
-    fn compensate(&mut self, id: u32, kind: &PendingKind) {
-        match kind {
-            PendingKind::Subscribe(_) | PendingKind::Unsubscribe(_) | PendingKind::Reconcile => {
-                self.subscriptions_dirty = true
-            }
-            PendingKind::UserAttrWrite(..) | PendingKind::AttrReconcile => {
-                self.user_attrs_dirty = true
-            }
-            // The join failed for the application: the channel leaves the record — unless
-            // it is a newer join's (join, leave, join while the link was down) — and the
-            // server may have added the user anyway.
-            PendingKind::Join(channel) => {
-                self.forget_unless_rejoining(channel);
-                self.mark_channel(channel, id);
-            }
-            // A leave, rejoin or correction that got no answer: the server may or may not
-            // have applied it (found by the simulator: `channel_leave_lost_after_timeout`,
-            // `rejoin_lost_after_timeout`). Corrected when the channel is quiet, and again
-            // after every timeout, so the server ends up where the record says.
-            PendingKind::Leave(channel)
-            | PendingKind::Rejoin(channel)
-            | PendingKind::Unjoin(channel) => self.mark_channel(channel, id),
-            _ => {}
-        }
-    }
-
-    /// Request `id` of `channel` timed out: correct the channel unless a newer request of it
-    /// is answered first.
-    fn mark_channel(&mut self, channel: &ChannelId, id: u32) {
-        let newest = self.channels_dirty.entry(channel.clone()).or_insert(id);
-        *newest = (*newest).max(id);
-    }
-
     /// A join of `channel` failed: it leaves the record — unless the record is a newer
     /// join's (join, leave, join again while the link was down), still waiting.
     fn forget_unless_rejoining(&mut self, channel: &ChannelId) {
@@ -216,85 +173,6 @@ impl Client {
             .any(|p| matches!(&p.kind, PendingKind::Join(c) if c == channel));
         if !newer {
             self.channels.remove(channel);
-        }
-    }
-
-    /// Forgets the snapshot corrections (`replace` subscribe, attribute `set`) still waiting
-    /// from an earlier link, marking their state to be reconciled again: resent after newer
-    /// changes they would undo them. Other requests stay to be resent.
-    pub(super) fn drop_stale_corrections(&mut self) {
-        let mut subs = false;
-        let mut attrs = false;
-        self.pending.retain(|_, p| match p.kind {
-            PendingKind::Reconcile => {
-                subs = true;
-                false
-            }
-            PendingKind::AttrReconcile => {
-                attrs = true;
-                false
-            }
-            _ => true,
-        });
-        self.subscriptions_dirty |= subs;
-        self.user_attrs_dirty |= attrs;
-    }
-
-    /// Puts the server back in step with the client's record — once no request of the same
-    /// kind is in flight, so the correction cannot overtake a newer change and undo it.
-    pub(super) fn reconcile(&mut self) {
-        if !matches!(self.link, Link::Up { .. }) {
-            return;
-        }
-        let timeout = self.config.request_timeout;
-        let busy = |kinds: &dyn Fn(&PendingKind) -> bool, pending: &BTreeMap<u32, Pending>| {
-            pending.values().any(|p| kinds(&p.kind))
-        };
-        if self.subscriptions_dirty
-            && !busy(
-                &|k| {
-                    matches!(
-                        k,
-                        PendingKind::Subscribe(_)
-                            | PendingKind::Unsubscribe(_)
-                            | PendingKind::Reconcile
-                    )
-                },
-                &self.pending,
-            )
-        {
-            self.subscriptions_dirty = false;
-            let peers = self.subscriptions.keys().cloned().collect();
-            self.start_request(PendingKind::Reconcile, timeout, |id| {
-                ClientFrame::Subscribe {
-                    id,
-                    peers,
-                    replace: true,
-                }
-            });
-        }
-        self.reconcile_channels();
-        if self.user_attrs_dirty
-            && !busy(
-                &|k| {
-                    matches!(
-                        k,
-                        PendingKind::UserAttrWrite(..) | PendingKind::AttrReconcile
-                    )
-                },
-                &self.pending,
-            )
-        {
-            self.user_attrs_dirty = false;
-            let attributes = self.user_attributes.clone();
-            self.start_request(PendingKind::AttrReconcile, timeout, |id| {
-                ClientFrame::UserAttrs {
-                    id,
-                    op: crate::attributes::AttrOp::Set,
-                    attributes,
-                    keys: Vec::new(),
-                }
-            });
         }
     }
 
@@ -342,7 +220,7 @@ impl Client {
                     self.respond(RequestId(id), Response::SubscribePeersOnlineStatus(Ok(())));
                     self.report_presence(peers, true);
                 }
-                Some(PendingKind::Reconcile) => self.report_presence(peers, false),
+                Some(PendingKind::Resubscribe) => self.report_presence(peers, false),
                 _ => {}
             },
             ServerFrame::Joined {
@@ -454,15 +332,7 @@ impl Client {
             return None;
         }
         let kind = self.pending.remove(&id).map(|p| p.kind)?;
-        if let Some(c) = kind.membership_of() {
-            // Answered: the server did what this request asked after everything sent before
-            // it, so a request of the channel that timed out *before* this one was made no
-            // longer matters (and a correction now could only replay messages behind newer
-            // ones). One made after it (sent after it) still does.
-            if self.channels_dirty.get(c).is_some_and(|&t| t < id) {
-                self.channels_dirty.remove(c);
-            }
-        }
+        self.track(&kind, id, Fate::Answered);
         Some(kind)
     }
 }
@@ -527,8 +397,8 @@ fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
         PendingKind::GetChannelAttrs => {
             Response::GetChannelAttributes(pick!(AttributeOperationError, Timeout, Failure))
         }
-        PendingKind::Reconcile
-        | PendingKind::AttrReconcile
+        PendingKind::Resubscribe
+        | PendingKind::RestateUserAttrs
         | PendingKind::Rejoin(_)
         | PendingKind::Unjoin(_)
         | PendingKind::InvitationAction
@@ -581,7 +451,7 @@ impl Answer {
             Answer::Push => false,
             Answer::PeerResult => matches!(kind, K::PeerMessage),
             Answer::OnlineStatus => matches!(kind, K::QueryOnline),
-            Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Reconcile),
+            Answer::Subscribed => matches!(kind, K::Subscribe(_) | K::Resubscribe),
             Answer::Joined => matches!(kind, K::Join(_) | K::Rejoin(_)),
             Answer::Members => matches!(kind, K::GetMembers),
             Answer::MemberCounts => matches!(kind, K::GetMemberCount),
@@ -599,7 +469,7 @@ impl Answer {
                     | K::AttrWrite
                     | K::Invite(_)
                     | K::InvitationAction
-                    | K::AttrReconcile
+                    | K::RestateUserAttrs
             ),
         }
     }

@@ -10,7 +10,6 @@ use crate::time::Timestamp;
 use crate::wire::{close, ClientFrame, KickReason, ServerFrame, PROTOCOL_VERSION};
 
 use super::link::{Link, Phase};
-use super::requests::PendingKind;
 use super::timer::Timer;
 use super::{
     Client, ClientOutput, ConnectionChangeReason as Reason, Event, RequestId, Response, TransportId,
@@ -303,31 +302,10 @@ impl Client {
         }
         self.set_phase(Phase::Connected, Reason::LoginSuccess);
         // §2.6: resubscribe (the answer is diffed against what was reported); after losing
-        // the server session also re-push user attributes and rejoin channels; then resend
-        // whatever was not answered on the old link.
-        // Internal corrections still waiting from an earlier link are superseded by the
-        // ones made now, and must not be resent after them (an old `replace` would undo a
-        // subscription confirmed since).
-        self.drop_stale_corrections();
-        if !self.subscriptions.is_empty() || self.subscriptions_dirty {
-            // `replace`: also drops what a resumed session holds beyond the client's record.
-            self.subscriptions_dirty = false;
-            let peers = self.subscriptions.keys().cloned().collect();
-            let timeout = self.config.request_timeout;
-            self.start_request(PendingKind::Reconcile, timeout, |id| {
-                ClientFrame::Subscribe {
-                    id,
-                    peers,
-                    replace: true,
-                }
-            });
-        }
+        // the server session also restate user attributes, rejoin channels and sync
+        // invitations; then resend whatever was not answered on the old link.
+        self.resync_on_login(fresh_session);
         if fresh_session {
-            self.repush_user_attributes();
-            // The new server session holds no membership: the rejoins below are the whole
-            // correction.
-            self.channels_dirty.clear();
-            self.rejoin_channels();
             self.sync_invitations();
         }
         self.flush_pending();
@@ -445,9 +423,7 @@ impl Client {
     /// What a logout forgets: subscriptions, channels, user attributes, the session.
     fn forget_session_state(&mut self) {
         self.subscriptions.clear();
-        self.subscriptions_dirty = false;
-        self.user_attrs_dirty = false;
-        self.channels_dirty.clear();
+        self.forget_sync();
         self.channels.clear();
         self.user_attributes.clear();
         self.delivered_pos = 0;
