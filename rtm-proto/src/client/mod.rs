@@ -19,12 +19,27 @@
 //! Commands validate locally and return the §8 error at once without contacting the server
 //! (invalid argument, not logged in, too often); otherwise they return a [`RequestId`] and the
 //! result arrives as [`Event::Response`] — exactly once per request id.
+//!
+//! # Where each behaviour lives
+//!
+//! * `session` — login, logout, the link's life (§2.3, §2.6), with its states in `link`
+//!   and its deadlines in `timer` (one slot per `Timer`).
+//! * `requests` — one-shot requests: kept encoded until answered, resent verbatim on a new
+//!   link (they are idempotent), timed out, answered exactly once.
+//! * `converge` and `resync` — state the server must hold as the record says
+//!   (subscriptions, user attributes, channel membership) and its corrections.
+//! * `peers` (§4.3, §4.4), `channels` (§4.7, §4.8), `attributes` (§4.5, §4.6),
+//!   `invitations` (§4.10, §6) — the commands of each part of the API.
+//! * `stream` — the delivery stream: positions, acks, dedup of redeliveries.
+//! * `events`, `io` — what the application and the driver get; `limiters` — §9.2.
 
 mod attributes;
 mod channels;
 mod converge;
 mod events;
 mod invitations;
+mod io;
+mod limiters;
 mod link;
 mod peers;
 mod requests;
@@ -38,20 +53,17 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use crate::attributes::ChannelAttribute;
 use crate::backoff::Backoff;
-use crate::errors::*;
 use crate::ids::{ChannelId, UserId};
-use crate::limits::DEFAULT_APP_ID;
-use crate::ratelimit::{Rate, RateLimiter};
 use crate::rng::Rng;
 use crate::time::{Timestamp, WallClock};
 use crate::timers::TimerQueue;
-use crate::wire::{ClientFrame, InvitationKey, PeerMessageOutcome, PeerOnlineState};
+use crate::wire::{ClientFrame, InvitationKey, PeerOnlineState};
 
 pub use attributes::ChannelAttributeOptions;
 pub use events::Event;
 pub use invitations::{InvitationId, LocalInvitation, RemoteInvitation};
+pub use io::{ClientConfig, ClientInput, ClientOutput, Response};
 pub use link::{ConnectionChangeReason, ConnectionState};
 pub use peers::SendMessageOptions;
 pub use session::LOGOUT_DRAIN;
@@ -64,131 +76,6 @@ pub struct TransportId(pub u64);
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u32);
 
-/// Client settings. `Default` gives the timers of §2.5 and §9.3.
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    /// The app id to log in with (§1.2).
-    pub app_id: String,
-    /// `login` gives up after this (§2.5: 12 s) with LOGIN_TIMEOUT.
-    pub login_timeout: Duration,
-    /// Peer message, query and subscription requests time out after this (§9.3: 10 s).
-    pub request_timeout: Duration,
-    /// CONNECTED becomes RECONNECTING once the link has been down this long (§2.5: 4 s).
-    pub interruption_threshold: Duration,
-    /// Heartbeat interval until the server advertises its own.
-    pub heartbeat: Duration,
-    /// A link on which nothing arrived for this long is declared dead and replaced.
-    pub link_timeout: Duration,
-    /// First reconnection delay (jittered, doubling).
-    pub backoff_initial: Duration,
-    /// Longest reconnection delay.
-    pub backoff_max: Duration,
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            app_id: DEFAULT_APP_ID.to_string(),
-            login_timeout: Duration::from_secs(12),
-            request_timeout: Duration::from_secs(10),
-            interruption_threshold: Duration::from_secs(4),
-            heartbeat: Duration::from_secs(2),
-            link_timeout: Duration::from_secs(6),
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(10),
-        }
-    }
-}
-
-/// What happens to the client (besides commands).
-#[derive(Debug, Clone)]
-pub enum ClientInput {
-    /// The transport asked for by `Connect` is open.
-    Opened(TransportId),
-    /// One whole text frame arrived.
-    Frame(TransportId, Bytes),
-    /// The transport failed to open, closed or broke.
-    Closed(TransportId),
-    /// Time passed.
-    Tick,
-}
-
-/// What the client asks of its driver and its application. Deliberately exhaustive, unlike
-/// [`Event`]: a driver must carry out every output, so a new one must not compile until it
-/// does.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClientOutput {
-    /// Open a transport to the server.
-    Connect(TransportId),
-    /// Send one text frame.
-    Send(TransportId, Bytes),
-    /// Flush, then close the transport with this code.
-    Close(TransportId, u16),
-    /// Tell the application.
-    Event(Event),
-}
-
-/// Results of commands, one variant per method.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Response {
-    Login(Result<(), LoginError>),
-    RenewToken(Result<(), RenewTokenError>),
-    SendMessageToPeer(Result<PeerMessageOutcome, PeerMessageError>),
-    /// `(peer, online)` in the order asked.
-    QueryPeersOnlineStatus(Result<Vec<(UserId, bool)>, QueryPeersOnlineStatusError>),
-    SubscribePeersOnlineStatus(Result<(), PeerSubscriptionStatusError>),
-    UnsubscribePeersOnlineStatus(Result<(), PeerSubscriptionStatusError>),
-    Join(Result<(), JoinChannelError>),
-    Leave(Result<(), LeaveChannelError>),
-    SendChannelMessage(Result<(), ChannelMessageError>),
-    GetMembers(Result<Vec<UserId>, GetMembersError>),
-    /// `(channel, count)` in the order asked.
-    GetChannelMemberCount(Result<Vec<(ChannelId, u32)>, GetChannelMemberCountError>),
-    /// Any of the four user- or channel-attribute writes.
-    AttributeWrite(Result<(), AttributeOperationError>),
-    GetUserAttributes(Result<BTreeMap<String, String>, AttributeOperationError>),
-    GetChannelAttributes(Result<BTreeMap<String, ChannelAttribute>, AttributeOperationError>),
-}
-
-#[derive(Debug, Clone)]
-struct Limiters {
-    login: RateLimiter,
-    renew: RateLimiter,
-    messages: RateLimiter,
-    query_online: RateLimiter,
-    subscribe: RateLimiter,
-    unsubscribe: RateLimiter,
-    query_subscribed: RateLimiter,
-    join: RateLimiter,
-    get_members: RateLimiter,
-    member_count: RateLimiter,
-    user_attr_write: RateLimiter,
-    user_attr_read: RateLimiter,
-    channel_attr_write: RateLimiter,
-    channel_attr_read: RateLimiter,
-}
-
-impl Default for Limiters {
-    fn default() -> Self {
-        Limiters {
-            login: RateLimiter::new(Rate::LOGIN),
-            renew: RateLimiter::new(Rate::RENEW_TOKEN),
-            messages: RateLimiter::new(Rate::MESSAGES),
-            query_online: RateLimiter::new(Rate::QUERY_ONLINE),
-            subscribe: RateLimiter::new(Rate::SUBSCRIBE),
-            unsubscribe: RateLimiter::new(Rate::SUBSCRIBE),
-            query_subscribed: RateLimiter::new(Rate::QUERY_SUBSCRIBED),
-            join: RateLimiter::new(Rate::JOIN),
-            get_members: RateLimiter::new(Rate::GET_MEMBERS),
-            member_count: RateLimiter::new(Rate::MEMBER_COUNT),
-            user_attr_write: RateLimiter::new(Rate::USER_ATTR_WRITE),
-            user_attr_read: RateLimiter::new(Rate::USER_ATTR_READ),
-            channel_attr_write: RateLimiter::new(Rate::CHANNEL_ATTR_WRITE),
-            channel_attr_read: RateLimiter::new(Rate::CHANNEL_ATTR_READ),
-        }
-    }
-}
-
 /// A request waiting for its answer.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -198,42 +85,6 @@ struct Pending {
     /// The transport it was last sent on.
     sent_on: Option<TransportId>,
     deadline: Timestamp,
-}
-
-/// Peer messages remembered as delivered (by sender and `msg_id`), to drop a redelivery.
-const DELIVERED_MEMORY: usize = 4096;
-
-/// A set that remembers its last `cap` insertions.
-#[derive(Debug, Clone)]
-struct RecentSet<T: Ord + Clone> {
-    cap: usize,
-    set: std::collections::BTreeSet<T>,
-    order: VecDeque<T>,
-}
-
-impl<T: Ord + Clone> RecentSet<T> {
-    fn new(cap: usize) -> Self {
-        RecentSet {
-            cap,
-            set: Default::default(),
-            order: VecDeque::new(),
-        }
-    }
-
-    /// Inserts `t`; false if it was already there.
-    fn insert(&mut self, t: T) -> bool {
-        if !self.set.insert(t.clone()) {
-            return false;
-        }
-        self.order.push_back(t);
-        if self.order.len() > self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        debug_assert!(self.set.len() <= self.cap);
-        true
-    }
 }
 
 /// The RTM client core. See the module documentation for the driving contract.
@@ -291,8 +142,8 @@ pub struct Client {
     instance: u64,
     login_attempts: u64,
     /// Peer messages delivered lately, across sessions and logins of this client.
-    delivered_messages: RecentSet<(UserId, u64)>,
-    limiters: Limiters,
+    delivered_messages: stream::RecentSet<(UserId, u64)>,
+    limiters: limiters::Limiters,
     out: VecDeque<ClientOutput>,
 }
 
@@ -338,8 +189,8 @@ impl Client {
             remote_invitations: BTreeMap::new(),
             instance,
             login_attempts: 0,
-            delivered_messages: RecentSet::new(DELIVERED_MEMORY),
-            limiters: Limiters::default(),
+            delivered_messages: stream::RecentSet::new(stream::DELIVERED_MEMORY),
+            limiters: Default::default(),
             out: VecDeque::new(),
         }
     }
@@ -375,7 +226,7 @@ impl Client {
         self.out.pop_front()
     }
 
-    /// When the next `Tick` has work (the earliest armed [`timer::Timer`]); the last `now`
+    /// When the next `Tick` has work (the earliest armed timer); the last `now`
     /// while outputs are queued.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         if !self.out.is_empty() {

@@ -136,3 +136,39 @@ impl Client {
         self.emit(event);
     }
 }
+
+/// Peer messages remembered as delivered (by sender and `msg_id`), to drop a redelivery.
+pub(super) const DELIVERED_MEMORY: usize = 4096;
+
+/// A set that remembers its last `cap` insertions.
+#[derive(Debug, Clone)]
+pub(super) struct RecentSet<T: Ord + Clone> {
+    cap: usize,
+    set: std::collections::BTreeSet<T>,
+    order: std::collections::VecDeque<T>,
+}
+
+impl<T: Ord + Clone> RecentSet<T> {
+    pub(super) fn new(cap: usize) -> Self {
+        RecentSet {
+            cap,
+            set: Default::default(),
+            order: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Inserts `t`; false if it was already there.
+    pub(super) fn insert(&mut self, t: T) -> bool {
+        if !self.set.insert(t.clone()) {
+            return false;
+        }
+        self.order.push_back(t);
+        if self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        debug_assert!(self.set.len() <= self.cap);
+        true
+    }
+}
