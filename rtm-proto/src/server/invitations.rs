@@ -21,12 +21,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::errors::InvitationApiCallError;
 use crate::ids::UserId;
 use crate::invitation::{
-    LocalInvitationFailureReason as LocalWhy, LocalInvitationState as L,
-    RemoteInvitationFailureReason as RemoteWhy, RemoteInvitationState as R, ACCEPT_CONFIRM_TIMEOUT,
-    ACK_TIMEOUT, EXPIRY, MAX_CHANNEL_ID_BYTES, MAX_CONTENT_BYTES,
+    ACCEPT_CONFIRM_TIMEOUT, ACK_TIMEOUT, EXPIRY, MAX_CHANNEL_ID_BYTES, MAX_CONTENT_BYTES,
 };
 use crate::wire::{InvitationKey, LocalInvitationUpdate, RemoteInvitationUpdate, ServerFrame};
 
+use super::invitation::{self, CallerSession, Deadline, Effect, Input, Phase, Side};
 use super::{ConnId, Server, ServerTimer};
 
 /// How long a record is kept after the invitation was sent.
@@ -40,29 +39,13 @@ const INVITATIONS_FULL: &str = "the server holds as many invitations as it may; 
 /// `(caller, caller's number)`.
 pub(super) type InvKey = (UserId, u64);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Phase {
-    /// The callee had no session: waiting (≤ 30 s) for it to log in.
-    Pending,
-    /// Pushed to the callee, not acknowledged.
-    Ringing,
-    /// Acknowledged by the callee.
-    Received,
-    /// Accepted while the caller's session was detached; waiting ≤ 5 s for it.
-    AwaitCaller { response: String },
-    /// Decided.
-    Done,
-}
-
 #[derive(Debug)]
 pub(super) struct Invitation {
     callee: UserId,
     content: String,
     channel_id: String,
+    /// Where it stands; what each side is told is derived from it.
     phase: Phase,
-    delivered: bool,
-    local: LocalInvitationUpdate,
-    remote: RemoteInvitationUpdate,
     /// Where the latest `local_invitation` and `remote_invitation` pushes went: `(session
     /// epoch, stream position)` of the caller's and the callee's stream. A repeated ask of a
     /// decided invitation pushes the decision again only if that push is no longer in the
@@ -74,20 +57,37 @@ pub(super) struct Invitation {
 }
 
 impl Invitation {
-    /// Its strings (the content twice: the caller's view and the callee's) and a fixed
-    /// overhead for the record, its keys and the callee index.
+    /// Its strings and a fixed overhead for the record, its keys and the callee index.
     fn weigh(&self, caller: &UserId) -> usize {
-        let response = match &self.phase {
-            Phase::AwaitCaller { response } => response.len(),
-            _ => self.local.response.len(),
-        };
         self.content.len()
-            + self.remote.content.len()
             + self.channel_id.len()
-            + response
+            + self.phase.response().len()
             + 3 * caller.as_str().len()
             + 2 * self.callee.as_str().len()
             + 384
+    }
+
+    /// The caller's view, as pushed in `local_invitation`.
+    fn local_update(&self, number: u64) -> LocalInvitationUpdate {
+        let (state, response, reason) = self.phase.local_view();
+        LocalInvitationUpdate {
+            invitation: number,
+            state,
+            response: response.to_string(),
+            reason,
+        }
+    }
+
+    /// The callee's view, as pushed in `remote_invitation`, once it has seen it.
+    fn remote_update(&self, key: &InvKey) -> Option<RemoteInvitationUpdate> {
+        let (state, reason) = self.phase.remote_view()?;
+        Some(RemoteInvitationUpdate {
+            caller: key.0.clone(),
+            invitation: key.1,
+            state,
+            content: self.content.clone(),
+            reason,
+        })
     }
 }
 
@@ -129,7 +129,7 @@ impl Invitations {
     fn open_of_caller(&self, caller: &UserId) -> usize {
         self.records
             .range((caller.clone(), 0)..=(caller.clone(), u64::MAX))
-            .filter(|(_, i)| i.phase != Phase::Done)
+            .filter(|(_, i)| !i.phase.is_decided())
             .count()
     }
 
@@ -150,6 +150,10 @@ impl Invitations {
     pub fn len(&self) -> usize {
         self.records.len()
     }
+
+    fn callee_of(&self, key: &InvKey) -> Option<&UserId> {
+        self.records.get(key).map(|i| &i.callee)
+    }
 }
 
 impl Server {
@@ -165,15 +169,11 @@ impl Server {
         channel_id: String,
     ) {
         let key: InvKey = (caller.clone(), number);
-        if let Some(inv) = self.invitations.records.get(&key) {
+        if self.invitations.records.contains_key(&key) {
             // A resend. If the invitation was decided meanwhile (the decision may have gone
-            // to a session the caller lost), tell the caller again.
-            let decided = inv.phase == Phase::Done;
+            // to a session the caller lost), the caller is told again.
             self.send(conn, &ServerFrame::Ok { id });
-            if decided {
-                self.push_local_again(&key);
-            }
-            return;
+            return self.advance_invitation(&key, Input::Reinvited);
         }
         if content.len() > MAX_CONTENT_BYTES
             || channel_id.len() > MAX_CHANNEL_ID_BYTES
@@ -186,23 +186,9 @@ impl Server {
         let now = self.now;
         let mut inv = Invitation {
             callee: callee.clone(),
-            content: content.clone(),
+            content,
             channel_id,
             phase: Phase::Pending,
-            delivered: false,
-            local: LocalInvitationUpdate {
-                invitation: number,
-                state: L::SentToRemote,
-                response: String::new(),
-                reason: None,
-            },
-            remote: RemoteInvitationUpdate {
-                caller: caller.clone(),
-                invitation: number,
-                state: R::InvitationReceived,
-                content,
-                reason: None,
-            },
             local_told: None,
             remote_told: None,
             weight: 0,
@@ -233,20 +219,44 @@ impl Server {
         );
         self.send(conn, &ServerFrame::Ok { id });
         if self.sessions.contains_key(&callee) {
-            self.deliver_invitation(&key);
+            self.advance_invitation(&key, Input::Delivered);
         }
     }
 
-    /// Pushes a pending invitation to its callee's session.
-    fn deliver_invitation(&mut self, key: &InvKey) {
+    /// Feeds `input` to the invitation `key` ([`invitation::step`]) and carries out what
+    /// it decided.
+    fn advance_invitation(&mut self, key: &InvKey, input: Input) {
         let Some(inv) = self.invitations.records.get_mut(key) else {
             return;
         };
-        if inv.phase != Phase::Pending {
-            return;
+        let (next, effect) = invitation::step(&inv.phase, input);
+        if let Some(next) = next {
+            inv.phase = next;
+            self.invitations.reweigh(key);
         }
-        inv.phase = Phase::Ringing;
-        inv.delivered = true;
+        match effect {
+            Effect::Nothing => {}
+            Effect::Ring => self.ring(key),
+            Effect::TellCaller => self.push_local(key),
+            Effect::AwaitCaller => {
+                let at = self.now.saturating_add(ACCEPT_CONFIRM_TIMEOUT);
+                self.timers
+                    .schedule(at, ServerTimer::InvitationAccept(key.clone()));
+            }
+            Effect::Decided => {
+                self.push_local(key);
+                self.push_remote(key);
+            }
+            Effect::TellCallerAgain => self.push_local_again(key),
+            Effect::TellCalleeAgain => self.push_remote_again(key),
+        }
+    }
+
+    /// Pushes the invitation to its callee's session.
+    fn ring(&mut self, key: &InvKey) {
+        let Some(inv) = self.invitations.records.get(key) else {
+            return;
+        };
         let frame = ServerFrame::Invitation {
             caller: key.0.clone(),
             invitation: key.1,
@@ -261,21 +271,15 @@ impl Server {
     /// A callee logged in: deliver what waited for it.
     pub(super) fn deliver_pending_invitations(&mut self, callee: &UserId) {
         for key in self.invitations.keys_of_callee(callee) {
-            self.deliver_invitation(&key);
+            self.advance_invitation(&key, Input::Delivered);
         }
     }
 
     pub(super) fn on_invitation_ack(&mut self, callee: &UserId, caller: UserId, number: u64) {
         let key = (caller, number);
-        let Some(inv) = self.invitations.records.get_mut(&key) else {
-            return;
-        };
-        if &inv.callee != callee || inv.phase != Phase::Ringing {
-            return;
+        if self.invitations.callee_of(&key) == Some(callee) {
+            self.advance_invitation(&key, Input::Acked);
         }
-        inv.phase = Phase::Received;
-        inv.local.state = L::ReceivedByRemote;
-        self.push_local(&key);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -294,39 +298,21 @@ impl Server {
             let e = InvitationApiCallError::InvalidArgument;
             return self.reply_error(conn, id, e.code(), e.to_string());
         }
-        let phase = self
-            .invitations
-            .records
-            .get(&key)
-            .filter(|i| &i.callee == callee)
-            .map(|i| i.phase.clone());
         self.send(conn, &ServerFrame::Ok { id });
-        let Some(phase) = phase else { return };
-        match phase {
-            Phase::Ringing | Phase::Received => {}
-            // Decided already (or an accept already waits): tell the callee again.
-            _ => return self.push_remote_again(&key),
+        if self.invitations.callee_of(&key) != Some(callee) {
+            return;
         }
-        if !accept {
-            return self.finish(&key, L::RefusedByRemote, response, None, R::Refused, None);
-        }
-        let caller_attached = self.sessions.get(&caller).map(|s| s.conn.is_some());
-        match caller_attached {
-            Some(true) => self.finish(&key, L::AcceptedByRemote, response, None, R::Accepted, None),
-            Some(false) => {
-                let now = self.now;
-                if let Some(inv) = self.invitations.records.get_mut(&key) {
-                    inv.phase = Phase::AwaitCaller { response };
-                    inv.remote.state = R::AcceptSentToLocal;
-                }
-                self.invitations.reweigh(&key);
-                self.timers.schedule(
-                    now.saturating_add(ACCEPT_CONFIRM_TIMEOUT),
-                    ServerTimer::InvitationAccept(key),
-                );
-            }
-            None => self.fail(&key, LocalWhy::NotLoggedin, Some(RemoteWhy::PeerOffline)),
-        }
+        let caller = match self.sessions.get(&caller).map(|s| s.conn.is_some()) {
+            Some(true) => CallerSession::Attached,
+            Some(false) => CallerSession::Detached,
+            None => CallerSession::Gone,
+        };
+        let input = Input::Answered {
+            accept,
+            response,
+            caller,
+        };
+        self.advance_invitation(&key, input);
     }
 
     pub(super) fn on_invitation_cancel(
@@ -338,130 +324,42 @@ impl Server {
     ) {
         let key = (caller.clone(), number);
         self.send(conn, &ServerFrame::Ok { id });
-        let Some(inv) = self.invitations.records.get(&key) else {
-            return;
-        };
-        match inv.phase {
-            Phase::Done => self.push_local_again(&key),
-            _ => self.finish(&key, L::Canceled, String::new(), None, R::Canceled, None),
-        }
+        self.advance_invitation(&key, Input::Cancelled);
     }
 
     /// The caller's session is back (resumed): accepts that waited for it complete.
     pub(super) fn caller_back(&mut self, caller: &UserId) {
         for key in self.invitations.keys_of_caller(caller) {
-            if let Some(Phase::AwaitCaller { response }) =
-                self.invitations.records.get(&key).map(|i| i.phase.clone())
-            {
-                self.finish(&key, L::AcceptedByRemote, response, None, R::Accepted, None);
-            }
+            self.advance_invitation(&key, Input::CallerBack);
         }
     }
 
     /// `uid`'s session ended: its open invitations fail (see the table above).
     pub(super) fn invitations_session_ended(&mut self, uid: &UserId) {
         for key in self.invitations.keys_of_caller(uid) {
-            let Some(inv) = self.invitations.records.get(&key) else {
-                continue;
-            };
-            let remote_why = match inv.phase {
-                Phase::Done => continue,
-                Phase::AwaitCaller { .. } => RemoteWhy::AcceptFailure,
-                _ => RemoteWhy::PeerOffline,
-            };
-            self.fail(&key, LocalWhy::NotLoggedin, Some(remote_why));
+            self.advance_invitation(&key, Input::SessionEnded(Side::Caller));
         }
         for key in self.invitations.keys_of_callee(uid) {
-            let open = self.invitations.records.get(&key).is_some_and(|i| {
-                matches!(
-                    i.phase,
-                    Phase::Ringing | Phase::Received | Phase::AwaitCaller { .. }
-                )
-            });
-            if open {
-                self.fail(&key, LocalWhy::PeerOffline, Some(RemoteWhy::PeerOffline));
-            }
+            self.advance_invitation(&key, Input::SessionEnded(Side::Callee));
         }
     }
 
     pub(super) fn on_invitation_timer(&mut self, timer: ServerTimer) {
-        let (key, phase) = match &timer {
-            ServerTimer::InvitationAck(k)
-            | ServerTimer::InvitationExpiry(k)
-            | ServerTimer::InvitationAccept(k)
-            | ServerTimer::InvitationRetire(k) => (
-                k.clone(),
-                self.invitations.records.get(k).map(|i| i.phase.clone()),
-            ),
+        let (key, deadline) = match timer {
+            ServerTimer::InvitationAck(k) => (k, Deadline::Ack),
+            ServerTimer::InvitationExpiry(k) => (k, Deadline::Expiry),
+            ServerTimer::InvitationAccept(k) => (k, Deadline::AcceptConfirm),
+            ServerTimer::InvitationRetire(k) => return self.invitations.remove(&k),
             _ => return,
         };
-        match (timer, phase) {
-            (ServerTimer::InvitationAck(_), Some(Phase::Pending)) => {
-                self.fail(&key, LocalWhy::PeerOffline, None)
-            }
-            (ServerTimer::InvitationAck(_), Some(Phase::Ringing)) => self.fail(
-                &key,
-                LocalWhy::PeerNoResponse,
-                Some(RemoteWhy::InvitationExpire),
-            ),
-            (ServerTimer::InvitationExpiry(_), Some(Phase::Received)) => self.fail(
-                &key,
-                LocalWhy::InvitationExpire,
-                Some(RemoteWhy::InvitationExpire),
-            ),
-            (ServerTimer::InvitationAccept(_), Some(Phase::AwaitCaller { .. })) => {
-                self.fail(&key, LocalWhy::NotLoggedin, Some(RemoteWhy::AcceptFailure))
-            }
-            (ServerTimer::InvitationRetire(_), _) => self.invitations.remove(&key),
-            _ => {}
-        }
-    }
-
-    /// Decides an invitation as failed, with the reason each side sees.
-    fn fail(&mut self, key: &InvKey, local_why: LocalWhy, remote_why: Option<RemoteWhy>) {
-        self.finish(
-            key,
-            L::Failure,
-            String::new(),
-            Some(local_why),
-            R::Failure,
-            remote_why,
-        );
-    }
-
-    /// Decides an invitation and tells both sides (the callee only if it ever saw it).
-    fn finish(
-        &mut self,
-        key: &InvKey,
-        local: L,
-        response: String,
-        local_why: Option<LocalWhy>,
-        remote: R,
-        remote_why: Option<RemoteWhy>,
-    ) {
-        let Some(inv) = self.invitations.records.get_mut(key) else {
-            return;
-        };
-        debug_assert!(inv.phase != Phase::Done, "an invitation is decided once");
-        inv.phase = Phase::Done;
-        inv.local.state = local;
-        inv.local.response = response;
-        inv.local.reason = local_why;
-        inv.remote.state = remote;
-        inv.remote.reason = remote_why;
-        let delivered = inv.delivered;
-        self.invitations.reweigh(key);
-        self.push_local(key);
-        if delivered {
-            self.push_remote(key);
-        }
+        self.advance_invitation(&key, Input::Expired(deadline));
     }
 
     fn push_local(&mut self, key: &InvKey) {
         let Some(inv) = self.invitations.records.get(key) else {
             return;
         };
-        let frame = ServerFrame::LocalInvitation(inv.local.clone()).encode();
+        let frame = ServerFrame::LocalInvitation(inv.local_update(key.1)).encode();
         let caller = key.0.clone();
         self.push_invitation(&caller, frame);
         let at = self.stream_tip(&caller);
@@ -470,11 +368,15 @@ impl Server {
         }
     }
 
+    /// Tells the callee, if it has seen the invitation.
     fn push_remote(&mut self, key: &InvKey) {
         let Some(inv) = self.invitations.records.get(key) else {
             return;
         };
-        let frame = ServerFrame::RemoteInvitation(inv.remote.clone()).encode();
+        let Some(update) = inv.remote_update(key) else {
+            return;
+        };
+        let frame = ServerFrame::RemoteInvitation(update).encode();
         let callee = inv.callee.clone();
         self.push_invitation(&callee, frame);
         let at = self.stream_tip(&callee);
@@ -518,17 +420,18 @@ impl Server {
                 self.invitations
                     .records
                     .get(&(uid.clone(), n))
-                    .map(|i| i.local.clone())
+                    .map(|i| i.local_update(n))
             })
             .collect();
         let remote = remote
             .into_iter()
             .filter_map(|k| {
+                let key = (k.caller, k.invitation);
                 self.invitations
                     .records
-                    .get(&(k.caller, k.invitation))
-                    .filter(|i| &i.callee == uid && i.delivered)
-                    .map(|i| i.remote.clone())
+                    .get(&key)
+                    .filter(|i| &i.callee == uid)
+                    .and_then(|i| i.remote_update(&key))
             })
             .collect();
         self.send(conn, &ServerFrame::InvitationStates { id, local, remote });

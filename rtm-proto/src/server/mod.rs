@@ -24,6 +24,7 @@ pub(crate) mod channels;
 mod config;
 mod fanout;
 mod history;
+mod invitation;
 mod invitations;
 mod limits;
 mod liveness;
