@@ -29,6 +29,7 @@ mod invitations;
 mod limits;
 mod liveness;
 mod logins;
+mod observe;
 mod offline;
 mod peers;
 pub(crate) mod presence;
@@ -58,6 +59,8 @@ use offline::OfflineStore;
 use presence::Presence;
 use resends::Resends;
 use sessions::{Session, Tombstones};
+
+pub use observe::Observer;
 
 /// A connection, named by the driver. Ids must not be reused while the core knows them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -154,36 +157,6 @@ pub struct ServerStats {
     /// Sends remembered to recognise resends, and the bytes counted for them.
     pub remembered_sends: usize,
     pub remembered_send_bytes: usize,
-}
-
-/// A read-only view of a [`Server`] ([`Server::observe`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Observer<'a> {
-    server: &'a Server,
-}
-
-impl Observer<'_> {
-    /// The presence of `uid` as subscribers see it.
-    pub fn peer_state(&self, uid: &UserId) -> crate::wire::PeerOnlineState {
-        self.server.presence_of(uid)
-    }
-
-    /// The `cseq` of the first message of `channel` that `uid`'s session missed because its
-    /// delivery stream was full, while a catch-up is still to come; `None` when it is not
-    /// behind.
-    pub fn channel_lag(&self, uid: &UserId, channel: &ChannelId) -> Option<u64> {
-        self.server
-            .sessions
-            .get(uid)?
-            .lagging
-            .get(channel)
-            .map(|&(_, cseq)| cseq)
-    }
-
-    /// The server's counters.
-    pub fn stats(&self) -> ServerStats {
-        self.server.stats()
-    }
 }
 
 /// The RTM server core. See the module documentation for the driving contract.
