@@ -330,10 +330,24 @@ pub struct ChannelCount {
     pub count: u32,
 }
 
-/// Frames the server sends.
+/// Frames the server sends, in three families: a [`Reply`] answers one request and names it
+/// by `id`; a [`Push`] is an entry of the session's delivery stream, counted by position and
+/// acknowledged with `ack`; a [`Notice`] is neither (heartbeat answers, presence, token and
+/// session notices). On the wire all three are one flat JSON object told apart by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ServerFrame {
+    // Pushes first: they are most of what a client reads, and decoding tries the families
+    // in this order.
+    Push(Push),
+    Reply(Reply),
+    Notice(Notice),
+}
+
+/// The answer to one request; `id` is the request's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ServerFrame {
+pub enum Reply {
     /// Login accepted. `resumed` says whether the previous session (and its subscriptions,
     /// buffered messages and memberships) was kept.
     LoginOk {
@@ -353,35 +367,15 @@ pub enum ServerFrame {
     Error { id: u32, code: u32, message: String },
     /// A request without a payload result succeeded.
     Ok { id: u32 },
-    /// Heartbeat answer.
-    Pong {},
     /// The outcome of a `peer_message` request.
     PeerMessageResult {
         id: u32,
         outcome: PeerMessageOutcome,
     },
-    /// A pushed peer message (a stream push: see PROTOCOL.md, "The delivery stream").
-    /// `msg_id` is the sender's id for it: `(from, msg_id)` names the message for good, so a
-    /// client can drop one delivered again in a later session.
-    Message {
-        from: UserId,
-        msg_id: u64,
-        message: Message,
-        /// Unix ms at which the server received it.
-        server_ts: u64,
-        #[serde(default)]
-        offline: bool,
-    },
     /// Answer to `query_online`, in request order.
     OnlineStatus { id: u32, peers: Vec<PeerOnline> },
     /// Answer to `subscribe`: the current state of the requested peers.
     Subscribed { id: u32, peers: Vec<PeerStatus> },
-    /// Pushed presence changes of subscribed peers.
-    Presence { peers: Vec<PeerStatus> },
-    /// The session's AccessToken2 expires in 30 s.
-    TokenWillExpire {},
-    /// The server is ending the session; a close follows.
-    Kicked { reason: KickReason },
     /// `join` succeeded; `epoch` names this instance of the channel and `cseq` is its
     /// latest message (the joiner's cursor starts there).
     Joined {
@@ -390,23 +384,6 @@ pub enum ServerFrame {
         epoch: u64,
         cseq: u64,
     },
-    /// A channel message from another member (a stream push). `cseq` numbers the messages
-    /// of one channel instance.
-    ChannelMessage {
-        channel: ChannelId,
-        epoch: u64,
-        cseq: u64,
-        from: UserId,
-        message: Message,
-        server_ts: u64,
-    },
-    /// Another user joined (stream push; not sent above 512 members).
-    MemberJoined { channel: ChannelId, member: UserId },
-    /// A member left, logged out, or was silent for 30 s (stream push; not above 512).
-    MemberLeft { channel: ChannelId, member: UserId },
-    /// The channel's member count (stream push): on join, then at most 1/s (1 per 3 s
-    /// above 512 members).
-    MemberCount { channel: ChannelId, count: u32 },
     /// Answer to `get_members`: at most 512, a random sample beyond.
     Members { id: u32, members: Vec<UserId> },
     /// Answer to `get_member_count`, in request order.
@@ -423,22 +400,6 @@ pub enum ServerFrame {
         channel: ChannelId,
         attributes: BTreeMap<String, ChannelAttribute>,
     },
-    /// The complete attribute set after a write with `notify` (stream push).
-    AttributesUpdated {
-        channel: ChannelId,
-        attributes: BTreeMap<String, ChannelAttribute>,
-    },
-    /// An invitation for the callee (stream push). Acknowledge with `invitation_ack`.
-    Invitation {
-        caller: UserId,
-        invitation: u64,
-        content: String,
-        channel_id: String,
-    },
-    /// The caller's invitation changed state (stream push).
-    LocalInvitation(LocalInvitationUpdate),
-    /// The callee's invitation changed state (stream push).
-    RemoteInvitation(RemoteInvitationUpdate),
     /// Answer to `invitation_sync`. Invitations the server does not know are left out.
     InvitationStates {
         id: u32,
@@ -447,22 +408,105 @@ pub enum ServerFrame {
     },
 }
 
-impl ServerFrame {
-    /// Whether this frame is a push of the session's delivery stream, counted by position
-    /// and acknowledged with `ack`.
-    pub fn is_stream_push(&self) -> bool {
-        matches!(
-            self,
-            ServerFrame::Message { .. }
-                | ServerFrame::ChannelMessage { .. }
-                | ServerFrame::MemberJoined { .. }
-                | ServerFrame::MemberLeft { .. }
-                | ServerFrame::MemberCount { .. }
-                | ServerFrame::AttributesUpdated { .. }
-                | ServerFrame::Invitation { .. }
-                | ServerFrame::LocalInvitation(_)
-                | ServerFrame::RemoteInvitation(_)
-        )
+impl Reply {
+    /// The id of the request this answers.
+    pub fn id(&self) -> u32 {
+        match self {
+            Reply::LoginOk { id, .. }
+            | Reply::Error { id, .. }
+            | Reply::Ok { id }
+            | Reply::PeerMessageResult { id, .. }
+            | Reply::OnlineStatus { id, .. }
+            | Reply::Subscribed { id, .. }
+            | Reply::Joined { id, .. }
+            | Reply::Members { id, .. }
+            | Reply::MemberCounts { id, .. }
+            | Reply::UserAttributes { id, .. }
+            | Reply::ChannelAttributes { id, .. }
+            | Reply::InvitationStates { id, .. } => *id,
+        }
+    }
+}
+
+/// An entry of the session's delivery stream (PROTOCOL.md, "The delivery stream"): pushes
+/// are numbered by their position and the client acknowledges them with `ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Push {
+    /// A pushed peer message. `msg_id` is the sender's id for it: `(from, msg_id)` names the
+    /// message for good, so a client can drop one delivered again in a later session.
+    Message {
+        from: UserId,
+        msg_id: u64,
+        message: Message,
+        /// Unix ms at which the server received it.
+        server_ts: u64,
+        #[serde(default)]
+        offline: bool,
+    },
+    /// A channel message from another member. `cseq` numbers the messages of one channel
+    /// instance.
+    ChannelMessage {
+        channel: ChannelId,
+        epoch: u64,
+        cseq: u64,
+        from: UserId,
+        message: Message,
+        server_ts: u64,
+    },
+    /// Another user joined (not sent above 512 members).
+    MemberJoined { channel: ChannelId, member: UserId },
+    /// A member left, logged out, or was silent for 30 s (not above 512).
+    MemberLeft { channel: ChannelId, member: UserId },
+    /// The channel's member count: on join, then at most 1/s (1 per 3 s above 512 members).
+    MemberCount { channel: ChannelId, count: u32 },
+    /// The complete attribute set after a write with `notify`.
+    AttributesUpdated {
+        channel: ChannelId,
+        attributes: BTreeMap<String, ChannelAttribute>,
+    },
+    /// An invitation for the callee. Acknowledge with `invitation_ack`.
+    Invitation {
+        caller: UserId,
+        invitation: u64,
+        content: String,
+        channel_id: String,
+    },
+    /// The caller's invitation changed state.
+    LocalInvitation(LocalInvitationUpdate),
+    /// The callee's invitation changed state.
+    RemoteInvitation(RemoteInvitationUpdate),
+}
+
+/// A frame outside both the replies and the delivery stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Notice {
+    /// Heartbeat answer.
+    Pong {},
+    /// Pushed presence changes of subscribed peers.
+    Presence { peers: Vec<PeerStatus> },
+    /// The session's AccessToken2 expires in 30 s.
+    TokenWillExpire {},
+    /// The server is ending the session; a close follows.
+    Kicked { reason: KickReason },
+}
+
+impl From<Reply> for ServerFrame {
+    fn from(r: Reply) -> Self {
+        ServerFrame::Reply(r)
+    }
+}
+
+impl From<Push> for ServerFrame {
+    fn from(p: Push) -> Self {
+        ServerFrame::Push(p)
+    }
+}
+
+impl From<Notice> for ServerFrame {
+    fn from(n: Notice) -> Self {
+        ServerFrame::Notice(n)
     }
 }
 
@@ -517,7 +561,10 @@ impl ClientFrame {
 impl ServerFrame {
     /// Decodes one inbound frame.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode(bytes)
+        decode(bytes).map_err(|e| match e {
+            DecodeError::Invalid(_) => family_error(bytes).unwrap_or(e),
+            too_big => too_big,
+        })
     }
 
     /// Encodes this frame as the JSON text of one WebSocket message.
@@ -525,6 +572,33 @@ impl ServerFrame {
         encode(self)
     }
 }
+
+/// The error of the one family that knows the frame's `type`, for a frame none of them
+/// took: the untagged [`ServerFrame`] alone can only say that no family matched. Runs on the
+/// error path only.
+fn family_error(bytes: &[u8]) -> Option<DecodeError> {
+    let unknown = |r: Result<(), DecodeError>| match r {
+        Err(DecodeError::Invalid(m)) if m.starts_with("unknown variant") => None,
+        Err(e) => Some(e),
+        Ok(()) => None,
+    };
+    unknown(decode::<Push>(bytes).map(drop))
+        .or_else(|| unknown(decode::<Reply>(bytes).map(drop)))
+        .or_else(|| unknown(decode::<Notice>(bytes).map(drop)))
+}
+
+/// Each family encodes as the flat frame its [`ServerFrame`] would.
+macro_rules! encode_as_frame {
+    ($($family:ident),*) => {$(
+        impl $family {
+            /// Encodes this frame as the JSON text of one WebSocket message.
+            pub fn encode(&self) -> Bytes {
+                encode(self)
+            }
+        }
+    )*};
+}
+encode_as_frame!(Reply, Push, Notice);
 
 /// Serde helper: `Vec<u8>` as standard base64 text.
 pub mod base64_bytes {

@@ -8,6 +8,7 @@ use common::{ch, join, say, uid, LinkMode, World};
 use rtm_proto::client::Event;
 use rtm_proto::server::{ConnId, ServerOutput};
 use rtm_proto::wire::ServerFrame;
+use rtm_proto::wire::{Push, Reply};
 use rtm_proto::{Message, ServerConfig};
 
 /// A server whose streams hold 8 unacknowledged pushes.
@@ -139,12 +140,12 @@ fn channel_messages(frames: &[ServerFrame]) -> Vec<String> {
     frames
         .iter()
         .filter_map(|f| match f {
-            ServerFrame::ChannelMessage {
+            ServerFrame::Push(Push::ChannelMessage {
                 channel,
                 from,
                 message: Message::Text { text },
                 ..
-            } => Some(format!("{channel}/{text} from {from}")),
+            }) => Some(format!("{channel}/{text} from {from}")),
             _ => None,
         })
         .collect()
@@ -281,7 +282,7 @@ fn a_rejoin_with_a_cursor_replays_what_a_lagging_member_missed_even_into_a_full_
     // The join is a resend carrying the cursor of what rx delivered so far: the replay
     // after `joined` covers the lag, and is pushed although the stream is full.
     let joined = raw(&mut w, rx, r#"{"type":"join","id":5,"channel":"room"}"#);
-    let Some(ServerFrame::Joined { epoch, .. }) = joined.first() else {
+    let Some(ServerFrame::Reply(Reply::Joined { epoch, .. })) = joined.first() else {
         panic!("{joined:?}");
     };
     let epoch = *epoch;
@@ -336,7 +337,7 @@ fn counts(frames: &[ServerFrame]) -> Vec<u32> {
     frames
         .iter()
         .filter_map(|f| match f {
-            ServerFrame::MemberCount { count, .. } => Some(*count),
+            ServerFrame::Push(Push::MemberCount { count, .. }) => Some(*count),
             _ => None,
         })
         .collect()
@@ -383,7 +384,10 @@ fn regression_a_resent_join_names_the_last_message_before_the_membership_began()
     let (mut w, rx) = rx_lagging(); // joined an empty room; 12 messages since, 6.. held back
     let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
     assert!(
-        matches!(joined.first(), Some(ServerFrame::Joined { cseq: 0, .. })),
+        matches!(
+            joined.first(),
+            Some(ServerFrame::Reply(Reply::Joined { cseq: 0, .. }))
+        ),
         "{joined:?}"
     );
     // Caught up, still the same answer: the membership began at 0.
@@ -394,7 +398,10 @@ fn regression_a_resent_join_names_the_last_message_before_the_membership_began()
     );
     let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
     assert!(
-        matches!(joined.first(), Some(ServerFrame::Joined { cseq: 0, .. })),
+        matches!(
+            joined.first(),
+            Some(ServerFrame::Reply(Reply::Joined { cseq: 0, .. }))
+        ),
         "{joined:?}"
     );
 }

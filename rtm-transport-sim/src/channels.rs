@@ -73,6 +73,7 @@ use rtm_proto::attributes::{AttrOp, ChannelAttribute};
 use rtm_proto::client::{ChannelAttributeOptions, Response};
 use rtm_proto::server::ServerConfig;
 use rtm_proto::wire::{ClientFrame, ServerFrame};
+use rtm_proto::wire::{Push, Reply};
 use rtm_proto::{
     AttributeOperationError, ChannelId, ChannelMessageError, ConnectionState as State,
     GetChannelMemberCountError, GetMembersError, JoinChannelError, LeaveChannelError, Message,
@@ -118,13 +119,13 @@ pub(crate) fn watched_request(ty: &[u8]) -> bool {
 
 fn answer_id(f: &ServerFrame) -> Option<u32> {
     match f {
-        ServerFrame::Ok { id }
-        | ServerFrame::Error { id, .. }
-        | ServerFrame::Joined { id, .. }
-        | ServerFrame::Members { id, .. }
-        | ServerFrame::MemberCounts { id, .. }
-        | ServerFrame::UserAttributes { id, .. }
-        | ServerFrame::ChannelAttributes { id, .. } => Some(*id),
+        ServerFrame::Reply(Reply::Ok { id })
+        | ServerFrame::Reply(Reply::Error { id, .. })
+        | ServerFrame::Reply(Reply::Joined { id, .. })
+        | ServerFrame::Reply(Reply::Members { id, .. })
+        | ServerFrame::Reply(Reply::MemberCounts { id, .. })
+        | ServerFrame::Reply(Reply::UserAttributes { id, .. })
+        | ServerFrame::Reply(Reply::ChannelAttributes { id, .. }) => Some(*id),
         _ => None,
     }
 }
@@ -132,8 +133,8 @@ fn answer_id(f: &ServerFrame) -> Option<u32> {
 /// The server's verdict on a write: `Ok`, or an error code.
 fn verdict(answer: &Option<ServerFrame>) -> Option<Result<(), u32>> {
     match answer {
-        Some(ServerFrame::Ok { .. }) => Some(Ok(())),
-        Some(ServerFrame::Error { code, .. }) => Some(Err(*code)),
+        Some(ServerFrame::Reply(Reply::Ok { .. })) => Some(Ok(())),
+        Some(ServerFrame::Reply(Reply::Error { code, .. })) => Some(Err(*code)),
         _ => None,
     }
 }
@@ -195,7 +196,9 @@ impl Sim {
         if ty == b"channel_message" {
             r.pushed_to.push(conn);
             if conn == r.conn && matches!(r.kind, ClientFrame::Join { .. }) {
-                if let Ok(ServerFrame::ChannelMessage { cseq, .. }) = ServerFrame::decode(frame) {
+                if let Ok(ServerFrame::Push(Push::ChannelMessage { cseq, .. })) =
+                    ServerFrame::decode(frame)
+                {
                     r.replayed.push(cseq);
                 }
             }
@@ -232,7 +235,8 @@ impl Sim {
     /// A coalesced `member_count` went out on `conn`: its member's last count push is not the
     /// private one.
     pub(crate) fn count_pushed(&mut self, conn: u64, frame: &Bytes) {
-        let Ok(ServerFrame::MemberCount { channel, .. }) = ServerFrame::decode(frame) else {
+        let Ok(ServerFrame::Push(Push::MemberCount { channel, .. })) = ServerFrame::decode(frame)
+        else {
             return;
         };
         let node = self.conns.get(&conn).map(|k| k.node);
@@ -283,7 +287,7 @@ impl Sim {
                     }
                 }
                 match answer {
-                    ServerFrame::Joined { epoch, cseq, .. } => {
+                    ServerFrame::Reply(Reply::Joined { epoch, cseq, .. }) => {
                         self.model_join(r.node, r.user, c, epoch, cseq, resume, &r.replayed)
                     }
                     other => self.violation(format!(
@@ -322,7 +326,7 @@ impl Sim {
                 };
                 let member = self.chans[c].members.contains(&r.user);
                 match answer {
-                    ServerFrame::Members { members, .. } if member => {
+                    ServerFrame::Reply(Reply::Members { members, .. }) if member => {
                         let mut want: Vec<&UserId> = self.chans[c]
                             .members
                             .iter()
@@ -337,14 +341,14 @@ impl Sim {
                             ));
                         }
                     }
-                    ServerFrame::Error { code: 5, .. } if !member => {}
+                    ServerFrame::Reply(Reply::Error { code: 5, .. }) if !member => {}
                     other => self.violation(format!(
                         "server answered {who}'s getMembers of {channel} with {other:?}; the model says member={member}"
                     )),
                 }
             }
             ClientFrame::GetMemberCount { channels, .. } => match answer {
-                ServerFrame::MemberCounts { counts, .. } => {
+                ServerFrame::Reply(Reply::MemberCounts { counts, .. }) => {
                     let asked: Vec<&ChannelId> = channels.iter().collect();
                     let got: Vec<&ChannelId> = counts.iter().map(|c| &c.channel).collect();
                     if asked != got {
@@ -404,7 +408,7 @@ impl Sim {
                 };
                 let online = self.users[t].session.is_some();
                 match answer {
-                    ServerFrame::UserAttributes { attributes, .. } if online => {
+                    ServerFrame::Reply(Reply::UserAttributes { attributes, .. }) if online => {
                         let want = select(&self.users[t].attrs, keys.as_deref());
                         if attributes != want {
                             self.violation(format!(
@@ -412,7 +416,7 @@ impl Sim {
                             ));
                         }
                     }
-                    ServerFrame::Error { code: 6, .. } if !online => {}
+                    ServerFrame::Reply(Reply::Error { code: 6, .. }) if !online => {}
                     other => self.violation(format!(
                         "server answered getUserAttributes({user}) with {other:?}; the model says online={online}"
                     )),
@@ -436,7 +440,7 @@ impl Sim {
                     return;
                 };
                 match answer {
-                    ServerFrame::ChannelAttributes { attributes, .. } => {
+                    ServerFrame::Reply(Reply::ChannelAttributes { attributes, .. }) => {
                         let want = select(&self.chans[c].attrs, keys.as_deref());
                         if attributes != want {
                             self.violation(format!(
@@ -703,7 +707,7 @@ impl Sim {
         }
         let member = self.chans[c].members.contains(&r.user);
         match answer {
-            ServerFrame::Ok { .. } => {
+            ServerFrame::Reply(Reply::Ok { .. }) => {
                 // A resend: the server remembers it (its dedup memory comes first, whether
                 // the sender is still a member or not).
                 let crash = self.crashes;
@@ -807,7 +811,7 @@ impl Sim {
                     recipients,
                 });
             }
-            ServerFrame::Error { code, .. } => match ChannelMessageError::from_code(code) {
+            ServerFrame::Reply(Reply::Error { code, .. }) => match ChannelMessageError::from_code(code) {
                 Some(ChannelMessageError::TooOften) => {}
                 Some(ChannelMessageError::NotInChannel) if !member => {}
                 _ => self.violation(format!(
@@ -873,10 +877,10 @@ impl Sim {
         // the complete new set (to the members whose stream takes it).
         match (&r.updated, ok && notify) {
             (
-                Some(ServerFrame::AttributesUpdated {
+                Some(ServerFrame::Push(Push::AttributesUpdated {
                     channel,
                     attributes,
-                }),
+                })),
                 true,
             ) => {
                 let want = &self.chans[c].attrs;

@@ -27,6 +27,7 @@ use rtm_proto::client::{
     ClientConfig, ClientInput, ClientOutput, Event, SendMessageOptions, TransportId,
 };
 use rtm_proto::server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
+use rtm_proto::wire::Reply;
 use rtm_proto::wire::{ClientFrame, InvitationKey, ServerFrame, MAX_FRAME_BYTES};
 use rtm_proto::{Client, ConnectionState as State, Message, Timestamp, UserId};
 use serde_json::{json, Value};
@@ -750,7 +751,9 @@ pub fn client_inputs(data: &[u8]) {
                 if debug() {
                     eprintln!("{now:>8} client <- {}", String::from_utf8_lossy(&f));
                 }
-                if let Ok(ServerFrame::LoginOk { session, .. }) = ServerFrame::decode(&f) {
+                if let Ok(ServerFrame::Reply(Reply::LoginOk { session, .. })) =
+                    ServerFrame::decode(&f)
+                {
                     chk.sid = session;
                 }
                 chk.saw_answer(&f);
@@ -1195,7 +1198,7 @@ pub fn server_inputs(data: &[u8]) {
                         frame.len()
                     );
                     match ServerFrame::decode(&frame) {
-                        Ok(ServerFrame::LoginOk { session, .. }) => {
+                        Ok(ServerFrame::Reply(Reply::LoginOk { session, .. })) => {
                             if sids.len() < 16 {
                                 sids.push(session);
                             }

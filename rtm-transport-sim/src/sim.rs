@@ -17,6 +17,7 @@ use std::time::Instant;
 use rtm_proto::client::{ClientConfig, ClientInput, ClientOutput, Event, Response};
 use rtm_proto::server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
 use rtm_proto::wire::{ClientFrame, KickReason, ServerFrame, MAX_FRAME_BYTES};
+use rtm_proto::wire::{Notice, Reply};
 use rtm_proto::{
     Client, ConnectionState as State, Message, PeerMessageOutcome, PeerOnlineState, Timestamp,
     UserId,
@@ -1263,7 +1264,9 @@ impl Sim {
                 self.clients[node].rx_crash = self.conns[&conn].incarnation.saturating_sub(1);
                 self.clients[node].rx_conn = conn;
                 if frame_type(&b) == b"login_ok" {
-                    if let Ok(ServerFrame::LoginOk { session, .. }) = ServerFrame::decode(&b) {
+                    if let Ok(ServerFrame::Reply(Reply::LoginOk { session, .. })) =
+                        ServerFrame::decode(&b)
+                    {
                         let inc = self.conns[&conn].incarnation;
                         self.clients[node].session = (inc, sid_hash(&session));
                     }
@@ -1308,13 +1311,15 @@ impl Sim {
                 let ty = frame_type(&frame);
                 if ty == b"login_ok" {
                     match ServerFrame::decode(&frame) {
-                        Ok(ServerFrame::LoginOk {
+                        Ok(ServerFrame::Reply(Reply::LoginOk {
                             session, resumed, ..
-                        }) => self.on_login_ok(conn.0, session, resumed),
+                        })) => self.on_login_ok(conn.0, session, resumed),
                         _ => self.violation("server sent a login_ok that does not decode".into()),
                     }
                 } else if ty == b"kicked" {
-                    if let Ok(ServerFrame::Kicked { reason }) = ServerFrame::decode(&frame) {
+                    if let Ok(ServerFrame::Notice(Notice::Kicked { reason })) =
+                        ServerFrame::decode(&frame)
+                    {
                         self.on_kicked(conn.0, reason);
                     }
                 } else if ty.is_empty() {

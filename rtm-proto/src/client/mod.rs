@@ -42,6 +42,7 @@ mod io;
 mod limiters;
 mod link;
 mod peers;
+mod replies;
 mod requests;
 mod resync;
 mod session;

@@ -7,7 +7,9 @@ use core::time::Duration;
 use crate::errors::{LoginError, LogoutError};
 use crate::ids::UserId;
 use crate::time::Timestamp;
-use crate::wire::{close, ClientFrame, KickReason, ServerFrame, PROTOCOL_VERSION};
+use crate::wire::{
+    close, ClientFrame, KickReason, Notice, Push, Reply, ServerFrame, PROTOCOL_VERSION,
+};
 
 use super::link::{Link, Phase};
 use super::timer::Timer;
@@ -223,36 +225,39 @@ impl Client {
         match (self.link, frame) {
             (
                 Link::LoggingIn { transport, request },
-                ServerFrame::LoginOk {
+                ServerFrame::Reply(Reply::LoginOk {
                     id,
                     session,
                     resumed,
                     heartbeat_ms,
                     resend_from,
                     ..
-                },
+                }),
             ) if id == request => {
                 self.on_login_ok(transport, session, resumed, heartbeat_ms, resend_from)
             }
-            (Link::LoggingIn { request, .. }, ServerFrame::Error { id, code, .. })
-                if id == request =>
-            {
+            (
+                Link::LoggingIn { request, .. },
+                ServerFrame::Reply(Reply::Error { id, code, .. }),
+            ) if id == request => {
                 self.on_login_refused(LoginError::from_code(code).unwrap_or(LoginError::Unknown))
             }
             (Link::Draining { request, .. }, frame) => match frame {
-                ServerFrame::Ok { id } if id == request => self.finish_drain(),
-                ServerFrame::LocalInvitation(u) => self.on_local_update(u),
-                ServerFrame::RemoteInvitation(u) => self.on_remote_update(u),
+                ServerFrame::Reply(Reply::Ok { id }) if id == request => self.finish_drain(),
+                ServerFrame::Push(Push::LocalInvitation(u)) => self.on_local_update(u),
+                ServerFrame::Push(Push::RemoteInvitation(u)) => self.on_remote_update(u),
                 _ => {}
             },
             // A `kicked` before the first `login_ok` of an explicit login is a refusal
             // (§2.3 has no CONNECTING → ABORTED); after that it aborts the session.
-            (_, ServerFrame::Kicked { .. }) if matches!(self.phase, Phase::Connecting { .. }) => {
+            (_, ServerFrame::Notice(Notice::Kicked { .. }))
+                if matches!(self.phase, Phase::Connecting { .. }) =>
+            {
                 self.on_login_refused(LoginError::Rejected)
             }
-            (_, ServerFrame::Kicked { reason }) => self.on_kicked(reason),
+            (_, ServerFrame::Notice(Notice::Kicked { reason })) => self.on_kicked(reason),
             (Link::Up { transport }, frame) => {
-                if frame.is_stream_push() {
+                if matches!(frame, ServerFrame::Push(_)) {
                     self.unacked_bytes += bytes.len();
                 }
                 self.on_session_frame(transport, frame);

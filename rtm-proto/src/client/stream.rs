@@ -2,7 +2,7 @@
 //! of each push to the application once (a push resent after a resume is acknowledged but
 //! not delivered again).
 
-use crate::wire::{ClientFrame, ServerFrame};
+use crate::wire::{ClientFrame, Push};
 
 use super::link::Link;
 use super::{Client, Event, TransportId};
@@ -17,18 +17,18 @@ const ACK_BATCH_BYTES: usize = 16 * 1024;
 impl Client {
     /// A push of the delivery stream: it takes the next position; positions already
     /// delivered (resent after a resume) are acknowledged but not delivered again.
-    pub(super) fn on_stream_push(&mut self, transport: TransportId, frame: ServerFrame) {
+    pub(super) fn on_stream_push(&mut self, transport: TransportId, push: Push) {
         self.stream_pos += 1;
         let fresh = self.stream_pos > self.delivered_pos;
         if fresh {
             self.delivered_pos = self.stream_pos;
         }
-        let urgent = matches!(frame, ServerFrame::Message { .. });
+        let urgent = matches!(push, Push::Message { .. });
         if fresh {
-            self.deliver_push(frame);
-        } else if let ServerFrame::Invitation {
+            self.deliver_push(push);
+        } else if let Push::Invitation {
             caller, invitation, ..
-        } = frame
+        } = push
         {
             // Resent after a resume: the first `invitation_ack` may have been lost with the
             // old link, and the caller waits for it.
@@ -57,9 +57,9 @@ impl Client {
         }
     }
 
-    fn deliver_push(&mut self, frame: ServerFrame) {
-        let event = match frame {
-            ServerFrame::Message {
+    fn deliver_push(&mut self, push: Push) {
+        let event = match push {
+            Push::Message {
                 from,
                 msg_id,
                 message,
@@ -78,7 +78,7 @@ impl Client {
                     is_offline_message: offline,
                 }
             }
-            ServerFrame::ChannelMessage {
+            Push::ChannelMessage {
                 channel,
                 epoch,
                 cseq,
@@ -96,29 +96,29 @@ impl Client {
                     server_received_ts: server_ts,
                 }
             }
-            ServerFrame::MemberJoined { channel, member } if self.in_channel(&channel) => {
+            Push::MemberJoined { channel, member } if self.in_channel(&channel) => {
                 Event::MemberJoined {
                     channel,
                     member_id: member,
                 }
             }
-            ServerFrame::MemberLeft { channel, member } if self.in_channel(&channel) => {
+            Push::MemberLeft { channel, member } if self.in_channel(&channel) => {
                 Event::MemberLeft {
                     channel,
                     member_id: member,
                 }
             }
-            ServerFrame::MemberCount { channel, count } if self.in_channel(&channel) => {
+            Push::MemberCount { channel, count } if self.in_channel(&channel) => {
                 Event::MemberCountUpdated { channel, count }
             }
-            ServerFrame::AttributesUpdated {
+            Push::AttributesUpdated {
                 channel,
                 attributes,
             } if self.in_channel(&channel) => Event::AttributesUpdated {
                 channel,
                 attributes,
             },
-            ServerFrame::Invitation {
+            Push::Invitation {
                 caller,
                 invitation,
                 content,
@@ -129,8 +129,8 @@ impl Client {
                 }
                 return;
             }
-            ServerFrame::LocalInvitation(u) => return self.on_local_update(u),
-            ServerFrame::RemoteInvitation(u) => return self.on_remote_update(u),
+            Push::LocalInvitation(u) => return self.on_local_update(u),
+            Push::RemoteInvitation(u) => return self.on_remote_update(u),
             _ => return,
         };
         self.emit(event);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::attributes::{self, AttrOp, ChannelAttribute, MAX_CHANNEL_BYTES, MAX_USER_BYTES};
 use crate::errors::AttributeOperationError;
 use crate::ids::{ChannelId, UserId};
-use crate::wire::ServerFrame;
+use crate::wire::{Push, Reply};
 
 use super::{ConnId, Server};
 
@@ -44,9 +44,9 @@ impl Server {
         match self.sessions.get(&user) {
             Some(s) => {
                 let attributes = attributes::select(&s.attributes, keys.as_deref());
-                self.send(
+                self.reply(
                     conn,
-                    &ServerFrame::UserAttributes {
+                    Reply::UserAttributes {
                         id,
                         user,
                         attributes,
@@ -111,7 +111,7 @@ impl Server {
         let ch = self.channels.get_mut(&channel).expect("entry made above");
         let ok = result.is_ok();
         let update = (ok && notify).then(|| {
-            ServerFrame::AttributesUpdated {
+            Push::AttributesUpdated {
                 channel: channel.clone(),
                 attributes: ch.attributes.clone(),
             }
@@ -137,9 +137,9 @@ impl Server {
             .get(&channel)
             .map(|c| attributes::select(&c.attributes, keys.as_deref()))
             .unwrap_or_default();
-        self.send(
+        self.reply(
             conn,
-            &ServerFrame::ChannelAttributes {
+            Reply::ChannelAttributes {
                 id,
                 channel,
                 attributes,
@@ -149,7 +149,7 @@ impl Server {
 
     fn reply_result(&mut self, conn: ConnId, id: u32, result: Result<(), AttributeOperationError>) {
         match result {
-            Ok(()) => self.send(conn, &ServerFrame::Ok { id }),
+            Ok(()) => self.reply(conn, Reply::Ok { id }),
             Err(e) => self.reply_error(conn, id, e.code(), e.to_string()),
         }
     }

@@ -25,7 +25,7 @@ use crate::errors::{
 use crate::ids::{ChannelId, UserId};
 use crate::message::Message;
 use crate::time::Timestamp;
-use crate::wire::{ChannelCount, ChannelCursor, PeerMessageOutcome, ServerFrame};
+use crate::wire::{ChannelCount, ChannelCursor, PeerMessageOutcome, Push, Reply};
 
 use super::resends::{Lookup, SendKey, Target, MSG_ID_REUSED, RESENDS_FULL};
 use super::{ConnId, Server, ServerTimer};
@@ -182,9 +182,9 @@ impl Server {
                 s.lagging.remove(&channel);
             }
         }
-        self.send(
+        self.reply(
             conn,
-            &ServerFrame::Joined {
+            Reply::Joined {
                 id,
                 channel: channel.clone(),
                 epoch,
@@ -197,7 +197,7 @@ impl Server {
             self.push_kept(uid, frame);
         }
         if fresh && member_events {
-            let frame = ServerFrame::MemberJoined {
+            let frame = Push::MemberJoined {
                 channel: channel.clone(),
                 member: uid.clone(),
             }
@@ -208,7 +208,7 @@ impl Server {
         // out now, else on its own.
         let pushed_to_all = fresh && self.count_changed(&channel);
         if !pushed_to_all {
-            let count_frame = ServerFrame::MemberCount {
+            let count_frame = Push::MemberCount {
                 channel: channel.clone(),
                 count,
             }
@@ -235,7 +235,7 @@ impl Server {
             s.stale_counts.remove(&channel);
         }
         self.remove_member(&channel, uid);
-        self.send(conn, &ServerFrame::Ok { id });
+        self.reply(conn, Reply::Ok { id });
     }
 
     /// Removes `uid` from every channel in `channels` (session end, remote login).
@@ -254,7 +254,7 @@ impl Server {
             return;
         }
         if member_events {
-            let frame = ServerFrame::MemberLeft {
+            let frame = Push::MemberLeft {
                 channel: channel.clone(),
                 member: uid.clone(),
             }
@@ -326,7 +326,7 @@ impl Server {
                 return self.reply_error(conn, id, e.code(), MSG_ID_REUSED);
             }
             // Channel sends are settled when taken.
-            Lookup::Done(_) | Lookup::Pending => return self.send(conn, &ServerFrame::Ok { id }),
+            Lookup::Done(_) | Lookup::Pending => return self.reply(conn, Reply::Ok { id }),
         }
         let member = self
             .sessions
@@ -367,7 +367,7 @@ impl Server {
         let ch = self.channel_entry(&channel);
         let cseq = ch.next_cseq;
         ch.next_cseq += 1;
-        let frame = ServerFrame::ChannelMessage {
+        let frame = Push::ChannelMessage {
             channel: channel.clone(),
             epoch: ch.epoch,
             cseq,
@@ -388,7 +388,7 @@ impl Server {
         let added = if kept { frame.len() } else { 0 };
         self.history_bytes = self.history_bytes + added - expired - trimmed;
         self.fan_out_message(&channel, uid, cseq, &frame);
-        self.send(conn, &ServerFrame::Ok { id });
+        self.reply(conn, Reply::Ok { id });
     }
 
     pub(super) fn on_get_members(
@@ -411,7 +411,7 @@ impl Server {
         } else {
             self.member_sample(&channel)
         };
-        self.send(conn, &ServerFrame::Members { id, members });
+        self.reply(conn, Reply::Members { id, members });
     }
 
     /// A uniform random sample of [`MAX_GET_MEMBERS`] members of a bigger channel, sorted.
@@ -473,7 +473,7 @@ impl Server {
                 ChannelCount { channel, count }
             })
             .collect();
-        self.send(conn, &ServerFrame::MemberCounts { id, counts });
+        self.reply(conn, Reply::MemberCounts { id, counts });
     }
 
     /// Membership changed: push the count now, or when the throttle allows (§5.2).
@@ -531,7 +531,7 @@ impl Server {
                 .collect();
             ch.told.clear();
             if !stale.is_empty() {
-                let frame = ServerFrame::MemberCount {
+                let frame = Push::MemberCount {
                     channel: channel.clone(),
                     count,
                 }
@@ -544,7 +544,7 @@ impl Server {
         }
         ch.count_sent = Some(count);
         ch.count_sent_at = Some(now);
-        let frame = ServerFrame::MemberCount {
+        let frame = Push::MemberCount {
             channel: channel.clone(),
             count,
         }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use crate::ids::{ChannelId, UserId};
-use crate::wire::ServerFrame;
+use crate::wire::Push;
 
 use super::stream::{append, stream_push, StreamLimits, StreamPush};
 use super::Server;
@@ -169,7 +169,7 @@ impl Server {
         // all, the next push must still reach this member.
         let count = ch.count();
         ch.told.insert(uid.clone(), count);
-        let frame = ServerFrame::MemberCount { channel, count }.encode();
+        let frame = Push::MemberCount { channel, count }.encode();
         self.push_kept(uid, frame);
     }
 }

@@ -23,7 +23,7 @@ use crate::ids::UserId;
 use crate::invitation::{
     ACCEPT_CONFIRM_TIMEOUT, ACK_TIMEOUT, EXPIRY, MAX_CHANNEL_ID_BYTES, MAX_CONTENT_BYTES,
 };
-use crate::wire::{InvitationKey, LocalInvitationUpdate, RemoteInvitationUpdate, ServerFrame};
+use crate::wire::{InvitationKey, LocalInvitationUpdate, Push, RemoteInvitationUpdate, Reply};
 
 use super::invitation::{self, CallerSession, Deadline, Effect, Input, Phase, Side};
 use super::{ConnId, Server, ServerTimer};
@@ -172,7 +172,7 @@ impl Server {
         if self.invitations.records.contains_key(&key) {
             // A resend. If the invitation was decided meanwhile (the decision may have gone
             // to a session the caller lost), the caller is told again.
-            self.send(conn, &ServerFrame::Ok { id });
+            self.reply(conn, Reply::Ok { id });
             return self.advance_invitation(&key, Input::Reinvited);
         }
         if content.len() > MAX_CONTENT_BYTES
@@ -217,7 +217,7 @@ impl Server {
             now.saturating_add(RETENTION),
             ServerTimer::InvitationRetire(key.clone()),
         );
-        self.send(conn, &ServerFrame::Ok { id });
+        self.reply(conn, Reply::Ok { id });
         if self.sessions.contains_key(&callee) {
             self.advance_invitation(&key, Input::Delivered);
         }
@@ -257,7 +257,7 @@ impl Server {
         let Some(inv) = self.invitations.records.get(key) else {
             return;
         };
-        let frame = ServerFrame::Invitation {
+        let frame = Push::Invitation {
             caller: key.0.clone(),
             invitation: key.1,
             content: inv.content.clone(),
@@ -298,7 +298,7 @@ impl Server {
             let e = InvitationApiCallError::InvalidArgument;
             return self.reply_error(conn, id, e.code(), e.to_string());
         }
-        self.send(conn, &ServerFrame::Ok { id });
+        self.reply(conn, Reply::Ok { id });
         if self.invitations.callee_of(&key) != Some(callee) {
             return;
         }
@@ -323,7 +323,7 @@ impl Server {
         number: u64,
     ) {
         let key = (caller.clone(), number);
-        self.send(conn, &ServerFrame::Ok { id });
+        self.reply(conn, Reply::Ok { id });
         self.advance_invitation(&key, Input::Cancelled);
     }
 
@@ -359,7 +359,7 @@ impl Server {
         let Some(inv) = self.invitations.records.get(key) else {
             return;
         };
-        let frame = ServerFrame::LocalInvitation(inv.local_update(key.1)).encode();
+        let frame = Push::LocalInvitation(inv.local_update(key.1)).encode();
         let caller = key.0.clone();
         self.push_invitation(&caller, frame);
         let at = self.stream_tip(&caller);
@@ -376,7 +376,7 @@ impl Server {
         let Some(update) = inv.remote_update(key) else {
             return;
         };
-        let frame = ServerFrame::RemoteInvitation(update).encode();
+        let frame = Push::RemoteInvitation(update).encode();
         let callee = inv.callee.clone();
         self.push_invitation(&callee, frame);
         let at = self.stream_tip(&callee);
@@ -434,6 +434,6 @@ impl Server {
                     .and_then(|i| i.remote_update(&key))
             })
             .collect();
-        self.send(conn, &ServerFrame::InvitationStates { id, local, remote });
+        self.reply(conn, Reply::InvitationStates { id, local, remote });
     }
 }

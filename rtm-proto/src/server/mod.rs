@@ -48,7 +48,7 @@ use crate::ids::{ChannelId, UserId};
 use crate::rng::Rng;
 use crate::time::{Timestamp, WallClock};
 use crate::timers::TimerQueue;
-use crate::wire::{close, ClientFrame, ServerFrame};
+use crate::wire::{close, ClientFrame, Notice, Reply};
 
 pub use config::{ServerConfig, DEFAULT_APP_ID};
 
@@ -319,9 +319,14 @@ impl Server {
         self.wall.unix_ms(self.now)
     }
 
-    fn send(&mut self, conn: ConnId, frame: &ServerFrame) {
-        let frame = frame.encode();
-        self.out.push_back(ServerOutput::Send { conn, frame });
+    /// Answers a request on `conn`.
+    fn reply(&mut self, conn: ConnId, reply: Reply) {
+        self.send_bytes(conn, reply.encode());
+    }
+
+    /// Sends a frame outside the delivery stream; pushes go through `stream.rs`.
+    fn notice(&mut self, conn: ConnId, notice: Notice) {
+        self.send_bytes(conn, notice.encode());
     }
 
     fn send_bytes(&mut self, conn: ConnId, frame: Bytes) {
@@ -409,7 +414,7 @@ impl Server {
     fn on_session_frame(&mut self, conn: ConnId, uid: UserId, epoch: u64, frame: ClientFrame) {
         match frame {
             ClientFrame::Login { .. } => unreachable!("handled by on_frame"),
-            ClientFrame::Ping {} => self.send(conn, &ServerFrame::Pong {}),
+            ClientFrame::Ping {} => self.notice(conn, Notice::Pong {}),
             ClientFrame::Logout { id } => self.on_logout(conn, &uid, epoch, id),
             ClientFrame::RenewToken { id, token } => self.on_renew(conn, &uid, epoch, id, &token),
             ClientFrame::PeerMessage {
@@ -488,9 +493,9 @@ impl Server {
     }
 
     fn reply_error(&mut self, conn: ConnId, id: u32, code: u32, message: impl Into<String>) {
-        self.send(
+        self.reply(
             conn,
-            &ServerFrame::Error {
+            Reply::Error {
                 id,
                 code,
                 message: message.into(),

@@ -12,7 +12,7 @@
 use crate::errors::PeerMessageError;
 use crate::ids::UserId;
 use crate::message::Message;
-use crate::wire::{PeerMessageOutcome, ServerFrame};
+use crate::wire::{PeerMessageOutcome, Push, Reply};
 
 use super::resends::{Lookup, SendKey, Target, Waiter, MSG_ID_REUSED, RESENDS_FULL};
 use super::stream::StreamPush;
@@ -61,7 +61,7 @@ impl Server {
         // A resend: answer with the first outcome, or wait for it.
         match self.resends.lookup(&key, digest) {
             Lookup::Done(outcome) => {
-                return self.send(conn, &ServerFrame::PeerMessageResult { id, outcome })
+                return self.reply(conn, Reply::PeerMessageResult { id, outcome })
             }
             Lookup::Pending if self.resends.wait(&key, waiter) => return,
             Lookup::Pending => {
@@ -156,7 +156,7 @@ impl Server {
             self.offline.keep(to, stored, now_ms);
             return false;
         }
-        let frame = ServerFrame::Message {
+        let frame = Push::Message {
             from: stored.key.from.clone(),
             msg_id: stored.key.msg_id,
             message: stored.message.clone(),
@@ -190,9 +190,9 @@ impl Server {
                 .filter(|s| s.epoch == waiter.epoch)
                 .and_then(|s| s.conn);
             if let Some(conn) = conn {
-                self.send(
+                self.reply(
                     conn,
-                    &ServerFrame::PeerMessageResult {
+                    Reply::PeerMessageResult {
                         id: waiter.request,
                         outcome,
                     },

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::errors::{PeerSubscriptionStatusError, QueryPeersOnlineStatusError};
 use crate::ids::UserId;
-use crate::wire::{PeerOnline, PeerOnlineState, PeerStatus, ServerFrame};
+use crate::wire::{Notice, PeerOnline, PeerOnlineState, PeerStatus, Reply};
 
 use super::{ConnId, Server};
 
@@ -68,7 +68,7 @@ impl Server {
                 PeerOnline { peer, online }
             })
             .collect();
-        self.send(conn, &ServerFrame::OnlineStatus { id, peers });
+        self.reply(conn, Reply::OnlineStatus { id, peers });
     }
 
     pub(super) fn on_subscribe(
@@ -126,9 +126,9 @@ impl Server {
         if let Some(s) = self.sessions.get_mut(uid) {
             s.subscriptions.extend(seen);
         }
-        self.send(
+        self.reply(
             conn,
-            &ServerFrame::Subscribed {
+            Reply::Subscribed {
                 id,
                 peers: snapshot,
             },
@@ -152,7 +152,7 @@ impl Server {
                 s.subscriptions.remove(p);
             }
         }
-        self.send(conn, &ServerFrame::Ok { id });
+        self.reply(conn, Reply::Ok { id });
     }
 
     /// Tells every attached subscriber of `uid` its new state. Detached subscribers catch up
@@ -161,7 +161,7 @@ impl Server {
         let Some(watchers) = self.presence.watchers.get(uid) else {
             return;
         };
-        let frame = ServerFrame::Presence {
+        let frame = Notice::Presence {
             peers: vec![PeerStatus {
                 peer: uid.clone(),
                 state,

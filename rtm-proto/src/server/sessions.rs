@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::errors::LoginError;
 use crate::ids::{ChannelId, UserId};
 use crate::ratelimit::{Rate, RateLimiter};
-use crate::wire::{close, KickReason, PeerOnlineState, ServerFrame, PROTOCOL_VERSION};
+use crate::wire::{close, KickReason, Notice, PeerOnlineState, Reply, PROTOCOL_VERSION};
 
 use super::stream::Pushed;
 use super::{ConnId, ConnState, Server};
@@ -176,7 +176,7 @@ impl Server {
         // A resume of a session the server ended on its own: the client missed its `kicked`
         // (the link died first). Tell it again instead of letting it kick its successor.
         if let Some(reason) = resume.as_deref().and_then(|sid| self.tombstones.get(sid)) {
-            self.send(conn, &ServerFrame::Kicked { reason });
+            self.notice(conn, Notice::Kicked { reason });
             self.close(
                 conn,
                 kick_close_code(reason),
@@ -199,9 +199,9 @@ impl Server {
             }
             if let Some(old_conn) = old.conn {
                 if !same_client {
-                    self.send(
+                    self.notice(
                         old_conn,
-                        &ServerFrame::Kicked {
+                        Notice::Kicked {
                             reason: KickReason::RemoteLogin,
                         },
                     );
@@ -344,7 +344,7 @@ impl Server {
         resumed: bool,
         resend_from: u64,
     ) {
-        let frame = ServerFrame::LoginOk {
+        let frame = Reply::LoginOk {
             id,
             version: PROTOCOL_VERSION,
             session,
@@ -353,7 +353,7 @@ impl Server {
             heartbeat_ms: self.config.heartbeat.as_millis() as u32,
             resend_from,
         };
-        self.send(conn, &frame);
+        self.reply(conn, frame);
     }
 
     fn refuse_login(&mut self, conn: ConnId, id: u32, e: LoginError) {
@@ -367,7 +367,7 @@ impl Server {
             self.tombstones.insert(s.sid.clone(), reason);
         }
         if let Some(conn) = self.sessions.get(uid).and_then(|s| s.conn) {
-            self.send(conn, &ServerFrame::Kicked { reason });
+            self.notice(conn, Notice::Kicked { reason });
             self.close(conn, code, text);
         }
         self.end_session(uid);
@@ -385,7 +385,7 @@ impl Server {
     }
 
     pub(super) fn on_logout(&mut self, conn: ConnId, uid: &UserId, epoch: u64, id: u32) {
-        self.send(conn, &ServerFrame::Ok { id });
+        self.reply(conn, Reply::Ok { id });
         self.close(conn, close::NORMAL, "logged out");
         if self.sessions.get(uid).is_some_and(|s| s.epoch == epoch) {
             self.end_session(uid);

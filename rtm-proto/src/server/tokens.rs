@@ -4,7 +4,7 @@
 use crate::errors::{LoginError, RenewTokenError};
 use crate::ids::UserId;
 use crate::token::{self, TokenError, TokenVersion};
-use crate::wire::{KickReason, ServerFrame};
+use crate::wire::{KickReason, Notice, Reply};
 
 use super::sessions::kick_close_code;
 use super::{ConnId, Server, ServerTimer};
@@ -45,7 +45,7 @@ impl Server {
         token: &str,
     ) {
         let Some(cert) = self.config.app_certificate.clone() else {
-            self.send(conn, &ServerFrame::Ok { id });
+            self.reply(conn, Reply::Ok { id });
             return;
         };
         let now_secs = self.wall.unix_secs(self.now);
@@ -55,7 +55,7 @@ impl Server {
                     let expiry = matches!(v.version, TokenVersion::V007).then_some(v.expires_at);
                     self.set_token_expiry(uid, expiry);
                 }
-                self.send(conn, &ServerFrame::Ok { id });
+                self.reply(conn, Reply::Ok { id });
             }
             Err(TokenError::Expired) => {
                 let e = RenewTokenError::TokenExpired;
@@ -104,7 +104,7 @@ impl Server {
         if let Some(s) = self.sessions.get(uid) {
             if s.epoch == epoch && s.token_gen == gen {
                 if let Some(conn) = s.conn {
-                    self.send(conn, &ServerFrame::TokenWillExpire {});
+                    self.notice(conn, Notice::TokenWillExpire {});
                 }
             }
         }

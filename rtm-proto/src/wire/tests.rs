@@ -60,6 +60,46 @@ fn bad_frames_are_refused_with_a_reason() {
     );
 }
 
+#[test]
+fn server_frames_fall_into_three_families_with_one_flat_shape() {
+    let reply = ServerFrame::Reply(Reply::Ok { id: 7 });
+    let push = ServerFrame::Push(Push::MemberJoined {
+        channel: ChannelId::new("lobby").unwrap(),
+        member: uid("bob"),
+    });
+    let notice = ServerFrame::Notice(Notice::Pong {});
+    for (frame, text) in [
+        (&reply, r#"{"type":"ok","id":7}"#),
+        (
+            &push,
+            r#"{"type":"member_joined","channel":"lobby","member":"bob"}"#,
+        ),
+        (&notice, r#"{"type":"pong"}"#),
+    ] {
+        assert_eq!(&frame.encode()[..], text.as_bytes());
+        assert_eq!(&ServerFrame::decode(text.as_bytes()).unwrap(), frame);
+    }
+    // A family encodes exactly as its frame does.
+    assert_eq!(Reply::Ok { id: 7 }.encode(), reply.encode());
+    assert_eq!(Reply::Ok { id: 7 }.id(), 7);
+}
+
+#[test]
+fn a_bad_server_frame_is_refused_with_its_familys_reason() {
+    let unknown = ServerFrame::decode(br#"{"type":"nope"}"#).unwrap_err();
+    assert_eq!(unknown.close_code(), close::PROTOCOL_ERROR);
+    // A known type with a bad field names the field, not "no family matched".
+    let e = ServerFrame::decode(br#"{"type":"ok","id":"seven"}"#).unwrap_err();
+    assert!(e.to_string().contains("invalid type"), "{e}");
+    let e = ServerFrame::decode(br#"{"type":"member_count","channel":"c"}"#).unwrap_err();
+    assert!(e.to_string().contains("missing field `count`"), "{e}");
+    let big = vec![b' '; MAX_FRAME_BYTES + 1];
+    assert_eq!(
+        ServerFrame::decode(&big).unwrap_err().close_code(),
+        close::TOO_BIG
+    );
+}
+
 /// Found by the simulator (relaxation `no_escape_heavy_messages`) and the poison-push
 /// analysis: a valid message or attribute set must fit a frame however JSON escapes it,
 /// also as the server's push (which adds the sender, timestamps and ids).
@@ -70,26 +110,26 @@ fn regression_worst_case_valid_frames_fit_the_frame_limit() {
     let long_uid = UserId::new("~".repeat(64)).unwrap();
     let nasty = "\u{1}".repeat(MAX_MESSAGE_BYTES);
     assert!(Message::text(nasty.clone()).is_valid());
-    let push = ServerFrame::Message {
+    let push = ServerFrame::Push(Push::Message {
         from: long_uid.clone(),
         msg_id: u64::MAX,
         message: Message::text(nasty.clone()),
         server_ts: u64::MAX,
         offline: true,
-    };
+    });
     assert!(
         push.encode().len() <= MAX_FRAME_BYTES,
         "{}",
         push.encode().len()
     );
-    let chan = ServerFrame::ChannelMessage {
+    let chan = ServerFrame::Push(Push::ChannelMessage {
         channel: ChannelId::new("~".repeat(64)).unwrap(),
         epoch: u64::MAX,
         cseq: u64::MAX,
         from: long_uid.clone(),
         message: Message::text(nasty),
         server_ts: u64::MAX,
-    };
+    });
     assert!(chan.encode().len() <= MAX_FRAME_BYTES);
     // 32 attributes whose keys and values fill the 32 KB channel total with characters
     // JSON escapes.
@@ -112,10 +152,10 @@ fn regression_worst_case_valid_frames_fit_the_frame_limit() {
         .map(|(k, v)| k.len() + v.value.len())
         .sum();
     assert!(total <= MAX_CHANNEL_BYTES);
-    let update = ServerFrame::AttributesUpdated {
+    let update = ServerFrame::Push(Push::AttributesUpdated {
         channel: ChannelId::new("c").unwrap(),
         attributes,
-    };
+    });
     assert!(
         update.encode().len() <= MAX_FRAME_BYTES,
         "{}",
