@@ -126,8 +126,9 @@ pub mod token;
 pub mod wire;
 
 pub use client::{
-    Client, ClientConfig, ClientInput, ClientOutput, ConnectionChangeReason, ConnectionState,
-    Event, RequestId, Response, TransportId,
+    ChannelEvent, Client, ClientConfig, ClientInput, ClientOutput, ConnectionChangeReason,
+    ConnectionState, Event, LocalInvitationEvent, RemoteInvitationEvent, RequestId, Response,
+    TransportId,
 };
 pub use errors::*;
 pub use ids::{ChannelId, IdError, UserId};

@@ -2,6 +2,7 @@
 
 mod common;
 
+use rtm_proto::ChannelEvent;
 use std::collections::BTreeMap;
 
 use common::{ch, LinkMode, World};
@@ -128,9 +129,10 @@ fn channel_attributes_with_notification_reach_every_member_with_the_full_set() {
             .take_events(c)
             .into_iter()
             .filter_map(|e| match e {
-                Event::AttributesUpdated { attributes, .. } => {
-                    Some(attributes.into_iter().map(|(k, a)| (k, a.value)).collect())
-                }
+                Event::Channel {
+                    event: ChannelEvent::AttributesUpdated { attributes, .. },
+                    ..
+                } => Some(attributes.into_iter().map(|(k, a)| (k, a.value)).collect()),
                 _ => None,
             })
             .collect();
@@ -165,10 +167,13 @@ fn writes_without_notification_are_silent() {
         .set_channel_attributes(w.now, &ch("room"), attrs(&[("a", "1")]), Default::default())
         .unwrap();
     w.settle();
-    assert!(!w
-        .take_events(0)
-        .iter()
-        .any(|e| matches!(e, Event::AttributesUpdated { .. })));
+    assert!(!w.take_events(0).iter().any(|e| matches!(
+        e,
+        Event::Channel {
+            event: ChannelEvent::AttributesUpdated { .. },
+            ..
+        }
+    )));
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use common::{ch, join, LinkMode, World};
 use rtm_proto::client::{Event, Response};
+use rtm_proto::ChannelEvent;
 use rtm_proto::{JoinChannelError, LeaveChannelError, Message, UserId};
 
 /// The members of `channel` as client `c` (a member) hears them from the server.
@@ -27,11 +28,21 @@ fn heard(w: &mut World, c: usize) -> Vec<String> {
     w.take_events(c)
         .into_iter()
         .filter_map(|e| match e {
-            Event::MemberJoined { member_id, .. } => Some(format!("+{member_id}")),
-            Event::MemberLeft { member_id, .. } => Some(format!("-{member_id}")),
-            Event::ChannelMessage {
-                member_id,
-                message: Message::Text { text },
+            Event::Channel {
+                event: ChannelEvent::MemberJoined { member_id, .. },
+                ..
+            } => Some(format!("+{member_id}")),
+            Event::Channel {
+                event: ChannelEvent::MemberLeft { member_id, .. },
+                ..
+            } => Some(format!("-{member_id}")),
+            Event::Channel {
+                event:
+                    ChannelEvent::Message {
+                        member_id,
+                        message: Message::Text { text },
+                        ..
+                    },
                 ..
             } => Some(format!("{member_id}: {text}")),
             _ => None,

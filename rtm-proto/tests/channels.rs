@@ -4,6 +4,7 @@ mod common;
 
 use common::{ch, join, say, uid, LinkMode, World};
 use rtm_proto::client::{Event, Response};
+use rtm_proto::ChannelEvent;
 use rtm_proto::{
     ChannelMessageError, GetMembersError, JoinChannelError, LeaveChannelError, Message,
 };
@@ -13,14 +14,27 @@ fn story(w: &mut World, c: usize) -> Vec<String> {
     w.take_events(c)
         .into_iter()
         .filter_map(|e| match e {
-            Event::ChannelMessage {
-                member_id,
-                message: Message::Text { text },
+            Event::Channel {
+                event:
+                    ChannelEvent::Message {
+                        member_id,
+                        message: Message::Text { text },
+                        ..
+                    },
                 ..
             } => Some(format!("{member_id}: {text}")),
-            Event::MemberJoined { member_id, .. } => Some(format!("+{member_id}")),
-            Event::MemberLeft { member_id, .. } => Some(format!("-{member_id}")),
-            Event::MemberCountUpdated { count, .. } => Some(format!("count {count}")),
+            Event::Channel {
+                event: ChannelEvent::MemberJoined { member_id, .. },
+                ..
+            } => Some(format!("+{member_id}")),
+            Event::Channel {
+                event: ChannelEvent::MemberLeft { member_id, .. },
+                ..
+            } => Some(format!("-{member_id}")),
+            Event::Channel {
+                event: ChannelEvent::MemberCountUpdated { count, .. },
+                ..
+            } => Some(format!("count {count}")),
             _ => None,
         })
         .collect()

@@ -10,26 +10,56 @@ use rtm_proto::invitation::{
 };
 use rtm_proto::wire::InvitationKey;
 use rtm_proto::InvitationApiCallError as E;
+use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
 
 /// Invitation events of client `c` as short strings.
 fn story(w: &mut World, c: usize) -> Vec<String> {
     w.take_events(c)
         .into_iter()
         .filter_map(|e| match e {
-            Event::LocalInvitationReceivedByPeer { .. } => Some("received by peer".to_string()),
-            Event::LocalInvitationAccepted { response, .. } => {
-                Some(format!("accepted: {response}"))
-            }
-            Event::LocalInvitationRefused { response, .. } => Some(format!("refused: {response}")),
-            Event::LocalInvitationCanceled { .. } => Some("canceled".to_string()),
-            Event::LocalInvitationFailure { reason, .. } => Some(format!("failure {reason:?}")),
-            Event::RemoteInvitationReceived {
-                caller_id, content, ..
+            Event::LocalInvitation {
+                event: LocalInvitationEvent::ReceivedByPeer,
+                ..
+            } => Some("received by peer".to_string()),
+            Event::LocalInvitation {
+                event: LocalInvitationEvent::Accepted { response, .. },
+                ..
+            } => Some(format!("accepted: {response}")),
+            Event::LocalInvitation {
+                event: LocalInvitationEvent::Refused { response, .. },
+                ..
+            } => Some(format!("refused: {response}")),
+            Event::LocalInvitation {
+                event: LocalInvitationEvent::Canceled,
+                ..
+            } => Some("canceled".to_string()),
+            Event::LocalInvitation {
+                event: LocalInvitationEvent::Failure { reason, .. },
+                ..
+            } => Some(format!("failure {reason:?}")),
+            Event::RemoteInvitation {
+                event:
+                    RemoteInvitationEvent::Received {
+                        caller_id, content, ..
+                    },
+                ..
             } => Some(format!("invited by {caller_id}: {content}")),
-            Event::RemoteInvitationAccepted { .. } => Some("accepted".to_string()),
-            Event::RemoteInvitationRefused { .. } => Some("refused".to_string()),
-            Event::RemoteInvitationCanceled { content, .. } => Some(format!("canceled: {content}")),
-            Event::RemoteInvitationFailure { reason, .. } => Some(format!("failure {reason:?}")),
+            Event::RemoteInvitation {
+                event: RemoteInvitationEvent::Accepted,
+                ..
+            } => Some("accepted".to_string()),
+            Event::RemoteInvitation {
+                event: RemoteInvitationEvent::Refused,
+                ..
+            } => Some("refused".to_string()),
+            Event::RemoteInvitation {
+                event: RemoteInvitationEvent::Canceled { content, .. },
+                ..
+            } => Some(format!("canceled: {content}")),
+            Event::RemoteInvitation {
+                event: RemoteInvitationEvent::Failure { reason, .. },
+                ..
+            } => Some(format!("failure {reason:?}")),
             _ => None,
         })
         .collect()

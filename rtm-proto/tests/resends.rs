@@ -8,6 +8,7 @@ mod common;
 
 use common::{drain_raw, join, raw_login, say_raw, World};
 use rtm_proto::client::Event;
+use rtm_proto::ChannelEvent;
 
 fn peer_message(id: u32, to: &str, msg_id: u64, text: &str) -> String {
     format!(
@@ -76,7 +77,10 @@ fn regression_a_channel_message_reusing_a_peer_messages_id_reaches_the_channel()
         .take_events(0)
         .into_iter()
         .filter_map(|e| match e {
-            Event::ChannelMessage { message, .. } => Some(message),
+            Event::Channel {
+                event: ChannelEvent::Message { message, .. },
+                ..
+            } => Some(message),
             _ => None,
         })
         .collect();

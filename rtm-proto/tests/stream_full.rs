@@ -9,6 +9,7 @@ use rtm_proto::client::Event;
 use rtm_proto::server::{ConnId, ServerOutput};
 use rtm_proto::wire::ServerFrame;
 use rtm_proto::wire::{Push, Reply};
+use rtm_proto::ChannelEvent;
 use rtm_proto::{Message, ServerConfig};
 
 /// A server whose streams hold 8 unacknowledged pushes.
@@ -25,10 +26,13 @@ fn heard(w: &mut World, c: usize) -> Vec<String> {
     w.take_events(c)
         .into_iter()
         .filter_map(|e| match e {
-            Event::ChannelMessage {
+            Event::Channel {
                 channel,
-                message: Message::Text { text },
-                ..
+                event:
+                    ChannelEvent::Message {
+                        message: Message::Text { text },
+                        ..
+                    },
             } => Some(format!("{channel}/{text}")),
             _ => None,
         })
@@ -86,7 +90,13 @@ fn a_member_away_while_its_stream_fills_catches_up_on_the_last_32_once_and_in_or
     assert_eq!(heard(&mut w, 1), ["room/51"], "then new messages as usual");
     let alice: Vec<Event> = w.take_events(0);
     assert!(
-        !alice.iter().any(|e| matches!(e, Event::MemberLeft { .. })),
+        !alice.iter().any(|e| matches!(
+            e,
+            Event::Channel {
+                event: ChannelEvent::MemberLeft { .. },
+                ..
+            }
+        )),
         "bob never left: {alice:?}"
     );
 }

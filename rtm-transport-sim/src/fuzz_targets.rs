@@ -20,6 +20,7 @@
 //! other input is read exactly as before those existed, so the committed corpus files (and
 //! the regressions they pin) keep their meaning.
 
+use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
@@ -513,20 +514,50 @@ impl ClientCheck {
     /// after it; ReceivedByPeer only while open.
     fn invitation_event(&mut self, e: &Event) {
         let (local, id, terminal) = match e {
-            Event::LocalInvitationReceivedByPeer { invitation } => (true, invitation.0, false),
-            Event::LocalInvitationAccepted { invitation, .. }
-            | Event::LocalInvitationRefused { invitation, .. }
-            | Event::LocalInvitationCanceled { invitation }
-            | Event::LocalInvitationFailure { invitation, .. } => (true, invitation.0, true),
-            Event::RemoteInvitationReceived { invitation, .. } => {
+            Event::LocalInvitation {
+                invitation,
+                event: LocalInvitationEvent::ReceivedByPeer,
+            } => (true, invitation.0, false),
+            Event::LocalInvitation {
+                invitation,
+                event: LocalInvitationEvent::Accepted { .. },
+            }
+            | Event::LocalInvitation {
+                invitation,
+                event: LocalInvitationEvent::Refused { .. },
+            }
+            | Event::LocalInvitation {
+                invitation,
+                event: LocalInvitationEvent::Canceled,
+            }
+            | Event::LocalInvitation {
+                invitation,
+                event: LocalInvitationEvent::Failure { .. },
+            } => (true, invitation.0, true),
+            Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Received { .. },
+            } => {
                 let fresh = self.remote.insert(invitation.clone(), false).is_none();
                 assert!(fresh, "RemoteInvitationReceived twice for {invitation:?}");
                 return;
             }
-            Event::RemoteInvitationAccepted { invitation }
-            | Event::RemoteInvitationRefused { invitation }
-            | Event::RemoteInvitationCanceled { invitation, .. }
-            | Event::RemoteInvitationFailure { invitation, .. } => {
+            Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Accepted,
+            }
+            | Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Refused,
+            }
+            | Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Canceled { .. },
+            }
+            | Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Failure { .. },
+            } => {
                 let ended = self.remote.get_mut(invitation);
                 assert!(
                     ended.as_deref() == Some(&false),

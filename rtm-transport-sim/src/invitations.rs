@@ -33,6 +33,7 @@ use rtm_proto::invitation::{
 };
 use rtm_proto::wire::InvitationKey;
 use rtm_proto::{ConnectionState as State, InvitationApiCallError as E, Timestamp};
+use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
 
 use crate::model::{ends_agree, CalleeEnd, CalleeView, CallerEnd, Ended, InvRec};
 use crate::sim::{Ev, Sim};
@@ -260,42 +261,51 @@ impl Sim {
     /// An invitation event of `node`'s client.
     pub(crate) fn on_invitation_event(&mut self, node: usize, e: Event) {
         match e {
-            Event::LocalInvitationReceivedByPeer { invitation } => {
-                self.on_local(node, invitation, None)
-            }
-            Event::LocalInvitationAccepted {
+            Event::LocalInvitation {
                 invitation,
-                response,
+                event: LocalInvitationEvent::ReceivedByPeer,
+            } => self.on_local(node, invitation, None),
+            Event::LocalInvitation {
+                invitation,
+                event: LocalInvitationEvent::Accepted { response },
             } => self.on_local(node, invitation, Some(CallerEnd::Accepted(response))),
-            Event::LocalInvitationRefused {
+            Event::LocalInvitation {
                 invitation,
-                response,
+                event: LocalInvitationEvent::Refused { response },
             } => self.on_local(node, invitation, Some(CallerEnd::Refused(response))),
-            Event::LocalInvitationCanceled { invitation } => {
-                self.on_local(node, invitation, Some(CallerEnd::Canceled))
-            }
-            Event::LocalInvitationFailure { invitation, reason } => {
-                self.on_local(node, invitation, Some(CallerEnd::Failure(reason)))
-            }
-            Event::RemoteInvitationReceived {
+            Event::LocalInvitation {
                 invitation,
-                caller_id,
-                content,
-                channel_id,
+                event: LocalInvitationEvent::Canceled,
+            } => self.on_local(node, invitation, Some(CallerEnd::Canceled)),
+            Event::LocalInvitation {
+                invitation,
+                event: LocalInvitationEvent::Failure { reason },
+            } => self.on_local(node, invitation, Some(CallerEnd::Failure(reason))),
+            Event::RemoteInvitation {
+                invitation,
+                event:
+                    RemoteInvitationEvent::Received {
+                        caller_id,
+                        content,
+                        channel_id,
+                    },
             } => self.on_remote_received(node, invitation, caller_id, content, channel_id),
-            Event::RemoteInvitationAccepted { invitation } => {
-                self.on_remote_end(node, invitation, CalleeEnd::Accepted, None)
-            }
-            Event::RemoteInvitationRefused { invitation } => {
-                self.on_remote_end(node, invitation, CalleeEnd::Refused, None)
-            }
-            Event::RemoteInvitationCanceled {
+            Event::RemoteInvitation {
                 invitation,
-                content,
+                event: RemoteInvitationEvent::Accepted,
+            } => self.on_remote_end(node, invitation, CalleeEnd::Accepted, None),
+            Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Refused,
+            } => self.on_remote_end(node, invitation, CalleeEnd::Refused, None),
+            Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Canceled { content },
             } => self.on_remote_end(node, invitation, CalleeEnd::Canceled, Some(content)),
-            Event::RemoteInvitationFailure { invitation, reason } => {
-                self.on_remote_end(node, invitation, CalleeEnd::Failure(reason), None)
-            }
+            Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Failure { reason },
+            } => self.on_remote_end(node, invitation, CalleeEnd::Failure(reason), None),
             _ => {}
         }
     }

@@ -9,6 +9,7 @@
 //! same step, and automatic rejoins) and the events the clients emit, and keeps a reference
 //! model ([`crate::model`]) to check them against.
 
+use rtm_proto::ChannelEvent;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt::Write as _;
@@ -1617,35 +1618,34 @@ impl Sim {
                 self.violation(format!("{n}: token event {e:?} in app-id-only mode"));
             }
             Event::Response { request, response } => self.on_response(node, request.0, response),
-            Event::ChannelMessage {
+            Event::Channel {
                 channel,
-                member_id,
-                message,
-                server_received_ts,
+                event:
+                    ChannelEvent::Message {
+                        member_id,
+                        message,
+                        server_received_ts,
+                    },
             } => self.on_channel_message(node, channel, member_id, message, server_received_ts),
-            Event::MemberJoined { channel, member_id } => {
-                self.on_member_event(node, channel, member_id, true)
-            }
-            Event::MemberLeft { channel, member_id } => {
-                self.on_member_event(node, channel, member_id, false)
-            }
-            Event::MemberCountUpdated { channel, count } => {
-                self.on_member_count(node, channel, count)
-            }
-            Event::AttributesUpdated {
+            Event::Channel {
                 channel,
-                attributes,
+                event: ChannelEvent::MemberJoined { member_id },
+            } => self.on_member_event(node, channel, member_id, true),
+            Event::Channel {
+                channel,
+                event: ChannelEvent::MemberLeft { member_id },
+            } => self.on_member_event(node, channel, member_id, false),
+            Event::Channel {
+                channel,
+                event: ChannelEvent::MemberCountUpdated { count },
+            } => self.on_member_count(node, channel, count),
+            Event::Channel {
+                channel,
+                event: ChannelEvent::AttributesUpdated { attributes },
             } => self.on_attributes_updated(node, channel, attributes),
-            e @ (Event::LocalInvitationReceivedByPeer { .. }
-            | Event::LocalInvitationAccepted { .. }
-            | Event::LocalInvitationRefused { .. }
-            | Event::LocalInvitationCanceled { .. }
-            | Event::LocalInvitationFailure { .. }
-            | Event::RemoteInvitationReceived { .. }
-            | Event::RemoteInvitationAccepted { .. }
-            | Event::RemoteInvitationRefused { .. }
-            | Event::RemoteInvitationCanceled { .. }
-            | Event::RemoteInvitationFailure { .. }) => self.on_invitation_event(node, e),
+            e @ (Event::LocalInvitation { .. } | Event::RemoteInvitation { .. }) => {
+                self.on_invitation_event(node, e)
+            }
             // `Event` is non-exhaustive: an event the model has no rule for is a finding.
             other => {
                 let n = self.node_name(node);

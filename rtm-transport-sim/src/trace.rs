@@ -4,6 +4,7 @@
 //! Records are kept structured and only formatted when a report is printed, so tracing costs
 //! a clone of a refcounted frame per step, not a `format!`.
 
+use rtm_proto::ChannelEvent;
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 
@@ -294,11 +295,14 @@ fn hash_client_out(h: &mut Hash64, out: &ClientOutput) {
                     h.word(u64::from(request.0));
                     hash_response(h, response);
                 }
-                Event::ChannelMessage {
+                Event::Channel {
                     channel,
-                    member_id,
-                    message,
-                    server_received_ts,
+                    event:
+                        ChannelEvent::Message {
+                            member_id,
+                            message,
+                            server_received_ts,
+                        },
                 } => {
                     h.word(57);
                     h.bytes(channel.as_str().as_bytes());
@@ -306,24 +310,33 @@ fn hash_client_out(h: &mut Hash64, out: &ClientOutput) {
                     hash_message(h, message);
                     h.word(*server_received_ts);
                 }
-                Event::MemberJoined { channel, member_id } => {
+                Event::Channel {
+                    channel,
+                    event: ChannelEvent::MemberJoined { member_id },
+                } => {
                     h.word(58);
                     h.bytes(channel.as_str().as_bytes());
                     h.bytes(member_id.as_str().as_bytes());
                 }
-                Event::MemberLeft { channel, member_id } => {
+                Event::Channel {
+                    channel,
+                    event: ChannelEvent::MemberLeft { member_id },
+                } => {
                     h.word(59);
                     h.bytes(channel.as_str().as_bytes());
                     h.bytes(member_id.as_str().as_bytes());
                 }
-                Event::MemberCountUpdated { channel, count } => {
+                Event::Channel {
+                    channel,
+                    event: ChannelEvent::MemberCountUpdated { count },
+                } => {
                     h.word(70);
                     h.bytes(channel.as_str().as_bytes());
                     h.word(u64::from(*count));
                 }
-                Event::AttributesUpdated {
+                Event::Channel {
                     channel,
-                    attributes,
+                    event: ChannelEvent::AttributesUpdated { attributes },
                 } => {
                     h.word(71);
                     h.bytes(channel.as_str().as_bytes());

@@ -3,7 +3,7 @@
 //! Every write resolves with `Ok(())` once the server applied it, or with the
 //! `AttributeOperationError` of §8.12. Channel attributes work on any channel without joining
 //! it; with [`ChannelAttributeOptions::enable_notification_to_channel_members`] every member
-//! gets `Event::AttributesUpdated` with the complete set after the change.
+//! gets `ChannelEvent::AttributesUpdated` with the complete set after the change.
 
 use std::collections::BTreeMap;
 use std::future::Future;

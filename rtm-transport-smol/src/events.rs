@@ -134,11 +134,12 @@ impl Events {
 mod tests {
     use super::*;
     use rtm_proto::client::{ConnectionChangeReason, ConnectionState};
+    use rtm_proto::ChannelEvent;
 
     fn state_event(n: u32) -> Event {
-        Event::MemberCountUpdated {
+        Event::Channel {
             channel: ChannelId::new("room").unwrap(),
-            count: n,
+            event: ChannelEvent::MemberCountUpdated { count: n },
         }
     }
 

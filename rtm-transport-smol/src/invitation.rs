@@ -239,7 +239,7 @@ impl RtmClient {
         })
     }
 
-    /// A handle for the received invitation `key` (from `Event::RemoteInvitationReceived`),
+    /// A handle for the received invitation `key` (from `RemoteInvitationEvent::Received`),
     /// if the client knows it.
     pub fn remote_invitation(&self, key: &InvitationKey) -> Option<RemoteInvitation> {
         let k = key.clone();

@@ -22,6 +22,7 @@ use async_tungstenite::tungstenite::Message as WsMessage;
 use async_tungstenite::WebSocketStream;
 use futures_lite::{future, StreamExt};
 use rtm_proto::attributes::ChannelAttribute;
+pub use rtm_proto::ChannelEvent;
 use rtm_proto::{
     ChannelId, ClientConfig, ConnectionChangeReason, ConnectionState, Event, Message,
     PeerOnlineState, ServerConfig, UserId,
@@ -74,90 +75,46 @@ pub fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A channel event, flattened for assertions (the channel is checked by the helpers).
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChannelEvent {
-    /// `ChannelMessage` from `from`.
-    Message {
-        from: String,
-        message: Message,
-        server_received_ts: u64,
-    },
-    /// `MemberJoined`.
-    Joined(String),
-    /// `MemberLeft`.
-    Left(String),
-    /// `MemberCountUpdated`.
-    Count(u32),
-    /// `AttributesUpdated`: the complete set.
-    Attributes(BTreeMap<String, ChannelAttribute>),
-}
+/// Expected channel events for [`TestClient::expect_channel_events`], built from plain
+/// strings.
+pub mod chan {
+    use rtm_proto::{ChannelEvent, Message};
 
-impl ChannelEvent {
-    /// A text `ChannelMessage` from `from`, whatever its timestamp (see
-    /// [`TestClient::expect_channel_events`]).
+    /// A text `ChannelMessage` from `from`, whatever its timestamp.
     pub fn text(from: &str, text: &str) -> ChannelEvent {
         ChannelEvent::Message {
-            from: from.to_string(),
+            member_id: super::uid(from),
             message: Message::text(text),
             server_received_ts: 0,
         }
     }
 
+    /// `MemberJoined(who)`.
     pub fn joined(who: &str) -> ChannelEvent {
-        ChannelEvent::Joined(who.to_string())
+        ChannelEvent::MemberJoined {
+            member_id: super::uid(who),
+        }
     }
 
+    /// `MemberLeft(who)`.
     pub fn left(who: &str) -> ChannelEvent {
-        ChannelEvent::Left(who.to_string())
+        ChannelEvent::MemberLeft {
+            member_id: super::uid(who),
+        }
     }
 
     /// The same event with a zero timestamp, to compare messages by sender and body.
-    pub fn untimed(&self) -> ChannelEvent {
-        match self {
-            ChannelEvent::Message { from, message, .. } => ChannelEvent::Message {
-                from: from.clone(),
+    pub fn untimed(event: &ChannelEvent) -> ChannelEvent {
+        match event {
+            ChannelEvent::Message {
+                member_id, message, ..
+            } => ChannelEvent::Message {
+                member_id: member_id.clone(),
                 message: message.clone(),
                 server_received_ts: 0,
             },
             other => other.clone(),
         }
-    }
-
-    /// `Some((channel, event))` for a channel event.
-    pub fn from_event(event: &Event) -> Option<(ChannelId, ChannelEvent)> {
-        Some(match event {
-            Event::ChannelMessage {
-                channel,
-                member_id,
-                message,
-                server_received_ts,
-            } => (
-                channel.clone(),
-                ChannelEvent::Message {
-                    from: member_id.to_string(),
-                    message: message.clone(),
-                    server_received_ts: *server_received_ts,
-                },
-            ),
-            Event::MemberJoined { channel, member_id } => {
-                (channel.clone(), ChannelEvent::Joined(member_id.to_string()))
-            }
-            Event::MemberLeft { channel, member_id } => {
-                (channel.clone(), ChannelEvent::Left(member_id.to_string()))
-            }
-            Event::MemberCountUpdated { channel, count } => {
-                (channel.clone(), ChannelEvent::Count(*count))
-            }
-            Event::AttributesUpdated {
-                channel,
-                attributes,
-            } => (
-                channel.clone(),
-                ChannelEvent::Attributes(attributes.clone()),
-            ),
-            _ => return None,
-        })
     }
 }
 
@@ -337,12 +294,13 @@ impl TestClient {
     /// test; connection and other non-channel events are skipped).
     pub async fn next_channel_event(&self, channel: &str) -> ChannelEvent {
         let (c, e) = self
-            .wait_for(&format!("an event of channel {channel}"), |e| {
-                ChannelEvent::from_event(e)
+            .wait_for(&format!("an event of channel {channel}"), |e| match e {
+                Event::Channel { channel, event } => Some((channel.clone(), event.clone())),
+                _ => None,
             })
             .await;
         assert_eq!(c.as_str(), channel, "an event of another channel: {e:?}");
-        if let ChannelEvent::Count(n) = e {
+        if let ChannelEvent::MemberCountUpdated { count: n } = e {
             self.counts
                 .lock()
                 .expect("counts")
@@ -371,7 +329,7 @@ impl TestClient {
         for want in expected {
             let got = loop {
                 match self.next_channel_event(channel).await {
-                    ChannelEvent::Count(n) => seen.push(ChannelEvent::Count(n)),
+                    count @ ChannelEvent::MemberCountUpdated { .. } => seen.push(count),
                     other => break other,
                 }
             };
@@ -383,14 +341,14 @@ impl TestClient {
             }
             seen.push(got.clone());
             assert_eq!(
-                got.untimed(),
-                want.untimed(),
+                chan::untimed(&got),
+                chan::untimed(want),
                 "channel {channel}: unexpected event after {seen:?}"
             );
         }
         while self.last_count(channel) != Some(count) {
             match self.next_channel_event(channel).await {
-                ChannelEvent::Count(n) => seen.push(ChannelEvent::Count(n)),
+                count @ ChannelEvent::MemberCountUpdated { .. } => seen.push(count),
                 other => panic!(
                     "channel {channel}: {other:?} while waiting for the count {count}; saw {seen:?}"
                 ),
@@ -407,8 +365,8 @@ impl TestClient {
     ) -> BTreeMap<String, ChannelAttribute> {
         loop {
             match self.next_channel_event(channel).await {
-                ChannelEvent::Count(_) => {}
-                ChannelEvent::Attributes(a) => return a,
+                ChannelEvent::MemberCountUpdated { .. } => {}
+                ChannelEvent::AttributesUpdated { attributes } => return attributes,
                 other => panic!("channel {channel}: {other:?} while waiting for attributes"),
             }
         }
@@ -419,16 +377,7 @@ impl TestClient {
         self.wait_for("an invitation event", |e| {
             matches!(
                 e,
-                Event::LocalInvitationReceivedByPeer { .. }
-                    | Event::LocalInvitationAccepted { .. }
-                    | Event::LocalInvitationRefused { .. }
-                    | Event::LocalInvitationCanceled { .. }
-                    | Event::LocalInvitationFailure { .. }
-                    | Event::RemoteInvitationReceived { .. }
-                    | Event::RemoteInvitationAccepted { .. }
-                    | Event::RemoteInvitationRefused { .. }
-                    | Event::RemoteInvitationCanceled { .. }
-                    | Event::RemoteInvitationFailure { .. }
+                Event::LocalInvitation { .. } | Event::RemoteInvitation { .. }
             )
             .then(|| e.clone())
         })

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use rtm_proto::attributes::ChannelAttribute;
 use rtm_proto::errors::AttributeOperationError as E;
 use rtm_proto::ServerConfig;
-use rtm_tests::{attrs, cid, run, unix_ms, ChannelEvent, TestServer};
+use rtm_tests::{attrs, chan, cid, run, unix_ms, TestServer};
 use rtm_transport_smol::ChannelAttributeOptions;
 
 const NOTIFY: ChannelAttributeOptions = ChannelAttributeOptions {
@@ -54,7 +54,7 @@ fn channel_attributes_notify_every_member_with_the_full_set() {
         let room_b = bob.create_channel("room").expect("valid");
         room_b.join().await.expect("join");
         alice
-            .expect_channel_events("room", &[ChannelEvent::joined("bob")], 2)
+            .expect_channel_events("room", &[chan::joined("bob")], 2)
             .await;
         bob.expect_channel_events("room", &[], 2).await;
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rtm_proto::{ClientConfig, ConnectionChangeReason, ConnectionState, Message, ServerConfig};
 use rtm_tests::{
-    attrs, fast_liveness, run, test_client_config, ChannelEvent, Proxy, TestClient, TestServer,
+    attrs, chan, fast_liveness, run, test_client_config, Proxy, TestClient, TestServer,
 };
 use rtm_transport_smol::{RtmChannel, RtmClient};
 
@@ -53,13 +53,9 @@ async fn three_in_a_room(
     let room_c = carol.create_channel("room").expect("valid");
     room_c.join().await.expect("carol joins");
     alice
-        .expect_channel_events(
-            "room",
-            &[ChannelEvent::joined("bob"), ChannelEvent::joined("carol")],
-            3,
-        )
+        .expect_channel_events("room", &[chan::joined("bob"), chan::joined("carol")], 3)
         .await;
-    bob.expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+    bob.expect_channel_events("room", &[chan::joined("carol")], 3)
         .await;
     carol.expect_channel_events("room", &[], 3).await;
     (room_a, room_b, room_c)
@@ -99,8 +95,8 @@ fn a_short_outage_keeps_the_member_and_delivers_what_it_missed() {
             )
             .await;
         let missed = [
-            ChannelEvent::text("alice", "while you were away 1"),
-            ChannelEvent::text("alice", "while you were away 2"),
+            chan::text("alice", "while you were away 1"),
+            chan::text("alice", "while you were away 2"),
         ];
         carol.expect_channel_events("room", &missed, 3).await;
         bob.expect_channel_events("room", &missed, 3).await;
@@ -113,8 +109,8 @@ fn a_short_outage_keeps_the_member_and_delivers_what_it_missed() {
             .expect("accepted");
         for member in [&alice, &bob] {
             assert_eq!(
-                member.next_channel_event("room").await.untimed(),
-                ChannelEvent::text("carol", "back")
+                chan::untimed(&member.next_channel_event("room").await),
+                chan::text("carol", "back")
             );
         }
         // And nothing came twice: Carol's next message is a fresh one.
@@ -123,8 +119,8 @@ fn a_short_outage_keeps_the_member_and_delivers_what_it_missed() {
             .await
             .expect("accepted");
         assert_eq!(
-            carol.next_channel_event("room").await.untimed(),
-            ChannelEvent::text("bob", "welcome back")
+            chan::untimed(&carol.next_channel_event("room").await),
+            chan::text("bob", "welcome back")
         );
 
         for c in [&alice, &bob, &carol] {
@@ -159,9 +155,9 @@ fn after_a_long_outage_the_member_rejoins_by_itself_and_gets_the_replay() {
             .await;
         // The server gives up on Carol: she leaves the room.
         alice
-            .expect_channel_events("room", &[ChannelEvent::left("carol")], 2)
+            .expect_channel_events("room", &[chan::left("carol")], 2)
             .await;
-        bob.expect_channel_events("room", &[ChannelEvent::left("carol")], 2)
+        bob.expect_channel_events("room", &[chan::left("carol")], 2)
             .await;
         assert_eq!(
             alice.get_user_attributes("carol").await,
@@ -171,7 +167,7 @@ fn after_a_long_outage_the_member_rejoins_by_itself_and_gets_the_replay() {
             .send_message(Message::text("she left"))
             .await
             .expect("accepted");
-        bob.expect_channel_events("room", &[ChannelEvent::text("alice", "she left")], 2)
+        bob.expect_channel_events("room", &[chan::text("alice", "she left")], 2)
             .await;
 
         // The network is back: Carol's client logs in again and rejoins on its own.
@@ -183,20 +179,20 @@ fn after_a_long_outage_the_member_rejoins_by_itself_and_gets_the_replay() {
             )
             .await;
         alice
-            .expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+            .expect_channel_events("room", &[chan::joined("carol")], 3)
             .await;
-        bob.expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+        bob.expect_channel_events("room", &[chan::joined("carol")], 3)
             .await;
         // The message sent while she was out of the room is replayed to her, once.
         carol
-            .expect_channel_events("room", &[ChannelEvent::text("alice", "she left")], 3)
+            .expect_channel_events("room", &[chan::text("alice", "she left")], 3)
             .await;
         room_a
             .send_message(Message::text("hello again"))
             .await
             .expect("accepted");
         carol
-            .expect_channel_events("room", &[ChannelEvent::text("alice", "hello again")], 3)
+            .expect_channel_events("room", &[chan::text("alice", "hello again")], 3)
             .await;
         // Her user attributes were pushed again.
         assert_eq!(

@@ -9,7 +9,7 @@ use rtm_proto::errors::{
     JoinChannelError, LeaveChannelError,
 };
 use rtm_proto::{Message, ServerConfig};
-use rtm_tests::{cid, run, uid, unix_ms, ChannelEvent, TestServer};
+use rtm_tests::{chan, cid, run, uid, unix_ms, ChannelEvent, TestServer};
 
 fn sorted(mut v: Vec<rtm_proto::UserId>) -> Vec<rtm_proto::UserId> {
     v.sort();
@@ -38,7 +38,7 @@ fn three_members_join_chat_and_leave() {
         room_b.join().await.expect("bob joins");
         bob.expect_channel_events("room", &[], 2).await;
         alice
-            .expect_channel_events("room", &[ChannelEvent::joined("bob")], 2)
+            .expect_channel_events("room", &[chan::joined("bob")], 2)
             .await;
 
         // Carol joins: both others see her; everyone ends up with 3.
@@ -46,9 +46,9 @@ fn three_members_join_chat_and_leave() {
         room_c.join().await.expect("carol joins");
         carol.expect_channel_events("room", &[], 3).await;
         alice
-            .expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+            .expect_channel_events("room", &[chan::joined("carol")], 3)
             .await;
-        bob.expect_channel_events("room", &[ChannelEvent::joined("carol")], 3)
+        bob.expect_channel_events("room", &[chan::joined("carol")], 3)
             .await;
         let everyone = vec![uid("alice"), uid("bob"), uid("carol")];
         for room in [&room_a, &room_b, &room_c] {
@@ -71,7 +71,7 @@ fn three_members_join_chat_and_leave() {
         let after = unix_ms();
         for member in [&bob, &carol] {
             let ts = member
-                .expect_channel_events("room", &[ChannelEvent::text("alice", "hi all")], 3)
+                .expect_channel_events("room", &[chan::text("alice", "hi all")], 3)
                 .await;
             assert!(
                 (before.saturating_sub(1000)..=after + 1000).contains(&ts[0]),
@@ -84,7 +84,7 @@ fn three_members_join_chat_and_leave() {
         let raw = Message::raw(vec![1, 2, 3], "bytes");
         room_b.send_message(raw.clone()).await.expect("accepted");
         let from_bob = ChannelEvent::Message {
-            from: "bob".into(),
+            member_id: uid("bob"),
             message: raw,
             server_received_ts: 0,
         };
@@ -97,15 +97,15 @@ fn three_members_join_chat_and_leave() {
         room_c.leave().await.expect("carol leaves");
         assert!(carol.joined_channels().is_empty());
         alice
-            .expect_channel_events("room", &[ChannelEvent::left("carol")], 2)
+            .expect_channel_events("room", &[chan::left("carol")], 2)
             .await;
-        bob.expect_channel_events("room", &[ChannelEvent::left("carol")], 2)
+        bob.expect_channel_events("room", &[chan::left("carol")], 2)
             .await;
 
         // Bob logs out without leaving: he leaves the channel at once, not 30 s later.
         bob.logout().await.expect("bob logs out");
         alice
-            .expect_channel_events("room", &[ChannelEvent::left("bob")], 1)
+            .expect_channel_events("room", &[chan::left("bob")], 1)
             .await;
         assert_eq!(room_a.get_members().await, Ok(vec![uid("alice")]));
         assert_eq!(
@@ -214,7 +214,7 @@ fn a_member_whose_client_is_dropped_leaves_at_once() {
         let room_b = bob.create_channel("room").expect("valid");
         room_b.join().await.expect("join");
         alice
-            .expect_channel_events("room", &[ChannelEvent::joined("bob")], 2)
+            .expect_channel_events("room", &[chan::joined("bob")], 2)
             .await;
 
         // Bob's application lets go of its client (and channel) without logging out: the
@@ -222,7 +222,7 @@ fn a_member_whose_client_is_dropped_leaves_at_once() {
         drop(room_b);
         drop(bob);
         alice
-            .expect_channel_events("room", &[ChannelEvent::left("bob")], 1)
+            .expect_channel_events("room", &[chan::left("bob")], 1)
             .await;
         alice.logout().await.expect("logout");
     });

@@ -9,6 +9,7 @@ use rtm_proto::invitation::{
     RemoteInvitationState as R,
 };
 use rtm_proto::{Event, ServerConfig};
+use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
 use rtm_tests::{run, uid, TestClient, TestServer};
 use rtm_transport_smol::{InvitationKey, LocalInvitation, RemoteInvitation};
 
@@ -21,11 +22,14 @@ async fn ringing(
     channel_id: &str,
 ) -> RemoteInvitation {
     let event = callee.next_invitation_event().await;
-    let Event::RemoteInvitationReceived {
+    let Event::RemoteInvitation {
         invitation,
-        caller_id,
-        content: got_content,
-        channel_id: got_channel,
+        event:
+            RemoteInvitationEvent::Received {
+                caller_id,
+                content: got_content,
+                channel_id: got_channel,
+            },
     } = event
     else {
         panic!("expected RemoteInvitationReceived, got {event:?}");
@@ -58,8 +62,9 @@ async fn ring(
     let remote = ringing(callee, "alice", content, "").await;
     assert_eq!(
         caller.next_invitation_event().await,
-        Event::LocalInvitationReceivedByPeer {
-            invitation: call.id()
+        Event::LocalInvitation {
+            invitation: call.id(),
+            event: LocalInvitationEvent::ReceivedByPeer
         }
     );
     assert_eq!(call.state(), Some(L::ReceivedByRemote));
@@ -91,8 +96,9 @@ fn ring_and_accept_with_a_response() {
         let remote = ringing(&bob, "alice", "video call?", "room-42").await;
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationReceivedByPeer {
-                invitation: call.id()
+            Event::LocalInvitation {
+                invitation: call.id(),
+                event: LocalInvitationEvent::ReceivedByPeer
             }
         );
         assert_eq!(call.state(), Some(L::ReceivedByRemote));
@@ -108,15 +114,18 @@ fn ring_and_accept_with_a_response() {
         );
         assert_eq!(
             bob.next_invitation_event().await,
-            Event::RemoteInvitationAccepted {
-                invitation: key(&remote)
+            Event::RemoteInvitation {
+                invitation: key(&remote),
+                event: RemoteInvitationEvent::Accepted
             }
         );
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationAccepted {
+            Event::LocalInvitation {
                 invitation: call.id(),
-                response: "on my way".into()
+                event: LocalInvitationEvent::Accepted {
+                    response: "on my way".into()
+                }
             }
         );
         assert_eq!(call.state(), Some(L::AcceptedByRemote));
@@ -149,15 +158,18 @@ fn refuse_with_a_response() {
         remote.refuse().expect("refuse");
         assert_eq!(
             bob.next_invitation_event().await,
-            Event::RemoteInvitationRefused {
-                invitation: key(&remote)
+            Event::RemoteInvitation {
+                invitation: key(&remote),
+                event: RemoteInvitationEvent::Refused
             }
         );
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationRefused {
+            Event::LocalInvitation {
                 invitation: call.id(),
-                response: "busy".into()
+                event: LocalInvitationEvent::Refused {
+                    response: "busy".into()
+                }
             }
         );
         assert_eq!(call.state(), Some(L::RefusedByRemote));
@@ -181,15 +193,18 @@ fn the_caller_cancels_while_it_rings() {
         call.cancel().expect("cancel");
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationCanceled {
-                invitation: call.id()
+            Event::LocalInvitation {
+                invitation: call.id(),
+                event: LocalInvitationEvent::Canceled
             }
         );
         assert_eq!(
             bob.next_invitation_event().await,
-            Event::RemoteInvitationCanceled {
+            Event::RemoteInvitation {
                 invitation: key(&remote),
-                content: "are you there?".into()
+                event: RemoteInvitationEvent::Canceled {
+                    content: "are you there?".into()
+                }
             }
         );
         assert_eq!(call.state(), Some(L::Canceled));
@@ -218,22 +233,26 @@ fn a_callee_who_logs_in_while_it_rings_receives_the_call() {
         let remote = ringing(&carol, "alice", "pick up", "").await;
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationReceivedByPeer {
-                invitation: call.id()
+            Event::LocalInvitation {
+                invitation: call.id(),
+                event: LocalInvitationEvent::ReceivedByPeer
             }
         );
         remote.accept().expect("accept");
         assert_eq!(
             carol.next_invitation_event().await,
-            Event::RemoteInvitationAccepted {
-                invitation: key(&remote)
+            Event::RemoteInvitation {
+                invitation: key(&remote),
+                event: RemoteInvitationEvent::Accepted
             }
         );
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationAccepted {
+            Event::LocalInvitation {
                 invitation: call.id(),
-                response: String::new()
+                event: LocalInvitationEvent::Accepted {
+                    response: String::new()
+                }
             }
         );
         alice.logout().await.expect("logout");
@@ -254,16 +273,20 @@ fn a_party_whose_session_ends_mid_ring_fails_the_call_on_both_sides() {
         bob.logout().await.expect("bob logs out");
         assert_eq!(
             bob.next_invitation_event().await,
-            Event::RemoteInvitationFailure {
+            Event::RemoteInvitation {
                 invitation: key(&remote),
-                reason: RemoteInvitationFailureReason::PeerOffline
+                event: RemoteInvitationEvent::Failure {
+                    reason: RemoteInvitationFailureReason::PeerOffline
+                }
             }
         );
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationFailure {
+            Event::LocalInvitation {
                 invitation: call.id(),
-                reason: LocalInvitationFailureReason::PeerOffline
+                event: LocalInvitationEvent::Failure {
+                    reason: LocalInvitationFailureReason::PeerOffline
+                }
             }
         );
         assert_eq!(call.state(), Some(L::Failure));
@@ -274,16 +297,20 @@ fn a_party_whose_session_ends_mid_ring_fails_the_call_on_both_sides() {
         alice.logout().await.expect("alice logs out");
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationFailure {
+            Event::LocalInvitation {
                 invitation: call.id(),
-                reason: LocalInvitationFailureReason::NotLoggedin
+                event: LocalInvitationEvent::Failure {
+                    reason: LocalInvitationFailureReason::NotLoggedin
+                }
             }
         );
         assert_eq!(
             bob.next_invitation_event().await,
-            Event::RemoteInvitationFailure {
+            Event::RemoteInvitation {
                 invitation: key(&remote),
-                reason: RemoteInvitationFailureReason::PeerOffline
+                event: RemoteInvitationEvent::Failure {
+                    reason: RemoteInvitationFailureReason::PeerOffline
+                }
             }
         );
         assert_eq!(remote.state(), Some(R::Failure));
@@ -323,9 +350,18 @@ fn several_calls_at_once_end_independently() {
             alice_events
                 .iter()
                 .filter(|e| match e {
-                    Event::LocalInvitationReceivedByPeer { invitation }
-                    | Event::LocalInvitationAccepted { invitation, .. }
-                    | Event::LocalInvitationRefused { invitation, .. } => *invitation == id,
+                    Event::LocalInvitation {
+                        invitation,
+                        event: LocalInvitationEvent::ReceivedByPeer,
+                    }
+                    | Event::LocalInvitation {
+                        invitation,
+                        event: LocalInvitationEvent::Accepted { .. },
+                    }
+                    | Event::LocalInvitation {
+                        invitation,
+                        event: LocalInvitationEvent::Refused { .. },
+                    } => *invitation == id,
                     _ => true,
                 })
                 .cloned()
@@ -334,37 +370,45 @@ fn several_calls_at_once_end_independently() {
         assert_eq!(
             of(first.id()),
             vec![
-                Event::LocalInvitationReceivedByPeer {
-                    invitation: first.id()
-                },
-                Event::LocalInvitationAccepted {
+                Event::LocalInvitation {
                     invitation: first.id(),
-                    response: String::new()
+                    event: LocalInvitationEvent::ReceivedByPeer
+                },
+                Event::LocalInvitation {
+                    invitation: first.id(),
+                    event: LocalInvitationEvent::Accepted {
+                        response: String::new()
+                    }
                 }
             ]
         );
         assert_eq!(
             of(second.id()),
             vec![
-                Event::LocalInvitationReceivedByPeer {
-                    invitation: second.id()
-                },
-                Event::LocalInvitationRefused {
+                Event::LocalInvitation {
                     invitation: second.id(),
-                    response: String::new()
+                    event: LocalInvitationEvent::ReceivedByPeer
+                },
+                Event::LocalInvitation {
+                    invitation: second.id(),
+                    event: LocalInvitationEvent::Refused {
+                        response: String::new()
+                    }
                 }
             ]
         );
         assert_eq!(
             bob.next_invitation_event().await,
-            Event::RemoteInvitationRefused {
-                invitation: key(&r2)
+            Event::RemoteInvitation {
+                invitation: key(&r2),
+                event: RemoteInvitationEvent::Refused
             }
         );
         assert_eq!(
             bob.next_invitation_event().await,
-            Event::RemoteInvitationAccepted {
-                invitation: key(&r1)
+            Event::RemoteInvitation {
+                invitation: key(&r1),
+                event: RemoteInvitationEvent::Accepted
             }
         );
         alice.logout().await.expect("logout");
@@ -392,9 +436,11 @@ fn invitation_misuse_and_sending_while_logged_out() {
         call.send().expect("send");
         assert_eq!(
             alice.next_invitation_event().await,
-            Event::LocalInvitationFailure {
+            Event::LocalInvitation {
                 invitation: call.id(),
-                reason: LocalInvitationFailureReason::NotLoggedin
+                event: LocalInvitationEvent::Failure {
+                    reason: LocalInvitationFailureReason::NotLoggedin
+                }
             }
         );
         assert_eq!(call.state(), Some(L::Failure));
@@ -428,9 +474,11 @@ fn an_offline_callee_fails_the_call_with_peer_offline_after_30_s() {
         .await;
         assert_eq!(
             failure,
-            Ok(Event::LocalInvitationFailure {
+            Ok(Event::LocalInvitation {
                 invitation: call.id(),
-                reason: LocalInvitationFailureReason::PeerOffline
+                event: LocalInvitationEvent::Failure {
+                    reason: LocalInvitationFailureReason::PeerOffline
+                }
             })
         );
         alice.logout().await.expect("logout");

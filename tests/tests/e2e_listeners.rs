@@ -3,6 +3,7 @@
 //! only their object, and a listener that stops reading loses its oldest events and is told
 //! how many, without holding anyone else up.
 
+use rtm_proto::ChannelEvent;
 use rtm_proto::{Event, Message, ServerConfig};
 use rtm_tests::{cid, run, uid, within, TestServer};
 use rtm_transport_smol::RecvError;
@@ -15,10 +16,13 @@ async fn next_text(events: &rtm_transport_smol::Events) -> (String, String) {
     within(WAIT, "a channel message", async {
         loop {
             match events.recv().await {
-                Ok(Event::ChannelMessage {
+                Ok(Event::Channel {
                     channel,
-                    message: Message::Text { text },
-                    ..
+                    event:
+                        ChannelEvent::Message {
+                            message: Message::Text { text },
+                            ..
+                        },
                 }) => return (channel.to_string(), text),
                 Ok(_) => {}
                 Err(e) => panic!("listener failed: {e}"),
@@ -76,7 +80,13 @@ fn every_listener_hears_every_event_and_a_channel_listener_only_its_channel() {
             loop {
                 let event = room_only.recv().await.expect("listening");
                 assert_eq!(event.channel(), Some(&cid("room")), "{event:?}");
-                let done = matches!(event, Event::ChannelMessage { .. });
+                let done = matches!(
+                    event,
+                    Event::Channel {
+                        event: ChannelEvent::Message { .. },
+                        ..
+                    }
+                );
                 heard.push(event);
                 if done {
                     return heard;
@@ -84,9 +94,11 @@ fn every_listener_hears_every_event_and_a_channel_listener_only_its_channel() {
             }
         })
         .await;
-        assert!(heard.contains(&Event::MemberJoined {
+        assert!(heard.contains(&Event::Channel {
             channel: cid("room"),
-            member_id: uid("alice"),
+            event: ChannelEvent::MemberJoined {
+                member_id: uid("alice")
+            }
         }));
     });
 }
@@ -122,8 +134,12 @@ fn a_listener_that_stops_reading_is_told_what_it_lost_and_others_are_not_held_up
         assert!(lost >= 12, "{lost}");
         let mut last = None;
         while let Ok(Some(event)) = asleep.try_recv() {
-            if let Event::ChannelMessage {
-                message: Message::Text { text },
+            if let Event::Channel {
+                event:
+                    ChannelEvent::Message {
+                        message: Message::Text { text },
+                        ..
+                    },
                 ..
             } = event
             {

@@ -11,7 +11,9 @@ use crate::wire::{InvitationKey, PeerOnlineState};
 
 use super::{ConnectionChangeReason, ConnectionState, InvitationId, RequestId, Response};
 
-/// Events for the application (§5.1). New events may be added: match with a `_` arm.
+/// Events for the application (§5.1), nested by the object they are about: a channel's
+/// events carry their channel, an invitation's its invitation. New events may be added:
+/// match with a `_` arm.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
@@ -38,82 +40,94 @@ pub enum Event {
         request: RequestId,
         response: Response,
     },
-    /// `ChannelMessage(message, memberId, {serverReceivedTs})`.
-    ChannelMessage {
+    /// An event of one channel the client joined: what `RtmChannel.on(...)` hears.
+    Channel {
         channel: ChannelId,
+        event: ChannelEvent,
+    },
+    /// An event of one invitation this client sent: what `LocalInvitation.on(...)` hears.
+    LocalInvitation {
+        invitation: InvitationId,
+        event: LocalInvitationEvent,
+    },
+    /// An event of one invitation this client received: what `RemoteInvitation.on(...)`
+    /// hears, starting with [`RemoteInvitationEvent::Received`] (the SDK's
+    /// `RemoteInvitationReceived` on the client).
+    RemoteInvitation {
+        invitation: InvitationKey,
+        event: RemoteInvitationEvent,
+    },
+}
+
+/// The events of one channel (§6.2), carried by [`Event::Channel`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ChannelEvent {
+    /// `ChannelMessage(message, memberId, {serverReceivedTs})`.
+    Message {
         member_id: UserId,
         message: Message,
         server_received_ts: u64,
     },
     /// `MemberJoined(memberId)`.
-    MemberJoined {
-        channel: ChannelId,
-        member_id: UserId,
-    },
+    MemberJoined { member_id: UserId },
     /// `MemberLeft(memberId)`.
-    MemberLeft {
-        channel: ChannelId,
-        member_id: UserId,
-    },
+    MemberLeft { member_id: UserId },
     /// `MemberCountUpdated(memberCount)`.
-    MemberCountUpdated { channel: ChannelId, count: u32 },
+    MemberCountUpdated { count: u32 },
     /// `AttributesUpdated(attributes)`: the complete set.
     AttributesUpdated {
-        channel: ChannelId,
         attributes: BTreeMap<String, ChannelAttribute>,
     },
+}
+
+/// The events of one sent invitation (§7.3), carried by [`Event::LocalInvitation`]. Each
+/// ends the invitation but [`LocalInvitationEvent::ReceivedByPeer`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LocalInvitationEvent {
     /// `LocalInvitationReceivedByPeer`.
-    LocalInvitationReceivedByPeer { invitation: InvitationId },
+    ReceivedByPeer,
     /// `LocalInvitationAccepted(response)`.
-    LocalInvitationAccepted {
-        invitation: InvitationId,
-        response: String,
-    },
+    Accepted { response: String },
     /// `LocalInvitationRefused(response)`.
-    LocalInvitationRefused {
-        invitation: InvitationId,
-        response: String,
-    },
+    Refused { response: String },
     /// `LocalInvitationCanceled`.
-    LocalInvitationCanceled { invitation: InvitationId },
+    Canceled,
     /// `LocalInvitationFailure(reason)`.
-    LocalInvitationFailure {
-        invitation: InvitationId,
+    Failure {
         reason: LocalInvitationFailureReason,
     },
+}
+
+/// The events of one received invitation (§7.4), carried by [`Event::RemoteInvitation`].
+/// Each ends the invitation but [`RemoteInvitationEvent::Received`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RemoteInvitationEvent {
     /// `RemoteInvitationReceived(remoteInvitation)`.
-    RemoteInvitationReceived {
-        invitation: InvitationKey,
+    Received {
         caller_id: UserId,
         content: String,
         channel_id: String,
     },
     /// `RemoteInvitationAccepted`.
-    RemoteInvitationAccepted { invitation: InvitationKey },
+    Accepted,
     /// `RemoteInvitationRefused`.
-    RemoteInvitationRefused { invitation: InvitationKey },
+    Refused,
     /// `RemoteInvitationCanceled(content)`.
-    RemoteInvitationCanceled {
-        invitation: InvitationKey,
-        content: String,
-    },
+    Canceled { content: String },
     /// `RemoteInvitationFailure(reason)`.
-    RemoteInvitationFailure {
-        invitation: InvitationKey,
+    Failure {
         reason: RemoteInvitationFailureReason,
     },
 }
 
 impl Event {
-    /// The channel this event is about (channel messages, member events and counts,
-    /// channel attributes): what an `RtmChannel`'s listener hears.
+    /// The channel this event is about: what an `RtmChannel`'s listener hears.
     pub fn channel(&self) -> Option<&ChannelId> {
         match self {
-            Event::ChannelMessage { channel, .. }
-            | Event::MemberJoined { channel, .. }
-            | Event::MemberLeft { channel, .. }
-            | Event::MemberCountUpdated { channel, .. }
-            | Event::AttributesUpdated { channel, .. } => Some(channel),
+            Event::Channel { channel, .. } => Some(channel),
             _ => None,
         }
     }
@@ -121,11 +135,7 @@ impl Event {
     /// The local (sent) invitation this event is about.
     pub fn local_invitation(&self) -> Option<InvitationId> {
         match self {
-            Event::LocalInvitationReceivedByPeer { invitation }
-            | Event::LocalInvitationAccepted { invitation, .. }
-            | Event::LocalInvitationRefused { invitation, .. }
-            | Event::LocalInvitationCanceled { invitation }
-            | Event::LocalInvitationFailure { invitation, .. } => Some(*invitation),
+            Event::LocalInvitation { invitation, .. } => Some(*invitation),
             _ => None,
         }
     }
@@ -133,12 +143,42 @@ impl Event {
     /// The remote (received) invitation this event is about.
     pub fn remote_invitation(&self) -> Option<&InvitationKey> {
         match self {
-            Event::RemoteInvitationReceived { invitation, .. }
-            | Event::RemoteInvitationAccepted { invitation }
-            | Event::RemoteInvitationRefused { invitation }
-            | Event::RemoteInvitationCanceled { invitation, .. }
-            | Event::RemoteInvitationFailure { invitation, .. } => Some(invitation),
+            Event::RemoteInvitation { invitation, .. } => Some(invitation),
             _ => None,
+        }
+    }
+
+    /// The SDK's name for this event (`"MemberJoined"`, `"LocalInvitationAccepted"`, ...),
+    /// as `on(name, ...)` takes it in the Web SDK.
+    pub fn sdk_name(&self) -> &'static str {
+        match self {
+            Event::ConnectionStateChanged { .. } => "ConnectionStateChanged",
+            Event::MessageFromPeer { .. } => "MessageFromPeer",
+            Event::PeersOnlineStatusChanged(_) => "PeersOnlineStatusChanged",
+            Event::TokenExpired => "TokenExpired",
+            Event::TokenPrivilegeWillExpire => "TokenPrivilegeWillExpire",
+            Event::Response { .. } => "Response",
+            Event::Channel { event, .. } => match event {
+                ChannelEvent::Message { .. } => "ChannelMessage",
+                ChannelEvent::MemberJoined { .. } => "MemberJoined",
+                ChannelEvent::MemberLeft { .. } => "MemberLeft",
+                ChannelEvent::MemberCountUpdated { .. } => "MemberCountUpdated",
+                ChannelEvent::AttributesUpdated { .. } => "AttributesUpdated",
+            },
+            Event::LocalInvitation { event, .. } => match event {
+                LocalInvitationEvent::ReceivedByPeer => "LocalInvitationReceivedByPeer",
+                LocalInvitationEvent::Accepted { .. } => "LocalInvitationAccepted",
+                LocalInvitationEvent::Refused { .. } => "LocalInvitationRefused",
+                LocalInvitationEvent::Canceled => "LocalInvitationCanceled",
+                LocalInvitationEvent::Failure { .. } => "LocalInvitationFailure",
+            },
+            Event::RemoteInvitation { event, .. } => match event {
+                RemoteInvitationEvent::Received { .. } => "RemoteInvitationReceived",
+                RemoteInvitationEvent::Accepted => "RemoteInvitationAccepted",
+                RemoteInvitationEvent::Refused => "RemoteInvitationRefused",
+                RemoteInvitationEvent::Canceled { .. } => "RemoteInvitationCanceled",
+                RemoteInvitationEvent::Failure { .. } => "RemoteInvitationFailure",
+            },
         }
     }
 }

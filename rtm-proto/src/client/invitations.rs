@@ -6,6 +6,7 @@
 //! and are resent after a reconnect; after a reconnect that lost the session the client asks
 //! the server what became of its open invitations.
 
+use crate::client::{LocalInvitationEvent, RemoteInvitationEvent};
 use std::collections::BTreeSet;
 
 use crate::errors::InvitationApiCallError as E;
@@ -125,9 +126,11 @@ impl Client {
         }
         if !logged_in {
             inv.state = L::Failure;
-            self.emit(Event::LocalInvitationFailure {
+            self.emit(Event::LocalInvitation {
                 invitation: id,
-                reason: LocalInvitationFailureReason::NotLoggedin,
+                event: LocalInvitationEvent::Failure {
+                    reason: LocalInvitationFailureReason::NotLoggedin,
+                },
             });
             return Ok(());
         }
@@ -269,11 +272,13 @@ impl Client {
                     response: String::new(),
                 },
             );
-            self.emit(Event::RemoteInvitationReceived {
+            self.emit(Event::RemoteInvitation {
                 invitation: key,
-                caller_id: caller.clone(),
-                content,
-                channel_id,
+                event: RemoteInvitationEvent::Received {
+                    caller_id: caller.clone(),
+                    content,
+                    channel_id,
+                },
             });
             self.prune_ended_invitations();
         }
@@ -303,23 +308,35 @@ impl Client {
         // The callee evidently received it if it answered: report that first (§10.2).
         let answered = matches!(u.state, L::AcceptedByRemote | L::RefusedByRemote);
         if u.state == L::ReceivedByRemote || (answered && was == L::SentToRemote) {
-            self.emit(Event::LocalInvitationReceivedByPeer { invitation: id });
+            self.emit(Event::LocalInvitation {
+                invitation: id,
+                event: LocalInvitationEvent::ReceivedByPeer,
+            });
         }
         let event = match u.state {
-            L::AcceptedByRemote => Event::LocalInvitationAccepted {
+            L::AcceptedByRemote => Event::LocalInvitation {
                 invitation: id,
-                response: u.response,
+                event: LocalInvitationEvent::Accepted {
+                    response: u.response,
+                },
             },
-            L::RefusedByRemote => Event::LocalInvitationRefused {
+            L::RefusedByRemote => Event::LocalInvitation {
                 invitation: id,
-                response: u.response,
+                event: LocalInvitationEvent::Refused {
+                    response: u.response,
+                },
             },
-            L::Canceled => Event::LocalInvitationCanceled { invitation: id },
-            L::Failure => Event::LocalInvitationFailure {
+            L::Canceled => Event::LocalInvitation {
                 invitation: id,
-                reason: u
-                    .reason
-                    .unwrap_or(LocalInvitationFailureReason::InvitationExpire),
+                event: LocalInvitationEvent::Canceled,
+            },
+            L::Failure => Event::LocalInvitation {
+                invitation: id,
+                event: LocalInvitationEvent::Failure {
+                    reason: u
+                        .reason
+                        .unwrap_or(LocalInvitationFailureReason::InvitationExpire),
+                },
             },
             L::Idle | L::SentToRemote | L::ReceivedByRemote => return,
         };
@@ -340,17 +357,25 @@ impl Client {
         }
         inv.state = u.state;
         let event = match u.state {
-            R::Accepted => Event::RemoteInvitationAccepted { invitation: key },
-            R::Refused => Event::RemoteInvitationRefused { invitation: key },
-            R::Canceled => Event::RemoteInvitationCanceled {
+            R::Accepted => Event::RemoteInvitation {
                 invitation: key,
-                content: u.content,
+                event: RemoteInvitationEvent::Accepted,
             },
-            _ => Event::RemoteInvitationFailure {
+            R::Refused => Event::RemoteInvitation {
                 invitation: key,
-                reason: u
-                    .reason
-                    .unwrap_or(RemoteInvitationFailureReason::InvitationExpire),
+                event: RemoteInvitationEvent::Refused,
+            },
+            R::Canceled => Event::RemoteInvitation {
+                invitation: key,
+                event: RemoteInvitationEvent::Canceled { content: u.content },
+            },
+            _ => Event::RemoteInvitation {
+                invitation: key,
+                event: RemoteInvitationEvent::Failure {
+                    reason: u
+                        .reason
+                        .unwrap_or(RemoteInvitationFailureReason::InvitationExpire),
+                },
             },
         };
         self.emit(event);

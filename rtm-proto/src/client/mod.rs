@@ -62,7 +62,7 @@ use crate::timers::TimerQueue;
 use crate::wire::{ClientFrame, InvitationKey, PeerOnlineState};
 
 pub use attributes::ChannelAttributeOptions;
-pub use events::Event;
+pub use events::{ChannelEvent, Event, LocalInvitationEvent, RemoteInvitationEvent};
 pub use invitations::{InvitationId, LocalInvitation, RemoteInvitation};
 pub use io::{ClientConfig, ClientInput, ClientOutput, Response};
 pub use link::{ConnectionChangeReason, ConnectionState};

@@ -2,6 +2,7 @@
 //! of each push to the application once (a push resent after a resume is acknowledged but
 //! not delivered again).
 
+use crate::client::ChannelEvent;
 use crate::wire::{ClientFrame, Push};
 
 use super::link::Link;
@@ -89,34 +90,33 @@ impl Client {
                 if !self.accept_channel_message(&channel, epoch, cseq) {
                     return;
                 }
-                Event::ChannelMessage {
+                Event::Channel {
                     channel,
-                    member_id: from,
-                    message,
-                    server_received_ts: server_ts,
+                    event: ChannelEvent::Message {
+                        member_id: from,
+                        message,
+                        server_received_ts: server_ts,
+                    },
                 }
             }
-            Push::MemberJoined { channel, member } if self.in_channel(&channel) => {
-                Event::MemberJoined {
-                    channel,
-                    member_id: member,
-                }
-            }
-            Push::MemberLeft { channel, member } if self.in_channel(&channel) => {
-                Event::MemberLeft {
-                    channel,
-                    member_id: member,
-                }
-            }
-            Push::MemberCount { channel, count } if self.in_channel(&channel) => {
-                Event::MemberCountUpdated { channel, count }
-            }
+            Push::MemberJoined { channel, member } if self.in_channel(&channel) => Event::Channel {
+                channel,
+                event: ChannelEvent::MemberJoined { member_id: member },
+            },
+            Push::MemberLeft { channel, member } if self.in_channel(&channel) => Event::Channel {
+                channel,
+                event: ChannelEvent::MemberLeft { member_id: member },
+            },
+            Push::MemberCount { channel, count } if self.in_channel(&channel) => Event::Channel {
+                channel,
+                event: ChannelEvent::MemberCountUpdated { count },
+            },
             Push::AttributesUpdated {
                 channel,
                 attributes,
-            } if self.in_channel(&channel) => Event::AttributesUpdated {
+            } if self.in_channel(&channel) => Event::Channel {
                 channel,
-                attributes,
+                event: ChannelEvent::AttributesUpdated { attributes },
             },
             Push::Invitation {
                 caller,

@@ -1,5 +1,6 @@
 //! `rtm call` and `rtm answer`.
 
+use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -105,10 +106,22 @@ pub async fn call(
             Next::Event(event) => {
                 if event.local_invitation() == Some(id) {
                     match event {
-                        Event::LocalInvitationAccepted { .. } => break ExitCode::SUCCESS,
-                        Event::LocalInvitationRefused { .. } => break ExitCode::from(REFUSED),
-                        Event::LocalInvitationCanceled { .. } => break ExitCode::from(CANCELED),
-                        Event::LocalInvitationFailure { .. } => break ExitCode::from(FAILED),
+                        Event::LocalInvitation {
+                            event: LocalInvitationEvent::Accepted { .. },
+                            ..
+                        } => break ExitCode::SUCCESS,
+                        Event::LocalInvitation {
+                            event: LocalInvitationEvent::Refused { .. },
+                            ..
+                        } => break ExitCode::from(REFUSED),
+                        Event::LocalInvitation {
+                            event: LocalInvitationEvent::Canceled,
+                            ..
+                        } => break ExitCode::from(CANCELED),
+                        Event::LocalInvitation {
+                            event: LocalInvitationEvent::Failure { .. },
+                            ..
+                        } => break ExitCode::from(FAILED),
                         _ => {}
                     }
                 } else if is_aborted(&event) {
@@ -164,7 +177,10 @@ pub async fn answer(
         )
         .await;
         match next {
-            Next::Event(Event::RemoteInvitationReceived { invitation, .. }) => break invitation,
+            Next::Event(Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Received { .. },
+            }) => break invitation,
             Next::Event(event) if is_aborted(&event) => return ExitCode::FAILURE,
             Next::Event(_) => {}
             Next::Stop | Next::Closed => {
@@ -216,14 +232,19 @@ pub async fn answer(
             Next::Stop | Next::Closed => break ExitCode::FAILURE,
         };
         let took_effect = match &event {
-            Event::RemoteInvitationAccepted { invitation } if *invitation == key => Some(accept),
-            Event::RemoteInvitationRefused { invitation } if *invitation == key => Some(!accept),
-            Event::RemoteInvitationCanceled { invitation, .. }
-            | Event::RemoteInvitationFailure { invitation, .. }
-                if *invitation == key =>
-            {
-                Some(false)
-            }
+            Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Accepted,
+            } if *invitation == key => Some(accept),
+            Event::RemoteInvitation {
+                invitation,
+                event: RemoteInvitationEvent::Refused,
+            } if *invitation == key => Some(!accept),
+            Event::RemoteInvitation {
+                invitation,
+                event:
+                    RemoteInvitationEvent::Canceled { .. } | RemoteInvitationEvent::Failure { .. },
+            } if *invitation == key => Some(false),
             _ if is_aborted(&event) => Some(false),
             _ => None,
         };

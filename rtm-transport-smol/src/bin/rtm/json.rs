@@ -2,12 +2,12 @@
 //! and enum names, and results of calls as `{"op": METHOD, "code": N, ...}` (`code` 0 on
 //! success; on failure also `"error"`, the error's description).
 
+use rtm_proto::{ChannelEvent, LocalInvitationEvent, RemoteInvitationEvent};
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use base64::Engine;
 use rtm_proto::attributes::ChannelAttribute;
-use rtm_proto::wire::InvitationKey;
 use rtm_proto::{ConnectionChangeReason, ConnectionState, Event, Message, PeerOnlineState};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -98,19 +98,12 @@ pub fn user_attributes_json(attributes: &BTreeMap<String, String>) -> Value {
     json!(attributes)
 }
 
-fn remote(name: &str, key: &InvitationKey) -> Value {
-    json!({
-        "event": name,
-        "caller_id": key.caller.as_str(),
-        "invitation": key.invitation,
-    })
-}
-
-/// One event as a JSON object: `{"event": NAME, ...fields}` with the SDK's names.
+/// One event as a JSON object: `{"event": NAME, ...fields}` with the SDK's names
+/// ([`Event::sdk_name`]); a channel's or an invitation's events carry its id.
 pub fn event_json(event: &Event) -> Value {
-    match event {
+    let mut v = json!({ "event": event.sdk_name() });
+    let fields = match event {
         Event::ConnectionStateChanged { state, reason } => json!({
-            "event": "ConnectionStateChanged",
             "state": state_name(*state),
             "reason": reason_name(*reason),
         }),
@@ -120,134 +113,96 @@ pub fn event_json(event: &Event) -> Value {
             server_received_ts,
             is_offline_message,
         } => {
-            let mut v = json!({
-                "event": "MessageFromPeer",
+            let mut f = json!({
                 "peer_id": peer_id.as_str(),
                 "server_received_ts": server_received_ts,
                 "is_offline_message": is_offline_message,
             });
-            add_message(&mut v, message);
-            v
+            add_message(&mut f, message);
+            f
         }
         Event::PeersOnlineStatusChanged(peers) => {
             let peers: serde_json::Map<String, Value> = peers
                 .iter()
                 .map(|(p, s)| (p.to_string(), json!(peer_state_name(*s))))
                 .collect();
-            json!({ "event": "PeersOnlineStatusChanged", "peers": peers })
+            json!({ "peers": peers })
         }
-        Event::ChannelMessage {
-            channel,
+        Event::Channel { channel, event } => {
+            let mut f = channel_event_json(event);
+            merge(&mut f, json!({ "channel_id": channel.as_str() }));
+            f
+        }
+        Event::LocalInvitation { invitation, event } => {
+            let mut f = local_invitation_event_json(event);
+            merge(&mut f, json!({ "invitation": invitation.0 }));
+            f
+        }
+        Event::RemoteInvitation { invitation, event } => {
+            let mut f = remote_invitation_event_json(event);
+            merge(
+                &mut f,
+                json!({ "caller_id": invitation.caller.as_str(), "invitation": invitation.invitation }),
+            );
+            f
+        }
+        Event::TokenExpired | Event::TokenPrivilegeWillExpire => json!({}),
+        // Results go to the call that asked, never to the event stream; and events the CLI
+        // has no format for yet: their Debug.
+        other => json!({ "debug": format!("{other:?}") }),
+    };
+    merge(&mut v, fields);
+    v
+}
+
+fn channel_event_json(event: &ChannelEvent) -> Value {
+    match event {
+        ChannelEvent::Message {
             member_id,
             message,
             server_received_ts,
         } => {
-            let mut v = json!({
-                "event": "ChannelMessage",
-                "channel_id": channel.as_str(),
+            let mut f = json!({
                 "member_id": member_id.as_str(),
                 "server_received_ts": server_received_ts,
             });
-            add_message(&mut v, message);
-            v
+            add_message(&mut f, message);
+            f
         }
-        Event::MemberJoined { channel, member_id } => json!({
-            "event": "MemberJoined",
-            "channel_id": channel.as_str(),
-            "member_id": member_id.as_str(),
-        }),
-        Event::MemberLeft { channel, member_id } => json!({
-            "event": "MemberLeft",
-            "channel_id": channel.as_str(),
-            "member_id": member_id.as_str(),
-        }),
-        Event::MemberCountUpdated { channel, count } => json!({
-            "event": "MemberCountUpdated",
-            "channel_id": channel.as_str(),
-            "member_count": count,
-        }),
-        Event::AttributesUpdated {
-            channel,
-            attributes,
-        } => json!({
-            "event": "AttributesUpdated",
-            "channel_id": channel.as_str(),
-            "attributes": channel_attributes_json(attributes),
-        }),
-        Event::TokenExpired => json!({ "event": "TokenExpired" }),
-        Event::TokenPrivilegeWillExpire => json!({ "event": "TokenPrivilegeWillExpire" }),
-        Event::LocalInvitationReceivedByPeer { invitation } => json!({
-            "event": "LocalInvitationReceivedByPeer",
-            "invitation": invitation.0,
-        }),
-        Event::LocalInvitationAccepted {
-            invitation,
-            response,
-        } => json!({
-            "event": "LocalInvitationAccepted",
-            "invitation": invitation.0,
-            "response": response,
-        }),
-        Event::LocalInvitationRefused {
-            invitation,
-            response,
-        } => json!({
-            "event": "LocalInvitationRefused",
-            "invitation": invitation.0,
-            "response": response,
-        }),
-        Event::LocalInvitationCanceled { invitation } => json!({
-            "event": "LocalInvitationCanceled",
-            "invitation": invitation.0,
-        }),
-        Event::LocalInvitationFailure { invitation, reason } => json!({
-            "event": "LocalInvitationFailure",
-            "invitation": invitation.0,
-            "reason": sdk_name(reason),
-        }),
-        Event::RemoteInvitationReceived {
-            invitation,
-            caller_id: _,
+        ChannelEvent::MemberJoined { member_id } | ChannelEvent::MemberLeft { member_id } => {
+            json!({ "member_id": member_id.as_str() })
+        }
+        ChannelEvent::MemberCountUpdated { count } => json!({ "member_count": count }),
+        ChannelEvent::AttributesUpdated { attributes } => {
+            json!({ "attributes": channel_attributes_json(attributes) })
+        }
+        other => json!({ "debug": format!("{other:?}") }),
+    }
+}
+
+fn local_invitation_event_json(event: &LocalInvitationEvent) -> Value {
+    match event {
+        LocalInvitationEvent::Accepted { response }
+        | LocalInvitationEvent::Refused { response } => {
+            json!({ "response": response })
+        }
+        LocalInvitationEvent::Failure { reason } => json!({ "reason": sdk_name(reason) }),
+        LocalInvitationEvent::ReceivedByPeer | LocalInvitationEvent::Canceled => json!({}),
+        other => json!({ "debug": format!("{other:?}") }),
+    }
+}
+
+fn remote_invitation_event_json(event: &RemoteInvitationEvent) -> Value {
+    match event {
+        RemoteInvitationEvent::Received {
             content,
             channel_id,
-        } => {
-            let mut v = remote("RemoteInvitationReceived", invitation);
-            merge(
-                &mut v,
-                json!({ "content": content, "channel_id": channel_id }),
-            );
-            v
-        }
-        Event::RemoteInvitationAccepted { invitation } => {
-            remote("RemoteInvitationAccepted", invitation)
-        }
-        Event::RemoteInvitationRefused { invitation } => {
-            remote("RemoteInvitationRefused", invitation)
-        }
-        Event::RemoteInvitationCanceled {
-            invitation,
-            content,
-        } => {
-            let mut v = remote("RemoteInvitationCanceled", invitation);
-            merge(&mut v, json!({ "content": content }));
-            v
-        }
-        Event::RemoteInvitationFailure { invitation, reason } => {
-            let mut v = remote("RemoteInvitationFailure", invitation);
-            merge(&mut v, json!({ "reason": sdk_name(reason) }));
-            v
-        }
-        // Results go to the call that asked, never to the event stream; and events the CLI
-        // has no format for yet: their name and Debug.
-        #[allow(unreachable_patterns)]
-        other => {
-            let debug = format!("{other:?}");
-            let name: String = debug
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            json!({ "event": name, "debug": debug })
-        }
+            ..
+        } => json!({ "content": content, "channel_id": channel_id }),
+        RemoteInvitationEvent::Canceled { content } => json!({ "content": content }),
+        RemoteInvitationEvent::Failure { reason } => json!({ "reason": sdk_name(reason) }),
+        RemoteInvitationEvent::Accepted | RemoteInvitationEvent::Refused => json!({}),
+        other => json!({ "debug": format!("{other:?}") }),
     }
 }
 
