@@ -13,7 +13,7 @@ pub enum Message {
     Text { text: String },
     /// `MessageType.RAW`: opaque bytes (base64 on the wire) with an optional description.
     Raw {
-        #[serde(with = "crate::wire::base64_bytes")]
+        #[serde(with = "base64_bytes")]
         data: Vec<u8>,
         #[serde(default)]
         description: String,
@@ -71,6 +71,23 @@ impl Message {
                 field(field(fnv(h, b"r"), data), description.as_bytes())
             }
         }
+    }
+}
+
+/// Serde helper: `Vec<u8>` as standard base64 text.
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }
 

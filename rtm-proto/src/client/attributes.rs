@@ -12,8 +12,8 @@ use crate::ids::{ChannelId, UserId};
 use crate::time::Timestamp;
 use crate::wire::ClientFrame;
 
-use super::channels::SHORT_TIMEOUT;
-use super::requests::PendingKind;
+use super::pending::PendingKind;
+use super::pending::SHORT_TIMEOUT;
 use super::{Client, RequestId};
 
 /// `ChannelAttributeOptions` (§4.6).

@@ -1,7 +1,6 @@
 //! Channels on the client (§4.7, §4.8, §5.2): join, leave, messages, members, counts, and
 //! rejoining after a reconnect that lost the server session (§2.6).
 
-use core::time::Duration;
 use std::collections::VecDeque;
 
 use crate::errors::*;
@@ -12,11 +11,8 @@ use crate::ratelimit::Rate;
 use crate::time::Timestamp;
 use crate::wire::{ChannelCursor, ClientFrame};
 
-use super::requests::PendingKind;
+use super::pending::{PendingKind, SHORT_TIMEOUT};
 use super::{Client, RequestId};
-
-/// Join, getMembers, member-count and attribute requests time out after 5 s (§9.3).
-pub(super) const SHORT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A channel this client has joined or is joining.
 #[derive(Debug, Clone)]

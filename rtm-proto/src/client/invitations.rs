@@ -18,7 +18,7 @@ use crate::invitation::{
 use crate::time::Timestamp;
 use crate::wire::{ClientFrame, InvitationKey, LocalInvitationUpdate, RemoteInvitationUpdate};
 
-use super::requests::PendingKind;
+use super::pending::PendingKind;
 use super::{Client, Event};
 
 /// A caller-side invitation handle (`LocalInvitation`).

@@ -42,6 +42,7 @@ mod io;
 mod limiters;
 mod link;
 mod peers;
+mod pending;
 mod replies;
 mod requests;
 mod resync;
@@ -80,7 +81,7 @@ pub struct RequestId(pub u32);
 /// A request waiting for its answer.
 #[derive(Debug, Clone)]
 struct Pending {
-    kind: requests::PendingKind,
+    kind: pending::PendingKind,
     /// The encoded request, (re)sent whenever a link comes up.
     frame: Bytes,
     /// The transport it was last sent on.

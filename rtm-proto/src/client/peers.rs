@@ -9,7 +9,7 @@ use crate::limits::{MAX_QUERY_PEERS, MAX_SUBSCRIPTIONS};
 use crate::message::Message;
 use crate::wire::{ClientFrame, PeerStatus};
 
-use super::requests::PendingKind;
+use super::pending::PendingKind;
 use super::{Client, Event, RequestId};
 
 /// `SendMessageOptions` (§4.3.2).

@@ -4,10 +4,9 @@
 //! Pushes of the delivery stream go to `stream.rs`; notices are handled here beside replies
 //! because both arrive only on an established link.
 
-use crate::errors::*;
 use crate::wire::{Notice, Reply, ServerFrame};
 
-use super::requests::PendingKind;
+use super::pending::{answers, failure_response, Failure, PendingKind};
 use super::resync::Fate;
 use super::{Client, Event, RequestId, Response, TransportId};
 
@@ -163,106 +162,4 @@ impl Client {
             self.respond(RequestId(id), response);
         }
     }
-}
-
-/// Whether `reply` is an answer a request of `kind` can take.
-fn answers(reply: &Reply, kind: &PendingKind) -> bool {
-    use PendingKind as K;
-    match reply {
-        Reply::Error { .. } => true,
-        Reply::LoginOk { .. } => false,
-        Reply::PeerMessageResult { .. } => matches!(kind, K::PeerMessage),
-        Reply::OnlineStatus { .. } => matches!(kind, K::QueryOnline),
-        Reply::Subscribed { .. } => matches!(kind, K::Subscribe(_) | K::Resubscribe),
-        Reply::Joined { .. } => matches!(kind, K::Join(_) | K::Rejoin(_)),
-        Reply::Members { .. } => matches!(kind, K::GetMembers),
-        Reply::MemberCounts { .. } => matches!(kind, K::GetMemberCount),
-        Reply::UserAttributes { .. } => matches!(kind, K::GetUserAttrs),
-        Reply::ChannelAttributes { .. } => matches!(kind, K::GetChannelAttrs),
-        Reply::InvitationStates { .. } => matches!(kind, K::InvitationSync(..)),
-        Reply::Ok { .. } => matches!(
-            kind,
-            K::Unsubscribe(_)
-                | K::RenewToken(_)
-                | K::Leave(_)
-                | K::Unjoin(_)
-                | K::ChannelMessage
-                | K::UserAttrWrite(..)
-                | K::AttrWrite
-                | K::Invite(_)
-                | K::InvitationAction
-                | K::RestateUserAttrs
-        ),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Failure {
-    Timeout,
-    NotLoggedIn,
-    /// The server answered with this code of the request's family.
-    Code(u32),
-}
-
-/// The response for a request that failed, `None` for internal requests.
-fn failure_response(kind: PendingKind, why: Failure) -> Option<Response> {
-    /// Picks the family member: the server's code, else TIMEOUT or NOT_LOGGED_IN, with
-    /// FAILURE for a code the family does not know.
-    macro_rules! pick {
-        ($family:ident, $timeout:ident, $failure:ident) => {
-            Err(match why {
-                Failure::Timeout => $family::$timeout,
-                Failure::NotLoggedIn => $family::NotLoggedIn,
-                Failure::Code(c) => $family::from_code(c).unwrap_or($family::$failure),
-            })
-        };
-    }
-    Some(match kind {
-        PendingKind::PeerMessage => {
-            Response::SendMessageToPeer(pick!(PeerMessageError, Timeout, Failure))
-        }
-        PendingKind::QueryOnline => {
-            Response::QueryPeersOnlineStatus(pick!(QueryPeersOnlineStatusError, Timeout, Failure))
-        }
-        PendingKind::Subscribe(_) => Response::SubscribePeersOnlineStatus(pick!(
-            PeerSubscriptionStatusError,
-            Timeout,
-            Failure
-        )),
-        PendingKind::Unsubscribe(_) => Response::UnsubscribePeersOnlineStatus(pick!(
-            PeerSubscriptionStatusError,
-            Timeout,
-            Failure
-        )),
-        // RenewTokenError has no TIMEOUT: a renewal that got no answer is a FAILURE.
-        PendingKind::RenewToken(_) => {
-            Response::RenewToken(pick!(RenewTokenError, Failure, Failure))
-        }
-        PendingKind::Join(_) => Response::Join(pick!(JoinChannelError, Timeout, Failure)),
-        PendingKind::Leave(_) => Response::Leave(pick!(LeaveChannelError, Failure, Failure)),
-        PendingKind::ChannelMessage => {
-            Response::SendChannelMessage(pick!(ChannelMessageError, Timeout, Failure))
-        }
-        PendingKind::GetMembers => Response::GetMembers(pick!(GetMembersError, Timeout, Failure)),
-        PendingKind::GetMemberCount => {
-            Response::GetChannelMemberCount(pick!(GetChannelMemberCountError, Timeout, Failure))
-        }
-        PendingKind::UserAttrWrite(..) | PendingKind::AttrWrite => {
-            Response::AttributeWrite(pick!(AttributeOperationError, Timeout, Failure))
-        }
-        PendingKind::GetUserAttrs => {
-            Response::GetUserAttributes(pick!(AttributeOperationError, Timeout, Failure))
-        }
-        PendingKind::GetChannelAttrs => {
-            Response::GetChannelAttributes(pick!(AttributeOperationError, Timeout, Failure))
-        }
-        PendingKind::Resubscribe
-        | PendingKind::RestateUserAttrs
-        | PendingKind::Rejoin(_)
-        | PendingKind::Unjoin(_)
-        | PendingKind::InvitationAction
-        | PendingKind::InvitationSync(..) => return None,
-        // The server refused to relay the invitation (too many open ones): it failed.
-        PendingKind::Invite(_) => return None,
-    })
 }

@@ -5,55 +5,14 @@
 //! messages carry a `msg_id` the server deduplicates), so a request whose answer was lost with
 //! the old link is answered once, and a message is never delivered twice.
 
-use std::collections::BTreeMap;
-
-use crate::attributes::AttrOp;
 use crate::errors::*;
-use crate::ids::{ChannelId, UserId};
+use crate::ids::ChannelId;
 use crate::wire::ClientFrame;
 
 use super::link::Link;
-use super::replies::Failure;
+use super::pending::{Failure, PendingKind};
 use super::resync::Fate;
 use super::{Client, ClientOutput, Pending, RequestId, Response, TransportId};
-
-#[derive(Debug, Clone)]
-pub(super) enum PendingKind {
-    PeerMessage,
-    QueryOnline,
-    Subscribe(Vec<UserId>),
-    Unsubscribe(Vec<UserId>),
-    RenewToken(String),
-    Join(ChannelId),
-    /// An internal join carrying the client's cursor: the automatic rejoin after a
-    /// reconnect that lost the server session (§2.6), or a correction after a membership
-    /// request timed out (the record says joined).
-    Rejoin(ChannelId),
-    Leave(ChannelId),
-    /// An internal leave correcting the server after a membership request timed out (the
-    /// record says not joined).
-    Unjoin(ChannelId),
-    ChannelMessage,
-    GetMembers,
-    GetMemberCount,
-    /// A write to the local user's attributes, mirrored locally once confirmed.
-    UserAttrWrite(AttrOp, BTreeMap<String, String>, Vec<String>),
-    /// A write to channel attributes.
-    AttrWrite,
-    GetUserAttrs,
-    GetChannelAttrs,
-    /// `invite` for the invitation with this number (kept out of a sync until answered).
-    Invite(u64),
-    /// Cancel, accept or refuse: the outcome comes as a push.
-    InvitationAction,
-    /// A sync of these open invitations after a session loss.
-    InvitationSync(Vec<u64>, Vec<crate::wire::InvitationKey>),
-    /// A correction: `subscribe` with `replace`, the server's subscriptions set to the
-    /// client's record.
-    Resubscribe,
-    /// A correction: `user_attrs` `set` with the client's confirmed copy.
-    RestateUserAttrs,
-}
 
 impl Client {
     /// `renewToken(token)` (§3.5). While the link is down the token is kept for the next

@@ -5,10 +5,11 @@ use crate::attributes::AttrOp;
 use crate::ids::ChannelId;
 use crate::wire::{ChannelCursor, ClientFrame};
 
-use super::channels::{JoinedChannel, SHORT_TIMEOUT};
+use super::channels::JoinedChannel;
 use super::converge::Converge;
 use super::link::Link;
-use super::requests::PendingKind;
+use super::pending::PendingKind;
+use super::pending::SHORT_TIMEOUT;
 use super::Client;
 
 /// What became of a request.

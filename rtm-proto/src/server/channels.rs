@@ -30,9 +30,7 @@ use crate::wire::{ChannelCount, ChannelCursor, PeerMessageOutcome, Push, Reply};
 use super::resends::{Lookup, SendKey, Target, MSG_ID_REUSED, RESENDS_FULL};
 use super::{ConnId, Server, ServerTimer};
 
-pub use crate::limits::{
-    MAX_COUNT_CHANNELS, MAX_GET_MEMBERS, MAX_JOINED, MEMBER_EVENT_LIMIT, REPLAY_MAX, REPLAY_WINDOW,
-};
+pub use crate::limits::{MAX_COUNT_CHANNELS, MAX_GET_MEMBERS, MAX_JOINED, MEMBER_EVENT_LIMIT};
 
 /// How long a member sample of a big channel is reused (`get_members` on > 512 members).
 pub const SAMPLE_TTL: Duration = Duration::from_secs(1);

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use crate::ids::{ChannelId, UserId};
 use crate::wire::Push;
 
-use super::stream::{append, stream_push, StreamLimits, StreamPush};
+use super::delivery::stream_push;
+use super::stream::{StreamLimits, StreamPush};
 use super::Server;
 
 impl Server {
@@ -100,12 +101,12 @@ impl Server {
                 if s.lagging.contains_key(channel) {
                     return;
                 }
-                if limits.full(s, frame.len()) {
+                if limits.full(&s.stream, frame.len()) {
                     s.lagging.insert(channel.clone(), (epoch, cseq));
                     return;
                 }
                 // One session lookup per recipient: this loop is the fan-out's cost.
-                append(s, out, limits, frame.clone(), None);
+                s.stream.append(s.conn, out, limits, frame.clone(), None);
             },
         );
     }
@@ -123,7 +124,7 @@ impl Server {
             let Some(s) = self.sessions.get_mut(uid) else {
                 return;
             };
-            if !limits.at_most_half(s) {
+            if !limits.at_most_half(&s.stream) {
                 return;
             }
             // Messages first, then the counts the member missed: the current ones.

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use crate::ids::UserId;
 use crate::time::Timestamp;
 
-use super::channels::{REPLAY_MAX, REPLAY_WINDOW};
+use crate::limits::{REPLAY_MAX, REPLAY_WINDOW};
 
 /// How often every channel's history is swept of expired entries.
 pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(10);

@@ -64,11 +64,7 @@ impl Server {
     /// without acknowledging any: it pings, but does not read.
     pub(super) fn ack_overdue(&self, uid: &UserId, epoch: u64) -> bool {
         self.sessions.get(uid).is_some_and(|s| {
-            let in_flight = s.unacked.front().is_some_and(|p| p.pos <= s.sent_upto);
-            s.epoch == epoch
-                && s.conn.is_some()
-                && in_flight
-                && self.now.since(s.ack_clock) >= ACK_DEADLINE
+            s.epoch == epoch && s.conn.is_some() && s.stream.ack_overdue(self.now, ACK_DEADLINE)
         })
     }
 

@@ -22,6 +22,7 @@
 mod attributes;
 pub(crate) mod channels;
 mod config;
+mod delivery;
 mod fanout;
 mod history;
 mod invitation;

@@ -12,8 +12,29 @@ use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::ids::UserId;
+use crate::message::Message;
 
-use super::peers::StoredMessage;
+use super::resends::SendKey;
+
+/// A message as the server keeps it until the receiver acknowledges it.
+#[derive(Debug, Clone)]
+pub(super) struct StoredMessage {
+    /// The send it came from; its receiver is `Target::Peer`.
+    pub key: SendKey,
+    pub message: Message,
+    /// Unix ms at which the server received it.
+    pub server_ts: u64,
+    /// Whether it went through the offline store (`isOfflineMessage`).
+    pub offline: bool,
+}
+
+impl StoredMessage {
+    /// What it counts against the offline store's byte bounds: the body, the ids and a
+    /// fixed overhead for the record and its queue slot.
+    pub fn weight(&self) -> usize {
+        self.message.counted_len() + self.key.from.as_str().len() + self.key.to.id_len() + 128
+    }
+}
 
 #[derive(Debug)]
 pub(super) struct OfflineStore {

@@ -14,29 +14,10 @@ use crate::ids::UserId;
 use crate::message::Message;
 use crate::wire::{PeerMessageOutcome, Push, Reply};
 
+use super::offline::StoredMessage;
 use super::resends::{Lookup, SendKey, Target, Waiter, MSG_ID_REUSED, RESENDS_FULL};
 use super::stream::StreamPush;
 use super::{ConnId, Server};
-
-/// A message as the server keeps it until the receiver acknowledges it.
-#[derive(Debug, Clone)]
-pub(super) struct StoredMessage {
-    /// The send it came from; its receiver is `Target::Peer`.
-    pub key: SendKey,
-    pub message: Message,
-    /// Unix ms at which the server received it.
-    pub server_ts: u64,
-    /// Whether it went through the offline store (`isOfflineMessage`).
-    pub offline: bool,
-}
-
-impl StoredMessage {
-    /// What it counts against the offline store's byte bounds: the body, the ids and a
-    /// fixed overhead for the record and its queue slot.
-    pub fn weight(&self) -> usize {
-        self.message.counted_len() + self.key.from.as_str().len() + self.key.to.id_len() + 128
-    }
-}
 
 impl Server {
     #[allow(clippy::too_many_arguments)]
@@ -122,7 +103,7 @@ impl Server {
             offline: false,
         };
         match self.sessions.get(&to) {
-            Some(s) if self.stream_limits().full(s, message_len) => {
+            Some(s) if self.stream_limits().full(&s.stream, message_len) => {
                 // The receiver's stream is full (it is away, or not acknowledging): refuse
                 // rather than grow it, or store it out of order behind the buffered ones.
                 self.resolve_if_pending(&key, PeerMessageOutcome::Unreachable);

@@ -14,7 +14,7 @@ use crate::ids::{ChannelId, UserId};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::wire::{close, KickReason, Notice, PeerOnlineState, Reply, PROTOCOL_VERSION};
 
-use super::stream::Pushed;
+use super::stream::Stream;
 use super::{ConnId, ConnState, Server};
 
 #[derive(Debug)]
@@ -33,26 +33,8 @@ pub(super) struct Session {
     /// AccessToken2 expiry (Unix s); `None` in app-id mode and for 006 tokens (§3.5).
     pub token_expires_at: Option<u64>,
     pub token_gen: u64,
-    /// Position of the next push of the delivery stream.
-    pub next_pos: u64,
-    /// Pushes not yet acknowledged, in position order.
-    pub unacked: VecDeque<Pushed>,
-    /// Encoded bytes of `unacked`.
-    pub unacked_bytes: usize,
-    /// The last position sent on the current connection, and the bytes in flight (sent,
-    /// not acknowledged): the send window.
-    pub sent_upto: u64,
-    pub inflight_bytes: usize,
-    /// How many bytes may be in flight now. It starts at `initial_window_bytes` on every
-    /// connection and grows by what is acknowledged, up to `send_window_bytes` (like TCP's
-    /// slow start): a connection that never reads costs its first window only, so a
-    /// fan-out to a thousand such members copies megabytes, not a gigabyte.
-    pub window_bytes: usize,
-    /// Since when the stream has waited for acknowledgement progress: set when a push
-    /// goes into an empty stream, when an ack takes something off it, and on resume. A
-    /// connection that keeps sending frames while this is older than [`super::liveness::ACK_DEADLINE`] with
-    /// pushes in flight does not read: it is closed as a slow consumer.
-    pub ack_clock: crate::time::Timestamp,
+    /// The delivery stream: every push in order, kept until acknowledged.
+    pub stream: Stream,
     /// Joined channels (≤ 20), each with the `cseq` of its last message before the
     /// membership began (what a resent `join` is answered).
     pub channels: BTreeMap<ChannelId, u64>,
@@ -189,7 +171,7 @@ impl Server {
         // undelivered messages move over to the new one: quietly if it belongs to the same
         // client (which starts afresh, e.g. after its logout was lost), else it is kicked
         // with REMOTE_LOGIN (§2.7).
-        let mut carried = VecDeque::new();
+        let mut carried = None;
         let mut limits = SessionLimits::default();
         if let Some(old) = self.sessions.remove(&uid) {
             limits = old.limits;
@@ -221,7 +203,7 @@ impl Server {
             self.presence.drop_subscriptions(&uid, &old.subscriptions);
             self.leave_all_channels(&uid, &old.channels);
             self.invitations_session_ended(&uid);
-            carried = old.unacked;
+            carried = Some(old.stream);
         }
 
         let was = self.presence_of(&uid);
@@ -240,13 +222,7 @@ impl Server {
                 liveness: super::liveness::Liveness::NEW,
                 token_expires_at: None,
                 token_gen: 0,
-                next_pos: 1,
-                unacked: VecDeque::new(),
-                unacked_bytes: 0,
-                sent_upto: 0,
-                inflight_bytes: 0,
-                window_bytes: self.initial_window(),
-                ack_clock: self.now,
+                stream: Stream::new(self.initial_window(), self.now),
                 channels: BTreeMap::new(),
                 lagging: BTreeMap::new(),
                 stale_counts: BTreeSet::new(),
@@ -267,8 +243,8 @@ impl Server {
         self.send_login_ok(conn, id, sid, false, 1);
         let server_ts = self.unix_ms();
         // Messages of the kicked session first (they are older), then the offline store.
-        for stored in carried.into_iter().filter_map(|p| p.peer) {
-            self.push_stored(&uid, *stored);
+        for stored in carried.into_iter().flat_map(Stream::into_peer_messages) {
+            self.push_stored(&uid, stored);
         }
         let stored = self.offline.take(&uid, server_ts);
         for m in stored {
@@ -296,13 +272,9 @@ impl Server {
         let was_reachable = s.liveness.is_reachable();
         s.liveness = s.liveness.reachable();
         let sid = s.sid.clone();
-        let resend_from = s.unacked.front().map_or(s.next_pos, |p| p.pos);
         // Nothing is in flight on the new connection: the window starts over from the first
         // unacknowledged push.
-        s.sent_upto = resend_from - 1;
-        s.inflight_bytes = 0;
-        s.window_bytes = initial_window;
-        s.ack_clock = self.now;
+        let resend_from = s.stream.restart(initial_window, now);
         if let Some(old) = old_conn {
             self.conns.remove(&old);
             self.out.push_back(super::ServerOutput::Close {
@@ -329,7 +301,7 @@ impl Server {
         self.caller_back(&uid);
     }
 
-    /// The send window of a new connection (see `Session::window_bytes`).
+    /// The send window of a new connection (see `Stream::window_bytes`).
     fn initial_window(&self) -> usize {
         self.config
             .initial_window_bytes
@@ -405,8 +377,8 @@ impl Server {
         self.leave_all_channels(uid, &s.channels);
         self.invitations_session_ended(uid);
         let now_ms = self.unix_ms();
-        for stored in s.unacked.into_iter().filter_map(|p| p.peer) {
-            self.offline.keep(uid, *stored, now_ms);
+        for stored in s.stream.into_peer_messages() {
+            self.offline.keep(uid, stored, now_ms);
         }
         self.notify_presence(uid, PeerOnlineState::Offline);
     }
@@ -421,12 +393,7 @@ impl Server {
         }
         s.conn = None;
         // Senders still waiting for a receipt learn that the server holds the message.
-        let keys: Vec<_> = s
-            .unacked
-            .iter()
-            .filter_map(|p| p.peer.as_ref())
-            .map(|m| m.key.clone())
-            .collect();
+        let keys: Vec<_> = s.stream.peer_sends().cloned().collect();
         for key in keys {
             self.resolve_if_pending(&key, crate::wire::PeerMessageOutcome::Cached);
         }

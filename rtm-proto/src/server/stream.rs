@@ -1,20 +1,22 @@
 //! The delivery stream of a session: every push in order, kept until acknowledged.
 //!
-//! A push takes the next position and stays in `Session::unacked` until an `ack` covers it;
-//! what is sent is bounded by the send window (opened by acks, see `Session::window_bytes`),
-//! and what is kept by the stream's bounds ([`StreamLimits`]). Peer messages carry what the
+//! A push takes the next position and stays in the stream until an `ack` covers it; what is
+//! sent is bounded by the send window (opened by acks, see [`Stream::window_bytes`]), and
+//! what is kept by the stream's bounds ([`StreamLimits`]). Peer messages carry what the
 //! server must keep if the session ends before the ack; everything else is resent as
-//! encoded after a resume.
+//! encoded after a resume. Each session owns one [`Stream`]; the server's entry points that
+//! push to a user by id are in `delivery.rs`.
 
-use std::collections::{BTreeMap, VecDeque};
+use core::time::Duration;
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use crate::ids::UserId;
-use crate::wire::PeerMessageOutcome;
+use crate::time::Timestamp;
 
-use super::peers::StoredMessage;
-use super::Server;
+use super::offline::StoredMessage;
+use super::resends::SendKey;
+use super::{ConnId, ServerOutput};
 
 /// A push of a session's delivery stream not yet acknowledged.
 #[derive(Debug, Clone)]
@@ -40,114 +42,185 @@ pub(super) enum StreamPush {
     Dropped,
 }
 
-impl Server {
-    /// Appends `frame` to `to`'s delivery stream; it goes out when the session is attached
-    /// and its send window allows. `keep` pushes (peer messages, invitation decisions) are
-    /// always taken; others (member events, attribute notifications) are dropped when the
-    /// stream is full (`max_unacked` pushes or bytes unacknowledged). Channel messages and
-    /// member counts do not come here: see [`Server::fan_out_message`] and
-    /// [`Server::push_member_count`].
-    pub(super) fn push_stream(
+/// One session's delivery stream.
+#[derive(Debug)]
+pub(super) struct Stream {
+    /// Position of the next push.
+    next_pos: u64,
+    /// Pushes not yet acknowledged, in position order.
+    unacked: VecDeque<Pushed>,
+    /// Encoded bytes of `unacked`.
+    unacked_bytes: usize,
+    /// The last position sent on the current connection, and the bytes in flight (sent,
+    /// not acknowledged): the send window.
+    sent_upto: u64,
+    inflight_bytes: usize,
+    /// How many bytes may be in flight now. It starts at `initial_window_bytes` on every
+    /// connection and grows by what is acknowledged, up to `send_window_bytes` (like TCP's
+    /// slow start): a connection that never reads costs its first window only, so a
+    /// fan-out to a thousand such members copies megabytes, not a gigabyte.
+    window_bytes: usize,
+    /// Since when the stream has waited for acknowledgement progress: set when a push goes
+    /// into an empty stream, when an ack takes something off it, and on a new connection.
+    /// A connection that keeps sending frames while this is older than
+    /// `liveness::ACK_DEADLINE` with pushes in flight does not read: it is closed as a slow
+    /// consumer.
+    ack_clock: Timestamp,
+}
+
+impl Stream {
+    /// An empty stream whose first push is position 1.
+    pub fn new(window_bytes: usize, now: Timestamp) -> Stream {
+        Stream {
+            next_pos: 1,
+            unacked: VecDeque::new(),
+            unacked_bytes: 0,
+            sent_upto: 0,
+            inflight_bytes: 0,
+            window_bytes,
+            ack_clock: now,
+        }
+    }
+
+    /// Position of the latest push (0: none yet).
+    pub fn tip(&self) -> u64 {
+        self.next_pos - 1
+    }
+
+    /// Whether the push at `pos` is still unacknowledged.
+    pub fn holds(&self, pos: u64) -> bool {
+        pos < self.next_pos && self.unacked.front().is_some_and(|p| p.pos <= pos)
+    }
+
+    /// Pushes not yet acknowledged.
+    pub fn len(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// Encoded bytes not yet acknowledged.
+    pub fn bytes(&self) -> usize {
+        self.unacked_bytes
+    }
+
+    /// The stream on a new connection: nothing is in flight, the window starts over from
+    /// `window_bytes`, and the unacknowledged pushes go out again. Returns the position
+    /// the resent pushes start at (the next push's when there are none).
+    pub fn restart(&mut self, window_bytes: usize, now: Timestamp) -> u64 {
+        let resend_from = self.unacked.front().map_or(self.next_pos, |p| p.pos);
+        self.sent_upto = resend_from - 1;
+        self.inflight_bytes = 0;
+        self.window_bytes = window_bytes;
+        self.ack_clock = now;
+        resend_from
+    }
+
+    /// Whether pushes have been in flight for `deadline` with no acknowledgement progress.
+    pub fn ack_overdue(&self, now: Timestamp, deadline: Duration) -> bool {
+        let in_flight = self
+            .unacked
+            .front()
+            .is_some_and(|p| p.pos <= self.sent_upto);
+        in_flight && now.since(self.ack_clock) >= deadline
+    }
+
+    /// The sends of the peer messages still unacknowledged.
+    pub fn peer_sends(&self) -> impl Iterator<Item = &SendKey> {
+        self.unacked
+            .iter()
+            .filter_map(|p| p.peer.as_ref())
+            .map(|m| &m.key)
+    }
+
+    /// The peer messages still unacknowledged, oldest first, for the offline store or the
+    /// session that replaces this one.
+    pub fn into_peer_messages(self) -> impl Iterator<Item = StoredMessage> {
+        self.unacked.into_iter().filter_map(|p| p.peer.map(|m| *m))
+    }
+
+    /// Appends `frame` (room checked by the caller) and sends what the window allows on
+    /// `conn`.
+    pub fn append(
         &mut self,
-        to: &UserId,
+        conn: Option<ConnId>,
+        out: &mut VecDeque<ServerOutput>,
+        limits: StreamLimits,
         frame: Bytes,
         peer: Option<StoredMessage>,
     ) -> StreamPush {
-        let keep = peer.is_some();
-        self.push_under_limits(to, frame, peer, keep)
-    }
-
-    /// [`Server::push_stream`] for a push that must not be dropped however full the stream
-    /// is (an invitation decision: both sides must hear it to agree; a replay or catch-up of
-    /// channel messages, bounded by the history).
-    pub(super) fn push_kept(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
-        self.push_under_limits(to, frame, None, true)
-    }
-
-    fn push_under_limits(
-        &mut self,
-        to: &UserId,
-        frame: Bytes,
-        peer: Option<StoredMessage>,
-        keep: bool,
-    ) -> StreamPush {
-        let limits = self.stream_limits();
-        stream_push(
-            &mut self.sessions,
-            &mut self.out,
-            limits,
-            to,
+        let pos = self.next_pos;
+        self.next_pos += 1;
+        if self.unacked.is_empty() {
+            self.ack_clock = limits.now;
+        }
+        self.unacked_bytes += frame.len();
+        self.unacked.push_back(Pushed {
+            pos,
             frame,
-            peer,
-            keep,
-        )
-    }
-
-    /// [`Server::push_kept`] for an invitation push. Each other kept push is bounded per
-    /// session (replays and catch-ups by the history and the 20 channels, offline messages
-    /// by the store), but invitation pushes come from any number of callers: past the
-    /// reserve they end the session (see [`StreamLimits::overflowing`]).
-    pub(super) fn push_invitation(&mut self, to: &UserId, frame: Bytes) -> StreamPush {
-        let pushed = self.push_kept(to, frame);
-        let limits = self.stream_limits();
-        if self.sessions.get(to).is_some_and(|s| limits.overflowing(s)) {
-            self.overflowed.insert(to.clone());
-        }
-        pushed
-    }
-
-    /// Ends every session whose stream went past its bound and the reserve (see
-    /// [`StreamLimits::overflowing`]). Run after each input, not amid the fan-outs that
-    /// overflowed it: ending a session pushes to others (member events, invitation
-    /// failures), which may overflow them in turn.
-    pub(super) fn end_overflowed(&mut self) {
-        while let Some(uid) = self.overflowed.pop_first() {
-            let limits = self.stream_limits();
-            let Some(s) = self.sessions.get(&uid).filter(|s| limits.overflowing(s)) else {
-                continue;
-            };
-            if let Some(conn) = s.conn {
-                self.close(
-                    conn,
-                    crate::wire::close::SLOW_CONSUMER,
-                    "delivery stream overflowed: the session is ended; log in again",
-                );
+            peer: peer.map(Box::new),
+        });
+        match conn {
+            Some(conn) => {
+                self.pump(conn, out, limits);
+                StreamPush::Attached
             }
-            self.end_session(&uid);
+            None => StreamPush::Buffered,
         }
     }
 
-    pub(super) fn on_ack(&mut self, uid: &UserId, epoch: u64, seq: u64) {
-        let Some(s) = self.sessions.get_mut(uid) else {
+    /// Sends queued pushes on `conn` while the window allows. Positions are contiguous
+    /// from the front of `unacked`; those up to `sent_upto` are in flight.
+    pub fn pump(&mut self, conn: ConnId, out: &mut VecDeque<ServerOutput>, limits: StreamLimits) {
+        let Some(front) = self.unacked.front().map(|p| p.pos) else {
             return;
         };
-        if s.epoch != epoch {
-            return;
+        debug_assert!(
+            self.sent_upto + 1 >= front,
+            "acknowledged pushes were never sent"
+        );
+        loop {
+            let in_flight = (self.sent_upto + 1).saturating_sub(front) as usize;
+            let Some(p) = self.unacked.get(in_flight) else {
+                break;
+            };
+            let len = p.frame.len();
+            // Always let one push through, however large, so a stream can never stall.
+            if in_flight >= limits.window_pushes
+                || (in_flight > 0 && self.inflight_bytes + len > self.window_bytes)
+            {
+                break;
+            }
+            self.inflight_bytes += len;
+            self.sent_upto = p.pos;
+            out.push_back(ServerOutput::Send {
+                conn,
+                frame: p.frame.clone(),
+            });
         }
-        // Nothing beyond what was sent can be acknowledged (a forged ack is capped).
-        let seq = seq.min(s.sent_upto);
-        if s.unacked.front().is_some_and(|p| p.pos <= seq) {
-            s.ack_clock = self.now;
+    }
+
+    /// Takes the pushes up to `seq` off the stream (nothing beyond what was sent: a forged
+    /// ack is capped) and opens the window by their bytes, up to `max_window`. Returns the
+    /// sends whose peer messages were thereby received.
+    pub fn ack(&mut self, seq: u64, now: Timestamp, max_window: usize) -> Vec<SendKey> {
+        let seq = seq.min(self.sent_upto);
+        if self.unacked.front().is_some_and(|p| p.pos <= seq) {
+            self.ack_clock = now;
         }
-        let mut done = Vec::new();
+        let mut received = Vec::new();
         let mut acked = 0;
-        while s.unacked.front().is_some_and(|p| p.pos <= seq) {
-            let Some(p) = s.unacked.pop_front() else {
+        while self.unacked.front().is_some_and(|p| p.pos <= seq) {
+            let Some(p) = self.unacked.pop_front() else {
                 break;
             };
             acked += p.frame.len();
             if let Some(peer) = p.peer {
-                done.push(peer.key);
+                received.push(peer.key);
             }
         }
-        s.unacked_bytes -= acked;
-        s.inflight_bytes -= acked;
-        s.window_bytes = (s.window_bytes + acked).min(self.config.send_window_bytes);
-        self.pump_stream(uid);
-        self.catch_up(uid);
-        for key in done {
-            self.resolve(&key, PeerMessageOutcome::Received);
-        }
+        self.unacked_bytes -= acked;
+        self.inflight_bytes -= acked;
+        self.window_bytes = (self.window_bytes + acked).min(max_window);
+        received
     }
 }
 
@@ -166,23 +239,23 @@ pub(super) struct StreamLimits {
     pub bytes: usize,
     pub window_pushes: usize,
     /// The time of the pushes made under these limits: a push into an empty stream starts
-    /// its ack clock (`Session::ack_clock`).
-    pub now: crate::time::Timestamp,
+    /// its ack clock (`Stream::ack_clock`).
+    pub now: Timestamp,
 }
 
 impl StreamLimits {
     /// Whether `s` cannot take a peer message or channel message of `len` more bytes.
-    pub fn full(&self, s: &super::sessions::Session, len: usize) -> bool {
-        s.unacked.len() >= self.pushes || s.unacked_bytes + len > self.bytes
+    pub fn full(&self, s: &Stream, len: usize) -> bool {
+        s.len() >= self.pushes || s.bytes() + len > self.bytes
     }
 
     /// Whether `s` cannot take a push that may be dropped (a member event, member count or
     /// attribute notification) of `len` more bytes: those may fill three quarters of the
     /// stream, so join/leave churn in a member's channels always leaves the last quarter
     /// to its messages.
-    pub fn crowded(&self, s: &super::sessions::Session, len: usize) -> bool {
-        s.unacked.len().saturating_mul(4) >= self.pushes.saturating_mul(3)
-            || (s.unacked_bytes + len).saturating_mul(4) > self.bytes.saturating_mul(3)
+    pub fn crowded(&self, s: &Stream, len: usize) -> bool {
+        s.len().saturating_mul(4) >= self.pushes.saturating_mul(3)
+            || (s.bytes() + len).saturating_mul(4) > self.bytes.saturating_mul(3)
     }
 
     /// Whether `s` is past the stream's bound and a reserve of a quarter more (at least
@@ -192,133 +265,15 @@ impl StreamLimits {
     /// ringing one callee that never reads). A session this far behind is ended: its peer
     /// messages move to the offline store, its invitations fail on both sides alike, and its
     /// client logs in afresh and asks what became of them (`invitation_sync`).
-    pub fn overflowing(&self, s: &super::sessions::Session) -> bool {
-        s.unacked.len() > self.pushes + (self.pushes / 4).max(KEPT_RESERVE_PUSHES)
-            || s.unacked_bytes > self.bytes + (self.bytes / 4).max(KEPT_RESERVE_BYTES)
+    pub fn overflowing(&self, s: &Stream) -> bool {
+        s.len() > self.pushes + (self.pushes / 4).max(KEPT_RESERVE_PUSHES)
+            || s.bytes() > self.bytes + (self.bytes / 4).max(KEPT_RESERVE_BYTES)
     }
 
     /// Whether `s` holds at most half of what it may (pushes and bytes): room for a
     /// catch-up without refilling the stream at once.
-    pub fn at_most_half(&self, s: &super::sessions::Session) -> bool {
-        s.unacked.len().saturating_mul(2) <= self.pushes
-            && s.unacked_bytes.saturating_mul(2) <= self.bytes
-    }
-}
-
-impl Server {
-    pub(super) fn stream_limits(&self) -> StreamLimits {
-        StreamLimits {
-            pushes: self.config.max_unacked,
-            bytes: self.config.max_unacked_bytes,
-            window_pushes: self.config.send_window,
-            now: self.now,
-        }
-    }
-
-    /// Where `uid`'s latest push went, `(session epoch, stream position)`, for
-    /// [`Server::stream_holds`].
-    pub(super) fn stream_tip(&self, uid: &UserId) -> Option<(u64, u64)> {
-        self.sessions.get(uid).map(|s| (s.epoch, s.next_pos - 1))
-    }
-
-    /// Whether the push at `(epoch, pos)` is still unacknowledged in `uid`'s stream.
-    pub(super) fn stream_holds(&self, uid: &UserId, (epoch, pos): (u64, u64)) -> bool {
-        self.sessions.get(uid).is_some_and(|s| {
-            s.epoch == epoch && pos < s.next_pos && s.unacked.front().is_some_and(|p| p.pos <= pos)
-        })
-    }
-
-    /// Sends what `uid`'s window allows (after an ack, or a resume).
-    pub(super) fn pump_stream(&mut self, uid: &UserId) {
-        let limits = self.stream_limits();
-        if let Some(s) = self.sessions.get_mut(uid) {
-            pump(s, &mut self.out, limits);
-        }
-    }
-}
-
-/// Sends queued pushes of `s` while its window allows. Positions are contiguous from the
-/// front of `unacked`; those up to `sent_upto` are in flight.
-fn pump(
-    s: &mut super::sessions::Session,
-    out: &mut VecDeque<super::ServerOutput>,
-    limits: StreamLimits,
-) {
-    let Some(conn) = s.conn else { return };
-    let Some(front) = s.unacked.front().map(|p| p.pos) else {
-        return;
-    };
-    debug_assert!(
-        s.sent_upto + 1 >= front,
-        "acknowledged pushes were never sent"
-    );
-    loop {
-        let in_flight = (s.sent_upto + 1).saturating_sub(front) as usize;
-        let Some(p) = s.unacked.get(in_flight) else {
-            break;
-        };
-        let len = p.frame.len();
-        // Always let one push through, however large, so a stream can never stall.
-        if in_flight >= limits.window_pushes
-            || (in_flight > 0 && s.inflight_bytes + len > s.window_bytes)
-        {
-            break;
-        }
-        s.inflight_bytes += len;
-        s.sent_upto = p.pos;
-        out.push_back(super::ServerOutput::Send {
-            conn,
-            frame: p.frame.clone(),
-        });
-    }
-}
-
-/// The body of [`Server::push_stream`], on the fields it needs, so fan-outs can iterate a
-/// channel's members while pushing.
-pub(super) fn stream_push(
-    sessions: &mut BTreeMap<UserId, super::sessions::Session>,
-    out: &mut VecDeque<super::ServerOutput>,
-    limits: StreamLimits,
-    to: &UserId,
-    frame: Bytes,
-    peer: Option<StoredMessage>,
-    keep: bool,
-) -> StreamPush {
-    let Some(s) = sessions.get_mut(to) else {
-        return StreamPush::Dropped;
-    };
-    // Pushes that may be dropped stop at three quarters (see `StreamLimits::crowded`).
-    if !keep && limits.crowded(s, frame.len()) {
-        return StreamPush::Dropped;
-    }
-    append(s, out, limits, frame, peer)
-}
-
-/// Appends `frame` to `s`'s stream, room checked by the caller, and sends what the window
-/// allows.
-pub(super) fn append(
-    s: &mut super::sessions::Session,
-    out: &mut VecDeque<super::ServerOutput>,
-    limits: StreamLimits,
-    frame: Bytes,
-    peer: Option<StoredMessage>,
-) -> StreamPush {
-    let pos = s.next_pos;
-    s.next_pos += 1;
-    if s.unacked.is_empty() {
-        s.ack_clock = limits.now;
-    }
-    s.unacked_bytes += frame.len();
-    s.unacked.push_back(Pushed {
-        pos,
-        frame,
-        peer: peer.map(Box::new),
-    });
-    if s.conn.is_some() {
-        pump(s, out, limits);
-        StreamPush::Attached
-    } else {
-        StreamPush::Buffered
+    pub fn at_most_half(&self, s: &Stream) -> bool {
+        s.len().saturating_mul(2) <= self.pushes && s.bytes().saturating_mul(2) <= self.bytes
     }
 }
 
