@@ -1,7 +1,9 @@
 //! The wire protocol: JSON frames over WebSocket text messages.
 //!
 //! Every frame is one JSON object with a `"type"` tag. Requests carry a client-chosen `id`
-//! that the matching response echoes; pushes carry none. PROTOCOL.md documents every frame,
+//! that the matching reply echoes; pushes carry none. [`ClientFrame`] (`client.rs`) is what a
+//! client sends, [`ServerFrame`] (`server.rs`) what the server sends; this file holds the
+//! types both use, the close codes and the bounded codec. PROTOCOL.md documents every frame,
 //! close code and error code with examples; keep it in step with this file.
 //!
 //! Decoding is bounded: a frame longer than [`MAX_FRAME_BYTES`] is refused *before* it is
@@ -10,15 +12,11 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use std::collections::BTreeMap;
-
-use crate::attributes::{AttrOp, ChannelAttribute};
 use crate::ids::{ChannelId, UserId};
 use crate::invitation::{
     LocalInvitationFailureReason, LocalInvitationState, RemoteInvitationFailureReason,
     RemoteInvitationState,
 };
-use crate::message::Message;
 
 /// The protocol version this build speaks. A login with another version is refused with
 /// close code [`close::UNSUPPORTED_VERSION`].
@@ -131,155 +129,6 @@ pub struct PeerOnline {
     pub online: bool,
 }
 
-/// Frames a client sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ClientFrame {
-    /// First frame on every connection: log in, or resume `resume` (a session id).
-    Login {
-        id: u32,
-        version: u16,
-        app_id: String,
-        uid: UserId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        token: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume: Option<String>,
-        /// Names the client instance (random, fixed for its life; 0 = not given) and counts
-        /// its login attempts, so the server can tell a stale login of the client that owns
-        /// the session (overtaken by a newer attempt) from another device.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        instance: u64,
-        #[serde(default, skip_serializing_if = "is_zero")]
-        attempt: u64,
-    },
-    /// End the session now (§2.10).
-    Logout { id: u32 },
-    /// Heartbeat; the server answers `pong`.
-    Ping {},
-    /// Replace the session's token (§3.5).
-    RenewToken { id: u32, token: String },
-    /// Send a peer message. `msg_id` is chosen by the sender and makes resends idempotent.
-    PeerMessage {
-        id: u32,
-        to: UserId,
-        msg_id: u64,
-        message: Message,
-        #[serde(default)]
-        offline: bool,
-    },
-    /// Cumulative acknowledgement of the session's delivery stream up to position `seq`.
-    Ack { seq: u64 },
-    /// `queryPeersOnlineStatus` (≤ 256 ids).
-    QueryOnline { id: u32, peers: Vec<UserId> },
-    /// `subscribePeersOnlineStatus`; the answer carries the current state of `peers`. With
-    /// `replace` the session's subscriptions become exactly `peers` (possibly none): how a
-    /// client puts the server back in step with its own record.
-    Subscribe {
-        id: u32,
-        peers: Vec<UserId>,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        replace: bool,
-    },
-    /// `unsubscribePeersOnlineStatus`.
-    Unsubscribe { id: u32, peers: Vec<UserId> },
-    /// `channel.join()`. `resume` names the last channel message the client saw, when it
-    /// rejoins after a reconnect that lost its session: newer ones from the last 30 s are
-    /// replayed (§2.6).
-    Join {
-        id: u32,
-        channel: ChannelId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume: Option<ChannelCursor>,
-    },
-    /// `channel.leave()`.
-    Leave { id: u32, channel: ChannelId },
-    /// `channel.sendMessage()`. `msg_id` makes resends idempotent, as for peer messages.
-    ChannelMessage {
-        id: u32,
-        channel: ChannelId,
-        msg_id: u64,
-        message: Message,
-    },
-    /// `channel.getMembers()`.
-    GetMembers { id: u32, channel: ChannelId },
-    /// `getChannelMemberCount(channelIds)` (≤ 32).
-    GetMemberCount { id: u32, channels: Vec<ChannelId> },
-    /// A write to the local user's attributes (§4.5).
-    UserAttrs {
-        id: u32,
-        op: AttrOp,
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        attributes: BTreeMap<String, String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        keys: Vec<String>,
-    },
-    /// `getUserAttributes` / `getUserAttributesByKeys`.
-    GetUserAttrs {
-        id: u32,
-        user: UserId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        keys: Option<Vec<String>>,
-    },
-    /// A write to a channel's attributes (§4.6); `notify` is
-    /// `enableNotificationToChannelMembers`.
-    ChannelAttrs {
-        id: u32,
-        channel: ChannelId,
-        op: AttrOp,
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        attributes: BTreeMap<String, String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        keys: Vec<String>,
-        #[serde(default)]
-        notify: bool,
-    },
-    /// `getChannelAttributes` / `getChannelAttributesByKeys`.
-    GetChannelAttrs {
-        id: u32,
-        channel: ChannelId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        keys: Option<Vec<String>>,
-    },
-    /// Send a call invitation (§4.10). `invitation` is chosen by the caller, unique among its
-    /// invitations. Answer: `ok`; the outcome arrives as `local_invitation` pushes.
-    Invite {
-        id: u32,
-        invitation: u64,
-        callee: UserId,
-        #[serde(default)]
-        content: String,
-        #[serde(default)]
-        channel_id: String,
-    },
-    /// The callee's client acknowledges an `invitation` push (no answer).
-    InvitationAck { caller: UserId, invitation: u64 },
-    /// The callee accepts or refuses. Answer: `ok`; the verdict arrives as a
-    /// `remote_invitation` push.
-    InvitationAnswer {
-        id: u32,
-        caller: UserId,
-        invitation: u64,
-        accept: bool,
-        #[serde(default)]
-        response: String,
-    },
-    /// The caller cancels. Answer: `ok`; the verdict arrives as a `local_invitation` push.
-    InvitationCancel { id: u32, invitation: u64 },
-    /// After a reconnect that lost the session: the current state of open invitations.
-    InvitationSync {
-        id: u32,
-        #[serde(default)]
-        local: Vec<u64>,
-        #[serde(default)]
-        remote: Vec<InvitationKey>,
-    },
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
 /// Where a client is in a channel's message sequence: the channel instance (`epoch`, which
 /// changes when the server forgets the channel) and the last `cseq` it delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -330,186 +179,6 @@ pub struct ChannelCount {
     pub count: u32,
 }
 
-/// Frames the server sends, in three families: a [`Reply`] answers one request and names it
-/// by `id`; a [`Push`] is an entry of the session's delivery stream, counted by position and
-/// acknowledged with `ack`; a [`Notice`] is neither (heartbeat answers, presence, token and
-/// session notices). On the wire all three are one flat JSON object told apart by `type`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ServerFrame {
-    // Pushes first: they are most of what a client reads, and decoding tries the families
-    // in this order.
-    Push(Push),
-    Reply(Reply),
-    Notice(Notice),
-}
-
-/// The answer to one request; `id` is the request's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Reply {
-    /// Login accepted. `resumed` says whether the previous session (and its subscriptions,
-    /// buffered messages and memberships) was kept.
-    LoginOk {
-        id: u32,
-        version: u16,
-        session: String,
-        resumed: bool,
-        /// Server wall clock, Unix ms.
-        server_ts: u64,
-        /// How often the client should send `ping`, in ms.
-        heartbeat_ms: u32,
-        /// Stream position of the first push that follows (resent pushes first when
-        /// `resumed`): the client sets its position counter to `resend_from - 1`.
-        resend_from: u64,
-    },
-    /// A request failed; `code` is from the request's §8 family.
-    Error { id: u32, code: u32, message: String },
-    /// A request without a payload result succeeded.
-    Ok { id: u32 },
-    /// The outcome of a `peer_message` request.
-    PeerMessageResult {
-        id: u32,
-        outcome: PeerMessageOutcome,
-    },
-    /// Answer to `query_online`, in request order.
-    OnlineStatus { id: u32, peers: Vec<PeerOnline> },
-    /// Answer to `subscribe`: the current state of the requested peers.
-    Subscribed { id: u32, peers: Vec<PeerStatus> },
-    /// `join` succeeded; `epoch` names this instance of the channel and `cseq` is its
-    /// latest message (the joiner's cursor starts there).
-    Joined {
-        id: u32,
-        channel: ChannelId,
-        epoch: u64,
-        cseq: u64,
-    },
-    /// Answer to `get_members`: at most 512, a random sample beyond.
-    Members { id: u32, members: Vec<UserId> },
-    /// Answer to `get_member_count`, in request order.
-    MemberCounts { id: u32, counts: Vec<ChannelCount> },
-    /// Answer to `get_user_attrs`.
-    UserAttributes {
-        id: u32,
-        user: UserId,
-        attributes: BTreeMap<String, String>,
-    },
-    /// Answer to `get_channel_attrs`.
-    ChannelAttributes {
-        id: u32,
-        channel: ChannelId,
-        attributes: BTreeMap<String, ChannelAttribute>,
-    },
-    /// Answer to `invitation_sync`. Invitations the server does not know are left out.
-    InvitationStates {
-        id: u32,
-        local: Vec<LocalInvitationUpdate>,
-        remote: Vec<RemoteInvitationUpdate>,
-    },
-}
-
-impl Reply {
-    /// The id of the request this answers.
-    pub fn id(&self) -> u32 {
-        match self {
-            Reply::LoginOk { id, .. }
-            | Reply::Error { id, .. }
-            | Reply::Ok { id }
-            | Reply::PeerMessageResult { id, .. }
-            | Reply::OnlineStatus { id, .. }
-            | Reply::Subscribed { id, .. }
-            | Reply::Joined { id, .. }
-            | Reply::Members { id, .. }
-            | Reply::MemberCounts { id, .. }
-            | Reply::UserAttributes { id, .. }
-            | Reply::ChannelAttributes { id, .. }
-            | Reply::InvitationStates { id, .. } => *id,
-        }
-    }
-}
-
-/// An entry of the session's delivery stream (PROTOCOL.md, "The delivery stream"): pushes
-/// are numbered by their position and the client acknowledges them with `ack`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Push {
-    /// A pushed peer message. `msg_id` is the sender's id for it: `(from, msg_id)` names the
-    /// message for good, so a client can drop one delivered again in a later session.
-    Message {
-        from: UserId,
-        msg_id: u64,
-        message: Message,
-        /// Unix ms at which the server received it.
-        server_ts: u64,
-        #[serde(default)]
-        offline: bool,
-    },
-    /// A channel message from another member. `cseq` numbers the messages of one channel
-    /// instance.
-    ChannelMessage {
-        channel: ChannelId,
-        epoch: u64,
-        cseq: u64,
-        from: UserId,
-        message: Message,
-        server_ts: u64,
-    },
-    /// Another user joined (not sent above 512 members).
-    MemberJoined { channel: ChannelId, member: UserId },
-    /// A member left, logged out, or was silent for 30 s (not above 512).
-    MemberLeft { channel: ChannelId, member: UserId },
-    /// The channel's member count: on join, then at most 1/s (1 per 3 s above 512 members).
-    MemberCount { channel: ChannelId, count: u32 },
-    /// The complete attribute set after a write with `notify`.
-    AttributesUpdated {
-        channel: ChannelId,
-        attributes: BTreeMap<String, ChannelAttribute>,
-    },
-    /// An invitation for the callee. Acknowledge with `invitation_ack`.
-    Invitation {
-        caller: UserId,
-        invitation: u64,
-        content: String,
-        channel_id: String,
-    },
-    /// The caller's invitation changed state.
-    LocalInvitation(LocalInvitationUpdate),
-    /// The callee's invitation changed state.
-    RemoteInvitation(RemoteInvitationUpdate),
-}
-
-/// A frame outside both the replies and the delivery stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Notice {
-    /// Heartbeat answer.
-    Pong {},
-    /// Pushed presence changes of subscribed peers.
-    Presence { peers: Vec<PeerStatus> },
-    /// The session's AccessToken2 expires in 30 s.
-    TokenWillExpire {},
-    /// The server is ending the session; a close follows.
-    Kicked { reason: KickReason },
-}
-
-impl From<Reply> for ServerFrame {
-    fn from(r: Reply) -> Self {
-        ServerFrame::Reply(r)
-    }
-}
-
-impl From<Push> for ServerFrame {
-    fn from(p: Push) -> Self {
-        ServerFrame::Push(p)
-    }
-}
-
-impl From<Notice> for ServerFrame {
-    fn from(n: Notice) -> Self {
-        ServerFrame::Notice(n)
-    }
-}
-
 /// Why an inbound frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -529,7 +198,7 @@ impl DecodeError {
     }
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(DecodeError::TooBig(bytes.len()));
     }
@@ -540,65 +209,17 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> 
     })
 }
 
-fn encode<T: Serialize>(frame: &T) -> Bytes {
+pub(crate) fn encode<T: Serialize>(frame: &T) -> Bytes {
     // Serialising these types cannot fail: every map key is a string and there are no
     // non-finite floats. A failure would be a bug in this module.
     Bytes::from(serde_json::to_vec(frame).expect("frames always serialise"))
 }
 
-impl ClientFrame {
-    /// Decodes one inbound frame.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode(bytes)
-    }
+mod client;
+mod server;
 
-    /// Encodes this frame as the JSON text of one WebSocket message.
-    pub fn encode(&self) -> Bytes {
-        encode(self)
-    }
-}
-
-impl ServerFrame {
-    /// Decodes one inbound frame.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode(bytes).map_err(|e| match e {
-            DecodeError::Invalid(_) => family_error(bytes).unwrap_or(e),
-            too_big => too_big,
-        })
-    }
-
-    /// Encodes this frame as the JSON text of one WebSocket message.
-    pub fn encode(&self) -> Bytes {
-        encode(self)
-    }
-}
-
-/// The error of the one family that knows the frame's `type`, for a frame none of them
-/// took: the untagged [`ServerFrame`] alone can only say that no family matched. Runs on the
-/// error path only.
-fn family_error(bytes: &[u8]) -> Option<DecodeError> {
-    let unknown = |r: Result<(), DecodeError>| match r {
-        Err(DecodeError::Invalid(m)) if m.starts_with("unknown variant") => None,
-        Err(e) => Some(e),
-        Ok(()) => None,
-    };
-    unknown(decode::<Push>(bytes).map(drop))
-        .or_else(|| unknown(decode::<Reply>(bytes).map(drop)))
-        .or_else(|| unknown(decode::<Notice>(bytes).map(drop)))
-}
-
-/// Each family encodes as the flat frame its [`ServerFrame`] would.
-macro_rules! encode_as_frame {
-    ($($family:ident),*) => {$(
-        impl $family {
-            /// Encodes this frame as the JSON text of one WebSocket message.
-            pub fn encode(&self) -> Bytes {
-                encode(self)
-            }
-        }
-    )*};
-}
-encode_as_frame!(Reply, Push, Notice);
+pub use client::ClientFrame;
+pub use server::{Notice, Push, Reply, ServerFrame};
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,6 @@
 //! the server what became of its open invitations.
 
 use crate::client::{LocalInvitationEvent, RemoteInvitationEvent};
-use std::collections::BTreeSet;
 
 use crate::errors::InvitationApiCallError as E;
 use crate::ids::UserId;
@@ -27,7 +26,7 @@ pub struct InvitationId(pub u64);
 
 /// Invitation actions wait this long for the server's `ok` (they are resent on reconnect;
 /// the outcome itself always comes from the server).
-const ACTION_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(90);
+pub(super) const ACTION_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(90);
 /// Ended invitations kept for the application to read, per side.
 const KEEP_ENDED: usize = 128;
 
@@ -379,118 +378,6 @@ impl Client {
             },
         };
         self.emit(event);
-    }
-
-    /// After a reconnect that lost the session: ask what became of open invitations.
-    pub(super) fn sync_invitations(&mut self) {
-        // Invitations whose `invite` is still unanswered are resent, not synced.
-        let unsent: BTreeSet<u64> = self
-            .pending
-            .values()
-            .filter_map(|p| match p.kind {
-                PendingKind::Invite(n) => Some(n),
-                _ => None,
-            })
-            .collect();
-        let local: Vec<u64> = self
-            .local_invitations
-            .iter()
-            .filter(|(n, i)| {
-                matches!(i.state, L::SentToRemote | L::ReceivedByRemote) && !unsent.contains(n)
-            })
-            .map(|(&n, _)| n)
-            .collect();
-        let remote: Vec<InvitationKey> = self
-            .remote_invitations
-            .iter()
-            .filter(|(_, i)| !i.state.is_terminal())
-            .map(|(k, _)| k.clone())
-            .collect();
-        if local.is_empty() && remote.is_empty() {
-            return;
-        }
-        let kind = PendingKind::InvitationSync(local.clone(), remote.clone());
-        self.start_request(kind, ACTION_TIMEOUT, |id| ClientFrame::InvitationSync {
-            id,
-            local,
-            remote,
-        });
-    }
-
-    /// The answer to a sync: apply what the server knows; what it forgot (a restart) has
-    /// expired for both sides alike.
-    pub(super) fn on_invitation_states(
-        &mut self,
-        asked: (Vec<u64>, Vec<InvitationKey>),
-        local: Vec<LocalInvitationUpdate>,
-        remote: Vec<RemoteInvitationUpdate>,
-    ) {
-        let known_local: BTreeSet<u64> = local.iter().map(|u| u.invitation).collect();
-        let known_remote: BTreeSet<InvitationKey> = remote
-            .iter()
-            .map(|u| InvitationKey {
-                caller: u.caller.clone(),
-                invitation: u.invitation,
-            })
-            .collect();
-        for u in local {
-            self.on_local_update(u);
-        }
-        for u in remote {
-            self.on_remote_update(u);
-        }
-        for n in asked.0.into_iter().filter(|n| !known_local.contains(n)) {
-            self.on_local_update(LocalInvitationUpdate {
-                invitation: n,
-                state: L::Failure,
-                response: String::new(),
-                reason: Some(LocalInvitationFailureReason::InvitationExpire),
-            });
-        }
-        for k in asked.1.into_iter().filter(|k| !known_remote.contains(k)) {
-            self.on_remote_update(RemoteInvitationUpdate {
-                caller: k.caller,
-                invitation: k.invitation,
-                state: R::Failure,
-                content: String::new(),
-                reason: Some(RemoteInvitationFailureReason::InvitationExpire),
-            });
-        }
-    }
-
-    /// The session is over (logout drained, or aborted): the server ended every invitation
-    /// still open the same way (caller NOT_LOGGEDIN, callee PEER_OFFLINE). A logout waits
-    /// for the server's `ok` first, so any decision the server made before it has arrived.
-    pub(super) fn end_invitations_with_session(&mut self) {
-        let local: Vec<u64> = self
-            .local_invitations
-            .iter()
-            .filter(|(_, i)| !i.state.is_terminal() && i.state != L::Idle)
-            .map(|(&n, _)| n)
-            .collect();
-        for n in local {
-            self.on_local_update(LocalInvitationUpdate {
-                invitation: n,
-                state: L::Failure,
-                response: String::new(),
-                reason: Some(LocalInvitationFailureReason::NotLoggedin),
-            });
-        }
-        let remote: Vec<(InvitationKey, R)> = self
-            .remote_invitations
-            .iter()
-            .filter(|(_, i)| !i.state.is_terminal())
-            .map(|(k, i)| (k.clone(), i.state))
-            .collect();
-        for (k, _) in remote {
-            self.on_remote_update(RemoteInvitationUpdate {
-                caller: k.caller,
-                invitation: k.invitation,
-                state: R::Failure,
-                content: String::new(),
-                reason: Some(RemoteInvitationFailureReason::PeerOffline),
-            });
-        }
     }
 
     /// Keeps at most [`KEEP_ENDED`] ended invitations per side (oldest numbers first go).

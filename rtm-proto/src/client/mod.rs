@@ -37,6 +37,7 @@ mod attributes;
 mod channels;
 mod converge;
 mod events;
+mod invitation_sync;
 mod invitations;
 mod io;
 mod limiters;

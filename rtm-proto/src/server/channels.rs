@@ -12,28 +12,21 @@
 //! ones, exactly as a member that lost its session would. A `member_count` push that finds
 //! the stream full is dropped, but the catch-up then pushes the current count.
 
-use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
 use crate::attributes::ChannelAttribute;
-use crate::errors::{
-    ChannelMessageError, GetChannelMemberCountError, GetMembersError, JoinChannelError,
-    LeaveChannelError,
-};
+use crate::errors::{ChannelMessageError, JoinChannelError, LeaveChannelError};
 use crate::ids::{ChannelId, UserId};
 use crate::message::Message;
-use crate::time::Timestamp;
-use crate::wire::{ChannelCount, ChannelCursor, PeerMessageOutcome, Push, Reply};
+use crate::wire::{ChannelCursor, PeerMessageOutcome, Push, Reply};
 
+use super::members::MemberView;
 use super::resends::{Lookup, SendKey, Target, MSG_ID_REUSED, RESENDS_FULL};
 use super::{ConnId, Server, ServerTimer};
 
-pub use crate::limits::{MAX_COUNT_CHANNELS, MAX_GET_MEMBERS, MAX_JOINED, MEMBER_EVENT_LIMIT};
-
-/// How long a member sample of a big channel is reused (`get_members` on > 512 members).
-pub const SAMPLE_TTL: Duration = Duration::from_secs(1);
+use crate::limits::{MAX_JOINED, MEMBER_EVENT_LIMIT};
 
 #[derive(Debug)]
 pub(super) struct Channel {
@@ -45,14 +38,8 @@ pub(super) struct Channel {
     pub attributes: BTreeMap<String, ChannelAttribute>,
     /// Bumped whenever the channel stops or starts being empty (lazy GC timers).
     pub gc_gen: u64,
-    count_sent_at: Option<Timestamp>,
-    count_sent: Option<u32>,
-    /// Joiners told the count privately since the last coalesced push, and what they were
-    /// told: the push skips those who already know it.
-    pub told: BTreeMap<UserId, u32>,
-    count_timer: bool,
-    /// The last member sample of a channel over 512 members, and when it was drawn.
-    sample: Option<(Timestamp, Vec<UserId>)>,
+    /// What members were told of the membership: counts and the shared sample.
+    pub view: MemberView,
 }
 
 impl Channel {
@@ -64,11 +51,7 @@ impl Channel {
             history: Default::default(),
             attributes: BTreeMap::new(),
             gc_gen: 0,
-            count_sent_at: None,
-            count_sent: None,
-            told: BTreeMap::new(),
-            count_timer: false,
-            sample: None,
+            view: MemberView::default(),
         }
     }
 
@@ -84,14 +67,6 @@ impl Channel {
             .iter()
             .map(|(k, v)| k.len() + v.value.len() + v.last_update_user_id.as_str().len() + 96)
             .sum()
-    }
-
-    fn count_interval(&self) -> Duration {
-        if self.members.len() > MEMBER_EVENT_LIMIT {
-            Duration::from_secs(3)
-        } else {
-            Duration::from_secs(1)
-        }
     }
 }
 
@@ -213,7 +188,7 @@ impl Server {
             .encode();
             self.push_member_count(uid, &channel, count_frame);
             if let Some(ch) = self.channels.get_mut(&channel) {
-                ch.told.insert(uid.clone(), count);
+                ch.view.told.insert(uid.clone(), count);
             }
         }
     }
@@ -387,170 +362,5 @@ impl Server {
         self.history_bytes = self.history_bytes + added - expired - trimmed;
         self.fan_out_message(&channel, uid, cseq, &frame);
         self.reply(conn, Reply::Ok { id });
-    }
-
-    pub(super) fn on_get_members(
-        &mut self,
-        conn: ConnId,
-        uid: &UserId,
-        id: u32,
-        channel: ChannelId,
-    ) {
-        let member = self
-            .sessions
-            .get(uid)
-            .is_some_and(|s| s.channels.contains_key(&channel));
-        let Some(ch) = self.channels.get(&channel).filter(|_| member) else {
-            let e = GetMembersError::NotInChannel;
-            return self.reply_error(conn, id, e.code(), e.to_string());
-        };
-        let members = if ch.members.len() <= MAX_GET_MEMBERS {
-            ch.members.iter().cloned().collect()
-        } else {
-            self.member_sample(&channel)
-        };
-        self.reply(conn, Reply::Members { id, members });
-    }
-
-    /// A uniform random sample of [`MAX_GET_MEMBERS`] members of a bigger channel, sorted.
-    /// Drawing one walks the member set once, so it is drawn at most once per
-    /// [`SAMPLE_TTL`] and channel and shared by every `get_members` in that time: a tight
-    /// loop of them costs O(512) each, not O(members).
-    fn member_sample(&mut self, channel: &ChannelId) -> Vec<UserId> {
-        let now = self.now;
-        let Some(ch) = self.channels.get(channel) else {
-            return Vec::new();
-        };
-        if let Some((at, sample)) = &ch.sample {
-            if now.since(*at) < SAMPLE_TTL {
-                return sample.clone();
-            }
-        }
-        // Floyd's algorithm: MAX_GET_MEMBERS distinct indices, then one ordered walk.
-        let n = ch.members.len() as u64;
-        let mut picked = BTreeSet::new();
-        for j in n - MAX_GET_MEMBERS as u64..n {
-            let t = self.rng.below(j + 1);
-            if !picked.insert(t) {
-                picked.insert(j);
-            }
-        }
-        let mut wanted = picked.into_iter().peekable();
-        let sample: Vec<UserId> = ch
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| {
-                let hit = wanted.peek() == Some(&(*i as u64));
-                if hit {
-                    wanted.next();
-                }
-                hit
-            })
-            .map(|(_, m)| m.clone())
-            .collect();
-        if let Some(ch) = self.channels.get_mut(channel) {
-            ch.sample = Some((now, sample.clone()));
-        }
-        sample
-    }
-
-    pub(super) fn on_get_member_count(&mut self, conn: ConnId, id: u32, channels: Vec<ChannelId>) {
-        if channels.is_empty() {
-            let e = GetChannelMemberCountError::InvalidArgument;
-            return self.reply_error(conn, id, e.code(), e.to_string());
-        }
-        if channels.len() > MAX_COUNT_CHANNELS {
-            let e = GetChannelMemberCountError::ExceedLimit;
-            return self.reply_error(conn, id, e.code(), e.to_string());
-        }
-        let counts = channels
-            .into_iter()
-            .map(|channel| {
-                let count = self.channels.get(&channel).map_or(0, Channel::count);
-                ChannelCount { channel, count }
-            })
-            .collect();
-        self.reply(conn, Reply::MemberCounts { id, counts });
-    }
-
-    /// Membership changed: push the count now, or when the throttle allows (§5.2).
-    /// Returns whether it was pushed now.
-    fn count_changed(&mut self, channel: &ChannelId) -> bool {
-        let now = self.now;
-        let Some(ch) = self.channels.get_mut(channel) else {
-            return false;
-        };
-        let due = ch
-            .count_sent_at
-            .map_or(now, |t| t.saturating_add(ch.count_interval()));
-        if now >= due {
-            return self.push_count(channel);
-        }
-        if !ch.count_timer {
-            ch.count_timer = true;
-            let epoch = ch.epoch;
-            self.timers.schedule(
-                due,
-                ServerTimer::MemberCount {
-                    channel: channel.clone(),
-                    epoch,
-                },
-            );
-        }
-        false
-    }
-
-    pub(super) fn on_member_count_timer(&mut self, channel: &ChannelId, epoch: u64) {
-        if let Some(ch) = self.channels.get_mut(channel) {
-            if ch.epoch == epoch {
-                ch.count_timer = false;
-                self.push_count(channel);
-            }
-        }
-    }
-
-    /// Pushes the count to every member unless it is the one last pushed; returns whether
-    /// it pushed.
-    fn push_count(&mut self, channel: &ChannelId) -> bool {
-        let now = self.now;
-        let Some(ch) = self.channels.get_mut(channel) else {
-            return false;
-        };
-        let count = ch.count();
-        if ch.count_sent == Some(count) {
-            // Unchanged for everyone told by the last coalesced push; joiners told another
-            // count privately since must hear this one.
-            let stale: Vec<UserId> = ch
-                .told
-                .iter()
-                .filter(|(_, c)| **c != count)
-                .map(|(m, _)| m.clone())
-                .collect();
-            ch.told.clear();
-            if !stale.is_empty() {
-                let frame = Push::MemberCount {
-                    channel: channel.clone(),
-                    count,
-                }
-                .encode();
-                for m in &stale {
-                    self.push_member_count(m, channel, frame.clone());
-                }
-            }
-            return false;
-        }
-        ch.count_sent = Some(count);
-        ch.count_sent_at = Some(now);
-        let frame = Push::MemberCount {
-            channel: channel.clone(),
-            count,
-        }
-        .encode();
-        self.fan_out_counts(channel, count, &frame);
-        if let Some(ch) = self.channels.get_mut(channel) {
-            ch.told.clear();
-        }
-        true
     }
 }

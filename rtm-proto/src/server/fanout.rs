@@ -34,7 +34,7 @@ impl Server {
     pub(super) fn fan_out_counts(&mut self, channel: &ChannelId, count: u32, frame: &Bytes) {
         self.fan_out_where(
             channel,
-            |ch, m| ch.told.get(m) != Some(&count),
+            |ch, m| ch.view.told.get(m) != Some(&count),
             |sessions, out, limits, m| {
                 count_push(sessions, out, limits, channel, m, frame.clone());
             },
@@ -169,7 +169,7 @@ impl Server {
         // Told privately, like a joiner: if the count goes back to the one last pushed to
         // all, the next push must still reach this member.
         let count = ch.count();
-        ch.told.insert(uid.clone(), count);
+        ch.view.told.insert(uid.clone(), count);
         let frame = Push::MemberCount { channel, count }.encode();
         self.push_kept(uid, frame);
     }

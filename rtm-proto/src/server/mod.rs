@@ -30,6 +30,7 @@ mod invitations;
 mod limits;
 mod liveness;
 mod logins;
+mod members;
 mod observe;
 mod offline;
 mod peers;
@@ -37,10 +38,10 @@ pub(crate) mod presence;
 mod resends;
 mod sessions;
 mod stream;
+mod timer;
 mod tokens;
 
 use core::net::IpAddr;
-use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
@@ -54,7 +55,7 @@ use crate::wire::{close, ClientFrame, Notice, Reply};
 pub use config::{ServerConfig, DEFAULT_APP_ID};
 
 use channels::Channel;
-use invitations::{InvKey, Invitations};
+use invitations::Invitations;
 use logins::LoginSources;
 use offline::OfflineStore;
 use presence::Presence;
@@ -62,6 +63,7 @@ use resends::Resends;
 use sessions::{Session, Tombstones};
 
 pub use observe::Observer;
+use timer::{ServerTimer, OFFLINE_SWEEP_EVERY};
 
 /// A connection, named by the driver. Ids must not be reused while the core knows them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,41 +101,6 @@ pub enum ServerOutput {
 enum ConnState {
     AwaitingLogin { source: Option<IpAddr> },
     Bound { uid: UserId, epoch: u64 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ServerTimer {
-    LoginDeadline(ConnId),
-    Liveness {
-        uid: UserId,
-        epoch: u64,
-        gen: u64,
-    },
-    TokenWarning {
-        uid: UserId,
-        epoch: u64,
-        gen: u64,
-    },
-    TokenExpiry {
-        uid: UserId,
-        epoch: u64,
-        gen: u64,
-    },
-    OfflineSweep,
-    HistorySweep,
-    MemberCount {
-        channel: ChannelId,
-        epoch: u64,
-    },
-    ChannelGc {
-        channel: ChannelId,
-        epoch: u64,
-        gen: u64,
-    },
-    InvitationAck(InvKey),
-    InvitationExpiry(InvKey),
-    InvitationAccept(InvKey),
-    InvitationRetire(InvKey),
 }
 
 /// Counters for logs and benchmarks.
@@ -196,9 +163,6 @@ pub(crate) fn close_reason(reason: &str) -> String {
     }
     reason[..end].to_string()
 }
-
-/// How often expired offline messages are swept.
-const OFFLINE_SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 impl Server {
     /// A server at monotonic time `now`, when the wall clock reads `unix_ms`.
@@ -502,54 +466,5 @@ impl Server {
                 message: message.into(),
             },
         );
-    }
-
-    fn run_timers(&mut self) {
-        while let Some(timer) = self.timers.pop_due(self.now) {
-            match timer {
-                ServerTimer::LoginDeadline(conn) => {
-                    if matches!(self.conns.get(&conn), Some(ConnState::AwaitingLogin { .. })) {
-                        self.close(
-                            conn,
-                            close::OUT_OF_SEQUENCE,
-                            "no login within the login timeout",
-                        );
-                    }
-                }
-                ServerTimer::Liveness { uid, epoch, gen } => self.on_liveness(&uid, epoch, gen),
-                ServerTimer::TokenWarning { uid, epoch, gen } => {
-                    self.on_token_warning(&uid, epoch, gen)
-                }
-                ServerTimer::TokenExpiry { uid, epoch, gen } => {
-                    self.on_token_expiry(&uid, epoch, gen)
-                }
-                ServerTimer::MemberCount { channel, epoch } => {
-                    self.on_member_count_timer(&channel, epoch)
-                }
-                ServerTimer::ChannelGc {
-                    channel,
-                    epoch,
-                    gen,
-                } => self.on_channel_gc(&channel, epoch, gen),
-                t @ (ServerTimer::InvitationAck(_)
-                | ServerTimer::InvitationExpiry(_)
-                | ServerTimer::InvitationAccept(_)
-                | ServerTimer::InvitationRetire(_)) => self.on_invitation_timer(t),
-                ServerTimer::HistorySweep => {
-                    self.sweep_history();
-                    self.timers.schedule(
-                        self.now.saturating_add(history::SWEEP_EVERY),
-                        ServerTimer::HistorySweep,
-                    );
-                }
-                ServerTimer::OfflineSweep => {
-                    self.offline.sweep(self.unix_ms());
-                    self.timers.schedule(
-                        self.now.saturating_add(OFFLINE_SWEEP_EVERY),
-                        ServerTimer::OfflineSweep,
-                    );
-                }
-            }
-        }
     }
 }

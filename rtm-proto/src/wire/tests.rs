@@ -1,6 +1,8 @@
 //! Encoding and decoding of every frame, and the refusals of malformed ones.
 
 use super::*;
+use crate::message::Message;
+use std::collections::BTreeMap;
 
 fn uid(s: &str) -> UserId {
     UserId::new(s).unwrap()

@@ -1,0 +1,100 @@
+//! The server's timers: one enum of everything the server waits for, each variant carrying
+//! what it needs to tell whether it still matters (an epoch or generation: a stale timer is
+//! ignored rather than cancelled), and the dispatch of the expired ones.
+
+use core::time::Duration;
+
+use crate::ids::{ChannelId, UserId};
+use crate::wire::close;
+
+use super::invitations::InvKey;
+use super::{history, ConnId, ConnState, Server};
+
+/// How often expired offline messages are swept.
+pub(super) const OFFLINE_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ServerTimer {
+    LoginDeadline(ConnId),
+    Liveness {
+        uid: UserId,
+        epoch: u64,
+        gen: u64,
+    },
+    TokenWarning {
+        uid: UserId,
+        epoch: u64,
+        gen: u64,
+    },
+    TokenExpiry {
+        uid: UserId,
+        epoch: u64,
+        gen: u64,
+    },
+    OfflineSweep,
+    HistorySweep,
+    MemberCount {
+        channel: ChannelId,
+        epoch: u64,
+    },
+    ChannelGc {
+        channel: ChannelId,
+        epoch: u64,
+        gen: u64,
+    },
+    InvitationAck(InvKey),
+    InvitationExpiry(InvKey),
+    InvitationAccept(InvKey),
+    InvitationRetire(InvKey),
+}
+
+impl Server {
+    pub(super) fn run_timers(&mut self) {
+        while let Some(timer) = self.timers.pop_due(self.now) {
+            match timer {
+                ServerTimer::LoginDeadline(conn) => {
+                    if matches!(self.conns.get(&conn), Some(ConnState::AwaitingLogin { .. })) {
+                        self.close(
+                            conn,
+                            close::OUT_OF_SEQUENCE,
+                            "no login within the login timeout",
+                        );
+                    }
+                }
+                ServerTimer::Liveness { uid, epoch, gen } => self.on_liveness(&uid, epoch, gen),
+                ServerTimer::TokenWarning { uid, epoch, gen } => {
+                    self.on_token_warning(&uid, epoch, gen)
+                }
+                ServerTimer::TokenExpiry { uid, epoch, gen } => {
+                    self.on_token_expiry(&uid, epoch, gen)
+                }
+                ServerTimer::MemberCount { channel, epoch } => {
+                    self.on_member_count_timer(&channel, epoch)
+                }
+                ServerTimer::ChannelGc {
+                    channel,
+                    epoch,
+                    gen,
+                } => self.on_channel_gc(&channel, epoch, gen),
+                t @ (ServerTimer::InvitationAck(_)
+                | ServerTimer::InvitationExpiry(_)
+                | ServerTimer::InvitationAccept(_)
+                | ServerTimer::InvitationRetire(_)) => self.on_invitation_timer(t),
+                ServerTimer::HistorySweep => {
+                    self.sweep_history();
+                    self.timers.schedule(
+                        self.now.saturating_add(history::SWEEP_EVERY),
+                        ServerTimer::HistorySweep,
+                    );
+                }
+                ServerTimer::OfflineSweep => {
+                    self.offline.sweep(self.unix_ms());
+                    self.timers.schedule(
+                        self.now.saturating_add(OFFLINE_SWEEP_EVERY),
+                        ServerTimer::OfflineSweep,
+                    );
+                }
+            }
+        }
+    }
+}

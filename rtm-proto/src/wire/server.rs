@@ -1,0 +1,238 @@
+//! Frames the server sends, in three families: replies, pushes of the delivery stream, and
+//! notices (see [`ServerFrame`]).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::attributes::ChannelAttribute;
+use crate::ids::{ChannelId, UserId};
+use crate::message::Message;
+
+use super::{
+    decode, encode, ChannelCount, DecodeError, KickReason, LocalInvitationUpdate,
+    PeerMessageOutcome, PeerOnline, PeerStatus, RemoteInvitationUpdate,
+};
+
+/// Frames the server sends, in three families: a [`Reply`] answers one request and names it
+/// by `id`; a [`Push`] is an entry of the session's delivery stream, counted by position and
+/// acknowledged with `ack`; a [`Notice`] is neither (heartbeat answers, presence, token and
+/// session notices). On the wire all three are one flat JSON object told apart by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ServerFrame {
+    // Pushes first: they are most of what a client reads, and decoding tries the families
+    // in this order.
+    Push(Push),
+    Reply(Reply),
+    Notice(Notice),
+}
+
+/// The answer to one request; `id` is the request's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reply {
+    /// Login accepted. `resumed` says whether the previous session (and its subscriptions,
+    /// buffered messages and memberships) was kept.
+    LoginOk {
+        id: u32,
+        version: u16,
+        session: String,
+        resumed: bool,
+        /// Server wall clock, Unix ms.
+        server_ts: u64,
+        /// How often the client should send `ping`, in ms.
+        heartbeat_ms: u32,
+        /// Stream position of the first push that follows (resent pushes first when
+        /// `resumed`): the client sets its position counter to `resend_from - 1`.
+        resend_from: u64,
+    },
+    /// A request failed; `code` is from the request's §8 family.
+    Error { id: u32, code: u32, message: String },
+    /// A request without a payload result succeeded.
+    Ok { id: u32 },
+    /// The outcome of a `peer_message` request.
+    PeerMessageResult {
+        id: u32,
+        outcome: PeerMessageOutcome,
+    },
+    /// Answer to `query_online`, in request order.
+    OnlineStatus { id: u32, peers: Vec<PeerOnline> },
+    /// Answer to `subscribe`: the current state of the requested peers.
+    Subscribed { id: u32, peers: Vec<PeerStatus> },
+    /// `join` succeeded; `epoch` names this instance of the channel and `cseq` is its
+    /// latest message (the joiner's cursor starts there).
+    Joined {
+        id: u32,
+        channel: ChannelId,
+        epoch: u64,
+        cseq: u64,
+    },
+    /// Answer to `get_members`: at most 512, a random sample beyond.
+    Members { id: u32, members: Vec<UserId> },
+    /// Answer to `get_member_count`, in request order.
+    MemberCounts { id: u32, counts: Vec<ChannelCount> },
+    /// Answer to `get_user_attrs`.
+    UserAttributes {
+        id: u32,
+        user: UserId,
+        attributes: BTreeMap<String, String>,
+    },
+    /// Answer to `get_channel_attrs`.
+    ChannelAttributes {
+        id: u32,
+        channel: ChannelId,
+        attributes: BTreeMap<String, ChannelAttribute>,
+    },
+    /// Answer to `invitation_sync`. Invitations the server does not know are left out.
+    InvitationStates {
+        id: u32,
+        local: Vec<LocalInvitationUpdate>,
+        remote: Vec<RemoteInvitationUpdate>,
+    },
+}
+
+impl Reply {
+    /// The id of the request this answers.
+    pub fn id(&self) -> u32 {
+        match self {
+            Reply::LoginOk { id, .. }
+            | Reply::Error { id, .. }
+            | Reply::Ok { id }
+            | Reply::PeerMessageResult { id, .. }
+            | Reply::OnlineStatus { id, .. }
+            | Reply::Subscribed { id, .. }
+            | Reply::Joined { id, .. }
+            | Reply::Members { id, .. }
+            | Reply::MemberCounts { id, .. }
+            | Reply::UserAttributes { id, .. }
+            | Reply::ChannelAttributes { id, .. }
+            | Reply::InvitationStates { id, .. } => *id,
+        }
+    }
+}
+
+/// An entry of the session's delivery stream (PROTOCOL.md, "The delivery stream"): pushes
+/// are numbered by their position and the client acknowledges them with `ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Push {
+    /// A pushed peer message. `msg_id` is the sender's id for it: `(from, msg_id)` names the
+    /// message for good, so a client can drop one delivered again in a later session.
+    Message {
+        from: UserId,
+        msg_id: u64,
+        message: Message,
+        /// Unix ms at which the server received it.
+        server_ts: u64,
+        #[serde(default)]
+        offline: bool,
+    },
+    /// A channel message from another member. `cseq` numbers the messages of one channel
+    /// instance.
+    ChannelMessage {
+        channel: ChannelId,
+        epoch: u64,
+        cseq: u64,
+        from: UserId,
+        message: Message,
+        server_ts: u64,
+    },
+    /// Another user joined (not sent above 512 members).
+    MemberJoined { channel: ChannelId, member: UserId },
+    /// A member left, logged out, or was silent for 30 s (not above 512).
+    MemberLeft { channel: ChannelId, member: UserId },
+    /// The channel's member count: on join, then at most 1/s (1 per 3 s above 512 members).
+    MemberCount { channel: ChannelId, count: u32 },
+    /// The complete attribute set after a write with `notify`.
+    AttributesUpdated {
+        channel: ChannelId,
+        attributes: BTreeMap<String, ChannelAttribute>,
+    },
+    /// An invitation for the callee. Acknowledge with `invitation_ack`.
+    Invitation {
+        caller: UserId,
+        invitation: u64,
+        content: String,
+        channel_id: String,
+    },
+    /// The caller's invitation changed state.
+    LocalInvitation(LocalInvitationUpdate),
+    /// The callee's invitation changed state.
+    RemoteInvitation(RemoteInvitationUpdate),
+}
+
+/// A frame outside both the replies and the delivery stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Notice {
+    /// Heartbeat answer.
+    Pong {},
+    /// Pushed presence changes of subscribed peers.
+    Presence { peers: Vec<PeerStatus> },
+    /// The session's AccessToken2 expires in 30 s.
+    TokenWillExpire {},
+    /// The server is ending the session; a close follows.
+    Kicked { reason: KickReason },
+}
+
+impl From<Reply> for ServerFrame {
+    fn from(r: Reply) -> Self {
+        ServerFrame::Reply(r)
+    }
+}
+
+impl From<Push> for ServerFrame {
+    fn from(p: Push) -> Self {
+        ServerFrame::Push(p)
+    }
+}
+
+impl From<Notice> for ServerFrame {
+    fn from(n: Notice) -> Self {
+        ServerFrame::Notice(n)
+    }
+}
+
+impl ServerFrame {
+    /// Decodes one inbound frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes).map_err(|e| match e {
+            DecodeError::Invalid(_) => family_error(bytes).unwrap_or(e),
+            too_big => too_big,
+        })
+    }
+
+    /// Encodes this frame as the JSON text of one WebSocket message.
+    pub fn encode(&self) -> Bytes {
+        encode(self)
+    }
+}
+
+/// The error of the one family that knows the frame's `type`, for a frame none of them
+/// took: the untagged [`ServerFrame`] alone can only say that no family matched. Runs on the
+/// error path only.
+fn family_error(bytes: &[u8]) -> Option<DecodeError> {
+    let unknown = |r: Result<(), DecodeError>| match r {
+        Err(DecodeError::Invalid(m)) if m.starts_with("unknown variant") => None,
+        Err(e) => Some(e),
+        Ok(()) => None,
+    };
+    unknown(decode::<Push>(bytes).map(drop))
+        .or_else(|| unknown(decode::<Reply>(bytes).map(drop)))
+        .or_else(|| unknown(decode::<Notice>(bytes).map(drop)))
+}
+
+/// Each family encodes as the flat frame its [`ServerFrame`] would.
+macro_rules! encode_as_frame {
+    ($($family:ident),*) => {$(
+        impl $family {
+            /// Encodes this frame as the JSON text of one WebSocket message.
+            pub fn encode(&self) -> Bytes {
+                encode(self)
+            }
+        }
+    )*};
+}
+encode_as_frame!(Reply, Push, Notice);
