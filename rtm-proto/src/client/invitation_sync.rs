@@ -19,9 +19,9 @@ impl Client {
     pub(super) fn sync_invitations(&mut self) {
         // Invitations whose `invite` is still unanswered are resent, not synced.
         let unsent: BTreeSet<u64> = self
-            .pending
-            .values()
-            .filter_map(|p| match p.kind {
+            .requests
+            .kinds()
+            .filter_map(|(_, k)| match *k {
                 PendingKind::Invite(n) => Some(n),
                 _ => None,
             })

@@ -54,13 +54,10 @@ mod timer;
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
 
-use bytes::Bytes;
-
 use crate::backoff::Backoff;
 use crate::ids::{ChannelId, UserId};
 use crate::rng::Rng;
 use crate::time::{Timestamp, WallClock};
-use crate::timers::TimerQueue;
 use crate::wire::{ClientFrame, InvitationKey, PeerOnlineState};
 
 pub use attributes::ChannelAttributeOptions;
@@ -78,17 +75,6 @@ pub struct TransportId(pub u64);
 /// Names one command's result ([`Event::Response`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u32);
-
-/// A request waiting for its answer.
-#[derive(Debug, Clone)]
-struct Pending {
-    kind: pending::PendingKind,
-    /// The encoded request, (re)sent whenever a link comes up.
-    frame: Bytes,
-    /// The transport it was last sent on.
-    sent_on: Option<TransportId>,
-    deadline: Timestamp,
-}
 
 /// The RTM client core. See the module documentation for the driving contract.
 #[derive(Debug)]
@@ -109,10 +95,8 @@ pub struct Client {
     /// When the current link last delivered a frame.
     last_rx: Timestamp,
     heartbeat: Duration,
-    next_request: u32,
-    pending: BTreeMap<u32, Pending>,
-    /// The deadlines of `pending`; its earliest is `Timer::Request`.
-    deadlines: TimerQueue<u32>,
+    /// Requests waiting for their answers.
+    requests: pending::Requests,
     /// Subscribed peers and their last reported state.
     subscriptions: BTreeMap<UserId, Option<PeerOnlineState>>,
     /// Whether the server holds `subscriptions`, `user_attributes` and each channel's
@@ -121,14 +105,8 @@ pub struct Client {
     subscription_sync: converge::Converge,
     user_attr_sync: converge::Converge,
     channel_sync: BTreeMap<ChannelId, converge::Converge>,
-    /// Position of the last stream push received on the current link.
-    stream_pos: u64,
-    /// Highest stream position delivered to the application in this server session.
-    delivered_pos: u64,
-    /// Highest stream position acknowledged on the current link.
-    acked_pos: u64,
-    /// Bytes of the pushes read since the last ack.
-    unacked_bytes: usize,
+    /// The client's end of the delivery stream.
+    inbox: stream::Inbox,
     /// Joined (or joining) channels.
     channels: BTreeMap<ChannelId, channels::JoinedChannel>,
     recent_joins: channels::RecentJoins,
@@ -144,8 +122,6 @@ pub struct Client {
     /// frames, so a delayed stale login is not mistaken for another device.
     instance: u64,
     login_attempts: u64,
-    /// Peer messages delivered lately, across sessions and logins of this client.
-    delivered_messages: stream::RecentSet<(UserId, u64)>,
     limiters: limiters::Limiters,
     out: VecDeque<ClientOutput>,
 }
@@ -173,17 +149,12 @@ impl Client {
             backoff,
             last_rx: now,
             heartbeat,
-            next_request: 1,
-            pending: BTreeMap::new(),
-            deadlines: TimerQueue::default(),
+            requests: Default::default(),
             subscriptions: BTreeMap::new(),
             subscription_sync: Default::default(),
             user_attr_sync: Default::default(),
             channel_sync: BTreeMap::new(),
-            stream_pos: 0,
-            delivered_pos: 0,
-            acked_pos: 0,
-            unacked_bytes: 0,
+            inbox: Default::default(),
             channels: BTreeMap::new(),
             recent_joins: Default::default(),
             user_attributes: BTreeMap::new(),
@@ -192,7 +163,6 @@ impl Client {
             remote_invitations: BTreeMap::new(),
             instance,
             login_attempts: 0,
-            delivered_messages: stream::RecentSet::new(stream::DELIVERED_MEMORY),
             limiters: Default::default(),
             out: VecDeque::new(),
         }
@@ -258,11 +228,5 @@ impl Client {
 
     fn is_logged_in(&self) -> bool {
         self.phase.is_logged_in()
-    }
-
-    fn alloc_request(&mut self) -> u32 {
-        let id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1).max(1);
-        id
     }
 }

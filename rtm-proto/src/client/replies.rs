@@ -11,10 +11,15 @@ use super::resync::Fate;
 use super::{Client, Event, RequestId, Response, TransportId};
 
 impl Client {
-    /// Frames on an established link.
-    pub(super) fn on_session_frame(&mut self, transport: TransportId, frame: ServerFrame) {
+    /// Frames on an established link; `len` is the frame's encoded size.
+    pub(super) fn on_session_frame(
+        &mut self,
+        transport: TransportId,
+        frame: ServerFrame,
+        len: usize,
+    ) {
         match frame {
-            ServerFrame::Push(push) => self.on_stream_push(transport, push),
+            ServerFrame::Push(push) => self.on_stream_push(transport, push, len),
             ServerFrame::Reply(reply) => self.on_reply(reply),
             ServerFrame::Notice(notice) => self.on_notice(notice),
         }
@@ -135,25 +140,16 @@ impl Client {
     /// request waiting, to be answered properly or to time out.
     fn take_pending(&mut self, reply: &Reply) -> Option<PendingKind> {
         let id = reply.id();
-        let fits = self
-            .pending
-            .get(&id)
-            .is_some_and(|p| answers(reply, &p.kind));
-        if !fits {
-            return None;
-        }
-        let kind = self.pending.remove(&id).map(|p| p.kind)?;
+        let kind = self.requests.take_if(id, |kind| answers(reply, kind))?;
         self.track(&kind, id, Fate::Answered);
         Some(kind)
     }
 
     /// Answers every waiting request with its family's NOT_LOGGED_IN (logout).
     pub(super) fn fail_all_pending(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        for (id, p) in pending {
+        for (id, p) in self.requests.take_all() {
             self.answer_with_failure(id, p.kind, Failure::NotLoggedIn);
         }
-        self.deadlines = Default::default();
         self.arm_request_timer();
     }
 

@@ -12,7 +12,7 @@ use crate::wire::ClientFrame;
 use super::link::Link;
 use super::pending::{Failure, PendingKind};
 use super::resync::Fate;
-use super::{Client, ClientOutput, Pending, RequestId, Response, TransportId};
+use super::{Client, ClientOutput, RequestId, Response, TransportId};
 
 impl Client {
     /// `renewToken(token)` (§3.5). While the link is down the token is kept for the next
@@ -35,7 +35,7 @@ impl Client {
         }
         if !matches!(self.link, Link::Up { .. }) {
             self.token_renewed_offline(token.to_string());
-            let request = RequestId(self.alloc_request());
+            let request = RequestId(self.requests.alloc());
             self.respond(request, Response::RenewToken(Ok(())));
             return Ok(request);
         }
@@ -53,20 +53,11 @@ impl Client {
         timeout: core::time::Duration,
         frame: impl FnOnce(u32) -> ClientFrame,
     ) -> RequestId {
-        let id = self.alloc_request();
+        let id = self.requests.alloc();
         let deadline = self.now.saturating_add(timeout);
         let frame = frame(id).encode();
         self.track(&kind, id, Fate::Started);
-        self.pending.insert(
-            id,
-            Pending {
-                kind,
-                frame,
-                sent_on: None,
-                deadline,
-            },
-        );
-        self.deadlines.schedule(deadline, id);
+        self.requests.insert(id, kind, frame, deadline);
         self.arm_request_timer();
         if let Link::Up { transport } = self.link {
             self.send_pending(id, transport);
@@ -75,9 +66,7 @@ impl Client {
     }
 
     fn send_pending(&mut self, id: u32, transport: TransportId) {
-        if let Some(p) = self.pending.get_mut(&id) {
-            p.sent_on = Some(transport);
-            let frame = p.frame.clone();
+        if let Some(frame) = self.requests.send_on(id, transport) {
             self.out.push_back(ClientOutput::Send(transport, frame));
         }
     }
@@ -87,40 +76,27 @@ impl Client {
         let Link::Up { transport } = self.link else {
             return;
         };
-        let ids: Vec<u32> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.sent_on != Some(transport))
-            .map(|(&id, _)| id)
-            .collect();
-        for id in ids {
+        for id in self.requests.unsent_on(transport) {
             self.send_pending(id, transport);
         }
     }
 
     pub(super) fn expire_requests(&mut self) {
-        while let Some(id) = self.deadlines.pop_due(self.now) {
-            let due = self
-                .pending
-                .get(&id)
-                .is_some_and(|p| p.deadline <= self.now);
-            if due {
-                let p = self.pending.remove(&id).expect("checked");
-                // The application is told it failed, but the server may have applied it.
-                self.track(&p.kind, id, Fate::Lost);
-                if let PendingKind::Join(channel) = &p.kind {
-                    // The join failed for the application: the channel leaves the record.
-                    self.forget_unless_rejoining(channel);
-                }
-                self.answer_with_failure(id, p.kind, Failure::Timeout);
+        while let Some((id, kind)) = self.requests.pop_expired(self.now) {
+            // The application is told it failed, but the server may have applied it.
+            self.track(&kind, id, Fate::Lost);
+            if let PendingKind::Join(channel) = &kind {
+                // The join failed for the application: the channel leaves the record.
+                self.forget_unless_rejoining(channel);
             }
+            self.answer_with_failure(id, kind, Failure::Timeout);
         }
         self.arm_request_timer();
     }
 
     /// Keeps `Timer::Request` at the earliest request deadline.
     pub(super) fn arm_request_timer(&mut self) {
-        let next = self.deadlines.next_deadline();
+        let next = self.requests.next_deadline();
         self.timers.set_or_stop(super::timer::Timer::Request, next);
     }
 
@@ -128,9 +104,9 @@ impl Client {
     /// join's (join, leave, join again while the link was down), still waiting.
     pub(super) fn forget_unless_rejoining(&mut self, channel: &ChannelId) {
         let newer = self
-            .pending
-            .values()
-            .any(|p| matches!(&p.kind, PendingKind::Join(c) if c == channel));
+            .requests
+            .kinds()
+            .any(|(_, k)| matches!(k, PendingKind::Join(c) if c == channel));
         if !newer {
             self.channels.remove(channel);
         }

@@ -93,22 +93,23 @@ impl Client {
 
     /// The id of the newest request made so far.
     fn newest_request(&self) -> u32 {
-        self.next_request.wrapping_sub(1)
+        self.requests.newest()
     }
 
     /// A link came up (`fresh`: on a new server session). A resumed session may hold other
     /// subscriptions than the record (a change whose answer was lost), a fresh one holds
     /// nothing: resubscribe, restate the attributes, rejoin the channels (§2.6).
     pub(super) fn resync_on_login(&mut self, fresh: bool) {
-        let stale: Vec<(u32, PendingKind)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.kind.is_snapshot())
-            .map(|(&id, p)| (id, p.kind.clone()))
+        let stale: Vec<u32> = self
+            .requests
+            .kinds()
+            .filter(|(_, k)| k.is_snapshot())
+            .map(|(id, _)| id)
             .collect();
-        for (id, kind) in stale {
-            self.pending.remove(&id);
-            self.track(&kind, id, Fate::Lost);
+        for id in stale {
+            if let Some(kind) = self.requests.take_if(id, |_| true) {
+                self.track(&kind, id, Fate::Lost);
+            }
         }
         let newest = self.newest_request();
         if !self.subscriptions.is_empty() {

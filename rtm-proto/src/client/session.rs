@@ -37,12 +37,12 @@ impl Client {
         if !self.limiters.login.try_acquire(self.now) {
             return Err(LoginError::TooOften);
         }
-        let request = RequestId(self.alloc_request());
+        let request = RequestId(self.requests.alloc());
         self.finish_drain();
         self.uid = Some(uid);
         self.token = token.map(str::to_string);
         self.session = None;
-        self.delivered_pos = 0;
+        self.inbox.forget_session();
         self.backoff.reset();
         self.set_phase(Phase::Connecting { request }, Reason::Login);
         let deadline = self.now.saturating_add(self.config.login_timeout);
@@ -61,7 +61,7 @@ impl Client {
         match self.link {
             Link::Up { transport } => {
                 // Drain: decisions the server made before the logout still arrive.
-                let request = self.alloc_request();
+                let request = self.requests.alloc();
                 self.send_frame(transport, &ClientFrame::Logout { id: request });
                 self.set_link(Link::Draining { transport, request });
                 let until = self.now.saturating_add(LOGOUT_DRAIN);
@@ -163,7 +163,7 @@ impl Client {
             return;
         }
         let Some(uid) = self.uid.clone() else { return };
-        let request = self.alloc_request();
+        let request = self.requests.alloc();
         self.last_rx = self.now;
         self.login_attempts += 1;
         self.set_link(Link::LoggingIn { transport, request });
@@ -257,10 +257,7 @@ impl Client {
             }
             (_, ServerFrame::Notice(Notice::Kicked { reason })) => self.on_kicked(reason),
             (Link::Up { transport }, frame) => {
-                if matches!(frame, ServerFrame::Push(_)) {
-                    self.unacked_bytes += bytes.len();
-                }
-                self.on_session_frame(transport, frame);
+                self.on_session_frame(transport, frame, bytes.len());
                 self.reconcile();
             }
             (Link::LoggingIn { .. }, _) => {
@@ -288,13 +285,7 @@ impl Client {
     ) {
         self.set_link(Link::Up { transport });
         self.on_pong();
-        // Positions before `resend_from` were acknowledged; what follows is resent or new.
-        self.stream_pos = resend_from.saturating_sub(1);
-        self.acked_pos = self.stream_pos;
-        self.unacked_bytes = 0;
-        if !resumed {
-            self.delivered_pos = self.stream_pos;
-        }
+        self.inbox.on_login(resend_from, resumed);
         let fresh_session = !resumed && self.session.is_some();
         self.session = Some(session);
         self.backoff.reset();
@@ -431,7 +422,7 @@ impl Client {
         self.forget_sync();
         self.channels.clear();
         self.user_attributes.clear();
-        self.delivered_pos = 0;
+        self.inbox.forget_session();
     }
 
     /// `renewToken` while no link is up: the token is kept for the next re-login, which

@@ -1,8 +1,9 @@
-//! The client's end of the delivery stream: positions, acknowledgements, and the delivery
-//! of each push to the application once (a push resent after a resume is acknowledged but
-//! not delivered again).
+//! The client's end of the delivery stream ([`Inbox`]): positions, acknowledgements, and
+//! the delivery of each push to the application once (a push resent after a resume is
+//! acknowledged but not delivered again).
 
 use crate::client::ChannelEvent;
+use crate::ids::UserId;
 use crate::wire::{ClientFrame, Push};
 
 use super::link::Link;
@@ -15,15 +16,96 @@ const ACK_BATCH: u64 = 16;
 /// send window (64 KiB, PROTOCOL.md), so that the window never runs dry while acks travel.
 const ACK_BATCH_BYTES: usize = 16 * 1024;
 
+/// Peer messages remembered as delivered (by sender and `msg_id`), to drop a redelivery.
+pub(super) const DELIVERED_MEMORY: usize = 4096;
+
+/// The client's end of the delivery stream: which positions were read, acknowledged and
+/// delivered, and which peer messages were delivered already.
+#[derive(Debug, Clone)]
+pub(super) struct Inbox {
+    /// Position of the last push read on the current link.
+    pos: u64,
+    /// Highest position delivered to the application in this server session: pushes a
+    /// resume resends from below it are acknowledged, not delivered again.
+    delivered: u64,
+    /// Last position acknowledged to the server.
+    acked: u64,
+    /// Bytes of pushes read since the last acknowledgement.
+    unacked_bytes: usize,
+    /// Peer messages delivered, by sender and `msg_id`: a message delivered again in a
+    /// later server session (its ack was lost with the old one) is dropped.
+    messages: RecentSet<(UserId, u64)>,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Inbox {
+            pos: 0,
+            delivered: 0,
+            acked: 0,
+            unacked_bytes: 0,
+            messages: RecentSet::new(DELIVERED_MEMORY),
+        }
+    }
+}
+
+impl Inbox {
+    /// A push of `len` bytes was read: it takes the next position. Returns whether it is
+    /// fresh, i.e. to be delivered to the application.
+    pub(super) fn read(&mut self, len: usize) -> bool {
+        self.pos += 1;
+        self.unacked_bytes += len;
+        let fresh = self.pos > self.delivered;
+        if fresh {
+            self.delivered = self.pos;
+        }
+        fresh
+    }
+
+    /// Whether to acknowledge now: at once after a peer message (`urgent`: its sender waits
+    /// for the receipt), otherwise in batches of pushes or bytes (the server's window opens
+    /// only with acks), or with the next heartbeat.
+    pub(super) fn ack_due(&self, urgent: bool) -> bool {
+        urgent || self.pos - self.acked >= ACK_BATCH || self.unacked_bytes >= ACK_BATCH_BYTES
+    }
+
+    /// The position to acknowledge, if anything read is not acknowledged yet; it counts as
+    /// acknowledged from here on.
+    pub(super) fn take_ack(&mut self) -> Option<u64> {
+        (self.pos > self.acked).then(|| {
+            self.acked = self.pos;
+            self.unacked_bytes = 0;
+            self.pos
+        })
+    }
+
+    /// A login was answered: positions before `resend_from` were acknowledged, and what
+    /// follows is resent or new. A session that was not resumed delivers all it sends.
+    pub(super) fn on_login(&mut self, resend_from: u64, resumed: bool) {
+        self.pos = resend_from.saturating_sub(1);
+        self.acked = self.pos;
+        self.unacked_bytes = 0;
+        if !resumed {
+            self.delivered = self.pos;
+        }
+    }
+
+    /// An explicit login or a logout: the next server session's positions start over.
+    pub(super) fn forget_session(&mut self) {
+        self.delivered = 0;
+    }
+
+    /// Whether the peer message `(from, msg_id)` is delivered for the first time.
+    pub(super) fn first_delivery(&mut self, from: &UserId, msg_id: u64) -> bool {
+        self.messages.insert((from.clone(), msg_id))
+    }
+}
+
 impl Client {
     /// A push of the delivery stream: it takes the next position; positions already
     /// delivered (resent after a resume) are acknowledged but not delivered again.
-    pub(super) fn on_stream_push(&mut self, transport: TransportId, push: Push) {
-        self.stream_pos += 1;
-        let fresh = self.stream_pos > self.delivered_pos;
-        if fresh {
-            self.delivered_pos = self.stream_pos;
-        }
+    pub(super) fn on_stream_push(&mut self, transport: TransportId, push: Push, len: usize) {
+        let fresh = self.inbox.read(len);
         let urgent = matches!(push, Push::Message { .. });
         if fresh {
             self.deliver_push(push);
@@ -38,22 +120,13 @@ impl Client {
                 &ClientFrame::InvitationAck { caller, invitation },
             );
         }
-        // Peer messages are acknowledged at once (the sender waits for the receipt); the
-        // rest in batches of pushes or bytes (the server's window opens only with acks), or
-        // with the next heartbeat.
-        if urgent
-            || self.stream_pos - self.acked_pos >= ACK_BATCH
-            || self.unacked_bytes >= ACK_BATCH_BYTES
-        {
+        if self.inbox.ack_due(urgent) {
             self.send_ack(transport);
         }
     }
 
     pub(super) fn send_ack(&mut self, transport: TransportId) {
-        if self.stream_pos > self.acked_pos {
-            self.acked_pos = self.stream_pos;
-            self.unacked_bytes = 0;
-            let seq = self.stream_pos;
+        if let Some(seq) = self.inbox.take_ack() {
             self.send_frame(transport, &ClientFrame::Ack { seq });
         }
     }
@@ -69,7 +142,7 @@ impl Client {
             } => {
                 // Delivered before, in an earlier server session (an ack lost before the
                 // session ended): the stream position cannot tell, the message id can.
-                if !self.delivered_messages.insert((from.clone(), msg_id)) {
+                if !self.inbox.first_delivery(&from, msg_id) {
                     return;
                 }
                 Event::MessageFromPeer {
@@ -137,9 +210,6 @@ impl Client {
     }
 }
 
-/// Peer messages remembered as delivered (by sender and `msg_id`), to drop a redelivery.
-pub(super) const DELIVERED_MEMORY: usize = 4096;
-
 /// A set that remembers its last `cap` insertions.
 #[derive(Debug, Clone)]
 pub(super) struct RecentSet<T: Ord + Clone> {
@@ -170,5 +240,74 @@ impl<T: Ord + Clone> RecentSet<T> {
         }
         debug_assert!(self.set.len() <= self.cap);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uid(s: &str) -> UserId {
+        UserId::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_resume_resends_what_was_not_acknowledged_and_delivers_only_the_new() {
+        let mut inbox = Inbox::default();
+        inbox.on_login(1, false);
+        assert!(inbox.read(10) && inbox.read(10) && inbox.read(10));
+        assert_eq!(inbox.take_ack(), Some(3));
+        assert!(inbox.read(10) && inbox.read(10));
+        // The link dropped before positions 4 and 5 were acknowledged: the server resumes
+        // from 4; they were delivered already, 6 is new.
+        inbox.on_login(4, true);
+        assert!(!inbox.read(10));
+        assert!(!inbox.read(10));
+        assert!(inbox.read(10));
+        assert_eq!(inbox.take_ack(), Some(6));
+        assert_eq!(inbox.take_ack(), None);
+    }
+
+    #[test]
+    fn a_new_session_delivers_everything_it_sends() {
+        let mut inbox = Inbox::default();
+        inbox.on_login(1, false);
+        for _ in 0..5 {
+            inbox.read(1);
+        }
+        // Session lost: the new one numbers from 1 again, all of it fresh.
+        inbox.on_login(1, false);
+        assert!(inbox.read(1));
+        inbox.forget_session();
+        inbox.on_login(1, false);
+        assert!(inbox.read(1));
+    }
+
+    #[test]
+    fn acks_go_at_once_for_peer_messages_else_by_count_or_bytes() {
+        let mut inbox = Inbox::default();
+        inbox.read(100);
+        assert!(inbox.ack_due(true));
+        assert!(!inbox.ack_due(false));
+        for _ in 1..ACK_BATCH {
+            inbox.read(100);
+        }
+        assert!(inbox.ack_due(false), "{ACK_BATCH} pushes");
+        inbox.take_ack();
+        inbox.read(ACK_BATCH_BYTES);
+        assert!(inbox.ack_due(false), "{ACK_BATCH_BYTES} bytes");
+    }
+
+    #[test]
+    fn a_peer_message_is_delivered_once_across_sessions_while_remembered() {
+        let mut inbox = Inbox::default();
+        assert!(inbox.first_delivery(&uid("alice"), 7));
+        assert!(!inbox.first_delivery(&uid("alice"), 7));
+        assert!(inbox.first_delivery(&uid("bob"), 7));
+        for n in 0..DELIVERED_MEMORY as u64 {
+            inbox.first_delivery(&uid("carol"), n);
+        }
+        // Forgotten past the memory's bound.
+        assert!(inbox.first_delivery(&uid("alice"), 7));
     }
 }
