@@ -22,15 +22,25 @@
 //!
 //! # Where each behaviour lives
 //!
+//! The `Client` is a router: each part of the protocol is a file named after what it does,
+//! with its state in an owned type where it has one, and all of them share one outbox and
+//! one timer table keyed by `Timer` (`timer.rs`), so `poll_timeout` is one lookup.
+//!
 //! * `session` — login, logout, the link's life (§2.3, §2.6), with its states in `link`
-//!   and its deadlines in `timer` (one slot per `Timer`).
+//!   (`Phase`, `Link`: each variant holds its own data) and its deadlines in `timer`.
+//! * `pending` — what a request waits for (`PendingKind`), the waiting requests with their
+//!   ids and deadlines (`Requests`), and how one ends without an answer.
 //! * `requests` — one-shot requests: kept encoded until answered, resent verbatim on a new
 //!   link (they are idempotent), timed out, answered exactly once.
+//! * `replies` — the server's replies, each checked against the request it names, and its
+//!   notices (pong, presence, token and kick notices).
+//! * `stream` — the delivery stream's end (`Inbox`: positions, acks, dedup of redeliveries)
+//!   and the delivery of each push as an event.
 //! * `converge` and `resync` — state the server must hold as the record says
-//!   (subscriptions, user attributes, channel membership) and its corrections.
+//!   (subscriptions, user attributes, channel membership): one `Converge` value each, and
+//!   the replace-style corrections built from the record when nothing is in flight.
 //! * `peers` (§4.3, §4.4), `channels` (§4.7, §4.8), `attributes` (§4.5, §4.6),
-//!   `invitations` (§4.10, §6) — the commands of each part of the API.
-//! * `stream` — the delivery stream: positions, acks, dedup of redeliveries.
+//!   `invitations` (§4.10, §6) and `invitation_sync` — the commands of each part of the API.
 //! * `events`, `io` — what the application and the driver get; `limiters` — §9.2.
 
 mod attributes;

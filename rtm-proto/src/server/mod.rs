@@ -18,6 +18,23 @@
 //! Peer input never panics the server: a malformed, oversized or out-of-sequence frame closes
 //! that one connection with a documented code (see [`crate::wire::close`]), and nothing that
 //! was already accepted from it is lost — its session stays resumable.
+//!
+//! # Where each behaviour lives
+//!
+//! * `sessions`, `liveness`, `tokens`, `logins` — login and resume, presence liveness
+//!   (§2.3), token expiry (§3.5), login limits; `limits` — the frame screen and a budget for
+//!   every request kind.
+//! * `stream` — a session's delivery stream (`Stream`: positions, window, acks), and
+//!   `delivery` — pushing to a user by id, the stream's bounds and overflow policy.
+//! * `peers`, `resends`, `offline` — peer messages (§4.3), the memory that makes a resend
+//!   answer the first outcome, and the offline store (§4.3.4).
+//! * `presence` (§4.4), `attributes` (§4.5, §4.6).
+//! * `channels` (§4.7), `members` (counts and member lists, §4.8), `history` (the replay
+//!   window, §2.6), `fanout` (channel deliveries and the catch-up of lagging members).
+//! * `invitation` — one invitation as a `Phase` and a pure `step`; `invitations` — the
+//!   records, their deadlines and pushes (§4.10).
+//! * `timer` — every timer as one `ServerTimer` and its dispatch; `observe` — a read-only
+//!   view for tests and the simulator; `config`.
 
 mod attributes;
 pub(crate) mod channels;
