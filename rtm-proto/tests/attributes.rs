@@ -22,9 +22,7 @@ const NOTIFY: ChannelAttributeOptions = ChannelAttributeOptions {
 
 #[test]
 fn user_attributes_are_readable_by_others_and_gone_at_logout() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     let req = w.clients[0]
         .set_local_user_attributes(w.now, attrs(&[("mood", "happy"), ("lang", "en")]))
         .unwrap();
@@ -52,9 +50,7 @@ fn user_attributes_are_readable_by_others_and_gone_at_logout() {
 
 #[test]
 fn user_attributes_survive_a_reconnect_that_lost_the_session() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     w.clients[0]
         .set_local_user_attributes(w.now, attrs(&[("k", "v")]))
         .unwrap();
@@ -106,10 +102,7 @@ fn user_attribute_limits() {
 
 #[test]
 fn channel_attributes_with_notification_reach_every_member_with_the_full_set() {
-    let mut w = World::new(3);
-    w.login(0, "alice");
-    w.login(1, "bob");
-    w.login(2, "carol");
+    let mut w = World::logged_in(&["alice", "bob", "carol"]);
     for c in 0..2 {
         w.clients[c].join(w.now, &ch("room")).unwrap();
     }
@@ -157,9 +150,7 @@ fn channel_attributes_with_notification_reach_every_member_with_the_full_set() {
 
 #[test]
 fn writes_without_notification_are_silent() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     w.clients[0].join(w.now, &ch("room")).unwrap();
     w.settle();
     w.take_events(0);

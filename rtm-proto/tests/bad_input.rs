@@ -91,9 +91,7 @@ fn a_connection_that_never_logs_in_is_closed() {
 
 #[test]
 fn a_misbehaving_session_does_not_disturb_others_and_keeps_what_it_was_given() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     let conn = logged_in_raw(&mut w, "mallory");
     assert_eq!(
         close_code(&w.raw_frame(conn, b"garbage")),
@@ -118,8 +116,7 @@ fn a_misbehaving_session_does_not_disturb_others_and_keeps_what_it_was_given() {
 
 #[test]
 fn a_forged_ack_and_unknown_request_ids_are_harmless() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     let conn = logged_in_raw(&mut w, "mallory");
     let out = w.raw_frame(conn, br#"{"type":"ack","seq":18446744073709551615}"#);
     assert_eq!(close_code(&out), None);

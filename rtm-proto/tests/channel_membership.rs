@@ -51,9 +51,7 @@ fn heard(w: &mut World, c: usize) -> Vec<String> {
 }
 
 fn pair_in_room() -> World {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     join(&mut w, 0, "room");
     join(&mut w, 1, "room");
     w.advance(1_000);

@@ -307,8 +307,7 @@ fn regression_the_offline_store_is_bounded_in_bytes_per_receiver_and_in_all() {
 
 #[test]
 fn regression_a_connection_that_pings_but_never_acknowledges_is_closed_with_4007() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     let bob = raw_login(&mut w, "bob");
     let now = w.now;
     let req = w.clients[0]

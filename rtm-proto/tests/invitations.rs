@@ -80,10 +80,7 @@ fn ring(w: &mut World, content: &str) -> (InvitationId, InvitationKey) {
 }
 
 fn pair() -> World {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
-    w
+    World::logged_in(&["alice", "bob"])
 }
 
 #[test]

@@ -33,8 +33,7 @@ fn login_goes_connecting_then_connected_and_resolves() {
 
 #[test]
 fn login_twice_is_already_login() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     assert_eq!(
         w.clients[0].login(w.now, "alice", None),
         Err(LoginError::AlreadyLogin)
@@ -133,8 +132,7 @@ fn wrong_app_id_fails_with_login_failure_and_code_4() {
 
 #[test]
 fn logout_is_immediate_and_a_second_logout_is_not_logged_in() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     w.clients[0].logout(w.now).unwrap();
     w.settle();
     assert_eq!(w.take_events(0), vec![state(S::Disconnected, R::Logout)]);

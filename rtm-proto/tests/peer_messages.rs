@@ -27,9 +27,7 @@ fn received(w: &mut World, c: usize) -> Vec<(String, Message, bool)> {
 
 #[test]
 fn a_message_to_an_online_peer_is_received_and_acknowledged() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     w.advance(5);
     let req = w.clients[0]
         .send_message_to_peer(w.now, "bob", Message::text("hello"), Default::default())
@@ -59,9 +57,7 @@ fn a_message_to_an_online_peer_is_received_and_acknowledged() {
 
 #[test]
 fn raw_messages_arrive_byte_for_byte() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     let raw = Message::raw((0u8..=255).collect::<Vec<_>>(), "bytes");
     w.clients[0]
         .send_message_to_peer(w.now, "bob", raw.clone(), Default::default())
@@ -72,8 +68,7 @@ fn raw_messages_arrive_byte_for_byte() {
 
 #[test]
 fn offline_peer_without_offline_messaging_is_unreachable() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     let req = w.clients[0]
         .send_message_to_peer(w.now, "bob", Message::text("hi"), Default::default())
         .unwrap();
@@ -193,8 +188,7 @@ fn invalid_sends_are_refused_locally_with_their_codes() {
 
 #[test]
 fn more_than_180_messages_in_3_s_is_too_often() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     for _ in 0..180 {
         w.clients[0]
             .send_message_to_peer(w.now, "bob", Message::text("x"), Default::default())
@@ -212,9 +206,7 @@ fn more_than_180_messages_in_3_s_is_too_often() {
 
 #[test]
 fn a_send_that_gets_no_answer_times_out_after_10_s() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     w.set_mode(0, LinkMode::Blackhole);
     let req = w.clients[0]
         .send_message_to_peer(w.now, "bob", Message::text("x"), Default::default())
@@ -230,9 +222,7 @@ fn a_send_that_gets_no_answer_times_out_after_10_s() {
 
 #[test]
 fn a_message_sent_while_the_link_is_down_is_flushed_on_reconnect_and_delivered_once() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     w.set_mode(0, LinkMode::Refuse);
     w.reset_link(0);
     let req = w.clients[0]
@@ -256,9 +246,7 @@ fn a_message_sent_while_the_link_is_down_is_flushed_on_reconnect_and_delivered_o
 
 #[test]
 fn a_resend_after_the_answer_was_lost_is_not_delivered_twice() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     // The send reaches the server and bob, but the answer to alice is lost with her link.
     w.set_mode(0, LinkMode::DropToClient);
     let req = w.clients[0]
@@ -284,9 +272,7 @@ fn a_resend_after_the_answer_was_lost_is_not_delivered_twice() {
 
 #[test]
 fn a_receiver_that_reconnects_gets_unacknowledged_messages_once() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     // Bob's link goes dead silently; alice sends; the server pushes into the void.
     w.set_mode(1, LinkMode::Blackhole);
     let req = w.clients[0]
@@ -318,9 +304,7 @@ fn a_receiver_that_reconnects_gets_unacknowledged_messages_once() {
 /// again at the next session. The client now remembers delivered message ids.
 #[test]
 fn regression_a_message_whose_ack_was_lost_is_not_delivered_again_in_a_new_session() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     w.set_mode(1, LinkMode::DropToServer);
     w.clients[0]
         .send_message_to_peer(w.now, "bob", Message::text("once"), Default::default())

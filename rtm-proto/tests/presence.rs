@@ -10,6 +10,17 @@ use rtm_proto::{
     PeerOnlineState as P, PeerSubscriptionStatusError, QueryPeersOnlineStatusError, UserId,
 };
 
+/// Alice and bob logged in, alice subscribed to bob and past the first snapshot.
+fn alice_watching_bob() -> World {
+    let mut w = World::logged_in(&["alice", "bob"]);
+    w.clients[0]
+        .subscribe_peers_online_status(w.now, &["bob"])
+        .unwrap();
+    w.settle();
+    changes(&mut w, 0);
+    w
+}
+
 fn changes(w: &mut World, c: usize) -> Vec<Vec<(String, P)>> {
     w.take_events(c)
         .into_iter()
@@ -24,9 +35,7 @@ fn changes(w: &mut World, c: usize) -> Vec<Vec<(String, P)>> {
 
 #[test]
 fn query_reports_online_flags_in_input_order() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
+    let mut w = World::logged_in(&["alice", "bob"]);
     let req = w.clients[0]
         .query_peers_online_status(w.now, &["zed", "bob", "alice"])
         .unwrap();
@@ -44,8 +53,7 @@ fn query_reports_online_flags_in_input_order() {
 
 #[test]
 fn query_limits() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     let many: Vec<String> = (0..257).map(|i| format!("u{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     assert_eq!(
@@ -102,14 +110,7 @@ fn a_subscriber_sees_the_snapshot_then_online_unreachable_offline() {
 
 #[test]
 fn logout_is_offline_at_once() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
-    w.clients[0]
-        .subscribe_peers_online_status(w.now, &["bob"])
-        .unwrap();
-    w.settle();
-    changes(&mut w, 0);
+    let mut w = alice_watching_bob();
     w.clients[1].logout(w.now).unwrap();
     w.settle();
     assert_eq!(changes(&mut w, 0), vec![vec![("bob".into(), P::Offline)]]);
@@ -149,8 +150,7 @@ fn subscriptions_survive_a_reconnect_and_catch_up() {
 
 #[test]
 fn at_most_512_subscriptions() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     let ids: Vec<String> = (0..513).map(|i| format!("u{i}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     assert_eq!(
@@ -201,14 +201,7 @@ fn unsubscribe_stops_the_events() {
 /// UNREACHABLE, the next silence was only noticed at the old 30 s check.
 #[test]
 fn regression_unreachable_after_recovery_is_reported_again_after_6_s() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
-    w.clients[0]
-        .subscribe_peers_online_status(w.now, &["bob"])
-        .unwrap();
-    w.settle();
-    changes(&mut w, 0);
+    let mut w = alice_watching_bob();
     // Silent for 7 s (UNREACHABLE), then heard from again (ONLINE)…
     w.set_mode(1, LinkMode::Blackhole);
     w.advance(7_000);
@@ -233,14 +226,7 @@ fn regression_unreachable_after_recovery_is_reported_again_after_6_s() {
 /// A logout from an UNREACHABLE session goes straight to OFFLINE (no ONLINE flash).
 #[test]
 fn regression_logout_while_unreachable_is_offline_without_an_online_flash() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "bob");
-    w.clients[0]
-        .subscribe_peers_online_status(w.now, &["bob"])
-        .unwrap();
-    w.settle();
-    changes(&mut w, 0);
+    let mut w = alice_watching_bob();
     let conn = {
         // A raw session for carol that goes silent, then logs out.
         let conn = w.raw_connect();
@@ -269,8 +255,7 @@ fn regression_logout_while_unreachable_is_offline_without_an_online_flash() {
 /// records of the subscription apart for good. The client now undoes a timed-out change.
 #[test]
 fn regression_a_timed_out_subscribe_is_undone_on_the_server() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     // The server hears alice; alice hears nothing back.
     w.set_mode(0, LinkMode::DropToClient);
     let req = w.clients[0]

@@ -18,8 +18,7 @@ fn states(w: &mut World, c: usize) -> Vec<(S, R)> {
 
 #[test]
 fn a_short_break_is_invisible() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     w.reset_link(0);
     w.advance(3_000);
     assert_eq!(states(&mut w, 0), vec![]);
@@ -29,8 +28,7 @@ fn a_short_break_is_invisible() {
 
 #[test]
 fn a_break_longer_than_4_s_is_reconnecting_then_connected() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     w.set_mode(0, LinkMode::Refuse);
     w.reset_link(0);
     w.advance(4_000);
@@ -44,8 +42,7 @@ fn a_break_longer_than_4_s_is_reconnecting_then_connected() {
 
 #[test]
 fn a_silent_link_is_noticed_by_heartbeats() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     w.set_mode(0, LinkMode::Blackhole);
     w.advance(20_000);
     assert_eq!(states(&mut w, 0), vec![(S::Reconnecting, R::Interrupted)]);
@@ -56,8 +53,7 @@ fn a_silent_link_is_noticed_by_heartbeats() {
 
 #[test]
 fn reconnection_retries_forever() {
-    let mut w = World::new(1);
-    w.login(0, "alice");
+    let mut w = World::logged_in(&["alice"]);
     w.set_mode(0, LinkMode::Refuse);
     w.reset_link(0);
     w.advance(10 * 60_000);
@@ -69,9 +65,7 @@ fn reconnection_retries_forever() {
 
 #[test]
 fn a_second_login_of_the_same_user_aborts_the_first_with_remote_login() {
-    let mut w = World::new(2);
-    w.login(0, "alice");
-    w.login(1, "alice");
+    let mut w = World::logged_in(&["alice", "alice"]);
     assert_eq!(states(&mut w, 0), vec![(S::Aborted, R::RemoteLogin)]);
     assert_eq!(w.clients[1].connection_state(), S::Connected);
     // ABORTED needs a logout before a new login.

@@ -35,9 +35,7 @@ fn received(id: u32) -> String {
 
 #[test]
 fn regression_a_msg_id_reused_for_another_peer_is_delivered_not_answered_from_memory() {
-    let mut w = World::new(2);
-    w.login(0, "bob");
-    w.login(1, "carol");
+    let mut w = World::logged_in(&["bob", "carol"]);
     let alice = raw_login(&mut w, "alice");
 
     assert_eq!(
@@ -56,8 +54,7 @@ fn regression_a_msg_id_reused_for_another_peer_is_delivered_not_answered_from_me
 
 #[test]
 fn regression_a_channel_message_reusing_a_peer_messages_id_reaches_the_channel() {
-    let mut w = World::new(1);
-    w.login(0, "bob");
+    let mut w = World::logged_in(&["bob"]);
     join(&mut w, 0, "room");
     let alice = raw_login(&mut w, "alice");
     say_raw(&mut w, alice, r#"{"type":"join","id":2,"channel":"room"}"#);
@@ -89,8 +86,7 @@ fn regression_a_channel_message_reusing_a_peer_messages_id_reaches_the_channel()
 
 #[test]
 fn a_resend_with_the_same_content_is_answered_and_delivered_once() {
-    let mut w = World::new(1);
-    w.login(0, "bob");
+    let mut w = World::logged_in(&["bob"]);
     let alice = raw_login(&mut w, "alice");
     say_raw(&mut w, alice, &peer_message(2, "bob", 5, "once"));
     assert_eq!(
@@ -102,8 +98,7 @@ fn a_resend_with_the_same_content_is_answered_and_delivered_once() {
 
 #[test]
 fn a_msg_id_reused_for_other_content_to_the_same_peer_is_refused_with_failure() {
-    let mut w = World::new(1);
-    w.login(0, "bob");
+    let mut w = World::logged_in(&["bob"]);
     let alice = raw_login(&mut w, "alice");
     say_raw(&mut w, alice, &peer_message(2, "bob", 5, "first"));
     let out = say_raw(&mut w, alice, &peer_message(3, "bob", 5, "second"));

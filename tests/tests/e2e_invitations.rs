@@ -11,7 +11,7 @@ use rtm_proto::invitation::{
 use rtm_proto::{Event, ServerConfig};
 use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
 use rtm_tests::{run, uid, TestClient, TestServer};
-use rtm_transport_smol::{InvitationKey, LocalInvitation, RemoteInvitation};
+use rtm_transport_smol::{LocalInvitation, RemoteInvitation};
 
 /// Waits for the callee's `RemoteInvitationReceived` and returns a handle to it, checking
 /// what the caller sent.
@@ -60,19 +60,31 @@ async fn ring(
     call.set_content(content).expect("content");
     call.send().expect("send");
     let remote = ringing(callee, "alice", content, "").await;
-    assert_eq!(
-        caller.next_invitation_event().await,
-        Event::LocalInvitation {
-            invitation: call.id(),
-            event: LocalInvitationEvent::ReceivedByPeer
-        }
-    );
+    hears_local(caller, &call, LocalInvitationEvent::ReceivedByPeer).await;
     assert_eq!(call.state(), Some(L::ReceivedByRemote));
     (call, remote)
 }
 
-fn key(remote: &RemoteInvitation) -> InvitationKey {
-    remote.key().clone()
+/// `client` hears `event` next of its invitation events, about the sent invitation `call`.
+async fn hears_local(client: &TestClient, call: &LocalInvitation, event: LocalInvitationEvent) {
+    let expected = Event::LocalInvitation {
+        invitation: call.id(),
+        event,
+    };
+    assert_eq!(client.next_invitation_event().await, expected);
+}
+
+/// `client` hears `event` next of its invitation events, about the received `invitation`.
+async fn hears_remote(
+    client: &TestClient,
+    invitation: &RemoteInvitation,
+    event: RemoteInvitationEvent,
+) {
+    let expected = Event::RemoteInvitation {
+        invitation: invitation.key().clone(),
+        event,
+    };
+    assert_eq!(client.next_invitation_event().await, expected);
 }
 
 #[test]
@@ -94,13 +106,7 @@ fn ring_and_accept_with_a_response() {
         assert_eq!(call.set_content("changed"), Err(E::AlreadySent));
 
         let remote = ringing(&bob, "alice", "video call?", "room-42").await;
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::ReceivedByPeer
-            }
-        );
+        hears_local(&alice, &call, LocalInvitationEvent::ReceivedByPeer).await;
         assert_eq!(call.state(), Some(L::ReceivedByRemote));
         assert_eq!(call.content().as_deref(), Some("video call?"));
         assert_eq!(call.channel_id().as_deref(), Some("room-42"));
@@ -112,22 +118,15 @@ fn ring_and_accept_with_a_response() {
             "{:?}",
             remote.state()
         );
-        assert_eq!(
-            bob.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&remote),
-                event: RemoteInvitationEvent::Accepted
-            }
-        );
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::Accepted {
-                    response: "on my way".into()
-                }
-            }
-        );
+        hears_remote(&bob, &remote, RemoteInvitationEvent::Accepted).await;
+        hears_local(
+            &alice,
+            &call,
+            LocalInvitationEvent::Accepted {
+                response: "on my way".into(),
+            },
+        )
+        .await;
         assert_eq!(call.state(), Some(L::AcceptedByRemote));
         assert_eq!(call.response().as_deref(), Some("on my way"));
         assert_eq!(remote.state(), Some(R::Accepted));
@@ -156,22 +155,15 @@ fn refuse_with_a_response() {
 
         remote.set_response("busy").expect("response");
         remote.refuse().expect("refuse");
-        assert_eq!(
-            bob.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&remote),
-                event: RemoteInvitationEvent::Refused
-            }
-        );
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::Refused {
-                    response: "busy".into()
-                }
-            }
-        );
+        hears_remote(&bob, &remote, RemoteInvitationEvent::Refused).await;
+        hears_local(
+            &alice,
+            &call,
+            LocalInvitationEvent::Refused {
+                response: "busy".into(),
+            },
+        )
+        .await;
         assert_eq!(call.state(), Some(L::RefusedByRemote));
         assert_eq!(remote.state(), Some(R::Refused));
         assert_eq!(remote.accept(), Err(E::AlreadyEnd));
@@ -191,22 +183,15 @@ fn the_caller_cancels_while_it_rings() {
         let (call, remote) = ring(&alice, &bob, "bob", "are you there?").await;
 
         call.cancel().expect("cancel");
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::Canceled
-            }
-        );
-        assert_eq!(
-            bob.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&remote),
-                event: RemoteInvitationEvent::Canceled {
-                    content: "are you there?".into()
-                }
-            }
-        );
+        hears_local(&alice, &call, LocalInvitationEvent::Canceled).await;
+        hears_remote(
+            &bob,
+            &remote,
+            RemoteInvitationEvent::Canceled {
+                content: "are you there?".into(),
+            },
+        )
+        .await;
         assert_eq!(call.state(), Some(L::Canceled));
         assert_eq!(remote.state(), Some(R::Canceled));
         assert_eq!(call.cancel(), Err(E::AlreadyEnd));
@@ -231,30 +216,17 @@ fn a_callee_who_logs_in_while_it_rings_receives_the_call() {
         // Carol was offline when the call went out; she logs in within 30 s and it rings.
         let carol = server.logged_in("carol").await;
         let remote = ringing(&carol, "alice", "pick up", "").await;
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::ReceivedByPeer
-            }
-        );
+        hears_local(&alice, &call, LocalInvitationEvent::ReceivedByPeer).await;
         remote.accept().expect("accept");
-        assert_eq!(
-            carol.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&remote),
-                event: RemoteInvitationEvent::Accepted
-            }
-        );
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::Accepted {
-                    response: String::new()
-                }
-            }
-        );
+        hears_remote(&carol, &remote, RemoteInvitationEvent::Accepted).await;
+        hears_local(
+            &alice,
+            &call,
+            LocalInvitationEvent::Accepted {
+                response: String::new(),
+            },
+        )
+        .await;
         alice.logout().await.expect("logout");
         carol.logout().await.expect("logout");
     });
@@ -271,48 +243,44 @@ fn a_party_whose_session_ends_mid_ring_fails_the_call_on_both_sides() {
         // The callee logs out: PEER_OFFLINE for both.
         let (call, remote) = ring(&alice, &bob, "bob", "first").await;
         bob.logout().await.expect("bob logs out");
-        assert_eq!(
-            bob.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&remote),
-                event: RemoteInvitationEvent::Failure {
-                    reason: RemoteInvitationFailureReason::PeerOffline
-                }
-            }
-        );
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::Failure {
-                    reason: LocalInvitationFailureReason::PeerOffline
-                }
-            }
-        );
+        hears_remote(
+            &bob,
+            &remote,
+            RemoteInvitationEvent::Failure {
+                reason: RemoteInvitationFailureReason::PeerOffline,
+            },
+        )
+        .await;
+        hears_local(
+            &alice,
+            &call,
+            LocalInvitationEvent::Failure {
+                reason: LocalInvitationFailureReason::PeerOffline,
+            },
+        )
+        .await;
         assert_eq!(call.state(), Some(L::Failure));
 
         // The caller logs out: NOT_LOGGEDIN for her, PEER_OFFLINE for the callee.
         let bob = server.logged_in("bob").await;
         let (call, remote) = ring(&alice, &bob, "bob", "second").await;
         alice.logout().await.expect("alice logs out");
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::Failure {
-                    reason: LocalInvitationFailureReason::NotLoggedin
-                }
-            }
-        );
-        assert_eq!(
-            bob.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&remote),
-                event: RemoteInvitationEvent::Failure {
-                    reason: RemoteInvitationFailureReason::PeerOffline
-                }
-            }
-        );
+        hears_local(
+            &alice,
+            &call,
+            LocalInvitationEvent::Failure {
+                reason: LocalInvitationFailureReason::NotLoggedin,
+            },
+        )
+        .await;
+        hears_remote(
+            &bob,
+            &remote,
+            RemoteInvitationEvent::Failure {
+                reason: RemoteInvitationFailureReason::PeerOffline,
+            },
+        )
+        .await;
         assert_eq!(remote.state(), Some(R::Failure));
         assert_eq!(remote.accept(), Err(E::AlreadyEnd));
         bob.logout().await.expect("logout");
@@ -397,20 +365,8 @@ fn several_calls_at_once_end_independently() {
                 }
             ]
         );
-        assert_eq!(
-            bob.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&r2),
-                event: RemoteInvitationEvent::Refused
-            }
-        );
-        assert_eq!(
-            bob.next_invitation_event().await,
-            Event::RemoteInvitation {
-                invitation: key(&r1),
-                event: RemoteInvitationEvent::Accepted
-            }
-        );
+        hears_remote(&bob, &r2, RemoteInvitationEvent::Refused).await;
+        hears_remote(&bob, &r1, RemoteInvitationEvent::Accepted).await;
         alice.logout().await.expect("logout");
         bob.logout().await.expect("logout");
     });
@@ -434,15 +390,14 @@ fn invitation_misuse_and_sending_while_logged_out() {
             .create_local_invitation("bob")
             .expect("works before login");
         call.send().expect("send");
-        assert_eq!(
-            alice.next_invitation_event().await,
-            Event::LocalInvitation {
-                invitation: call.id(),
-                event: LocalInvitationEvent::Failure {
-                    reason: LocalInvitationFailureReason::NotLoggedin
-                }
-            }
-        );
+        hears_local(
+            &alice,
+            &call,
+            LocalInvitationEvent::Failure {
+                reason: LocalInvitationFailureReason::NotLoggedin,
+            },
+        )
+        .await;
         assert_eq!(call.state(), Some(L::Failure));
 
         // Content over 8 KB, channel id over 64 bytes: refused at send.

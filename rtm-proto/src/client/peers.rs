@@ -87,12 +87,7 @@ impl Client {
         now: crate::time::Timestamp,
         peer_ids: &[&str],
     ) -> Result<RequestId, PeerSubscriptionStatusError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(PeerSubscriptionStatusError::NotLoggedIn);
-        }
-        let peers =
-            parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)?;
+        let peers = self.subscription_peers(now, peer_ids)?;
         let new: BTreeSet<&UserId> = peers
             .iter()
             .filter(|p| !self.subscriptions.contains_key(*p))
@@ -113,18 +108,26 @@ impl Client {
         }))
     }
 
+    /// The checks `subscribe` and `unsubscribe` share: logged in, and valid peer ids.
+    fn subscription_peers(
+        &mut self,
+        now: crate::time::Timestamp,
+        peer_ids: &[&str],
+    ) -> Result<Vec<UserId>, PeerSubscriptionStatusError> {
+        self.advance(now);
+        if !self.is_logged_in() {
+            return Err(PeerSubscriptionStatusError::NotLoggedIn);
+        }
+        parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)
+    }
+
     /// `unsubscribePeersOnlineStatus(peerIds)` (§4.4).
     pub fn unsubscribe_peers_online_status(
         &mut self,
         now: crate::time::Timestamp,
         peer_ids: &[&str],
     ) -> Result<RequestId, PeerSubscriptionStatusError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(PeerSubscriptionStatusError::NotLoggedIn);
-        }
-        let peers =
-            parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)?;
+        let peers = self.subscription_peers(now, peer_ids)?;
         if !self.limiters.unsubscribe.try_acquire(self.now) {
             return Err(PeerSubscriptionStatusError::TooOften);
         }

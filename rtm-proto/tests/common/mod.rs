@@ -62,6 +62,15 @@ impl World {
         Self::with_config(n, ServerConfig::default(), ClientConfig::default())
     }
 
+    /// A world of one client per name, client `i` logged in as `names[i]`.
+    pub fn logged_in(names: &[&str]) -> Self {
+        let mut w = World::new(names.len());
+        for (c, name) in names.iter().enumerate() {
+            w.login(c, name);
+        }
+        w
+    }
+
     pub fn with_config(n: usize, sc: ServerConfig, cc: ClientConfig) -> Self {
         let now = Timestamp::ZERO;
         World {
