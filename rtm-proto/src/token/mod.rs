@@ -76,6 +76,9 @@ mod packer;
 mod v006;
 mod v007;
 
+pub use v006::build as build_v006;
+pub use v007::build as build_v007;
+
 #[cfg(test)]
 mod tests;
 
@@ -174,61 +177,4 @@ pub fn verify(
         TokenVersion::V007 => v007::verify(body, app_id, app_certificate, user_id, now_unix_secs),
         TokenVersion::V006 => v006::verify(body, app_id, app_certificate, user_id, now_unix_secs),
     }
-}
-
-/// Build an AccessToken2 RTM token exactly as Agora's
-/// `RtmTokenBuilder2.build_token(app_id, app_certificate, user_id, expire)`
-/// does when its clock reads `issue_ts` and its random salt is `salt`: one RTM
-/// service (type 2) for `user_id` with `kPrivilegeLogin`, token expire and
-/// privilege expire both `expire_secs` (relative to `issue_ts`, §3.3).
-///
-/// Like the upstream builder, returns an empty string if `app_id` or
-/// `app_certificate` is not 32 hexadecimal characters (and, where Python
-/// would raise, if `user_id` exceeds 65535 bytes). Upstream draws the salt
-/// from 1..=99999999; any `u32` is accepted here. Output is byte-identical to
-/// the Python builder (zlib default compression) for user ids of practical
-/// size (payload up to 16 000 bytes).
-pub fn build_v007(
-    app_id: &str,
-    app_certificate: &str,
-    user_id: &str,
-    issue_ts: u32,
-    expire_secs: u32,
-    salt: u32,
-) -> String {
-    v007::build(
-        app_id,
-        app_certificate,
-        user_id,
-        issue_ts,
-        expire_secs,
-        salt,
-    )
-}
-
-/// Build a 006 RTM token exactly as Agora's
-/// `RtmTokenBuilder.buildToken(appId, appCertificate, userAccount, Role_Rtm_User,
-/// privilegeExpiredTs)` does when its random salt is `salt` and its `ts` is
-/// `ts` (upstream: `ts = now + 24 h`, which [`verify`] treats as the expiry
-/// moment). The user id goes in the channel-name slot, the uid slot is empty,
-/// and the only privilege is `kRtmLogin` (1000) → `privilege_expire_ts`.
-///
-/// Like upstream, `app_id` is copied verbatim (it should be 32 characters for
-/// the token to be parseable).
-pub fn build_v006(
-    app_id: &str,
-    app_certificate: &str,
-    user_id: &str,
-    salt: u32,
-    ts: u32,
-    privilege_expire_ts: u32,
-) -> String {
-    v006::build(
-        app_id,
-        app_certificate,
-        user_id,
-        salt,
-        ts,
-        privilege_expire_ts,
-    )
 }

@@ -35,12 +35,15 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    pub(crate) fn u16(&mut self) -> Result<u16, TokenError> {
-        let b = self.take(2)?;
-        let arr: [u8; 2] = b
+    /// The next `N` bytes as an array.
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], TokenError> {
+        self.take(N)?
             .try_into()
-            .map_err(|_| TokenError::Malformed("truncated field"))?;
-        Ok(u16::from_le_bytes(arr))
+            .map_err(|_| TokenError::Malformed("truncated field"))
+    }
+
+    pub(crate) fn u16(&mut self) -> Result<u16, TokenError> {
+        self.array().map(u16::from_le_bytes)
     }
 
     pub(crate) fn i16(&mut self) -> Result<i16, TokenError> {
@@ -48,11 +51,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn u32(&mut self) -> Result<u32, TokenError> {
-        let b = self.take(4)?;
-        let arr: [u8; 4] = b
-            .try_into()
-            .map_err(|_| TokenError::Malformed("truncated field"))?;
-        Ok(u32::from_le_bytes(arr))
+        self.array().map(u32::from_le_bytes)
     }
 
     /// `string`: u16 length followed by that many bytes (not necessarily UTF-8).

@@ -25,7 +25,16 @@ const APP_ID_LEN: usize = 32;
 pub(crate) const PRIVILEGE_RTM_LOGIN: u16 = 1000;
 const SIGNATURE_LEN: usize = 32;
 
-pub(crate) fn build(
+/// Build a 006 RTM token exactly as Agora's
+/// `RtmTokenBuilder.buildToken(appId, appCertificate, userAccount, Role_Rtm_User,
+/// privilegeExpiredTs)` does when its random salt is `salt` and its `ts` is
+/// `ts` (upstream: `ts = now + 24 h`, which [`verify`](super::verify) treats as the expiry
+/// moment). The user id goes in the channel-name slot, the uid slot is empty,
+/// and the only privilege is `kRtmLogin` (1000) → `privilege_expire_ts`.
+///
+/// Like upstream, `app_id` is copied verbatim (it should be 32 characters for
+/// the token to be parseable).
+pub fn build(
     app_id: &str,
     app_certificate: &str,
     user_id: &str,

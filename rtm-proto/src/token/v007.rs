@@ -54,7 +54,19 @@ fn signing_key(app_certificate: &[u8], issue_ts: u32, salt: u32) -> Option<[u8; 
     Some(k2.into())
 }
 
-pub(crate) fn build(
+/// Build an AccessToken2 RTM token exactly as Agora's
+/// `RtmTokenBuilder2.build_token(app_id, app_certificate, user_id, expire)`
+/// does when its clock reads `issue_ts` and its random salt is `salt`: one RTM
+/// service (type 2) for `user_id` with `kPrivilegeLogin`, token expire and
+/// privilege expire both `expire_secs` (relative to `issue_ts`, §3.3).
+///
+/// Like the upstream builder, returns an empty string if `app_id` or
+/// `app_certificate` is not 32 hexadecimal characters (and, where Python
+/// would raise, if `user_id` exceeds 65535 bytes). Upstream draws the salt
+/// from 1..=99999999; any `u32` is accepted here. Output is byte-identical to
+/// the Python builder (zlib default compression) for user ids of practical
+/// size (payload up to 16 000 bytes).
+pub fn build(
     app_id: &str,
     app_certificate: &str,
     user_id: &str,
@@ -62,29 +74,24 @@ pub(crate) fn build(
     expire_secs: u32,
     salt: u32,
 ) -> String {
-    build_inner(
-        app_id,
-        app_certificate,
-        user_id,
-        issue_ts,
-        expire_secs,
-        salt,
-    )
-    .unwrap_or_default()
+    // AccessToken.__build_check: returns '' for a non-uuid app id/certificate.
+    if !is_uuid(app_id) || !is_uuid(app_certificate) {
+        return String::new();
+    }
+    signing_info(app_id, user_id, issue_ts, expire_secs, salt)
+        .and_then(|info| seal(app_certificate, issue_ts, salt, info))
+        .unwrap_or_default()
 }
 
-fn build_inner(
+/// The signed part of a token: the app id, the times and salt, and one RTM service for
+/// `user_id` with the login privilege. `None` when a string is too long for its length prefix.
+fn signing_info(
     app_id: &str,
-    app_certificate: &str,
     user_id: &str,
     issue_ts: u32,
     expire_secs: u32,
     salt: u32,
-) -> Option<String> {
-    // AccessToken.__build_check: returns '' for a non-uuid app id/certificate.
-    if !is_uuid(app_id) || !is_uuid(app_certificate) {
-        return None;
-    }
+) -> Option<Vec<u8>> {
     let mut info = Vec::with_capacity(64 + user_id.len());
     put_string(&mut info, app_id.as_bytes())?;
     put_u32(&mut info, issue_ts);
@@ -96,7 +103,18 @@ fn build_inner(
     put_u16(&mut info, PRIVILEGE_LOGIN);
     put_u32(&mut info, expire_secs);
     put_string(&mut info, user_id.as_bytes())?;
+    Some(info)
+}
 
+/// `info` signed with the key derived from the certificate, issue time and salt, then
+/// compressed and encoded as a "007" token. The tests seal hand-made service bytes with it;
+/// the Python vectors check it byte for byte.
+pub(super) fn seal(
+    app_certificate: &str,
+    issue_ts: u32,
+    salt: u32,
+    info: Vec<u8>,
+) -> Option<String> {
     let key = signing_key(app_certificate.as_bytes(), issue_ts, salt)?;
     let signature = mac(&key, &[&info])?.finalize().into_bytes();
 
