@@ -3,12 +3,24 @@
 mod common;
 
 use common::{LinkMode, World, T0_UNIX_MS};
-use rtm_proto::client::{Event, Response, SendMessageOptions};
+use rtm_proto::client::{Event, RequestId, Response, SendMessageOptions};
 use rtm_proto::{Message, PeerMessageError, PeerMessageOutcome, UserId};
 
 const OFFLINE: SendMessageOptions = SendMessageOptions {
     enable_offline_messaging: true,
 };
+
+/// Alice (client 0) sends `message` to `to`; panics if her client refuses it locally.
+fn alice_sends(
+    w: &mut World,
+    to: &str,
+    message: Message,
+    options: SendMessageOptions,
+) -> RequestId {
+    w.clients[0]
+        .send_message_to_peer(w.now, to, message, options)
+        .expect("accepted locally")
+}
 
 fn received(w: &mut World, c: usize) -> Vec<(String, Message, bool)> {
     w.take_events(c)
@@ -29,9 +41,7 @@ fn received(w: &mut World, c: usize) -> Vec<(String, Message, bool)> {
 fn a_message_to_an_online_peer_is_received_and_acknowledged() {
     let mut w = World::logged_in(&["alice", "bob"]);
     w.advance(5);
-    let req = w.clients[0]
-        .send_message_to_peer(w.now, "bob", Message::text("hello"), Default::default())
-        .unwrap();
+    let req = alice_sends(&mut w, "bob", Message::text("hello"), Default::default());
     w.settle();
     assert_eq!(
         w.response(0, req),
@@ -59,9 +69,7 @@ fn a_message_to_an_online_peer_is_received_and_acknowledged() {
 fn raw_messages_arrive_byte_for_byte() {
     let mut w = World::logged_in(&["alice", "bob"]);
     let raw = Message::raw((0u8..=255).collect::<Vec<_>>(), "bytes");
-    w.clients[0]
-        .send_message_to_peer(w.now, "bob", raw.clone(), Default::default())
-        .unwrap();
+    alice_sends(&mut w, "bob", raw.clone(), Default::default());
     w.settle();
     assert_eq!(received(&mut w, 1), vec![("alice".into(), raw, false)]);
 }
@@ -69,9 +77,7 @@ fn raw_messages_arrive_byte_for_byte() {
 #[test]
 fn offline_peer_without_offline_messaging_is_unreachable() {
     let mut w = World::logged_in(&["alice"]);
-    let req = w.clients[0]
-        .send_message_to_peer(w.now, "bob", Message::text("hi"), Default::default())
-        .unwrap();
+    let req = alice_sends(&mut w, "bob", Message::text("hi"), Default::default());
     w.settle();
     assert_eq!(
         w.response(0, req),
@@ -86,9 +92,7 @@ fn offline_messages_are_cached_and_delivered_once_at_the_next_login_in_order() {
     let mut w = World::new(2);
     w.login(0, "alice");
     for text in ["one", "two", "three"] {
-        let req = w.clients[0]
-            .send_message_to_peer(w.now, "bob", Message::text(text), OFFLINE)
-            .unwrap();
+        let req = alice_sends(&mut w, "bob", Message::text(text), OFFLINE);
         w.settle();
         assert_eq!(
             w.response(0, req),
@@ -118,9 +122,7 @@ fn offline_messages_carry_the_offline_flag() {
     let mut w = World::new(2);
     w.login(0, "alice");
     for text in ["one", "two"] {
-        w.clients[0]
-            .send_message_to_peer(w.now, "bob", Message::text(text), OFFLINE)
-            .unwrap();
+        alice_sends(&mut w, "bob", Message::text(text), OFFLINE);
     }
     w.settle();
     w.clients[1].login(w.now, "bob", None).unwrap();
@@ -142,9 +144,7 @@ fn the_offline_store_keeps_the_newest_200() {
         if i % 150 == 149 {
             w.advance(3_000); // stay under the 180 per 3 s send rate
         }
-        w.clients[0]
-            .send_message_to_peer(w.now, "bob", Message::text(format!("m{i}")), OFFLINE)
-            .unwrap();
+        alice_sends(&mut w, "bob", Message::text(format!("m{i}")), OFFLINE);
         w.settle();
     }
     assert_eq!(w.server.stats().offline_messages, 200);
@@ -190,9 +190,7 @@ fn invalid_sends_are_refused_locally_with_their_codes() {
 fn more_than_180_messages_in_3_s_is_too_often() {
     let mut w = World::logged_in(&["alice"]);
     for _ in 0..180 {
-        w.clients[0]
-            .send_message_to_peer(w.now, "bob", Message::text("x"), Default::default())
-            .unwrap();
+        alice_sends(&mut w, "bob", Message::text("x"), Default::default());
     }
     assert_eq!(
         w.clients[0].send_message_to_peer(w.now, "bob", Message::text("x"), Default::default()),
@@ -208,9 +206,7 @@ fn more_than_180_messages_in_3_s_is_too_often() {
 fn a_send_that_gets_no_answer_times_out_after_10_s() {
     let mut w = World::logged_in(&["alice", "bob"]);
     w.set_mode(0, LinkMode::Blackhole);
-    let req = w.clients[0]
-        .send_message_to_peer(w.now, "bob", Message::text("x"), Default::default())
-        .unwrap();
+    let req = alice_sends(&mut w, "bob", Message::text("x"), Default::default());
     w.advance(9_999);
     assert_eq!(w.response(0, req), None);
     w.advance(1);
@@ -225,9 +221,7 @@ fn a_message_sent_while_the_link_is_down_is_flushed_on_reconnect_and_delivered_o
     let mut w = World::logged_in(&["alice", "bob"]);
     w.set_mode(0, LinkMode::Refuse);
     w.reset_link(0);
-    let req = w.clients[0]
-        .send_message_to_peer(w.now, "bob", Message::text("held"), Default::default())
-        .unwrap();
+    let req = alice_sends(&mut w, "bob", Message::text("held"), Default::default());
     w.advance(2_000);
     assert_eq!(w.response(0, req), None, "held while the link is down");
     w.set_mode(0, LinkMode::Up);
@@ -249,9 +243,7 @@ fn a_resend_after_the_answer_was_lost_is_not_delivered_twice() {
     let mut w = World::logged_in(&["alice", "bob"]);
     // The send reaches the server and bob, but the answer to alice is lost with her link.
     w.set_mode(0, LinkMode::DropToClient);
-    let req = w.clients[0]
-        .send_message_to_peer(w.now, "bob", Message::text("once"), Default::default())
-        .unwrap();
+    let req = alice_sends(&mut w, "bob", Message::text("once"), Default::default());
     w.settle();
     assert_eq!(
         received(&mut w, 1),
@@ -275,9 +267,7 @@ fn a_receiver_that_reconnects_gets_unacknowledged_messages_once() {
     let mut w = World::logged_in(&["alice", "bob"]);
     // Bob's link goes dead silently; alice sends; the server pushes into the void.
     w.set_mode(1, LinkMode::Blackhole);
-    let req = w.clients[0]
-        .send_message_to_peer(w.now, "bob", Message::text("late"), Default::default())
-        .unwrap();
+    let req = alice_sends(&mut w, "bob", Message::text("late"), Default::default());
     w.settle();
     assert_eq!(w.response(0, req), None, "no receipt yet");
     w.advance(7_000); // bob notices the dead link; his reconnects hang
@@ -306,9 +296,7 @@ fn a_receiver_that_reconnects_gets_unacknowledged_messages_once() {
 fn regression_a_message_whose_ack_was_lost_is_not_delivered_again_in_a_new_session() {
     let mut w = World::logged_in(&["alice", "bob"]);
     w.set_mode(1, LinkMode::DropToServer);
-    w.clients[0]
-        .send_message_to_peer(w.now, "bob", Message::text("once"), Default::default())
-        .unwrap();
+    alice_sends(&mut w, "bob", Message::text("once"), Default::default());
     w.settle();
     assert_eq!(
         received(&mut w, 1),
@@ -349,9 +337,7 @@ fn regression_a_backlog_goes_out_through_the_send_window() {
     let mut w = World::with_config(1, sc, Default::default());
     w.login(0, "alice");
     for i in 0..50 {
-        w.clients[0]
-            .send_message_to_peer(w.now, "rx", Message::text(format!("m{i}")), OFFLINE)
-            .unwrap();
+        alice_sends(&mut w, "rx", Message::text(format!("m{i}")), OFFLINE);
     }
     w.settle();
     let rx = w.raw_connect();

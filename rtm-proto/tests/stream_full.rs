@@ -13,6 +13,12 @@ use rtm_proto::ChannelEvent;
 use rtm_proto::{Message, ServerConfig};
 
 /// A server whose streams hold 8 unacknowledged pushes.
+/// The `cseq` of the first message of `channel` that `user` missed while its stream was
+/// full, while its catch-up is still to come (`None`: not behind).
+fn lag(w: &World, user: &str, channel: &str) -> Option<u64> {
+    w.server.observe().channel_lag(&uid(user), &ch(channel))
+}
+
 fn small_streams(n: usize) -> World {
     let sc = ServerConfig {
         max_unacked: 8,
@@ -69,10 +75,7 @@ fn a_member_away_while_its_stream_fills_catches_up_on_the_last_32_once_and_in_or
         w.advance(100);
     }
     // The stream took 1..=8; 9 found it full.
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("bob"), &ch("room")),
-        Some(9)
-    );
+    assert_eq!(lag(&w, "bob", "room"), Some(9));
     w.advance(2_000);
     w.set_mode(1, LinkMode::Up);
     w.advance(10_000);
@@ -80,10 +83,7 @@ fn a_member_away_while_its_stream_fills_catches_up_on_the_last_32_once_and_in_or
     let mut want = texts("room", 1..=8);
     want.extend(texts("room", 19..=50));
     assert_eq!(heard(&mut w, 1), want);
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("bob"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "bob", "room"), None);
 
     say(&mut w, 0, "room", "51");
     w.advance(100);
@@ -110,14 +110,8 @@ fn a_member_behind_in_two_channels_catches_up_on_each_in_its_order() {
         w.advance(100);
     }
     // The stream took a/1, b/1, …, a/4, b/4.
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("bob"), &ch("a")),
-        Some(5)
-    );
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("bob"), &ch("b")),
-        Some(5)
-    );
+    assert_eq!(lag(&w, "bob", "a"), Some(5));
+    assert_eq!(lag(&w, "bob", "b"), Some(5));
     w.set_mode(1, LinkMode::Up);
     w.advance(10_000);
     let mut want = Vec::new();
@@ -129,8 +123,8 @@ fn a_member_behind_in_two_channels_catches_up_on_each_in_its_order() {
     want.extend(texts("a", 9..=40));
     want.extend(texts("b", 9..=40));
     assert_eq!(heard(&mut w, 1), want);
-    assert_eq!(w.server.observe().channel_lag(&uid("bob"), &ch("a")), None);
-    assert_eq!(w.server.observe().channel_lag(&uid("bob"), &ch("b")), None);
+    assert_eq!(lag(&w, "bob", "a"), None);
+    assert_eq!(lag(&w, "bob", "b"), None);
 }
 
 // ----- a raw member that acknowledges only when told to -----------------------------------
@@ -195,10 +189,7 @@ fn rx_lagging_with(n: usize) -> (World, ConnId) {
 #[test]
 fn a_lagging_member_is_caught_up_without_its_own_messages() {
     let (mut w, rx) = rx_lagging();
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        Some(6)
-    );
+    assert_eq!(lag(&w, "rx", "room"), Some(6));
     // rx speaks while lagging: alice gets it at once; rx will not get it back.
     raw(
         &mut w,
@@ -211,18 +202,12 @@ fn a_lagging_member_is_caught_up_without_its_own_messages() {
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
     let want: Vec<String> = (6..=13).map(|i| format!("room/{i} from alice")).collect();
     assert_eq!(channel_messages(&frames), want);
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "rx", "room"), None);
     // Once rx has taken those (positions 9..=16), the next one goes out at once, and
     // nothing comes twice.
     raw(&mut w, rx, r#"{"type":"ack","seq":16}"#);
     say(&mut w, 0, "room", "14");
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "rx", "room"), None);
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":17}"#);
     assert!(channel_messages(&frames).is_empty(), "{frames:?}");
 }
@@ -233,31 +218,18 @@ fn a_lagging_member_is_caught_up_only_once_its_stream_is_half_empty() {
     // 8 pushes unacknowledged: acknowledging 3 leaves 5, more than half of 8.
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":3}"#);
     assert!(channel_messages(&frames).is_empty(), "{frames:?}");
-    assert!(w
-        .server
-        .observe()
-        .channel_lag(&uid("rx"), &ch("room"))
-        .is_some());
+    assert!(lag(&w, "rx", "room").is_some());
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":4}"#);
     assert!(!channel_messages(&frames).is_empty(), "{frames:?}");
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "rx", "room"), None);
 }
 
 #[test]
 fn leaving_while_lagging_forgets_the_catch_up() {
     let (mut w, rx) = rx_lagging();
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        Some(6)
-    );
+    assert_eq!(lag(&w, "rx", "room"), Some(6));
     raw(&mut w, rx, r#"{"type":"leave","id":3,"channel":"room"}"#);
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "rx", "room"), None);
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
     assert!(channel_messages(&frames).is_empty(), "{frames:?}");
 }
@@ -274,16 +246,10 @@ fn a_catch_up_skips_what_is_older_than_30_s() {
     }
     w.advance(8_000);
     say(&mut w, 0, "room", "13");
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        Some(6)
-    );
+    assert_eq!(lag(&w, "rx", "room"), Some(6));
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
     assert_eq!(channel_messages(&frames), ["room/13 from alice"]);
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "rx", "room"), None);
 }
 
 #[test]
@@ -303,10 +269,7 @@ fn a_rejoin_with_a_cursor_replays_what_a_lagging_member_missed_even_into_a_full_
             r#"{{"type":"join","id":6,"channel":"room","resume":{{"epoch":{epoch},"cseq":10}}}}"#
         ),
     );
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "rx", "room"), None);
     assert_eq!(
         channel_messages(&frames),
         ["room/11 from alice", "room/12 from alice"]
@@ -402,10 +365,7 @@ fn regression_a_resent_join_names_the_last_message_before_the_membership_began()
     );
     // Caught up, still the same answer: the membership began at 0.
     raw(&mut w, rx, r#"{"type":"ack","seq":9}"#);
-    assert_eq!(
-        w.server.observe().channel_lag(&uid("rx"), &ch("room")),
-        None
-    );
+    assert_eq!(lag(&w, "rx", "room"), None);
     let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
     assert!(
         matches!(

@@ -149,30 +149,36 @@ impl World {
         }
     }
 
-    fn drain_outputs(&mut self) {
-        while let Some(o) = self.server.poll_output() {
-            match o {
-                ServerOutput::Send { conn, frame } => {
-                    if let Some(&(c, t)) = self.owner.get(&conn) {
-                        let d = Delivery::ToClient(c, ClientInput::Frame(t, frame));
-                        match self.modes[c] {
-                            LinkMode::Up | LinkMode::DropToServer => self.queue.push_back(d),
-                            LinkMode::Stalled => self.held[c].push(d),
-                            _ => {}
-                        }
-                    } else {
-                        self.raw_sent.push((conn, frame));
+    /// Carries one server output to the client that owns the connection, as its link's mode
+    /// allows, or keeps it for the raw connection it was sent to.
+    fn route(&mut self, o: ServerOutput) {
+        match o {
+            ServerOutput::Send { conn, frame } => {
+                if let Some(&(c, t)) = self.owner.get(&conn) {
+                    let d = Delivery::ToClient(c, ClientInput::Frame(t, frame));
+                    match self.modes[c] {
+                        LinkMode::Up | LinkMode::DropToServer => self.queue.push_back(d),
+                        LinkMode::Stalled => self.held[c].push(d),
+                        _ => {}
                     }
-                }
-                ServerOutput::Close { conn, code, .. } => {
-                    self.server_closes.push((conn, code));
-                    if let Some((c, t)) = self.owner.remove(&conn) {
-                        self.conn_of.remove(&(c, t));
-                        self.queue
-                            .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
-                    }
+                } else {
+                    self.raw_sent.push((conn, frame));
                 }
             }
+            ServerOutput::Close { conn, code, .. } => {
+                self.server_closes.push((conn, code));
+                if let Some((c, t)) = self.owner.remove(&conn) {
+                    self.conn_of.remove(&(c, t));
+                    self.queue
+                        .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
+                }
+            }
+        }
+    }
+
+    fn drain_outputs(&mut self) {
+        while let Some(o) = self.server.poll_output() {
+            self.route(o);
         }
         for c in 0..self.clients.len() {
             while let Some(o) = self.clients[c].poll_output() {
@@ -263,26 +269,9 @@ impl World {
                 others.push(o)
             }
         }
-        // Re-inject outputs for others through the normal path.
+        // Outputs for others go the normal way.
         for o in others {
-            match o {
-                ServerOutput::Send { conn, frame } => {
-                    if let Some(&(c, t)) = self.owner.get(&conn) {
-                        self.queue
-                            .push_back(Delivery::ToClient(c, ClientInput::Frame(t, frame)));
-                    } else {
-                        self.raw_sent.push((conn, frame));
-                    }
-                }
-                ServerOutput::Close { conn, code, .. } => {
-                    self.server_closes.push((conn, code));
-                    if let Some((c, t)) = self.owner.remove(&conn) {
-                        self.conn_of.remove(&(c, t));
-                        self.queue
-                            .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
-                    }
-                }
-            }
+            self.route(o);
         }
         for o in &out {
             if let ServerOutput::Close { conn, code, .. } = o {
