@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{ch, join, LinkMode, World};
-use rtm_proto::client::{Event, Response};
-use rtm_proto::ChannelEvent;
+use common::{ch, join, story, LinkMode, World};
+use rtm_proto::client::Response;
 use rtm_proto::{JoinChannelError, LeaveChannelError, Message, UserId};
 
 /// The members of `channel` as client `c` (a member) hears them from the server.
@@ -23,31 +22,11 @@ fn members(w: &mut World, c: usize, channel: &str) -> Vec<String> {
     }
 }
 
-/// Membership events client `c` heard, as short strings.
+/// Membership and messages client `c` heard (member counts left out), as short strings.
 fn heard(w: &mut World, c: usize) -> Vec<String> {
-    w.take_events(c)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Channel {
-                event: ChannelEvent::MemberJoined { member_id, .. },
-                ..
-            } => Some(format!("+{member_id}")),
-            Event::Channel {
-                event: ChannelEvent::MemberLeft { member_id, .. },
-                ..
-            } => Some(format!("-{member_id}")),
-            Event::Channel {
-                event:
-                    ChannelEvent::Message {
-                        member_id,
-                        message: Message::Text { text },
-                        ..
-                    },
-                ..
-            } => Some(format!("{member_id}: {text}")),
-            _ => None,
-        })
-        .collect()
+    let mut heard = w.story(c, story::channel);
+    heard.retain(|s| !s.starts_with("count "));
+    heard
 }
 
 fn pair_in_room() -> World {

@@ -2,43 +2,11 @@
 
 mod common;
 
-use common::{ch, join, say, uid, LinkMode, World};
-use rtm_proto::client::{Event, Response};
-use rtm_proto::ChannelEvent;
+use common::{ch, join, say, story, uid, LinkMode, World};
+use rtm_proto::client::Response;
 use rtm_proto::{
     ChannelMessageError, GetMembersError, JoinChannelError, LeaveChannelError, Message,
 };
-
-/// Channel events of client `c`, as short strings.
-fn story(w: &mut World, c: usize) -> Vec<String> {
-    w.take_events(c)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Channel {
-                event:
-                    ChannelEvent::Message {
-                        member_id,
-                        message: Message::Text { text },
-                        ..
-                    },
-                ..
-            } => Some(format!("{member_id}: {text}")),
-            Event::Channel {
-                event: ChannelEvent::MemberJoined { member_id, .. },
-                ..
-            } => Some(format!("+{member_id}")),
-            Event::Channel {
-                event: ChannelEvent::MemberLeft { member_id, .. },
-                ..
-            } => Some(format!("-{member_id}")),
-            Event::Channel {
-                event: ChannelEvent::MemberCountUpdated { count, .. },
-                ..
-            } => Some(format!("count {count}")),
-            _ => None,
-        })
-        .collect()
-}
 
 fn room_of_three() -> World {
     let mut w = World::new(3);
@@ -58,28 +26,31 @@ fn room_of_three() -> World {
 fn three_members_see_each_other_join_chat_and_leave() {
     let mut w = room_of_three();
     assert_eq!(
-        story(&mut w, 0),
+        w.story(0, story::channel),
         ["count 1", "+bob", "count 2", "+carol", "count 3"]
     );
-    assert_eq!(story(&mut w, 1), ["count 2", "+carol", "count 3"]);
-    assert_eq!(story(&mut w, 2), ["count 3"]);
+    assert_eq!(w.story(1, story::channel), ["count 2", "+carol", "count 3"]);
+    assert_eq!(w.story(2, story::channel), ["count 3"]);
 
     say(&mut w, 0, "room", "hi all");
     say(&mut w, 1, "room", "hello alice");
     assert_eq!(
-        story(&mut w, 0),
+        w.story(0, story::channel),
         ["bob: hello alice"],
         "no echo of one's own message"
     );
-    assert_eq!(story(&mut w, 1), ["alice: hi all"]);
-    assert_eq!(story(&mut w, 2), ["alice: hi all", "bob: hello alice"]);
+    assert_eq!(w.story(1, story::channel), ["alice: hi all"]);
+    assert_eq!(
+        w.story(2, story::channel),
+        ["alice: hi all", "bob: hello alice"]
+    );
 
     let req = w.clients[2].leave(w.now, &ch("room")).unwrap();
     w.advance(1_000);
     assert_eq!(w.response(2, req), Some(Response::Leave(Ok(()))));
-    assert_eq!(story(&mut w, 0), ["-carol", "count 2"]);
+    assert_eq!(w.story(0, story::channel), ["-carol", "count 2"]);
     assert_eq!(
-        story(&mut w, 2),
+        w.story(2, story::channel),
         Vec::<String>::new(),
         "events stop after leave"
     );
@@ -98,13 +69,15 @@ fn member_counts_are_coalesced_to_once_a_second() {
     }
     // Five joins in the second after alice's: one coalesced count, a second later.
     w.advance(999);
-    let counts: Vec<String> = story(&mut w, 0)
+    let counts: Vec<String> = w
+        .story(0, story::channel)
         .into_iter()
         .filter(|s| s.starts_with("count"))
         .collect();
     assert_eq!(counts, Vec::<String>::new());
     w.advance(1);
-    let counts: Vec<String> = story(&mut w, 0)
+    let counts: Vec<String> = w
+        .story(0, story::channel)
         .into_iter()
         .filter(|s| s.starts_with("count"))
         .collect();
@@ -201,10 +174,14 @@ fn a_member_away_for_less_than_30_s_never_left_and_gets_what_it_missed() {
     w.set_mode(2, LinkMode::Up);
     w.advance(15_000);
     assert_eq!(
-        story(&mut w, 2),
+        w.story(2, story::channel),
         ["alice: while you were out", "bob: me too"]
     );
-    assert_eq!(story(&mut w, 0), ["bob: me too"], "nobody saw carol leave");
+    assert_eq!(
+        w.story(0, story::channel),
+        ["bob: me too"],
+        "nobody saw carol leave"
+    );
 }
 
 #[test]
@@ -216,16 +193,16 @@ fn a_member_away_for_more_than_30_s_leaves_then_rejoins_with_a_replay() {
     w.set_mode(2, LinkMode::Refuse);
     w.reset_link(2);
     w.advance(31_000);
-    assert_eq!(story(&mut w, 0), ["-carol", "count 2"]);
+    assert_eq!(w.story(0, story::channel), ["-carol", "count 2"]);
     say(&mut w, 0, "room", "carol is gone");
     w.set_mode(2, LinkMode::Up);
     w.advance(15_000);
     assert_eq!(
-        story(&mut w, 0),
+        w.story(0, story::channel),
         ["+carol", "count 3"],
         "carol rejoined by herself"
     );
-    let carol = story(&mut w, 2);
+    let carol = w.story(2, story::channel);
     assert_eq!(
         carol.iter().filter(|s| s.contains("carol is gone")).count(),
         1,
@@ -247,8 +224,8 @@ fn regression_a_joiner_is_not_told_the_same_count_twice() {
     w.advance(200);
     join(&mut w, 2, "room");
     w.advance(2_000);
-    assert_eq!(story(&mut w, 2), ["count 3"]);
-    assert_eq!(story(&mut w, 1), ["count 2", "+carol", "count 3"]);
+    assert_eq!(w.story(2, story::channel), ["count 3"]);
+    assert_eq!(w.story(1, story::channel), ["count 2", "+carol", "count 3"]);
 }
 
 /// Found by the simulator (relaxation `member_count_private_stale`, seed 100047): a joiner
@@ -268,7 +245,8 @@ fn regression_a_joiner_told_a_count_that_went_stale_hears_the_current_one() {
     w.advance(200);
     w.clients[1].leave(w.now, &ch("room")).unwrap(); // back to 2 before the next push
     w.advance(2_000);
-    let counts: Vec<String> = story(&mut w, 2)
+    let counts: Vec<String> = w
+        .story(2, story::channel)
         .into_iter()
         .filter(|s| s.starts_with("count"))
         .collect();

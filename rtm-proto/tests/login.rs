@@ -3,7 +3,9 @@
 mod common;
 
 use common::{LinkMode, World};
-use rtm_proto::client::{ConnectionChangeReason as R, ConnectionState as S, Event, Response};
+use rtm_proto::client::{
+    ConnectionChangeReason as R, ConnectionState as S, Event, RequestId, Response,
+};
 use rtm_proto::{LoginError, LogoutError};
 
 fn state(s: S, r: R) -> Event {
@@ -11,6 +13,18 @@ fn state(s: S, r: R) -> Event {
         state: s,
         reason: r,
     }
+}
+
+/// The events of a login that fails with `error`, ending DISCONNECTED for `reason`.
+fn failed_login(request: RequestId, error: LoginError, reason: R) -> Vec<Event> {
+    vec![
+        state(S::Connecting, R::Login),
+        Event::Response {
+            request,
+            response: Response::Login(Err(error)),
+        },
+        state(S::Disconnected, reason),
+    ]
 }
 
 #[test]
@@ -84,14 +98,7 @@ fn login_times_out_after_12_s_when_the_server_is_unreachable() {
     w.advance(1);
     assert_eq!(
         w.take_events(0),
-        vec![
-            state(S::Connecting, R::Login),
-            Event::Response {
-                request: req,
-                response: Response::Login(Err(LoginError::Timeout))
-            },
-            state(S::Disconnected, R::LoginTimeout),
-        ]
+        failed_login(req, LoginError::Timeout, R::LoginTimeout)
     );
 }
 
@@ -118,14 +125,7 @@ fn wrong_app_id_fails_with_login_failure_and_code_4() {
     w.settle();
     assert_eq!(
         w.take_events(0),
-        vec![
-            state(S::Connecting, R::Login),
-            Event::Response {
-                request: req,
-                response: Response::Login(Err(LoginError::InvalidAppId))
-            },
-            state(S::Disconnected, R::LoginFailure),
-        ]
+        failed_login(req, LoginError::InvalidAppId, R::LoginFailure)
     );
     assert_eq!(LoginError::InvalidAppId.code(), 4);
 }

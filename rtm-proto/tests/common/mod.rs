@@ -432,3 +432,62 @@ pub fn drain_raw(w: &mut World, conn: ConnId) -> Vec<String> {
         .map(|(_, f)| String::from_utf8(f.to_vec()).unwrap())
         .collect()
 }
+
+/// Events rendered as short strings, so a test states the story it expects in one line.
+pub mod story {
+    use rtm_proto::client::Event;
+    use rtm_proto::{ChannelEvent, LocalInvitationEvent, Message, RemoteInvitationEvent};
+
+    /// A channel event: `+bob` joined, `-bob` left, `bob: hi` said, `count 3`; `None` for
+    /// anything else.
+    pub fn channel(e: &Event) -> Option<String> {
+        let Event::Channel { event, .. } = e else {
+            return None;
+        };
+        match event {
+            ChannelEvent::MemberJoined { member_id, .. } => Some(format!("+{member_id}")),
+            ChannelEvent::MemberLeft { member_id, .. } => Some(format!("-{member_id}")),
+            ChannelEvent::Message {
+                member_id,
+                message: Message::Text { text },
+                ..
+            } => Some(format!("{member_id}: {text}")),
+            ChannelEvent::MemberCountUpdated { count, .. } => Some(format!("count {count}")),
+            _ => None,
+        }
+    }
+
+    /// An invitation event, from either side: `received by peer`, `accepted: <response>`,
+    /// `invited by alice: <content>`, `failure PeerOffline`...; `None` for anything else.
+    pub fn invitation(e: &Event) -> Option<String> {
+        match e {
+            Event::LocalInvitation { event, .. } => Some(match event {
+                LocalInvitationEvent::ReceivedByPeer => "received by peer".to_string(),
+                LocalInvitationEvent::Accepted { response, .. } => format!("accepted: {response}"),
+                LocalInvitationEvent::Refused { response, .. } => format!("refused: {response}"),
+                LocalInvitationEvent::Canceled => "canceled".to_string(),
+                LocalInvitationEvent::Failure { reason, .. } => format!("failure {reason:?}"),
+                _ => return None,
+            }),
+            Event::RemoteInvitation { event, .. } => Some(match event {
+                RemoteInvitationEvent::Received {
+                    caller_id, content, ..
+                } => format!("invited by {caller_id}: {content}"),
+                RemoteInvitationEvent::Accepted => "accepted".to_string(),
+                RemoteInvitationEvent::Refused => "refused".to_string(),
+                RemoteInvitationEvent::Canceled { content, .. } => format!("canceled: {content}"),
+                RemoteInvitationEvent::Failure { reason, .. } => format!("failure {reason:?}"),
+                _ => return None,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl World {
+    /// Client `c`'s events since the last take, rendered by `render` (see [`story`]), the
+    /// others dropped.
+    pub fn story(&mut self, c: usize, render: fn(&Event) -> Option<String>) -> Vec<String> {
+        self.take_events(c).iter().filter_map(render).collect()
+    }
+}
