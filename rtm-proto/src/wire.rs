@@ -218,7 +218,7 @@ pub(crate) fn encode<T: Serialize>(frame: &T) -> Bytes {
 mod client;
 mod server;
 
-pub use client::ClientFrame;
+pub use client::{ClientFrame, LoginFrame};
 pub use server::{Notice, Push, Reply, ServerFrame};
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use rtm_proto::client::{ClientConfig, ClientInput, ClientOutput, Event, Response};
 use rtm_proto::server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
-use rtm_proto::wire::{ClientFrame, KickReason, ServerFrame, MAX_FRAME_BYTES};
+use rtm_proto::wire::{ClientFrame, KickReason, LoginFrame, ServerFrame, MAX_FRAME_BYTES};
 use rtm_proto::wire::{Notice, Reply};
 use rtm_proto::{
     Client, ConnectionState as State, Message, PeerMessageOutcome, PeerOnlineState, Timestamp,
@@ -1120,7 +1120,7 @@ impl Sim {
                 let mut logout = false;
                 if ty == b"login" {
                     match ClientFrame::decode(&b) {
-                        Ok(ClientFrame::Login { uid, resume, .. }) => {
+                        Ok(ClientFrame::Login(LoginFrame { uid, resume, .. })) => {
                             let Some(&u) = self.user_index.get(&uid) else {
                                 self.violation(format!("login for unknown user {uid}"));
                                 return;

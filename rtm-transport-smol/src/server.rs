@@ -428,7 +428,7 @@ fn login_uid(frame: &[u8]) -> Option<String> {
         return None;
     }
     match ClientFrame::decode(frame) {
-        Ok(ClientFrame::Login { uid, .. }) => Some(uid.to_string()),
+        Ok(ClientFrame::Login(login)) => Some(login.uid.to_string()),
         _ => None,
     }
 }

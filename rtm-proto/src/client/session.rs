@@ -8,7 +8,7 @@ use crate::errors::{LoginError, LogoutError};
 use crate::ids::UserId;
 use crate::time::Timestamp;
 use crate::wire::{
-    close, ClientFrame, KickReason, Notice, Push, Reply, ServerFrame, PROTOCOL_VERSION,
+    close, ClientFrame, KickReason, LoginFrame, Notice, Push, Reply, ServerFrame, PROTOCOL_VERSION,
 };
 
 use super::link::{Link, Phase};
@@ -169,7 +169,7 @@ impl Client {
         self.set_link(Link::LoggingIn { transport, request });
         let dead = self.now.saturating_add(self.config.link_timeout);
         self.timers.set(Timer::LinkDead, dead);
-        let frame = ClientFrame::Login {
+        let frame = ClientFrame::Login(LoginFrame {
             id: request,
             version: PROTOCOL_VERSION,
             app_id: self.config.app_id.clone(),
@@ -178,7 +178,7 @@ impl Client {
             resume: self.session.clone(),
             instance: self.instance,
             attempt: self.login_attempts,
-        };
+        });
         self.send_frame(transport, &frame);
     }
 

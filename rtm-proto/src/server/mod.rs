@@ -346,36 +346,13 @@ impl Server {
             }
         };
         match (state, frame) {
-            (
-                ConnState::AwaitingLogin { source },
-                ClientFrame::Login {
-                    id,
-                    version,
-                    app_id,
-                    uid,
-                    token,
-                    resume,
-                    instance,
-                    attempt,
-                },
-            ) => self.on_login(
-                conn,
-                sessions::LoginRequest {
-                    source,
-                    id,
-                    version,
-                    app_id,
-                    uid,
-                    token,
-                    resume,
-                    instance,
-                    attempt,
-                },
-            ),
+            (ConnState::AwaitingLogin { source }, ClientFrame::Login(login)) => {
+                self.on_login(conn, source, login)
+            }
             (ConnState::AwaitingLogin { .. }, _) => {
                 self.close(conn, close::OUT_OF_SEQUENCE, "log in first")
             }
-            (ConnState::Bound { .. }, ClientFrame::Login { .. }) => self.close(
+            (ConnState::Bound { .. }, ClientFrame::Login(_)) => self.close(
                 conn,
                 close::OUT_OF_SEQUENCE,
                 "already logged in on this connection",
@@ -395,7 +372,7 @@ impl Server {
 
     fn on_session_frame(&mut self, conn: ConnId, uid: UserId, epoch: u64, frame: ClientFrame) {
         match frame {
-            ClientFrame::Login { .. } => unreachable!("handled by on_frame"),
+            ClientFrame::Login(_) => unreachable!("handled by on_frame"),
             ClientFrame::Ping {} => self.notice(conn, Notice::Pong {}),
             ClientFrame::Logout { id } => self.on_logout(conn, &uid, epoch, id),
             ClientFrame::RenewToken { id, token } => self.on_renew(conn, &uid, epoch, id, &token),

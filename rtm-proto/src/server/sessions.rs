@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::errors::LoginError;
 use crate::ids::{ChannelId, UserId};
 use crate::ratelimit::{Rate, RateLimiter};
-use crate::wire::{close, KickReason, Notice, PeerOnlineState, Reply, PROTOCOL_VERSION};
+use crate::wire::{
+    close, KickReason, LoginFrame, Notice, PeerOnlineState, Reply, PROTOCOL_VERSION,
+};
 
 use super::stream::Stream;
 use super::{ConnId, ConnState, Server};
@@ -78,25 +80,15 @@ impl Default for SessionLimits {
     }
 }
 
-/// A `login` frame's fields.
-#[derive(Debug)]
-pub(super) struct LoginRequest {
-    /// The connection's source address, if the driver knows it.
-    pub source: Option<core::net::IpAddr>,
-    pub id: u32,
-    pub version: u16,
-    pub app_id: String,
-    pub uid: UserId,
-    pub token: Option<String>,
-    pub resume: Option<String>,
-    pub instance: u64,
-    pub attempt: u64,
-}
-
 impl Server {
-    pub(super) fn on_login(&mut self, conn: ConnId, req: LoginRequest) {
-        let LoginRequest {
-            source,
+    /// A `login` frame on a connection from `source` (if the driver knows the address).
+    pub(super) fn on_login(
+        &mut self,
+        conn: ConnId,
+        source: Option<core::net::IpAddr>,
+        frame: LoginFrame,
+    ) {
+        let LoginFrame {
             id,
             version,
             app_id,
@@ -105,7 +97,7 @@ impl Server {
             resume,
             instance,
             attempt,
-        } = req;
+        } = frame;
         if version != PROTOCOL_VERSION {
             self.close(
                 conn,

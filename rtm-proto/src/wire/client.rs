@@ -16,24 +16,8 @@ use super::{decode, encode, ChannelCursor, DecodeError, InvitationKey};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
-    /// First frame on every connection: log in, or resume `resume` (a session id).
-    Login {
-        id: u32,
-        version: u16,
-        app_id: String,
-        uid: UserId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        token: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume: Option<String>,
-        /// Names the client instance (random, fixed for its life; 0 = not given) and counts
-        /// its login attempts, so the server can tell a stale login of the client that owns
-        /// the session (overtaken by a newer attempt) from another device.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        instance: u64,
-        #[serde(default, skip_serializing_if = "is_zero")]
-        attempt: u64,
-    },
+    /// First frame on every connection: log in, or resume a session.
+    Login(LoginFrame),
     /// End the session now (§2.10).
     Logout { id: u32 },
     /// Heartbeat; the server answers `pong`.
@@ -155,6 +139,30 @@ pub enum ClientFrame {
         #[serde(default)]
         remote: Vec<InvitationKey>,
     },
+}
+
+/// The `login` frame: who logs in to which app, with what token, resuming which session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginFrame {
+    /// The request id its `login_ok` or refusal echoes.
+    pub id: u32,
+    /// [`PROTOCOL_VERSION`](super::PROTOCOL_VERSION) of the client.
+    pub version: u16,
+    pub app_id: String,
+    pub uid: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The session id to resume, if the client has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+    /// Names the client instance (random, fixed for its life; 0 = not given) and counts
+    /// its login attempts, so the server can tell a stale login of the client that owns
+    /// the session (overtaken by a newer attempt) from another device.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub instance: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

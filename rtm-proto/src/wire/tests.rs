@@ -10,7 +10,7 @@ fn uid(s: &str) -> UserId {
 
 #[test]
 fn login_frame_shape_is_stable() {
-    let f = ClientFrame::Login {
+    let f = ClientFrame::Login(LoginFrame {
         id: 1,
         version: 1,
         app_id: "app".into(),
@@ -19,13 +19,20 @@ fn login_frame_shape_is_stable() {
         resume: None,
         instance: 0,
         attempt: 0,
-    };
+    });
     let text = String::from_utf8(f.encode().to_vec()).unwrap();
     assert_eq!(
         text,
         r#"{"type":"login","id":1,"version":1,"app_id":"app","uid":"bob"}"#
     );
     assert_eq!(ClientFrame::decode(text.as_bytes()).unwrap(), f);
+}
+
+#[test]
+fn a_login_frame_with_an_unknown_field_is_refused() {
+    let extra = br#"{"type":"login","id":1,"version":1,"app_id":"app","uid":"bob","admin":true}"#;
+    let err = ClientFrame::decode(extra).unwrap_err();
+    assert_eq!(err.close_code(), close::PROTOCOL_ERROR, "{err}");
 }
 
 #[test]
