@@ -80,6 +80,17 @@ impl Default for SessionLimits {
     }
 }
 
+/// What a `login_ok` tells the client of the session it logged in to.
+struct Welcome {
+    /// The login request's id.
+    id: u32,
+    session: String,
+    /// A session resumed rather than begun.
+    resumed: bool,
+    /// The first stream position the client must (re)receive.
+    resend_from: u64,
+}
+
 impl Server {
     /// A `login` frame on a connection from `source` (if the driver knows the address).
     pub(super) fn on_login(
@@ -223,16 +234,13 @@ impl Server {
                 limits,
             },
         );
-        self.conns.insert(
-            conn,
-            ConnState::Bound {
-                uid: uid.clone(),
-                epoch,
-            },
-        );
-        self.schedule_liveness_check(&uid);
-        self.set_token_expiry(&uid, token_expires_at);
-        self.send_login_ok(conn, id, sid, false, 1);
+        let welcome = Welcome {
+            id,
+            session: sid,
+            resumed: false,
+            resend_from: 1,
+        };
+        self.bind(conn, &uid, epoch, token_expires_at, welcome);
         let server_ts = self.unix_ms();
         // Messages of the kicked session first (they are older), then the offline store.
         for stored in carried.into_iter().flat_map(Stream::into_peer_messages) {
@@ -275,17 +283,13 @@ impl Server {
                 reason: "session resumed on a newer connection".into(),
             });
         }
-        self.conns.insert(
-            conn,
-            ConnState::Bound {
-                uid: uid.clone(),
-                epoch,
-            },
-        );
-        // The pending check may be the 30 s one of an unreachable session: a new one.
-        self.schedule_liveness_check(&uid);
-        self.set_token_expiry(&uid, token_expires_at);
-        self.send_login_ok(conn, id, sid, true, resend_from);
+        let welcome = Welcome {
+            id,
+            session: sid,
+            resumed: true,
+            resend_from,
+        };
+        self.bind(conn, &uid, epoch, token_expires_at, welcome);
         self.pump_stream(&uid);
         if !was_reachable {
             self.notify_presence(&uid, PeerOnlineState::Online);
@@ -300,14 +304,30 @@ impl Server {
             .min(self.config.send_window_bytes)
     }
 
-    fn send_login_ok(
+    /// Binds `conn` to `uid`'s session of `epoch`, schedules a fresh liveness check (the
+    /// pending one may be the 30 s check of an unreachable session) and the token's expiry,
+    /// and answers the login with `login_ok`.
+    fn bind(
         &mut self,
         conn: ConnId,
-        id: u32,
-        session: String,
-        resumed: bool,
-        resend_from: u64,
+        uid: &UserId,
+        epoch: u64,
+        token_expires_at: Option<u64>,
+        welcome: Welcome,
     ) {
+        let bound = ConnState::Bound {
+            uid: uid.clone(),
+            epoch,
+        };
+        self.conns.insert(conn, bound);
+        self.schedule_liveness_check(uid);
+        self.set_token_expiry(uid, token_expires_at);
+        let Welcome {
+            id,
+            session,
+            resumed,
+            resend_from,
+        } = welcome;
         let frame = Reply::LoginOk {
             id,
             version: PROTOCOL_VERSION,
