@@ -280,7 +280,6 @@ impl Server {
         &mut self,
         conn: ConnId,
         uid: &UserId,
-        epoch: u64,
         id: u32,
         channel: ChannelId,
         msg_id: u64,
@@ -309,23 +308,15 @@ impl Server {
             Some(ChannelMessageError::InvalidMessage)
         } else if !member {
             Some(ChannelMessageError::NotInChannel)
-        } else if !self
-            .sessions
-            .get_mut(uid)
-            .is_some_and(|s| s.limits.messages.try_acquire(self.now))
-        {
+        } else if !self.take_message_rate(uid) {
             Some(ChannelMessageError::TooOften)
         } else {
             None
         };
-        match refuse {
-            Some(e @ ChannelMessageError::TooOften) => {
-                return self.refuse_message_rate(conn, uid, id, e.code(), e.to_string())
-            }
-            Some(e) => return self.reply_error(conn, id, e.code(), e.to_string()),
-            None => {}
+        if let Some(e) = refuse {
+            let too_often = e == ChannelMessageError::TooOften;
+            return self.refuse_message(conn, uid, id, e.code(), e.to_string(), too_often);
         }
-        let _ = epoch;
         let taken = Some(PeerMessageOutcome::Received);
         if !self.resends.insert(self.now, key, digest, taken, None) {
             let e = ChannelMessageError::Failure;

@@ -271,16 +271,30 @@ impl Server {
         }
     }
 
-    /// Counts a refusal of `uid`'s message rate and answers it (see
-    /// [`Server::refuse_too_often`]).
-    pub(super) fn refuse_message_rate(
+    /// Takes one message from `uid`'s send rate; `false` when the rate is spent (the
+    /// caller refuses with its API's `TooOften`, through [`Server::refuse_message`]).
+    pub(super) fn take_message_rate(&mut self, uid: &UserId) -> bool {
+        let now = self.now;
+        self.sessions
+            .get_mut(uid)
+            .is_some_and(|s| s.limits.messages.try_acquire(now))
+    }
+
+    /// Refuses a peer or channel message with `code`. A refusal for rate (`too_often`)
+    /// counts against `uid`'s refusal budget (see [`Server::refuse_too_often`]); any other
+    /// is a plain error reply.
+    pub(super) fn refuse_message(
         &mut self,
         conn: ConnId,
         uid: &UserId,
         id: u32,
         code: u32,
         message: String,
+        too_often: bool,
     ) {
+        if !too_often {
+            return self.reply_error(conn, id, code, message);
+        }
         let now = self.now;
         let verdict = self
             .sessions

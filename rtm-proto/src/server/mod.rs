@@ -400,7 +400,7 @@ impl Server {
                 channel,
                 msg_id,
                 message,
-            } => self.on_channel_message(conn, &uid, epoch, id, channel, msg_id, message),
+            } => self.on_channel_message(conn, &uid, id, channel, msg_id, message),
             ClientFrame::GetMembers { id, channel } => self.on_get_members(conn, &uid, id, channel),
             ClientFrame::GetMemberCount { id, channels } => {
                 self.on_get_member_count(conn, id, channels)

@@ -64,21 +64,14 @@ impl Server {
             Some(PeerMessageError::InvalidMessage)
         } else if &to == from {
             Some(PeerMessageError::InvalidUserId)
-        } else if !self
-            .sessions
-            .get_mut(from)
-            .is_some_and(|s| s.limits.messages.try_acquire(self.now))
-        {
+        } else if !self.take_message_rate(from) {
             Some(PeerMessageError::TooOften)
         } else {
             None
         };
-        match refuse {
-            Some(e @ PeerMessageError::TooOften) => {
-                return self.refuse_message_rate(conn, from, id, e.code(), e.to_string())
-            }
-            Some(e) => return self.reply_error(conn, id, e.code(), e.to_string()),
-            None => {}
+        if let Some(e) = refuse {
+            let too_often = e == PeerMessageError::TooOften;
+            return self.refuse_message(conn, from, id, e.code(), e.to_string(), too_often);
         }
         if !self
             .resends
