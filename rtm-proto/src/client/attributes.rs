@@ -159,10 +159,7 @@ impl Client {
         attrs: BTreeMap<String, String>,
         keys: Vec<String>,
     ) -> Result<RequestId, E> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(E::NotLoggedIn);
-        }
+        self.enter(now, E::NotLoggedIn)?;
         // Check against the local copy too: the result must fit the 16 KB / 32-key limits.
         let mut probe = self.user_attributes.clone();
         attributes::apply(
@@ -194,10 +191,7 @@ impl Client {
         user_id: &str,
         keys: Option<Vec<String>>,
     ) -> Result<RequestId, E> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(E::NotLoggedIn);
-        }
+        self.enter(now, E::NotLoggedIn)?;
         let user = UserId::new(user_id).map_err(|_| E::InvalidArgument)?;
         if let Some(keys) = &keys {
             if keys.is_empty() {
@@ -224,10 +218,7 @@ impl Client {
         keys: Vec<String>,
         options: ChannelAttributeOptions,
     ) -> Result<RequestId, E> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(E::NotLoggedIn);
-        }
+        self.enter(now, E::NotLoggedIn)?;
         attributes::validate_write(op, &attrs, &keys, MAX_CHANNEL_BYTES)?;
         if !self.limiters.channel_attr_write.try_acquire(self.now) {
             return Err(E::TooOften);
@@ -254,10 +245,7 @@ impl Client {
         channel: &ChannelId,
         keys: Option<Vec<String>>,
     ) -> Result<RequestId, E> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(E::NotLoggedIn);
-        }
+        self.enter(now, E::NotLoggedIn)?;
         if let Some(keys) = &keys {
             if keys.is_empty() {
                 return Err(E::InvalidArgument);

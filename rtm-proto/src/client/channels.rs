@@ -57,10 +57,7 @@ impl Client {
         now: Timestamp,
         channel: &ChannelId,
     ) -> Result<RequestId, JoinChannelError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(JoinChannelError::NotLoggedIn);
-        }
+        self.enter(now, JoinChannelError::NotLoggedIn)?;
         if self.channels.contains_key(channel) {
             return Err(JoinChannelError::AlreadyJoined);
         }
@@ -99,10 +96,7 @@ impl Client {
         now: Timestamp,
         channel: &ChannelId,
     ) -> Result<RequestId, LeaveChannelError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(LeaveChannelError::NotLoggedIn);
-        }
+        self.enter(now, LeaveChannelError::NotLoggedIn)?;
         if self.channels.remove(channel).is_none() {
             return Err(LeaveChannelError::NotInChannel);
         }
@@ -121,10 +115,7 @@ impl Client {
         channel: &ChannelId,
         message: Message,
     ) -> Result<RequestId, ChannelMessageError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(ChannelMessageError::NotLoggedIn);
-        }
+        self.enter(now, ChannelMessageError::NotLoggedIn)?;
         if !self.channels.get(channel).is_some_and(|c| c.joined) {
             return Err(ChannelMessageError::NotInChannel);
         }
@@ -154,10 +145,7 @@ impl Client {
         now: Timestamp,
         channel: &ChannelId,
     ) -> Result<RequestId, GetMembersError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(GetMembersError::NotLoggedIn);
-        }
+        self.enter(now, GetMembersError::NotLoggedIn)?;
         if !self.channels.get(channel).is_some_and(|c| c.joined) {
             return Err(GetMembersError::NotInChannel);
         }
@@ -179,10 +167,7 @@ impl Client {
         now: Timestamp,
         channel_ids: &[&str],
     ) -> Result<RequestId, GetChannelMemberCountError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(GetChannelMemberCountError::NotLoggedIn);
-        }
+        self.enter(now, GetChannelMemberCountError::NotLoggedIn)?;
         if channel_ids.len() > MAX_COUNT_CHANNELS {
             return Err(GetChannelMemberCountError::ExceedLimit);
         }

@@ -239,4 +239,15 @@ impl Client {
     fn is_logged_in(&self) -> bool {
         self.phase.is_logged_in()
     }
+
+    /// The first step of every call that needs a session: brings the client to `now`, then
+    /// refuses with the call's own `not_logged_in` error unless it is logged in.
+    fn enter<E>(&mut self, now: Timestamp, not_logged_in: E) -> Result<(), E> {
+        self.advance(now);
+        if self.is_logged_in() {
+            Ok(())
+        } else {
+            Err(not_logged_in)
+        }
+    }
 }

@@ -29,10 +29,7 @@ impl Client {
         message: Message,
         options: SendMessageOptions,
     ) -> Result<RequestId, PeerMessageError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(PeerMessageError::NotLoggedIn);
-        }
+        self.enter(now, PeerMessageError::NotLoggedIn)?;
         let to = UserId::new(peer_id).map_err(|_| PeerMessageError::InvalidUserId)?;
         if Some(&to) == self.uid.as_ref() {
             return Err(PeerMessageError::InvalidUserId);
@@ -64,10 +61,7 @@ impl Client {
         now: crate::time::Timestamp,
         peer_ids: &[&str],
     ) -> Result<RequestId, QueryPeersOnlineStatusError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(QueryPeersOnlineStatusError::NotLoggedIn);
-        }
+        self.enter(now, QueryPeersOnlineStatusError::NotLoggedIn)?;
         let peers = parse_ids(peer_ids, MAX_QUERY_PEERS)
             .ok_or(QueryPeersOnlineStatusError::InvalidArgument)?;
         if !self.limiters.query_online.try_acquire(self.now) {
@@ -114,10 +108,7 @@ impl Client {
         now: crate::time::Timestamp,
         peer_ids: &[&str],
     ) -> Result<Vec<UserId>, PeerSubscriptionStatusError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(PeerSubscriptionStatusError::NotLoggedIn);
-        }
+        self.enter(now, PeerSubscriptionStatusError::NotLoggedIn)?;
         parse_ids(peer_ids, usize::MAX).ok_or(PeerSubscriptionStatusError::InvalidArgument)
     }
 
@@ -143,10 +134,7 @@ impl Client {
         &mut self,
         now: crate::time::Timestamp,
     ) -> Result<Vec<UserId>, QueryPeersBySubscriptionOptionError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(QueryPeersBySubscriptionOptionError::NotLoggedIn);
-        }
+        self.enter(now, QueryPeersBySubscriptionOptionError::NotLoggedIn)?;
         if !self.limiters.query_subscribed.try_acquire(self.now) {
             return Err(QueryPeersBySubscriptionOptionError::TooOften);
         }

@@ -23,10 +23,7 @@ impl Client {
         now: crate::time::Timestamp,
         token: &str,
     ) -> Result<RequestId, RenewTokenError> {
-        self.advance(now);
-        if !self.is_logged_in() {
-            return Err(RenewTokenError::NotLoggedIn);
-        }
+        self.enter(now, RenewTokenError::NotLoggedIn)?;
         if token.is_empty() || token.len() > 2048 {
             return Err(RenewTokenError::InvalidArgument);
         }
