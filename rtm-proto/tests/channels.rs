@@ -8,11 +8,13 @@ use rtm_proto::{
     ChannelMessageError, GetMembersError, JoinChannelError, LeaveChannelError, Message,
 };
 
+/// Channel events of client `c`, as short strings.
+fn heard(w: &mut World, c: usize) -> Vec<String> {
+    w.story(c, story::channel)
+}
+
 fn room_of_three() -> World {
-    let mut w = World::new(3);
-    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
-        w.login(i, u);
-    }
+    let mut w = World::logged_in(&["alice", "bob", "carol"]);
     join(&mut w, 0, "room");
     w.advance(1_000);
     join(&mut w, 1, "room");
@@ -26,31 +28,28 @@ fn room_of_three() -> World {
 fn three_members_see_each_other_join_chat_and_leave() {
     let mut w = room_of_three();
     assert_eq!(
-        w.story(0, story::channel),
+        heard(&mut w, 0),
         ["count 1", "+bob", "count 2", "+carol", "count 3"]
     );
-    assert_eq!(w.story(1, story::channel), ["count 2", "+carol", "count 3"]);
-    assert_eq!(w.story(2, story::channel), ["count 3"]);
+    assert_eq!(heard(&mut w, 1), ["count 2", "+carol", "count 3"]);
+    assert_eq!(heard(&mut w, 2), ["count 3"]);
 
     say(&mut w, 0, "room", "hi all");
     say(&mut w, 1, "room", "hello alice");
     assert_eq!(
-        w.story(0, story::channel),
+        heard(&mut w, 0),
         ["bob: hello alice"],
         "no echo of one's own message"
     );
-    assert_eq!(w.story(1, story::channel), ["alice: hi all"]);
-    assert_eq!(
-        w.story(2, story::channel),
-        ["alice: hi all", "bob: hello alice"]
-    );
+    assert_eq!(heard(&mut w, 1), ["alice: hi all"]);
+    assert_eq!(heard(&mut w, 2), ["alice: hi all", "bob: hello alice"]);
 
     let req = w.clients[2].leave(w.now, &ch("room")).unwrap();
     w.advance(1_000);
     assert_eq!(w.response(2, req), Some(Response::Leave(Ok(()))));
-    assert_eq!(w.story(0, story::channel), ["-carol", "count 2"]);
+    assert_eq!(heard(&mut w, 0), ["-carol", "count 2"]);
     assert_eq!(
-        w.story(2, story::channel),
+        heard(&mut w, 2),
         Vec::<String>::new(),
         "events stop after leave"
     );
@@ -174,14 +173,10 @@ fn a_member_away_for_less_than_30_s_never_left_and_gets_what_it_missed() {
     w.set_mode(2, LinkMode::Up);
     w.advance(15_000);
     assert_eq!(
-        w.story(2, story::channel),
+        heard(&mut w, 2),
         ["alice: while you were out", "bob: me too"]
     );
-    assert_eq!(
-        w.story(0, story::channel),
-        ["bob: me too"],
-        "nobody saw carol leave"
-    );
+    assert_eq!(heard(&mut w, 0), ["bob: me too"], "nobody saw carol leave");
 }
 
 #[test]
@@ -193,16 +188,16 @@ fn a_member_away_for_more_than_30_s_leaves_then_rejoins_with_a_replay() {
     w.set_mode(2, LinkMode::Refuse);
     w.reset_link(2);
     w.advance(31_000);
-    assert_eq!(w.story(0, story::channel), ["-carol", "count 2"]);
+    assert_eq!(heard(&mut w, 0), ["-carol", "count 2"]);
     say(&mut w, 0, "room", "carol is gone");
     w.set_mode(2, LinkMode::Up);
     w.advance(15_000);
     assert_eq!(
-        w.story(0, story::channel),
+        heard(&mut w, 0),
         ["+carol", "count 3"],
         "carol rejoined by herself"
     );
-    let carol = w.story(2, story::channel);
+    let carol = heard(&mut w, 2);
     assert_eq!(
         carol.iter().filter(|s| s.contains("carol is gone")).count(),
         1,
@@ -214,18 +209,15 @@ fn a_member_away_for_more_than_30_s_leaves_then_rejoins_with_a_replay() {
 /// from the coalesced push a second later.
 #[test]
 fn regression_a_joiner_is_not_told_the_same_count_twice() {
-    let mut w = World::new(3);
-    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
-        w.login(i, u);
-    }
+    let mut w = World::logged_in(&["alice", "bob", "carol"]);
     join(&mut w, 0, "room");
     w.advance(500);
     join(&mut w, 1, "room");
     w.advance(200);
     join(&mut w, 2, "room");
     w.advance(2_000);
-    assert_eq!(w.story(2, story::channel), ["count 3"]);
-    assert_eq!(w.story(1, story::channel), ["count 2", "+carol", "count 3"]);
+    assert_eq!(heard(&mut w, 2), ["count 3"]);
+    assert_eq!(heard(&mut w, 1), ["count 2", "+carol", "count 3"]);
 }
 
 /// Found by the simulator (relaxation `member_count_private_stale`, seed 100047): a joiner
@@ -233,10 +225,7 @@ fn regression_a_joiner_is_not_told_the_same_count_twice() {
 /// before the next push.
 #[test]
 fn regression_a_joiner_told_a_count_that_went_stale_hears_the_current_one() {
-    let mut w = World::new(3);
-    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
-        w.login(i, u);
-    }
+    let mut w = World::logged_in(&["alice", "bob", "carol"]);
     join(&mut w, 0, "room");
     w.advance(1_500);
     join(&mut w, 1, "room"); // coalesced push: 2

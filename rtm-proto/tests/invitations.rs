@@ -11,6 +11,11 @@ use rtm_proto::invitation::{
 use rtm_proto::wire::InvitationKey;
 use rtm_proto::InvitationApiCallError as E;
 
+/// Invitation events of client `c`, as short strings.
+fn calls(w: &mut World, c: usize) -> Vec<String> {
+    w.story(c, story::invitation)
+}
+
 fn ring(w: &mut World, content: &str) -> (InvitationId, InvitationKey) {
     let inv = w.clients[0].create_local_invitation("bob").unwrap();
     w.clients[0]
@@ -33,11 +38,8 @@ fn pair() -> World {
 fn ring_and_accept_with_a_response() {
     let mut w = pair();
     let (inv, key) = ring(&mut w, "video call?");
-    assert_eq!(
-        w.story(1, story::invitation),
-        ["invited by alice: video call?"]
-    );
-    assert_eq!(w.story(0, story::invitation), ["received by peer"]);
+    assert_eq!(calls(&mut w, 1), ["invited by alice: video call?"]);
+    assert_eq!(calls(&mut w, 0), ["received by peer"]);
     assert_eq!(
         w.clients[0].local_invitation(inv).unwrap().state,
         L::ReceivedByRemote
@@ -55,8 +57,8 @@ fn ring_and_accept_with_a_response() {
         Err(E::AlreadyAccept)
     );
     w.settle();
-    assert_eq!(w.story(0, story::invitation), ["accepted: sure"]);
-    assert_eq!(w.story(1, story::invitation), ["accepted"]);
+    assert_eq!(calls(&mut w, 0), ["accepted: sure"]);
+    assert_eq!(calls(&mut w, 1), ["accepted"]);
     assert_eq!(
         w.clients[0].local_invitation(inv).unwrap().state,
         L::AcceptedByRemote
@@ -81,17 +83,14 @@ fn ring_and_accept_with_a_response() {
 fn refuse() {
     let mut w = pair();
     let (_, key) = ring(&mut w, "");
-    w.story(0, story::invitation);
+    calls(&mut w, 0);
     w.clients[1]
         .set_remote_invitation_response(&key, "busy")
         .unwrap();
     w.clients[1].refuse_remote_invitation(w.now, &key).unwrap();
     w.settle();
-    assert_eq!(w.story(0, story::invitation), ["refused: busy"]);
-    assert_eq!(
-        w.story(1, story::invitation),
-        ["invited by alice: ", "refused"]
-    );
+    assert_eq!(calls(&mut w, 0), ["refused: busy"]);
+    assert_eq!(calls(&mut w, 1), ["invited by alice: ", "refused"]);
 }
 
 #[test]
@@ -100,12 +99,9 @@ fn cancel_before_and_after_the_peer_received_it() {
     let (inv, _) = ring(&mut w, "call");
     w.clients[0].cancel_local_invitation(w.now, inv).unwrap();
     w.settle();
+    assert_eq!(calls(&mut w, 0), ["received by peer", "canceled"]);
     assert_eq!(
-        w.story(0, story::invitation),
-        ["received by peer", "canceled"]
-    );
-    assert_eq!(
-        w.story(1, story::invitation),
+        calls(&mut w, 1),
         ["invited by alice: call", "canceled: call"]
     );
     // Cancel before send, and send twice.
@@ -125,14 +121,14 @@ fn cancel_before_and_after_the_peer_received_it() {
 fn a_cancel_crossing_an_accept_ends_the_same_way_on_both_sides() {
     let mut w = pair();
     let (inv, key) = ring(&mut w, "");
-    w.story(0, story::invitation);
-    w.story(1, story::invitation);
+    calls(&mut w, 0);
+    calls(&mut w, 1);
     // Both act before either hears from the other: the cancel reaches the server first.
     w.clients[0].cancel_local_invitation(w.now, inv).unwrap();
     w.clients[1].accept_remote_invitation(w.now, &key).unwrap();
     w.settle();
-    assert_eq!(w.story(0, story::invitation), ["canceled"]);
-    assert_eq!(w.story(1, story::invitation), ["canceled: "]);
+    assert_eq!(calls(&mut w, 0), ["canceled"]);
+    assert_eq!(calls(&mut w, 1), ["canceled: "]);
     assert_eq!(
         w.clients[1].remote_invitation(&key).unwrap().state,
         R::Canceled
@@ -146,12 +142,9 @@ fn an_offline_callee_fails_with_peer_offline_after_30_s() {
     w.settle();
     let (inv, _) = ring(&mut w, "");
     w.advance(29_999);
-    assert_eq!(w.story(0, story::invitation), Vec::<String>::new());
+    assert_eq!(calls(&mut w, 0), Vec::<String>::new());
     w.advance(1);
-    assert_eq!(
-        w.story(0, story::invitation),
-        [format!("failure {:?}", LF::PeerOffline)]
-    );
+    assert_eq!(calls(&mut w, 0), [format!("failure {:?}", LF::PeerOffline)]);
     assert_eq!(
         w.clients[0].local_invitation(inv).unwrap().state,
         L::Failure
@@ -167,25 +160,25 @@ fn a_callee_that_logs_in_within_30_s_still_gets_it() {
     w.advance(10_000);
     w.clients[1].login(w.now, "bob", None).unwrap();
     w.settle();
-    assert_eq!(w.story(1, story::invitation), ["invited by alice: hello"]);
-    assert_eq!(w.story(0, story::invitation), ["received by peer"]);
+    assert_eq!(calls(&mut w, 1), ["invited by alice: hello"]);
+    assert_eq!(calls(&mut w, 0), ["received by peer"]);
 }
 
 #[test]
 fn nobody_deciding_expires_both_sides_after_60_s() {
     let mut w = pair();
     ring(&mut w, "");
-    w.story(0, story::invitation);
-    w.story(1, story::invitation);
+    calls(&mut w, 0);
+    calls(&mut w, 1);
     w.advance(59_999);
-    assert_eq!(w.story(0, story::invitation), Vec::<String>::new());
+    assert_eq!(calls(&mut w, 0), Vec::<String>::new());
     w.advance(1);
     assert_eq!(
-        w.story(0, story::invitation),
+        calls(&mut w, 0),
         [format!("failure {:?}", LF::InvitationExpire)]
     );
     assert_eq!(
-        w.story(1, story::invitation),
+        calls(&mut w, 1),
         [format!("failure {:?}", RF::InvitationExpire)]
     );
 }
@@ -197,7 +190,7 @@ fn a_callee_whose_client_never_acknowledges_is_no_response() {
     w.set_mode(1, LinkMode::Blackhole);
     ring(&mut w, "");
     w.advance(30_000);
-    let caller = w.story(0, story::invitation);
+    let caller = calls(&mut w, 0);
     // Bob went silent for 30 s too, so his session may have ended first: either way the
     // caller hears a failure that names the callee.
     assert!(
@@ -211,20 +204,17 @@ fn a_callee_whose_client_never_acknowledges_is_no_response() {
 fn the_caller_going_offline_mid_ring_fails_both_sides() {
     let mut w = pair();
     let (inv, key) = ring(&mut w, "");
-    w.story(1, story::invitation);
+    calls(&mut w, 1);
     w.clients[0].logout(w.now).unwrap();
     w.advance(3_000);
     assert_eq!(
-        w.story(0, story::invitation),
+        calls(&mut w, 0),
         [
             "received by peer",
             &format!("failure {:?}", LF::NotLoggedin)
         ]
     );
-    assert_eq!(
-        w.story(1, story::invitation),
-        [format!("failure {:?}", RF::PeerOffline)]
-    );
+    assert_eq!(calls(&mut w, 1), [format!("failure {:?}", RF::PeerOffline)]);
     assert_eq!(
         w.clients[1].accept_remote_invitation(w.now, &key),
         Err(E::AlreadyEnd)
@@ -239,20 +229,20 @@ fn the_caller_going_offline_mid_ring_fails_both_sides() {
 fn accepting_while_the_caller_is_away_fails_with_accept_failure_after_5_s() {
     let mut w = pair();
     let (_, key) = ring(&mut w, "");
-    w.story(0, story::invitation);
-    w.story(1, story::invitation);
+    calls(&mut w, 0);
+    calls(&mut w, 1);
     w.set_mode(0, LinkMode::Refuse);
     w.reset_link(0);
     w.clients[1].accept_remote_invitation(w.now, &key).unwrap();
     w.advance(5_000);
     assert_eq!(
-        w.story(1, story::invitation),
+        calls(&mut w, 1),
         [format!("failure {:?}", RF::AcceptFailure)]
     );
     w.set_mode(0, LinkMode::Up);
     w.advance(15_000);
     assert_eq!(
-        w.story(0, story::invitation),
+        calls(&mut w, 0),
         [format!("failure {:?}", LF::NotLoggedin)],
         "the caller hears the same decision"
     );
@@ -262,13 +252,13 @@ fn accepting_while_the_caller_is_away_fails_with_accept_failure_after_5_s() {
 fn a_caller_back_within_5_s_completes_the_accept() {
     let mut w = pair();
     let (_, key) = ring(&mut w, "");
-    w.story(0, story::invitation);
-    w.story(1, story::invitation);
+    calls(&mut w, 0);
+    calls(&mut w, 1);
     w.reset_link(0); // a short break: alice reconnects within a second
     w.clients[1].accept_remote_invitation(w.now, &key).unwrap();
     w.advance(3_000);
-    assert_eq!(w.story(1, story::invitation), ["accepted"]);
-    assert_eq!(w.story(0, story::invitation), ["accepted: "]);
+    assert_eq!(calls(&mut w, 1), ["accepted"]);
+    assert_eq!(calls(&mut w, 0), ["accepted: "]);
 }
 
 #[test]
@@ -280,13 +270,10 @@ fn a_callee_reconnecting_mid_ring_keeps_the_invitation() {
     w.advance(3_000);
     w.set_mode(1, LinkMode::Up);
     w.advance(10_000);
-    assert_eq!(w.story(1, story::invitation), ["invited by alice: x"]);
+    assert_eq!(calls(&mut w, 1), ["invited by alice: x"]);
     w.clients[1].accept_remote_invitation(w.now, &key).unwrap();
     w.settle();
-    assert_eq!(
-        w.story(0, story::invitation),
-        ["received by peer", "accepted: "]
-    );
+    assert_eq!(calls(&mut w, 0), ["received by peer", "accepted: "]);
 }
 
 #[test]
@@ -327,10 +314,7 @@ fn sending_while_logged_out_fails_with_not_logged_in_and_misuse_has_codes() {
         .unwrap();
     w.clients[0].send_local_invitation(w.now, inv).unwrap();
     w.settle();
-    assert_eq!(
-        w.story(0, story::invitation),
-        [format!("failure {:?}", LF::NotLoggedin)]
-    );
+    assert_eq!(calls(&mut w, 0), [format!("failure {:?}", LF::NotLoggedin)]);
     assert_eq!(
         w.clients[0].send_local_invitation(w.now, inv),
         Err(E::AlreadyEnd)
@@ -371,16 +355,13 @@ fn regression_unsent_invitations_are_bounded_oldest_forgotten_first() {
 fn a_logout_while_unreachable_ends_locally_and_the_decision_on_its_way_stands() {
     let mut w = pair();
     let (_, key) = ring(&mut w, "");
-    w.story(0, story::invitation);
-    w.story(1, story::invitation);
+    calls(&mut w, 0);
+    calls(&mut w, 1);
     w.set_mode(0, LinkMode::Blackhole); // dead, but the server does not know yet
     w.clients[1].accept_remote_invitation(w.now, &key).unwrap();
     w.settle();
-    assert_eq!(w.story(1, story::invitation), ["accepted"]);
+    assert_eq!(calls(&mut w, 1), ["accepted"]);
     w.clients[0].logout(w.now).unwrap();
     w.advance(3_000);
-    assert_eq!(
-        w.story(0, story::invitation),
-        [format!("failure {:?}", LF::NotLoggedin)]
-    );
+    assert_eq!(calls(&mut w, 0), [format!("failure {:?}", LF::NotLoggedin)]);
 }
