@@ -39,7 +39,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -62,9 +61,13 @@ use smol::net::TcpStream;
 use smol::{Executor, Task};
 use tracing::{debug, warn};
 
+use crate::answers::{
+    strs, Login, QueryPeersOnlineStatus, RenewToken, SendMessageToPeer, SubscribePeersOnlineStatus,
+    UnsubscribePeersOnlineStatus,
+};
 use crate::events::{Events, Filter, Listeners, EVENT_QUEUE};
 use crate::link::{self, LinkEvent, OnClosed, QueueError, QueueLimits, Writer, CLOSE_GRACE};
-use crate::{random_seed, Clock};
+use crate::{random_seed, Clock, Reply};
 
 /// When the application lets go of a logged-in client, its thread waits at most this long
 /// for the logout to complete (the core waits 2 s at most for the server's answer).
@@ -290,32 +293,26 @@ impl RtmClient {
     ///
     /// Like every request here, the command is handed to the client when called; the future
     /// only waits for its answer and can be awaited anywhere (or dropped).
-    pub fn login(
-        &self,
-        uid: &str,
-        token: Option<&str>,
-    ) -> impl Future<Output = Result<(), LoginError>> + Send + 'static {
-        let uid = uid.to_string();
-        let token = token.map(str::to_string);
-        self.request::<crate::answers::Login>(move |c, now| c.login(now, &uid, token.as_deref()))
+    pub fn login(&self, uid: &str, token: Option<&str>) -> Reply<(), LoginError> {
+        self.request(Login, (uid, token), |c, now, (uid, token)| {
+            c.login(now, &uid, token.as_deref())
+        })
     }
 
     /// `logout()` (§2.10). Resolves once the server has been told and the connection is
     /// closed (the core first waits briefly for the server's answer, so that decisions it
     /// made before the logout still arrive as events).
-    pub fn logout(&self) -> impl Future<Output = Result<(), LogoutError>> + Send + 'static {
+    pub fn logout(&self) -> Reply<(), LogoutError> {
         let (reply, answer) = async_channel::bounded(1);
         let _ = self.commands.try_send(Command::Logout { reply });
-        async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) }
+        Reply::new(async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) })
     }
 
     /// `renewToken(token)` (§3.5).
-    pub fn renew_token(
-        &self,
-        token: &str,
-    ) -> impl Future<Output = Result<(), RenewTokenError>> + Send + 'static {
-        let token = token.to_string();
-        self.request::<crate::answers::RenewToken>(move |c, now| c.renew_token(now, &token))
+    pub fn renew_token(&self, token: &str) -> Reply<(), RenewTokenError> {
+        self.request(RenewToken, token, |c, now, token| {
+            c.renew_token(now, &token)
+        })
     }
 
     /// `sendMessageToPeer(message, peerId, options)` (§4.3.2): resolves with
@@ -325,10 +322,9 @@ impl RtmClient {
         peer_id: &str,
         message: Message,
         options: SendMessageOptions,
-    ) -> impl Future<Output = Result<PeerMessageOutcome, PeerMessageError>> + Send + 'static {
-        let peer_id = peer_id.to_string();
-        self.request::<crate::answers::SendMessageToPeer>(move |c, now| {
-            c.send_message_to_peer(now, &peer_id, message, options)
+    ) -> Reply<PeerMessageOutcome, PeerMessageError> {
+        self.request(SendMessageToPeer, peer_id, move |c, now, peer| {
+            c.send_message_to_peer(now, &peer, message, options)
         })
     }
 
@@ -336,11 +332,9 @@ impl RtmClient {
     pub fn query_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> impl Future<Output = Result<Vec<(UserId, bool)>, QueryPeersOnlineStatusError>> + Send + 'static
-    {
-        let peer_ids = owned(peer_ids);
-        self.request::<crate::answers::QueryPeersOnlineStatus>(move |c, now| {
-            c.query_peers_online_status(now, &strs(&peer_ids))
+    ) -> Reply<Vec<(UserId, bool)>, QueryPeersOnlineStatusError> {
+        self.request(QueryPeersOnlineStatus, peer_ids, |c, now, ids| {
+            c.query_peers_online_status(now, &strs(&ids))
         })
     }
 
@@ -349,10 +343,9 @@ impl RtmClient {
     pub fn subscribe_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
-        let peer_ids = owned(peer_ids);
-        self.request::<crate::answers::SubscribePeersOnlineStatus>(move |c, now| {
-            c.subscribe_peers_online_status(now, &strs(&peer_ids))
+    ) -> Reply<(), PeerSubscriptionStatusError> {
+        self.request(SubscribePeersOnlineStatus, peer_ids, |c, now, ids| {
+            c.subscribe_peers_online_status(now, &strs(&ids))
         })
     }
 
@@ -360,10 +353,9 @@ impl RtmClient {
     pub fn unsubscribe_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
-        let peer_ids = owned(peer_ids);
-        self.request::<crate::answers::UnsubscribePeersOnlineStatus>(move |c, now| {
-            c.unsubscribe_peers_online_status(now, &strs(&peer_ids))
+    ) -> Reply<(), PeerSubscriptionStatusError> {
+        self.request(UnsubscribePeersOnlineStatus, peer_ids, |c, now, ids| {
+            c.unsubscribe_peers_online_status(now, &strs(&ids))
         })
     }
 
@@ -371,24 +363,11 @@ impl RtmClient {
     /// subscribed to (the only subscription option there is).
     pub fn query_peers_by_subscription_option(
         &self,
-    ) -> impl Future<Output = Result<Vec<UserId>, QueryPeersBySubscriptionOptionError>> + Send + 'static
-    {
+    ) -> Reply<Vec<UserId>, QueryPeersBySubscriptionOptionError> {
         let answer = self.local_answer(|c, now| c.query_peers_by_subscription_option(now));
-        async move {
-            answer
-                .recv()
-                .await
-                .unwrap_or(Err(QueryPeersBySubscriptionOptionError::Failure))
-        }
+        let gone = Err(QueryPeersBySubscriptionOptionError::Failure);
+        Reply::new(async move { answer.recv().await.unwrap_or(gone) })
     }
-}
-
-pub(crate) fn owned(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|s| s.to_string()).collect()
-}
-
-pub(crate) fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 /// What wakes the driver.
