@@ -447,21 +447,13 @@ async fn run_driver(
             None => smol::Timer::never(),
         };
         let input = future::or(
-            async {
-                match link_rx.recv().await {
-                    Ok(ev) => Input::Link(ev),
-                    Err(_) => Input::Exit,
-                }
-            },
+            async { link_rx.recv().await.map_or(Input::Exit, Input::Link) },
             future::or(
                 async {
                     if exit_by.is_some() {
                         return future::pending().await;
                     }
-                    match commands.recv().await {
-                        Ok(c) => Input::Command(c),
-                        Err(_) => Input::Exit,
-                    }
+                    commands.recv().await.map_or(Input::Exit, Input::Command)
                 },
                 async {
                     future::or(timer, exit_timer).await;

@@ -256,6 +256,19 @@ pub async fn log_out<'a>(clients: impl IntoIterator<Item = &'a TestClient>) {
     }
 }
 
+/// Each of `members` reads exactly `expected` on `channel`, its count settling at `count`
+/// ([`TestClient::expect_channel_events`]): what "everyone in the room sees it" means.
+pub async fn each_hears<'a>(
+    members: impl IntoIterator<Item = &'a TestClient>,
+    channel: &str,
+    expected: &[ChannelEvent],
+    count: u32,
+) {
+    for member in members {
+        member.expect_channel_events(channel, expected, count).await;
+    }
+}
+
 /// Channel messages as a story says them: a text the server must accept.
 pub trait Say {
     /// Sends `text` to the channel's other members; the server must accept it.

@@ -23,7 +23,7 @@ use futures_lite::future;
 pub use rtm_proto::ChannelEvent;
 use rtm_proto::{ChannelId, ClientConfig, ServerConfig, UserId};
 
-pub use client::{log_out, Received, Say, TestClient};
+pub use client::{each_hears, log_out, Received, Say, TestClient};
 pub use proxy::Proxy;
 pub use raw::{Closed, RawWs};
 pub use server::{story, TestServer};

@@ -155,6 +155,8 @@ fn channel_attributes_notify_every_member_with_the_full_set() {
 fn user_attributes_are_readable_by_others_until_logout() {
     story(ServerConfig::default(), |server| async move {
         let [alice, bob] = server.users(["alice", "bob"]).await;
+        // Alice's attributes as Bob reads them from the server.
+        let alices = || bob.get_user_attributes("alice");
 
         alice
             .set_local_user_attributes(attrs(&[("mood", "happy"), ("lang", "en")]))
@@ -165,7 +167,7 @@ fn user_attributes_are_readable_by_others_until_logout() {
             attrs(&[("mood", "happy"), ("lang", "en")])
         );
         assert_eq!(
-            bob.get_user_attributes("alice").await,
+            alices().await,
             Ok(attrs(&[("mood", "happy"), ("lang", "en")]))
         );
         assert_eq!(
@@ -179,20 +181,17 @@ fn user_attributes_are_readable_by_others_until_logout() {
             .await
             .expect("update");
         assert_eq!(
-            bob.get_user_attributes("alice").await,
+            alices().await,
             Ok(attrs(&[("mood", "busy"), ("lang", "en")]))
         );
         alice
             .delete_local_user_attributes_by_keys(&["lang"])
             .await
             .expect("delete");
-        assert_eq!(
-            bob.get_user_attributes("alice").await,
-            Ok(attrs(&[("mood", "busy")]))
-        );
+        assert_eq!(alices().await, Ok(attrs(&[("mood", "busy")])));
         alice.clear_local_user_attributes().await.expect("clear");
         assert!(alice.local_user_attributes().is_empty());
-        assert_eq!(bob.get_user_attributes("alice").await, Ok(attrs(&[])));
+        assert_eq!(alices().await, Ok(attrs(&[])));
 
         // Misuse is refused locally.
         assert_eq!(
@@ -215,12 +214,9 @@ fn user_attributes_are_readable_by_others_until_logout() {
             .set_local_user_attributes(attrs(&[("mood", "leaving")]))
             .await
             .expect("set");
-        assert_eq!(
-            bob.get_user_attributes("alice").await,
-            Ok(attrs(&[("mood", "leaving")]))
-        );
+        assert_eq!(alices().await, Ok(attrs(&[("mood", "leaving")])));
         alice.logout().await.expect("logout");
-        assert_eq!(bob.get_user_attributes("alice").await, Err(E::UserNotFound));
+        assert_eq!(alices().await, Err(E::UserNotFound));
         assert!(alice.local_user_attributes().is_empty());
         assert_eq!(
             alice

@@ -13,7 +13,7 @@
 use rtm_proto::ConnectionChangeReason::{Interrupted, LoginSuccess};
 use rtm_proto::ConnectionState::{Connected, Reconnecting};
 use rtm_proto::ServerConfig;
-use rtm_tests::{attrs, chan, fast_liveness, log_out, story, Proxy, Say, TestClient};
+use rtm_tests::{attrs, chan, each_hears, fast_liveness, log_out, story, Proxy, Say, TestClient};
 use rtm_transport_smol::RtmChannel;
 
 /// Alice, Bob and Carol in "room", everyone's count settled at 3.
@@ -53,8 +53,7 @@ fn a_short_outage_keeps_the_member_and_delivers_what_it_missed() {
             chan::text("alice", "while you were away 1"),
             chan::text("alice", "while you were away 2"),
         ];
-        carol.expect_channel_events("room", &missed, 3).await;
-        bob.expect_channel_events("room", &missed, 3).await;
+        each_hears([&carol, &bob], "room", &missed, 3).await;
 
         // Carol never left: the next thing the others hear of her is her message (no
         // MemberLeft / MemberJoined, no count change in between).
@@ -94,11 +93,7 @@ fn after_a_long_outage_the_member_rejoins_by_itself_and_gets_the_replay() {
             proxy.cut();
             carol.expect_state(Reconnecting, Interrupted).await;
             // The server gives up on Carol: she leaves the room.
-            alice
-                .expect_channel_events("room", &[chan::left("carol")], 2)
-                .await;
-            bob.expect_channel_events("room", &[chan::left("carol")], 2)
-                .await;
+            each_hears([&alice, &bob], "room", &[chan::left("carol")], 2).await;
             assert_eq!(
                 alice.get_user_attributes("carol").await,
                 Err(rtm_proto::errors::AttributeOperationError::UserNotFound)
@@ -110,11 +105,7 @@ fn after_a_long_outage_the_member_rejoins_by_itself_and_gets_the_replay() {
             // The network is back: Carol's client logs in again and rejoins on its own.
             proxy.heal();
             carol.expect_state(Connected, LoginSuccess).await;
-            alice
-                .expect_channel_events("room", &[chan::joined("carol")], 3)
-                .await;
-            bob.expect_channel_events("room", &[chan::joined("carol")], 3)
-                .await;
+            each_hears([&alice, &bob], "room", &[chan::joined("carol")], 3).await;
             // The message sent while she was out of the room is replayed to her, once.
             carol
                 .expect_channel_events("room", &[chan::text("alice", "she left")], 3)

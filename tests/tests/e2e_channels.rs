@@ -9,7 +9,7 @@ use rtm_proto::errors::{
     JoinChannelError, LeaveChannelError,
 };
 use rtm_proto::{Message, ServerConfig};
-use rtm_tests::{chan, cid, log_out, story, uid, unix_ms, ChannelEvent, Say};
+use rtm_tests::{chan, cid, each_hears, log_out, story, uid, unix_ms, ChannelEvent, Say};
 
 fn sorted(mut v: Vec<rtm_proto::UserId>) -> Vec<rtm_proto::UserId> {
     v.sort();
@@ -39,11 +39,7 @@ fn three_members_join_chat_and_leave() {
         // Carol joins: both others see her; everyone ends up with 3.
         let room_c = carol.joined("room").await;
         carol.expect_channel_events("room", &[], 3).await;
-        alice
-            .expect_channel_events("room", &[chan::joined("carol")], 3)
-            .await;
-        bob.expect_channel_events("room", &[chan::joined("carol")], 3)
-            .await;
+        each_hears([&alice, &bob], "room", &[chan::joined("carol")], 3).await;
         let everyone = vec![uid("alice"), uid("bob"), uid("carol")];
         for room in [&room_a, &room_b, &room_c] {
             let members = room.get_members().await.expect("members");
@@ -79,19 +75,12 @@ fn three_members_join_chat_and_leave() {
             message: raw,
             server_received_ts: 0,
         };
-        alice
-            .expect_channel_events("room", std::slice::from_ref(&from_bob), 3)
-            .await;
-        carol.expect_channel_events("room", &[from_bob], 3).await;
+        each_hears([&alice, &carol], "room", &[from_bob], 3).await;
 
         // Carol leaves: the others see her go, and the count drops to 2.
         room_c.leave().await.expect("carol leaves");
         assert!(carol.joined_channels().is_empty());
-        alice
-            .expect_channel_events("room", &[chan::left("carol")], 2)
-            .await;
-        bob.expect_channel_events("room", &[chan::left("carol")], 2)
-            .await;
+        each_hears([&alice, &bob], "room", &[chan::left("carol")], 2).await;
 
         // Bob logs out without leaving: he leaves the channel at once, not 30 s later.
         bob.logout().await.expect("bob logs out");
