@@ -80,14 +80,12 @@ async fn ring<'a>(
 }
 
 impl Ringing<'_> {
-    /// The caller hears `event` next of its invitation events, about this call.
-    async fn caller_hears(&self, event: LocalInvitationEvent) {
-        hears_local(self.caller, &self.call, event).await;
-    }
-
-    /// The callee hears `event` next of its invitation events, about this call.
-    async fn callee_hears(&self, event: RemoteInvitationEvent) {
-        hears_remote(self.callee, &self.remote, event).await;
+    /// The caller hears `caller` and the callee `callee` next of their invitation events,
+    /// about this call: how it ended, as each side learns it (each side's events are in order
+    /// on its own; between the two sides there is no order to check).
+    async fn both_hear(&self, caller: LocalInvitationEvent, callee: RemoteInvitationEvent) {
+        hears_local(self.caller, &self.call, caller).await;
+        hears_remote(self.callee, &self.remote, callee).await;
     }
 
     /// Both sides ended in these states, and the lifecycle is over: neither side can act on
@@ -160,10 +158,12 @@ fn ring_and_accept_with_a_response() {
             matches!(state, Some(R::AcceptSentToLocal | R::Accepted)),
             "{state:?}"
         );
-        rung.callee_hears(RemoteInvitationEvent::Accepted).await;
         let response = "on my way".to_string();
-        rung.caller_hears(LocalInvitationEvent::Accepted { response })
-            .await;
+        rung.both_hear(
+            LocalInvitationEvent::Accepted { response },
+            RemoteInvitationEvent::Accepted,
+        )
+        .await;
         assert_eq!(rung.call.response().as_deref(), Some("on my way"));
         assert_eq!(rung.remote.response().as_deref(), Some("on my way"));
         rung.ended(L::AcceptedByRemote, R::Accepted);
@@ -180,10 +180,12 @@ fn refuse_with_a_response() {
 
         rung.remote.set_response("busy").expect("response");
         rung.remote.refuse().expect("refuse");
-        rung.callee_hears(RemoteInvitationEvent::Refused).await;
         let response = "busy".to_string();
-        rung.caller_hears(LocalInvitationEvent::Refused { response })
-            .await;
+        rung.both_hear(
+            LocalInvitationEvent::Refused { response },
+            RemoteInvitationEvent::Refused,
+        )
+        .await;
         rung.ended(L::RefusedByRemote, R::Refused);
 
         log_out([&alice, &bob]).await;
@@ -197,10 +199,12 @@ fn the_caller_cancels_while_it_rings() {
         let rung = ring(&alice, &bob, "bob", "are you there?").await;
 
         rung.call.cancel().expect("cancel");
-        rung.caller_hears(LocalInvitationEvent::Canceled).await;
         let content = "are you there?".to_string();
-        rung.callee_hears(RemoteInvitationEvent::Canceled { content })
-            .await;
+        rung.both_hear(
+            LocalInvitationEvent::Canceled,
+            RemoteInvitationEvent::Canceled { content },
+        )
+        .await;
         rung.ended(L::Canceled, R::Canceled);
 
         log_out([&alice, &bob]).await;
@@ -227,10 +231,12 @@ fn a_callee_who_logs_in_while_it_rings_receives_the_call() {
             remote,
         };
         rung.remote.accept().expect("accept");
-        rung.callee_hears(RemoteInvitationEvent::Accepted).await;
         let response = String::new();
-        rung.caller_hears(LocalInvitationEvent::Accepted { response })
-            .await;
+        rung.both_hear(
+            LocalInvitationEvent::Accepted { response },
+            RemoteInvitationEvent::Accepted,
+        )
+        .await;
         rung.ended(L::AcceptedByRemote, R::Accepted);
         log_out([&alice, &carol]).await;
     });
@@ -246,24 +252,30 @@ fn a_party_whose_session_ends_mid_ring_fails_the_call_on_both_sides() {
         // The callee logs out: PEER_OFFLINE for both.
         let rung = ring(&alice, &bob, "bob", "first").await;
         bob.logout().await.expect("bob logs out");
-        let reason = PeerOffline;
-        rung.callee_hears(RemoteInvitationEvent::Failure { reason })
-            .await;
-        let reason = LocalInvitationFailureReason::PeerOffline;
-        rung.caller_hears(LocalInvitationEvent::Failure { reason })
-            .await;
+        rung.both_hear(
+            LocalInvitationEvent::Failure {
+                reason: LocalInvitationFailureReason::PeerOffline,
+            },
+            RemoteInvitationEvent::Failure {
+                reason: PeerOffline,
+            },
+        )
+        .await;
         assert_eq!(rung.call.state(), Some(L::Failure));
 
         // The caller logs out: NOT_LOGGEDIN for her, PEER_OFFLINE for the callee.
         let bob = server.logged_in("bob").await;
         let rung = ring(&alice, &bob, "bob", "second").await;
         alice.logout().await.expect("alice logs out");
-        let reason = NotLoggedin;
-        rung.caller_hears(LocalInvitationEvent::Failure { reason })
-            .await;
-        let reason = PeerOffline;
-        rung.callee_hears(RemoteInvitationEvent::Failure { reason })
-            .await;
+        rung.both_hear(
+            LocalInvitationEvent::Failure {
+                reason: NotLoggedin,
+            },
+            RemoteInvitationEvent::Failure {
+                reason: PeerOffline,
+            },
+        )
+        .await;
         assert_eq!(rung.remote.state(), Some(R::Failure));
         assert_eq!(rung.remote.accept(), Err(E::AlreadyEnd));
         bob.logout().await.expect("logout");
