@@ -1,6 +1,6 @@
 //! Typed answers: each request kind's result travels through the core as a variant of
 //! [`rtm_proto::Response`]; [`RtmClient::request`] takes the kind as a type and gives back
-//! a [`Reply`] of its own `Result`, so no method unwraps a `Response` by hand and every SDK
+//! an [`Answer`] of its own `Result`, so no method unwraps a `Response` by hand and every SDK
 //! method is one call of it.
 
 use std::fmt;
@@ -81,23 +81,23 @@ kinds! {
 /// The answer to one request, on its way: a future of that call's own `Result`.
 ///
 /// The request was handed to the client when the method returned; awaiting only waits for
-/// the answer. So a `Reply` is `Send`, `'static` and `Unpin`, works on any executor, and can
+/// the answer. So an `Answer` is `Send`, `'static` and `Unpin`, works on any executor, and can
 /// be dropped without cancelling the request (its answer is then discarded). If the client
 /// is gone before answering, it resolves with the call's generic failure code.
-#[must_use = "the request is already on its way; await the reply to learn how it ended"]
-pub struct Reply<T, E> {
+#[must_use = "the request is already on its way; await the answer to learn how it ended"]
+pub struct Answer<T, E> {
     answer: Pin<Box<dyn Future<Output = Result<T, E>> + Send>>,
 }
 
-impl<T, E> Reply<T, E> {
+impl<T, E> Answer<T, E> {
     pub(crate) fn new(answer: impl Future<Output = Result<T, E>> + Send + 'static) -> Self {
-        Reply {
+        Answer {
             answer: Box::pin(answer),
         }
     }
 }
 
-impl<T, E> Future for Reply<T, E> {
+impl<T, E> Future for Answer<T, E> {
     type Output = Result<T, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -105,9 +105,9 @@ impl<T, E> Future for Reply<T, E> {
     }
 }
 
-impl<T, E> fmt::Debug for Reply<T, E> {
+impl<T, E> fmt::Debug for Answer<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Reply")
+        f.write_str("Answer")
     }
 }
 
@@ -166,7 +166,7 @@ pub(crate) fn strs(v: &[String]) -> Vec<&str> {
 
 impl RtmClient {
     /// Hands a request of kind `K` to the core now: `start` issues it with the call's
-    /// arguments `args` (owned on the way). The reply resolves with the kind's own result,
+    /// arguments `args` (owned on the way). The answer resolves with the kind's own result,
     /// whether the core refused the call at once, the server answered, or the client is gone.
     pub(crate) fn request<K: Kind, A: Own>(
         &self,
@@ -175,10 +175,10 @@ impl RtmClient {
         start: impl FnOnce(&mut Client, Timestamp, A::Owned) -> Result<RequestId, K::Error>
             + Send
             + 'static,
-    ) -> Reply<K::Ok, K::Error> {
+    ) -> Answer<K::Ok, K::Error> {
         let args = args.own();
         let answer = self.start(move |c, now| start(c, now, args).map_err(K::refused));
-        Reply::new(async move {
+        Answer::new(async move {
             match answer.recv().await {
                 Ok(r) => K::answer(r).unwrap_or_else(|| Err(K::gone())),
                 Err(_) => Err(K::gone()),

@@ -13,12 +13,12 @@ use rtm_proto::errors::AttributeOperationError as E;
 use rtm_proto::ChannelId;
 
 use crate::answers::{AttributeWrite, GetChannelAttributes, GetUserAttributes};
-use crate::{Reply, RtmClient};
+use crate::{Answer, RtmClient};
 
 impl RtmClient {
     /// `setLocalUserAttributes(attributes)`: replaces the whole set of the logged-in user.
     /// Attributes live as long as the session (they survive reconnects).
-    pub fn set_local_user_attributes(&self, attributes: BTreeMap<String, String>) -> Reply<(), E> {
+    pub fn set_local_user_attributes(&self, attributes: BTreeMap<String, String>) -> Answer<(), E> {
         self.request(AttributeWrite, (), move |c, now, ()| {
             c.set_local_user_attributes(now, attributes)
         })
@@ -28,21 +28,21 @@ impl RtmClient {
     pub fn add_or_update_local_user_attributes(
         &self,
         attributes: BTreeMap<String, String>,
-    ) -> Reply<(), E> {
+    ) -> Answer<(), E> {
         self.request(AttributeWrite, (), move |c, now, ()| {
             c.add_or_update_local_user_attributes(now, attributes)
         })
     }
 
     /// `deleteLocalUserAttributesByKeys(keys)`.
-    pub fn delete_local_user_attributes_by_keys(&self, keys: &[&str]) -> Reply<(), E> {
+    pub fn delete_local_user_attributes_by_keys(&self, keys: &[&str]) -> Answer<(), E> {
         self.request(AttributeWrite, keys, |c, now, keys| {
             c.delete_local_user_attributes_by_keys(now, keys)
         })
     }
 
     /// `clearLocalUserAttributes()`.
-    pub fn clear_local_user_attributes(&self) -> Reply<(), E> {
+    pub fn clear_local_user_attributes(&self) -> Answer<(), E> {
         self.request(AttributeWrite, (), |c, now, ()| {
             c.clear_local_user_attributes(now)
         })
@@ -57,7 +57,7 @@ impl RtmClient {
 
     /// `getUserAttributes(userId)`: every attribute of an online user; USER_NOT_FOUND if the
     /// user is offline.
-    pub fn get_user_attributes(&self, user_id: &str) -> Reply<BTreeMap<String, String>, E> {
+    pub fn get_user_attributes(&self, user_id: &str) -> Answer<BTreeMap<String, String>, E> {
         self.request(GetUserAttributes, user_id, |c, now, user| {
             c.get_user_attributes(now, &user)
         })
@@ -69,7 +69,7 @@ impl RtmClient {
         &self,
         user_id: &str,
         keys: &[&str],
-    ) -> Reply<BTreeMap<String, String>, E> {
+    ) -> Answer<BTreeMap<String, String>, E> {
         self.request(
             GetUserAttributes,
             (user_id, keys),
@@ -83,7 +83,7 @@ impl RtmClient {
         channel: &ChannelId,
         attributes: BTreeMap<String, String>,
         options: ChannelAttributeOptions,
-    ) -> Reply<(), E> {
+    ) -> Answer<(), E> {
         self.request(AttributeWrite, channel, move |c, now, channel| {
             c.set_channel_attributes(now, &channel, attributes, options)
         })
@@ -95,7 +95,7 @@ impl RtmClient {
         channel: &ChannelId,
         attributes: BTreeMap<String, String>,
         options: ChannelAttributeOptions,
-    ) -> Reply<(), E> {
+    ) -> Answer<(), E> {
         self.request(AttributeWrite, channel, move |c, now, channel| {
             c.add_or_update_channel_attributes(now, &channel, attributes, options)
         })
@@ -107,7 +107,7 @@ impl RtmClient {
         channel: &ChannelId,
         keys: &[&str],
         options: ChannelAttributeOptions,
-    ) -> Reply<(), E> {
+    ) -> Answer<(), E> {
         self.request(
             AttributeWrite,
             (channel, keys),
@@ -122,7 +122,7 @@ impl RtmClient {
         &self,
         channel: &ChannelId,
         options: ChannelAttributeOptions,
-    ) -> Reply<(), E> {
+    ) -> Answer<(), E> {
         self.request(AttributeWrite, channel, move |c, now, channel| {
             c.clear_channel_attributes(now, &channel, options)
         })
@@ -133,7 +133,7 @@ impl RtmClient {
     pub fn get_channel_attributes(
         &self,
         channel: &ChannelId,
-    ) -> Reply<BTreeMap<String, ChannelAttribute>, E> {
+    ) -> Answer<BTreeMap<String, ChannelAttribute>, E> {
         self.request(GetChannelAttributes, channel, |c, now, channel| {
             c.get_channel_attributes(now, &channel)
         })
@@ -144,7 +144,7 @@ impl RtmClient {
         &self,
         channel: &ChannelId,
         keys: &[&str],
-    ) -> Reply<BTreeMap<String, ChannelAttribute>, E> {
+    ) -> Answer<BTreeMap<String, ChannelAttribute>, E> {
         self.request(
             GetChannelAttributes,
             (channel, keys),

@@ -11,7 +11,7 @@ use rtm_proto::errors::{
 use rtm_proto::{ChannelId, Message, UserId};
 
 use crate::answers::{strs, GetChannelMemberCount, GetMembers, Join, Leave, SendChannelMessage};
-use crate::{Reply, RtmClient};
+use crate::{Answer, RtmClient};
 
 /// A channel of one client (the SDK's `RtmChannel`): a thin handle holding the client and
 /// the channel id. Clones are the same channel; the handle keeps its client alive.
@@ -42,23 +42,23 @@ impl RtmChannel {
 
     /// `channel.join()` (§4.8). The joiner then gets `MemberCountUpdated`; the other members
     /// `MemberJoined`.
-    pub fn join(&self) -> Reply<(), JoinChannelError> {
+    pub fn join(&self) -> Answer<(), JoinChannelError> {
         self.client.join(&self.id)
     }
 
     /// `channel.leave()` (§4.8). The channel's events stop at once.
-    pub fn leave(&self) -> Reply<(), LeaveChannelError> {
+    pub fn leave(&self) -> Answer<(), LeaveChannelError> {
         self.client.leave(&self.id)
     }
 
     /// `channel.sendMessage(message)` (§4.8): resolves when the server accepted it. The other
     /// members get `ChannelMessage`; the sender does not.
-    pub fn send_message(&self, message: Message) -> Reply<(), ChannelMessageError> {
+    pub fn send_message(&self, message: Message) -> Answer<(), ChannelMessageError> {
         self.client.send_channel_message(&self.id, message)
     }
 
     /// `channel.getMembers()` (§4.8): at most 512 (a random sample beyond).
-    pub fn get_members(&self) -> Reply<Vec<UserId>, GetMembersError> {
+    pub fn get_members(&self) -> Answer<Vec<UserId>, GetMembersError> {
         self.client.get_members(&self.id)
     }
 }
@@ -78,12 +78,12 @@ impl RtmClient {
     }
 
     /// `channel.join()` for `channel` (see [`RtmChannel::join`]).
-    pub fn join(&self, channel: &ChannelId) -> Reply<(), JoinChannelError> {
+    pub fn join(&self, channel: &ChannelId) -> Answer<(), JoinChannelError> {
         self.request(Join, channel, |c, now, channel| c.join(now, &channel))
     }
 
     /// `channel.leave()` for `channel` (see [`RtmChannel::leave`]).
-    pub fn leave(&self, channel: &ChannelId) -> Reply<(), LeaveChannelError> {
+    pub fn leave(&self, channel: &ChannelId) -> Answer<(), LeaveChannelError> {
         self.request(Leave, channel, |c, now, channel| c.leave(now, &channel))
     }
 
@@ -92,14 +92,14 @@ impl RtmClient {
         &self,
         channel: &ChannelId,
         message: Message,
-    ) -> Reply<(), ChannelMessageError> {
+    ) -> Answer<(), ChannelMessageError> {
         self.request(SendChannelMessage, channel, move |c, now, channel| {
             c.send_channel_message(now, &channel, message)
         })
     }
 
     /// `channel.getMembers()` for `channel` (see [`RtmChannel::get_members`]).
-    pub fn get_members(&self, channel: &ChannelId) -> Reply<Vec<UserId>, GetMembersError> {
+    pub fn get_members(&self, channel: &ChannelId) -> Answer<Vec<UserId>, GetMembersError> {
         self.request(GetMembers, channel, |c, now, channel| {
             c.get_members(now, &channel)
         })
@@ -110,7 +110,7 @@ impl RtmClient {
     pub fn get_channel_member_count(
         &self,
         channel_ids: &[&str],
-    ) -> Reply<Vec<(ChannelId, u32)>, GetChannelMemberCountError> {
+    ) -> Answer<Vec<(ChannelId, u32)>, GetChannelMemberCountError> {
         self.request(GetChannelMemberCount, channel_ids, |c, now, ids| {
             c.get_channel_member_count(now, &strs(&ids))
         })

@@ -67,7 +67,7 @@ use crate::answers::{
 };
 use crate::events::{Events, Filter, Listeners, EVENT_QUEUE};
 use crate::link::{self, LinkEvent, OnClosed, QueueError, QueueLimits, Writer, CLOSE_GRACE};
-use crate::{random_seed, Clock, Reply};
+use crate::{random_seed, Answer, Clock};
 
 /// When the application lets go of a logged-in client, its thread waits at most this long
 /// for the logout to complete (the core waits 2 s at most for the server's answer).
@@ -166,8 +166,9 @@ enum Command {
 /// Two kinds of methods:
 ///
 /// * **Requests** (`login`, `send_message_to_peer`, `join`, `set_channel_attributes`, ...)
-///   return a future of the server's answer. The command is handed to the client when the
-///   method is called; the future only waits for the answer (`Send`, `'static`, any executor).
+///   return an [`Answer`], a future of the call's own result. The command is handed to the
+///   client when the method is called; the future only waits for the answer (`Send`,
+///   `'static`, any executor).
 /// * **Local calls** (`create_channel`, `create_local_invitation`, the invitation actions and
 ///   getters, `joined_channels`, `local_user_attributes`) answer at once, as in the SDK,
 ///   where they are synchronous too. They wait for the client thread to run them (no network:
@@ -293,7 +294,7 @@ impl RtmClient {
     ///
     /// Like every request here, the command is handed to the client when called; the future
     /// only waits for its answer and can be awaited anywhere (or dropped).
-    pub fn login(&self, uid: &str, token: Option<&str>) -> Reply<(), LoginError> {
+    pub fn login(&self, uid: &str, token: Option<&str>) -> Answer<(), LoginError> {
         self.request(Login, (uid, token), |c, now, (uid, token)| {
             c.login(now, &uid, token.as_deref())
         })
@@ -302,14 +303,14 @@ impl RtmClient {
     /// `logout()` (§2.10). Resolves once the server has been told and the connection is
     /// closed (the core first waits briefly for the server's answer, so that decisions it
     /// made before the logout still arrive as events).
-    pub fn logout(&self) -> Reply<(), LogoutError> {
+    pub fn logout(&self) -> Answer<(), LogoutError> {
         let (reply, answer) = async_channel::bounded(1);
         let _ = self.commands.try_send(Command::Logout { reply });
-        Reply::new(async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) })
+        Answer::new(async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) })
     }
 
     /// `renewToken(token)` (§3.5).
-    pub fn renew_token(&self, token: &str) -> Reply<(), RenewTokenError> {
+    pub fn renew_token(&self, token: &str) -> Answer<(), RenewTokenError> {
         self.request(RenewToken, token, |c, now, token| {
             c.renew_token(now, &token)
         })
@@ -322,7 +323,7 @@ impl RtmClient {
         peer_id: &str,
         message: Message,
         options: SendMessageOptions,
-    ) -> Reply<PeerMessageOutcome, PeerMessageError> {
+    ) -> Answer<PeerMessageOutcome, PeerMessageError> {
         self.request(SendMessageToPeer, peer_id, move |c, now, peer| {
             c.send_message_to_peer(now, &peer, message, options)
         })
@@ -332,7 +333,7 @@ impl RtmClient {
     pub fn query_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> Reply<Vec<(UserId, bool)>, QueryPeersOnlineStatusError> {
+    ) -> Answer<Vec<(UserId, bool)>, QueryPeersOnlineStatusError> {
         self.request(QueryPeersOnlineStatus, peer_ids, |c, now, ids| {
             c.query_peers_online_status(now, &strs(&ids))
         })
@@ -343,7 +344,7 @@ impl RtmClient {
     pub fn subscribe_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> Reply<(), PeerSubscriptionStatusError> {
+    ) -> Answer<(), PeerSubscriptionStatusError> {
         self.request(SubscribePeersOnlineStatus, peer_ids, |c, now, ids| {
             c.subscribe_peers_online_status(now, &strs(&ids))
         })
@@ -353,7 +354,7 @@ impl RtmClient {
     pub fn unsubscribe_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> Reply<(), PeerSubscriptionStatusError> {
+    ) -> Answer<(), PeerSubscriptionStatusError> {
         self.request(UnsubscribePeersOnlineStatus, peer_ids, |c, now, ids| {
             c.unsubscribe_peers_online_status(now, &strs(&ids))
         })
@@ -363,10 +364,10 @@ impl RtmClient {
     /// subscribed to (the only subscription option there is).
     pub fn query_peers_by_subscription_option(
         &self,
-    ) -> Reply<Vec<UserId>, QueryPeersBySubscriptionOptionError> {
+    ) -> Answer<Vec<UserId>, QueryPeersBySubscriptionOptionError> {
         let answer = self.local_answer(|c, now| c.query_peers_by_subscription_option(now));
         let gone = Err(QueryPeersBySubscriptionOptionError::Failure);
-        Reply::new(async move { answer.recv().await.unwrap_or(gone) })
+        Answer::new(async move { answer.recv().await.unwrap_or(gone) })
     }
 }
 
