@@ -326,6 +326,15 @@ fn rtm_as(url: &str, uid: &str, args: &[&str]) -> Output {
     rtm(&all)
 }
 
+/// The first of `lines` whose `key` is `value` (a call's result or an event); fails the test
+/// if none is.
+fn line<'a>(lines: &'a [Value], key: &str, value: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no line with {key} {value:?} in {lines:?}"))
+}
+
 fn connected(v: &Value) -> bool {
     v["event"] == "ConnectionStateChanged" && v["state"] == "CONNECTED"
 }
@@ -369,10 +378,7 @@ fn call_and_answer() {
     // The send's result line and the events race to stdout: read to the end.
     let status = alice.exit_and_read_rest(&mut caller);
     assert!(status.success(), "accepted: exit 0");
-    let sent = caller
-        .iter()
-        .find(|v| v["op"] == "send_local_invitation")
-        .expect("the send is reported");
+    let sent = line(&caller, "op", "send_local_invitation");
     assert_eq!(sent["code"], 0, "{sent}");
     assert_eq!(sent["callee_id"], "bob");
     let invitation = sent["invitation"].as_u64().expect("an invitation number");
@@ -380,10 +386,7 @@ fn call_and_answer() {
         event_names(&caller),
         ["LocalInvitationReceivedByPeer", "LocalInvitationAccepted"]
     );
-    let accepted = caller
-        .iter()
-        .find(|v| v["event"] == "LocalInvitationAccepted")
-        .expect("a line");
+    let accepted = line(&caller, "event", "LocalInvitationAccepted");
     assert_eq!(accepted["response"], "sure");
     assert_eq!(accepted["invitation"], invitation);
     assert_eq!(accepted["callee_id"], "bob");
@@ -395,18 +398,12 @@ fn call_and_answer() {
         event_names(&callee),
         ["RemoteInvitationReceived", "RemoteInvitationAccepted"]
     );
-    let received = callee
-        .iter()
-        .find(|v| v["event"] == "RemoteInvitationReceived")
-        .expect("received");
+    let received = line(&callee, "event", "RemoteInvitationReceived");
     assert_eq!(received["caller_id"], "alice");
     assert_eq!(received["content"], "video?");
     assert_eq!(received["channel_id"], "room-1");
     assert_eq!(received["invitation"], invitation);
-    let answered = callee
-        .iter()
-        .find(|v| v["op"] == "accept_remote_invitation")
-        .expect("the accept is reported");
+    let answered = line(&callee, "op", "accept_remote_invitation");
     assert_eq!(answered["code"], 0);
 
     // Bob refuses: Alice's call exits 3 with Bob's response.
@@ -477,10 +474,7 @@ fn join_send_channel_and_attrs() {
         event_names(&seen),
         ["MemberJoined", "ChannelMessage", "MemberLeft"]
     );
-    let message = seen
-        .iter()
-        .find(|v| v["event"] == "ChannelMessage")
-        .expect("the message");
+    let message = line(&seen, "event", "ChannelMessage");
     assert_eq!(message["member_id"], "alice");
     assert_eq!(message["channel_id"], "room");
     assert_eq!(message["text"], "hi all");

@@ -74,6 +74,17 @@ pub struct Keys {
     keys: Vec<String>,
 }
 
+impl Keys {
+    /// The read these keys ask for: `all` when none are named, else `some` of them.
+    fn read<T>(&self, all: impl FnOnce() -> T, some: impl FnOnce(&[&str]) -> T) -> T {
+        if self.keys.is_empty() {
+            all()
+        } else {
+            some(&keys(&self.keys))
+        }
+    }
+}
+
 /// The arguments of a write of `KEY=VALUE` pairs, user or channel alike; `F` is the flag of
 /// the target (`--exit` or `--notify`).
 #[derive(Debug, Args)]
@@ -275,22 +286,19 @@ fn keys(keys: &[String]) -> Vec<&str> {
 /// Runs one user-attribute operation and prints its result.
 async fn user_attrs(client: &RtmClient, op: &UserAttrOp, print: &dyn Fn(&Value)) -> ExitCode {
     let (name, result) = match op {
-        AttrOp::Get(UserGet {
-            user,
-            keys: Keys { keys: k },
-        }) => {
+        AttrOp::Get(UserGet { user, keys: k }) => {
             let fields = json!({ "user_id": user });
-            let result = if k.is_empty() {
-                client.get_user_attributes(user).await
-            } else {
-                client.get_user_attributes_by_keys(user, &keys(k)).await
-            };
+            let result = k.read(
+                || client.get_user_attributes(user),
+                |k| client.get_user_attributes_by_keys(user, k),
+            );
+            let attributes = |a| json!({ "attributes": user_attributes_json(&a) });
             return report(
                 print,
                 "get_user_attributes",
                 fields,
-                result,
-                |a| json!({ "attributes": user_attributes_json(&a) }),
+                result.await,
+                attributes,
             );
         }
         AttrOp::Set(Write { attributes, .. }) => (
@@ -334,20 +342,18 @@ async fn channel_attrs(
         enable_notification_to_channel_members: flag.notify,
     };
     let (name, result) = match op {
-        AttrOp::Get(Keys { keys: k }) => {
-            let result = if k.is_empty() {
-                client.get_channel_attributes(channel).await
-            } else {
-                client
-                    .get_channel_attributes_by_keys(channel, &keys(k))
-                    .await
-            };
+        AttrOp::Get(k) => {
+            let result = k.read(
+                || client.get_channel_attributes(channel),
+                |k| client.get_channel_attributes_by_keys(channel, k),
+            );
+            let attributes = |a| json!({ "attributes": channel_attributes_json(&a) });
             return report(
                 print,
                 "get_channel_attributes",
                 fields,
-                result,
-                |a| json!({ "attributes": channel_attributes_json(&a) }),
+                result.await,
+                attributes,
             );
         }
         AttrOp::Set(Write { attributes, flag }) => (
