@@ -1,15 +1,19 @@
 //! Typed answers: each request kind's result travels through the core as a variant of
 //! [`rtm_proto::Response`]; [`RtmClient::request`] takes the kind as a type and gives back
-//! its own `Result`, so no method unwraps a `Response` by hand.
+//! an [`Answer`] of its own `Result`, so no method unwraps a `Response` by hand and every SDK
+//! method is one call of it.
 
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use rtm_proto::errors::{
     AttributeOperationError, ChannelMessageError, GetChannelMemberCountError, GetMembersError,
     JoinChannelError, LeaveChannelError, LoginError, PeerMessageError, PeerSubscriptionStatusError,
     QueryPeersOnlineStatusError, RenewTokenError,
 };
-use rtm_proto::{Client, RequestId, Response, Timestamp};
+use rtm_proto::{ChannelId, Client, RequestId, Response, Timestamp};
 
 use crate::RtmClient;
 
@@ -74,18 +78,111 @@ kinds! {
     GetChannelAttributes => Result<ChannelAttributes, AttributeOperationError>, gone AttributeOperationError::Failure;
 }
 
+/// The answer to one request, on its way: a future of that call's own `Result`.
+///
+/// The request was handed to the client when the method returned; awaiting only waits for
+/// the answer. So an `Answer` is `Send`, `'static` and `Unpin`, works on any executor, and can
+/// be dropped without cancelling the request (its answer is then discarded). If the client
+/// is gone before answering, it resolves with the call's generic failure code.
+#[must_use = "the request is already on its way; await the answer to learn how it ended"]
+pub struct Answer<T, E> {
+    answer: Pin<Box<dyn Future<Output = Result<T, E>> + Send>>,
+}
+
+impl<T, E> Answer<T, E> {
+    pub(crate) fn new(answer: impl Future<Output = Result<T, E>> + Send + 'static) -> Self {
+        Answer {
+            answer: Box::pin(answer),
+        }
+    }
+}
+
+impl<T, E> Future for Answer<T, E> {
+    type Output = Result<T, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.answer.as_mut().poll(cx)
+    }
+}
+
+impl<T, E> fmt::Debug for Answer<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Answer")
+    }
+}
+
+/// A call's borrowed arguments, made owned: the SDK takes `&str`s and `&ChannelId`s, but the
+/// core runs the request on the client thread, after the method has returned.
+pub(crate) trait Own {
+    type Owned: Send + 'static;
+    fn own(self) -> Self::Owned;
+}
+
+impl Own for () {
+    type Owned = ();
+    fn own(self) {}
+}
+
+impl Own for &str {
+    type Owned = String;
+    fn own(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Own for Option<&str> {
+    type Owned = Option<String>;
+    fn own(self) -> Option<String> {
+        self.map(str::to_string)
+    }
+}
+
+impl Own for &ChannelId {
+    type Owned = ChannelId;
+    fn own(self) -> ChannelId {
+        self.clone()
+    }
+}
+
+/// A list of ids; the core takes it back as `&[&str]` through [`strs`].
+impl Own for &[&str] {
+    type Owned = Vec<String>;
+    fn own(self) -> Vec<String> {
+        self.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+impl<A: Own, B: Own> Own for (A, B) {
+    type Owned = (A::Owned, B::Owned);
+    fn own(self) -> Self::Owned {
+        (self.0.own(), self.1.own())
+    }
+}
+
+/// An owned list of ids as the core takes it.
+pub(crate) fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 impl RtmClient {
-    /// Hands a request of kind `K` to the core now; the future resolves with its result.
-    pub(crate) fn request<K: Kind>(
+    /// Hands a request of kind `K` to the core now: `start` issues it with the call's
+    /// arguments `args` (owned on the way). The answer resolves with the kind's own result,
+    /// whether the core refused the call at once, the server answered, or the client is gone.
+    pub(crate) fn request<K: Kind, A: Own>(
         &self,
-        start: impl FnOnce(&mut Client, Timestamp) -> Result<RequestId, K::Error> + Send + 'static,
-    ) -> impl Future<Output = Result<K::Ok, K::Error>> + Send + 'static {
-        let answer = self.start(move |c, now| start(c, now).map_err(K::refused));
-        async move {
+        _kind: K,
+        args: A,
+        start: impl FnOnce(&mut Client, Timestamp, A::Owned) -> Result<RequestId, K::Error>
+            + Send
+            + 'static,
+    ) -> Answer<K::Ok, K::Error> {
+        let args = args.own();
+        let answer = self.start(move |c, now| start(c, now, args).map_err(K::refused));
+        Answer::new(async move {
             match answer.recv().await {
                 Ok(r) => K::answer(r).unwrap_or_else(|| Err(K::gone())),
                 Err(_) => Err(K::gone()),
             }
-        }
+        })
     }
 }

@@ -6,23 +6,20 @@
 //! gets `ChannelEvent::AttributesUpdated` with the complete set after the change.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use rtm_proto::attributes::ChannelAttribute;
 use rtm_proto::client::ChannelAttributeOptions;
 use rtm_proto::errors::AttributeOperationError as E;
 use rtm_proto::ChannelId;
 
-use crate::RtmClient;
+use crate::answers::{AttributeWrite, GetChannelAttributes, GetUserAttributes};
+use crate::{Answer, RtmClient};
 
 impl RtmClient {
     /// `setLocalUserAttributes(attributes)`: replaces the whole set of the logged-in user.
     /// Attributes live as long as the session (they survive reconnects).
-    pub fn set_local_user_attributes(
-        &self,
-        attributes: BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+    pub fn set_local_user_attributes(&self, attributes: BTreeMap<String, String>) -> Answer<(), E> {
+        self.request(AttributeWrite, (), move |c, now, ()| {
             c.set_local_user_attributes(now, attributes)
         })
     }
@@ -31,28 +28,22 @@ impl RtmClient {
     pub fn add_or_update_local_user_attributes(
         &self,
         attributes: BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+    ) -> Answer<(), E> {
+        self.request(AttributeWrite, (), move |c, now, ()| {
             c.add_or_update_local_user_attributes(now, attributes)
         })
     }
 
     /// `deleteLocalUserAttributesByKeys(keys)`.
-    pub fn delete_local_user_attributes_by_keys(
-        &self,
-        keys: &[&str],
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let keys = crate::client::owned(keys);
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+    pub fn delete_local_user_attributes_by_keys(&self, keys: &[&str]) -> Answer<(), E> {
+        self.request(AttributeWrite, keys, |c, now, keys| {
             c.delete_local_user_attributes_by_keys(now, keys)
         })
     }
 
     /// `clearLocalUserAttributes()`.
-    pub fn clear_local_user_attributes(
-        &self,
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+    pub fn clear_local_user_attributes(&self) -> Answer<(), E> {
+        self.request(AttributeWrite, (), |c, now, ()| {
             c.clear_local_user_attributes(now)
         })
     }
@@ -66,13 +57,9 @@ impl RtmClient {
 
     /// `getUserAttributes(userId)`: every attribute of an online user; USER_NOT_FOUND if the
     /// user is offline.
-    pub fn get_user_attributes(
-        &self,
-        user_id: &str,
-    ) -> impl Future<Output = Result<BTreeMap<String, String>, E>> + Send + 'static {
-        let user_id = user_id.to_string();
-        self.request::<crate::answers::GetUserAttributes>(move |c, now| {
-            c.get_user_attributes(now, &user_id)
+    pub fn get_user_attributes(&self, user_id: &str) -> Answer<BTreeMap<String, String>, E> {
+        self.request(GetUserAttributes, user_id, |c, now, user| {
+            c.get_user_attributes(now, &user)
         })
     }
 
@@ -82,12 +69,12 @@ impl RtmClient {
         &self,
         user_id: &str,
         keys: &[&str],
-    ) -> impl Future<Output = Result<BTreeMap<String, String>, E>> + Send + 'static {
-        let user_id = user_id.to_string();
-        let keys = crate::client::owned(keys);
-        self.request::<crate::answers::GetUserAttributes>(move |c, now| {
-            c.get_user_attributes_by_keys(now, &user_id, keys)
-        })
+    ) -> Answer<BTreeMap<String, String>, E> {
+        self.request(
+            GetUserAttributes,
+            (user_id, keys),
+            |c, now, (user, keys)| c.get_user_attributes_by_keys(now, &user, keys),
+        )
     }
 
     /// `setChannelAttributes(channelId, attributes, options)`: replaces the channel's set.
@@ -96,9 +83,8 @@ impl RtmClient {
         channel: &ChannelId,
         attributes: BTreeMap<String, String>,
         options: ChannelAttributeOptions,
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+    ) -> Answer<(), E> {
+        self.request(AttributeWrite, channel, move |c, now, channel| {
             c.set_channel_attributes(now, &channel, attributes, options)
         })
     }
@@ -109,9 +95,8 @@ impl RtmClient {
         channel: &ChannelId,
         attributes: BTreeMap<String, String>,
         options: ChannelAttributeOptions,
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+    ) -> Answer<(), E> {
+        self.request(AttributeWrite, channel, move |c, now, channel| {
             c.add_or_update_channel_attributes(now, &channel, attributes, options)
         })
     }
@@ -122,12 +107,14 @@ impl RtmClient {
         channel: &ChannelId,
         keys: &[&str],
         options: ChannelAttributeOptions,
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let channel = channel.clone();
-        let keys = crate::client::owned(keys);
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
-            c.delete_channel_attributes_by_keys(now, &channel, keys, options)
-        })
+    ) -> Answer<(), E> {
+        self.request(
+            AttributeWrite,
+            (channel, keys),
+            move |c, now, (channel, keys)| {
+                c.delete_channel_attributes_by_keys(now, &channel, keys, options)
+            },
+        )
     }
 
     /// `clearChannelAttributes(channelId, options)`.
@@ -135,9 +122,8 @@ impl RtmClient {
         &self,
         channel: &ChannelId,
         options: ChannelAttributeOptions,
-    ) -> impl Future<Output = Result<(), E>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::AttributeWrite>(move |c, now| {
+    ) -> Answer<(), E> {
+        self.request(AttributeWrite, channel, move |c, now, channel| {
             c.clear_channel_attributes(now, &channel, options)
         })
     }
@@ -147,9 +133,8 @@ impl RtmClient {
     pub fn get_channel_attributes(
         &self,
         channel: &ChannelId,
-    ) -> impl Future<Output = Result<BTreeMap<String, ChannelAttribute>, E>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::GetChannelAttributes>(move |c, now| {
+    ) -> Answer<BTreeMap<String, ChannelAttribute>, E> {
+        self.request(GetChannelAttributes, channel, |c, now, channel| {
             c.get_channel_attributes(now, &channel)
         })
     }
@@ -159,11 +144,11 @@ impl RtmClient {
         &self,
         channel: &ChannelId,
         keys: &[&str],
-    ) -> impl Future<Output = Result<BTreeMap<String, ChannelAttribute>, E>> + Send + 'static {
-        let channel = channel.clone();
-        let keys = crate::client::owned(keys);
-        self.request::<crate::answers::GetChannelAttributes>(move |c, now| {
-            c.get_channel_attributes_by_keys(now, &channel, keys)
-        })
+    ) -> Answer<BTreeMap<String, ChannelAttribute>, E> {
+        self.request(
+            GetChannelAttributes,
+            (channel, keys),
+            |c, now, (channel, keys)| c.get_channel_attributes_by_keys(now, &channel, keys),
+        )
     }
 }

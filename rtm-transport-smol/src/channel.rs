@@ -4,16 +4,14 @@
 //! `MemberCountUpdated`, `AttributesUpdated`) arrive on [`RtmClient::events`], each naming
 //! its channel. After a reconnect the core rejoins the channels by itself (§2.6).
 
-use std::future::Future;
-
 use rtm_proto::errors::{
     ChannelMessageError, CreateChannelError, GetChannelMemberCountError, GetMembersError,
     JoinChannelError, LeaveChannelError,
 };
 use rtm_proto::{ChannelId, Message, UserId};
 
-use crate::client::{owned, strs};
-use crate::RtmClient;
+use crate::answers::{strs, GetChannelMemberCount, GetMembers, Join, Leave, SendChannelMessage};
+use crate::{Answer, RtmClient};
 
 /// A channel of one client (the SDK's `RtmChannel`): a thin handle holding the client and
 /// the channel id. Clones are the same channel; the handle keeps its client alive.
@@ -44,28 +42,23 @@ impl RtmChannel {
 
     /// `channel.join()` (§4.8). The joiner then gets `MemberCountUpdated`; the other members
     /// `MemberJoined`.
-    pub fn join(&self) -> impl Future<Output = Result<(), JoinChannelError>> + Send + 'static {
+    pub fn join(&self) -> Answer<(), JoinChannelError> {
         self.client.join(&self.id)
     }
 
     /// `channel.leave()` (§4.8). The channel's events stop at once.
-    pub fn leave(&self) -> impl Future<Output = Result<(), LeaveChannelError>> + Send + 'static {
+    pub fn leave(&self) -> Answer<(), LeaveChannelError> {
         self.client.leave(&self.id)
     }
 
     /// `channel.sendMessage(message)` (§4.8): resolves when the server accepted it. The other
     /// members get `ChannelMessage`; the sender does not.
-    pub fn send_message(
-        &self,
-        message: Message,
-    ) -> impl Future<Output = Result<(), ChannelMessageError>> + Send + 'static {
+    pub fn send_message(&self, message: Message) -> Answer<(), ChannelMessageError> {
         self.client.send_channel_message(&self.id, message)
     }
 
     /// `channel.getMembers()` (§4.8): at most 512 (a random sample beyond).
-    pub fn get_members(
-        &self,
-    ) -> impl Future<Output = Result<Vec<UserId>, GetMembersError>> + Send + 'static {
+    pub fn get_members(&self) -> Answer<Vec<UserId>, GetMembersError> {
         self.client.get_members(&self.id)
     }
 }
@@ -85,21 +78,13 @@ impl RtmClient {
     }
 
     /// `channel.join()` for `channel` (see [`RtmChannel::join`]).
-    pub fn join(
-        &self,
-        channel: &ChannelId,
-    ) -> impl Future<Output = Result<(), JoinChannelError>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::Join>(move |c, now| c.join(now, &channel))
+    pub fn join(&self, channel: &ChannelId) -> Answer<(), JoinChannelError> {
+        self.request(Join, channel, |c, now, channel| c.join(now, &channel))
     }
 
     /// `channel.leave()` for `channel` (see [`RtmChannel::leave`]).
-    pub fn leave(
-        &self,
-        channel: &ChannelId,
-    ) -> impl Future<Output = Result<(), LeaveChannelError>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::Leave>(move |c, now| c.leave(now, &channel))
+    pub fn leave(&self, channel: &ChannelId) -> Answer<(), LeaveChannelError> {
+        self.request(Leave, channel, |c, now, channel| c.leave(now, &channel))
     }
 
     /// `channel.sendMessage(message)` for `channel` (see [`RtmChannel::send_message`]).
@@ -107,20 +92,17 @@ impl RtmClient {
         &self,
         channel: &ChannelId,
         message: Message,
-    ) -> impl Future<Output = Result<(), ChannelMessageError>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::SendChannelMessage>(move |c, now| {
+    ) -> Answer<(), ChannelMessageError> {
+        self.request(SendChannelMessage, channel, move |c, now, channel| {
             c.send_channel_message(now, &channel, message)
         })
     }
 
     /// `channel.getMembers()` for `channel` (see [`RtmChannel::get_members`]).
-    pub fn get_members(
-        &self,
-        channel: &ChannelId,
-    ) -> impl Future<Output = Result<Vec<UserId>, GetMembersError>> + Send + 'static {
-        let channel = channel.clone();
-        self.request::<crate::answers::GetMembers>(move |c, now| c.get_members(now, &channel))
+    pub fn get_members(&self, channel: &ChannelId) -> Answer<Vec<UserId>, GetMembersError> {
+        self.request(GetMembers, channel, |c, now, channel| {
+            c.get_members(now, &channel)
+        })
     }
 
     /// `getChannelMemberCount(channelIds)` (§4.7): `(channel, count)` in the order asked, for
@@ -128,11 +110,9 @@ impl RtmClient {
     pub fn get_channel_member_count(
         &self,
         channel_ids: &[&str],
-    ) -> impl Future<Output = Result<Vec<(ChannelId, u32)>, GetChannelMemberCountError>> + Send + 'static
-    {
-        let channel_ids = owned(channel_ids);
-        self.request::<crate::answers::GetChannelMemberCount>(move |c, now| {
-            c.get_channel_member_count(now, &strs(&channel_ids))
+    ) -> Answer<Vec<(ChannelId, u32)>, GetChannelMemberCountError> {
+        self.request(GetChannelMemberCount, channel_ids, |c, now, ids| {
+            c.get_channel_member_count(now, &strs(&ids))
         })
     }
 

@@ -39,7 +39,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -62,9 +61,13 @@ use smol::net::TcpStream;
 use smol::{Executor, Task};
 use tracing::{debug, warn};
 
+use crate::answers::{
+    strs, Login, QueryPeersOnlineStatus, RenewToken, SendMessageToPeer, SubscribePeersOnlineStatus,
+    UnsubscribePeersOnlineStatus,
+};
 use crate::events::{Events, Filter, Listeners, EVENT_QUEUE};
 use crate::link::{self, LinkEvent, OnClosed, QueueError, QueueLimits, Writer, CLOSE_GRACE};
-use crate::{random_seed, Clock};
+use crate::{random_seed, Answer, Clock};
 
 /// When the application lets go of a logged-in client, its thread waits at most this long
 /// for the logout to complete (the core waits 2 s at most for the server's answer).
@@ -163,8 +166,9 @@ enum Command {
 /// Two kinds of methods:
 ///
 /// * **Requests** (`login`, `send_message_to_peer`, `join`, `set_channel_attributes`, ...)
-///   return a future of the server's answer. The command is handed to the client when the
-///   method is called; the future only waits for the answer (`Send`, `'static`, any executor).
+///   return an [`Answer`], a future of the call's own result. The command is handed to the
+///   client when the method is called; the future only waits for the answer (`Send`,
+///   `'static`, any executor).
 /// * **Local calls** (`create_channel`, `create_local_invitation`, the invitation actions and
 ///   getters, `joined_channels`, `local_user_attributes`) answer at once, as in the SDK,
 ///   where they are synchronous too. They wait for the client thread to run them (no network:
@@ -290,32 +294,26 @@ impl RtmClient {
     ///
     /// Like every request here, the command is handed to the client when called; the future
     /// only waits for its answer and can be awaited anywhere (or dropped).
-    pub fn login(
-        &self,
-        uid: &str,
-        token: Option<&str>,
-    ) -> impl Future<Output = Result<(), LoginError>> + Send + 'static {
-        let uid = uid.to_string();
-        let token = token.map(str::to_string);
-        self.request::<crate::answers::Login>(move |c, now| c.login(now, &uid, token.as_deref()))
+    pub fn login(&self, uid: &str, token: Option<&str>) -> Answer<(), LoginError> {
+        self.request(Login, (uid, token), |c, now, (uid, token)| {
+            c.login(now, &uid, token.as_deref())
+        })
     }
 
     /// `logout()` (§2.10). Resolves once the server has been told and the connection is
     /// closed (the core first waits briefly for the server's answer, so that decisions it
     /// made before the logout still arrive as events).
-    pub fn logout(&self) -> impl Future<Output = Result<(), LogoutError>> + Send + 'static {
+    pub fn logout(&self) -> Answer<(), LogoutError> {
         let (reply, answer) = async_channel::bounded(1);
         let _ = self.commands.try_send(Command::Logout { reply });
-        async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) }
+        Answer::new(async move { answer.recv().await.unwrap_or(Err(LogoutError::Rejected)) })
     }
 
     /// `renewToken(token)` (§3.5).
-    pub fn renew_token(
-        &self,
-        token: &str,
-    ) -> impl Future<Output = Result<(), RenewTokenError>> + Send + 'static {
-        let token = token.to_string();
-        self.request::<crate::answers::RenewToken>(move |c, now| c.renew_token(now, &token))
+    pub fn renew_token(&self, token: &str) -> Answer<(), RenewTokenError> {
+        self.request(RenewToken, token, |c, now, token| {
+            c.renew_token(now, &token)
+        })
     }
 
     /// `sendMessageToPeer(message, peerId, options)` (§4.3.2): resolves with
@@ -325,10 +323,9 @@ impl RtmClient {
         peer_id: &str,
         message: Message,
         options: SendMessageOptions,
-    ) -> impl Future<Output = Result<PeerMessageOutcome, PeerMessageError>> + Send + 'static {
-        let peer_id = peer_id.to_string();
-        self.request::<crate::answers::SendMessageToPeer>(move |c, now| {
-            c.send_message_to_peer(now, &peer_id, message, options)
+    ) -> Answer<PeerMessageOutcome, PeerMessageError> {
+        self.request(SendMessageToPeer, peer_id, move |c, now, peer| {
+            c.send_message_to_peer(now, &peer, message, options)
         })
     }
 
@@ -336,11 +333,9 @@ impl RtmClient {
     pub fn query_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> impl Future<Output = Result<Vec<(UserId, bool)>, QueryPeersOnlineStatusError>> + Send + 'static
-    {
-        let peer_ids = owned(peer_ids);
-        self.request::<crate::answers::QueryPeersOnlineStatus>(move |c, now| {
-            c.query_peers_online_status(now, &strs(&peer_ids))
+    ) -> Answer<Vec<(UserId, bool)>, QueryPeersOnlineStatusError> {
+        self.request(QueryPeersOnlineStatus, peer_ids, |c, now, ids| {
+            c.query_peers_online_status(now, &strs(&ids))
         })
     }
 
@@ -349,10 +344,9 @@ impl RtmClient {
     pub fn subscribe_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
-        let peer_ids = owned(peer_ids);
-        self.request::<crate::answers::SubscribePeersOnlineStatus>(move |c, now| {
-            c.subscribe_peers_online_status(now, &strs(&peer_ids))
+    ) -> Answer<(), PeerSubscriptionStatusError> {
+        self.request(SubscribePeersOnlineStatus, peer_ids, |c, now, ids| {
+            c.subscribe_peers_online_status(now, &strs(&ids))
         })
     }
 
@@ -360,10 +354,9 @@ impl RtmClient {
     pub fn unsubscribe_peers_online_status(
         &self,
         peer_ids: &[&str],
-    ) -> impl Future<Output = Result<(), PeerSubscriptionStatusError>> + Send + 'static {
-        let peer_ids = owned(peer_ids);
-        self.request::<crate::answers::UnsubscribePeersOnlineStatus>(move |c, now| {
-            c.unsubscribe_peers_online_status(now, &strs(&peer_ids))
+    ) -> Answer<(), PeerSubscriptionStatusError> {
+        self.request(UnsubscribePeersOnlineStatus, peer_ids, |c, now, ids| {
+            c.unsubscribe_peers_online_status(now, &strs(&ids))
         })
     }
 
@@ -371,24 +364,11 @@ impl RtmClient {
     /// subscribed to (the only subscription option there is).
     pub fn query_peers_by_subscription_option(
         &self,
-    ) -> impl Future<Output = Result<Vec<UserId>, QueryPeersBySubscriptionOptionError>> + Send + 'static
-    {
+    ) -> Answer<Vec<UserId>, QueryPeersBySubscriptionOptionError> {
         let answer = self.local_answer(|c, now| c.query_peers_by_subscription_option(now));
-        async move {
-            answer
-                .recv()
-                .await
-                .unwrap_or(Err(QueryPeersBySubscriptionOptionError::Failure))
-        }
+        let gone = Err(QueryPeersBySubscriptionOptionError::Failure);
+        Answer::new(async move { answer.recv().await.unwrap_or(gone) })
     }
-}
-
-pub(crate) fn owned(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|s| s.to_string()).collect()
-}
-
-pub(crate) fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 /// What wakes the driver.
@@ -468,21 +448,13 @@ async fn run_driver(
             None => smol::Timer::never(),
         };
         let input = future::or(
-            async {
-                match link_rx.recv().await {
-                    Ok(ev) => Input::Link(ev),
-                    Err(_) => Input::Exit,
-                }
-            },
+            async { link_rx.recv().await.map_or(Input::Exit, Input::Link) },
             future::or(
                 async {
                     if exit_by.is_some() {
                         return future::pending().await;
                     }
-                    match commands.recv().await {
-                        Ok(c) => Input::Command(c),
-                        Err(_) => Input::Exit,
-                    }
+                    commands.recv().await.map_or(Input::Exit, Input::Command)
                 },
                 async {
                     future::or(timer, exit_timer).await;

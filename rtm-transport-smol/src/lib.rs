@@ -48,6 +48,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rtm_proto::Timestamp;
 
+pub use answers::Answer;
 pub use channel::RtmChannel;
 pub use client::{ClientError, RtmClient};
 pub use events::{Events, RecvError, EVENT_QUEUE};

@@ -305,12 +305,7 @@ async fn core_loop(
         }
         let timer = core.clock.timer(deadline);
         let input = future::or(
-            async {
-                match events.recv().await {
-                    Ok(ev) => Input::Link(ev),
-                    Err(_) => Input::Shutdown,
-                }
-            },
+            async { events.recv().await.map_or(Input::Shutdown, Input::Link) },
             future::or(
                 async {
                     shutdown.as_mut().await;

@@ -90,20 +90,28 @@ impl Proc {
             .collect()
     }
 
+    /// Reads JSON lines until the event named `event` (included), within [`WAIT`].
+    fn until_event(&self, event: &str) -> Vec<Value> {
+        self.json_until(event, |v| v["event"] == event)
+    }
+
+    /// Waits until the client printed that it is CONNECTED (logged in), within [`WAIT`].
+    fn wait_connected(&self) {
+        self.wait_for("CONNECTED", |l| json(l).filter(connected));
+    }
+
     /// Waits for the process to exit by itself, within [`WAIT`].
     fn exit_status(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the child") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {WAIT:?}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.exit_within("")
+    }
+
+    /// Waits for the exit, then adds the JSON lines it printed last to `lines`: results and
+    /// events race to stdout, so a story reads to the end before it checks their order.
+    fn exit_and_read_rest(&mut self, lines: &mut Vec<Value>) -> std::process::ExitStatus {
+        let status = self.exit_status();
+        std::thread::sleep(Duration::from_millis(100));
+        lines.extend(self.drain_json());
+        status
     }
 
     /// Sends `signal` (e.g. "TERM") and waits for the exit status, within [`WAIT`].
@@ -113,6 +121,11 @@ impl Proc {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{signal} failed");
+        self.exit_within(&format!(" of SIG{signal}"))
+    }
+
+    /// The exit status, within [`WAIT`] (`after` says of what, in the failure message).
+    fn exit_within(&mut self, after: &str) -> std::process::ExitStatus {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for the child") {
@@ -120,7 +133,7 @@ impl Proc {
             }
             assert!(
                 Instant::now() < deadline,
-                "{} did not exit within {WAIT:?} of SIG{signal}",
+                "{} did not exit within {WAIT:?}{after}",
                 self.name
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -179,10 +192,7 @@ fn listen_and_send(url: &str, listener_args: &[&str], sender_args: &[&str]) {
     args.extend_from_slice(listener_args);
     args.push("listen");
     let mut bob = Proc::spawn("rtm listen", env!("CARGO_BIN_EXE_rtm"), &args, true);
-    bob.wait_for("CONNECTED", |line| {
-        let v = json(line)?;
-        (v["event"] == "ConnectionStateChanged" && v["state"] == "CONNECTED").then_some(())
-    });
+    bob.wait_connected();
 
     let mut args = vec!["--server", url];
     args.extend_from_slice(sender_args);
@@ -216,40 +226,15 @@ fn listen_prints_what_send_peer_sends() {
     listen_and_send(&url, &["--uid", "bob"], &["--uid", "alice"]);
 
     // Nobody listens as carol: the message is unreachable, or cached with --offline.
-    let out = rtm(&[
-        "--server",
-        &url,
-        "--uid",
-        "alice",
-        "send-peer",
-        "carol",
-        "hi",
-    ]);
+    let out = rtm_as(&url, "alice", &["send-peer", "carol", "hi"]);
     assert!(out.status.success());
     assert_eq!(stdout_json(&out)["outcome"], "unreachable");
-    let out = rtm(&[
-        "--server",
-        &url,
-        "--uid",
-        "alice",
-        "send-peer",
-        "carol",
-        "hi",
-        "--offline",
-    ]);
+    let out = rtm_as(&url, "alice", &["send-peer", "carol", "hi", "--offline"]);
     assert!(out.status.success());
     assert_eq!(stdout_json(&out)["outcome"], "cached");
 
     // An error carries its numeric code and a non-zero exit.
-    let out = rtm(&[
-        "--server",
-        &url,
-        "--uid",
-        "alice",
-        "send-peer",
-        "alice",
-        "me",
-    ]);
+    let out = rtm_as(&url, "alice", &["send-peer", "alice", "me"]);
     assert!(!out.status.success());
     assert_eq!(stdout_json(&out)["code"], 6); // INVALID_USERID
 
@@ -341,6 +326,15 @@ fn rtm_as(url: &str, uid: &str, args: &[&str]) -> Output {
     rtm(&all)
 }
 
+/// The first of `lines` whose `key` is `value` (a call's result or an event); fails the test
+/// if none is.
+fn line<'a>(lines: &'a [Value], key: &str, value: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no line with {key} {value:?} in {lines:?}"))
+}
+
 fn connected(v: &Value) -> bool {
     v["event"] == "ConnectionStateChanged" && v["state"] == "CONNECTED"
 }
@@ -366,7 +360,7 @@ fn call_and_answer() {
         "bob",
         &["answer", "--accept", "--response", "sure"],
     );
-    bob.wait_for("CONNECTED", |l| json(l).filter(connected));
+    bob.wait_connected();
     let mut alice = rtm_proc(
         "rtm call",
         &url,
@@ -380,17 +374,11 @@ fn call_and_answer() {
             "room-1",
         ],
     );
-    let mut caller = alice.json_until("LocalInvitationAccepted", |v| {
-        v["event"] == "LocalInvitationAccepted"
-    });
+    let mut caller = alice.until_event("LocalInvitationAccepted");
     // The send's result line and the events race to stdout: read to the end.
-    assert!(alice.exit_status().success(), "accepted: exit 0");
-    std::thread::sleep(Duration::from_millis(100));
-    caller.extend(alice.drain_json());
-    let sent = caller
-        .iter()
-        .find(|v| v["op"] == "send_local_invitation")
-        .expect("the send is reported");
+    let status = alice.exit_and_read_rest(&mut caller);
+    assert!(status.success(), "accepted: exit 0");
+    let sent = line(&caller, "op", "send_local_invitation");
     assert_eq!(sent["code"], 0, "{sent}");
     assert_eq!(sent["callee_id"], "bob");
     let invitation = sent["invitation"].as_u64().expect("an invitation number");
@@ -398,39 +386,24 @@ fn call_and_answer() {
         event_names(&caller),
         ["LocalInvitationReceivedByPeer", "LocalInvitationAccepted"]
     );
-    let accepted = caller
-        .iter()
-        .find(|v| v["event"] == "LocalInvitationAccepted")
-        .expect("a line");
+    let accepted = line(&caller, "event", "LocalInvitationAccepted");
     assert_eq!(accepted["response"], "sure");
     assert_eq!(accepted["invitation"], invitation);
     assert_eq!(accepted["callee_id"], "bob");
 
-    let mut callee = bob.json_until("RemoteInvitationAccepted", |v| {
-        v["event"] == "RemoteInvitationAccepted"
-    });
-    assert!(
-        bob.exit_status().success(),
-        "the answer took effect: exit 0"
-    );
-    std::thread::sleep(Duration::from_millis(100));
-    callee.extend(bob.drain_json());
+    let mut callee = bob.until_event("RemoteInvitationAccepted");
+    let status = bob.exit_and_read_rest(&mut callee);
+    assert!(status.success(), "the answer took effect: exit 0");
     assert_eq!(
         event_names(&callee),
         ["RemoteInvitationReceived", "RemoteInvitationAccepted"]
     );
-    let received = callee
-        .iter()
-        .find(|v| v["event"] == "RemoteInvitationReceived")
-        .expect("received");
+    let received = line(&callee, "event", "RemoteInvitationReceived");
     assert_eq!(received["caller_id"], "alice");
     assert_eq!(received["content"], "video?");
     assert_eq!(received["channel_id"], "room-1");
     assert_eq!(received["invitation"], invitation);
-    let answered = callee
-        .iter()
-        .find(|v| v["op"] == "accept_remote_invitation")
-        .expect("the accept is reported");
+    let answered = line(&callee, "op", "accept_remote_invitation");
     assert_eq!(answered["code"], 0);
 
     // Bob refuses: Alice's call exits 3 with Bob's response.
@@ -440,36 +413,28 @@ fn call_and_answer() {
         "bob",
         &["answer", "--refuse", "--response", "busy"],
     );
-    bob.wait_for("CONNECTED", |l| json(l).filter(connected));
+    bob.wait_connected();
     let mut alice = rtm_proc("rtm call", &url, "alice", &["call", "bob"]);
-    let caller = alice.json_until("LocalInvitationRefused", |v| {
-        v["event"] == "LocalInvitationRefused"
-    });
+    let caller = alice.until_event("LocalInvitationRefused");
     assert_eq!(caller.last().expect("a line")["response"], "busy");
     assert_eq!(alice.exit_status().code(), Some(3));
-    bob.json_until("RemoteInvitationRefused", |v| {
-        v["event"] == "RemoteInvitationRefused"
-    });
+    bob.until_event("RemoteInvitationRefused");
     assert!(bob.exit_status().success());
 
     // Nobody answers Carol's `rtm listen`: Ctrl-C cancels the call, which exits 4; the
     // listener sees it ring, then the cancel.
     let mut carol = rtm_proc("rtm listen", &url, "carol", &["listen"]);
-    carol.wait_for("CONNECTED", |l| json(l).filter(connected));
+    carol.wait_connected();
     let mut alice = rtm_proc(
         "rtm call",
         &url,
         "alice",
         &["call", "carol", "--content", "hello?"],
     );
-    alice.json_until("LocalInvitationReceivedByPeer", |v| {
-        v["event"] == "LocalInvitationReceivedByPeer"
-    });
+    alice.until_event("LocalInvitationReceivedByPeer");
     let status = alice.signal_and_wait("INT");
     assert_eq!(status.code(), Some(4), "canceled: exit 4");
-    let listener = carol.json_until("RemoteInvitationCanceled", |v| {
-        v["event"] == "RemoteInvitationCanceled"
-    });
+    let listener = carol.until_event("RemoteInvitationCanceled");
     assert_eq!(
         event_names(&listener),
         ["RemoteInvitationReceived", "RemoteInvitationCanceled"]
@@ -509,10 +474,7 @@ fn join_send_channel_and_attrs() {
         event_names(&seen),
         ["MemberJoined", "ChannelMessage", "MemberLeft"]
     );
-    let message = seen
-        .iter()
-        .find(|v| v["event"] == "ChannelMessage")
-        .expect("the message");
+    let message = line(&seen, "event", "ChannelMessage");
     assert_eq!(message["member_id"], "alice");
     assert_eq!(message["channel_id"], "room");
     assert_eq!(message["text"], "hi all");
@@ -541,7 +503,7 @@ fn join_send_channel_and_attrs() {
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(stdout_json(&out)["op"], "set_channel_attributes");
-    let update = bob.json_until("AttributesUpdated", |v| v["event"] == "AttributesUpdated");
+    let update = bob.until_event("AttributesUpdated");
     let update = update.last().expect("a line");
     assert_eq!(update["attributes"]["topic"]["value"], "rust");
     assert_eq!(update["attributes"]["topic"]["last_update_user_id"], "dave");

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use rtm_proto::attributes::ChannelAttribute;
 use rtm_proto::errors::AttributeOperationError as E;
 use rtm_proto::ServerConfig;
-use rtm_tests::{attrs, chan, cid, run, unix_ms, TestServer};
+use rtm_tests::{attrs, chan, cid, log_out, story, unix_ms};
 use rtm_transport_smol::ChannelAttributeOptions;
 
 const NOTIFY: ChannelAttributeOptions = ChannelAttributeOptions {
@@ -42,17 +42,12 @@ fn expect(pairs: &[(&str, &str, &str)]) -> BTreeMap<String, (String, String)> {
 
 #[test]
 fn channel_attributes_notify_every_member_with_the_full_set() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let carol = server.logged_in("carol").await; // writes, never joins
-        let dave = server.logged_in("dave").await; // reads, never joins
+    story(ServerConfig::default(), |server| async move {
+        // Carol writes and Dave reads; neither joins.
+        let [alice, bob, carol, dave] = server.users(["alice", "bob", "carol", "dave"]).await;
         let room = cid("room");
-        let room_a = alice.create_channel("room").expect("valid");
-        room_a.join().await.expect("join");
-        let room_b = bob.create_channel("room").expect("valid");
-        room_b.join().await.expect("join");
+        let _room_a = alice.joined("room").await;
+        let _room_b = bob.joined("room").await;
         alice
             .expect_channel_events("room", &[chan::joined("bob")], 2)
             .await;
@@ -148,23 +143,20 @@ fn channel_attributes_notify_every_member_with_the_full_set() {
             Err(E::InvalidArgument)
         );
 
-        for c in [&alice, &bob, &carol, &dave] {
-            c.logout().await.expect("logout");
-        }
+        log_out([&alice, &bob, &carol, &dave]).await;
         assert_eq!(
             dave.get_channel_attributes(&room).await,
             Err(E::NotLoggedIn)
         );
     });
-    server.stop();
 }
 
 #[test]
 fn user_attributes_are_readable_by_others_until_logout() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
+        // Alice's attributes as Bob reads them from the server.
+        let alices = || bob.get_user_attributes("alice");
 
         alice
             .set_local_user_attributes(attrs(&[("mood", "happy"), ("lang", "en")]))
@@ -175,7 +167,7 @@ fn user_attributes_are_readable_by_others_until_logout() {
             attrs(&[("mood", "happy"), ("lang", "en")])
         );
         assert_eq!(
-            bob.get_user_attributes("alice").await,
+            alices().await,
             Ok(attrs(&[("mood", "happy"), ("lang", "en")]))
         );
         assert_eq!(
@@ -189,20 +181,17 @@ fn user_attributes_are_readable_by_others_until_logout() {
             .await
             .expect("update");
         assert_eq!(
-            bob.get_user_attributes("alice").await,
+            alices().await,
             Ok(attrs(&[("mood", "busy"), ("lang", "en")]))
         );
         alice
             .delete_local_user_attributes_by_keys(&["lang"])
             .await
             .expect("delete");
-        assert_eq!(
-            bob.get_user_attributes("alice").await,
-            Ok(attrs(&[("mood", "busy")]))
-        );
+        assert_eq!(alices().await, Ok(attrs(&[("mood", "busy")])));
         alice.clear_local_user_attributes().await.expect("clear");
         assert!(alice.local_user_attributes().is_empty());
-        assert_eq!(bob.get_user_attributes("alice").await, Ok(attrs(&[])));
+        assert_eq!(alices().await, Ok(attrs(&[])));
 
         // Misuse is refused locally.
         assert_eq!(
@@ -225,12 +214,9 @@ fn user_attributes_are_readable_by_others_until_logout() {
             .set_local_user_attributes(attrs(&[("mood", "leaving")]))
             .await
             .expect("set");
-        assert_eq!(
-            bob.get_user_attributes("alice").await,
-            Ok(attrs(&[("mood", "leaving")]))
-        );
+        assert_eq!(alices().await, Ok(attrs(&[("mood", "leaving")])));
         alice.logout().await.expect("logout");
-        assert_eq!(bob.get_user_attributes("alice").await, Err(E::UserNotFound));
+        assert_eq!(alices().await, Err(E::UserNotFound));
         assert!(alice.local_user_attributes().is_empty());
         assert_eq!(
             alice
@@ -240,5 +226,4 @@ fn user_attributes_are_readable_by_others_until_logout() {
         );
         bob.logout().await.expect("logout");
     });
-    server.stop();
 }

@@ -3,17 +3,16 @@
 //! over the size limit, 1003 for a binary frame, 4002 for a request before login, 4001 for
 //! an unknown protocol version — and the server carries on for everybody else.
 
+use async_tungstenite::tungstenite::Message as WsMessage;
 use rtm_proto::wire::{close, MAX_FRAME_BYTES};
 use rtm_proto::{Message, PeerMessageOutcome, ServerConfig};
-use rtm_tests::{run, RawWs, TestServer};
-use rtm_transport_smol::CLOSE_UNSUPPORTED_DATA;
+use rtm_tests::{log_out, story, RawWs};
+use rtm_transport_smol::{CLOSE_GRACE, CLOSE_UNSUPPORTED_DATA};
 
 #[test]
 fn bad_frames_get_their_close_codes_and_others_carry_on() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
 
         // Not JSON at all.
         let mut raw = RawWs::connect(server.url()).await;
@@ -52,24 +51,17 @@ fn bad_frames_get_their_close_codes_and_others_carry_on() {
         assert_eq!(raw.closed().await.code, Some(close::UNSUPPORTED_VERSION));
 
         // Meanwhile Alice and Bob still talk, both ways.
-        let outcome = alice
-            .send_message_to_peer("bob", Message::text("still there?"), Default::default())
-            .await;
-        assert_eq!(outcome, Ok(PeerMessageOutcome::Received));
+        let received = Ok(PeerMessageOutcome::Received);
+        assert_eq!(alice.tell("bob", "still there?").await, received);
         assert_eq!(
             bob.next_message().await.message,
             Message::text("still there?")
         );
-        let outcome = bob
-            .send_message_to_peer("alice", Message::text("yes"), Default::default())
-            .await;
-        assert_eq!(outcome, Ok(PeerMessageOutcome::Received));
+        assert_eq!(bob.tell("alice", "yes").await, received);
         assert_eq!(alice.next_message().await.message, Message::text("yes"));
 
-        alice.logout().await.expect("logout");
-        bob.logout().await.expect("logout");
+        log_out([&alice, &bob]).await;
     });
-    server.stop();
 }
 
 /// Finding: after a 1003 or 1009 close the server kept the TCP connection for its whole
@@ -78,26 +70,25 @@ fn bad_frames_get_their_close_codes_and_others_carry_on() {
 /// it at once (RFC 6455 §7.1.1: the server closes TCP first).
 #[test]
 fn regression_a_link_refused_with_1003_or_1009_ends_without_the_close_grace() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let mut raw = RawWs::connect(server.url()).await;
-        raw.send_binary(b"\x00\x01".to_vec()).await;
-        let (code, lingered) = raw.close_then_end().await;
-        assert_eq!(code, Some(CLOSE_UNSUPPORTED_DATA));
-        // Well under the 2 s grace the link used to wait out (a bound, not a speed target).
-        assert!(
-            lingered < rtm_transport_smol::CLOSE_GRACE / 2,
-            "{lingered:?}"
-        );
-
-        let mut raw = RawWs::connect(server.url()).await;
-        raw.send_text(" ".repeat(MAX_FRAME_BYTES + 1)).await;
-        let (code, lingered) = raw.close_then_end().await;
-        assert_eq!(code, Some(close::TOO_BIG));
-        assert!(
-            lingered < rtm_transport_smol::CLOSE_GRACE / 2,
-            "{lingered:?}"
-        );
+    story(ServerConfig::default(), |server| async move {
+        let refused = [
+            (
+                WsMessage::binary(b"\x00\x01".to_vec()),
+                CLOSE_UNSUPPORTED_DATA,
+            ),
+            (
+                WsMessage::text(" ".repeat(MAX_FRAME_BYTES + 1)),
+                close::TOO_BIG,
+            ),
+        ];
+        for (frame, expected) in refused {
+            let mut raw = RawWs::connect(server.url()).await;
+            raw.send(frame).await;
+            let (code, lingered) = raw.close_then_end().await;
+            assert_eq!(code, Some(expected));
+            // Well under the 2 s grace the link used to wait out (a bound, not a speed
+            // target).
+            assert!(lingered < CLOSE_GRACE / 2, "{lingered:?}");
+        }
     });
-    server.stop();
 }

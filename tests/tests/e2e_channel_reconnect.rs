@@ -10,35 +10,11 @@
 //! see MemberJoined), gets the messages sent while she was away replayed, and pushes her
 //! user attributes again.
 
-use std::time::Duration;
-
-use rtm_proto::{ClientConfig, ConnectionChangeReason, ConnectionState, Message, ServerConfig};
-use rtm_tests::{
-    attrs, chan, fast_liveness, run, test_client_config, Proxy, TestClient, TestServer,
-};
-use rtm_transport_smol::{RtmChannel, RtmClient};
-
-/// Carol, connected through `proxy`, noticing an outage after 300 ms.
-async fn carol_through(proxy: &Proxy) -> TestClient {
-    let carol = TestClient::new(
-        RtmClient::new(
-            &proxy.url(),
-            ClientConfig {
-                interruption_threshold: Duration::from_millis(300),
-                ..test_client_config()
-            },
-        )
-        .expect("client"),
-    );
-    carol.login("carol", None).await.expect("carol logs in");
-    carol
-        .expect_state(
-            ConnectionState::Connected,
-            ConnectionChangeReason::LoginSuccess,
-        )
-        .await;
-    carol
-}
+use rtm_proto::ConnectionChangeReason::{Interrupted, LoginSuccess};
+use rtm_proto::ConnectionState::{Connected, Reconnecting};
+use rtm_proto::ServerConfig;
+use rtm_tests::{attrs, chan, each_hears, fast_liveness, log_out, story, Proxy, Say, TestClient};
+use rtm_transport_smol::RtmChannel;
 
 /// Alice, Bob and Carol in "room", everyone's count settled at 3.
 async fn three_in_a_room(
@@ -46,12 +22,9 @@ async fn three_in_a_room(
     bob: &TestClient,
     carol: &TestClient,
 ) -> (RtmChannel, RtmChannel, RtmChannel) {
-    let room_a = alice.create_channel("room").expect("valid");
-    room_a.join().await.expect("alice joins");
-    let room_b = bob.create_channel("room").expect("valid");
-    room_b.join().await.expect("bob joins");
-    let room_c = carol.create_channel("room").expect("valid");
-    room_c.join().await.expect("carol joins");
+    let room_a = alice.joined("room").await;
+    let room_b = bob.joined("room").await;
+    let room_c = carol.joined("room").await;
     alice
         .expect_channel_events("room", &[chan::joined("bob"), chan::joined("carol")], 3)
         .await;
@@ -63,50 +36,28 @@ async fn three_in_a_room(
 
 #[test]
 fn a_short_outage_keeps_the_member_and_delivers_what_it_missed() {
-    let server = TestServer::start(ServerConfig::default());
-    let proxy = Proxy::start(server.addr());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let carol = carol_through(&proxy).await;
+    story(ServerConfig::default(), |server| async move {
+        let proxy = Proxy::start(server.addr());
+        let [alice, bob] = server.users(["alice", "bob"]).await;
+        let carol = proxy.logged_in("carol").await;
         let (room_a, room_b, room_c) = three_in_a_room(&alice, &bob, &carol).await;
 
         proxy.cut();
-        carol
-            .expect_state(
-                ConnectionState::Reconnecting,
-                ConnectionChangeReason::Interrupted,
-            )
-            .await;
-        room_a
-            .send_message(Message::text("while you were away 1"))
-            .await
-            .expect("accepted");
-        room_a
-            .send_message(Message::text("while you were away 2"))
-            .await
-            .expect("accepted");
+        carol.expect_state(Reconnecting, Interrupted).await;
+        room_a.say("while you were away 1").await;
+        room_a.say("while you were away 2").await;
 
         proxy.heal();
-        carol
-            .expect_state(
-                ConnectionState::Connected,
-                ConnectionChangeReason::LoginSuccess,
-            )
-            .await;
+        carol.expect_state(Connected, LoginSuccess).await;
         let missed = [
             chan::text("alice", "while you were away 1"),
             chan::text("alice", "while you were away 2"),
         ];
-        carol.expect_channel_events("room", &missed, 3).await;
-        bob.expect_channel_events("room", &missed, 3).await;
+        each_hears([&carol, &bob], "room", &missed, 3).await;
 
         // Carol never left: the next thing the others hear of her is her message (no
         // MemberLeft / MemberJoined, no count change in between).
-        room_c
-            .send_message(Message::text("back"))
-            .await
-            .expect("accepted");
+        room_c.say("back").await;
         for member in [&alice, &bob] {
             assert_eq!(
                 chan::untimed(&member.next_channel_event("room").await),
@@ -114,96 +65,62 @@ fn a_short_outage_keeps_the_member_and_delivers_what_it_missed() {
             );
         }
         // And nothing came twice: Carol's next message is a fresh one.
-        room_b
-            .send_message(Message::text("welcome back"))
-            .await
-            .expect("accepted");
+        room_b.say("welcome back").await;
         assert_eq!(
             chan::untimed(&carol.next_channel_event("room").await),
             chan::text("bob", "welcome back")
         );
 
-        for c in [&alice, &bob, &carol] {
-            c.logout().await.expect("logout");
-        }
+        log_out([&alice, &bob, &carol]).await;
     });
-    drop(proxy);
-    server.stop();
 }
 
 #[test]
 fn after_a_long_outage_the_member_rejoins_by_itself_and_gets_the_replay() {
     // The server ends a silent session after 2 s instead of 30 s.
-    let server = TestServer::start(fast_liveness(ServerConfig::default()));
-    let proxy = Proxy::start(server.addr());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let carol = carol_through(&proxy).await;
-        carol
-            .set_local_user_attributes(attrs(&[("status", "in a meeting")]))
-            .await
-            .expect("set");
-        let (room_a, _room_b, _room_c) = three_in_a_room(&alice, &bob, &carol).await;
+    story(
+        fast_liveness(ServerConfig::default()),
+        |server| async move {
+            let proxy = Proxy::start(server.addr());
+            let [alice, bob] = server.users(["alice", "bob"]).await;
+            let carol = proxy.logged_in("carol").await;
+            carol
+                .set_local_user_attributes(attrs(&[("status", "in a meeting")]))
+                .await
+                .expect("set");
+            let (room_a, _room_b, _room_c) = three_in_a_room(&alice, &bob, &carol).await;
 
-        proxy.cut();
-        carol
-            .expect_state(
-                ConnectionState::Reconnecting,
-                ConnectionChangeReason::Interrupted,
-            )
-            .await;
-        // The server gives up on Carol: she leaves the room.
-        alice
-            .expect_channel_events("room", &[chan::left("carol")], 2)
-            .await;
-        bob.expect_channel_events("room", &[chan::left("carol")], 2)
-            .await;
-        assert_eq!(
-            alice.get_user_attributes("carol").await,
-            Err(rtm_proto::errors::AttributeOperationError::UserNotFound)
-        );
-        room_a
-            .send_message(Message::text("she left"))
-            .await
-            .expect("accepted");
-        bob.expect_channel_events("room", &[chan::text("alice", "she left")], 2)
-            .await;
+            proxy.cut();
+            carol.expect_state(Reconnecting, Interrupted).await;
+            // The server gives up on Carol: she leaves the room.
+            each_hears([&alice, &bob], "room", &[chan::left("carol")], 2).await;
+            assert_eq!(
+                alice.get_user_attributes("carol").await,
+                Err(rtm_proto::errors::AttributeOperationError::UserNotFound)
+            );
+            room_a.say("she left").await;
+            bob.expect_channel_events("room", &[chan::text("alice", "she left")], 2)
+                .await;
 
-        // The network is back: Carol's client logs in again and rejoins on its own.
-        proxy.heal();
-        carol
-            .expect_state(
-                ConnectionState::Connected,
-                ConnectionChangeReason::LoginSuccess,
-            )
-            .await;
-        alice
-            .expect_channel_events("room", &[chan::joined("carol")], 3)
-            .await;
-        bob.expect_channel_events("room", &[chan::joined("carol")], 3)
-            .await;
-        // The message sent while she was out of the room is replayed to her, once.
-        carol
-            .expect_channel_events("room", &[chan::text("alice", "she left")], 3)
-            .await;
-        room_a
-            .send_message(Message::text("hello again"))
-            .await
-            .expect("accepted");
-        carol
-            .expect_channel_events("room", &[chan::text("alice", "hello again")], 3)
-            .await;
-        // Her user attributes were pushed again.
-        assert_eq!(
-            alice.get_user_attributes("carol").await,
-            Ok(attrs(&[("status", "in a meeting")]))
-        );
+            // The network is back: Carol's client logs in again and rejoins on its own.
+            proxy.heal();
+            carol.expect_state(Connected, LoginSuccess).await;
+            each_hears([&alice, &bob], "room", &[chan::joined("carol")], 3).await;
+            // The message sent while she was out of the room is replayed to her, once.
+            carol
+                .expect_channel_events("room", &[chan::text("alice", "she left")], 3)
+                .await;
+            room_a.say("hello again").await;
+            carol
+                .expect_channel_events("room", &[chan::text("alice", "hello again")], 3)
+                .await;
+            // Her user attributes were pushed again.
+            assert_eq!(
+                alice.get_user_attributes("carol").await,
+                Ok(attrs(&[("status", "in a meeting")]))
+            );
 
-        for c in [&alice, &bob, &carol] {
-            c.logout().await.expect("logout");
-        }
-    });
-    drop(proxy);
-    server.stop();
+            log_out([&alice, &bob, &carol]).await;
+        },
+    );
 }

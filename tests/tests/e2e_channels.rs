@@ -9,7 +9,7 @@ use rtm_proto::errors::{
     JoinChannelError, LeaveChannelError,
 };
 use rtm_proto::{Message, ServerConfig};
-use rtm_tests::{chan, cid, run, uid, unix_ms, ChannelEvent, TestServer};
+use rtm_tests::{chan, cid, each_hears, log_out, story, uid, unix_ms, ChannelEvent, Say};
 
 fn sorted(mut v: Vec<rtm_proto::UserId>) -> Vec<rtm_proto::UserId> {
     v.sort();
@@ -18,38 +18,28 @@ fn sorted(mut v: Vec<rtm_proto::UserId>) -> Vec<rtm_proto::UserId> {
 
 #[test]
 fn three_members_join_chat_and_leave() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let carol = server.logged_in("carol").await;
-        let dave = server.logged_in("dave").await; // never joins
+    story(ServerConfig::default(), |server| async move {
+        // Dave never joins.
+        let [alice, bob, carol, dave] = server.users(["alice", "bob", "carol", "dave"]).await;
 
         // Alice is first: she is told the count (1) on joining.
-        let room_a = alice.create_channel("room").expect("a valid channel id");
+        let room_a = alice.joined("room").await;
         assert_eq!(room_a.channel_id().as_str(), "room");
-        room_a.join().await.expect("alice joins");
         alice.expect_channel_events("room", &[], 1).await;
         assert_eq!(room_a.get_members().await, Ok(vec![uid("alice")]));
         assert_eq!(alice.joined_channels(), vec![cid("room")]);
 
         // Bob joins: Alice sees him; both end up with the count 2.
-        let room_b = bob.create_channel("room").expect("valid");
-        room_b.join().await.expect("bob joins");
+        let room_b = bob.joined("room").await;
         bob.expect_channel_events("room", &[], 2).await;
         alice
             .expect_channel_events("room", &[chan::joined("bob")], 2)
             .await;
 
         // Carol joins: both others see her; everyone ends up with 3.
-        let room_c = carol.create_channel("room").expect("valid");
-        room_c.join().await.expect("carol joins");
+        let room_c = carol.joined("room").await;
         carol.expect_channel_events("room", &[], 3).await;
-        alice
-            .expect_channel_events("room", &[chan::joined("carol")], 3)
-            .await;
-        bob.expect_channel_events("room", &[chan::joined("carol")], 3)
-            .await;
+        each_hears([&alice, &bob], "room", &[chan::joined("carol")], 3).await;
         let everyone = vec![uid("alice"), uid("bob"), uid("carol")];
         for room in [&room_a, &room_b, &room_c] {
             let members = room.get_members().await.expect("members");
@@ -64,10 +54,7 @@ fn three_members_join_chat_and_leave() {
 
         // Alice writes: Bob and Carol get it with the server's timestamp.
         let before = unix_ms();
-        room_a
-            .send_message(Message::text("hi all"))
-            .await
-            .expect("the server accepts it");
+        room_a.say("hi all").await;
         let after = unix_ms();
         for member in [&bob, &carol] {
             let ts = member
@@ -88,19 +75,12 @@ fn three_members_join_chat_and_leave() {
             message: raw,
             server_received_ts: 0,
         };
-        alice
-            .expect_channel_events("room", std::slice::from_ref(&from_bob), 3)
-            .await;
-        carol.expect_channel_events("room", &[from_bob], 3).await;
+        each_hears([&alice, &carol], "room", &[from_bob], 3).await;
 
         // Carol leaves: the others see her go, and the count drops to 2.
         room_c.leave().await.expect("carol leaves");
         assert!(carol.joined_channels().is_empty());
-        alice
-            .expect_channel_events("room", &[chan::left("carol")], 2)
-            .await;
-        bob.expect_channel_events("room", &[chan::left("carol")], 2)
-            .await;
+        each_hears([&alice, &bob], "room", &[chan::left("carol")], 2).await;
 
         // Bob logs out without leaving: he leaves the channel at once, not 30 s later.
         bob.logout().await.expect("bob logs out");
@@ -114,17 +94,13 @@ fn three_members_join_chat_and_leave() {
         );
 
         room_a.leave().await.expect("alice leaves");
-        for c in [&alice, &carol, &dave] {
-            c.logout().await.expect("logout");
-        }
+        log_out([&alice, &carol, &dave]).await;
     });
-    server.stop();
 }
 
 #[test]
 fn channel_misuse_fails_with_the_documented_codes() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
+    story(ServerConfig::default(), |server| async move {
         // Before login: a channel handle can be made, but not joined.
         let early = server.client();
         let lobby = early.create_channel("lobby").expect("works before login");
@@ -182,8 +158,7 @@ fn channel_misuse_fails_with_the_documented_codes() {
 
         // At most 20 joined channels (§4.8).
         for i in 1..20 {
-            let c = alice.create_channel(&format!("c{i}")).expect("valid");
-            c.join().await.expect("a join within the limit");
+            alice.joined(&format!("c{i}")).await; // within the limit
         }
         assert_eq!(alice.joined_channels().len(), 20);
         let one_too_many = alice.create_channel("c20").expect("valid");
@@ -200,19 +175,14 @@ fn channel_misuse_fails_with_the_documented_codes() {
             Err(ChannelMessageError::NotLoggedIn)
         );
     });
-    server.stop();
 }
 
 #[test]
 fn a_member_whose_client_is_dropped_leaves_at_once() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let room_a = alice.create_channel("room").expect("valid");
-        room_a.join().await.expect("join");
-        let room_b = bob.create_channel("room").expect("valid");
-        room_b.join().await.expect("join");
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
+        let _room_a = alice.joined("room").await;
+        let room_b = bob.joined("room").await;
         alice
             .expect_channel_events("room", &[chan::joined("bob")], 2)
             .await;
@@ -226,5 +196,4 @@ fn a_member_whose_client_is_dropped_leaves_at_once() {
             .await;
         alice.logout().await.expect("logout");
     });
-    server.stop();
 }

@@ -10,7 +10,7 @@ use rtm_proto::invitation::{
 };
 use rtm_proto::{Event, ServerConfig};
 use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
-use rtm_tests::{run, uid, TestClient, TestServer};
+use rtm_tests::{log_out, story, uid, TestClient};
 use rtm_transport_smol::{LocalInvitation, RemoteInvitation};
 
 /// Waits for the callee's `RemoteInvitationReceived` and returns a handle to it, checking
@@ -47,13 +47,22 @@ async fn ringing(
     remote
 }
 
-/// Sends an invitation from `caller` to `callee` and waits until it rings on both sides.
-async fn ring(
-    caller: &TestClient,
-    callee: &TestClient,
+/// A call that rings on both sides: the caller's invitation and the callee's.
+struct Ringing<'a> {
+    caller: &'a TestClient,
+    call: LocalInvitation,
+    callee: &'a TestClient,
+    remote: RemoteInvitation,
+}
+
+/// Sends an invitation from Alice (`caller`) to `callee` and waits until it rings on both
+/// sides.
+async fn ring<'a>(
+    caller: &'a TestClient,
+    callee: &'a TestClient,
     callee_id: &str,
     content: &str,
-) -> (LocalInvitation, RemoteInvitation) {
+) -> Ringing<'a> {
     let call = caller
         .create_local_invitation(callee_id)
         .expect("a valid callee");
@@ -62,7 +71,34 @@ async fn ring(
     let remote = ringing(callee, "alice", content, "").await;
     hears_local(caller, &call, LocalInvitationEvent::ReceivedByPeer).await;
     assert_eq!(call.state(), Some(L::ReceivedByRemote));
-    (call, remote)
+    Ringing {
+        caller,
+        call,
+        callee,
+        remote,
+    }
+}
+
+impl Ringing<'_> {
+    /// The caller hears `caller` and the callee `callee` next of their invitation events,
+    /// about this call: how it ended, as each side learns it (each side's events are in order
+    /// on its own; between the two sides there is no order to check).
+    async fn both_hear(&self, caller: LocalInvitationEvent, callee: RemoteInvitationEvent) {
+        hears_local(self.caller, &self.call, caller).await;
+        hears_remote(self.callee, &self.remote, callee).await;
+    }
+
+    /// Both sides ended in these states, and the lifecycle is over: neither side can act on
+    /// the call any more (ALREADY_END).
+    fn ended(&self, local: L, remote: R) {
+        assert_eq!(self.call.state(), Some(local));
+        assert_eq!(self.remote.state(), Some(remote));
+        assert_eq!(self.call.cancel(), Err(E::AlreadyEnd));
+        assert_eq!(self.call.send(), Err(E::AlreadyEnd));
+        assert_eq!(self.remote.accept(), Err(E::AlreadyEnd));
+        assert_eq!(self.remote.refuse(), Err(E::AlreadyEnd));
+        assert_eq!(self.remote.set_response("x"), Err(E::AlreadyEnd));
+    }
 }
 
 /// `client` hears `event` next of its invitation events, about the sent invitation `call`.
@@ -89,10 +125,8 @@ async fn hears_remote(
 
 #[test]
 fn ring_and_accept_with_a_response() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
 
         let call = alice.create_local_invitation("bob").expect("valid callee");
         assert_eq!(call.callee_id(), &uid("bob"));
@@ -110,103 +144,76 @@ fn ring_and_accept_with_a_response() {
         assert_eq!(call.state(), Some(L::ReceivedByRemote));
         assert_eq!(call.content().as_deref(), Some("video call?"));
         assert_eq!(call.channel_id().as_deref(), Some("room-42"));
+        let rung = Ringing {
+            caller: &alice,
+            call,
+            callee: &bob,
+            remote,
+        };
 
-        remote.set_response("on my way").expect("response");
-        remote.accept().expect("accept");
+        rung.remote.set_response("on my way").expect("response");
+        rung.remote.accept().expect("accept");
+        let state = rung.remote.state();
         assert!(
-            matches!(remote.state(), Some(R::AcceptSentToLocal | R::Accepted)),
-            "{:?}",
-            remote.state()
+            matches!(state, Some(R::AcceptSentToLocal | R::Accepted)),
+            "{state:?}"
         );
-        hears_remote(&bob, &remote, RemoteInvitationEvent::Accepted).await;
-        hears_local(
-            &alice,
-            &call,
-            LocalInvitationEvent::Accepted {
-                response: "on my way".into(),
-            },
+        let response = "on my way".to_string();
+        rung.both_hear(
+            LocalInvitationEvent::Accepted { response },
+            RemoteInvitationEvent::Accepted,
         )
         .await;
-        assert_eq!(call.state(), Some(L::AcceptedByRemote));
-        assert_eq!(call.response().as_deref(), Some("on my way"));
-        assert_eq!(remote.state(), Some(R::Accepted));
-        assert_eq!(remote.response().as_deref(), Some("on my way"));
+        assert_eq!(rung.call.response().as_deref(), Some("on my way"));
+        assert_eq!(rung.remote.response().as_deref(), Some("on my way"));
+        rung.ended(L::AcceptedByRemote, R::Accepted);
 
-        // The lifecycle has ended on both sides.
-        assert_eq!(call.cancel(), Err(E::AlreadyEnd));
-        assert_eq!(call.send(), Err(E::AlreadyEnd));
-        assert_eq!(remote.accept(), Err(E::AlreadyEnd));
-        assert_eq!(remote.refuse(), Err(E::AlreadyEnd));
-        assert_eq!(remote.set_response("x"), Err(E::AlreadyEnd));
-
-        alice.logout().await.expect("logout");
-        bob.logout().await.expect("logout");
+        log_out([&alice, &bob]).await;
     });
-    server.stop();
 }
 
 #[test]
 fn refuse_with_a_response() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let (call, remote) = ring(&alice, &bob, "bob", "lunch?").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
+        let rung = ring(&alice, &bob, "bob", "lunch?").await;
 
-        remote.set_response("busy").expect("response");
-        remote.refuse().expect("refuse");
-        hears_remote(&bob, &remote, RemoteInvitationEvent::Refused).await;
-        hears_local(
-            &alice,
-            &call,
-            LocalInvitationEvent::Refused {
-                response: "busy".into(),
-            },
+        rung.remote.set_response("busy").expect("response");
+        rung.remote.refuse().expect("refuse");
+        let response = "busy".to_string();
+        rung.both_hear(
+            LocalInvitationEvent::Refused { response },
+            RemoteInvitationEvent::Refused,
         )
         .await;
-        assert_eq!(call.state(), Some(L::RefusedByRemote));
-        assert_eq!(remote.state(), Some(R::Refused));
-        assert_eq!(remote.accept(), Err(E::AlreadyEnd));
+        rung.ended(L::RefusedByRemote, R::Refused);
 
-        alice.logout().await.expect("logout");
-        bob.logout().await.expect("logout");
+        log_out([&alice, &bob]).await;
     });
-    server.stop();
 }
 
 #[test]
 fn the_caller_cancels_while_it_rings() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let (call, remote) = ring(&alice, &bob, "bob", "are you there?").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
+        let rung = ring(&alice, &bob, "bob", "are you there?").await;
 
-        call.cancel().expect("cancel");
-        hears_local(&alice, &call, LocalInvitationEvent::Canceled).await;
-        hears_remote(
-            &bob,
-            &remote,
-            RemoteInvitationEvent::Canceled {
-                content: "are you there?".into(),
-            },
+        rung.call.cancel().expect("cancel");
+        let content = "are you there?".to_string();
+        rung.both_hear(
+            LocalInvitationEvent::Canceled,
+            RemoteInvitationEvent::Canceled { content },
         )
         .await;
-        assert_eq!(call.state(), Some(L::Canceled));
-        assert_eq!(remote.state(), Some(R::Canceled));
-        assert_eq!(call.cancel(), Err(E::AlreadyEnd));
-        assert_eq!(remote.accept(), Err(E::AlreadyEnd));
+        rung.ended(L::Canceled, R::Canceled);
 
-        alice.logout().await.expect("logout");
-        bob.logout().await.expect("logout");
+        log_out([&alice, &bob]).await;
     });
-    server.stop();
 }
 
 #[test]
 fn a_callee_who_logs_in_while_it_rings_receives_the_call() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
+    story(ServerConfig::default(), |server| async move {
         let alice = server.logged_in("alice").await;
         let call = alice.create_local_invitation("carol").expect("valid");
         call.set_content("pick up").expect("content");
@@ -217,83 +224,68 @@ fn a_callee_who_logs_in_while_it_rings_receives_the_call() {
         let carol = server.logged_in("carol").await;
         let remote = ringing(&carol, "alice", "pick up", "").await;
         hears_local(&alice, &call, LocalInvitationEvent::ReceivedByPeer).await;
-        remote.accept().expect("accept");
-        hears_remote(&carol, &remote, RemoteInvitationEvent::Accepted).await;
-        hears_local(
-            &alice,
-            &call,
-            LocalInvitationEvent::Accepted {
-                response: String::new(),
-            },
+        let rung = Ringing {
+            caller: &alice,
+            call,
+            callee: &carol,
+            remote,
+        };
+        rung.remote.accept().expect("accept");
+        let response = String::new();
+        rung.both_hear(
+            LocalInvitationEvent::Accepted { response },
+            RemoteInvitationEvent::Accepted,
         )
         .await;
-        alice.logout().await.expect("logout");
-        carol.logout().await.expect("logout");
+        rung.ended(L::AcceptedByRemote, R::Accepted);
+        log_out([&alice, &carol]).await;
     });
-    server.stop();
 }
 
 #[test]
 fn a_party_whose_session_ends_mid_ring_fails_the_call_on_both_sides() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
+    use LocalInvitationFailureReason::NotLoggedin;
+    use RemoteInvitationFailureReason::PeerOffline;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
 
         // The callee logs out: PEER_OFFLINE for both.
-        let (call, remote) = ring(&alice, &bob, "bob", "first").await;
+        let rung = ring(&alice, &bob, "bob", "first").await;
         bob.logout().await.expect("bob logs out");
-        hears_remote(
-            &bob,
-            &remote,
-            RemoteInvitationEvent::Failure {
-                reason: RemoteInvitationFailureReason::PeerOffline,
-            },
-        )
-        .await;
-        hears_local(
-            &alice,
-            &call,
+        rung.both_hear(
             LocalInvitationEvent::Failure {
                 reason: LocalInvitationFailureReason::PeerOffline,
             },
+            RemoteInvitationEvent::Failure {
+                reason: PeerOffline,
+            },
         )
         .await;
-        assert_eq!(call.state(), Some(L::Failure));
+        assert_eq!(rung.call.state(), Some(L::Failure));
 
         // The caller logs out: NOT_LOGGEDIN for her, PEER_OFFLINE for the callee.
         let bob = server.logged_in("bob").await;
-        let (call, remote) = ring(&alice, &bob, "bob", "second").await;
+        let rung = ring(&alice, &bob, "bob", "second").await;
         alice.logout().await.expect("alice logs out");
-        hears_local(
-            &alice,
-            &call,
+        rung.both_hear(
             LocalInvitationEvent::Failure {
-                reason: LocalInvitationFailureReason::NotLoggedin,
+                reason: NotLoggedin,
             },
-        )
-        .await;
-        hears_remote(
-            &bob,
-            &remote,
             RemoteInvitationEvent::Failure {
-                reason: RemoteInvitationFailureReason::PeerOffline,
+                reason: PeerOffline,
             },
         )
         .await;
-        assert_eq!(remote.state(), Some(R::Failure));
-        assert_eq!(remote.accept(), Err(E::AlreadyEnd));
+        assert_eq!(rung.remote.state(), Some(R::Failure));
+        assert_eq!(rung.remote.accept(), Err(E::AlreadyEnd));
         bob.logout().await.expect("logout");
     });
-    server.stop();
 }
 
 #[test]
 fn several_calls_at_once_end_independently() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
 
         let first = alice.create_local_invitation("bob").expect("valid");
         first.set_content("one").expect("content");
@@ -317,19 +309,9 @@ fn several_calls_at_once_end_independently() {
         let of = |id| {
             alice_events
                 .iter()
+                // Anything else shows up in a list and fails its comparison.
                 .filter(|e| match e {
-                    Event::LocalInvitation {
-                        invitation,
-                        event: LocalInvitationEvent::ReceivedByPeer,
-                    }
-                    | Event::LocalInvitation {
-                        invitation,
-                        event: LocalInvitationEvent::Accepted { .. },
-                    }
-                    | Event::LocalInvitation {
-                        invitation,
-                        event: LocalInvitationEvent::Refused { .. },
-                    } => *invitation == id,
+                    Event::LocalInvitation { invitation, .. } => *invitation == id,
                     _ => true,
                 })
                 .cloned()
@@ -367,16 +349,13 @@ fn several_calls_at_once_end_independently() {
         );
         hears_remote(&bob, &r2, RemoteInvitationEvent::Refused).await;
         hears_remote(&bob, &r1, RemoteInvitationEvent::Accepted).await;
-        alice.logout().await.expect("logout");
-        bob.logout().await.expect("logout");
+        log_out([&alice, &bob]).await;
     });
-    server.stop();
 }
 
 #[test]
 fn invitation_misuse_and_sending_while_logged_out() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
+    story(ServerConfig::default(), |server| async move {
         let alice = server.client();
         for bad in ["", "no/slash", "null"] {
             assert_eq!(
@@ -408,7 +387,6 @@ fn invitation_misuse_and_sending_while_logged_out() {
         call.set_channel_id(&"c".repeat(65)).expect("set");
         assert_eq!(call.send(), Err(E::InvalidArgument));
     });
-    server.stop();
 }
 
 /// Callee offline for the whole 30 s after sending: PEER_OFFLINE (§7.8). Takes 30 s (the
@@ -416,8 +394,7 @@ fn invitation_misuse_and_sending_while_logged_out() {
 #[test]
 #[ignore = "takes 30 s; run with --ignored"]
 fn an_offline_callee_fails_the_call_with_peer_offline_after_30_s() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
+    story(ServerConfig::default(), |server| async move {
         let alice = server.logged_in("alice").await;
         let call = alice.create_local_invitation("nobody").expect("valid");
         call.send().expect("send");
@@ -438,5 +415,4 @@ fn an_offline_callee_fails_the_call_with_peer_offline_after_30_s() {
         );
         alice.logout().await.expect("logout");
     });
-    server.stop();
 }

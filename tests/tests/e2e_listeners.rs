@@ -5,11 +5,8 @@
 
 use rtm_proto::ChannelEvent;
 use rtm_proto::{Event, Message, ServerConfig};
-use rtm_tests::{cid, run, uid, within, TestServer};
+use rtm_tests::{cid, story, uid, within, Say, WAIT};
 use rtm_transport_smol::RecvError;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(10);
 
 /// The next channel message a listener hears, skipping other events.
 async fn next_text(events: &rtm_transport_smol::Events) -> (String, String) {
@@ -34,34 +31,18 @@ async fn next_text(events: &rtm_transport_smol::Events) -> (String, String) {
 
 #[test]
 fn every_listener_hears_every_event_and_a_channel_listener_only_its_channel() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
-        let (room_b, hall_b) = (
-            bob.create_channel("room").expect("valid"),
-            bob.create_channel("hall").expect("valid"),
-        );
-        room_b.join().await.expect("bob joins room");
-        hall_b.join().await.expect("bob joins hall");
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
+        let room_b = bob.joined("room").await;
+        let _hall_b = bob.joined("hall").await;
         let first = bob.events();
         let second = bob.events();
         let room_only = room_b.events();
 
-        let (room_a, hall_a) = (
-            alice.create_channel("room").expect("valid"),
-            alice.create_channel("hall").expect("valid"),
-        );
-        room_a.join().await.expect("alice joins room");
-        hall_a.join().await.expect("alice joins hall");
-        hall_a
-            .send_message(Message::text("in the hall"))
-            .await
-            .expect("sent");
-        room_a
-            .send_message(Message::text("in the room"))
-            .await
-            .expect("sent");
+        let room_a = alice.joined("room").await;
+        let hall_a = alice.joined("hall").await;
+        hall_a.say("in the hall").await;
+        room_a.say("in the room").await;
 
         for listener in [&first, &second] {
             assert_eq!(
@@ -105,23 +86,16 @@ fn every_listener_hears_every_event_and_a_channel_listener_only_its_channel() {
 
 #[test]
 fn a_listener_that_stops_reading_is_told_what_it_lost_and_others_are_not_held_up() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
         // A listener that keeps at most 8 events waiting, and never reads while 28 come.
         let asleep = bob.events_with_capacity(8);
         let awake = bob.events();
-        let room_b = bob.create_channel("room").expect("valid");
-        room_b.join().await.expect("joins");
-        let room_a = alice.create_channel("room").expect("valid");
-        room_a.join().await.expect("joins");
+        let _room_b = bob.joined("room").await;
+        let room_a = alice.joined("room").await;
         let total = 20;
         for i in 0..total {
-            room_a
-                .send_message(Message::text(format!("m{i}")))
-                .await
-                .expect("sent");
+            room_a.say(&format!("m{i}")).await;
             let (_, text) = next_text(&awake).await;
             assert_eq!(text, format!("m{i}"), "the awake listener keeps up");
         }

@@ -4,10 +4,10 @@
 //! (§4.3.2, §4.3.4).
 
 use rtm_proto::client::SendMessageOptions;
-use rtm_proto::{
-    ConnectionChangeReason, ConnectionState, Message, PeerMessageOutcome, ServerConfig,
-};
-use rtm_tests::{run, unix_ms, TestServer};
+use rtm_proto::ConnectionChangeReason::Logout;
+use rtm_proto::ConnectionState::Disconnected;
+use rtm_proto::{Message, PeerMessageOutcome, ServerConfig};
+use rtm_tests::{log_out, story, unix_ms};
 
 const OFFLINE: SendMessageOptions = SendMessageOptions {
     enable_offline_messaging: true,
@@ -15,8 +15,7 @@ const OFFLINE: SendMessageOptions = SendMessageOptions {
 
 #[test]
 fn offline_message_is_delivered_once_at_the_next_login() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
+    story(ServerConfig::default(), |server| async move {
         let alice = server.logged_in("alice").await;
 
         let before = unix_ms();
@@ -24,13 +23,7 @@ fn offline_message_is_delivered_once_at_the_next_login() {
             .send_message_to_peer("bob", Message::text("while you were away"), OFFLINE)
             .await;
         assert_eq!(kept, Ok(PeerMessageOutcome::Cached));
-        let dropped = alice
-            .send_message_to_peer(
-                "bob",
-                Message::text("not kept"),
-                SendMessageOptions::default(),
-            )
-            .await;
+        let dropped = alice.tell("bob", "not kept").await;
         assert_eq!(dropped, Ok(PeerMessageOutcome::Unreachable));
 
         // Bob logs in: the kept message comes first, flagged offline, stamped when the
@@ -45,9 +38,7 @@ fn offline_message_is_delivered_once_at_the_next_login() {
 
         // A live message now: it is the next thing Bob gets, so "not kept" was never stored
         // and the offline message did not come twice.
-        let live = alice
-            .send_message_to_peer("bob", Message::text("live"), SendMessageOptions::default())
-            .await;
+        let live = alice.tell("bob", "live").await;
         assert_eq!(live, Ok(PeerMessageOutcome::Received));
         let got = bob.next_message().await;
         assert_eq!(got.message, Message::text("live"));
@@ -56,11 +47,7 @@ fn offline_message_is_delivered_once_at_the_next_login() {
         // Bob logs out and in again: nothing is redelivered. Offline messages are pushed
         // right after login, so a redelivery would come before this fresh message.
         bob.logout().await.expect("bob logs out");
-        bob.expect_state(
-            ConnectionState::Disconnected,
-            ConnectionChangeReason::Logout,
-        )
-        .await;
+        bob.expect_state(Disconnected, Logout).await;
         let bob = server.logged_in("bob").await;
         let fresh = alice
             .send_message_to_peer("bob", Message::text("fresh"), OFFLINE)
@@ -70,8 +57,6 @@ fn offline_message_is_delivered_once_at_the_next_login() {
         assert_eq!(got.message, Message::text("fresh"));
         assert!(!got.is_offline_message);
 
-        alice.logout().await.expect("alice logs out");
-        bob.logout().await.expect("bob logs out");
+        log_out([&alice, &bob]).await;
     });
-    server.stop();
 }

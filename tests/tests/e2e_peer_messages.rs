@@ -4,14 +4,12 @@
 
 use rtm_proto::client::SendMessageOptions;
 use rtm_proto::{Message, PeerMessageError, PeerMessageOutcome, ServerConfig};
-use rtm_tests::{run, unix_ms, TestServer};
+use rtm_tests::{log_out, story, unix_ms};
 
 #[test]
 fn two_users_exchange_peer_messages_both_ways() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let bob = server.logged_in("bob").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, bob] = server.users(["alice", "bob"]).await;
 
         // Alice writes to Bob: Bob's client acknowledged it, so Alice hears "received".
         let before = unix_ms();
@@ -51,9 +49,7 @@ fn two_users_exchange_peer_messages_both_ways() {
 
         // Several messages arrive in the order they were sent.
         for i in 0..5 {
-            let outcome = alice
-                .send_message_to_peer("bob", Message::text(format!("m{i}")), Default::default())
-                .await;
+            let outcome = alice.tell("bob", &format!("m{i}")).await;
             assert_eq!(outcome, Ok(PeerMessageOutcome::Received));
         }
         for i in 0..5 {
@@ -64,32 +60,20 @@ fn two_users_exchange_peer_messages_both_ways() {
         }
 
         // A user who never logged in: unreachable (not an error, §4.3.2).
-        let outcome = alice
-            .send_message_to_peer("carol", Message::text("anyone?"), Default::default())
-            .await;
+        let outcome = alice.tell("carol", "anyone?").await;
         assert_eq!(outcome, Ok(PeerMessageOutcome::Unreachable));
 
         // Refused locally, without the server: to oneself, to an invalid id, empty.
-        let to_self = alice
-            .send_message_to_peer("alice", Message::text("me"), Default::default())
-            .await;
+        let to_self = alice.tell("alice", "me").await;
         assert_eq!(to_self, Err(PeerMessageError::InvalidUserId));
-        let bad_id = alice
-            .send_message_to_peer("no/slash", Message::text("x"), Default::default())
-            .await;
+        let bad_id = alice.tell("no/slash", "x").await;
         assert_eq!(bad_id.map_err(|e| e.code()), Err(6));
-        let empty = alice
-            .send_message_to_peer("bob", Message::text(""), Default::default())
-            .await;
+        let empty = alice.tell("bob", "").await;
         assert_eq!(empty, Err(PeerMessageError::InvalidMessage));
 
-        alice.logout().await.expect("alice logs out");
-        bob.logout().await.expect("bob logs out");
+        log_out([&alice, &bob]).await;
         // Logged out: sending needs a login again (102).
-        let after_logout = alice
-            .send_message_to_peer("bob", Message::text("late"), Default::default())
-            .await;
+        let after_logout = alice.tell("bob", "late").await;
         assert_eq!(after_logout, Err(PeerMessageError::NotLoggedIn));
     });
-    server.stop();
 }

@@ -3,48 +3,24 @@
 //! it resumes the same session (CONNECTED / LOGIN_SUCCESS, §2.6): the message Alice sent
 //! during the outage arrives exactly once, and Bob's held message is delivered too (§4.3).
 
-use std::time::Duration;
-
-use rtm_proto::{
-    ClientConfig, ConnectionChangeReason, ConnectionState, Message, PeerMessageOutcome,
-    ServerConfig,
-};
-use rtm_tests::{run, test_client_config, within, Proxy, TestServer, WAIT};
+use rtm_proto::ConnectionChangeReason::{Interrupted, LoginSuccess};
+use rtm_proto::ConnectionState::{Connected, Reconnecting};
+use rtm_proto::{Message, PeerMessageOutcome, ServerConfig};
+use rtm_tests::{log_out, story, within, Proxy, WAIT};
 
 #[test]
 fn a_network_outage_is_survived_without_loss_or_duplicates() {
-    let server = TestServer::start(ServerConfig::default());
-    let proxy = Proxy::start(server.addr());
-    run(async {
+    story(ServerConfig::default(), |server| async move {
+        let proxy = Proxy::start(server.addr());
         let alice = server.logged_in("alice").await;
-        let bob = rtm_tests::TestClient::new(
-            rtm_transport_smol::RtmClient::new(
-                &proxy.url(),
-                ClientConfig {
-                    interruption_threshold: Duration::from_millis(300),
-                    ..test_client_config()
-                },
-            )
-            .expect("client"),
-        );
-        bob.login("bob", None).await.expect("bob logs in");
+        let bob = proxy.logged_in("bob").await;
 
         // The network goes away: after 300 ms without a link Bob is RECONNECTING.
         proxy.cut();
-        bob.expect_state(
-            ConnectionState::Reconnecting,
-            ConnectionChangeReason::Interrupted,
-        )
-        .await;
+        bob.expect_state(Reconnecting, Interrupted).await;
 
         // Alice writes meanwhile: the server holds it for Bob's session.
-        let outcome = alice
-            .send_message_to_peer(
-                "bob",
-                Message::text("during the outage"),
-                Default::default(),
-            )
-            .await;
+        let outcome = alice.tell("bob", "during the outage").await;
         assert!(
             matches!(
                 outcome,
@@ -54,16 +30,13 @@ fn a_network_outage_is_survived_without_loss_or_duplicates() {
         );
 
         // Bob writes too: his client holds the message until the link is back.
-        let held = bob.send_message_to_peer("alice", Message::text("held"), Default::default());
+        let held = bob.tell("alice", "held");
 
         // The network comes back.
         proxy.heal();
         let (held, ()) = futures_lite::future::zip(
             within(WAIT, "bob's held message to resolve", held),
-            bob.expect_state(
-                ConnectionState::Connected,
-                ConnectionChangeReason::LoginSuccess,
-            ),
+            bob.expect_state(Connected, LoginSuccess),
         )
         .await;
         assert_eq!(held, Ok(PeerMessageOutcome::Received));
@@ -74,15 +47,10 @@ fn a_network_outage_is_survived_without_loss_or_duplicates() {
         assert_eq!(got.peer_id, "alice");
 
         // Nothing came twice: the next thing Bob gets is a fresh message.
-        let outcome = alice
-            .send_message_to_peer("bob", Message::text("after"), Default::default())
-            .await;
+        let outcome = alice.tell("bob", "after").await;
         assert_eq!(outcome, Ok(PeerMessageOutcome::Received));
         assert_eq!(bob.next_message().await.message, Message::text("after"));
 
-        bob.logout().await.expect("logout");
-        alice.logout().await.expect("logout");
+        log_out([&bob, &alice]).await;
     });
-    drop(proxy);
-    server.stop();
 }

@@ -2,43 +2,30 @@
 //! first client is kicked to ABORTED with reason REMOTE_LOGIN and must log out before it may
 //! log in again; the second one gets Bob's messages (§2.7, §2.9).
 
-use rtm_proto::{
-    ConnectionChangeReason, ConnectionState, LoginError, Message, PeerMessageError,
-    PeerMessageOutcome, ServerConfig,
-};
-use rtm_tests::{run, TestServer};
+use rtm_proto::ConnectionChangeReason::{Logout, RemoteLogin};
+use rtm_proto::ConnectionState::{Aborted, Connected, Disconnected};
+use rtm_proto::{LoginError, Message, PeerMessageError, PeerMessageOutcome, ServerConfig};
+use rtm_tests::{log_out, story};
 
 #[test]
 fn a_second_login_of_the_same_user_aborts_the_first() {
-    let server = TestServer::start(ServerConfig::default());
-    run(async {
-        let alice = server.logged_in("alice").await;
-        let first = server.logged_in("bob").await;
-        let second = server.logged_in("bob").await;
+    story(ServerConfig::default(), |server| async move {
+        let [alice, first, second] = server.users(["alice", "bob", "bob"]).await;
 
-        first
-            .expect_state(
-                ConnectionState::Aborted,
-                ConnectionChangeReason::RemoteLogin,
-            )
-            .await;
-        assert_eq!(first.connection_state(), ConnectionState::Aborted);
-        assert_eq!(second.connection_state(), ConnectionState::Connected);
+        first.expect_state(Aborted, RemoteLogin).await;
+        assert_eq!(first.connection_state(), Aborted);
+        assert_eq!(second.connection_state(), Connected);
 
         // ABORTED: no new login until logout; nothing that needs a session works.
         assert_eq!(
             first.login("bob", None).await,
             Err(LoginError::AlreadyLogin)
         );
-        let send = first
-            .send_message_to_peer("alice", Message::text("x"), Default::default())
-            .await;
+        let send = first.tell("alice", "x").await;
         assert_eq!(send, Err(PeerMessageError::NotLoggedIn));
 
         // Messages for Bob go to the session that won.
-        let outcome = alice
-            .send_message_to_peer("bob", Message::text("which bob?"), Default::default())
-            .await;
+        let outcome = alice.tell("bob", "which bob?").await;
         assert_eq!(outcome, Ok(PeerMessageOutcome::Received));
         let got = second.next_message().await;
         assert_eq!(got.message, Message::text("which bob?"));
@@ -47,16 +34,9 @@ fn a_second_login_of_the_same_user_aborts_the_first() {
             .logout()
             .await
             .expect("the aborted client may log out");
-        first
-            .expect_state(
-                ConnectionState::Disconnected,
-                ConnectionChangeReason::Logout,
-            )
-            .await;
-        assert_eq!(first.connection_state(), ConnectionState::Disconnected);
+        first.expect_state(Disconnected, Logout).await;
+        assert_eq!(first.connection_state(), Disconnected);
 
-        second.logout().await.expect("logout");
-        alice.logout().await.expect("logout");
+        log_out([&second, &alice]).await;
     });
-    server.stop();
 }

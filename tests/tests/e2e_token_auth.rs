@@ -10,7 +10,7 @@ use rtm_proto::{
     ClientConfig, ConnectionChangeReason, ConnectionState, Event, LoginError, RenewTokenError,
     ServerConfig,
 };
-use rtm_tests::{run, test_client_config, unix_ms, TestServer};
+use rtm_tests::{log_out, story, test_client_config, unix_ms, TestClient, TestServer};
 
 const APP_ID: &str = "970CA35de60c44645bbae8a215061b33";
 const APP_CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
@@ -24,12 +24,20 @@ fn token_for(uid: &str) -> String {
     build_v007(APP_ID, APP_CERT, uid, now_secs(), 3600, 12345)
 }
 
-fn cert_server() -> TestServer {
-    TestServer::start(ServerConfig {
+/// A server in certificate mode for [`APP_ID`] and [`APP_CERT`].
+fn cert_mode() -> ServerConfig {
+    ServerConfig {
         app_id: APP_ID.to_string(),
         app_certificate: Some(APP_CERT.to_string()),
         ..ServerConfig::default()
-    })
+    }
+}
+
+/// A client of `server` logged in as `uid` with `token`, which must be accepted.
+async fn logged_in_with(server: &TestServer, uid: &str, token: &str) -> TestClient {
+    let client = server.client();
+    client.login(uid, Some(token)).await.expect("login");
+    client
 }
 
 /// Logs in with a fresh client (login is limited to 2 calls per second per client).
@@ -55,19 +63,16 @@ async fn login(server: &TestServer, uid: &str, token: Option<&str>) -> Result<()
 
 #[test]
 fn a_valid_token_is_accepted() {
-    let server = cert_server();
-    run(async {
+    story(cert_mode(), |server| async move {
         let token = token_for("alice");
         assert!(token.starts_with("007"), "build_v007 made {token:?}");
         assert_eq!(login(&server, "alice", Some(&token)).await, Ok(()));
     });
-    server.stop();
 }
 
 #[test]
 fn bad_tokens_are_refused_with_invalid_token() {
-    let server = cert_server();
-    run(async {
+    story(cert_mode(), |server| async move {
         let good = token_for("alice");
 
         // One character of the token changed.
@@ -75,39 +80,36 @@ fn bad_tokens_are_refused_with_invalid_token() {
         let i = tampered.len() / 2;
         tampered[i] = if tampered[i] == 'A' { 'B' } else { 'A' };
         let tampered: String = tampered.into_iter().collect();
-        assert_eq!(
-            login(&server, "alice", Some(&tampered)).await,
-            Err(LoginError::InvalidToken)
-        );
-
-        // Signed with another certificate.
-        let forged = build_v007(APP_ID, OTHER_CERT, "alice", now_secs(), 3600, 12345);
-        assert_eq!(
-            login(&server, "alice", Some(&forged)).await,
-            Err(LoginError::InvalidToken)
-        );
-
-        // Made for another user.
-        let bobs = token_for("bob");
-        assert_eq!(
-            login(&server, "alice", Some(&bobs)).await,
-            Err(LoginError::InvalidToken)
-        );
-
-        // No token at all.
-        assert_eq!(
-            login(&server, "alice", None).await,
-            Err(LoginError::InvalidToken)
-        );
+        let refused = [
+            ("one character changed", Some(tampered)),
+            (
+                "signed with another certificate",
+                Some(build_v007(
+                    APP_ID,
+                    OTHER_CERT,
+                    "alice",
+                    now_secs(),
+                    3600,
+                    12345,
+                )),
+            ),
+            ("made for another user", Some(token_for("bob"))),
+            ("no token at all", None),
+        ];
+        for (why, token) in refused {
+            assert_eq!(
+                login(&server, "alice", token.as_deref()).await,
+                Err(LoginError::InvalidToken),
+                "{why}"
+            );
+        }
         assert_eq!(LoginError::InvalidToken.code(), 5);
     });
-    server.stop();
 }
 
 #[test]
 fn an_expired_token_is_refused_with_token_expired() {
-    let server = cert_server();
-    run(async {
+    story(cert_mode(), |server| async move {
         // Issued two hours ago, valid for one.
         let expired = build_v007(APP_ID, APP_CERT, "alice", now_secs() - 7200, 3600, 777);
         assert_eq!(
@@ -116,13 +118,11 @@ fn an_expired_token_is_refused_with_token_expired() {
         );
         assert_eq!(LoginError::TokenExpired.code(), 6);
     });
-    server.stop();
 }
 
 #[test]
 fn another_app_id_is_refused() {
-    let server = cert_server();
-    run(async {
+    story(cert_mode(), |server| async move {
         let client = server.client_with(ClientConfig {
             app_id: "00000000000000000000000000000001".into(),
             ..test_client_config()
@@ -132,18 +132,12 @@ fn another_app_id_is_refused() {
             Err(LoginError::InvalidAppId)
         );
     });
-    server.stop();
 }
 
 #[test]
 fn renewing_the_token() {
-    let server = cert_server();
-    run(async {
-        let alice = server.client();
-        alice
-            .login("alice", Some(&token_for("alice")))
-            .await
-            .expect("login");
+    story(cert_mode(), |server| async move {
+        let alice = logged_in_with(&server, "alice", &token_for("alice")).await;
 
         let fresh = build_v007(APP_ID, APP_CERT, "alice", now_secs(), 7200, 999);
         assert_eq!(alice.renew_token(&fresh).await, Ok(()));
@@ -158,29 +152,22 @@ fn renewing_the_token() {
         assert_eq!(alice.connection_state(), ConnectionState::Connected);
 
         // renewToken is limited to 2 calls per second per client: Bob tries the expired one.
-        let bob = server.client();
-        bob.login("bob", Some(&token_for("bob")))
-            .await
-            .expect("login");
+        let bob = logged_in_with(&server, "bob", &token_for("bob")).await;
         let expired = build_v007(APP_ID, APP_CERT, "bob", now_secs() - 7200, 3600, 1);
         assert_eq!(
             bob.renew_token(&expired).await,
             Err(RenewTokenError::TokenExpired)
         );
-        bob.logout().await.expect("logout");
-        alice.logout().await.expect("logout");
+        log_out([&bob, &alice]).await;
     });
-    server.stop();
 }
 
 #[test]
 fn the_server_warns_30_s_before_expiry() {
-    let server = cert_server();
-    run(async {
+    story(cert_mode(), |server| async move {
         // Valid for 31 s: the warning is due in about one second.
-        let alice = server.client();
         let token = build_v007(APP_ID, APP_CERT, "alice", now_secs(), 31, 5);
-        alice.login("alice", Some(&token)).await.expect("login");
+        let alice = logged_in_with(&server, "alice", &token).await;
         alice
             .wait_for("TokenPrivilegeWillExpire", |e| {
                 matches!(e, Event::TokenPrivilegeWillExpire).then_some(())
@@ -190,17 +177,14 @@ fn the_server_warns_30_s_before_expiry() {
         assert_eq!(alice.renew_token(&token_for("alice")).await, Ok(()));
         alice.logout().await.expect("logout");
     });
-    server.stop();
 }
 
 #[test]
 fn an_expiring_token_aborts_the_session() {
-    let server = cert_server();
-    run(async {
+    story(cert_mode(), |server| async move {
         // Issued almost an hour ago, valid for an hour: it expires in about two seconds.
-        let alice = server.client();
         let token = build_v007(APP_ID, APP_CERT, "alice", now_secs() - 3598, 3600, 6);
-        alice.login("alice", Some(&token)).await.expect("login");
+        let alice = logged_in_with(&server, "alice", &token).await;
         alice
             .wait_for("TokenExpired", |e| {
                 matches!(e, Event::TokenExpired).then_some(())
@@ -215,5 +199,4 @@ fn an_expiring_token_aborts_the_session() {
         assert_eq!(alice.connection_state(), ConnectionState::Aborted);
         alice.logout().await.expect("logout from ABORTED");
     });
-    server.stop();
 }

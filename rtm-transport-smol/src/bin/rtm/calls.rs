@@ -4,12 +4,13 @@ use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use async_signal::Signals;
 use futures_lite::future;
 use rtm_proto::Event;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::json::{event_json, merge, op_err, op_ok};
-use crate::{interrupted, is_aborted, session, Cli};
+use crate::json::{event_json, merge, op_err, op_ok, report};
+use crate::{interrupted, is_aborted, session, Cli, EventLog};
 
 /// `rtm call` exit statuses besides 0 (accepted) and 1 (could not call).
 const REFUSED: u8 = 3;
@@ -30,6 +31,22 @@ enum Next {
 /// A timer at `deadline`, never without one.
 fn timer(deadline: Option<Instant>) -> smol::Timer {
     deadline.map_or_else(smol::Timer::never, smol::Timer::at)
+}
+
+/// The next event of `log`, or [`Next::Stop`] at Ctrl-C / SIGTERM or at `deadline` (never
+/// without one): every wait of `call` and `answer` is this one.
+async fn next(log: &EventLog, signals: &mut Signals, deadline: Option<Instant>) -> Next {
+    future::or(
+        async { log.next().await.map_or(Next::Closed, Next::Event) },
+        async {
+            future::or(interrupted(signals), async {
+                timer(deadline).await;
+            })
+            .await;
+            Next::Stop
+        },
+    )
+    .await
 }
 
 fn seconds(secs: Option<f64>) -> Option<Instant> {
@@ -89,20 +106,9 @@ pub async fn call(
     let mut deadline = seconds(timeout);
     let mut canceling = false;
     let code = loop {
-        let next = future::or(
-            async { log.next().await.map_or(Next::Closed, Next::Event) },
-            async {
-                // Ctrl-C or the time limit cancels; once canceling, a second Ctrl-C (or
-                // CANCEL_WAIT) stops waiting for the outcome.
-                future::or(interrupted(&mut signals), async {
-                    timer(deadline).await;
-                })
-                .await;
-                Next::Stop
-            },
-        )
-        .await;
-        match next {
+        // Ctrl-C or the time limit cancels; once canceling, a second Ctrl-C (or CANCEL_WAIT)
+        // stops waiting for the outcome.
+        match next(&log, &mut signals, deadline).await {
             Next::Event(event) => {
                 if event.local_invitation() == Some(id) {
                     match event {
@@ -131,16 +137,16 @@ pub async fn call(
             Next::Stop if !canceling => {
                 canceling = true;
                 deadline = Instant::now().checked_add(CANCEL_WAIT);
-                match invitation.cancel() {
-                    Ok(()) => log.print(&op_ok("cancel_local_invitation", fields.clone())),
-                    // Already ended: the outcome is in the events.
-                    Err(e) => log.print(&op_err(
-                        "cancel_local_invitation",
-                        e.code(),
-                        &e,
-                        fields.clone(),
-                    )),
-                }
+                // If it already ended, the outcome is in the events.
+                let canceled = invitation.cancel();
+                let print = |v: &Value| log.print(v);
+                report(
+                    &print,
+                    "cancel_local_invitation",
+                    fields.clone(),
+                    canceled,
+                    |()| json!({}),
+                );
             }
             Next::Stop | Next::Closed => break ExitCode::FAILURE,
         }
@@ -165,18 +171,7 @@ pub async fn answer(
 
     // Wait for an invitation, printing whatever comes before it.
     let key = loop {
-        let next = future::or(
-            async { log.next().await.map_or(Next::Closed, Next::Event) },
-            async {
-                future::or(interrupted(&mut signals), async {
-                    timer(deadline).await;
-                })
-                .await;
-                Next::Stop
-            },
-        )
-        .await;
-        match next {
+        match next(&log, &mut signals, deadline).await {
             Next::Event(Event::RemoteInvitation {
                 invitation,
                 event: RemoteInvitationEvent::Received { .. },
@@ -219,15 +214,7 @@ pub async fn answer(
 
     // Wait for the outcome.
     let code = loop {
-        let next = future::or(
-            async { log.next().await.map_or(Next::Closed, Next::Event) },
-            async {
-                interrupted(&mut signals).await;
-                Next::Stop
-            },
-        )
-        .await;
-        let event = match next {
+        let event = match next(&log, &mut signals, None).await {
             Next::Event(event) => event,
             Next::Stop | Next::Closed => break ExitCode::FAILURE,
         };

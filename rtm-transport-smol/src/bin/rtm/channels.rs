@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use futures_lite::io::BufReader;
 use futures_lite::{future, AsyncBufReadExt, StreamExt};
 use rtm_proto::client::ChannelAttributeOptions;
@@ -11,7 +11,9 @@ use rtm_proto::{ChannelId, Message};
 use rtm_transport_smol::{RtmChannel, RtmClient};
 use serde_json::{json, Value};
 
-use crate::json::{channel_attributes_json, op_err, op_ok, print_json, user_attributes_json};
+use crate::json::{
+    channel_attributes_json, op_err, op_ok, print_json, report, user_attributes_json,
+};
 use crate::{interrupted, session, Cli};
 
 /// Whose attributes.
@@ -34,85 +36,88 @@ pub enum AttrsTarget {
 
 /// User attribute operations. The writes stay logged in (printing events) until Ctrl-C,
 /// because user attributes end with the session; `--exit` logs out at once.
-#[derive(Debug, Subcommand)]
-pub enum UserAttrOp {
-    /// Replace the whole set (`setLocalUserAttributes`).
-    Set {
-        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
-        attributes: Vec<(String, String)>,
-        /// Log out right after the write (which ends the attributes too).
-        #[arg(long)]
-        exit: bool,
-    },
-    /// Add or update keys (`addOrUpdateLocalUserAttributes`).
-    Update {
-        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
-        attributes: Vec<(String, String)>,
-        /// Log out right after the write.
-        #[arg(long)]
-        exit: bool,
-    },
-    /// Delete keys (`deleteLocalUserAttributesByKeys`).
-    Delete {
-        #[arg(required = true, value_name = "KEY")]
-        keys: Vec<String>,
-        /// Log out right after the write.
-        #[arg(long)]
-        exit: bool,
-    },
-    /// Delete every key (`clearLocalUserAttributes`).
-    Clear {
-        /// Log out right after the write.
-        #[arg(long)]
-        exit: bool,
-    },
-    /// Print an online user's attributes, all or those with these keys.
-    Get {
-        /// The user id.
-        user: String,
-        #[arg(value_name = "KEY")]
-        keys: Vec<String>,
-    },
-}
+pub type UserAttrOp = AttrOp<Exit, UserGet>;
 
 /// Channel attribute operations: each prints its result and exits.
+pub type ChannelAttrOp = AttrOp<Notify, Keys>;
+
+/// The same five operations on a user's or a channel's attributes (§4.5, §4.6): `F` is the
+/// target's flag (`--exit` or `--notify`), `G` what `get` takes.
 #[derive(Debug, Subcommand)]
-pub enum ChannelAttrOp {
-    /// Replace the whole set (`setChannelAttributes`).
-    Set {
-        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
-        attributes: Vec<(String, String)>,
-        /// Send the members `AttributesUpdated` with the complete set.
-        #[arg(long)]
-        notify: bool,
-    },
-    /// Add or update keys (`addOrUpdateChannelAttributes`).
-    Update {
-        #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
-        attributes: Vec<(String, String)>,
-        /// Send the members `AttributesUpdated` with the complete set.
-        #[arg(long)]
-        notify: bool,
-    },
-    /// Delete keys (`deleteChannelAttributesByKeys`).
-    Delete {
-        #[arg(required = true, value_name = "KEY")]
-        keys: Vec<String>,
-        /// Send the members `AttributesUpdated` with the complete set.
-        #[arg(long)]
-        notify: bool,
-    },
-    /// Delete every key (`clearChannelAttributes`).
-    Clear {
-        /// Send the members `AttributesUpdated` with the complete set.
-        #[arg(long)]
-        notify: bool,
-    },
+pub enum AttrOp<F: Args, G: Args> {
+    /// Replace the whole set (`setLocalUserAttributes` / `setChannelAttributes`).
+    Set(Write<F>),
+    /// Add or update keys (`addOrUpdateLocalUserAttributes` /
+    /// `addOrUpdateChannelAttributes`).
+    Update(Write<F>),
+    /// Delete keys (`deleteLocalUserAttributesByKeys` / `deleteChannelAttributesByKeys`).
+    Delete(Delete<F>),
+    /// Delete every key (`clearLocalUserAttributes` / `clearChannelAttributes`).
+    Clear(F),
     /// Print the attributes, all or those with these keys.
-    Get {
-        #[arg(value_name = "KEY")]
-        keys: Vec<String>,
-    },
+    Get(G),
+}
+
+/// What `attrs user get` takes: an online user's id, and keys.
+#[derive(Debug, Args)]
+pub struct UserGet {
+    /// The user id.
+    user: String,
+    #[command(flatten)]
+    keys: Keys,
+}
+
+/// Keys to read (none: all of them).
+#[derive(Debug, Args)]
+pub struct Keys {
+    #[arg(value_name = "KEY")]
+    keys: Vec<String>,
+}
+
+impl Keys {
+    /// The read these keys ask for: `all` when none are named, else `some` of them.
+    fn read<T>(&self, all: impl FnOnce() -> T, some: impl FnOnce(&[&str]) -> T) -> T {
+        if self.keys.is_empty() {
+            all()
+        } else {
+            some(&keys(&self.keys))
+        }
+    }
+}
+
+/// The arguments of a write of `KEY=VALUE` pairs, user or channel alike; `F` is the flag of
+/// the target (`--exit` or `--notify`).
+#[derive(Debug, Args)]
+pub struct Write<F: Args> {
+    #[arg(required = true, value_name = "KEY=VALUE", value_parser = key_value)]
+    attributes: Vec<(String, String)>,
+    #[command(flatten)]
+    flag: F,
+}
+
+/// The arguments of a delete by keys; `F` as in [`Write`].
+#[derive(Debug, Args)]
+pub struct Delete<F: Args> {
+    #[arg(required = true, value_name = "KEY")]
+    keys: Vec<String>,
+    #[command(flatten)]
+    flag: F,
+}
+
+/// The flag of user attribute writes.
+#[derive(Debug, Args)]
+pub struct Exit {
+    /// Log out right after the write (which ends the attributes too).
+    #[arg(long)]
+    exit: bool,
+}
+
+/// The flag of channel attribute writes.
+#[derive(Debug, Args)]
+pub struct Notify {
+    /// Send the members `AttributesUpdated` with the complete set.
+    #[arg(long)]
+    notify: bool,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -136,16 +141,8 @@ fn channel_handle(
 /// Sends `text` to the channel and prints the result with `print`.
 async fn say(channel: &RtmChannel, text: &str, print: &dyn Fn(&Value)) -> bool {
     let fields = json!({ "channel_id": channel.channel_id().as_str(), "text": text });
-    match channel.send_message(Message::text(text)).await {
-        Ok(()) => {
-            print(&op_ok("send_channel_message", fields));
-            true
-        }
-        Err(e) => {
-            print(&op_err("send_channel_message", e.code(), &e, fields));
-            false
-        }
-    }
+    let sent = channel.send_message(Message::text(text)).await;
+    report(print, "send_channel_message", fields, sent, |()| json!({})) == ExitCode::SUCCESS
 }
 
 /// `rtm join CHANNEL [--say TEXT]... [--stdin]`.
@@ -192,10 +189,8 @@ pub async fn join(cli: &Cli, uid: &str, channel: &str, says: &[String], stdin: b
     )
     .await;
     if code == ExitCode::SUCCESS {
-        match channel.leave().await {
-            Ok(()) => log.print(&op_ok("leave", fields)),
-            Err(e) => log.print(&op_err("leave", e.code(), &e, fields)),
-        }
+        let left = channel.leave().await;
+        report(&print, "leave", fields, left, |()| json!({}));
     }
     log.logout(&client).await;
     code
@@ -245,11 +240,11 @@ pub async fn attrs(cli: &Cli, uid: &str, target: &AttrsTarget) -> ExitCode {
     // unless told to exit.
     let hold = match target {
         AttrsTarget::User { op } => match op {
-            UserAttrOp::Set { exit, .. }
-            | UserAttrOp::Update { exit, .. }
-            | UserAttrOp::Delete { exit, .. }
-            | UserAttrOp::Clear { exit } => !exit,
-            UserAttrOp::Get { .. } => false,
+            AttrOp::Set(Write { flag, .. })
+            | AttrOp::Update(Write { flag, .. })
+            | AttrOp::Delete(Delete { flag, .. })
+            | AttrOp::Clear(flag) => !flag.exit,
+            AttrOp::Get(_) => false,
         },
         AttrsTarget::Channel { .. } => false,
     };
@@ -291,58 +286,48 @@ fn keys(keys: &[String]) -> Vec<&str> {
 /// Runs one user-attribute operation and prints its result.
 async fn user_attrs(client: &RtmClient, op: &UserAttrOp, print: &dyn Fn(&Value)) -> ExitCode {
     let (name, result) = match op {
-        UserAttrOp::Get { user, keys: k } => {
+        AttrOp::Get(UserGet { user, keys: k }) => {
             let fields = json!({ "user_id": user });
-            let result = if k.is_empty() {
-                client.get_user_attributes(user).await
-            } else {
-                client.get_user_attributes_by_keys(user, &keys(k)).await
-            };
-            let code = match result {
-                Ok(attributes) => {
-                    let mut v = op_ok("get_user_attributes", fields);
-                    v["attributes"] = user_attributes_json(&attributes);
-                    print(&v);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    print(&op_err("get_user_attributes", e.code(), &e, fields));
-                    ExitCode::FAILURE
-                }
-            };
-            return code;
+            let result = k.read(
+                || client.get_user_attributes(user),
+                |k| client.get_user_attributes_by_keys(user, k),
+            );
+            let attributes = |a| json!({ "attributes": user_attributes_json(&a) });
+            return report(
+                print,
+                "get_user_attributes",
+                fields,
+                result.await,
+                attributes,
+            );
         }
-        UserAttrOp::Set { attributes, .. } => (
+        AttrOp::Set(Write { attributes, .. }) => (
             "set_local_user_attributes",
             client.set_local_user_attributes(map(attributes)).await,
         ),
-        UserAttrOp::Update { attributes, .. } => (
+        AttrOp::Update(Write { attributes, .. }) => (
             "add_or_update_local_user_attributes",
             client
                 .add_or_update_local_user_attributes(map(attributes))
                 .await,
         ),
-        UserAttrOp::Delete { keys: k, .. } => (
+        AttrOp::Delete(Delete { keys: k, .. }) => (
             "delete_local_user_attributes_by_keys",
             client.delete_local_user_attributes_by_keys(&keys(k)).await,
         ),
-        UserAttrOp::Clear { .. } => (
+        AttrOp::Clear(_) => (
             "clear_local_user_attributes",
             client.clear_local_user_attributes().await,
         ),
     };
-    match result {
-        Ok(()) => {
-            let attributes = client.local_user_attributes();
-            let fields = json!({ "attributes": user_attributes_json(&attributes) });
-            print(&op_ok(name, fields));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            print(&op_err(name, e.code(), &e, json!({})));
-            ExitCode::FAILURE
-        }
-    }
+    // A write prints the user's whole set as the server confirmed it.
+    report(
+        print,
+        name,
+        json!({}),
+        result,
+        |()| json!({ "attributes": user_attributes_json(&client.local_user_attributes()) }),
+    )
 }
 
 /// Runs one channel-attribute operation and prints its result.
@@ -353,64 +338,48 @@ async fn channel_attrs(
     print: &dyn Fn(&Value),
 ) -> ExitCode {
     let fields = json!({ "channel_id": channel.as_str() });
-    let options = |notify: bool| ChannelAttributeOptions {
-        enable_notification_to_channel_members: notify,
+    let options = |flag: &Notify| ChannelAttributeOptions {
+        enable_notification_to_channel_members: flag.notify,
     };
     let (name, result) = match op {
-        ChannelAttrOp::Get { keys: k } => {
-            let result = if k.is_empty() {
-                client.get_channel_attributes(channel).await
-            } else {
-                client
-                    .get_channel_attributes_by_keys(channel, &keys(k))
-                    .await
-            };
-            return match result {
-                Ok(attributes) => {
-                    let mut v = op_ok("get_channel_attributes", fields);
-                    v["attributes"] = channel_attributes_json(&attributes);
-                    print(&v);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    print(&op_err("get_channel_attributes", e.code(), &e, fields));
-                    ExitCode::FAILURE
-                }
-            };
+        AttrOp::Get(k) => {
+            let result = k.read(
+                || client.get_channel_attributes(channel),
+                |k| client.get_channel_attributes_by_keys(channel, k),
+            );
+            let attributes = |a| json!({ "attributes": channel_attributes_json(&a) });
+            return report(
+                print,
+                "get_channel_attributes",
+                fields,
+                result.await,
+                attributes,
+            );
         }
-        ChannelAttrOp::Set { attributes, notify } => (
+        AttrOp::Set(Write { attributes, flag }) => (
             "set_channel_attributes",
             client
-                .set_channel_attributes(channel, map(attributes), options(*notify))
+                .set_channel_attributes(channel, map(attributes), options(flag))
                 .await,
         ),
-        ChannelAttrOp::Update { attributes, notify } => (
+        AttrOp::Update(Write { attributes, flag }) => (
             "add_or_update_channel_attributes",
             client
-                .add_or_update_channel_attributes(channel, map(attributes), options(*notify))
+                .add_or_update_channel_attributes(channel, map(attributes), options(flag))
                 .await,
         ),
-        ChannelAttrOp::Delete { keys: k, notify } => (
+        AttrOp::Delete(Delete { keys: k, flag }) => (
             "delete_channel_attributes_by_keys",
             client
-                .delete_channel_attributes_by_keys(channel, &keys(k), options(*notify))
+                .delete_channel_attributes_by_keys(channel, &keys(k), options(flag))
                 .await,
         ),
-        ChannelAttrOp::Clear { notify } => (
+        AttrOp::Clear(flag) => (
             "clear_channel_attributes",
             client
-                .clear_channel_attributes(channel, options(*notify))
+                .clear_channel_attributes(channel, options(flag))
                 .await,
         ),
     };
-    match result {
-        Ok(()) => {
-            print(&op_ok(name, fields));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            print(&op_err(name, e.code(), &e, fields));
-            ExitCode::FAILURE
-        }
-    }
+    report(print, name, fields, result, |()| json!({}))
 }

@@ -5,6 +5,7 @@
 use rtm_proto::{ChannelEvent, LocalInvitationEvent, RemoteInvitationEvent};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::process::ExitCode;
 
 use base64::Engine;
 use rtm_proto::attributes::ChannelAttribute;
@@ -17,6 +18,53 @@ pub fn print_json(v: &Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{v}");
     let _ = out.flush();
+}
+
+/// An error a call can end with: its description and its documented code (§8).
+pub trait Coded: std::fmt::Display {
+    fn code(&self) -> u32;
+}
+
+macro_rules! coded {
+    ($($family:ty),* $(,)?) => {
+        $(impl Coded for $family {
+            fn code(&self) -> u32 {
+                <$family>::code(*self)
+            }
+        })*
+    };
+}
+
+coded!(
+    rtm_proto::errors::AttributeOperationError,
+    rtm_proto::errors::ChannelMessageError,
+    rtm_proto::errors::InvitationApiCallError,
+    rtm_proto::errors::LeaveChannelError,
+);
+
+/// Prints the result of the call `op` as one JSON line with `print`: on success
+/// `{"op", "code": 0, ...fields}` plus what `details` makes of the value, on failure the
+/// error's code and description with `fields`. Returns the exit status that result means, so
+/// every command reports its calls the same way.
+pub fn report<T, E: Coded>(
+    print: &dyn Fn(&Value),
+    op: &str,
+    fields: Value,
+    result: Result<T, E>,
+    details: impl FnOnce(T) -> Value,
+) -> ExitCode {
+    match result {
+        Ok(value) => {
+            let mut v = op_ok(op, fields);
+            merge(&mut v, details(value));
+            print(&v);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            print(&op_err(op, e.code(), &e, fields));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `{"op": op, "code": 0, ...fields}`.
