@@ -15,6 +15,11 @@ use crate::wire::PeerMessageOutcome;
 use super::{Event, TransportId};
 
 /// Client settings. `Default` gives the timers of §2.5 and §9.3.
+///
+/// Not `#[non_exhaustive]`, on purpose: embedders set what they need with struct-update
+/// syntax (`{ field, ..Default::default() }`), which a new setting (always added with a
+/// default) does not break, whereas `#[non_exhaustive]` would forbid that syntax outside
+/// this crate.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The app id to log in with (§1.2).

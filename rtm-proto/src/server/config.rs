@@ -5,6 +5,11 @@ use core::time::Duration;
 use crate::ratelimit::Rate;
 
 /// Server settings. `Default` gives app-id-only mode with the timers of §2.4 and §9.4.
+///
+/// Not `#[non_exhaustive]`, on purpose: embedders set what they need with struct-update
+/// syntax (`{ field, ..Default::default() }`), which a new setting (always added with a
+/// default) does not break, whereas `#[non_exhaustive]` would forbid that syntax outside
+/// this crate.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The app id clients must present (§1.2).
