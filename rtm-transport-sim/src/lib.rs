@@ -26,13 +26,14 @@
 //! * `invitations`: call invitations — the workload (callers, callees that answer, ignore
 //!   or are offline, cancels) and the invariants (§10 event sequences, causality, the
 //!   caller/callee agreement table, terminal within 60 s + a bound).
+//! * [`runner`]: many seeds on several threads with a time budget (swarm testing: the fault
+//!   and workload rates themselves are drawn from each seed).
 //!
 //! Set `RTM_SIM_DUMP=1` to print the server's whole state (its `Debug`) to stderr at the
 //! first violation, for triage.
-//! * [`runner`]: many seeds on several threads with a time budget (swarm testing: the fault
-//!   and workload rates themselves are drawn from each seed).
-//! * [`fuzz_targets`]: the bodies of the cargo-fuzz targets in `fuzz/`, shared with the
-//!   stable corpus-replay test.
+//!
+//! The cargo-fuzz targets in `fuzz/` (one of which runs this simulator on fuzz bytes) keep
+//! their bodies next to them, in `fuzz/targets/` (`rtm-fuzz-targets`).
 //!
 //! ## Model rules worth knowing
 //!
@@ -61,7 +62,6 @@
 mod channels;
 pub mod config;
 pub mod entropy;
-pub mod fuzz_targets;
 mod invitations;
 pub mod model;
 pub mod net;

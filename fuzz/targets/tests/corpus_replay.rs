@@ -5,12 +5,12 @@
 
 use std::path::PathBuf;
 
+use rtm_fuzz_targets::{self as fuzz_targets, Input};
 use rtm_proto::wire::{ClientFrame, ServerFrame};
-use rtm_transport_sim::fuzz_targets::{self, Input};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
+        .join("../corpus")
         .join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus directory {} missing: {e}", dir.display()))
