@@ -12,8 +12,12 @@
 //! After every server step the number of channels is compared with the server's count, and
 //! every answer (`joined` epoch and cseq, `members`, `member_counts`, `user_attributes`,
 //! `channel_attributes`, attribute write verdicts, `attributes_updated`) with the model.
-//! Attribute writes are modelled independently of `rtm_proto::attributes`
-//! ([`crate::model::attr_apply`]).
+//! What the server decided is observed, not re-derived: the `cseq` a member starts after
+//! ([`rtm_proto::server::Observer::member_since`]), what a rejoin or a catch-up replays
+//! (`replay_after`), and the stores after a write (`user_attributes`,
+//! `channel_attributes`, which must be what the core's own rule, [`attributes::apply`],
+//! makes of the model's store). The model checks the outcomes: who was owed which message
+//! and got it, and that answers and events agree with what the server held.
 //!
 //! ## Stints: "stayed joined throughout"
 //!
@@ -69,7 +73,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use rtm_proto::attributes::{AttrOp, ChannelAttribute};
+use rtm_proto::attributes::{self, AttrOp, ChannelAttribute, MAX_CHANNEL_BYTES, MAX_USER_BYTES};
 use rtm_proto::client::{ChannelAttributeOptions, Response};
 use rtm_proto::server::ServerConfig;
 use rtm_proto::wire::{ClientFrame, ServerFrame};
@@ -81,20 +85,13 @@ use rtm_proto::{
 };
 
 use crate::config::Action;
-use crate::model::{
-    attr_apply, attrs_hash, select, Accept, CDelivery, CMsgRec, LagRec, Recipient, REPLAY_MAX,
-    REPLAY_WINDOW_MS,
-};
+use crate::model::{attrs_hash, Accept, CDelivery, CMsgRec, LagRec, Recipient};
 use crate::sim::{body_shape, make_body, parse_body, Pend, Sim, StepReq, UNIX_ORIGIN_MS};
 
 /// Most channel messages one run may send (bounds the model).
 const MAX_CMSGS: usize = 100_000;
 /// Attribute keys the workload uses (more than 32, so that adds can overflow).
 const KEYS: u64 = 40;
-/// User attributes total (§4.5).
-const USER_LIMIT: usize = 16 * 1024;
-/// Channel attributes total (§4.6).
-const CHANNEL_LIMIT: usize = 32 * 1024;
 
 fn ts(ms: u64) -> Timestamp {
     Timestamp::from_millis(ms)
@@ -380,18 +377,26 @@ impl Sim {
                 keys,
                 ..
             } => {
-                let model = attr_apply(
-                    &self.users[r.user].attrs,
+                let mut next = self.users[r.user].attrs.clone();
+                let model = attributes::apply(
+                    &mut next,
                     op,
-                    &attributes,
+                    attributes,
                     &keys,
-                    USER_LIMIT,
-                    |v| v.to_string(),
+                    MAX_USER_BYTES,
+                    |v| v,
                     |k, v| k.len() + v.len(),
-                );
+                )
+                .map(|()| next);
                 let got = verdict(&Some(answer.clone()));
                 match (model, got) {
                     (Ok(next), Some(Ok(()))) => {
+                        let held = self.server.observe().user_attributes(&who).cloned();
+                        if held.as_ref() != Some(&next) {
+                            self.violation(format!(
+                                "after {who}'s user attribute {op:?} the server holds {held:?}; the write makes {next:?}"
+                            ));
+                        }
                         self.users[r.user].attrs = next;
                         self.users[r.user].record_attrs(self.now, true);
                         self.stats.user_attr_writes += 1;
@@ -409,7 +414,7 @@ impl Sim {
                 let online = self.users[t].session.is_some();
                 match answer {
                     ServerFrame::Reply(Reply::UserAttributes { attributes, .. }) if online => {
-                        let want = select(&self.users[t].attrs, keys.as_deref());
+                        let want = attributes::select(&self.users[t].attrs, keys.as_deref());
                         if attributes != want {
                             self.violation(format!(
                                 "server says {user}'s attributes are {attributes:?}; the model has {want:?}"
@@ -441,7 +446,7 @@ impl Sim {
                 };
                 match answer {
                     ServerFrame::Reply(Reply::ChannelAttributes { attributes, .. }) => {
-                        let want = select(&self.chans[c].attrs, keys.as_deref());
+                        let want = attributes::select(&self.chans[c].attrs, keys.as_deref());
                         if attributes != want {
                             self.violation(format!(
                                 "server says {channel}'s attributes are {attributes:?}; the model has {want:?}"
@@ -513,13 +518,15 @@ impl Sim {
         if !ch.members.remove(&u) {
             return;
         }
-        ch.joined_at.remove(&u);
         ch.record(&mut self.hist_seq, now, u, false);
         self.maybe_empty(c);
     }
 
     /// `u`'s server session `old` ended: it left every channel and lost its attributes.
     pub(crate) fn session_ended(&mut self, u: usize, old: &crate::model::SessModel) {
+        if self.users[u].ended_sids.len() < 100_000 {
+            self.users[u].ended_sids.insert(old.sid.clone());
+        }
         for c in 0..self.chans.len() {
             self.remove_member(c, u);
         }
@@ -541,7 +548,6 @@ impl Sim {
     pub(crate) fn channels_crash(&mut self) {
         for c in 0..self.chans.len() {
             self.chans[c].members.clear();
-            self.chans[c].joined_at.clear();
             if self.chans[c].exists {
                 self.forget_channel(c);
             }
@@ -583,53 +589,50 @@ impl Sim {
             }
             Some(_) => {}
         }
-        // The last message before the membership began: the latest for a new member, the
-        // one of its join for a resent join (later ones may still wait in its stream).
-        let ch = &mut self.chans[c];
-        let latest = ch.accepted.len() as u64;
-        let since = ch.joined_at.get(&user).copied();
-        let want = since.unwrap_or(latest);
-        if cseq != want {
-            let id = ch.id.clone();
+        // The last message before the membership began, as the server keeps it (the latest
+        // for a new member, the one of its first join for a resend): the answer must say it,
+        // and it cannot be a message the model never saw accepted.
+        let id = self.chans[c].id.clone();
+        let uid = self.users[user].id.clone();
+        let since = self.server.observe().member_since(&uid, &id);
+        let latest = self.chans[c].accepted.len() as u64;
+        if since != Some(cseq) || cseq > latest {
             self.violation(format!(
-                "server answered a join of {id} with cseq {cseq}; the model wants {want} (latest {latest}, member since {since:?})"
+                "server answered a join of {id} with cseq {cseq}; it holds the member since {since:?} (latest accepted {latest})"
             ));
             return;
         }
-        ch.joined_at.entry(user).or_insert(latest);
+        let ch = &mut self.chans[c];
         if ch.members.insert(user) {
             ch.gc_deadline = None;
             ch.record(&mut self.hist_seq, now, user, true);
         }
-        // §2.6: a rejoin of the same instance replays the newer messages of the last 30 s
-        // (at most 32). The server must replay nothing else.
-        let n = self.chans[c].accepted.len();
-        let window: Vec<(usize, u64)> = match resume {
+        // §2.6: a rejoin of the same instance replays what the server's history holds after
+        // the cursor (pushed now, or later if the stream's send window is full). It must
+        // push nothing else, and the model owes all of it to the new stint.
+        let held: Vec<u64> = match resume {
             Some(cursor) if self.chans[c].epoch == Some(cursor.epoch) => {
-                (n.saturating_sub(REPLAY_MAX)..n)
-                    .filter(|&i| {
-                        let at = self.chans[c].accepted[i].1;
-                        i as u64 + 1 > cursor.cseq && now.saturating_sub(at) <= REPLAY_WINDOW_MS
-                    })
-                    .map(|i| (self.chans[c].accepted[i].0, i as u64 + 1))
-                    .collect()
+                self.server.observe().replay_after(&id, cursor.cseq, &uid)
             }
             _ => Vec::new(),
         };
-        if let Some(&bad) = replayed
+        let accepted = &self.chans[c].accepted;
+        let window: Vec<(usize, u64)> = held
             .iter()
-            .find(|&&q| !window.iter().any(|&(_, s)| s == q))
-        {
-            let id = self.chans[c].id.clone();
+            .filter_map(|&q| accepted.get(q as usize - 1).map(|&(m, _)| (m, q)))
+            .collect();
+        let stray = replayed
+            .iter()
+            .find(|&&q| !window.iter().any(|&(_, s)| s == q));
+        if window.len() != held.len() || stray.is_some() {
             self.violation(format!(
-                "server replayed cseq {bad} of {id} to {}, outside the §2.6 replay (resume {resume:?}, expected {:?})",
+                "server replayed cseqs {replayed:?} of {id} to {}; its history after the cursor holds {held:?}, of which the model accepted {:?} (resume {resume:?})",
                 self.node_name(node),
                 window.iter().map(|w| w.1).collect::<Vec<_>>()
             ));
             return;
         }
         // A stint starts if the client still has the channel (it may have left already).
-        let id = self.chans[c].id.clone();
         self.clients[node].ext.rejoin_due.remove(&c);
         let has = self.clients[node].client.joined_channels().contains(&id);
         if !has {
@@ -836,22 +839,32 @@ impl Sim {
         let who = self.users[r.user].id.clone();
         let writer = who.clone();
         let at = UNIX_ORIGIN_MS + self.now;
-        let model = attr_apply(
-            &self.chans[c].attrs,
+        let mut next = self.chans[c].attrs.clone();
+        let model = attributes::apply(
+            &mut next,
             op,
-            attributes,
+            attributes.clone(),
             keys,
-            CHANNEL_LIMIT,
-            |v| ChannelAttribute {
-                value: v.to_string(),
+            MAX_CHANNEL_BYTES,
+            |value| ChannelAttribute {
+                value,
                 last_update_user_id: writer.clone(),
                 last_update_ts: at,
             },
             |k, v| k.len() + v.value.len(),
-        );
+        )
+        .map(|()| next);
         let got = verdict(&Some(answer.clone()));
         let ok = match (model, got) {
             (Ok(next), Some(Ok(()))) => {
+                let id = &self.chans[c].id;
+                // A channel the server no longer holds has no attributes.
+                let held = self.server.observe().channel_attributes(id).cloned();
+                if held.clone().unwrap_or_default() != next {
+                    self.violation(format!(
+                        "after {who}'s channel attribute {op:?} on {id} the server holds {held:?}; the write makes {next:?}"
+                    ));
+                }
                 if !self.chans[c].exists {
                     self.create_instance(c);
                 }
@@ -1321,7 +1334,7 @@ impl Sim {
                     // in a healed network it must also be the latest one then (the grace
                     // period may still end in between: compare with what held since).
                     if probe {
-                        let want = select(&ch.attrs, keys.as_deref());
+                        let want = attributes::select(&ch.attrs, keys.as_deref());
                         if ch.held_between(issued, self.now, keys.as_deref(), &map) == Some(false) {
                             self.violation(format!(
                                 "{name}: getChannelAttributes of {} in a healed network says {map:?}; the server holds {want:?}",
@@ -1366,7 +1379,7 @@ impl Sim {
                         .copied()
                         .find(|&n| self.clients[n].target_in);
                     let want = owner.map(|n| {
-                        select(
+                        attributes::select(
                             self.clients[n].client.local_user_attributes(),
                             keys.as_deref(),
                         )
@@ -2073,16 +2086,12 @@ impl Sim {
             if !running {
                 continue;
             }
-            let n = self.chans[c].accepted.len();
-            let now = self.now;
-            let window: BTreeSet<u64> = (n.saturating_sub(REPLAY_MAX)..n)
-                .filter(|&i| {
-                    let (m, at) = self.chans[c].accepted[i];
-                    i as u64 + 1 >= lag.first
-                        && now.saturating_sub(at) <= REPLAY_WINDOW_MS
-                        && self.cmsgs[m].from_user != u
-                })
-                .map(|i| i as u64 + 1)
+            // What the catch-up pushed: the server's history from the first held-back one.
+            let window: BTreeSet<u64> = self
+                .server
+                .observe()
+                .replay_after(&self.chans[c].id, lag.first - 1, &self.users[u].id)
+                .into_iter()
                 .collect();
             self.stats.channel_catch_ups += 1;
             self.resolve_lag(c, lag, &window);

@@ -62,7 +62,11 @@ impl Sim {
     pub(crate) fn invite_reaches_server(&mut self, caller: usize, number: u64) {
         if let Some(&i) = self.inv_index.get(&(caller, number)) {
             let at = (self.now, self.crashes);
-            let sid = self.users[caller].session.as_ref().map(|s| s.sid.clone());
+            let sid = self
+                .server
+                .observe()
+                .session_id(&self.users[caller].id)
+                .map(str::to_owned);
             let rec = &mut self.invs[i];
             match rec.rx_last {
                 Some((_, crash)) if crash == self.crashes && rec.rx_sid != sid => {

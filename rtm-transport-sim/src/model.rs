@@ -129,6 +129,9 @@ pub struct UserRec {
     pub kicked_sids: std::collections::BTreeSet<String>,
     /// Session ids of this user that the current server incarnation banned.
     pub banned_sids: std::collections::BTreeSet<String>,
+    /// Session ids of this user that the current server incarnation ended for any reason:
+    /// a login the server answers with one of them must not be taken as a new session.
+    pub ended_sids: std::collections::BTreeSet<String>,
     pub truth: VecDeque<TruthEntry>,
     /// Messages to this user the server may still hold (accepted, and neither acknowledged
     /// — `Received` — nor refused — `Unreachable`): an upper bound on what can land in its
@@ -162,6 +165,7 @@ impl UserRec {
             session: None,
             kicked_sids: Default::default(),
             banned_sids: Default::default(),
+            ended_sids: Default::default(),
             truth,
             backlog: 0,
             overflow_epoch: 0,
@@ -202,7 +206,7 @@ impl UserRec {
             };
             let same = match (v, answer) {
                 (None, None) => true,
-                (Some(m), Some(a)) => &select(m, keys) == a,
+                (Some(m), Some(a)) => &rtm_proto::attributes::select(m, keys) == a,
                 _ => false,
             };
             if *at <= to && end >= from && same {
@@ -334,10 +338,6 @@ pub const ATTR_HISTORY: usize = 4096;
 pub const ATTR_MAPS: usize = 64;
 /// User-attribute versions kept per user.
 pub const USER_ATTR_HISTORY: usize = 32;
-/// §2.6: the replay after a rejoin covers the last 30 s … (the core's constant)
-pub const REPLAY_WINDOW_MS: u64 = rtm_proto::limits::REPLAY_WINDOW.as_millis() as u64;
-/// … and at most 32 messages per channel.
-pub const REPLAY_MAX: usize = rtm_proto::limits::REPLAY_MAX;
 
 /// One change of a channel's membership on the server.
 #[derive(Debug, Clone, Copy)]
@@ -373,9 +373,6 @@ pub struct ChanModel {
     /// The server's name for the current instance, learned from `joined`.
     pub epoch: Option<u64>,
     pub members: std::collections::BTreeSet<usize>,
-    /// Each member's `cseq` of the last message before its membership began: what the
-    /// server answers a resent `join`.
-    pub joined_at: std::collections::BTreeMap<usize, u64>,
     pub attrs: std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
     /// Empty with attributes: forgotten at this time (the grace period, §4.6).
     pub gc_deadline: Option<u64>,
@@ -417,7 +414,6 @@ impl ChanModel {
             instance: 0,
             epoch: None,
             members: Default::default(),
-            joined_at: Default::default(),
             attrs: Default::default(),
             gc_deadline: None,
             accepted: Vec::new(),
@@ -519,7 +515,7 @@ impl ChanModel {
             }
             let same = match (&v.map, keys) {
                 (_, None) => v.hash == attrs_hash(answer),
-                (Some(m), Some(keys)) => &select(m, Some(keys)) == answer,
+                (Some(m), Some(keys)) => &rtm_proto::attributes::select(m, Some(keys)) == answer,
                 (None, Some(_)) => return None,
             };
             if same {
@@ -528,84 +524,6 @@ impl ChanModel {
         }
         Some(false)
     }
-}
-
-/// The entries of `map` named by `keys`, or all of it.
-pub fn select<V: Clone>(
-    map: &std::collections::BTreeMap<String, V>,
-    keys: Option<&[String]>,
-) -> std::collections::BTreeMap<String, V> {
-    match keys {
-        None => map.clone(),
-        Some(keys) => keys
-            .iter()
-            .filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone())))
-            .collect(),
-    }
-}
-
-/// Attribute writes, modelled independently of `rtm_proto::attributes` (§4.5, §4.6): the
-/// store after `op`, or the error the server must answer. All or nothing.
-pub fn attr_apply<V: Clone>(
-    store: &std::collections::BTreeMap<String, V>,
-    op: rtm_proto::attributes::AttrOp,
-    attrs: &std::collections::BTreeMap<String, String>,
-    keys: &[String],
-    limit: usize,
-    make: impl Fn(&str) -> V,
-    size: impl Fn(&str, &V) -> usize,
-) -> Result<std::collections::BTreeMap<String, V>, rtm_proto::AttributeOperationError> {
-    use rtm_proto::attributes::AttrOp;
-    use rtm_proto::AttributeOperationError as E;
-    let key_ok =
-        |k: &str| !k.is_empty() && k.len() <= 32 && k.bytes().all(|b| b.is_ascii_graphic());
-    match op {
-        AttrOp::Set | AttrOp::AddOrUpdate => {
-            if op == AttrOp::AddOrUpdate && attrs.is_empty() {
-                return Err(E::InvalidArgument);
-            }
-            for (k, v) in attrs {
-                if !key_ok(k) || v.is_empty() {
-                    return Err(E::InvalidArgument);
-                }
-                if v.len() > 8 * 1024 {
-                    return Err(E::SizeOverflow);
-                }
-            }
-            let total: usize = attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
-            if attrs.len() > 32 || total > limit {
-                return Err(E::SizeOverflow);
-            }
-        }
-        AttrOp::Delete => {
-            if keys.is_empty() || keys.len() > 128 || !keys.iter().all(|k| key_ok(k)) {
-                return Err(E::InvalidArgument);
-            }
-        }
-        AttrOp::Clear => {}
-    }
-    let mut next = match op {
-        AttrOp::Set | AttrOp::Clear => std::collections::BTreeMap::new(),
-        AttrOp::AddOrUpdate | AttrOp::Delete => store.clone(),
-    };
-    match op {
-        AttrOp::Set | AttrOp::AddOrUpdate => {
-            for (k, v) in attrs {
-                next.insert(k.clone(), make(v));
-            }
-        }
-        AttrOp::Delete => {
-            for k in keys {
-                next.remove(k);
-            }
-        }
-        AttrOp::Clear => {}
-    }
-    let total: usize = next.iter().map(|(k, v)| size(k, v)).sum();
-    if next.len() > 32 || total > limit {
-        return Err(E::SizeOverflow);
-    }
-    Ok(next)
 }
 
 /// A server's acceptance of a channel message.

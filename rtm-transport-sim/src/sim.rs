@@ -38,8 +38,6 @@ const MAX_OUTPUTS_PER_STEP: usize = 50_000;
 const MAX_SAME_INSTANT_TICKS: u32 = 3;
 /// Period of the full sweeps (liveness reference, presence truth, convergence).
 const SWEEP_MS: u64 = 1_000;
-/// How long a logged-out client may keep draining its link (the core's `LOGOUT_DRAIN`).
-const LOGOUT_DRAIN_MS: u64 = rtm_proto::client::LOGOUT_DRAIN.as_millis() as u64;
 /// Most messages one run may send (bounds the model).
 const MAX_MESSAGES: usize = 400_000;
 
@@ -1311,12 +1309,7 @@ impl Sim {
                 }
                 let ty = frame_type(&frame);
                 if ty == b"login_ok" {
-                    match ServerFrame::decode(&frame) {
-                        Ok(ServerFrame::Reply(Reply::LoginOk {
-                            session, resumed, ..
-                        })) => self.on_login_ok(conn.0, session, resumed),
-                        _ => self.violation("server sent a login_ok that does not decode".into()),
-                    }
+                    self.on_login_ok(conn.0);
                 } else if ty == b"kicked" {
                     if let Ok(ServerFrame::Notice(Notice::Kicked { reason })) =
                         ServerFrame::decode(&frame)
@@ -1348,7 +1341,10 @@ impl Sim {
         }
     }
 
-    fn on_login_ok(&mut self, conn: u64, sid: String, resumed: bool) {
+    /// The server accepted a login on `conn`. Which session it is (the one the model
+    /// holds, resumed, or a new one replacing it) is observed from the server, not read
+    /// from the frame.
+    fn on_login_ok(&mut self, conn: u64) {
         let login = self
             .conns
             .get(&conn)
@@ -1363,8 +1359,18 @@ impl Sim {
         self.conns.get_mut(&conn).expect("present").bound = Some(u);
         self.affect(u);
         let now = self.now;
+        let Some(sid) = self.server.observe().session_id(&self.users[u].id) else {
+            let id = self.users[u].id.clone();
+            self.violation(format!(
+                "server accepted a login of {id} and holds no session"
+            ));
+            return;
+        };
+        let sid = sid.to_owned();
         let user = &mut self.users[u];
-        if resumed {
+        let resumed = user.session.as_ref().is_some_and(|s| s.sid == sid);
+        let ended = user.ended_sids.contains(&sid);
+        if resumed || ended {
             match &mut user.session {
                 Some(s) if s.sid == sid => {
                     s.last_rx = now;
@@ -1989,10 +1995,10 @@ impl Sim {
             return;
         }
         // After `logout` the client drains its link (the server's answers to what it sent
-        // before still arrive) for at most LOGOUT_DRAIN_MS; otherwise a DISCONNECTED or
+        // before still arrive) for at most the core's LOGOUT_DRAIN; otherwise a DISCONNECTED or
         // ABORTED client holds no transport.
-        let draining =
-            n.state == State::Disconnected && self.now <= n.disconnected_at + LOGOUT_DRAIN_MS;
+        let draining = n.state == State::Disconnected
+            && self.now <= n.disconnected_at + rtm_proto::client::LOGOUT_DRAIN.as_millis() as u64;
         if matches!(n.state, State::Disconnected | State::Aborted)
             && n.open_transports != 0
             && !draining

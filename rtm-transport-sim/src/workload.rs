@@ -643,6 +643,7 @@ impl Sim {
             self.users[u].session = None;
             self.users[u].kicked_sids.clear();
             self.users[u].banned_sids.clear();
+            self.users[u].ended_sids.clear();
             self.update_truth(u);
         }
         self.channels_crash();
