@@ -3,15 +3,17 @@
 //!
 //! ## The model
 //!
-//! The server's channel state is not visible through its API, so the simulator keeps its
-//! own copy, updated from the requests the server handles and the answer it gives in the
-//! same step ([`Sim::watch_request`], [`Sim::capture_answer`], [`Sim::finish_step_req`]):
-//! membership, the messages each channel *instance* accepted (in `cseq` order), the
-//! attribute store and its grace period, each session's user attributes. A session that
-//! ends (logout, 30 s of silence, a newer login, a ban, a crash) leaves every channel.
-//! After every server step the number of channels is compared with the server's count, and
-//! every answer (`joined` epoch and cseq, `members`, `member_counts`, `user_attributes`,
-//! `channel_attributes`, attribute write verdicts, `attributes_updated`) with the model.
+//! The model keeps what the checks need over time, updated from the requests the server
+//! handles and the answer it gives in the same step ([`Sim::watch_request`],
+//! [`Sim::capture_answer`], [`Sim::finish_step_req`]): membership (and its history, for
+//! the events), the messages each channel *instance* accepted (in `cseq` order) and who is
+//! owed them, the attribute store's versions and its grace period, each session's user
+//! attributes. A session that ends (logout, 30 s of silence, a newer login, a ban, a crash)
+//! leaves every channel. After every server step the number of channels is compared with
+//! the server's count; at every full sweep each channel's members and epoch with the
+//! server's ([`rtm_proto::server::Observer`]); and every answer (`joined` epoch and cseq,
+//! `members`, `member_counts`, `user_attributes`, `channel_attributes`, attribute write
+//! verdicts, `attributes_updated`) with the model.
 //! What the server decided is observed, not re-derived: the `cseq` a member starts after
 //! ([`rtm_proto::server::Observer::member_since`]), what a rejoin or a catch-up replays
 //! (`replay_after`), and the stores after a write (`user_attributes`,
@@ -40,7 +42,7 @@
 //! that channel's later ones, until a catch-up once the member acknowledges: the server
 //! then pushes the history from the first held-back message, within §2.6's window (the
 //! last 32, at most 30 s old); older ones are lost. The model reads the server's lag
-//! ([`rtm_proto::Server::channel_lag`]) after every step: a message accepted while the
+//! ([`rtm_proto::server::Observer::channel_lag`]) after every step: a message accepted while the
 //! server reports the member lagging is a *lagged* recipient (the lag must start at the
 //! first message held back, and hold until it goes away); when the lag goes away while the
 //! stint runs (a catch-up after an ack, or a rejoin with a cursor, whose replay covers it)
@@ -1951,6 +1953,40 @@ impl Sim {
         if self.clients[node].client.joined_channels().is_empty() && self.work.chance(0.7) {
             let c = self.random_chan();
             self.do_join(node, c);
+        }
+    }
+
+    /// At every full sweep (a divergence persists, so once a simulated second is enough and
+    /// keeps the per-step cost down): the members and the instance (epoch) of every channel
+    /// the server holds are the model's.
+    pub(crate) fn check_channel_members(&mut self) {
+        for c in 0..self.chans.len() {
+            let ch = &self.chans[c];
+            let observe = self.server.observe();
+            let held = observe.channel_members(&ch.id);
+            let same = match held {
+                None => ch.members.is_empty(),
+                Some(m) => {
+                    m.len() == ch.members.len()
+                        && ch.members.iter().all(|&u| m.contains(&self.users[u].id))
+                }
+            };
+            let epoch = observe.channel_epoch(&ch.id);
+            if !same {
+                let m: Vec<&UserId> = ch.members.iter().map(|&u| &self.users[u].id).collect();
+                self.violation(format!(
+                    "server's members of {} are {held:?}; the model has {m:?}",
+                    ch.id
+                ));
+                return;
+            }
+            if ch.exists && ch.epoch.is_some() && epoch != ch.epoch {
+                self.violation(format!(
+                    "server's instance of {} has epoch {epoch:?}; the model's has {:?}",
+                    ch.id, ch.epoch
+                ));
+                return;
+            }
         }
     }
 

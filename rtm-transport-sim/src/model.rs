@@ -548,7 +548,7 @@ pub struct Recipient {
     /// detached, the push waited behind the send window, or a full stream held it back).
     pub pushed: bool,
     /// The server held it back because the member's stream was full (it lagged in the
-    /// channel, [`rtm_proto::Server::channel_lag`]): a catch-up carries it if it is still in
+    /// channel, [`rtm_proto::server::Observer::channel_lag`]): a catch-up carries it if it is still in
     /// the replay window then.
     pub lagged: bool,
     /// Held back and outside the window (the last 32, at most 30 s old) when the lag was

@@ -3,11 +3,13 @@
 //!
 //! Nodes are the real [`rtm_proto::Server`] (node 0) and the real [`rtm_proto::Client`]s
 //! (nodes 1..), driven only through `handle_input` / `poll_output` / `poll_timeout` and the
-//! client's command methods. The simulator observes frames on the wire (it peeks the
-//! `"type"` and decodes only `login`, `logout`, `login_ok`, `kicked`, the channel,
-//! attribute and `invite` requests the server handles, the answers it gives them in the
-//! same step, and automatic rejoins) and the events the clients emit, and keeps a reference
-//! model ([`crate::model`]) to check them against.
+//! client's command methods. What the server decided (its sessions, channel members,
+//! epochs and attributes, where a member starts, what it replays) is read through its
+//! read-only view ([`rtm_proto::server::Observer`]), never re-derived. Frames on the wire
+//! are decoded only where they are the outcome being checked: the requests the server
+//! handles and the answers and pushes their senders and members got in that step, the
+//! `login_ok` a client got (its session), `kicked`, and the frames peeked by `"type"`. The
+//! events the clients emit are checked against a reference model ([`crate::model`]).
 
 use rtm_proto::ChannelEvent;
 use std::cmp::Ordering;
@@ -2040,11 +2042,13 @@ impl Sim {
                 stats.offline_messages, self.server_cfg.offline_per_user
             ));
         }
+        let full_sweep = self.affected.is_none();
         match self.affected.take() {
             None => {
                 for u in 0..self.users.len() {
                     self.update_truth(u);
                     self.check_session(u);
+                    self.check_held_session(u);
                 }
             }
             Some(mut v) => {
@@ -2053,6 +2057,7 @@ impl Sim {
                 for &u in &v {
                     self.update_truth(u);
                     self.check_session(u);
+                    self.check_held_session(u);
                 }
                 v.clear();
                 self.affected = Some(v);
@@ -2063,6 +2068,9 @@ impl Sim {
         }
         if self.step_tick {
             self.channel_gc();
+        }
+        if full_sweep {
+            self.check_channel_members();
         }
         let model = self.chans.iter().filter(|c| c.exists).count();
         if stats.channels != model {
@@ -2146,6 +2154,28 @@ impl Sim {
                     ));
                 }
             }
+        }
+    }
+
+    /// The session the server holds for `u` is the one the model follows (same id), and
+    /// holds the attributes the model's writes left (§4.5).
+    fn check_held_session(&mut self, u: usize) {
+        let Some(s) = self.users[u].session.as_ref().filter(|_| self.server_up) else {
+            return;
+        };
+        let id = &self.users[u].id;
+        let observe = self.server.observe();
+        let (sid, attrs) = (observe.session_id(id), observe.user_attributes(id));
+        if sid != Some(s.sid.as_str()) {
+            self.violation(format!(
+                "server holds session {sid:?} for {id}; the model follows {}",
+                s.sid
+            ));
+        } else if attrs != Some(&self.users[u].attrs) {
+            self.violation(format!(
+                "server holds user attributes {attrs:?} for {id}; the model has {:?}",
+                self.users[u].attrs
+            ));
         }
     }
 
