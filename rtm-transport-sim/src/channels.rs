@@ -76,7 +76,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use rtm_proto::attributes::{self, AttrOp, ChannelAttribute, MAX_CHANNEL_BYTES, MAX_USER_BYTES};
-use rtm_proto::client::{ChannelAttributeOptions, Response};
+use rtm_proto::client::{ChannelAttributeOptions, RequestId, Response};
 use rtm_proto::server::ServerConfig;
 use rtm_proto::wire::{ClientFrame, ServerFrame};
 use rtm_proto::wire::{Push, Reply};
@@ -89,6 +89,7 @@ use rtm_proto::{
 use crate::config::Action;
 use crate::model::{attrs_hash, Accept, CDelivery, CMsgRec, LagRec, Recipient};
 use crate::sim::{body_shape, make_body, parse_body, Pend, Sim, StepReq, UNIX_ORIGIN_MS};
+use crate::workload::misuse_verdict;
 
 /// Most channel messages one run may send (bounds the model).
 const MAX_CMSGS: usize = 100_000;
@@ -1653,16 +1654,12 @@ impl Sim {
                 opts.enable_notification_to_channel_members
             ),
         );
-        match r {
-            Ok(rid) => self.track(node, rid.0, Pend::ChannelAttrWrite),
-            Err(AttributeOperationError::NotLoggedIn) if !self.logged_in_now(node) => {}
-            Err(AttributeOperationError::TooOften | AttributeOperationError::SizeOverflow) => {}
-            Err(e) => self.unexpected(node, "channel attribute write", format!("{e:?}")),
-        }
+        self.attr_write_issued(node, "channel attribute write", r, Pend::ChannelAttrWrite);
     }
 
-    fn maybe_keys(&mut self) -> Option<Vec<String>> {
-        if self.work.chance(0.3) {
+    /// The keys of a read: all for a probe (it checks the whole store), else some at times.
+    fn read_keys(&mut self, probe: bool) -> Option<Vec<String>> {
+        if !probe && self.work.chance(0.3) {
             let n = self.work.range(1, 3);
             Some((0..n).map(|_| self.attr_key()).collect())
         } else {
@@ -1672,35 +1669,22 @@ impl Sim {
 
     pub(crate) fn do_channel_attr_get(&mut self, node: usize, c: usize, probe: bool) {
         let id = self.chans[c].id.clone();
-        let keys = if probe { None } else { self.maybe_keys() };
+        let keys = self.read_keys(probe);
         let now = ts(self.now);
         let cl = &mut self.clients[node].client;
-        let r = match &keys {
+        let r = match keys.clone() {
             None => cl.get_channel_attributes(now, &id),
-            Some(k) => cl.get_channel_attributes_by_keys(now, &id, k.clone()),
+            Some(k) => cl.get_channel_attributes_by_keys(now, &id, k),
         };
-        self.cmd(
-            node,
-            format!("get_channel_attributes({id}, {keys:?}) = {r:?}"),
-        );
-        match r {
-            Ok(rid) => {
-                let issued = self.now;
-                self.track(
-                    node,
-                    rid.0,
-                    Pend::ChannelAttrGet {
-                        chan: c,
-                        keys,
-                        issued,
-                        probe,
-                    },
-                )
+        let call = format!("get_channel_attributes({id}, {keys:?})");
+        self.attr_read_issued(node, call, "getChannelAttributes", probe, r, |issued| {
+            Pend::ChannelAttrGet {
+                chan: c,
+                keys,
+                issued,
+                probe,
             }
-            Err(AttributeOperationError::NotLoggedIn) if !self.logged_in_now(node) => {}
-            Err(AttributeOperationError::TooOften) if !probe => {}
-            Err(e) => self.unexpected(node, "getChannelAttributes", format!("{e:?}")),
-        }
+        });
     }
 
     pub(crate) fn do_user_attr_write(&mut self, node: usize) {
@@ -1720,44 +1704,67 @@ impl Sim {
                 attrs.keys().collect::<Vec<_>>()
             ),
         );
-        match r {
-            Ok(rid) => self.track(node, rid.0, Pend::UserAttrWrite),
-            Err(AttributeOperationError::NotLoggedIn) if !self.logged_in_now(node) => {}
-            Err(AttributeOperationError::TooOften | AttributeOperationError::SizeOverflow) => {}
-            Err(e) => self.unexpected(node, "user attribute write", format!("{e:?}")),
-        }
+        self.attr_write_issued(node, "user attribute write", r, Pend::UserAttrWrite);
     }
 
     pub(crate) fn do_user_attr_get(&mut self, node: usize, user: usize, probe: bool) {
         let id = self.users[user].id.to_string();
-        let keys = if probe { None } else { self.maybe_keys() };
+        let keys = self.read_keys(probe);
         let now = ts(self.now);
         let cl = &mut self.clients[node].client;
-        let r = match &keys {
+        let r = match keys.clone() {
             None => cl.get_user_attributes(now, &id),
-            Some(k) => cl.get_user_attributes_by_keys(now, &id, k.clone()),
+            Some(k) => cl.get_user_attributes_by_keys(now, &id, k),
         };
-        self.cmd(
-            node,
-            format!("get_user_attributes({id:?}, {keys:?}) = {r:?}"),
-        );
+        let call = format!("get_user_attributes({id:?}, {keys:?})");
+        self.attr_read_issued(node, call, "getUserAttributes", probe, r, |issued| {
+            Pend::UserAttrGet {
+                user,
+                keys,
+                issued,
+                probe,
+            }
+        });
+    }
+
+    /// An attribute write the client took is followed to its answer; it may refuse one
+    /// while logged out, too often, or too large (the workload's sizes are random).
+    fn attr_write_issued(
+        &mut self,
+        node: usize,
+        what: &str,
+        r: Result<RequestId, AttributeOperationError>,
+        pend: Pend,
+    ) {
+        match r {
+            Ok(rid) => self.track(node, rid.0, pend),
+            Err(AttributeOperationError::NotLoggedIn) if !self.logged_in_now(node) => {}
+            Err(AttributeOperationError::TooOften | AttributeOperationError::SizeOverflow) => {}
+            Err(e) => self.unexpected(node, what, format!("{e:?}")),
+        }
+    }
+
+    /// An attribute read (`call`, for the trace) the client took is followed to its answer
+    /// (`pend`, given the time it was issued); it may refuse one while logged out, or too
+    /// often unless it is a probe.
+    fn attr_read_issued(
+        &mut self,
+        node: usize,
+        call: String,
+        what: &str,
+        probe: bool,
+        r: Result<RequestId, AttributeOperationError>,
+        pend: impl FnOnce(u64) -> Pend,
+    ) {
+        self.cmd(node, format!("{call} = {r:?}"));
         match r {
             Ok(rid) => {
                 let issued = self.now;
-                self.track(
-                    node,
-                    rid.0,
-                    Pend::UserAttrGet {
-                        user,
-                        keys,
-                        issued,
-                        probe,
-                    },
-                )
+                self.track(node, rid.0, pend(issued))
             }
             Err(AttributeOperationError::NotLoggedIn) if !self.logged_in_now(node) => {}
             Err(AttributeOperationError::TooOften) if !probe => {}
-            Err(e) => self.unexpected(node, "getUserAttributes", format!("{e:?}")),
+            Err(e) => self.unexpected(node, what, format!("{e:?}")),
         }
     }
 
@@ -1841,70 +1848,53 @@ impl Sim {
                     r == Err(rtm_proto::CreateChannelError::InvalidArgument),
                 )
             }
-            1 => {
-                let r = c.get_channel_member_count(now, &[]);
-                let want = if logged_in {
-                    GetChannelMemberCountError::InvalidArgument
-                } else {
-                    GetChannelMemberCountError::NotLoggedIn
-                };
-                (
-                    format!("get_channel_member_count([]) = {r:?}"),
-                    r == Err(want),
-                )
-            }
+            1 => misuse_verdict(
+                "get_channel_member_count([])",
+                c.get_channel_member_count(now, &[]),
+                logged_in,
+                GetChannelMemberCountError::InvalidArgument,
+                GetChannelMemberCountError::NotLoggedIn,
+            ),
             2 => {
                 let many: Vec<String> = (0..33).map(|i| format!("c{i}")).collect();
                 let refs: Vec<&str> = many.iter().map(String::as_str).collect();
-                let r = c.get_channel_member_count(now, &refs);
-                let want = if logged_in {
-                    GetChannelMemberCountError::ExceedLimit
-                } else {
-                    GetChannelMemberCountError::NotLoggedIn
-                };
-                (
-                    format!("get_channel_member_count(33 ids) = {r:?}"),
-                    r == Err(want),
+                misuse_verdict(
+                    "get_channel_member_count(33 ids)",
+                    c.get_channel_member_count(now, &refs),
+                    logged_in,
+                    GetChannelMemberCountError::ExceedLimit,
+                    GetChannelMemberCountError::NotLoggedIn,
                 )
             }
             3 => {
                 let id = ChannelId::new("misuse").expect("valid");
                 let attrs = BTreeMap::from([("k".to_string(), String::new())]);
-                let r = c.set_channel_attributes(now, &id, attrs, Default::default());
-                let want = if logged_in {
-                    AttributeOperationError::InvalidArgument
-                } else {
-                    AttributeOperationError::NotLoggedIn
-                };
-                (
-                    format!("set_channel_attributes(empty value) = {r:?}"),
-                    r == Err(want),
+                misuse_verdict(
+                    "set_channel_attributes(empty value)",
+                    c.set_channel_attributes(now, &id, attrs, Default::default()),
+                    logged_in,
+                    AttributeOperationError::InvalidArgument,
+                    AttributeOperationError::NotLoggedIn,
                 )
             }
             4 => {
                 let attrs = BTreeMap::from([("big".to_string(), "x".repeat(8 * 1024 + 1))]);
-                let r = c.add_or_update_local_user_attributes(now, attrs);
-                let want = if logged_in {
-                    AttributeOperationError::SizeOverflow
-                } else {
-                    AttributeOperationError::NotLoggedIn
-                };
-                (
-                    format!("add_or_update_local_user_attributes(9 KB) = {r:?}"),
-                    r == Err(want),
+                misuse_verdict(
+                    "add_or_update_local_user_attributes(9 KB)",
+                    c.add_or_update_local_user_attributes(now, attrs),
+                    logged_in,
+                    AttributeOperationError::SizeOverflow,
+                    AttributeOperationError::NotLoggedIn,
                 )
             }
             5 => {
                 let attrs = BTreeMap::from([("bad key".to_string(), "v".to_string())]);
-                let r = c.set_local_user_attributes(now, attrs);
-                let want = if logged_in {
-                    AttributeOperationError::InvalidArgument
-                } else {
-                    AttributeOperationError::NotLoggedIn
-                };
-                (
-                    format!("set_local_user_attributes(\"bad key\") = {r:?}"),
-                    r == Err(want),
+                misuse_verdict(
+                    "set_local_user_attributes(\"bad key\")",
+                    c.set_local_user_attributes(now, attrs),
+                    logged_in,
+                    AttributeOperationError::InvalidArgument,
+                    AttributeOperationError::NotLoggedIn,
                 )
             }
             _ => {
@@ -1913,26 +1903,21 @@ impl Sim {
                 };
                 let id = self.chans[u].id.clone();
                 let c = &mut self.clients[node].client;
-                let r = c.send_channel_message(now, &id, Message::text("x"));
-                let want = if logged_in {
-                    ChannelMessageError::NotInChannel
-                } else {
-                    ChannelMessageError::NotLoggedIn
-                };
-                let ok = match r {
-                    Err(e) => e == want,
-                    Ok(_) => false,
-                };
-                let r2 = c.leave(now, &id);
-                let want2 = if logged_in {
-                    LeaveChannelError::NotInChannel
-                } else {
-                    LeaveChannelError::NotLoggedIn
-                };
-                (
-                    format!("send_channel_message / leave on unjoined {id} = {r:?} / {r2:?}"),
-                    ok && r2 == Err(want2),
-                )
+                let (sent, sent_ok) = misuse_verdict(
+                    &format!("send_channel_message on unjoined {id}"),
+                    c.send_channel_message(now, &id, Message::text("x")),
+                    logged_in,
+                    ChannelMessageError::NotInChannel,
+                    ChannelMessageError::NotLoggedIn,
+                );
+                let (left, left_ok) = misuse_verdict(
+                    "leave",
+                    c.leave(now, &id),
+                    logged_in,
+                    LeaveChannelError::NotInChannel,
+                    LeaveChannelError::NotLoggedIn,
+                );
+                (format!("{sent} / {left}"), sent_ok && left_ok)
             }
         }
     }

@@ -247,61 +247,48 @@ impl Sim {
         }
         let c = &mut self.clients[node].client;
         let (what, ok) = match which {
-            0 => {
-                let r =
-                    c.send_message_to_peer(now, &own, Message::text("self"), Default::default());
-                let want = if logged_in {
-                    PeerMessageError::InvalidUserId
-                } else {
-                    PeerMessageError::NotLoggedIn
-                };
-                (format!("send to self = {r:?}"), r == Err(want))
-            }
-            1 => {
-                let r = c.send_message_to_peer(now, "null", Message::text("x"), Default::default());
-                let want = if logged_in {
-                    PeerMessageError::InvalidUserId
-                } else {
-                    PeerMessageError::NotLoggedIn
-                };
-                (format!("send to \"null\" = {r:?}"), r == Err(want))
-            }
-            2 => {
-                let r = c.send_message_to_peer(now, "u0x", Message::text(""), Default::default());
-                let want = if logged_in {
-                    PeerMessageError::InvalidMessage
-                } else {
-                    PeerMessageError::NotLoggedIn
-                };
-                (format!("send empty = {r:?}"), r == Err(want))
-            }
-            3 => {
-                let r = c.query_peers_online_status(now, &[]);
-                let want = if logged_in {
-                    QueryPeersOnlineStatusError::InvalidArgument
-                } else {
-                    QueryPeersOnlineStatusError::NotLoggedIn
-                };
-                (format!("query [] = {r:?}"), r == Err(want))
-            }
-            4 => {
-                let r = c.subscribe_peers_online_status(now, &["a/b"]);
-                let want = if logged_in {
-                    PeerSubscriptionStatusError::InvalidArgument
-                } else {
-                    PeerSubscriptionStatusError::NotLoggedIn
-                };
-                (format!("subscribe [\"a/b\"] = {r:?}"), r == Err(want))
-            }
-            _ => {
-                let r = c.renew_token(now, "");
-                let want = if logged_in {
-                    RenewTokenError::InvalidArgument
-                } else {
-                    RenewTokenError::NotLoggedIn
-                };
-                (format!("renew_token(\"\") = {r:?}"), r == Err(want))
-            }
+            0 => misuse_verdict(
+                "send to self",
+                c.send_message_to_peer(now, &own, Message::text("self"), Default::default()),
+                logged_in,
+                PeerMessageError::InvalidUserId,
+                PeerMessageError::NotLoggedIn,
+            ),
+            1 => misuse_verdict(
+                "send to \"null\"",
+                c.send_message_to_peer(now, "null", Message::text("x"), Default::default()),
+                logged_in,
+                PeerMessageError::InvalidUserId,
+                PeerMessageError::NotLoggedIn,
+            ),
+            2 => misuse_verdict(
+                "send empty",
+                c.send_message_to_peer(now, "u0x", Message::text(""), Default::default()),
+                logged_in,
+                PeerMessageError::InvalidMessage,
+                PeerMessageError::NotLoggedIn,
+            ),
+            3 => misuse_verdict(
+                "query []",
+                c.query_peers_online_status(now, &[]),
+                logged_in,
+                QueryPeersOnlineStatusError::InvalidArgument,
+                QueryPeersOnlineStatusError::NotLoggedIn,
+            ),
+            4 => misuse_verdict(
+                "subscribe [\"a/b\"]",
+                c.subscribe_peers_online_status(now, &["a/b"]),
+                logged_in,
+                PeerSubscriptionStatusError::InvalidArgument,
+                PeerSubscriptionStatusError::NotLoggedIn,
+            ),
+            _ => misuse_verdict(
+                "renew_token(\"\")",
+                c.renew_token(now, ""),
+                logged_in,
+                RenewTokenError::InvalidArgument,
+                RenewTokenError::NotLoggedIn,
+            ),
         };
         self.cmd(node, format!("misuse: {what}"));
         if !ok {
@@ -935,4 +922,19 @@ impl Sim {
             }
         }
     }
+}
+
+/// What a misuse did (`call` and its result, for the trace) and whether that was the
+/// documented refusal: `invalid` while logged in, else `not_logged_in` (the client checks
+/// the login before the arguments).
+pub(crate) fn misuse_verdict<T: std::fmt::Debug, E: PartialEq + std::fmt::Debug>(
+    call: &str,
+    r: Result<T, E>,
+    logged_in: bool,
+    invalid: E,
+    not_logged_in: E,
+) -> (String, bool) {
+    let want = if logged_in { invalid } else { not_logged_in };
+    let ok = matches!(&r, Err(e) if *e == want);
+    (format!("{call} = {r:?}"), ok)
 }
