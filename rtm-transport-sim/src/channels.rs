@@ -1565,15 +1565,10 @@ impl Sim {
     }
 
     pub(crate) fn do_member_count(&mut self, node: usize, chans: Vec<usize>, probe: bool) {
-        let names: Vec<String> = chans
-            .iter()
-            .map(|&c| self.chans[c].id.to_string())
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let r = self.clients[node]
-            .client
-            .get_channel_member_count(ts(self.now), &refs);
-        self.cmd(node, format!("get_channel_member_count({names:?}) = {r:?}"));
+        let names = self.chan_names(&chans);
+        let r = self.call_with_ids(node, "get_channel_member_count", &names, |c, now, ids| {
+            c.get_channel_member_count(now, ids)
+        });
         match r {
             Ok(rid) => self.track(node, rid.0, Pend::MemberCount { chans, probe }),
             Err(GetChannelMemberCountError::NotLoggedIn) if !self.logged_in_now(node) => {}

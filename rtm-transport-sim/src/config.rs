@@ -289,9 +289,29 @@ pub struct Knobs {
     pub cancel_p: f64,
 }
 
-/// Fault kinds the fault scheduler draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
+/// Declares a kind enum drawn by weight, with its `COUNT` and its variants in declaration
+/// (= weight) order as `ALL`: the list is written once, so a new variant cannot be left out
+/// of the weights.
+macro_rules! weighted_kinds {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// Number of kinds.
+            pub const COUNT: usize = [$($name::$variant),*].len();
+            /// All kinds, in weight order.
+            pub const ALL: [$name; $name::COUNT] = [$($name::$variant),*];
+        }
+    };
+}
+
+weighted_kinds! {
+    /// Fault kinds the fault scheduler draws from.
+    FaultKind {
     /// Both ends of one connection see `Closed`.
     Reset,
     /// One direction of one connection silently drops everything from now on.
@@ -308,27 +328,12 @@ pub enum FaultKind {
     Crash,
     /// The operator bans a user's session (`Server::ban`, §2.8).
     Ban,
+    }
 }
 
-impl FaultKind {
-    /// Number of kinds.
-    pub const COUNT: usize = 8;
-    /// All kinds, in weight order.
-    pub const ALL: [FaultKind; FaultKind::COUNT] = [
-        FaultKind::Reset,
-        FaultKind::HalfOpen,
-        FaultKind::Stall,
-        FaultKind::Partition,
-        FaultKind::Slow,
-        FaultKind::RefuseWindow,
-        FaultKind::Crash,
-        FaultKind::Ban,
-    ];
-}
-
-/// Workload actions of a logged-in client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+weighted_kinds! {
+    /// Workload actions of a logged-in client.
+    Action {
     Send,
     Subscribe,
     Unsubscribe,
@@ -357,31 +362,7 @@ pub enum Action {
     UserAttrGet,
     /// Create and send a call invitation.
     Invite,
-}
-
-impl Action {
-    /// Number of actions.
-    pub const COUNT: usize = 17;
-    /// All actions, in weight order.
-    pub const ALL: [Action; Action::COUNT] = [
-        Action::Send,
-        Action::Subscribe,
-        Action::Unsubscribe,
-        Action::Query,
-        Action::Renew,
-        Action::Logout,
-        Action::Misuse,
-        Action::Join,
-        Action::Leave,
-        Action::ChannelSend,
-        Action::GetMembers,
-        Action::MemberCount,
-        Action::ChannelAttrWrite,
-        Action::ChannelAttrGet,
-        Action::UserAttrWrite,
-        Action::UserAttrGet,
-        Action::Invite,
-    ];
+    }
 }
 
 impl Action {

@@ -11,33 +11,26 @@ use rtm_proto::{
 pub fn allowed_transition(from: State, to: State, reason: Reason) -> bool {
     use Reason as R;
     use State as S;
+    // By destination: one arm per state a change may lead to.
     matches!(
         (from, to, reason),
         (S::Disconnected, S::Connecting, R::Login)
-            | (S::Connecting, S::Connected, R::LoginSuccess)
-            | (
-                S::Connecting,
-                S::Disconnected,
-                R::LoginFailure | R::LoginTimeout | R::Logout
-            )
+            | (S::Connecting | S::Reconnecting, S::Connected, R::LoginSuccess)
             | (S::Connected, S::Reconnecting, R::Interrupted)
-            | (S::Connected, S::Disconnected, R::Logout)
+            | (S::Connecting, S::Disconnected, R::LoginFailure | R::LoginTimeout)
             | (
-                S::Connected,
+                S::Connecting | S::Connected | S::Reconnecting | S::Aborted,
+                S::Disconnected,
+                R::Logout
+            )
+            // TOKEN_EXPIRED from RECONNECTING too: the server ended the session when its
+            // token expired while it was attached, and the client, whose link died just
+            // then, learns it when it tries to resume (the server's tombstone answers).
+            | (
+                S::Connected | S::Reconnecting,
                 S::Aborted,
                 R::RemoteLogin | R::BannedByServer | R::TokenExpired
             )
-            | (S::Reconnecting, S::Connected, R::LoginSuccess)
-            | (S::Reconnecting, S::Disconnected, R::Logout)
-            // TOKEN_EXPIRED from RECONNECTING: the server ended the session when its token
-            // expired while it was attached, and the client, whose link died just then,
-            // learns it when it tries to resume (the server's tombstone answers).
-            | (
-                S::Reconnecting,
-                S::Aborted,
-                R::RemoteLogin | R::BannedByServer | R::TokenExpired
-            )
-            | (S::Aborted, S::Disconnected, R::Logout)
     )
 }
 

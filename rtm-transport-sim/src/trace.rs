@@ -152,26 +152,28 @@ impl Trace {
     }
 }
 
+/// Hashes one input of a node: `tag` names its kind, then come its transport or
+/// connection and its frame, where it has them.
+fn hash_input(h: &mut Hash64, tag: u64, link: Option<u64>, frame: Option<&[u8]>) {
+    h.word(tag);
+    if let Some(link) = link {
+        h.word(link);
+    }
+    if let Some(frame) = frame {
+        h.bytes(frame);
+    }
+}
+
 fn hash_rec(h: &mut Hash64, rec: &Rec) {
     match rec {
         Rec::ClientIn { node, what } => {
             h.word(1);
             h.word(u64::from(*node));
             match what {
-                ClientInRec::Opened(t) => {
-                    h.word(10);
-                    h.word(*t)
-                }
-                ClientInRec::Frame(t, b) => {
-                    h.word(11);
-                    h.word(*t);
-                    h.bytes(b)
-                }
-                ClientInRec::Closed(t) => {
-                    h.word(12);
-                    h.word(*t)
-                }
-                ClientInRec::Tick => h.word(13),
+                ClientInRec::Opened(t) => hash_input(h, 10, Some(*t), None),
+                ClientInRec::Frame(t, b) => hash_input(h, 11, Some(*t), Some(b)),
+                ClientInRec::Closed(t) => hash_input(h, 12, Some(*t), None),
+                ClientInRec::Tick => hash_input(h, 13, None, None),
             }
         }
         Rec::ClientCmd { node, text } => {
@@ -187,21 +189,11 @@ fn hash_rec(h: &mut Hash64, rec: &Rec) {
         Rec::ServerIn { what } => {
             h.word(4);
             match what {
-                ServerInRec::Opened(c) => {
-                    h.word(20);
-                    h.word(*c)
-                }
-                ServerInRec::Frame(c, b) => {
-                    h.word(21);
-                    h.word(*c);
-                    h.bytes(b)
-                }
-                ServerInRec::Closed(c) => {
-                    h.word(22);
-                    h.word(*c)
-                }
-                ServerInRec::Tick => h.word(23),
-                ServerInRec::Restart => h.word(24),
+                ServerInRec::Opened(c) => hash_input(h, 20, Some(*c), None),
+                ServerInRec::Frame(c, b) => hash_input(h, 21, Some(*c), Some(b)),
+                ServerInRec::Closed(c) => hash_input(h, 22, Some(*c), None),
+                ServerInRec::Tick => hash_input(h, 23, None, None),
+                ServerInRec::Restart => hash_input(h, 24, None, None),
             }
         }
         Rec::ServerOut { out } => {

@@ -141,15 +141,10 @@ impl Sim {
     }
 
     pub(crate) fn do_query(&mut self, node: usize, peers: Vec<usize>, probe: bool) {
-        let names: Vec<String> = peers
-            .iter()
-            .map(|&p| self.users[p].id.to_string())
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let r = self.clients[node]
-            .client
-            .query_peers_online_status(ts(self.now), &refs);
-        self.cmd(node, format!("query({names:?}) = {r:?}"));
+        let names = self.user_names(&peers);
+        let r = self.call_with_ids(node, "query", &names, |c, now, ids| {
+            c.query_peers_online_status(now, ids)
+        });
         match r {
             Ok(rid) => {
                 let issued = self.now;
@@ -170,15 +165,10 @@ impl Sim {
     }
 
     pub(crate) fn do_subscribe(&mut self, node: usize, peers: Vec<usize>) -> bool {
-        let names: Vec<String> = peers
-            .iter()
-            .map(|&p| self.users[p].id.to_string())
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let r = self.clients[node]
-            .client
-            .subscribe_peers_online_status(ts(self.now), &refs);
-        self.cmd(node, format!("subscribe({names:?}) = {r:?}"));
+        let names = self.user_names(&peers);
+        let r = self.call_with_ids(node, "subscribe", &names, |c, now, ids| {
+            c.subscribe_peers_online_status(now, ids)
+        });
         match r {
             Ok(rid) => {
                 let cursors = peers.iter().map(|&p| self.users[p].current().seq).collect();
@@ -195,21 +185,44 @@ impl Sim {
     }
 
     fn do_unsubscribe(&mut self, node: usize, peers: Vec<usize>) {
-        let names: Vec<String> = peers
-            .iter()
-            .map(|&p| self.users[p].id.to_string())
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let r = self.clients[node]
-            .client
-            .unsubscribe_peers_online_status(ts(self.now), &refs);
-        self.cmd(node, format!("unsubscribe({names:?}) = {r:?}"));
+        let names = self.user_names(&peers);
+        let r = self.call_with_ids(node, "unsubscribe", &names, |c, now, ids| {
+            c.unsubscribe_peers_online_status(now, ids)
+        });
         match r {
             Ok(rid) => self.track(node, rid.0, Pend::Unsubscribe { peers }),
             Err(PeerSubscriptionStatusError::NotLoggedIn) if !self.logged_in(node) => {}
             Err(PeerSubscriptionStatusError::TooOften) => {}
             Err(e) => self.unexpected(node, "unsubscribePeersOnlineStatus", format!("{e:?}")),
         }
+    }
+
+    pub(crate) fn user_names(&self, users: &[usize]) -> Vec<String> {
+        users
+            .iter()
+            .map(|&u| self.users[u].id.to_string())
+            .collect()
+    }
+
+    pub(crate) fn chan_names(&self, chans: &[usize]) -> Vec<String> {
+        chans
+            .iter()
+            .map(|&c| self.chans[c].id.to_string())
+            .collect()
+    }
+
+    /// Calls a client method that takes a list of ids (`what`, for the trace) with `ids`.
+    pub(crate) fn call_with_ids<R: std::fmt::Debug>(
+        &mut self,
+        node: usize,
+        what: &str,
+        ids: &[String],
+        call: impl FnOnce(&mut rtm_proto::Client, Timestamp, &[&str]) -> R,
+    ) -> R {
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let r = call(&mut self.clients[node].client, ts(self.now), &refs);
+        self.cmd(node, format!("{what}({ids:?}) = {r:?}"));
+        r
     }
 
     fn do_renew(&mut self, node: usize) {
