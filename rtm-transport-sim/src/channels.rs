@@ -117,15 +117,11 @@ pub(crate) fn watched_request(ty: &[u8]) -> bool {
     )
 }
 
+/// The request a reply answers (`capture_answer` only passes the answer types of the
+/// watched requests).
 fn answer_id(f: &ServerFrame) -> Option<u32> {
     match f {
-        ServerFrame::Reply(Reply::Ok { id })
-        | ServerFrame::Reply(Reply::Error { id, .. })
-        | ServerFrame::Reply(Reply::Joined { id, .. })
-        | ServerFrame::Reply(Reply::Members { id, .. })
-        | ServerFrame::Reply(Reply::MemberCounts { id, .. })
-        | ServerFrame::Reply(Reply::UserAttributes { id, .. })
-        | ServerFrame::Reply(Reply::ChannelAttributes { id, .. }) => Some(*id),
+        ServerFrame::Reply(r) => Some(r.id()),
         _ => None,
     }
 }
@@ -1112,16 +1108,12 @@ impl Sim {
                 self.clients[node].ext.last_count.insert(c, count);
             }
             None => {
-                let hist: Vec<String> = self.chans[c]
-                    .history
-                    .iter()
-                    .rev()
-                    .take(8)
-                    .map(|e| format!("#{}@{}:{}", e.seq, e.at, e.count))
-                    .collect();
+                let hist = crate::model::newest_first(&self.chans[c].history, 8, |e| {
+                    format!("#{}@{}:{}", e.seq, e.at, e.count)
+                });
                 self.violation(format!(
                     "{nm} was told {channel} has {count} members, which it did not have since the last report (cursor #{cursor}; recent counts, newest first: {})",
-                    hist.join(" "), nm = self.node_name(node)
+                    hist, nm = self.node_name(node)
                 ));
             }
         }

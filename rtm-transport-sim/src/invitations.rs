@@ -265,51 +265,43 @@ impl Sim {
     /// An invitation event of `node`'s client.
     pub(crate) fn on_invitation_event(&mut self, node: usize, e: Event) {
         match e {
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::ReceivedByPeer,
-            } => self.on_local(node, invitation, None),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Accepted { response },
-            } => self.on_local(node, invitation, Some(CallerEnd::Accepted(response))),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Refused { response },
-            } => self.on_local(node, invitation, Some(CallerEnd::Refused(response))),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Canceled,
-            } => self.on_local(node, invitation, Some(CallerEnd::Canceled)),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Failure { reason },
-            } => self.on_local(node, invitation, Some(CallerEnd::Failure(reason))),
-            Event::RemoteInvitation {
-                invitation,
-                event:
+            // Caller side: ReceivedByPeer, or the end (CallerEnd).
+            Event::LocalInvitation { invitation, event } => {
+                let end = match event {
+                    LocalInvitationEvent::ReceivedByPeer => None,
+                    LocalInvitationEvent::Accepted { response } => {
+                        Some(CallerEnd::Accepted(response))
+                    }
+                    LocalInvitationEvent::Refused { response } => {
+                        Some(CallerEnd::Refused(response))
+                    }
+                    LocalInvitationEvent::Canceled => Some(CallerEnd::Canceled),
+                    LocalInvitationEvent::Failure { reason } => Some(CallerEnd::Failure(reason)),
+                    _ => return,
+                };
+                self.on_local(node, invitation, end)
+            }
+            // Callee side: Received, or the end (CalleeEnd, with a cancel's content).
+            Event::RemoteInvitation { invitation, event } => {
+                let (end, content) = match event {
                     RemoteInvitationEvent::Received {
                         caller_id,
                         content,
                         channel_id,
-                    },
-            } => self.on_remote_received(node, invitation, caller_id, content, channel_id),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Accepted,
-            } => self.on_remote_end(node, invitation, CalleeEnd::Accepted, None),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Refused,
-            } => self.on_remote_end(node, invitation, CalleeEnd::Refused, None),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Canceled { content },
-            } => self.on_remote_end(node, invitation, CalleeEnd::Canceled, Some(content)),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Failure { reason },
-            } => self.on_remote_end(node, invitation, CalleeEnd::Failure(reason), None),
+                    } => {
+                        return self
+                            .on_remote_received(node, invitation, caller_id, content, channel_id)
+                    }
+                    RemoteInvitationEvent::Accepted => (CalleeEnd::Accepted, None),
+                    RemoteInvitationEvent::Refused => (CalleeEnd::Refused, None),
+                    RemoteInvitationEvent::Canceled { content } => {
+                        (CalleeEnd::Canceled, Some(content))
+                    }
+                    RemoteInvitationEvent::Failure { reason } => (CalleeEnd::Failure(reason), None),
+                    _ => return,
+                };
+                self.on_remote_end(node, invitation, end, content)
+            }
             _ => {}
         }
     }

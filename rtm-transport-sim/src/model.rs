@@ -34,6 +34,13 @@ pub fn allowed_transition(from: State, to: State, reason: Reason) -> bool {
     )
 }
 
+/// The newest `n` entries of a history, newest first, as `show` writes them: the context
+/// of a violation about a report that matches none of them.
+pub fn newest_first<T>(history: &VecDeque<T>, n: usize, show: impl Fn(&T) -> String) -> String {
+    let shown: Vec<String> = history.iter().rev().take(n).map(show).collect();
+    shown.join(" ")
+}
+
 /// What the sender was told about a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

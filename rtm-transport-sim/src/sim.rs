@@ -1783,17 +1783,13 @@ impl Sim {
                 v.last = Some(state);
             }
             None => {
-                let hist: Vec<String> = self.users[p]
-                    .truth
-                    .iter()
-                    .rev()
-                    .take(6)
-                    .map(|e| format!("#{}@{}:{:?}", e.seq, e.at, e.state))
-                    .collect();
+                let hist = crate::model::newest_first(&self.users[p].truth, 6, |e| {
+                    format!("#{}@{}:{:?}", e.seq, e.at, e.state)
+                });
                 self.violation(format!(
                     "{name} was told {peer} is {state:?}, which is not a state {peer} had since its last report (cursor #{}; recent truth, newest first: {})",
                     view.cursor,
-                    hist.join(" ")
+                    hist
                 ));
             }
         }

@@ -134,21 +134,18 @@ pub fn client_inputs(data: &[u8]) {
                 let r = c.send_message_to_peer(ts, n, m, o);
                 chk.track(Kind::Send, r);
             }
-            11 => {
-                let peers: Vec<&str> = (0..inp.u8() % 4).map(|_| name(&mut inp)).collect();
-                let r = c.query_peers_online_status(ts, &peers);
-                chk.track(Kind::Query, r);
-            }
-            12 => {
-                let peers: Vec<&str> = (0..inp.u8() % 4).map(|_| name(&mut inp)).collect();
-                let r = c.subscribe_peers_online_status(ts, &peers);
-                chk.track(Kind::Subscribe, r);
-            }
-            13 => {
-                let peers: Vec<&str> = (0..inp.u8() % 4).map(|_| name(&mut inp)).collect();
-                let r = c.unsubscribe_peers_online_status(ts, &peers);
-                chk.track(Kind::Unsubscribe, r);
-            }
+            11 => chk.track(
+                Kind::Query,
+                c.query_peers_online_status(ts, &names(&mut inp)),
+            ),
+            12 => chk.track(
+                Kind::Subscribe,
+                c.subscribe_peers_online_status(ts, &names(&mut inp)),
+            ),
+            13 => chk.track(
+                Kind::Unsubscribe,
+                c.unsubscribe_peers_online_status(ts, &names(&mut inp)),
+            ),
             14 => {
                 let token = if inp.bool() { "" } else { "tok2" };
                 let r = c.renew_token(ts, token);

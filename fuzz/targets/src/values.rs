@@ -14,6 +14,11 @@ pub(crate) fn name(inp: &mut Input) -> &'static str {
     NAMES[inp.u8() as usize % NAMES.len()]
 }
 
+/// Up to three user ids, as a command takes them.
+pub(crate) fn names(inp: &mut Input) -> Vec<&'static str> {
+    (0..inp.u8() % 4).map(|_| name(inp)).collect()
+}
+
 pub(crate) fn uid(inp: &mut Input) -> UserId {
     UserId::new(NAMES[inp.u8() as usize % 4]).expect("valid")
 }

@@ -35,25 +35,20 @@ fn replay(target: &str, f: fn(&[u8])) {
     }
 }
 
-#[test]
-fn frame_decode_corpus() {
-    replay("frame_decode", fuzz_targets::frame_decode);
+/// A test that replays `fuzz/corpus/<target>/` through the target's body.
+macro_rules! corpus_test {
+    ($test:ident, $target:ident) => {
+        #[test]
+        fn $test() {
+            replay(stringify!($target), fuzz_targets::$target);
+        }
+    };
 }
 
-#[test]
-fn client_inputs_corpus() {
-    replay("client_inputs", fuzz_targets::client_inputs);
-}
-
-#[test]
-fn server_inputs_corpus() {
-    replay("server_inputs", fuzz_targets::server_inputs);
-}
-
-#[test]
-fn sim_corpus() {
-    replay("sim", fuzz_targets::sim);
-}
+corpus_test!(frame_decode_corpus, frame_decode);
+corpus_test!(client_inputs_corpus, client_inputs);
+corpus_test!(server_inputs_corpus, server_inputs);
+corpus_test!(sim_corpus, sim);
 
 /// The committed valid frames still decode (the wire format has not drifted from them).
 #[test]
