@@ -41,6 +41,67 @@ pub fn newest_first<T>(history: &VecDeque<T>, n: usize, show: impl Fn(&T) -> Str
     shown.join(" ")
 }
 
+/// An entry of one of the model's histories: numbered in order (`seq`), from `at` on.
+pub trait Dated {
+    fn seq(&self) -> u64;
+    fn at(&self) -> u64;
+}
+
+macro_rules! dated {
+    ($($t:ty),*) => {
+        $(impl Dated for $t {
+            fn seq(&self) -> u64 {
+                self.seq
+            }
+            fn at(&self) -> u64 {
+                self.at
+            }
+        })*
+    };
+}
+dated!(TruthEntry, MemberEntry, AttrVersion);
+
+/// Order-preserving matching of a report against a history: the first entry numbered
+/// `from` or later that `fits`. When the window has dropped entries after `cursor` (the
+/// entry the last report matched) it is lenient: no fit keeps the cursor.
+fn first_fit<T: Dated>(
+    history: &VecDeque<T>,
+    cursor: u64,
+    from: u64,
+    fits: impl Fn(&T) -> bool,
+) -> Option<u64> {
+    let lenient = history.front().is_some_and(|e| e.seq() > cursor);
+    history
+        .iter()
+        .find(|e| e.seq() >= from && fits(e))
+        .map(Dated::seq)
+        .or(lenient.then_some(cursor))
+}
+
+/// Whether some entry of `history` that held at a moment of `[from, to]` is `held`
+/// (`Some(true)`) or none (`Some(false)`); `None` when that stretch left the window or
+/// `held` cannot tell. `touching`: an entry that ended exactly at `from` counts too.
+fn some_moment<T: Dated>(
+    history: &VecDeque<T>,
+    from: u64,
+    to: u64,
+    touching: bool,
+    held: impl Fn(&T) -> Option<bool>,
+) -> Option<bool> {
+    let front = history.front().expect("never empty");
+    if front.at() > from && front.seq() != 0 {
+        return None;
+    }
+    for (i, e) in history.iter().enumerate() {
+        let end = history.get(i + 1).map_or(u64::MAX, Dated::at);
+        let overlaps = e.at() <= to && (end > from || (touching && end == from));
+        if overlaps && held(e)? {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
 /// What the sender was told about a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -242,36 +303,15 @@ impl UserRec {
     /// the first entry at or after the cursor with that state (order-preserving
     /// subsequence). `None` if there is none; lenient when the cursor left the window.
     pub fn match_report(&self, cursor: u64, state: PeerOnlineState) -> Option<u64> {
-        let front = self.truth.front().expect("never empty").seq;
-        let lenient = front > cursor;
-        for e in &self.truth {
-            if (lenient || e.seq >= cursor) && e.state == state {
-                return Some(e.seq);
-            }
-        }
-        lenient.then_some(cursor)
+        first_fit(&self.truth, cursor, cursor, |e| e.state == state)
     }
 
     /// Whether the server said "online" (`!= Offline`) equal to `online` at some moment of
     /// `[from, to]`. `None` when that stretch has left the window.
     pub fn online_at_some_point(&self, from: u64, to: u64, online: bool) -> Option<bool> {
-        let front = self.truth.front().expect("never empty");
-        if front.at > from && front.seq != 0 {
-            return None;
-        }
-        let n = self.truth.len();
-        for (i, e) in self.truth.iter().enumerate() {
-            let end = if i + 1 < n {
-                self.truth[i + 1].at
-            } else {
-                u64::MAX
-            };
-            let overlaps = e.at <= to && end > from;
-            if overlaps && (e.state != PeerOnlineState::Offline) == online {
-                return Some(true);
-            }
-        }
-        Some(false)
+        some_moment(&self.truth, from, to, false, |e| {
+            Some((e.state != PeerOnlineState::Offline) == online)
+        })
     }
 }
 
@@ -460,32 +500,21 @@ impl ChanModel {
     /// matched entry `cursor`: the first later entry that fits (order-preserving), or `None`.
     /// Lenient when the cursor left the window.
     pub fn match_member(&self, cursor: u64, member: usize, joined: bool) -> Option<u64> {
-        let lenient = self.history.front().is_some_and(|e| e.seq > cursor);
-        self.history
-            .iter()
-            .find(|e| e.seq > cursor && e.user == member && e.joined == joined)
-            .map(|e| e.seq)
-            .or(lenient.then_some(cursor))
+        first_fit(&self.history, cursor, cursor + 1, |e| {
+            e.user == member && e.joined == joined
+        })
     }
 
     /// Likewise for a member count.
     pub fn match_count(&self, cursor: u64, count: u32) -> Option<u64> {
-        let lenient = self.history.front().is_some_and(|e| e.seq > cursor);
-        self.history
-            .iter()
-            .find(|e| e.seq >= cursor && e.count == count)
-            .map(|e| e.seq)
-            .or(lenient.then_some(cursor))
+        first_fit(&self.history, cursor, cursor, |e| e.count == count)
     }
 
     /// Likewise for an `AttributesUpdated` set: a version made by a notifying write.
     pub fn match_update(&self, cursor: u64, hash: u64) -> Option<u64> {
-        let lenient = self.versions.front().is_some_and(|v| v.seq > cursor);
-        self.versions
-            .iter()
-            .find(|v| v.seq > cursor && v.notified && v.hash == hash)
-            .map(|v| v.seq)
-            .or(lenient.then_some(cursor))
+        first_fit(&self.versions, cursor, cursor + 1, |v| {
+            v.notified && v.hash == hash
+        })
     }
 
     /// Whether `answer` is the store (or its `keys`) at some moment of `[from, to]`.
@@ -497,32 +526,13 @@ impl ChanModel {
         keys: Option<&[String]>,
         answer: &std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
     ) -> Option<bool> {
-        let front = self.versions.front().expect("never empty");
-        if front.at > from && front.seq != 0 {
-            return None;
-        }
-        let n = self.versions.len();
-        for (i, v) in self.versions.iter().enumerate() {
-            let end = if i + 1 < n {
-                self.versions[i + 1].at
-            } else {
-                u64::MAX
-            };
-            // A version that begins and ends in the same instant never was observable,
-            // but a read in that very step may see it: include the endpoints.
-            if v.at > to || end < from {
-                continue;
-            }
-            let same = match (&v.map, keys) {
-                (_, None) => v.hash == attrs_hash(answer),
-                (Some(m), Some(keys)) => &rtm_proto::attributes::select(m, Some(keys)) == answer,
-                (None, Some(_)) => return None,
-            };
-            if same {
-                return Some(true);
-            }
-        }
-        Some(false)
+        // A version that begins and ends in the same instant never was observable, but a
+        // read in that very step may see it: include the endpoints.
+        some_moment(&self.versions, from, to, true, |v| match (&v.map, keys) {
+            (_, None) => Some(v.hash == attrs_hash(answer)),
+            (Some(m), Some(keys)) => Some(&rtm_proto::attributes::select(m, Some(keys)) == answer),
+            (None, Some(_)) => None,
+        })
     }
 }
 
