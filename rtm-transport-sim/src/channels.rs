@@ -86,6 +86,7 @@ use rtm_proto::{
     Timestamp, UserId,
 };
 
+use crate::attr_writes::{write_channel_attributes, write_user_attributes};
 use crate::config::Action;
 use crate::model::{attrs_hash, Accept, CDelivery, CMsgRec, LagRec, Recipient};
 use crate::sim::{body_shape, make_body, parse_body, Pend, Sim, StepReq, UNIX_ORIGIN_MS};
@@ -1625,14 +1626,7 @@ impl Sim {
         };
         let now = ts(self.now);
         let cl = &mut self.clients[node].client;
-        let r = match op {
-            AttrOp::Set => cl.set_channel_attributes(now, &id, attrs.clone(), opts),
-            AttrOp::AddOrUpdate => {
-                cl.add_or_update_channel_attributes(now, &id, attrs.clone(), opts)
-            }
-            AttrOp::Delete => cl.delete_channel_attributes_by_keys(now, &id, keys.clone(), opts),
-            AttrOp::Clear => cl.clear_channel_attributes(now, &id, opts),
-        };
+        let r = write_channel_attributes(cl, now, &id, op, attrs.clone(), keys.clone(), opts);
         self.cmd(
             node,
             format!(
@@ -1678,12 +1672,7 @@ impl Sim {
         let (op, attrs, keys) = self.attr_write(node);
         let now = ts(self.now);
         let cl = &mut self.clients[node].client;
-        let r = match op {
-            AttrOp::Set => cl.set_local_user_attributes(now, attrs.clone()),
-            AttrOp::AddOrUpdate => cl.add_or_update_local_user_attributes(now, attrs.clone()),
-            AttrOp::Delete => cl.delete_local_user_attributes_by_keys(now, keys.clone()),
-            AttrOp::Clear => cl.clear_local_user_attributes(now),
-        };
+        let r = write_user_attributes(cl, now, op, attrs.clone(), keys.clone());
         self.cmd(
             node,
             format!(

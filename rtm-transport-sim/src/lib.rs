@@ -20,6 +20,8 @@
 //!   storage, subscriptions, queries, token renewal, misuse), the fault injector (resets,
 //!   half-open links, stalls, partitions, slow consumers, refused connects, server crash and
 //!   restart), healing and the post-heal probes.
+//! * [`attr_writes`]: the client's attribute writes as one call per store, by operation
+//!   (shared with the fuzz targets).
 //! * `channels`: channels, member counts, channel and user attributes — their workload,
 //!   the model of what the server holds (kept from the requests it handles and its answers),
 //!   and the invariants (see that module: "stints", the replay, attribute versions).
@@ -59,6 +61,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attr_writes;
 mod channels;
 pub mod config;
 pub mod entropy;

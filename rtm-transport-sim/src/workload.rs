@@ -425,6 +425,25 @@ impl Sim {
 
     // ----- faults --------------------------------------------------------------------------
 
+    /// One direction of a connection, at random: `up` (client→server) and its name.
+    fn pick_direction(&mut self) -> (bool, &'static str) {
+        if self.faults.chance(0.5) {
+            (true, "client->server")
+        } else {
+            (false, "server->client")
+        }
+    }
+
+    /// Direction `up` (client→server) or down of picked connection `c`.
+    fn direction(&mut self, c: u64, up: bool) -> &mut crate::net::Dir {
+        let conn = self.conns.get_mut(&c).expect("picked");
+        if up {
+            &mut conn.up
+        } else {
+            &mut conn.down
+        }
+    }
+
     fn pick_conn(&mut self) -> Option<u64> {
         if self.conns.is_empty() {
             return None;
@@ -451,40 +470,20 @@ impl Sim {
             }
             FaultKind::HalfOpen => {
                 if let Some(c) = self.pick_conn() {
-                    let up = self.faults.chance(0.5);
+                    let (up, dir) = self.pick_direction();
                     self.stats.half_open += 1;
-                    self.note(format!(
-                        "FAULT half-open c{c}: {} now drops everything",
-                        if up {
-                            "client->server"
-                        } else {
-                            "server->client"
-                        }
-                    ));
-                    let conn = self.conns.get_mut(&c).expect("picked");
-                    if up {
-                        conn.up.blackhole();
-                    } else {
-                        conn.down.blackhole();
-                    }
+                    self.note(format!("FAULT half-open c{c}: {dir} now drops everything"));
+                    self.direction(c, up).blackhole();
                 }
             }
             FaultKind::Stall => {
                 if let Some(c) = self.pick_conn() {
-                    let up = self.faults.chance(0.5);
+                    let (up, dir) = self.pick_direction();
                     let d = self.faults.range(100, max);
                     self.stats.stalls += 1;
-                    self.note(format!(
-                        "FAULT stall c{c} {} for {d} ms",
-                        if up {
-                            "client->server"
-                        } else {
-                            "server->client"
-                        }
-                    ));
+                    self.note(format!("FAULT stall c{c} {dir} for {d} ms"));
                     let until = self.now + d;
-                    let conn = self.conns.get_mut(&c).expect("picked");
-                    let dir = if up { &mut conn.up } else { &mut conn.down };
+                    let dir = self.direction(c, up);
                     dir.stalled_until = dir.stalled_until.max(until);
                 }
             }

@@ -9,6 +9,8 @@ use rtm_proto::wire::{InvitationKey, ServerFrame};
 use rtm_proto::{Client, ConnectionState as State, Timestamp};
 
 use crate::client_check::*;
+use rtm_transport_sim::attr_writes::{write_channel_attributes, write_user_attributes};
+
 use crate::input::Input;
 use crate::server_frames::*;
 use crate::values::*;
@@ -193,27 +195,16 @@ fn channel_command(c: &mut Client, chk: &mut ClientCheck, inp: &mut Input, ts: T
         rtm_proto::ChannelId::new(["room", "lobby", "<c>|~"][inp.u8() as usize % 3]).expect("valid")
     };
     match op {
-        0 => {
-            let ch = chan(inp);
-            let r = c.join(ts, &ch);
-            chk.track(Kind::Join, r);
-        }
-        1 => {
-            let ch = chan(inp);
-            let r = c.leave(ts, &ch);
-            chk.track(Kind::Leave, r);
-        }
+        0 => chk.track(Kind::Join, c.join(ts, &chan(inp))),
+        1 => chk.track(Kind::Leave, c.leave(ts, &chan(inp))),
         2 => {
             let ch = chan(inp);
-            let m = message(inp);
-            let r = c.send_channel_message(ts, &ch, m);
-            chk.track(Kind::ChannelMessage, r);
+            chk.track(
+                Kind::ChannelMessage,
+                c.send_channel_message(ts, &ch, message(inp)),
+            );
         }
-        3 => {
-            let ch = chan(inp);
-            let r = c.get_members(ts, &ch);
-            chk.track(Kind::GetMembers, r);
-        }
+        3 => chk.track(Kind::GetMembers, c.get_members(ts, &chan(inp))),
         4 => {
             let n = match inp.u8() % 8 {
                 0 => 33,
@@ -224,18 +215,12 @@ fn channel_command(c: &mut Client, chk: &mut ClientCheck, inp: &mut Input, ts: T
             chk.track(Kind::MemberCount, r);
         }
         5 => {
-            use rtm_proto::attributes::AttrOp;
             let ch = chan(inp);
             let (op, attrs, keys) = (attr_op(inp), attr_map(inp), attr_keys(inp));
             let o = ChannelAttributeOptions {
                 enable_notification_to_channel_members: inp.bool(),
             };
-            let r = match op {
-                AttrOp::Set => c.set_channel_attributes(ts, &ch, attrs, o),
-                AttrOp::AddOrUpdate => c.add_or_update_channel_attributes(ts, &ch, attrs, o),
-                AttrOp::Delete => c.delete_channel_attributes_by_keys(ts, &ch, keys, o),
-                AttrOp::Clear => c.clear_channel_attributes(ts, &ch, o),
-            };
+            let r = write_channel_attributes(c, ts, &ch, op, attrs, keys, o);
             chk.track(Kind::AttrWrite, r);
         }
         6 => {
@@ -249,14 +234,8 @@ fn channel_command(c: &mut Client, chk: &mut ClientCheck, inp: &mut Input, ts: T
             chk.track(Kind::GetChannelAttrs, r);
         }
         7 => {
-            use rtm_proto::attributes::AttrOp;
             let (op, attrs, keys) = (attr_op(inp), attr_map(inp), attr_keys(inp));
-            let r = match op {
-                AttrOp::Set => c.set_local_user_attributes(ts, attrs),
-                AttrOp::AddOrUpdate => c.add_or_update_local_user_attributes(ts, attrs),
-                AttrOp::Delete => c.delete_local_user_attributes_by_keys(ts, keys),
-                AttrOp::Clear => c.clear_local_user_attributes(ts),
-            };
+            let r = write_user_attributes(c, ts, op, attrs, keys);
             chk.track(Kind::AttrWrite, r);
         }
         8 => {
