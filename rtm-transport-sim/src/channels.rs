@@ -101,6 +101,13 @@ fn ts(ms: u64) -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
+/// Whose attributes a read asks for: a channel's or a user's (indices).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AttrStore {
+    Channel(usize),
+    User(usize),
+}
+
 /// Whether a client frame of type `ty` is one the model follows.
 pub(crate) fn watched_request(ty: &[u8]) -> bool {
     matches!(
@@ -1648,26 +1655,6 @@ impl Sim {
         }
     }
 
-    pub(crate) fn do_channel_attr_get(&mut self, node: usize, c: usize, probe: bool) {
-        let id = self.chans[c].id.clone();
-        let keys = self.read_keys(probe);
-        let now = ts(self.now);
-        let cl = &mut self.clients[node].client;
-        let r = match keys.clone() {
-            None => cl.get_channel_attributes(now, &id),
-            Some(k) => cl.get_channel_attributes_by_keys(now, &id, k),
-        };
-        let call = format!("get_channel_attributes({id}, {keys:?})");
-        self.attr_read_issued(node, call, "getChannelAttributes", probe, r, |issued| {
-            Pend::ChannelAttrGet {
-                chan: c,
-                keys,
-                issued,
-                probe,
-            }
-        });
-    }
-
     pub(crate) fn do_user_attr_write(&mut self, node: usize) {
         let (op, attrs, keys) = self.attr_write(node);
         let now = ts(self.now);
@@ -1683,23 +1670,44 @@ impl Sim {
         self.attr_write_issued(node, "user attribute write", r, Pend::UserAttrWrite);
     }
 
-    pub(crate) fn do_user_attr_get(&mut self, node: usize, user: usize, probe: bool) {
-        let id = self.users[user].id.to_string();
+    /// A read of a channel's or a user's attributes (all keys, or some; a probe reads all).
+    pub(crate) fn do_attr_get(&mut self, node: usize, store: AttrStore, probe: bool) {
         let keys = self.read_keys(probe);
         let now = ts(self.now);
         let cl = &mut self.clients[node].client;
-        let r = match keys.clone() {
-            None => cl.get_user_attributes(now, &id),
-            Some(k) => cl.get_user_attributes_by_keys(now, &id, k),
+        let (r, call, what) = match store {
+            AttrStore::Channel(c) => {
+                let id = &self.chans[c].id;
+                let r = match keys.clone() {
+                    None => cl.get_channel_attributes(now, id),
+                    Some(k) => cl.get_channel_attributes_by_keys(now, id, k),
+                };
+                let call = format!("get_channel_attributes({id}, {keys:?})");
+                (r, call, "getChannelAttributes")
+            }
+            AttrStore::User(u) => {
+                let id = self.users[u].id.as_str();
+                let r = match keys.clone() {
+                    None => cl.get_user_attributes(now, id),
+                    Some(k) => cl.get_user_attributes_by_keys(now, id, k),
+                };
+                let call = format!("get_user_attributes({id:?}, {keys:?})");
+                (r, call, "getUserAttributes")
+            }
         };
-        let call = format!("get_user_attributes({id:?}, {keys:?})");
-        self.attr_read_issued(node, call, "getUserAttributes", probe, r, |issued| {
-            Pend::UserAttrGet {
+        self.attr_read_issued(node, call, what, probe, r, |issued| match store {
+            AttrStore::Channel(chan) => Pend::ChannelAttrGet {
+                chan,
+                keys,
+                issued,
+                probe,
+            },
+            AttrStore::User(user) => Pend::UserAttrGet {
                 user,
                 keys,
                 issued,
                 probe,
-            }
+            },
         });
     }
 
@@ -1794,12 +1802,12 @@ impl Sim {
             Action::ChannelAttrWrite => self.do_channel_attr_write(node),
             Action::ChannelAttrGet => {
                 let c = self.random_chan();
-                self.do_channel_attr_get(node, c, false);
+                self.do_attr_get(node, AttrStore::Channel(c), false);
             }
             Action::UserAttrWrite => self.do_user_attr_write(node),
             Action::UserAttrGet => {
                 let u = self.work.below(self.users.len() as u64) as usize;
-                self.do_user_attr_get(node, u, false);
+                self.do_attr_get(node, AttrStore::User(u), false);
             }
             _ => {}
         }
@@ -2176,7 +2184,7 @@ impl Sim {
         }
         if w[Action::ChannelAttrWrite as usize] > 0 {
             let c = self.random_chan();
-            self.do_channel_attr_get(node, c, true);
+            self.do_attr_get(node, AttrStore::Channel(c), true);
         }
         if w[Action::UserAttrWrite as usize] > 0 {
             let online: Vec<usize> = (0..self.clients.len())
@@ -2184,7 +2192,7 @@ impl Sim {
                 .map(|n| self.clients[n].user)
                 .collect();
             let u = online[self.work.below(online.len() as u64) as usize];
-            self.do_user_attr_get(node, u, true);
+            self.do_attr_get(node, AttrStore::User(u), true);
         }
     }
 }

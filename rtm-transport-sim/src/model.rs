@@ -61,6 +61,14 @@ macro_rules! dated {
 }
 dated!(TruthEntry, MemberEntry, AttrVersion);
 
+/// Appends `entry` to a history that keeps its newest `cap` entries.
+fn push_bounded<T>(history: &mut VecDeque<T>, cap: usize, entry: T) {
+    if history.len() == cap {
+        history.pop_front();
+    }
+    history.push_back(entry);
+}
+
 /// Order-preserving matching of a report against a history: the first entry numbered
 /// `from` or later that `fits`. When the window has dropped entries after `cursor` (the
 /// entry the last report matched) it is lenient: no fit keeps the cursor.
@@ -238,11 +246,8 @@ impl UserRec {
 
     /// Records the user's attributes (`None`: no session) from `at` on.
     pub fn record_attrs(&mut self, at: u64, session: bool) {
-        if self.attr_hist.len() == USER_ATTR_HISTORY {
-            self.attr_hist.pop_front();
-        }
         let v = session.then(|| self.attrs.clone());
-        self.attr_hist.push_back((at, v));
+        push_bounded(&mut self.attr_hist, USER_ATTR_HISTORY, (at, v));
     }
 
     /// Whether a `getUserAttributes` answer (`None`: USER_NOT_FOUND) was the truth at some
@@ -287,14 +292,12 @@ impl UserRec {
         if self.current().state == state {
             return false;
         }
-        if self.truth.len() == TRUTH_WINDOW {
-            self.truth.pop_front();
-        }
-        self.truth.push_back(TruthEntry {
+        let entry = TruthEntry {
             seq: *seq,
             at,
             state,
-        });
+        };
+        push_bounded(&mut self.truth, TRUTH_WINDOW, entry);
         *seq += 1;
         true
     }
@@ -464,32 +467,28 @@ impl ChanModel {
 
     /// Records a membership change.
     pub fn record(&mut self, seq: &mut u64, at: u64, user: usize, joined: bool) {
-        if self.history.len() == CHAN_HISTORY {
-            self.history.pop_front();
-        }
         *seq += 1;
-        self.history.push_back(MemberEntry {
+        let entry = MemberEntry {
             seq: *seq,
             at,
             user,
             joined,
             count: self.members.len() as u32,
-        });
+        };
+        push_bounded(&mut self.history, CHAN_HISTORY, entry);
     }
 
     /// Records the attribute store as it is now.
     pub fn record_attrs(&mut self, seq: &mut u64, at: u64, notified: bool) {
-        if self.versions.len() == ATTR_HISTORY {
-            self.versions.pop_front();
-        }
         *seq += 1;
-        self.versions.push_back(AttrVersion {
+        let version = AttrVersion {
             seq: *seq,
             at,
             notified,
             hash: attrs_hash(&self.attrs),
             map: Some(self.attrs.clone()),
-        });
+        };
+        push_bounded(&mut self.versions, ATTR_HISTORY, version);
         let n = self.versions.len();
         if n > ATTR_MAPS {
             self.versions[n - ATTR_MAPS - 1].map = None;

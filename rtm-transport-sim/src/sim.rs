@@ -1626,31 +1626,32 @@ impl Sim {
                 self.violation(format!("{n}: token event {e:?} in app-id-only mode"));
             }
             Event::Response { request, response } => self.on_response(node, request.0, response),
-            Event::Channel {
-                channel,
-                event:
-                    ChannelEvent::Message {
-                        member_id,
-                        message,
-                        server_received_ts,
-                    },
-            } => self.on_channel_message(node, channel, member_id, message, server_received_ts),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::MemberJoined { member_id },
-            } => self.on_member_event(node, channel, member_id, true),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::MemberLeft { member_id },
-            } => self.on_member_event(node, channel, member_id, false),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::MemberCountUpdated { count },
-            } => self.on_member_count(node, channel, count),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::AttributesUpdated { attributes },
-            } => self.on_attributes_updated(node, channel, attributes),
+            Event::Channel { channel, event } => match event {
+                ChannelEvent::Message {
+                    member_id,
+                    message,
+                    server_received_ts,
+                } => self.on_channel_message(node, channel, member_id, message, server_received_ts),
+                ChannelEvent::MemberJoined { member_id } => {
+                    self.on_member_event(node, channel, member_id, true)
+                }
+                ChannelEvent::MemberLeft { member_id } => {
+                    self.on_member_event(node, channel, member_id, false)
+                }
+                ChannelEvent::MemberCountUpdated { count } => {
+                    self.on_member_count(node, channel, count)
+                }
+                ChannelEvent::AttributesUpdated { attributes } => {
+                    self.on_attributes_updated(node, channel, attributes)
+                }
+                // `ChannelEvent` is non-exhaustive too.
+                other => {
+                    let n = self.node_name(node);
+                    self.violation(format!(
+                        "{n}: a channel event the model does not check: {other:?}"
+                    ));
+                }
+            },
             e @ (Event::LocalInvitation { .. } | Event::RemoteInvitation { .. }) => {
                 self.on_invitation_event(node, e)
             }

@@ -164,6 +164,43 @@ fn hash_input(h: &mut Hash64, tag: u64, link: Option<u64>, frame: Option<&[u8]>)
     }
 }
 
+/// A channel event: its tag, the channel, the member it is about (if any), then its data.
+fn hash_channel_event(h: &mut Hash64, channel: &rtm_proto::ChannelId, event: &ChannelEvent) {
+    let (tag, member) = match event {
+        ChannelEvent::Message { member_id, .. } => (57, Some(member_id)),
+        ChannelEvent::MemberJoined { member_id } => (58, Some(member_id)),
+        ChannelEvent::MemberLeft { member_id } => (59, Some(member_id)),
+        ChannelEvent::MemberCountUpdated { .. } => (70, None),
+        ChannelEvent::AttributesUpdated { .. } => (71, None),
+        // Non-exhaustive: a newer event is fingerprinted by its Debug text.
+        other => {
+            h.word(56);
+            h.bytes(format!("{other:?}").as_bytes());
+            return;
+        }
+    };
+    h.word(tag);
+    h.bytes(channel.as_str().as_bytes());
+    if let Some(member) = member {
+        h.bytes(member.as_str().as_bytes());
+    }
+    match event {
+        ChannelEvent::Message {
+            message,
+            server_received_ts,
+            ..
+        } => {
+            hash_message(h, message);
+            h.word(*server_received_ts);
+        }
+        ChannelEvent::MemberCountUpdated { count } => h.word(u64::from(*count)),
+        ChannelEvent::AttributesUpdated { attributes } => {
+            h.word(crate::model::attrs_hash(attributes))
+        }
+        _ => {}
+    }
+}
+
 fn hash_rec(h: &mut Hash64, rec: &Rec) {
     match rec {
         Rec::ClientIn { node, what } => {
@@ -287,53 +324,7 @@ fn hash_client_out(h: &mut Hash64, out: &ClientOutput) {
                     h.word(u64::from(request.0));
                     hash_response(h, response);
                 }
-                Event::Channel {
-                    channel,
-                    event:
-                        ChannelEvent::Message {
-                            member_id,
-                            message,
-                            server_received_ts,
-                        },
-                } => {
-                    h.word(57);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.bytes(member_id.as_str().as_bytes());
-                    hash_message(h, message);
-                    h.word(*server_received_ts);
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::MemberJoined { member_id },
-                } => {
-                    h.word(58);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.bytes(member_id.as_str().as_bytes());
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::MemberLeft { member_id },
-                } => {
-                    h.word(59);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.bytes(member_id.as_str().as_bytes());
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::MemberCountUpdated { count },
-                } => {
-                    h.word(70);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.word(u64::from(*count));
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::AttributesUpdated { attributes },
-                } => {
-                    h.word(71);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.word(crate::model::attrs_hash(attributes));
-                }
+                Event::Channel { channel, event } => hash_channel_event(h, channel, event),
                 // The invitation events are rare: their Debug text is deterministic, which
                 // is all the fingerprint needs.
                 other => {
