@@ -2054,7 +2054,6 @@ impl Sim {
                 for &u in &v {
                     self.update_truth(u);
                     self.check_session(u);
-                    self.check_held_session(u);
                 }
                 v.clear();
                 self.affected = Some(v);
@@ -2154,8 +2153,10 @@ impl Sim {
         }
     }
 
-    /// The session the server holds for `u` is the one the model follows (same id), and
-    /// holds the attributes the model's writes left (§4.5).
+    /// At every full sweep (a divergence persists; once a simulated second keeps the
+    /// per-step cost down): the session the server holds for `u` is the one the model
+    /// follows (same id), and holds the attributes the model's writes left (§4.5). A write's
+    /// own step is checked where it is handled.
     fn check_held_session(&mut self, u: usize) {
         let Some(s) = self.users[u].session.as_ref().filter(|_| self.server_up) else {
             return;
