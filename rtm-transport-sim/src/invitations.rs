@@ -28,7 +28,7 @@
 
 use rtm_proto::client::{Event, InvitationId};
 use rtm_proto::invitation::{
-    LocalInvitationFailureReason as LWhy, LocalInvitationState as LS,
+    self, LocalInvitationFailureReason as LWhy, LocalInvitationState as LS,
     RemoteInvitationFailureReason as RWhy, RemoteInvitationState as RS,
 };
 use rtm_proto::wire::InvitationKey;
@@ -42,9 +42,12 @@ use crate::sim::{Ev, Sim};
 const MAX_INVITATIONS: usize = 20_000;
 /// Open invitations one caller keeps at most (the server allows 64).
 const MAX_OPEN: usize = 4;
-/// The server decides within this of receiving the invitation (60 s expiry + 5 s wait for
-/// a detached caller after an accept).
-const DECIDED_WITHIN_MS: u64 = 65_000;
+/// The core's §10.1 deadlines (ack, expiry), in the model's milliseconds.
+const ACK_MS: u64 = invitation::ACK_TIMEOUT.as_millis() as u64;
+const EXPIRY_MS: u64 = invitation::EXPIRY.as_millis() as u64;
+/// The server decides within this of receiving the invitation (the expiry + the wait for a
+/// detached caller after an accept).
+const DECIDED_WITHIN_MS: u64 = EXPIRY_MS + invitation::ACCEPT_CONFIRM_TIMEOUT.as_millis() as u64;
 /// A connected side learns the decision within this.
 const LEARN_WITHIN_MS: u64 = 25_000;
 
@@ -326,7 +329,7 @@ impl Sim {
         if crash != self.crashes {
             return false;
         }
-        let deadline = rx + 30_000;
+        let deadline = rx + ACK_MS;
         rec.callees.iter().any(|v| {
             v.received_at + 1_000 < deadline
                 && v.crash == crash
@@ -406,10 +409,10 @@ impl Sim {
                 Some("Refused without exactly one ReceivedByPeer before, or not with the callee's refusal and response")
             }
             CallerEnd::Canceled if !rec.canceled => Some("Canceled, but the caller never canceled it"),
-            CallerEnd::Failure(LWhy::PeerNoResponse) if !self.not_before(rec, 30_000) => {
+            CallerEnd::Failure(LWhy::PeerNoResponse) if !self.not_before(rec, ACK_MS) => {
                 Some("PEER_NO_RESPONSE sooner than 30 s after the server got it")
             }
-            CallerEnd::Failure(LWhy::InvitationExpire) if !self.not_before(rec, 60_000) => {
+            CallerEnd::Failure(LWhy::InvitationExpire) if !self.not_before(rec, EXPIRY_MS) => {
                 Some("INVITATION_EXPIRE sooner than 60 s after the server got it")
             }
             CallerEnd::Failure(LWhy::PeerOffline) if rec.rx_first.is_none() => {
@@ -590,7 +593,7 @@ impl Sim {
             {
                 Some("ACCEPT_FAILURE, but the callee never accepted it")
             }
-            CalleeEnd::Failure(RWhy::InvitationExpire) if !self.not_before(rec, 30_000) => {
+            CalleeEnd::Failure(RWhy::InvitationExpire) if !self.not_before(rec, ACK_MS) => {
                 Some("INVITATION_EXPIRE sooner than 30 s after the server got it")
             }
             _ => None,

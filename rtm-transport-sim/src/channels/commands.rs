@@ -15,6 +15,9 @@ use crate::model::CMsgRec;
 use crate::sim::{body_shape, make_body, Pend, Sim};
 use crate::workload::misuse_verdict;
 
+use rtm_proto::attributes::MAX_VALUE_BYTES;
+use rtm_proto::limits::MAX_COUNT_CHANNELS;
+
 use super::*;
 
 impl Sim {
@@ -408,7 +411,7 @@ impl Sim {
                 GetChannelMemberCountError::NotLoggedIn,
             ),
             2 => {
-                let many: Vec<String> = (0..33).map(|i| format!("c{i}")).collect();
+                let many: Vec<String> = (0..=MAX_COUNT_CHANNELS).map(|i| format!("c{i}")).collect();
                 let refs: Vec<&str> = many.iter().map(String::as_str).collect();
                 misuse_verdict(
                     "get_channel_member_count(33 ids)",
@@ -430,7 +433,7 @@ impl Sim {
                 )
             }
             4 => {
-                let attrs = BTreeMap::from([("big".to_string(), "x".repeat(8 * 1024 + 1))]);
+                let attrs = BTreeMap::from([("big".to_string(), "x".repeat(MAX_VALUE_BYTES + 1))]);
                 misuse_verdict(
                     "add_or_update_local_user_attributes(9 KB)",
                     c.add_or_update_local_user_attributes(now, attrs),
