@@ -1,8 +1,8 @@
 #![no_main]
-//! `client_inputs`: see `rtm_transport_sim::fuzz_targets::client_inputs` for what it checks.
+//! `client_inputs`: see `rtm_fuzz_targets::client_inputs` for what it checks.
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rtm_transport_sim::fuzz_targets::client_inputs(data);
+    rtm_fuzz_targets::client_inputs(data);
 });

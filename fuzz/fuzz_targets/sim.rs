@@ -1,8 +1,8 @@
 #![no_main]
-//! `sim`: see `rtm_transport_sim::fuzz_targets::sim` for what it checks.
+//! `sim`: see `rtm_fuzz_targets::sim` for what it checks.
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rtm_transport_sim::fuzz_targets::sim(data);
+    rtm_fuzz_targets::sim(data);
 });

@@ -2,40 +2,76 @@
 
 use crate::entropy::{derive, Source};
 
-/// Named relaxations of invariants that known core bugs break.
-///
-/// Each one is a *temporary* allowance for a specific bug in `rtm-proto` that was diagnosed
-/// and reported (see the crate docs and the issue). A relaxation for an open bug defaults ON
-/// so the swarm stays useful for finding *other* bugs; those for fixed bugs default OFF (the
-/// invariant is enforced) and remain only as names for `--relax`. `--strict` (or
-/// [`Relaxations::strict`]) turns them all off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Relaxations {
+/// Declares [`Relaxations`] from one list of `name = default`: the struct, its defaults,
+/// [`Relaxations::strict`], the names the CLI accepts and setting one by name, so that a new
+/// relaxation cannot be missing from any of them.
+macro_rules! relaxations {
+    ($($(#[$doc:meta])* $name:ident = $default:expr,)*) => {
+        /// Named relaxations of invariants that known core bugs break.
+        ///
+        /// Each one is a *temporary* allowance for a specific bug in `rtm-proto` that was
+        /// diagnosed and reported (see the crate docs and the issue). A relaxation for an
+        /// open bug defaults ON so the swarm stays useful for finding *other* bugs; those
+        /// for fixed bugs default OFF (the invariant is enforced) and remain only as names
+        /// for `--relax`. `--strict` (or [`Relaxations::strict`]) turns them all off.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct Relaxations {
+            $($(#[$doc])* pub $name: bool,)*
+        }
+
+        impl Default for Relaxations {
+            fn default() -> Self {
+                Relaxations { $($name: $default,)* }
+            }
+        }
+
+        impl Relaxations {
+            /// Every invariant enforced.
+            pub fn strict() -> Self {
+                Relaxations { $($name: false,)* }
+            }
+
+            /// The relaxation names the CLI accepts.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// Sets one relaxation by name; false if the name is unknown.
+            pub fn set(&mut self, name: &str, on: bool) -> bool {
+                match name {
+                    $(stringify!($name) => self.$name = on,)*
+                    _ => return false,
+                }
+                true
+            }
+        }
+    };
+}
+
+relaxations! {
     /// Design allowance (documented in PROTOCOL.md), not a bug: when a second device logs in
     /// as the same user (REMOTE_LOGIN), the messages the first device had not acknowledged
     /// move to the new device — at-least-once across the handover, since the first may have
     /// shown them just before its ack was lost. (The same device never shows a message
     /// twice: the client remembers delivered `msg_id`s across sessions; that part is
     /// enforced.) Relaxed: a second delivery on *another client* of the user is allowed.
-    pub redelivery_in_new_session: bool,
+    redelivery_in_new_session = true,
     /// Core bug: after a session went UNREACHABLE and then heard from its client again,
     /// `touch` makes it ONLINE but the only liveness timer left is the 30 s OFFLINE one
     /// (`liveness_scheduled` stays set), so the next silence is not reported as UNREACHABLE
     /// after 6 s. Relaxed: within a session that recovered from UNREACHABLE, ONLINE after
     /// more than 6 s of silence is tolerated until the server next reports UNREACHABLE.
-    pub unreachable_after_recovery: bool,
+    unreachable_after_recovery = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug: a subscribe/unsubscribe that times out on the client may still be applied
     /// by the server (its answer arrives late and is dropped), so the client's subscription
     /// list and the server's diverge with nothing to repair them while the link stays up.
     /// Relaxed: peers of a timed-out (un)subscribe are exempt from presence convergence
     /// until the next successful (un)subscribe of that peer or logout.
-    pub subscription_divergence_after_timeout: bool,
+    subscription_divergence_after_timeout = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug: `Message::is_valid` counts 32 KB of *characters*, but JSON escaping can
     /// make the frame of a valid text message (e.g. 32 K control characters, `\u0001` each)
     /// far larger than `MAX_FRAME_BYTES`; the server then closes the connection (TOO_BIG)
     /// and the client resends it on every reconnect until it times out. Relaxed: the
     /// workload does not send such messages.
-    pub no_escape_heavy_messages: bool,
+    no_escape_heavy_messages = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug (found by the `client_inputs` fuzzer): the client handles `kicked` in any
     /// link state, also while its `login` is unanswered. CONNECTING → ABORTED results (our
     /// server never kicks a CONNECTING client, but §2.3 has no such transition), and — this
@@ -43,33 +79,33 @@ pub struct Relaxations {
     /// token expired while the client was away is answered `kicked(token_expired)`, moving
     /// RECONNECTING → ABORTED, where §2.3 says: stay RECONNECTING, emit TokenExpired, wait
     /// for `renewToken`. Relaxed: the fuzz harness accepts those two transitions.
-    pub kicked_before_login_ok: bool,
+    kicked_before_login_ok = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug: the first `login` frame of an explicit login (no `resume`) is delayed on a
     /// connection the client then abandons (6 s login-link timeout); the client logs in on a
     /// new connection; when the stale frame finally arrives the server treats it as a new
     /// login and kicks the client's own live session, which goes ABORTED / REMOTE_LOGIN
     /// with no other device involved. Tombstones do not help: the stale frame carries no
     /// `resume`. Relaxed: such self-kicks are counted, not failed.
-    pub stale_login_self_kick: bool,
+    stale_login_self_kick = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug (found by the `client_inputs` fuzzer; needs a server that answers a request
     /// with the wrong kind of frame, which ours does not): `on_session_frame` removes the
     /// pending request (`take_pending`) before matching its kind, and drops it on a
     /// mismatch (`_ => {}`), so that RequestId never gets its `Event::Response`. Relaxed:
     /// the fuzz harness excuses requests that received a mismatched answer.
-    pub mismatched_answer_drops_request: bool,
+    mismatched_answer_drops_request = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug (new drain-after-logout code): when the transport closes while the client
     /// drains its link after `logout`, `on_closed` calls `finish_drain`, which emits
     /// `Close(t)` for the transport the driver just reported `Closed`. Relaxed: the
     /// simulated driver ignores that one Close of an already-closed transport by a
     /// DISCONNECTED client.
-    pub close_after_closed_in_drain: bool,
+    close_after_closed_in_drain = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug (found by the `client_inputs` fuzzer; new drain-after-logout code): a frame
     /// that fails to decode while the client drains after `logout` goes through
     /// `link_lost`, leaving `Link::Idle { retry_at: Some(..) }` in state DISCONNECTED;
     /// `poll_timeout` reports `retry_at` but the tick does nothing (`wants_link()` is
     /// false): a busy loop at that deadline. Relaxed: the fuzz harness does not require
     /// tick progress from a DISCONNECTED client.
-    pub link_lost_while_draining: bool,
+    link_lost_while_draining = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug: when a session's delivery stream is full (`max_unacked` pushes
     /// unacknowledged — the client is away, or acknowledges in batches of 16 while the
     /// server allows fewer), the server drops channel pushes (`stream_push`, `peers.rs`),
@@ -80,7 +116,7 @@ pub struct Relaxations {
     /// behind the send window, or was dropped), and member counts need not converge.
     /// Fixed: the member lags in the channel and is caught up on the replay window once it
     /// acknowledges; a missed count is followed by the current one.
-    pub channel_push_dropped_when_stream_full: bool,
+    channel_push_dropped_when_stream_full = false, // fixed in the core; kept to reproduce old seeds
     /// Fixed core bug (the client now corrects the channel once it is quiet,
     /// `reconcile_channels`): a `leave` that times out (10 s while the link is down) is answered FAILURE
     /// and dropped, and so is the internal `leave` the client sends to undo a `join` that
@@ -89,7 +125,7 @@ pub struct Relaxations {
     /// left, until the session ends. Relaxed: a channel whose leave or join timed out is
     /// exempt from membership convergence for that client until the server handles a leave
     /// of it, the client joins it again, or the session ends.
-    pub channel_leave_lost_after_timeout: bool,
+    channel_leave_lost_after_timeout = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug: a caller whose `invite` was answered on a link that died, and whose session
     /// then ended, resends the pending `invite` after its fresh login instead of syncing the
     /// invitation (`sync_invitations` skips invitations whose `invite` is unanswered); the
@@ -98,7 +134,7 @@ pub struct Relaxations {
     /// so the caller's invitation stays SENT_TO_REMOTE forever. Relaxed: an invitation
     /// whose `invite` reached one server from two sessions of its caller need not end on
     /// the caller.
-    pub invite_resend_after_session_loss: bool,
+    invite_resend_after_session_loss = false, // fixed in the core; kept to reproduce old seeds
     /// Fixed core bug (as `channel_leave_lost_after_timeout`): after a reconnect that lost
     /// the session, the client rejoins its channels
     /// with internal requests (`PendingKind::Rejoin`) that time out after 5 s like any
@@ -108,7 +144,7 @@ pub struct Relaxations {
     /// never re-added it: no messages, getMembers and sends fail NOT_IN_CHANNEL, until the
     /// next session loss. Relaxed: a client whose rejoin of a channel expired unhandled is
     /// not counted as a member of it in membership convergence.
-    pub rejoin_lost_after_timeout: bool,
+    rejoin_lost_after_timeout = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug: the callee's client sends `invitation_ack` once, when it first handles the
     /// `invitation` push, on whatever link that is; if that ack is lost with the link, it is
     /// never sent again — after a resume the push is resent but filtered as already seen
@@ -116,14 +152,14 @@ pub struct Relaxations {
     /// PEER_NO_RESPONSE (and the callee INVITATION_EXPIRE) although the callee's
     /// application showed the call ringing and its session was back well within the 30 s.
     /// Relaxed: such an outcome is counted, not failed.
-    pub invitation_ack_not_resent: bool,
+    invitation_ack_not_resent = false, // fixed in the core; kept to reproduce old seeds
     /// Core bug (from "a joiner is not told the same member count twice"): `push_count`
     /// returns early when the count equals the last coalesced one (`count_sent`), but a
     /// joiner told a different count privately since then (`told`) is left with it: e.g.
     /// 14 pushed to all; A joins (told 15); B leaves (14); the timer pushes nothing, and A
     /// believes 15 until the next change. Relaxed: a member whose last count push was the
     /// private one on joining is exempt from count convergence.
-    pub member_count_private_stale: bool,
+    member_count_private_stale = false, // fixed in the core; kept to reproduce old seeds
     /// Design allowance (documented in PROTOCOL.md, "The one pair that may disagree"), not a
     /// bug: a client that ends its own session while unreachable (logout while the link is
     /// down, or a kick it learns of on resume) ends its open invitations itself (caller
@@ -132,102 +168,7 @@ pub struct Relaxations {
     /// talking cannot learn a decision still on its way. Relaxed: only a side that ended the
     /// invitation locally, at its own session's end, may disagree with the other; every
     /// other disagreement fails the run.
-    pub invitation_local_end_races_decision: bool,
-}
-
-impl Default for Relaxations {
-    fn default() -> Self {
-        Relaxations {
-            redelivery_in_new_session: true,
-            unreachable_after_recovery: false, // fixed in the core; kept to reproduce old seeds
-            subscription_divergence_after_timeout: false, // fixed in the core; kept to reproduce old seeds
-            no_escape_heavy_messages: false, // fixed in the core; kept to reproduce old seeds
-            kicked_before_login_ok: false,   // fixed in the core; kept to reproduce old seeds
-            stale_login_self_kick: false,    // fixed in the core; kept to reproduce old seeds
-            mismatched_answer_drops_request: false, // fixed in the core; kept to reproduce old seeds
-            close_after_closed_in_drain: false, // fixed in the core; kept to reproduce old seeds
-            link_lost_while_draining: false,    // fixed in the core; kept to reproduce old seeds
-            channel_push_dropped_when_stream_full: false, // fixed in the core; kept to reproduce old seeds
-            channel_leave_lost_after_timeout: false, // fixed in the core; kept to reproduce old seeds
-            invite_resend_after_session_loss: false, // fixed in the core; kept to reproduce old seeds
-            rejoin_lost_after_timeout: false, // fixed in the core; kept to reproduce old seeds
-            invitation_ack_not_resent: false, // fixed in the core; kept to reproduce old seeds
-            member_count_private_stale: false, // fixed in the core; kept to reproduce old seeds
-            invitation_local_end_races_decision: true,
-        }
-    }
-}
-
-impl Relaxations {
-    /// Every invariant enforced.
-    pub fn strict() -> Self {
-        Relaxations {
-            redelivery_in_new_session: false,
-            unreachable_after_recovery: false,
-            subscription_divergence_after_timeout: false,
-            no_escape_heavy_messages: false,
-            kicked_before_login_ok: false,
-            stale_login_self_kick: false,
-            mismatched_answer_drops_request: false,
-            close_after_closed_in_drain: false,
-            link_lost_while_draining: false,
-            channel_push_dropped_when_stream_full: false,
-            channel_leave_lost_after_timeout: false,
-            invite_resend_after_session_loss: false,
-            rejoin_lost_after_timeout: false,
-            invitation_ack_not_resent: false,
-            member_count_private_stale: false,
-            invitation_local_end_races_decision: false,
-        }
-    }
-
-    /// The relaxation names the CLI accepts.
-    pub const NAMES: &'static [&'static str] = &[
-        "redelivery_in_new_session",
-        "unreachable_after_recovery",
-        "subscription_divergence_after_timeout",
-        "no_escape_heavy_messages",
-        "kicked_before_login_ok",
-        "stale_login_self_kick",
-        "mismatched_answer_drops_request",
-        "close_after_closed_in_drain",
-        "link_lost_while_draining",
-        "channel_push_dropped_when_stream_full",
-        "channel_leave_lost_after_timeout",
-        "invite_resend_after_session_loss",
-        "rejoin_lost_after_timeout",
-        "invitation_ack_not_resent",
-        "member_count_private_stale",
-        "invitation_local_end_races_decision",
-    ];
-
-    /// Sets one relaxation by name; false if the name is unknown.
-    pub fn set(&mut self, name: &str, on: bool) -> bool {
-        match name {
-            "redelivery_in_new_session" => self.redelivery_in_new_session = on,
-            "unreachable_after_recovery" => self.unreachable_after_recovery = on,
-            "subscription_divergence_after_timeout" => {
-                self.subscription_divergence_after_timeout = on
-            }
-            "no_escape_heavy_messages" => self.no_escape_heavy_messages = on,
-            "kicked_before_login_ok" => self.kicked_before_login_ok = on,
-            "stale_login_self_kick" => self.stale_login_self_kick = on,
-            "mismatched_answer_drops_request" => self.mismatched_answer_drops_request = on,
-            "close_after_closed_in_drain" => self.close_after_closed_in_drain = on,
-            "link_lost_while_draining" => self.link_lost_while_draining = on,
-            "channel_push_dropped_when_stream_full" => {
-                self.channel_push_dropped_when_stream_full = on
-            }
-            "channel_leave_lost_after_timeout" => self.channel_leave_lost_after_timeout = on,
-            "invite_resend_after_session_loss" => self.invite_resend_after_session_loss = on,
-            "rejoin_lost_after_timeout" => self.rejoin_lost_after_timeout = on,
-            "invitation_ack_not_resent" => self.invitation_ack_not_resent = on,
-            "member_count_private_stale" => self.member_count_private_stale = on,
-            "invitation_local_end_races_decision" => self.invitation_local_end_races_decision = on,
-            _ => return false,
-        }
-        true
-    }
+    invitation_local_end_races_decision = true,
 }
 
 /// How user ids look in a run (exercises the §1.3 character set and the 64-byte limit).
@@ -289,9 +230,29 @@ pub struct Knobs {
     pub cancel_p: f64,
 }
 
-/// Fault kinds the fault scheduler draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
+/// Declares a kind enum drawn by weight, with its `COUNT` and its variants in declaration
+/// (= weight) order as `ALL`: the list is written once, so a new variant cannot be left out
+/// of the weights.
+macro_rules! weighted_kinds {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// Number of kinds.
+            pub const COUNT: usize = [$($name::$variant),*].len();
+            /// All kinds, in weight order.
+            pub const ALL: [$name; $name::COUNT] = [$($name::$variant),*];
+        }
+    };
+}
+
+weighted_kinds! {
+    /// Fault kinds the fault scheduler draws from.
+    FaultKind {
     /// Both ends of one connection see `Closed`.
     Reset,
     /// One direction of one connection silently drops everything from now on.
@@ -308,27 +269,12 @@ pub enum FaultKind {
     Crash,
     /// The operator bans a user's session (`Server::ban`, §2.8).
     Ban,
+    }
 }
 
-impl FaultKind {
-    /// Number of kinds.
-    pub const COUNT: usize = 8;
-    /// All kinds, in weight order.
-    pub const ALL: [FaultKind; FaultKind::COUNT] = [
-        FaultKind::Reset,
-        FaultKind::HalfOpen,
-        FaultKind::Stall,
-        FaultKind::Partition,
-        FaultKind::Slow,
-        FaultKind::RefuseWindow,
-        FaultKind::Crash,
-        FaultKind::Ban,
-    ];
-}
-
-/// Workload actions of a logged-in client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+weighted_kinds! {
+    /// Workload actions of a logged-in client.
+    Action {
     Send,
     Subscribe,
     Unsubscribe,
@@ -357,31 +303,7 @@ pub enum Action {
     UserAttrGet,
     /// Create and send a call invitation.
     Invite,
-}
-
-impl Action {
-    /// Number of actions.
-    pub const COUNT: usize = 17;
-    /// All actions, in weight order.
-    pub const ALL: [Action; Action::COUNT] = [
-        Action::Send,
-        Action::Subscribe,
-        Action::Unsubscribe,
-        Action::Query,
-        Action::Renew,
-        Action::Logout,
-        Action::Misuse,
-        Action::Join,
-        Action::Leave,
-        Action::ChannelSend,
-        Action::GetMembers,
-        Action::MemberCount,
-        Action::ChannelAttrWrite,
-        Action::ChannelAttrGet,
-        Action::UserAttrWrite,
-        Action::UserAttrGet,
-        Action::Invite,
-    ];
+    }
 }
 
 impl Action {

@@ -28,7 +28,7 @@
 
 use rtm_proto::client::{Event, InvitationId};
 use rtm_proto::invitation::{
-    LocalInvitationFailureReason as LWhy, LocalInvitationState as LS,
+    self, LocalInvitationFailureReason as LWhy, LocalInvitationState as LS,
     RemoteInvitationFailureReason as RWhy, RemoteInvitationState as RS,
 };
 use rtm_proto::wire::InvitationKey;
@@ -42,9 +42,12 @@ use crate::sim::{Ev, Sim};
 const MAX_INVITATIONS: usize = 20_000;
 /// Open invitations one caller keeps at most (the server allows 64).
 const MAX_OPEN: usize = 4;
-/// The server decides within this of receiving the invitation (60 s expiry + 5 s wait for
-/// a detached caller after an accept).
-const DECIDED_WITHIN_MS: u64 = 65_000;
+/// The core's §10.1 deadlines (ack, expiry), in the model's milliseconds.
+const ACK_MS: u64 = invitation::ACK_TIMEOUT.as_millis() as u64;
+const EXPIRY_MS: u64 = invitation::EXPIRY.as_millis() as u64;
+/// The server decides within this of receiving the invitation (the expiry + the wait for a
+/// detached caller after an accept).
+const DECIDED_WITHIN_MS: u64 = EXPIRY_MS + invitation::ACCEPT_CONFIRM_TIMEOUT.as_millis() as u64;
 /// A connected side learns the decision within this.
 const LEARN_WITHIN_MS: u64 = 25_000;
 
@@ -62,7 +65,11 @@ impl Sim {
     pub(crate) fn invite_reaches_server(&mut self, caller: usize, number: u64) {
         if let Some(&i) = self.inv_index.get(&(caller, number)) {
             let at = (self.now, self.crashes);
-            let sid = self.users[caller].session.as_ref().map(|s| s.sid.clone());
+            let sid = self
+                .server
+                .observe()
+                .session_id(&self.users[caller].id)
+                .map(str::to_owned);
             let rec = &mut self.invs[i];
             match rec.rx_last {
                 Some((_, crash)) if crash == self.crashes && rec.rx_sid != sid => {
@@ -261,51 +268,43 @@ impl Sim {
     /// An invitation event of `node`'s client.
     pub(crate) fn on_invitation_event(&mut self, node: usize, e: Event) {
         match e {
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::ReceivedByPeer,
-            } => self.on_local(node, invitation, None),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Accepted { response },
-            } => self.on_local(node, invitation, Some(CallerEnd::Accepted(response))),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Refused { response },
-            } => self.on_local(node, invitation, Some(CallerEnd::Refused(response))),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Canceled,
-            } => self.on_local(node, invitation, Some(CallerEnd::Canceled)),
-            Event::LocalInvitation {
-                invitation,
-                event: LocalInvitationEvent::Failure { reason },
-            } => self.on_local(node, invitation, Some(CallerEnd::Failure(reason))),
-            Event::RemoteInvitation {
-                invitation,
-                event:
+            // Caller side: ReceivedByPeer, or the end (CallerEnd).
+            Event::LocalInvitation { invitation, event } => {
+                let end = match event {
+                    LocalInvitationEvent::ReceivedByPeer => None,
+                    LocalInvitationEvent::Accepted { response } => {
+                        Some(CallerEnd::Accepted(response))
+                    }
+                    LocalInvitationEvent::Refused { response } => {
+                        Some(CallerEnd::Refused(response))
+                    }
+                    LocalInvitationEvent::Canceled => Some(CallerEnd::Canceled),
+                    LocalInvitationEvent::Failure { reason } => Some(CallerEnd::Failure(reason)),
+                    _ => return,
+                };
+                self.on_local(node, invitation, end)
+            }
+            // Callee side: Received, or the end (CalleeEnd, with a cancel's content).
+            Event::RemoteInvitation { invitation, event } => {
+                let (end, content) = match event {
                     RemoteInvitationEvent::Received {
                         caller_id,
                         content,
                         channel_id,
-                    },
-            } => self.on_remote_received(node, invitation, caller_id, content, channel_id),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Accepted,
-            } => self.on_remote_end(node, invitation, CalleeEnd::Accepted, None),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Refused,
-            } => self.on_remote_end(node, invitation, CalleeEnd::Refused, None),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Canceled { content },
-            } => self.on_remote_end(node, invitation, CalleeEnd::Canceled, Some(content)),
-            Event::RemoteInvitation {
-                invitation,
-                event: RemoteInvitationEvent::Failure { reason },
-            } => self.on_remote_end(node, invitation, CalleeEnd::Failure(reason), None),
+                    } => {
+                        return self
+                            .on_remote_received(node, invitation, caller_id, content, channel_id)
+                    }
+                    RemoteInvitationEvent::Accepted => (CalleeEnd::Accepted, None),
+                    RemoteInvitationEvent::Refused => (CalleeEnd::Refused, None),
+                    RemoteInvitationEvent::Canceled { content } => {
+                        (CalleeEnd::Canceled, Some(content))
+                    }
+                    RemoteInvitationEvent::Failure { reason } => (CalleeEnd::Failure(reason), None),
+                    _ => return,
+                };
+                self.on_remote_end(node, invitation, end, content)
+            }
             _ => {}
         }
     }
@@ -330,7 +329,7 @@ impl Sim {
         if crash != self.crashes {
             return false;
         }
-        let deadline = rx + 30_000;
+        let deadline = rx + ACK_MS;
         rec.callees.iter().any(|v| {
             v.received_at + 1_000 < deadline
                 && v.crash == crash
@@ -410,10 +409,10 @@ impl Sim {
                 Some("Refused without exactly one ReceivedByPeer before, or not with the callee's refusal and response")
             }
             CallerEnd::Canceled if !rec.canceled => Some("Canceled, but the caller never canceled it"),
-            CallerEnd::Failure(LWhy::PeerNoResponse) if !self.not_before(rec, 30_000) => {
+            CallerEnd::Failure(LWhy::PeerNoResponse) if !self.not_before(rec, ACK_MS) => {
                 Some("PEER_NO_RESPONSE sooner than 30 s after the server got it")
             }
-            CallerEnd::Failure(LWhy::InvitationExpire) if !self.not_before(rec, 60_000) => {
+            CallerEnd::Failure(LWhy::InvitationExpire) if !self.not_before(rec, EXPIRY_MS) => {
                 Some("INVITATION_EXPIRE sooner than 60 s after the server got it")
             }
             CallerEnd::Failure(LWhy::PeerOffline) if rec.rx_first.is_none() => {
@@ -594,7 +593,7 @@ impl Sim {
             {
                 Some("ACCEPT_FAILURE, but the callee never accepted it")
             }
-            CalleeEnd::Failure(RWhy::InvitationExpire) if !self.not_before(rec, 30_000) => {
+            CalleeEnd::Failure(RWhy::InvitationExpire) if !self.not_before(rec, ACK_MS) => {
                 Some("INVITATION_EXPIRE sooner than 30 s after the server got it")
             }
             _ => None,

@@ -20,19 +20,22 @@
 //!   storage, subscriptions, queries, token renewal, misuse), the fault injector (resets,
 //!   half-open links, stalls, partitions, slow consumers, refused connects, server crash and
 //!   restart), healing and the post-heal probes.
+//! * [`attr_writes`]: the client's attribute writes as one call per store, by operation
+//!   (shared with the fuzz targets).
 //! * `channels`: channels, member counts, channel and user attributes — their workload,
 //!   the model of what the server holds (kept from the requests it handles and its answers),
 //!   and the invariants (see that module: "stints", the replay, attribute versions).
 //! * `invitations`: call invitations — the workload (callers, callees that answer, ignore
 //!   or are offline, cancels) and the invariants (§10 event sequences, causality, the
 //!   caller/callee agreement table, terminal within 60 s + a bound).
+//! * [`runner`]: many seeds on several threads with a time budget (swarm testing: the fault
+//!   and workload rates themselves are drawn from each seed).
 //!
 //! Set `RTM_SIM_DUMP=1` to print the server's whole state (its `Debug`) to stderr at the
 //! first violation, for triage.
-//! * [`runner`]: many seeds on several threads with a time budget (swarm testing: the fault
-//!   and workload rates themselves are drawn from each seed).
-//! * [`fuzz_targets`]: the bodies of the cargo-fuzz targets in `fuzz/`, shared with the
-//!   stable corpus-replay test.
+//!
+//! The cargo-fuzz targets in `fuzz/` (one of which runs this simulator on fuzz bytes) keep
+//! their bodies next to them, in `fuzz/targets/` (`rtm-fuzz-targets`).
 //!
 //! ## Model rules worth knowing
 //!
@@ -58,10 +61,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attr_writes;
 mod channels;
 pub mod config;
 pub mod entropy;
-pub mod fuzz_targets;
 mod invitations;
 pub mod model;
 pub mod net;

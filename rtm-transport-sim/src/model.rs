@@ -11,34 +11,103 @@ use rtm_proto::{
 pub fn allowed_transition(from: State, to: State, reason: Reason) -> bool {
     use Reason as R;
     use State as S;
+    // By destination: one arm per state a change may lead to.
     matches!(
         (from, to, reason),
         (S::Disconnected, S::Connecting, R::Login)
-            | (S::Connecting, S::Connected, R::LoginSuccess)
-            | (
-                S::Connecting,
-                S::Disconnected,
-                R::LoginFailure | R::LoginTimeout | R::Logout
-            )
+            | (S::Connecting | S::Reconnecting, S::Connected, R::LoginSuccess)
             | (S::Connected, S::Reconnecting, R::Interrupted)
-            | (S::Connected, S::Disconnected, R::Logout)
+            | (S::Connecting, S::Disconnected, R::LoginFailure | R::LoginTimeout)
             | (
-                S::Connected,
+                S::Connecting | S::Connected | S::Reconnecting | S::Aborted,
+                S::Disconnected,
+                R::Logout
+            )
+            // TOKEN_EXPIRED from RECONNECTING too: the server ended the session when its
+            // token expired while it was attached, and the client, whose link died just
+            // then, learns it when it tries to resume (the server's tombstone answers).
+            | (
+                S::Connected | S::Reconnecting,
                 S::Aborted,
                 R::RemoteLogin | R::BannedByServer | R::TokenExpired
             )
-            | (S::Reconnecting, S::Connected, R::LoginSuccess)
-            | (S::Reconnecting, S::Disconnected, R::Logout)
-            // TOKEN_EXPIRED from RECONNECTING: the server ended the session when its token
-            // expired while it was attached, and the client, whose link died just then,
-            // learns it when it tries to resume (the server's tombstone answers).
-            | (
-                S::Reconnecting,
-                S::Aborted,
-                R::RemoteLogin | R::BannedByServer | R::TokenExpired
-            )
-            | (S::Aborted, S::Disconnected, R::Logout)
     )
+}
+
+/// The newest `n` entries of a history, newest first, as `show` writes them: the context
+/// of a violation about a report that matches none of them.
+pub fn newest_first<T>(history: &VecDeque<T>, n: usize, show: impl Fn(&T) -> String) -> String {
+    let shown: Vec<String> = history.iter().rev().take(n).map(show).collect();
+    shown.join(" ")
+}
+
+/// An entry of one of the model's histories: numbered in order (`seq`), from `at` on.
+pub trait Dated {
+    fn seq(&self) -> u64;
+    fn at(&self) -> u64;
+}
+
+macro_rules! dated {
+    ($($t:ty),*) => {
+        $(impl Dated for $t {
+            fn seq(&self) -> u64 {
+                self.seq
+            }
+            fn at(&self) -> u64 {
+                self.at
+            }
+        })*
+    };
+}
+dated!(TruthEntry, MemberEntry, AttrVersion);
+
+/// Appends `entry` to a history that keeps its newest `cap` entries.
+fn push_bounded<T>(history: &mut VecDeque<T>, cap: usize, entry: T) {
+    if history.len() == cap {
+        history.pop_front();
+    }
+    history.push_back(entry);
+}
+
+/// Order-preserving matching of a report against a history: the first entry numbered
+/// `from` or later that `fits`. When the window has dropped entries after `cursor` (the
+/// entry the last report matched) it is lenient: no fit keeps the cursor.
+fn first_fit<T: Dated>(
+    history: &VecDeque<T>,
+    cursor: u64,
+    from: u64,
+    fits: impl Fn(&T) -> bool,
+) -> Option<u64> {
+    let lenient = history.front().is_some_and(|e| e.seq() > cursor);
+    history
+        .iter()
+        .find(|e| e.seq() >= from && fits(e))
+        .map(Dated::seq)
+        .or(lenient.then_some(cursor))
+}
+
+/// Whether some entry of `history` that held at a moment of `[from, to]` is `held`
+/// (`Some(true)`) or none (`Some(false)`); `None` when that stretch left the window or
+/// `held` cannot tell. `touching`: an entry that ended exactly at `from` counts too.
+fn some_moment<T: Dated>(
+    history: &VecDeque<T>,
+    from: u64,
+    to: u64,
+    touching: bool,
+    held: impl Fn(&T) -> Option<bool>,
+) -> Option<bool> {
+    let front = history.front().expect("never empty");
+    if front.at() > from && front.seq() != 0 {
+        return None;
+    }
+    for (i, e) in history.iter().enumerate() {
+        let end = history.get(i + 1).map_or(u64::MAX, Dated::at);
+        let overlaps = e.at() <= to && (end > from || (touching && end == from));
+        if overlaps && held(e)? {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// What the sender was told about a message.
@@ -129,6 +198,9 @@ pub struct UserRec {
     pub kicked_sids: std::collections::BTreeSet<String>,
     /// Session ids of this user that the current server incarnation banned.
     pub banned_sids: std::collections::BTreeSet<String>,
+    /// Session ids of this user that the current server incarnation ended for any reason:
+    /// a login the server answers with one of them must not be taken as a new session.
+    pub ended_sids: std::collections::BTreeSet<String>,
     pub truth: VecDeque<TruthEntry>,
     /// Messages to this user the server may still hold (accepted, and neither acknowledged
     /// — `Received` — nor refused — `Unreachable`): an upper bound on what can land in its
@@ -162,6 +234,7 @@ impl UserRec {
             session: None,
             kicked_sids: Default::default(),
             banned_sids: Default::default(),
+            ended_sids: Default::default(),
             truth,
             backlog: 0,
             overflow_epoch: 0,
@@ -173,11 +246,8 @@ impl UserRec {
 
     /// Records the user's attributes (`None`: no session) from `at` on.
     pub fn record_attrs(&mut self, at: u64, session: bool) {
-        if self.attr_hist.len() == USER_ATTR_HISTORY {
-            self.attr_hist.pop_front();
-        }
         let v = session.then(|| self.attrs.clone());
-        self.attr_hist.push_back((at, v));
+        push_bounded(&mut self.attr_hist, USER_ATTR_HISTORY, (at, v));
     }
 
     /// Whether a `getUserAttributes` answer (`None`: USER_NOT_FOUND) was the truth at some
@@ -202,7 +272,7 @@ impl UserRec {
             };
             let same = match (v, answer) {
                 (None, None) => true,
-                (Some(m), Some(a)) => &select(m, keys) == a,
+                (Some(m), Some(a)) => &rtm_proto::attributes::select(m, keys) == a,
                 _ => false,
             };
             if *at <= to && end >= from && same {
@@ -222,14 +292,12 @@ impl UserRec {
         if self.current().state == state {
             return false;
         }
-        if self.truth.len() == TRUTH_WINDOW {
-            self.truth.pop_front();
-        }
-        self.truth.push_back(TruthEntry {
+        let entry = TruthEntry {
             seq: *seq,
             at,
             state,
-        });
+        };
+        push_bounded(&mut self.truth, TRUTH_WINDOW, entry);
         *seq += 1;
         true
     }
@@ -238,36 +306,15 @@ impl UserRec {
     /// the first entry at or after the cursor with that state (order-preserving
     /// subsequence). `None` if there is none; lenient when the cursor left the window.
     pub fn match_report(&self, cursor: u64, state: PeerOnlineState) -> Option<u64> {
-        let front = self.truth.front().expect("never empty").seq;
-        let lenient = front > cursor;
-        for e in &self.truth {
-            if (lenient || e.seq >= cursor) && e.state == state {
-                return Some(e.seq);
-            }
-        }
-        lenient.then_some(cursor)
+        first_fit(&self.truth, cursor, cursor, |e| e.state == state)
     }
 
     /// Whether the server said "online" (`!= Offline`) equal to `online` at some moment of
     /// `[from, to]`. `None` when that stretch has left the window.
     pub fn online_at_some_point(&self, from: u64, to: u64, online: bool) -> Option<bool> {
-        let front = self.truth.front().expect("never empty");
-        if front.at > from && front.seq != 0 {
-            return None;
-        }
-        let n = self.truth.len();
-        for (i, e) in self.truth.iter().enumerate() {
-            let end = if i + 1 < n {
-                self.truth[i + 1].at
-            } else {
-                u64::MAX
-            };
-            let overlaps = e.at <= to && end > from;
-            if overlaps && (e.state != PeerOnlineState::Offline) == online {
-                return Some(true);
-            }
-        }
-        Some(false)
+        some_moment(&self.truth, from, to, false, |e| {
+            Some((e.state != PeerOnlineState::Offline) == online)
+        })
     }
 }
 
@@ -334,10 +381,6 @@ pub const ATTR_HISTORY: usize = 4096;
 pub const ATTR_MAPS: usize = 64;
 /// User-attribute versions kept per user.
 pub const USER_ATTR_HISTORY: usize = 32;
-/// §2.6: the replay after a rejoin covers the last 30 s … (the core's constant)
-pub const REPLAY_WINDOW_MS: u64 = rtm_proto::limits::REPLAY_WINDOW.as_millis() as u64;
-/// … and at most 32 messages per channel.
-pub const REPLAY_MAX: usize = rtm_proto::limits::REPLAY_MAX;
 
 /// One change of a channel's membership on the server.
 #[derive(Debug, Clone, Copy)]
@@ -373,9 +416,6 @@ pub struct ChanModel {
     /// The server's name for the current instance, learned from `joined`.
     pub epoch: Option<u64>,
     pub members: std::collections::BTreeSet<usize>,
-    /// Each member's `cseq` of the last message before its membership began: what the
-    /// server answers a resent `join`.
-    pub joined_at: std::collections::BTreeMap<usize, u64>,
     pub attrs: std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
     /// Empty with attributes: forgotten at this time (the grace period, §4.6).
     pub gc_deadline: Option<u64>,
@@ -417,7 +457,6 @@ impl ChanModel {
             instance: 0,
             epoch: None,
             members: Default::default(),
-            joined_at: Default::default(),
             attrs: Default::default(),
             gc_deadline: None,
             accepted: Vec::new(),
@@ -428,32 +467,28 @@ impl ChanModel {
 
     /// Records a membership change.
     pub fn record(&mut self, seq: &mut u64, at: u64, user: usize, joined: bool) {
-        if self.history.len() == CHAN_HISTORY {
-            self.history.pop_front();
-        }
         *seq += 1;
-        self.history.push_back(MemberEntry {
+        let entry = MemberEntry {
             seq: *seq,
             at,
             user,
             joined,
             count: self.members.len() as u32,
-        });
+        };
+        push_bounded(&mut self.history, CHAN_HISTORY, entry);
     }
 
     /// Records the attribute store as it is now.
     pub fn record_attrs(&mut self, seq: &mut u64, at: u64, notified: bool) {
-        if self.versions.len() == ATTR_HISTORY {
-            self.versions.pop_front();
-        }
         *seq += 1;
-        self.versions.push_back(AttrVersion {
+        let version = AttrVersion {
             seq: *seq,
             at,
             notified,
             hash: attrs_hash(&self.attrs),
             map: Some(self.attrs.clone()),
-        });
+        };
+        push_bounded(&mut self.versions, ATTR_HISTORY, version);
         let n = self.versions.len();
         if n > ATTR_MAPS {
             self.versions[n - ATTR_MAPS - 1].map = None;
@@ -464,32 +499,21 @@ impl ChanModel {
     /// matched entry `cursor`: the first later entry that fits (order-preserving), or `None`.
     /// Lenient when the cursor left the window.
     pub fn match_member(&self, cursor: u64, member: usize, joined: bool) -> Option<u64> {
-        let lenient = self.history.front().is_some_and(|e| e.seq > cursor);
-        self.history
-            .iter()
-            .find(|e| e.seq > cursor && e.user == member && e.joined == joined)
-            .map(|e| e.seq)
-            .or(lenient.then_some(cursor))
+        first_fit(&self.history, cursor, cursor + 1, |e| {
+            e.user == member && e.joined == joined
+        })
     }
 
     /// Likewise for a member count.
     pub fn match_count(&self, cursor: u64, count: u32) -> Option<u64> {
-        let lenient = self.history.front().is_some_and(|e| e.seq > cursor);
-        self.history
-            .iter()
-            .find(|e| e.seq >= cursor && e.count == count)
-            .map(|e| e.seq)
-            .or(lenient.then_some(cursor))
+        first_fit(&self.history, cursor, cursor, |e| e.count == count)
     }
 
     /// Likewise for an `AttributesUpdated` set: a version made by a notifying write.
     pub fn match_update(&self, cursor: u64, hash: u64) -> Option<u64> {
-        let lenient = self.versions.front().is_some_and(|v| v.seq > cursor);
-        self.versions
-            .iter()
-            .find(|v| v.seq > cursor && v.notified && v.hash == hash)
-            .map(|v| v.seq)
-            .or(lenient.then_some(cursor))
+        first_fit(&self.versions, cursor, cursor + 1, |v| {
+            v.notified && v.hash == hash
+        })
     }
 
     /// Whether `answer` is the store (or its `keys`) at some moment of `[from, to]`.
@@ -501,111 +525,14 @@ impl ChanModel {
         keys: Option<&[String]>,
         answer: &std::collections::BTreeMap<String, rtm_proto::attributes::ChannelAttribute>,
     ) -> Option<bool> {
-        let front = self.versions.front().expect("never empty");
-        if front.at > from && front.seq != 0 {
-            return None;
-        }
-        let n = self.versions.len();
-        for (i, v) in self.versions.iter().enumerate() {
-            let end = if i + 1 < n {
-                self.versions[i + 1].at
-            } else {
-                u64::MAX
-            };
-            // A version that begins and ends in the same instant never was observable,
-            // but a read in that very step may see it: include the endpoints.
-            if v.at > to || end < from {
-                continue;
-            }
-            let same = match (&v.map, keys) {
-                (_, None) => v.hash == attrs_hash(answer),
-                (Some(m), Some(keys)) => &select(m, Some(keys)) == answer,
-                (None, Some(_)) => return None,
-            };
-            if same {
-                return Some(true);
-            }
-        }
-        Some(false)
+        // A version that begins and ends in the same instant never was observable, but a
+        // read in that very step may see it: include the endpoints.
+        some_moment(&self.versions, from, to, true, |v| match (&v.map, keys) {
+            (_, None) => Some(v.hash == attrs_hash(answer)),
+            (Some(m), Some(keys)) => Some(&rtm_proto::attributes::select(m, Some(keys)) == answer),
+            (None, Some(_)) => None,
+        })
     }
-}
-
-/// The entries of `map` named by `keys`, or all of it.
-pub fn select<V: Clone>(
-    map: &std::collections::BTreeMap<String, V>,
-    keys: Option<&[String]>,
-) -> std::collections::BTreeMap<String, V> {
-    match keys {
-        None => map.clone(),
-        Some(keys) => keys
-            .iter()
-            .filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone())))
-            .collect(),
-    }
-}
-
-/// Attribute writes, modelled independently of `rtm_proto::attributes` (§4.5, §4.6): the
-/// store after `op`, or the error the server must answer. All or nothing.
-pub fn attr_apply<V: Clone>(
-    store: &std::collections::BTreeMap<String, V>,
-    op: rtm_proto::attributes::AttrOp,
-    attrs: &std::collections::BTreeMap<String, String>,
-    keys: &[String],
-    limit: usize,
-    make: impl Fn(&str) -> V,
-    size: impl Fn(&str, &V) -> usize,
-) -> Result<std::collections::BTreeMap<String, V>, rtm_proto::AttributeOperationError> {
-    use rtm_proto::attributes::AttrOp;
-    use rtm_proto::AttributeOperationError as E;
-    let key_ok =
-        |k: &str| !k.is_empty() && k.len() <= 32 && k.bytes().all(|b| b.is_ascii_graphic());
-    match op {
-        AttrOp::Set | AttrOp::AddOrUpdate => {
-            if op == AttrOp::AddOrUpdate && attrs.is_empty() {
-                return Err(E::InvalidArgument);
-            }
-            for (k, v) in attrs {
-                if !key_ok(k) || v.is_empty() {
-                    return Err(E::InvalidArgument);
-                }
-                if v.len() > 8 * 1024 {
-                    return Err(E::SizeOverflow);
-                }
-            }
-            let total: usize = attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
-            if attrs.len() > 32 || total > limit {
-                return Err(E::SizeOverflow);
-            }
-        }
-        AttrOp::Delete => {
-            if keys.is_empty() || keys.len() > 128 || !keys.iter().all(|k| key_ok(k)) {
-                return Err(E::InvalidArgument);
-            }
-        }
-        AttrOp::Clear => {}
-    }
-    let mut next = match op {
-        AttrOp::Set | AttrOp::Clear => std::collections::BTreeMap::new(),
-        AttrOp::AddOrUpdate | AttrOp::Delete => store.clone(),
-    };
-    match op {
-        AttrOp::Set | AttrOp::AddOrUpdate => {
-            for (k, v) in attrs {
-                next.insert(k.clone(), make(v));
-            }
-        }
-        AttrOp::Delete => {
-            for k in keys {
-                next.remove(k);
-            }
-        }
-        AttrOp::Clear => {}
-    }
-    let total: usize = next.iter().map(|(k, v)| size(k, v)).sum();
-    if next.len() > 32 || total > limit {
-        return Err(E::SizeOverflow);
-    }
-    Ok(next)
 }
 
 /// A server's acceptance of a channel message.
@@ -630,7 +557,7 @@ pub struct Recipient {
     /// detached, the push waited behind the send window, or a full stream held it back).
     pub pushed: bool,
     /// The server held it back because the member's stream was full (it lagged in the
-    /// channel, [`rtm_proto::Server::channel_lag`]): a catch-up carries it if it is still in
+    /// channel, [`rtm_proto::server::Observer::channel_lag`]): a catch-up carries it if it is still in
     /// the replay window then.
     pub lagged: bool,
     /// Held back and outside the window (the last 32, at most 30 s old) when the lag was

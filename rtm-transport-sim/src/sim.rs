@@ -3,11 +3,13 @@
 //!
 //! Nodes are the real [`rtm_proto::Server`] (node 0) and the real [`rtm_proto::Client`]s
 //! (nodes 1..), driven only through `handle_input` / `poll_output` / `poll_timeout` and the
-//! client's command methods. The simulator observes frames on the wire (it peeks the
-//! `"type"` and decodes only `login`, `logout`, `login_ok`, `kicked`, the channel,
-//! attribute and `invite` requests the server handles, the answers it gives them in the
-//! same step, and automatic rejoins) and the events the clients emit, and keeps a reference
-//! model ([`crate::model`]) to check them against.
+//! client's command methods. What the server decided (its sessions, channel members,
+//! epochs and attributes, where a member starts, what it replays) is read through its
+//! read-only view ([`rtm_proto::server::Observer`]), never re-derived. Frames on the wire
+//! are decoded only where they are the outcome being checked: the requests the server
+//! handles and the answers and pushes their senders and members got in that step, the
+//! `login_ok` a client got (its session), `kicked`, and the frames peeked by `"type"`. The
+//! events the clients emit are checked against a reference model ([`crate::model`]).
 
 use rtm_proto::ChannelEvent;
 use std::cmp::Ordering;
@@ -38,8 +40,6 @@ const MAX_OUTPUTS_PER_STEP: usize = 50_000;
 const MAX_SAME_INSTANT_TICKS: u32 = 3;
 /// Period of the full sweeps (liveness reference, presence truth, convergence).
 const SWEEP_MS: u64 = 1_000;
-/// How long a logged-out client may keep draining its link (the core's `LOGOUT_DRAIN`).
-const LOGOUT_DRAIN_MS: u64 = rtm_proto::client::LOGOUT_DRAIN.as_millis() as u64;
 /// Most messages one run may send (bounds the model).
 const MAX_MESSAGES: usize = 400_000;
 
@@ -1311,12 +1311,7 @@ impl Sim {
                 }
                 let ty = frame_type(&frame);
                 if ty == b"login_ok" {
-                    match ServerFrame::decode(&frame) {
-                        Ok(ServerFrame::Reply(Reply::LoginOk {
-                            session, resumed, ..
-                        })) => self.on_login_ok(conn.0, session, resumed),
-                        _ => self.violation("server sent a login_ok that does not decode".into()),
-                    }
+                    self.on_login_ok(conn.0);
                 } else if ty == b"kicked" {
                     if let Ok(ServerFrame::Notice(Notice::Kicked { reason })) =
                         ServerFrame::decode(&frame)
@@ -1348,7 +1343,10 @@ impl Sim {
         }
     }
 
-    fn on_login_ok(&mut self, conn: u64, sid: String, resumed: bool) {
+    /// The server accepted a login on `conn`. Which session it is (the one the model
+    /// holds, resumed, or a new one replacing it) is observed from the server, not read
+    /// from the frame.
+    fn on_login_ok(&mut self, conn: u64) {
         let login = self
             .conns
             .get(&conn)
@@ -1363,8 +1361,18 @@ impl Sim {
         self.conns.get_mut(&conn).expect("present").bound = Some(u);
         self.affect(u);
         let now = self.now;
+        let Some(sid) = self.server.observe().session_id(&self.users[u].id) else {
+            let id = self.users[u].id.clone();
+            self.violation(format!(
+                "server accepted a login of {id} and holds no session"
+            ));
+            return;
+        };
+        let sid = sid.to_owned();
         let user = &mut self.users[u];
-        if resumed {
+        let resumed = user.session.as_ref().is_some_and(|s| s.sid == sid);
+        let ended = user.ended_sids.contains(&sid);
+        if resumed || ended {
             match &mut user.session {
                 Some(s) if s.sid == sid => {
                     s.last_rx = now;
@@ -1618,31 +1626,32 @@ impl Sim {
                 self.violation(format!("{n}: token event {e:?} in app-id-only mode"));
             }
             Event::Response { request, response } => self.on_response(node, request.0, response),
-            Event::Channel {
-                channel,
-                event:
-                    ChannelEvent::Message {
-                        member_id,
-                        message,
-                        server_received_ts,
-                    },
-            } => self.on_channel_message(node, channel, member_id, message, server_received_ts),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::MemberJoined { member_id },
-            } => self.on_member_event(node, channel, member_id, true),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::MemberLeft { member_id },
-            } => self.on_member_event(node, channel, member_id, false),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::MemberCountUpdated { count },
-            } => self.on_member_count(node, channel, count),
-            Event::Channel {
-                channel,
-                event: ChannelEvent::AttributesUpdated { attributes },
-            } => self.on_attributes_updated(node, channel, attributes),
+            Event::Channel { channel, event } => match event {
+                ChannelEvent::Message {
+                    member_id,
+                    message,
+                    server_received_ts,
+                } => self.on_channel_message(node, channel, member_id, message, server_received_ts),
+                ChannelEvent::MemberJoined { member_id } => {
+                    self.on_member_event(node, channel, member_id, true)
+                }
+                ChannelEvent::MemberLeft { member_id } => {
+                    self.on_member_event(node, channel, member_id, false)
+                }
+                ChannelEvent::MemberCountUpdated { count } => {
+                    self.on_member_count(node, channel, count)
+                }
+                ChannelEvent::AttributesUpdated { attributes } => {
+                    self.on_attributes_updated(node, channel, attributes)
+                }
+                // `ChannelEvent` is non-exhaustive too.
+                other => {
+                    let n = self.node_name(node);
+                    self.violation(format!(
+                        "{n}: a channel event the model does not check: {other:?}"
+                    ));
+                }
+            },
             e @ (Event::LocalInvitation { .. } | Event::RemoteInvitation { .. }) => {
                 self.on_invitation_event(node, e)
             }
@@ -1775,17 +1784,13 @@ impl Sim {
                 v.last = Some(state);
             }
             None => {
-                let hist: Vec<String> = self.users[p]
-                    .truth
-                    .iter()
-                    .rev()
-                    .take(6)
-                    .map(|e| format!("#{}@{}:{:?}", e.seq, e.at, e.state))
-                    .collect();
+                let hist = crate::model::newest_first(&self.users[p].truth, 6, |e| {
+                    format!("#{}@{}:{:?}", e.seq, e.at, e.state)
+                });
                 self.violation(format!(
                     "{name} was told {peer} is {state:?}, which is not a state {peer} had since its last report (cursor #{}; recent truth, newest first: {})",
                     view.cursor,
-                    hist.join(" ")
+                    hist
                 ));
             }
         }
@@ -1989,10 +1994,10 @@ impl Sim {
             return;
         }
         // After `logout` the client drains its link (the server's answers to what it sent
-        // before still arrive) for at most LOGOUT_DRAIN_MS; otherwise a DISCONNECTED or
+        // before still arrive) for at most the core's LOGOUT_DRAIN; otherwise a DISCONNECTED or
         // ABORTED client holds no transport.
-        let draining =
-            n.state == State::Disconnected && self.now <= n.disconnected_at + LOGOUT_DRAIN_MS;
+        let draining = n.state == State::Disconnected
+            && self.now <= n.disconnected_at + rtm_proto::client::LOGOUT_DRAIN.as_millis() as u64;
         if matches!(n.state, State::Disconnected | State::Aborted)
             && n.open_transports != 0
             && !draining
@@ -2034,11 +2039,13 @@ impl Sim {
                 stats.offline_messages, self.server_cfg.offline_per_user
             ));
         }
+        let full_sweep = self.affected.is_none();
         match self.affected.take() {
             None => {
                 for u in 0..self.users.len() {
                     self.update_truth(u);
                     self.check_session(u);
+                    self.check_held_session(u);
                 }
             }
             Some(mut v) => {
@@ -2057,6 +2064,9 @@ impl Sim {
         }
         if self.step_tick {
             self.channel_gc();
+        }
+        if full_sweep {
+            self.check_channel_members();
         }
         let model = self.chans.iter().filter(|c| c.exists).count();
         if stats.channels != model {
@@ -2140,6 +2150,30 @@ impl Sim {
                     ));
                 }
             }
+        }
+    }
+
+    /// At every full sweep (a divergence persists; once a simulated second keeps the
+    /// per-step cost down): the session the server holds for `u` is the one the model
+    /// follows (same id), and holds the attributes the model's writes left (§4.5). A write's
+    /// own step is checked where it is handled.
+    fn check_held_session(&mut self, u: usize) {
+        let Some(s) = self.users[u].session.as_ref().filter(|_| self.server_up) else {
+            return;
+        };
+        let id = &self.users[u].id;
+        let observe = self.server.observe();
+        let (sid, attrs) = (observe.session_id(id), observe.user_attributes(id));
+        if sid != Some(s.sid.as_str()) {
+            self.violation(format!(
+                "server holds session {sid:?} for {id}; the model follows {}",
+                s.sid
+            ));
+        } else if attrs != Some(&self.users[u].attrs) {
+            self.violation(format!(
+                "server holds user attributes {attrs:?} for {id}; the model has {:?}",
+                self.users[u].attrs
+            ));
         }
     }
 

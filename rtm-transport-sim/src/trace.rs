@@ -152,26 +152,65 @@ impl Trace {
     }
 }
 
+/// Hashes one input of a node: `tag` names its kind, then come its transport or
+/// connection and its frame, where it has them.
+fn hash_input(h: &mut Hash64, tag: u64, link: Option<u64>, frame: Option<&[u8]>) {
+    h.word(tag);
+    if let Some(link) = link {
+        h.word(link);
+    }
+    if let Some(frame) = frame {
+        h.bytes(frame);
+    }
+}
+
+/// A channel event: its tag, the channel, the member it is about (if any), then its data.
+fn hash_channel_event(h: &mut Hash64, channel: &rtm_proto::ChannelId, event: &ChannelEvent) {
+    let (tag, member) = match event {
+        ChannelEvent::Message { member_id, .. } => (57, Some(member_id)),
+        ChannelEvent::MemberJoined { member_id } => (58, Some(member_id)),
+        ChannelEvent::MemberLeft { member_id } => (59, Some(member_id)),
+        ChannelEvent::MemberCountUpdated { .. } => (70, None),
+        ChannelEvent::AttributesUpdated { .. } => (71, None),
+        // Non-exhaustive: a newer event is fingerprinted by its Debug text.
+        other => {
+            h.word(56);
+            h.bytes(format!("{other:?}").as_bytes());
+            return;
+        }
+    };
+    h.word(tag);
+    h.bytes(channel.as_str().as_bytes());
+    if let Some(member) = member {
+        h.bytes(member.as_str().as_bytes());
+    }
+    match event {
+        ChannelEvent::Message {
+            message,
+            server_received_ts,
+            ..
+        } => {
+            hash_message(h, message);
+            h.word(*server_received_ts);
+        }
+        ChannelEvent::MemberCountUpdated { count } => h.word(u64::from(*count)),
+        ChannelEvent::AttributesUpdated { attributes } => {
+            h.word(crate::model::attrs_hash(attributes))
+        }
+        _ => {}
+    }
+}
+
 fn hash_rec(h: &mut Hash64, rec: &Rec) {
     match rec {
         Rec::ClientIn { node, what } => {
             h.word(1);
             h.word(u64::from(*node));
             match what {
-                ClientInRec::Opened(t) => {
-                    h.word(10);
-                    h.word(*t)
-                }
-                ClientInRec::Frame(t, b) => {
-                    h.word(11);
-                    h.word(*t);
-                    h.bytes(b)
-                }
-                ClientInRec::Closed(t) => {
-                    h.word(12);
-                    h.word(*t)
-                }
-                ClientInRec::Tick => h.word(13),
+                ClientInRec::Opened(t) => hash_input(h, 10, Some(*t), None),
+                ClientInRec::Frame(t, b) => hash_input(h, 11, Some(*t), Some(b)),
+                ClientInRec::Closed(t) => hash_input(h, 12, Some(*t), None),
+                ClientInRec::Tick => hash_input(h, 13, None, None),
             }
         }
         Rec::ClientCmd { node, text } => {
@@ -187,21 +226,11 @@ fn hash_rec(h: &mut Hash64, rec: &Rec) {
         Rec::ServerIn { what } => {
             h.word(4);
             match what {
-                ServerInRec::Opened(c) => {
-                    h.word(20);
-                    h.word(*c)
-                }
-                ServerInRec::Frame(c, b) => {
-                    h.word(21);
-                    h.word(*c);
-                    h.bytes(b)
-                }
-                ServerInRec::Closed(c) => {
-                    h.word(22);
-                    h.word(*c)
-                }
-                ServerInRec::Tick => h.word(23),
-                ServerInRec::Restart => h.word(24),
+                ServerInRec::Opened(c) => hash_input(h, 20, Some(*c), None),
+                ServerInRec::Frame(c, b) => hash_input(h, 21, Some(*c), Some(b)),
+                ServerInRec::Closed(c) => hash_input(h, 22, Some(*c), None),
+                ServerInRec::Tick => hash_input(h, 23, None, None),
+                ServerInRec::Restart => hash_input(h, 24, None, None),
             }
         }
         Rec::ServerOut { out } => {
@@ -295,53 +324,7 @@ fn hash_client_out(h: &mut Hash64, out: &ClientOutput) {
                     h.word(u64::from(request.0));
                     hash_response(h, response);
                 }
-                Event::Channel {
-                    channel,
-                    event:
-                        ChannelEvent::Message {
-                            member_id,
-                            message,
-                            server_received_ts,
-                        },
-                } => {
-                    h.word(57);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.bytes(member_id.as_str().as_bytes());
-                    hash_message(h, message);
-                    h.word(*server_received_ts);
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::MemberJoined { member_id },
-                } => {
-                    h.word(58);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.bytes(member_id.as_str().as_bytes());
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::MemberLeft { member_id },
-                } => {
-                    h.word(59);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.bytes(member_id.as_str().as_bytes());
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::MemberCountUpdated { count },
-                } => {
-                    h.word(70);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.word(u64::from(*count));
-                }
-                Event::Channel {
-                    channel,
-                    event: ChannelEvent::AttributesUpdated { attributes },
-                } => {
-                    h.word(71);
-                    h.bytes(channel.as_str().as_bytes());
-                    h.word(crate::model::attrs_hash(attributes));
-                }
+                Event::Channel { channel, event } => hash_channel_event(h, channel, event),
                 // The invitation events are rare: their Debug text is deterministic, which
                 // is all the fingerprint needs.
                 other => {

@@ -141,15 +141,10 @@ impl Sim {
     }
 
     pub(crate) fn do_query(&mut self, node: usize, peers: Vec<usize>, probe: bool) {
-        let names: Vec<String> = peers
-            .iter()
-            .map(|&p| self.users[p].id.to_string())
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let r = self.clients[node]
-            .client
-            .query_peers_online_status(ts(self.now), &refs);
-        self.cmd(node, format!("query({names:?}) = {r:?}"));
+        let names = self.user_names(&peers);
+        let r = self.call_with_ids(node, "query", &names, |c, now, ids| {
+            c.query_peers_online_status(now, ids)
+        });
         match r {
             Ok(rid) => {
                 let issued = self.now;
@@ -170,15 +165,10 @@ impl Sim {
     }
 
     pub(crate) fn do_subscribe(&mut self, node: usize, peers: Vec<usize>) -> bool {
-        let names: Vec<String> = peers
-            .iter()
-            .map(|&p| self.users[p].id.to_string())
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let r = self.clients[node]
-            .client
-            .subscribe_peers_online_status(ts(self.now), &refs);
-        self.cmd(node, format!("subscribe({names:?}) = {r:?}"));
+        let names = self.user_names(&peers);
+        let r = self.call_with_ids(node, "subscribe", &names, |c, now, ids| {
+            c.subscribe_peers_online_status(now, ids)
+        });
         match r {
             Ok(rid) => {
                 let cursors = peers.iter().map(|&p| self.users[p].current().seq).collect();
@@ -195,21 +185,44 @@ impl Sim {
     }
 
     fn do_unsubscribe(&mut self, node: usize, peers: Vec<usize>) {
-        let names: Vec<String> = peers
-            .iter()
-            .map(|&p| self.users[p].id.to_string())
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let r = self.clients[node]
-            .client
-            .unsubscribe_peers_online_status(ts(self.now), &refs);
-        self.cmd(node, format!("unsubscribe({names:?}) = {r:?}"));
+        let names = self.user_names(&peers);
+        let r = self.call_with_ids(node, "unsubscribe", &names, |c, now, ids| {
+            c.unsubscribe_peers_online_status(now, ids)
+        });
         match r {
             Ok(rid) => self.track(node, rid.0, Pend::Unsubscribe { peers }),
             Err(PeerSubscriptionStatusError::NotLoggedIn) if !self.logged_in(node) => {}
             Err(PeerSubscriptionStatusError::TooOften) => {}
             Err(e) => self.unexpected(node, "unsubscribePeersOnlineStatus", format!("{e:?}")),
         }
+    }
+
+    pub(crate) fn user_names(&self, users: &[usize]) -> Vec<String> {
+        users
+            .iter()
+            .map(|&u| self.users[u].id.to_string())
+            .collect()
+    }
+
+    pub(crate) fn chan_names(&self, chans: &[usize]) -> Vec<String> {
+        chans
+            .iter()
+            .map(|&c| self.chans[c].id.to_string())
+            .collect()
+    }
+
+    /// Calls a client method that takes a list of ids (`what`, for the trace) with `ids`.
+    pub(crate) fn call_with_ids<R: std::fmt::Debug>(
+        &mut self,
+        node: usize,
+        what: &str,
+        ids: &[String],
+        call: impl FnOnce(&mut rtm_proto::Client, Timestamp, &[&str]) -> R,
+    ) -> R {
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let r = call(&mut self.clients[node].client, ts(self.now), &refs);
+        self.cmd(node, format!("{what}({ids:?}) = {r:?}"));
+        r
     }
 
     fn do_renew(&mut self, node: usize) {
@@ -247,61 +260,48 @@ impl Sim {
         }
         let c = &mut self.clients[node].client;
         let (what, ok) = match which {
-            0 => {
-                let r =
-                    c.send_message_to_peer(now, &own, Message::text("self"), Default::default());
-                let want = if logged_in {
-                    PeerMessageError::InvalidUserId
-                } else {
-                    PeerMessageError::NotLoggedIn
-                };
-                (format!("send to self = {r:?}"), r == Err(want))
-            }
-            1 => {
-                let r = c.send_message_to_peer(now, "null", Message::text("x"), Default::default());
-                let want = if logged_in {
-                    PeerMessageError::InvalidUserId
-                } else {
-                    PeerMessageError::NotLoggedIn
-                };
-                (format!("send to \"null\" = {r:?}"), r == Err(want))
-            }
-            2 => {
-                let r = c.send_message_to_peer(now, "u0x", Message::text(""), Default::default());
-                let want = if logged_in {
-                    PeerMessageError::InvalidMessage
-                } else {
-                    PeerMessageError::NotLoggedIn
-                };
-                (format!("send empty = {r:?}"), r == Err(want))
-            }
-            3 => {
-                let r = c.query_peers_online_status(now, &[]);
-                let want = if logged_in {
-                    QueryPeersOnlineStatusError::InvalidArgument
-                } else {
-                    QueryPeersOnlineStatusError::NotLoggedIn
-                };
-                (format!("query [] = {r:?}"), r == Err(want))
-            }
-            4 => {
-                let r = c.subscribe_peers_online_status(now, &["a/b"]);
-                let want = if logged_in {
-                    PeerSubscriptionStatusError::InvalidArgument
-                } else {
-                    PeerSubscriptionStatusError::NotLoggedIn
-                };
-                (format!("subscribe [\"a/b\"] = {r:?}"), r == Err(want))
-            }
-            _ => {
-                let r = c.renew_token(now, "");
-                let want = if logged_in {
-                    RenewTokenError::InvalidArgument
-                } else {
-                    RenewTokenError::NotLoggedIn
-                };
-                (format!("renew_token(\"\") = {r:?}"), r == Err(want))
-            }
+            0 => misuse_verdict(
+                "send to self",
+                c.send_message_to_peer(now, &own, Message::text("self"), Default::default()),
+                logged_in,
+                PeerMessageError::InvalidUserId,
+                PeerMessageError::NotLoggedIn,
+            ),
+            1 => misuse_verdict(
+                "send to \"null\"",
+                c.send_message_to_peer(now, "null", Message::text("x"), Default::default()),
+                logged_in,
+                PeerMessageError::InvalidUserId,
+                PeerMessageError::NotLoggedIn,
+            ),
+            2 => misuse_verdict(
+                "send empty",
+                c.send_message_to_peer(now, "u0x", Message::text(""), Default::default()),
+                logged_in,
+                PeerMessageError::InvalidMessage,
+                PeerMessageError::NotLoggedIn,
+            ),
+            3 => misuse_verdict(
+                "query []",
+                c.query_peers_online_status(now, &[]),
+                logged_in,
+                QueryPeersOnlineStatusError::InvalidArgument,
+                QueryPeersOnlineStatusError::NotLoggedIn,
+            ),
+            4 => misuse_verdict(
+                "subscribe [\"a/b\"]",
+                c.subscribe_peers_online_status(now, &["a/b"]),
+                logged_in,
+                PeerSubscriptionStatusError::InvalidArgument,
+                PeerSubscriptionStatusError::NotLoggedIn,
+            ),
+            _ => misuse_verdict(
+                "renew_token(\"\")",
+                c.renew_token(now, ""),
+                logged_in,
+                RenewTokenError::InvalidArgument,
+                RenewTokenError::NotLoggedIn,
+            ),
         };
         self.cmd(node, format!("misuse: {what}"));
         if !ok {
@@ -425,6 +425,25 @@ impl Sim {
 
     // ----- faults --------------------------------------------------------------------------
 
+    /// One direction of a connection, at random: `up` (client→server) and its name.
+    fn pick_direction(&mut self) -> (bool, &'static str) {
+        if self.faults.chance(0.5) {
+            (true, "client->server")
+        } else {
+            (false, "server->client")
+        }
+    }
+
+    /// Direction `up` (client→server) or down of picked connection `c`.
+    fn direction(&mut self, c: u64, up: bool) -> &mut crate::net::Dir {
+        let conn = self.conns.get_mut(&c).expect("picked");
+        if up {
+            &mut conn.up
+        } else {
+            &mut conn.down
+        }
+    }
+
     fn pick_conn(&mut self) -> Option<u64> {
         if self.conns.is_empty() {
             return None;
@@ -451,40 +470,20 @@ impl Sim {
             }
             FaultKind::HalfOpen => {
                 if let Some(c) = self.pick_conn() {
-                    let up = self.faults.chance(0.5);
+                    let (up, dir) = self.pick_direction();
                     self.stats.half_open += 1;
-                    self.note(format!(
-                        "FAULT half-open c{c}: {} now drops everything",
-                        if up {
-                            "client->server"
-                        } else {
-                            "server->client"
-                        }
-                    ));
-                    let conn = self.conns.get_mut(&c).expect("picked");
-                    if up {
-                        conn.up.blackhole();
-                    } else {
-                        conn.down.blackhole();
-                    }
+                    self.note(format!("FAULT half-open c{c}: {dir} now drops everything"));
+                    self.direction(c, up).blackhole();
                 }
             }
             FaultKind::Stall => {
                 if let Some(c) = self.pick_conn() {
-                    let up = self.faults.chance(0.5);
+                    let (up, dir) = self.pick_direction();
                     let d = self.faults.range(100, max);
                     self.stats.stalls += 1;
-                    self.note(format!(
-                        "FAULT stall c{c} {} for {d} ms",
-                        if up {
-                            "client->server"
-                        } else {
-                            "server->client"
-                        }
-                    ));
+                    self.note(format!("FAULT stall c{c} {dir} for {d} ms"));
                     let until = self.now + d;
-                    let conn = self.conns.get_mut(&c).expect("picked");
-                    let dir = if up { &mut conn.up } else { &mut conn.down };
+                    let dir = self.direction(c, up);
                     dir.stalled_until = dir.stalled_until.max(until);
                 }
             }
@@ -643,6 +642,7 @@ impl Sim {
             self.users[u].session = None;
             self.users[u].kicked_sids.clear();
             self.users[u].banned_sids.clear();
+            self.users[u].ended_sids.clear();
             self.update_truth(u);
         }
         self.channels_crash();
@@ -934,4 +934,19 @@ impl Sim {
             }
         }
     }
+}
+
+/// What a misuse did (`call` and its result, for the trace) and whether that was the
+/// documented refusal: `invalid` while logged in, else `not_logged_in` (the client checks
+/// the login before the arguments).
+pub(crate) fn misuse_verdict<T: std::fmt::Debug, E: PartialEq + std::fmt::Debug>(
+    call: &str,
+    r: Result<T, E>,
+    logged_in: bool,
+    invalid: E,
+    not_logged_in: E,
+) -> (String, bool) {
+    let want = if logged_in { invalid } else { not_logged_in };
+    let ok = matches!(&r, Err(e) if *e == want);
+    (format!("{call} = {r:?}"), ok)
 }

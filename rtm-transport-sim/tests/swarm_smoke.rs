@@ -37,11 +37,7 @@ fn ci_swarm_passes() {
 /// every message (none dropped), notifications flow, invitations end.
 #[test]
 fn calm_network_channels_attributes_invitations() {
-    let mut cfg = SimConfig::from_seed(9, 30);
-    cfg.knobs = rtm_transport_sim::Knobs::calm();
-    cfg.fault_ms = 30_000;
-    let r = Sim::new(cfg).run();
-    assert!(r.ok(), "{}", r.report.unwrap_or_default());
+    let r = calm_run(9, 30, 30_000);
     let s = &r.stats;
     assert!(s.joins > 20 && s.channel_accepted > 50, "{s:?}");
     assert!(s.channel_deliveries > s.channel_accepted, "{s:?}");
@@ -55,11 +51,7 @@ fn calm_network_channels_attributes_invitations() {
 /// Without faults everything converges and every message is received.
 #[test]
 fn calm_network_everything_received() {
-    let mut cfg = SimConfig::from_seed(5, 50);
-    cfg.knobs = rtm_transport_sim::Knobs::calm();
-    cfg.fault_ms = 20_000;
-    let r = Sim::new(cfg).run();
-    assert!(r.ok(), "{}", r.report.unwrap_or_default());
+    let r = calm_run(5, 50, 20_000);
     assert!(r.stats.messages > 100, "workload too small: {:?}", r.stats);
     assert_eq!(r.stats.failed, 0, "{:?}", r.stats);
     assert_eq!(r.stats.crashes, 0);
@@ -76,4 +68,14 @@ fn full_streams_catch_up() {
         assert!(r.ok(), "{}", r.report.unwrap_or_default());
         assert!(r.stats.channel_catch_ups > 0, "seed {seed}: {:?}", r.stats);
     }
+}
+
+/// Runs `seed` with `clients` on a network without faults for `fault_ms`, which must pass.
+fn calm_run(seed: u64, clients: usize, fault_ms: u64) -> rtm_transport_sim::RunResult {
+    let mut cfg = SimConfig::from_seed(seed, clients);
+    cfg.knobs = rtm_transport_sim::Knobs::calm();
+    cfg.fault_ms = fault_ms;
+    let r = Sim::new(cfg).run();
+    assert!(r.ok(), "{}", r.report.clone().unwrap_or_default());
+    r
 }

@@ -83,11 +83,27 @@ impl History {
     /// The encoded messages of the replay window with `cseq > after`, oldest first, but
     /// those `to` sent itself.
     pub fn recent_after(&self, now: Timestamp, after: u64, to: &UserId) -> Vec<Bytes> {
-        self.entries
-            .iter()
-            .filter(|e| e.cseq > after && now.since(e.at) <= REPLAY_WINDOW && &e.from != to)
+        self.window(now, after, to)
             .map(|e| e.frame.clone())
             .collect()
+    }
+
+    /// The `cseq`s of what [`History::recent_after`] returns, for observers
+    /// ([`super::Observer::replay_after`]).
+    pub fn recent_cseqs_after(&self, now: Timestamp, after: u64, to: &UserId) -> Vec<u64> {
+        self.window(now, after, to).map(|e| e.cseq).collect()
+    }
+
+    /// The one rule for both: in the window, newer than `after`, not `to`'s own.
+    fn window<'a>(
+        &'a self,
+        now: Timestamp,
+        after: u64,
+        to: &'a UserId,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries
+            .iter()
+            .filter(move |e| e.cseq > after && now.since(e.at) <= REPLAY_WINDOW && &e.from != to)
     }
 }
 
@@ -112,6 +128,7 @@ mod tests {
         assert_eq!(dropped, 80, "the 8 oldest fell out by count");
         assert_eq!(h.bytes(), 320);
         assert_eq!(h.recent_after(at(4_000), 38, &bob).len(), 2);
+        assert_eq!(h.recent_cseqs_after(at(4_000), 38, &bob), [39, 40]);
         assert!(
             h.recent_after(at(4_000), 0, &alice).is_empty(),
             "never one's own"

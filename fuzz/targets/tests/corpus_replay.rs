@@ -5,12 +5,12 @@
 
 use std::path::PathBuf;
 
+use rtm_fuzz_targets::{self as fuzz_targets, Input};
 use rtm_proto::wire::{ClientFrame, ServerFrame};
-use rtm_transport_sim::fuzz_targets::{self, Input};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
+        .join("../corpus")
         .join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus directory {} missing: {e}", dir.display()))
@@ -35,25 +35,20 @@ fn replay(target: &str, f: fn(&[u8])) {
     }
 }
 
-#[test]
-fn frame_decode_corpus() {
-    replay("frame_decode", fuzz_targets::frame_decode);
+/// A test that replays `fuzz/corpus/<target>/` through the target's body.
+macro_rules! corpus_test {
+    ($test:ident, $target:ident) => {
+        #[test]
+        fn $test() {
+            replay(stringify!($target), fuzz_targets::$target);
+        }
+    };
 }
 
-#[test]
-fn client_inputs_corpus() {
-    replay("client_inputs", fuzz_targets::client_inputs);
-}
-
-#[test]
-fn server_inputs_corpus() {
-    replay("server_inputs", fuzz_targets::server_inputs);
-}
-
-#[test]
-fn sim_corpus() {
-    replay("sim", fuzz_targets::sim);
-}
+corpus_test!(frame_decode_corpus, frame_decode);
+corpus_test!(client_inputs_corpus, client_inputs);
+corpus_test!(server_inputs_corpus, server_inputs);
+corpus_test!(sim_corpus, sim);
 
 /// The committed valid frames still decode (the wire format has not drifted from them).
 #[test]

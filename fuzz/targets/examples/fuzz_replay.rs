@@ -1,8 +1,8 @@
 //! Replays one fuzz input through a fuzz target, for triaging a crash file on stable Rust:
 //!
 //! ```text
-//! cargo run -p rtm-transport-sim --example fuzz_replay -- fuzz/artifacts/client_inputs/crash-… client_inputs
-//! RTM_FUZZ_DEBUG=1 cargo run -p rtm-transport-sim --example fuzz_replay -- INPUT sim
+//! cargo run -p rtm-fuzz-targets --example fuzz_replay -- fuzz/artifacts/client_inputs/crash-… client_inputs
+//! RTM_FUZZ_DEBUG=1 cargo run -p rtm-fuzz-targets --example fuzz_replay -- INPUT sim
 //! ```
 //!
 //! Targets: `frame_decode`, `client_inputs` (the default), `server_inputs`, `sim`. A panic
@@ -12,7 +12,7 @@
 
 use std::process::ExitCode;
 
-use rtm_transport_sim::fuzz_targets as t;
+use rtm_fuzz_targets as t;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

@@ -1,0 +1,163 @@
+//! `server_inputs`: a `Server` fed arbitrary inputs on a small set of connection ids.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use rtm_proto::server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
+use rtm_proto::wire::Reply;
+use rtm_proto::wire::{ServerFrame, MAX_FRAME_BYTES};
+use rtm_proto::Timestamp;
+
+use crate::client_frames::*;
+use crate::debug;
+use crate::input::Input;
+use crate::values::*;
+
+/// A `Server` fed arbitrary inputs from a small set of connection ids.
+pub fn server_inputs(data: &[u8]) {
+    let mut inp = Input::new(data);
+    let extended = inp.prefix(EXTENDED);
+    let seed = inp.u64();
+    let cfg = ServerConfig {
+        max_unacked: 1 + inp.u8() as usize % 8,
+        offline_per_user: 1 + inp.u8() as usize % 8,
+        offline_total: 1 + inp.u8() as usize % 32,
+        dedup_bytes: 256 + inp.u8() as usize * 64,
+        ..ServerConfig::default()
+    };
+    let (per_user, total) = (cfg.offline_per_user, cfg.offline_total);
+    let mut now = 0u64;
+    let mut s = Server::new(cfg, seed, Timestamp::from_millis(now), 1_700_000_000_000);
+    // Connection id -> open (the server knows it). Ids are reused only once forgotten.
+    let mut open: BTreeMap<u64, bool> = BTreeMap::new();
+    let mut sids: Vec<String> = Vec::new();
+    let mut steps = 0;
+    while !inp.is_empty() && steps < 4096 {
+        steps += 1;
+        let conn = u64::from(inp.u8() % 4);
+        let is_open = open.get(&conn).copied().unwrap_or(false);
+        let ts = Timestamp::from_millis(now);
+        let mut ticked = false;
+        let op = inp.u8() % 8;
+        if debug() {
+            eprintln!("{now:>8} op {op} conn {conn}");
+        }
+        match op {
+            0 => {
+                if !is_open {
+                    open.insert(conn, true);
+                    // One source for all: the per-source login limit is on the path.
+                    let source = core::net::IpAddr::from([10, 0, 0, 1]);
+                    s.handle_input(ts, ServerInput::Opened(ConnId(conn), Some(source)));
+                }
+            }
+            1 => {
+                if is_open {
+                    open.insert(conn, false);
+                    s.handle_input(ts, ServerInput::Closed(ConnId(conn)));
+                }
+            }
+            2 => {
+                if is_open {
+                    let b = Bytes::copy_from_slice(inp.bytes(256));
+                    s.handle_input(ts, ServerInput::Frame(ConnId(conn), b));
+                }
+            }
+            3..=5 => {
+                if is_open {
+                    let f = if extended {
+                        client_frame_ext(&mut inp, &sids)
+                    } else {
+                        client_frame(&mut inp, &sids)
+                    };
+                    if debug() {
+                        eprintln!("{now:>8} server <- c{conn} {}", String::from_utf8_lossy(&f));
+                    }
+                    s.handle_input(ts, ServerInput::Frame(ConnId(conn), f));
+                }
+            }
+            6 => {
+                now += match inp.u8() % 4 {
+                    0 => u64::from(inp.u8()),
+                    1 => u64::from(inp.u16()),
+                    2 => 6_001,
+                    _ => 30_001,
+                };
+                s.handle_input(Timestamp::from_millis(now), ServerInput::Tick);
+                ticked = true;
+            }
+            _ => {
+                if let Some(d) = s.poll_timeout() {
+                    now = now.max(d.as_millis());
+                }
+                s.handle_input(Timestamp::from_millis(now), ServerInput::Tick);
+                ticked = true;
+            }
+        }
+        let mut outputs = 0usize;
+        while let Some(out) = s.poll_output() {
+            outputs += 1;
+            assert!(outputs < 100_000, "server output runaway");
+            if debug() {
+                eprintln!("{now:>8} server -> {out:?}");
+            }
+            match out {
+                ServerOutput::Send { conn, frame } => {
+                    assert!(
+                        open.get(&conn.0).copied().unwrap_or(false),
+                        "server sent on c{} which it does not hold",
+                        conn.0
+                    );
+                    assert!(
+                        frame.len() <= MAX_FRAME_BYTES,
+                        "server sent a {}-byte frame, over the {MAX_FRAME_BYTES}-byte limit clients enforce",
+                        frame.len()
+                    );
+                    match ServerFrame::decode(&frame) {
+                        Ok(ServerFrame::Reply(Reply::LoginOk { session, .. })) => {
+                            if sids.len() < 16 {
+                                sids.push(session);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => panic!("server sent a frame that does not decode: {e}"),
+                    }
+                }
+                ServerOutput::Close { conn, .. } => {
+                    assert!(
+                        open.get(&conn.0).copied().unwrap_or(false),
+                        "server closed c{} which it does not hold",
+                        conn.0
+                    );
+                    open.insert(conn.0, false);
+                }
+            }
+        }
+        let st = s.stats();
+        let held = open.values().filter(|&&o| o).count();
+        assert_eq!(
+            st.connections, held,
+            "server connection count disagrees with the driver"
+        );
+        assert!(st.sessions <= 4, "more sessions than user ids");
+        assert!(st.channels <= 3, "more channels than channel ids");
+        // 4 callers × 8 numbers: a record per (caller, number), however often resent.
+        assert!(
+            st.invitations <= 32,
+            "invitation records beyond one per invitation"
+        );
+        assert!(
+            st.offline_messages <= per_user * 4,
+            "offline store over its per-user bound"
+        );
+        let _ = total;
+        if let Some(d) = s.poll_timeout() {
+            let d = d.as_millis();
+            assert!(d >= now, "server poll_timeout {d} before now {now}");
+            assert!(
+                !(ticked && outputs == 0 && d == now),
+                "server tick at the deadline made no progress"
+            );
+        }
+    }
+}
