@@ -16,6 +16,16 @@ fn calls(w: &mut World, c: usize) -> Vec<String> {
     w.story(c, story::invitation)
 }
 
+/// The state of alice's (client 0) invitation `inv`.
+fn caller_state(w: &World, inv: InvitationId) -> L {
+    w.clients[0].local_invitation(inv).expect("kept").state
+}
+
+/// The state of bob's (client 1) side of the invitation `key`.
+fn callee_state(w: &World, key: &InvitationKey) -> R {
+    w.clients[1].remote_invitation(key).expect("kept").state
+}
+
 fn ring(w: &mut World, content: &str) -> (InvitationId, InvitationKey) {
     let inv = w.clients[0].create_local_invitation("bob").unwrap();
     w.clients[0]
@@ -40,18 +50,12 @@ fn ring_and_accept_with_a_response() {
     let (inv, key) = ring(&mut w, "video call?");
     assert_eq!(calls(&mut w, 1), ["invited by alice: video call?"]);
     assert_eq!(calls(&mut w, 0), ["received by peer"]);
-    assert_eq!(
-        w.clients[0].local_invitation(inv).unwrap().state,
-        L::ReceivedByRemote
-    );
+    assert_eq!(caller_state(&w, inv), L::ReceivedByRemote);
     w.clients[1]
         .set_remote_invitation_response(&key, "sure")
         .unwrap();
     w.clients[1].accept_remote_invitation(w.now, &key).unwrap();
-    assert_eq!(
-        w.clients[1].remote_invitation(&key).unwrap().state,
-        R::AcceptSentToLocal
-    );
+    assert_eq!(callee_state(&w, &key), R::AcceptSentToLocal);
     assert_eq!(
         w.clients[1].accept_remote_invitation(w.now, &key),
         Err(E::AlreadyAccept)
@@ -59,15 +63,9 @@ fn ring_and_accept_with_a_response() {
     w.settle();
     assert_eq!(calls(&mut w, 0), ["accepted: sure"]);
     assert_eq!(calls(&mut w, 1), ["accepted"]);
-    assert_eq!(
-        w.clients[0].local_invitation(inv).unwrap().state,
-        L::AcceptedByRemote
-    );
+    assert_eq!(caller_state(&w, inv), L::AcceptedByRemote);
     assert_eq!(w.clients[0].local_invitation(inv).unwrap().response, "sure");
-    assert_eq!(
-        w.clients[1].remote_invitation(&key).unwrap().state,
-        R::Accepted
-    );
+    assert_eq!(callee_state(&w, &key), R::Accepted);
     // The lifecycle is over for both.
     assert_eq!(
         w.clients[0].cancel_local_invitation(w.now, inv),
@@ -129,10 +127,7 @@ fn a_cancel_crossing_an_accept_ends_the_same_way_on_both_sides() {
     w.settle();
     assert_eq!(calls(&mut w, 0), ["canceled"]);
     assert_eq!(calls(&mut w, 1), ["canceled: "]);
-    assert_eq!(
-        w.clients[1].remote_invitation(&key).unwrap().state,
-        R::Canceled
-    );
+    assert_eq!(callee_state(&w, &key), R::Canceled);
 }
 
 #[test]
@@ -145,10 +140,7 @@ fn an_offline_callee_fails_with_peer_offline_after_30_s() {
     assert_eq!(calls(&mut w, 0), Vec::<String>::new());
     w.advance(1);
     assert_eq!(calls(&mut w, 0), [format!("failure {:?}", LF::PeerOffline)]);
-    assert_eq!(
-        w.clients[0].local_invitation(inv).unwrap().state,
-        L::Failure
-    );
+    assert_eq!(caller_state(&w, inv), L::Failure);
 }
 
 #[test]
@@ -219,10 +211,7 @@ fn the_caller_going_offline_mid_ring_fails_both_sides() {
         w.clients[1].accept_remote_invitation(w.now, &key),
         Err(E::AlreadyEnd)
     );
-    assert_eq!(
-        w.clients[0].local_invitation(inv).unwrap().state,
-        L::Failure
-    );
+    assert_eq!(caller_state(&w, inv), L::Failure);
 }
 
 #[test]
@@ -284,14 +273,8 @@ fn several_invitations_at_once_to_the_same_callee_are_independent() {
     assert_ne!(a, b);
     w.clients[1].refuse_remote_invitation(w.now, &ka).unwrap();
     w.settle();
-    assert_eq!(
-        w.clients[0].local_invitation(a).unwrap().state,
-        L::RefusedByRemote
-    );
-    assert_eq!(
-        w.clients[0].local_invitation(b).unwrap().state,
-        L::ReceivedByRemote
-    );
+    assert_eq!(caller_state(&w, a), L::RefusedByRemote);
+    assert_eq!(caller_state(&w, b), L::ReceivedByRemote);
 }
 
 #[test]

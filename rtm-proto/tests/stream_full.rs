@@ -139,6 +139,16 @@ fn raw(w: &mut World, conn: ConnId, json: &str) -> Vec<ServerFrame> {
         .collect()
 }
 
+/// rx acknowledges its stream up to `seq`; the channel messages that brings, as
+/// [`channel_messages`] renders them.
+fn ack(w: &mut World, rx: ConnId, seq: u64) -> Vec<String> {
+    let frames = raw(w, rx, &format!(r#"{{"type":"ack","seq":{seq}}}"#));
+    channel_messages(&frames)
+}
+
+/// No channel message at all.
+const NOTHING: [&str; 0] = [];
+
 /// `(channel, text, from)` of the channel messages among `frames`.
 fn channel_messages(frames: &[ServerFrame]) -> Vec<String> {
     frames
@@ -199,28 +209,24 @@ fn a_lagging_member_is_caught_up_without_its_own_messages() {
     assert_eq!(heard(&mut w, 0), ["room/mine"]);
     say(&mut w, 0, "room", "13");
     // Acknowledging the whole stream brings the catch-up: the missed ones, in order.
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
     let want: Vec<String> = (6..=13).map(|i| format!("room/{i} from alice")).collect();
-    assert_eq!(channel_messages(&frames), want);
+    assert_eq!(ack(&mut w, rx, 8), want);
     assert_eq!(lag(&w, "rx", "room"), None);
     // Once rx has taken those (positions 9..=16), the next one goes out at once, and
     // nothing comes twice.
-    raw(&mut w, rx, r#"{"type":"ack","seq":16}"#);
+    ack(&mut w, rx, 16);
     say(&mut w, 0, "room", "14");
     assert_eq!(lag(&w, "rx", "room"), None);
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":17}"#);
-    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+    assert_eq!(ack(&mut w, rx, 17), NOTHING);
 }
 
 #[test]
 fn a_lagging_member_is_caught_up_only_once_its_stream_is_half_empty() {
     let (mut w, rx) = rx_lagging();
     // 8 pushes unacknowledged: acknowledging 3 leaves 5, more than half of 8.
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":3}"#);
-    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+    assert_eq!(ack(&mut w, rx, 3), NOTHING);
     assert!(lag(&w, "rx", "room").is_some());
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":4}"#);
-    assert!(!channel_messages(&frames).is_empty(), "{frames:?}");
+    assert!(!ack(&mut w, rx, 4).is_empty());
     assert_eq!(lag(&w, "rx", "room"), None);
 }
 
@@ -230,8 +236,7 @@ fn leaving_while_lagging_forgets_the_catch_up() {
     assert_eq!(lag(&w, "rx", "room"), Some(6));
     raw(&mut w, rx, r#"{"type":"leave","id":3,"channel":"room"}"#);
     assert_eq!(lag(&w, "rx", "room"), None);
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
-    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+    assert_eq!(ack(&mut w, rx, 8), NOTHING);
 }
 
 #[test]
@@ -247,8 +252,7 @@ fn a_catch_up_skips_what_is_older_than_30_s() {
     w.advance(8_000);
     say(&mut w, 0, "room", "13");
     assert_eq!(lag(&w, "rx", "room"), Some(6));
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
-    assert_eq!(channel_messages(&frames), ["room/13 from alice"]);
+    assert_eq!(ack(&mut w, rx, 8), ["room/13 from alice"]);
     assert_eq!(lag(&w, "rx", "room"), None);
 }
 
@@ -275,8 +279,7 @@ fn a_rejoin_with_a_cursor_replays_what_a_lagging_member_missed_even_into_a_full_
         ["room/11 from alice", "room/12 from alice"]
     );
     // Nothing is sent twice once rx acknowledges.
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":12}"#);
-    assert!(channel_messages(&frames).is_empty(), "{frames:?}");
+    assert_eq!(ack(&mut w, rx, 12), NOTHING);
 }
 
 #[test]
@@ -337,7 +340,7 @@ fn regression_a_count_told_by_a_catch_up_is_corrected_when_it_goes_back() {
     w.advance(200);
     // u2 joins: 4, told u2 alone; the push to all waits for the 1 s throttle.
     join(&mut w, 2, "room");
-    raw(&mut w, rx, r#"{"type":"ack","seq":8}"#); // the catch-up of 6..=12
+    ack(&mut w, rx, 8); // the catch-up of 6..=12
     let frames = raw(&mut w, rx, r#"{"type":"ack","seq":15}"#);
     assert_eq!(counts(&frames), [4], "the current count");
     pushed_to(&mut w, rx);
@@ -364,7 +367,7 @@ fn regression_a_resent_join_names_the_last_message_before_the_membership_began()
         "{joined:?}"
     );
     // Caught up, still the same answer: the membership began at 0.
-    raw(&mut w, rx, r#"{"type":"ack","seq":9}"#);
+    ack(&mut w, rx, 9);
     assert_eq!(lag(&w, "rx", "room"), None);
     let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
     assert!(

@@ -87,9 +87,8 @@ impl Client {
         id: InvitationId,
         content: &str,
     ) -> Result<(), E> {
-        let inv = self.idle_local(id)?;
-        inv.content = content.to_string();
-        Ok(())
+        self.idle_local(id)
+            .map(|inv| inv.content = content.to_string())
     }
 
     /// Sets `channelId` (legacy interop; checked at send: ≤ 64 bytes).
@@ -98,9 +97,8 @@ impl Client {
         id: InvitationId,
         channel_id: &str,
     ) -> Result<(), E> {
-        let inv = self.idle_local(id)?;
-        inv.channel_id = channel_id.to_string();
-        Ok(())
+        self.idle_local(id)
+            .map(|inv| inv.channel_id = channel_id.to_string())
     }
 
     fn idle_local(&mut self, id: InvitationId) -> Result<&mut LocalInvitation, E> {

@@ -173,8 +173,23 @@ pub fn verify(
         return Err(TokenError::Malformed("token longer than 2048 bytes"));
     }
     let body = bytes.get(3..).unwrap_or_default();
+    let expected = Expected {
+        app_id,
+        app_certificate,
+        user_id,
+        now_unix_secs,
+    };
     match version {
-        TokenVersion::V007 => v007::verify(body, app_id, app_certificate, user_id, now_unix_secs),
-        TokenVersion::V006 => v006::verify(body, app_id, app_certificate, user_id, now_unix_secs),
+        TokenVersion::V007 => v007::verify(body, &expected),
+        TokenVersion::V006 => v006::verify(body, &expected),
     }
+}
+
+/// What a token must match to log `user_id` in to `app_id` at `now_unix_secs`: the
+/// arguments of [`verify`], handed to the verifier of the token's version.
+struct Expected<'a> {
+    app_id: &'a str,
+    app_certificate: &'a str,
+    user_id: &'a str,
+    now_unix_secs: u64,
 }

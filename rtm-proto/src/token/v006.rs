@@ -17,7 +17,7 @@ use base64::Engine as _;
 use hmac::Mac;
 
 use super::packer::{put_string, put_u16, put_u32, Reader};
-use super::{mac, TokenError, TokenVersion, VerifiedToken};
+use super::{mac, Expected, TokenError, TokenVersion, VerifiedToken};
 
 pub(crate) const VERSION: &str = "006";
 const APP_ID_LEN: usize = 32;
@@ -72,13 +72,7 @@ pub fn build(
 }
 
 /// `body` is the token without its "006" prefix.
-pub(crate) fn verify(
-    body: &[u8],
-    app_id: &str,
-    app_certificate: &str,
-    user_id: &str,
-    now_unix_secs: u64,
-) -> Result<VerifiedToken, TokenError> {
+pub(super) fn verify(body: &[u8], expected: &Expected<'_>) -> Result<VerifiedToken, TokenError> {
     // --- parse ---
     let token_app_id = body
         .get(..APP_ID_LEN)
@@ -109,7 +103,7 @@ pub(crate) fn verify(
     }
 
     // --- app id ---
-    if token_app_id != app_id.as_bytes() {
+    if token_app_id != expected.app_id.as_bytes() {
         return Err(TokenError::WrongAppId);
     }
 
@@ -117,11 +111,11 @@ pub(crate) fn verify(
     // The user id is not carried in clear, only signed and crc'd, so the
     // signature can only be recomputed for the user id we are asked about.
     let sig_ok = mac(
-        app_certificate.as_bytes(),
-        &[token_app_id, user_id.as_bytes(), b"", message],
+        expected.app_certificate.as_bytes(),
+        &[token_app_id, expected.user_id.as_bytes(), b"", message],
     )
     .is_some_and(|m| m.verify_slice(signature).is_ok());
-    let crc_user_ok = crc_channel_name == crc32fast::hash(user_id.as_bytes());
+    let crc_user_ok = crc_channel_name == crc32fast::hash(expected.user_id.as_bytes());
     if !sig_ok {
         // A token whose (unauthenticated) crc names a different user is
         // reported as issued for another user; either way it is refused.
@@ -145,7 +139,7 @@ pub(crate) fn verify(
     // --- expiry: `ts` is the end of the 24 h validity (see module docs of
     // `token`); the per-privilege expireTs is ignored for RTM 006 tokens. ---
     let expires_at = u64::from(ts);
-    if now_unix_secs >= expires_at {
+    if expected.now_unix_secs >= expires_at {
         return Err(TokenError::Expired);
     }
     Ok(VerifiedToken {

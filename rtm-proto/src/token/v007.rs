@@ -22,7 +22,7 @@ use flate2::{Decompress, FlushDecompress, Status};
 use hmac::Mac;
 
 use super::packer::{put_string, put_u16, put_u32, Reader};
-use super::{mac, TokenError, TokenVersion, VerifiedToken, MAX_VALIDITY_SECS};
+use super::{mac, Expected, TokenError, TokenVersion, VerifiedToken, MAX_VALIDITY_SECS};
 
 pub(crate) const VERSION: &str = "007";
 const SIGNATURE_LEN: usize = 32;
@@ -296,13 +296,7 @@ fn parse(payload: &[u8]) -> Result<Parsed<'_>, TokenError> {
 }
 
 /// `body` is the token without its "007" prefix.
-pub(crate) fn verify(
-    body: &[u8],
-    app_id: &str,
-    app_certificate: &str,
-    user_id: &str,
-    now_unix_secs: u64,
-) -> Result<VerifiedToken, TokenError> {
+pub(super) fn verify(body: &[u8], expected: &Expected<'_>) -> Result<VerifiedToken, TokenError> {
     // --- parse ---
     let compressed = B64
         .decode(body)
@@ -311,12 +305,12 @@ pub(crate) fn verify(
     let t = parse(&payload)?;
 
     // --- app id ---
-    if t.app_id != app_id.as_bytes() {
+    if t.app_id != expected.app_id.as_bytes() {
         return Err(TokenError::WrongAppId);
     }
 
     // --- signature ---
-    let sig_ok = signing_key(app_certificate.as_bytes(), t.issue_ts, t.salt)
+    let sig_ok = signing_key(expected.app_certificate.as_bytes(), t.issue_ts, t.salt)
         .and_then(|key| mac(&key, &[t.signing_info]))
         .is_some_and(|m| m.verify_slice(t.signature).is_ok());
     if !sig_ok {
@@ -328,7 +322,7 @@ pub(crate) fn verify(
         // No RTM service at all (e.g. an RTC-only token): nothing to log in with.
         return Err(TokenError::NoPrivilege);
     };
-    if rtm.user_id != user_id.as_bytes() {
+    if rtm.user_id != expected.user_id.as_bytes() {
         return Err(TokenError::WrongUser);
     }
 
@@ -343,7 +337,7 @@ pub(crate) fn verify(
         .min(u64::from(privilege_expire))
         .min(MAX_VALIDITY_SECS);
     let expires_at = u64::from(t.issue_ts) + validity;
-    if validity == 0 || now_unix_secs >= expires_at {
+    if validity == 0 || expected.now_unix_secs >= expires_at {
         return Err(TokenError::Expired);
     }
     Ok(VerifiedToken {
