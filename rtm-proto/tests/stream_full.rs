@@ -142,8 +142,21 @@ fn raw(w: &mut World, conn: ConnId, json: &str) -> Vec<ServerFrame> {
 /// rx acknowledges its stream up to `seq`; the channel messages that brings, as
 /// [`channel_messages`] renders them.
 fn ack(w: &mut World, rx: ConnId, seq: u64) -> Vec<String> {
-    let frames = raw(w, rx, &format!(r#"{{"type":"ack","seq":{seq}}}"#));
-    channel_messages(&frames)
+    channel_messages(&acked(w, rx, seq))
+}
+
+/// rx acknowledges its stream up to `seq`; every frame that brings.
+fn acked(w: &mut World, rx: ConnId, seq: u64) -> Vec<ServerFrame> {
+    raw(w, rx, &format!(r#"{{"type":"ack","seq":{seq}}}"#))
+}
+
+/// rx (re)sends its join of `room`; the `cseq` its `joined` answer names.
+fn rejoin(w: &mut World, rx: ConnId) -> Option<u64> {
+    let answer = raw(w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
+    match answer.first() {
+        Some(ServerFrame::Reply(Reply::Joined { cseq, .. })) => Some(*cseq),
+        _ => None,
+    }
 }
 
 /// No channel message at all.
@@ -286,11 +299,9 @@ fn a_rejoin_with_a_cursor_replays_what_a_lagging_member_missed_even_into_a_full_
 fn a_member_that_missed_count_pushes_is_told_the_current_count_after_its_catch_up() {
     let (mut w, rx) = rx_lagging_with(3);
     // Two more join while rx's stream is full: their events and counts do not reach it.
-    join(&mut w, 1, "room");
+    u1_then_u2_join(&mut w, 1_000);
     w.advance(1_000);
-    join(&mut w, 2, "room");
-    w.advance(1_000);
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":8}"#);
+    let frames = acked(&mut w, rx, 8);
     assert_eq!(channel_messages(&frames).len(), 7, "{frames:?}");
     assert_eq!(
         counts(&frames),
@@ -298,15 +309,22 @@ fn a_member_that_missed_count_pushes_is_told_the_current_count_after_its_catch_u
         "7 unacknowledged: more than half full"
     );
     // Once rx has taken the catch-up, the current count, once.
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":15}"#);
+    let frames = acked(&mut w, rx, 15);
     assert_eq!(counts(&frames), [4]);
     assert_eq!(
         frames.len(),
         1,
         "member events are not caught up: {frames:?}"
     );
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":16}"#);
+    let frames = acked(&mut w, rx, 16);
     assert!(frames.is_empty(), "{frames:?}");
+}
+
+/// u1 (client 1) joins `room`, then u2 (client 2) `gap_ms` later.
+fn u1_then_u2_join(w: &mut World, gap_ms: u64) {
+    join(w, 1, "room");
+    w.advance(gap_ms);
+    join(w, 2, "room");
 }
 
 fn counts(frames: &[ServerFrame]) -> Vec<u32> {
@@ -335,13 +353,11 @@ fn pushed_to(w: &mut World, rx: ConnId) -> Vec<ServerFrame> {
 #[test]
 fn regression_a_count_told_by_a_catch_up_is_corrected_when_it_goes_back() {
     let (mut w, rx) = rx_lagging_with(3);
-    // u1 joins: 3 pushed to all at once, but not to rx, whose stream is full.
-    join(&mut w, 1, "room");
-    w.advance(200);
+    // u1 joins: 3 pushed to all at once, but not to rx, whose stream is full. 200 ms later
     // u2 joins: 4, told u2 alone; the push to all waits for the 1 s throttle.
-    join(&mut w, 2, "room");
+    u1_then_u2_join(&mut w, 200);
     ack(&mut w, rx, 8); // the catch-up of 6..=12
-    let frames = raw(&mut w, rx, r#"{"type":"ack","seq":15}"#);
+    let frames = acked(&mut w, rx, 15);
     assert_eq!(counts(&frames), [4], "the current count");
     pushed_to(&mut w, rx);
     // u2 leaves before the throttled push: back to 3, the count last pushed to all. rx,
@@ -358,23 +374,9 @@ fn regression_a_count_told_by_a_catch_up_is_corrected_when_it_goes_back() {
 #[test]
 fn regression_a_resent_join_names_the_last_message_before_the_membership_began() {
     let (mut w, rx) = rx_lagging(); // joined an empty room; 12 messages since, 6.. held back
-    let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
-    assert!(
-        matches!(
-            joined.first(),
-            Some(ServerFrame::Reply(Reply::Joined { cseq: 0, .. }))
-        ),
-        "{joined:?}"
-    );
+    assert_eq!(rejoin(&mut w, rx), Some(0));
     // Caught up, still the same answer: the membership began at 0.
     ack(&mut w, rx, 9);
     assert_eq!(lag(&w, "rx", "room"), None);
-    let joined = raw(&mut w, rx, r#"{"type":"join","id":2,"channel":"room"}"#);
-    assert!(
-        matches!(
-            joined.first(),
-            Some(ServerFrame::Reply(Reply::Joined { cseq: 0, .. }))
-        ),
-        "{joined:?}"
-    );
+    assert_eq!(rejoin(&mut w, rx), Some(0));
 }
