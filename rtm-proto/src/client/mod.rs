@@ -76,6 +76,7 @@ pub use invitations::{InvitationId, LocalInvitation, RemoteInvitation};
 pub use io::{ClientConfig, ClientInput, ClientOutput, Response};
 pub use link::{ConnectionChangeReason, ConnectionState};
 pub use peers::SendMessageOptions;
+pub use pending::SHORT_TIMEOUT;
 pub use session::LOGOUT_DRAIN;
 
 /// One transport attempt, named by the core.

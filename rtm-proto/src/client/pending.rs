@@ -17,7 +17,7 @@ use crate::wire::Reply;
 use super::{Response, TransportId};
 
 /// Join, getMembers, member-count and attribute requests time out after 5 s (§9.3).
-pub(super) const SHORT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const SHORT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub(super) enum PendingKind {

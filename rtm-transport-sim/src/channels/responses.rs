@@ -294,7 +294,8 @@ impl Sim {
     }
 
     /// The client sends a `join`: if it is an automatic rejoin (it carries `resume`), note
-    /// when it times out (5 s after it was first sent, when it was made).
+    /// when it times out (the client's `SHORT_TIMEOUT` after it was first sent, when it
+    /// was made).
     pub(crate) fn rejoin_sent(&mut self, node: usize, b: &Bytes) {
         if let Ok(ClientFrame::Join {
             channel,
@@ -303,7 +304,7 @@ impl Sim {
         }) = ClientFrame::decode(b)
         {
             if let Some(&c) = self.chan_index.get(&channel) {
-                let due = self.now + 5_000;
+                let due = self.now + rtm_proto::client::SHORT_TIMEOUT.as_millis() as u64;
                 self.clients[node].ext.rejoin_due.entry(c).or_insert(due);
             }
         }
