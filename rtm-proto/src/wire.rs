@@ -209,6 +209,20 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, De
     })
 }
 
+/// The `type` of a frame that starts with it (`{"type":"…"`, as every encoder here writes
+/// frames); empty for any other. A cheap peek for dispatch and logging, never a check:
+/// decoding decides what a frame is.
+pub fn frame_type(bytes: &[u8]) -> &[u8] {
+    const PREFIX: &[u8] = br#"{"type":""#;
+    let Some(rest) = bytes.strip_prefix(PREFIX) else {
+        return &[];
+    };
+    match rest.iter().position(|&c| c == b'"') {
+        Some(end) => &rest[..end],
+        None => &[],
+    }
+}
+
 pub(crate) fn encode<T: Serialize>(frame: &T) -> Bytes {
     // Serialising these types cannot fail: every map key is a string and there are no
     // non-finite floats. A failure would be a bug in this module.

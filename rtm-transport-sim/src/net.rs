@@ -109,20 +109,6 @@ impl Conn {
     }
 }
 
-/// Peeks the `"type"` of a JSON frame without parsing it (frames are serde-encoded with the
-/// tag first). Returns an empty slice when the frame does not start that way.
-pub fn frame_type(b: &[u8]) -> &[u8] {
-    const PREFIX: &[u8] = br#"{"type":""#;
-    if !b.starts_with(PREFIX) {
-        return &[];
-    }
-    let rest = &b[PREFIX.len()..];
-    match rest.iter().position(|&c| c == b'"') {
-        Some(end) => &rest[..end],
-        None => &[],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,11 +125,5 @@ mod tests {
         d.blackhole();
         assert!(!d.push(0, 1, Item::Fin));
         assert_eq!(d.next_time(0), None);
-    }
-
-    #[test]
-    fn peeks_the_type() {
-        assert_eq!(frame_type(br#"{"type":"login_ok","id":1}"#), b"login_ok");
-        assert_eq!(frame_type(b"{}"), b"");
     }
 }

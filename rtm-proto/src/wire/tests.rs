@@ -100,6 +100,34 @@ fn a_bad_server_frame_is_refused_with_its_familys_reason() {
 }
 
 #[test]
+fn the_type_is_peeked_only_where_it_comes_first() {
+    assert_eq!(frame_type(br#"{"type":"login_ok","id":1}"#), b"login_ok");
+    assert_eq!(frame_type(br#"{"id":1,"type":"ok"}"#), b"");
+    assert_eq!(frame_type(br#"{"type":"ok"#), b"");
+    assert_eq!(frame_type(b"{}"), b"");
+}
+
+#[test]
+fn a_server_frame_decodes_the_same_with_its_type_first_or_not() {
+    // Type first takes the direct path; type elsewhere the general one. They agree.
+    for (first, elsewhere) in [
+        (r#"{"type":"ok","id":7}"#, r#"{"id":7,"type":"ok"}"#),
+        (
+            r#"{"type":"member_count","channel":"c","count":3}"#,
+            r#"{"channel":"c","count":3,"type":"member_count"}"#,
+        ),
+        (
+            r#"{"type":"kicked","reason":"remote_login"}"#,
+            r#"{"reason":"remote_login","type":"kicked"}"#,
+        ),
+    ] {
+        let direct = ServerFrame::decode(first.as_bytes()).unwrap();
+        let general = ServerFrame::decode(elsewhere.as_bytes()).unwrap();
+        assert_eq!(direct, general, "{first}");
+    }
+}
+
+#[test]
 fn a_frame_over_the_limit_is_too_big_in_either_direction() {
     let big = vec![b' '; MAX_FRAME_BYTES + 1];
     let client = ClientFrame::decode(&big).unwrap_err();
