@@ -135,6 +135,12 @@ impl Sim {
         };
         let who = self.users[r.user].id.clone();
         let Some(answer) = r.answer.clone() else {
+            // A connection closed in this step (a slow consumer's 4007, checked before the
+            // frame is handled) answers nothing: the client resends on its next link. A
+            // write the server applied regardless would show at the next held-state check.
+            if self.conns.get(&r.conn).is_some_and(|c| !c.server_open) {
+                return;
+            }
             self.violation(format!(
                 "server handled request {} of {who} ({:?}) without answering it",
                 r.id, r.kind
