@@ -1,0 +1,410 @@
+//! The events the clients emit, checked against the reference model as they happen.
+
+// One `impl Sim` split by concern: the parent module's types and imports are shared.
+use super::*;
+
+impl Sim {
+    pub(super) fn on_event(&mut self, node: usize, e: Event) {
+        match e {
+            Event::ConnectionStateChanged { state, reason } => {
+                if matches!(state, State::Disconnected | State::Aborted) {
+                    self.channels_forgotten(node);
+                }
+                let prev = self.clients[node].state;
+                if !allowed_transition(prev, state, reason) {
+                    let n = self.node_name(node);
+                    self.violation(format!(
+                        "{n}: connection state {prev:?} -> {state:?} ({reason:?}) is not allowed by §2.3"
+                    ));
+                }
+                let n = &mut self.clients[node];
+                n.state = state;
+                n.ext.connected_since = if state == State::Connected {
+                    n.ext.connected_since.or(Some(self.now))
+                } else {
+                    None
+                };
+                if state == State::Disconnected {
+                    n.subs.clear();
+                    n.uncertain.clear();
+                    n.disconnected_at = self.now;
+                }
+                if state == State::Aborted {
+                    // The application reacts soon (logs out).
+                    n.work_gen += 1;
+                    let gen = n.work_gen;
+                    let d = self.work.range(50, 1_500);
+                    self.schedule(self.now + d, Ev::Work { node, gen });
+                }
+            }
+            Event::MessageFromPeer {
+                peer_id,
+                message,
+                server_received_ts,
+                is_offline_message: _,
+            } => self.on_message(node, peer_id, message, server_received_ts),
+            Event::PeersOnlineStatusChanged(map) => {
+                self.stats.presence_reports += 1;
+                for (peer, state) in map {
+                    self.on_presence(node, &peer, state);
+                }
+            }
+            Event::TokenExpired | Event::TokenPrivilegeWillExpire => {
+                let n = self.node_name(node);
+                self.violation(format!("{n}: token event {e:?} in app-id-only mode"));
+            }
+            Event::Response { request, response } => self.on_response(node, request.0, response),
+            Event::Channel { channel, event } => match event {
+                ChannelEvent::Message {
+                    member_id,
+                    message,
+                    server_received_ts,
+                } => self.on_channel_message(node, channel, member_id, message, server_received_ts),
+                ChannelEvent::MemberJoined { member_id } => {
+                    self.on_member_event(node, channel, member_id, true)
+                }
+                ChannelEvent::MemberLeft { member_id } => {
+                    self.on_member_event(node, channel, member_id, false)
+                }
+                ChannelEvent::MemberCountUpdated { count } => {
+                    self.on_member_count(node, channel, count)
+                }
+                ChannelEvent::AttributesUpdated { attributes } => {
+                    self.on_attributes_updated(node, channel, attributes)
+                }
+                // `ChannelEvent` is non-exhaustive too.
+                other => {
+                    let n = self.node_name(node);
+                    self.violation(format!(
+                        "{n}: a channel event the model does not check: {other:?}"
+                    ));
+                }
+            },
+            e @ (Event::LocalInvitation { .. } | Event::RemoteInvitation { .. }) => {
+                self.on_invitation_event(node, e)
+            }
+            // `Event` is non-exhaustive: an event the model has no rule for is a finding.
+            other => {
+                let n = self.node_name(node);
+                self.violation(format!("{n}: an event the model does not check: {other:?}"));
+            }
+        }
+    }
+
+    pub(super) fn on_message(
+        &mut self,
+        node: usize,
+        peer: UserId,
+        message: Message,
+        server_ts: u64,
+    ) {
+        self.stats.deliveries += 1;
+        let name = self.node_name(node);
+        if self.clients[node].state != State::Connected {
+            self.violation(format!(
+                "{name} delivered a message while {:?}",
+                self.clients[node].state
+            ));
+        }
+        let Some(idx) = parse_body(&message) else {
+            self.violation(format!(
+                "{name} delivered a message the workload never sent: {message:?}"
+            ));
+            return;
+        };
+        let Some(m) = self.msgs.get(idx) else {
+            self.violation(format!("{name} delivered unknown message #{idx}"));
+            return;
+        };
+        let user = self.clients[node].user;
+        if m.to != user {
+            self.violation(format!(
+                "{name} delivered message #{idx} addressed to another user"
+            ));
+            return;
+        }
+        if self.users[m.from_user].id != peer {
+            self.violation(format!(
+                "{name} delivered message #{idx} from {peer}, but {} sent it",
+                self.users[m.from_user].id
+            ));
+            return;
+        }
+        let (raw, len) = body_shape(&message);
+        if raw != m.raw || len != m.len {
+            self.violation(format!(
+                "{name} delivered message #{idx} with a corrupted body"
+            ));
+            return;
+        }
+        let sent_wall = UNIX_ORIGIN_MS + m.sent_at;
+        if server_ts < sent_wall || server_ts > UNIX_ORIGIN_MS + self.now {
+            self.violation(format!(
+                "{name}: message #{idx} has serverReceivedTs {server_ts} outside [send, now]"
+            ));
+        }
+        let crash = self.clients[node].rx_crash;
+        let here = Delivery {
+            at: self.now,
+            node,
+            crash,
+            session: self.clients[node].session,
+        };
+        let m = &self.msgs[idx];
+        for d in &m.deliveries {
+            if d.crash < here.crash {
+                self.stats.dup_after_crash += 1;
+                continue;
+            }
+            if d.node != here.node && self.cfg.relax.redelivery_in_new_session {
+                self.stats.dup_relaxed += 1;
+                continue;
+            }
+            let first = d.at;
+            let dn = self.node_name(d.node);
+            let what = format!(
+                "message #{idx} ({} -> {}) delivered twice to the same user with no server crash between: first to {dn} at {first} ms (session {:x}), again to {name} (session {:x})",
+                self.users[m.from_user].id, self.users[m.to].id, d.session.1, here.session.1
+            );
+            self.violation(what);
+            return;
+        }
+        if m.outcome == Outcome::Unreachable && m.sent_crash == crash && m.outcome_crash == crash {
+            self.violation(format!(
+                "message #{idx} delivered to {name} although its sender was told PEER_UNREACHABLE"
+            ));
+            return;
+        }
+        let first = m.deliveries.is_empty();
+        // Order is promised within one server incarnation: a message sent before a crash
+        // and resent after it (its first outcome lost with the crash) may land after later
+        // ones that the old server had already delivered.
+        let across_crash = m.sent_crash != crash;
+        let (from_node, to, pair_index) = (m.from_node, m.to, m.pair_index);
+        self.msgs[idx].deliveries.push(here);
+        if first {
+            let last = *self.pair_delivered.get(&(from_node, to)).unwrap_or(&0);
+            if pair_index + 1 < last && !across_crash {
+                let what = format!(
+                    "message #{idx} from {} arrived after a later message to {} (pair order {pair_index} after {})",
+                    self.node_name(from_node),
+                    self.users[to].id,
+                    last - 1
+                );
+                self.violation(what);
+                return;
+            }
+            self.pair_delivered
+                .insert((from_node, to), last.max(pair_index + 1));
+        }
+    }
+
+    pub(super) fn on_presence(&mut self, node: usize, peer: &UserId, state: PeerOnlineState) {
+        let name = self.node_name(node);
+        let Some(&p) = self.user_index.get(peer) else {
+            self.violation(format!("{name} got presence for unknown user {peer}"));
+            return;
+        };
+        let Some(view) = self.clients[node].subs.get(&p).copied() else {
+            self.violation(format!(
+                "{name} got PeersOnlineStatusChanged for {peer}, to which it is not subscribed"
+            ));
+            return;
+        };
+        match self.users[p].match_report(view.cursor, state) {
+            Some(seq) => {
+                let v = self.clients[node].subs.get_mut(&p).expect("present");
+                v.cursor = seq;
+                v.last = Some(state);
+            }
+            None => {
+                let hist = crate::model::newest_first(&self.users[p].truth, 6, |e| {
+                    format!("#{}@{}:{:?}", e.seq, e.at, e.state)
+                });
+                self.violation(format!(
+                    "{name} was told {peer} is {state:?}, which is not a state {peer} had since its last report (cursor #{}; recent truth, newest first: {})",
+                    view.cursor,
+                    hist
+                ));
+            }
+        }
+    }
+
+    pub(super) fn on_response(&mut self, node: usize, rid: u32, response: Response) {
+        let name = self.node_name(node);
+        let Some(pend) = self.clients[node].outstanding.remove(&rid) else {
+            self.violation(format!(
+                "{name}: Response for request {rid} which is not outstanding (unknown or answered twice): {response:?}"
+            ));
+            return;
+        };
+        match (pend, response) {
+            (Pend::Login, Response::Login(_)) | (Pend::Renew, Response::RenewToken(_)) => {}
+            (Pend::Send { msg }, Response::SendMessageToPeer(r)) => {
+                self.on_send_result(node, msg, r)
+            }
+            (
+                Pend::Query {
+                    peers,
+                    issued,
+                    probe,
+                },
+                Response::QueryPeersOnlineStatus(r),
+            ) => {
+                self.stats.queries += 1;
+                match r {
+                    Ok(list) => {
+                        let asked: Vec<&UserId> =
+                            peers.iter().map(|&p| &self.users[p].id).collect();
+                        let got: Vec<&UserId> = list.iter().map(|(p, _)| p).collect();
+                        if asked != got {
+                            self.violation(format!(
+                                "{name}: query answered {got:?} for {asked:?} (must be in request order)"
+                            ));
+                            return;
+                        }
+                        for (&p, (_, online)) in peers.iter().zip(&list) {
+                            if probe {
+                                let expect = self.expected_online(p);
+                                if *online != expect {
+                                    self.violation(format!(
+                                        "{name}: probe query says {} online={online} in a healed network; expected {expect}",
+                                        self.users[p].id
+                                    ));
+                                    return;
+                                }
+                            }
+                            if self.users[p].online_at_some_point(issued, self.now, *online)
+                                == Some(false)
+                            {
+                                self.violation(format!(
+                                    "{name}: query says {} online={online}, which it never was between {issued} and {} ms",
+                                    self.users[p].id, self.now
+                                ));
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) if probe => self.violation(format!(
+                        "{name}: probe query failed in a healed network: {e:?}"
+                    )),
+                    Err(_) => {}
+                }
+            }
+            (Pend::Subscribe { peers, cursors }, Response::SubscribePeersOnlineStatus(r)) => {
+                let n = &mut self.clients[node];
+                match r {
+                    Ok(()) => {
+                        for (p, c) in peers.into_iter().zip(cursors) {
+                            n.uncertain.remove(&p);
+                            n.subs.entry(p).or_insert(SubView {
+                                cursor: c,
+                                last: None,
+                            });
+                        }
+                    }
+                    Err(_) => n.uncertain.extend(peers),
+                }
+            }
+            (Pend::Unsubscribe { peers }, Response::UnsubscribePeersOnlineStatus(r)) => {
+                let n = &mut self.clients[node];
+                match r {
+                    Ok(()) => {
+                        for p in peers {
+                            n.uncertain.remove(&p);
+                            n.subs.remove(&p);
+                        }
+                    }
+                    Err(_) => n.uncertain.extend(peers),
+                }
+            }
+            (
+                pend @ (Pend::Join { .. }
+                | Pend::Leave { .. }
+                | Pend::ChannelSend { .. }
+                | Pend::GetMembers { .. }
+                | Pend::MemberCount { .. }
+                | Pend::ChannelAttrWrite
+                | Pend::ChannelAttrGet { .. }
+                | Pend::UserAttrWrite
+                | Pend::UserAttrGet { .. }),
+                response,
+            ) => self.on_feature_response(node, pend, response),
+            (pend, response) => self.violation(format!(
+                "{name}: request {rid} was {pend:?} but got {response:?}"
+            )),
+        }
+    }
+
+    pub(super) fn on_send_result(
+        &mut self,
+        node: usize,
+        msg: usize,
+        r: Result<PeerMessageOutcome, rtm_proto::PeerMessageError>,
+    ) {
+        let name = self.node_name(node);
+        let now = self.now;
+        // Answers from the server were produced by the incarnation that sent the frame;
+        // local answers (timeouts, logout) by no server at all: use the current count.
+        let crashes = match r {
+            Ok(_) => self.clients[node].rx_crash,
+            Err(_) => self.crashes,
+        };
+        let m = &mut self.msgs[msg];
+        m.outcome_at = now;
+        m.outcome_crash = crashes;
+        let delivered = !m.deliveries.is_empty();
+        let (to, probe) = (m.to, m.probe);
+        let leaves_backlog = matches!(
+            r,
+            Ok(PeerMessageOutcome::Received | PeerMessageOutcome::Unreachable)
+        ) && std::mem::replace(&mut m.in_backlog, false);
+        if leaves_backlog {
+            self.users[to].backlog = self.users[to].backlog.saturating_sub(1);
+        }
+        let m = &mut self.msgs[msg];
+        match r {
+            Ok(PeerMessageOutcome::Received) => {
+                m.outcome = Outcome::Received;
+                self.stats.received += 1;
+                if !delivered {
+                    self.violation(format!(
+                        "{name} was told message #{msg} was received, but {} never delivered it",
+                        self.users[to].id
+                    ));
+                }
+            }
+            Ok(PeerMessageOutcome::Cached) => {
+                m.outcome = Outcome::Cached;
+                self.stats.cached += 1;
+            }
+            Ok(PeerMessageOutcome::Unreachable) => {
+                m.outcome = Outcome::Unreachable;
+                self.stats.unreachable += 1;
+                if delivered && m.sent_crash == crashes {
+                    self.violation(format!(
+                        "{name} was told message #{msg} is PEER_UNREACHABLE, but it was delivered"
+                    ));
+                }
+            }
+            Err(e) => {
+                m.outcome = Outcome::Failed(e.code());
+                self.stats.failed += 1;
+            }
+        }
+        if probe && self.msgs[msg].outcome != Outcome::Received {
+            let o = self.msgs[msg].outcome;
+            self.violation(format!(
+                "{name}: probe message #{msg} in a healed network got {o:?}, expected Received"
+            ));
+        }
+    }
+
+    /// Whether `user` should be online once healed.
+    pub(crate) fn expected_online(&self, user: usize) -> bool {
+        self.users[user]
+            .nodes
+            .iter()
+            .any(|&n| self.clients[n].target_in)
+    }
+}
