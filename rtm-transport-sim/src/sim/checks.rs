@@ -192,7 +192,7 @@ impl Sim {
     /// per-step cost down): the session the server holds for `u` is the one the model
     /// follows (same id), and holds the attributes the model's writes left (§4.5). A write's
     /// own step is checked where it is handled.
-    pub(super) fn check_held_session(&mut self, u: usize) {
+    fn check_held_session(&mut self, u: usize) {
         let Some(s) = self.users[u].session.as_ref().filter(|_| self.server_up) else {
             return;
         };

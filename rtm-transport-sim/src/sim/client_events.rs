@@ -91,13 +91,7 @@ impl Sim {
         }
     }
 
-    pub(super) fn on_message(
-        &mut self,
-        node: usize,
-        peer: UserId,
-        message: Message,
-        server_ts: u64,
-    ) {
+    fn on_message(&mut self, node: usize, peer: UserId, message: Message, server_ts: u64) {
         self.stats.deliveries += 1;
         let name = self.node_name(node);
         if self.clients[node].state != State::Connected {
@@ -199,7 +193,7 @@ impl Sim {
         }
     }
 
-    pub(super) fn on_presence(&mut self, node: usize, peer: &UserId, state: PeerOnlineState) {
+    fn on_presence(&mut self, node: usize, peer: &UserId, state: PeerOnlineState) {
         let name = self.node_name(node);
         let Some(&p) = self.user_index.get(peer) else {
             self.violation(format!("{name} got presence for unknown user {peer}"));
@@ -230,7 +224,7 @@ impl Sim {
         }
     }
 
-    pub(super) fn on_response(&mut self, node: usize, rid: u32, response: Response) {
+    fn on_response(&mut self, node: usize, rid: u32, response: Response) {
         let name = self.node_name(node);
         let Some(pend) = self.clients[node].outstanding.remove(&rid) else {
             self.violation(format!(
@@ -336,7 +330,7 @@ impl Sim {
         }
     }
 
-    pub(super) fn on_send_result(
+    fn on_send_result(
         &mut self,
         node: usize,
         msg: usize,

@@ -113,7 +113,7 @@ impl Sim {
         }
     }
 
-    pub(super) fn deliver_up(&mut self, conn: u64, item: Item) {
+    fn deliver_up(&mut self, conn: u64, item: Item) {
         match item {
             Item::Syn => self.syn_arrives(conn),
             Item::Frame(b) => {
@@ -203,7 +203,7 @@ impl Sim {
         }
     }
 
-    pub(super) fn syn_arrives(&mut self, conn: u64) {
+    fn syn_arrives(&mut self, conn: u64) {
         let node = match self.conns.get(&conn) {
             Some(c) if c.client_open => c.node,
             Some(_) => return, // the client gave up already; the server never sees it
@@ -258,7 +258,7 @@ impl Sim {
         self.maybe_remove(conn);
     }
 
-    pub(super) fn deliver_down(&mut self, conn: u64, item: Item) {
+    fn deliver_down(&mut self, conn: u64, item: Item) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };

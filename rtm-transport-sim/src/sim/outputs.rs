@@ -62,7 +62,7 @@ impl Sim {
     /// The server accepted a login on `conn`. Which session it is (the one the model
     /// holds, resumed, or a new one replacing it) is observed from the server, not read
     /// from the frame.
-    pub(super) fn on_login_ok(&mut self, conn: u64) {
+    fn on_login_ok(&mut self, conn: u64) {
         let login = self
             .conns
             .get(&conn)
@@ -125,7 +125,7 @@ impl Sim {
         }
     }
 
-    pub(super) fn on_kicked(&mut self, conn: u64, reason: KickReason) {
+    fn on_kicked(&mut self, conn: u64, reason: KickReason) {
         self.stats.kicks += 1;
         let (kicked_node, victim_live, bound) = {
             let c = &self.conns[&conn];
