@@ -95,6 +95,9 @@ fn a_bad_server_frame_is_refused_with_its_familys_reason() {
     // A known type with a bad field names the field, not "no family matched".
     let e = ServerFrame::decode(br#"{"type":"ok","id":"seven"}"#).unwrap_err();
     assert!(e.to_string().contains("invalid type"), "{e}");
+    // Also with the type later, where the untagged path decides.
+    let e = ServerFrame::decode(br#"{"id":"seven","type":"ok"}"#).unwrap_err();
+    assert!(e.to_string().contains("invalid type"), "{e}");
     let e = ServerFrame::decode(br#"{"type":"member_count","channel":"c"}"#).unwrap_err();
     assert!(e.to_string().contains("missing field `count`"), "{e}");
 }
