@@ -1,0 +1,270 @@
+// `RtmClient` (§4.2–§4.7, §4.10, events §5.1): the Agora API over one `RtmCore`.
+//
+// Every promise method hands its command to the core, which either throws at once (a §8
+// error: invalid argument, not logged in, too often) or returns a request id; the core's
+// `response` event for that id settles the promise. Events are dispatched by their target:
+// the client, one of its channels, or one of its invitations. No protocol logic lives here.
+
+import { EventEmitter } from './emitter.js';
+import { RtmError, LOG_FILTER_INFO } from './constants.js';
+import { RtmChannel } from './channel.js';
+import { LocalInvitation, RemoteInvitation } from './invitations.js';
+import { toCore, fromCore, createMessage } from './messages.js';
+import { resolveServerUrl } from './server-url.js';
+
+/// Clients alive in this page, logged out when the page goes away.
+const live = new Set();
+globalThis.addEventListener?.('pagehide', () => {
+  for (const client of live) client._pageHide();
+});
+
+export class RtmClient extends EventEmitter {
+  #appId;
+  #config;
+  #loader;
+  #scriptUrl;
+  #core = null;
+  #requests = new Map(); // request id -> { resolve, reject }
+  #logouts = []; // resolvers of logout() waiting for DISCONNECTED
+  _channels = new Map(); // channel id -> RtmChannel
+  _localInvitations = new Map(); // core number -> LocalInvitation
+  #remoteInvitations = new Map(); // core id -> RemoteInvitation
+
+  constructor(appId, config, loader, scriptUrl) {
+    super();
+    this.#appId = appId;
+    this.#config = { logFilter: LOG_FILTER_INFO, ...config };
+    this.#loader = loader;
+    this.#scriptUrl = scriptUrl;
+  }
+
+  // --- session (§4.2) ---
+
+  async login(options) {
+    const { uid, token } = options ?? {};
+    return this._request((core) => core.login(String(uid ?? ''), token ?? undefined));
+  }
+
+  async logout() {
+    const core = await this.#ready();
+    call(() => core.logout());
+    return new Promise((resolve) => this.#logouts.push(resolve));
+  }
+
+  async renewToken(token) {
+    return this._request((core) => core.renewToken(String(token ?? '')));
+  }
+
+  updateConfig(config) {
+    this.#config = { ...this.#config, ...config };
+  }
+
+  setParameters(config) {
+    this.updateConfig(config);
+  }
+
+  // --- peer messages and presence (§4.3, §4.4) ---
+
+  async sendMessageToPeer(message, peerId, options) {
+    const [text, raw, description] = toCore(message);
+    const offline = Boolean(options?.enableOfflineMessaging);
+    const result = await this._request((core) =>
+      core.sendMessageToPeer(String(peerId ?? ''), text, raw, description, offline),
+    );
+    return { hasPeerReceived: result.hasPeerReceived };
+  }
+
+  createMessage(partial) {
+    return createMessage(partial);
+  }
+
+  async queryPeersOnlineStatus(peerIds) {
+    return this._request((core) => core.queryPeersOnlineStatus(strings(peerIds)));
+  }
+
+  async subscribePeersOnlineStatus(peerIds) {
+    return this._request((core) => core.subscribePeersOnlineStatus(strings(peerIds)));
+  }
+
+  async unsubscribePeersOnlineStatus(peerIds) {
+    return this._request((core) => core.unsubscribePeersOnlineStatus(strings(peerIds)));
+  }
+
+  async queryPeersBySubscriptionOption(_option) {
+    const core = await this.#ready();
+    return call(() => core.queryPeersBySubscriptionOption());
+  }
+
+  // --- user attributes (§4.5) ---
+
+  async setLocalUserAttributes(attributes) {
+    return this._request((core) => core.setLocalUserAttributes(attributes));
+  }
+
+  async addOrUpdateLocalUserAttributes(attributes) {
+    return this._request((core) => core.addOrUpdateLocalUserAttributes(attributes));
+  }
+
+  async deleteLocalUserAttributesByKeys(keys) {
+    return this._request((core) => core.deleteLocalUserAttributesByKeys(strings(keys)));
+  }
+
+  async clearLocalUserAttributes() {
+    return this._request((core) => core.clearLocalUserAttributes());
+  }
+
+  async getUserAttributes(userId) {
+    return this._request((core) => core.getUserAttributes(String(userId ?? '')));
+  }
+
+  async getUserAttributesByKeys(userId, keys) {
+    return this._request((core) => core.getUserAttributesByKeys(String(userId ?? ''), strings(keys)));
+  }
+
+  // --- channel attributes and counts (§4.6, §4.7) ---
+
+  async setChannelAttributes(channelId, attributes, options) {
+    return this._request((core) => core.setChannelAttributes(String(channelId ?? ''), attributes, notify(options)));
+  }
+
+  async addOrUpdateChannelAttributes(channelId, attributes, options) {
+    return this._request((core) =>
+      core.addOrUpdateChannelAttributes(String(channelId ?? ''), attributes, notify(options)),
+    );
+  }
+
+  async deleteChannelAttributesByKeys(channelId, keys, options) {
+    return this._request((core) =>
+      core.deleteChannelAttributesByKeys(String(channelId ?? ''), strings(keys), notify(options)),
+    );
+  }
+
+  async clearChannelAttributes(channelId, options) {
+    return this._request((core) => core.clearChannelAttributes(String(channelId ?? ''), notify(options)));
+  }
+
+  async getChannelAttributes(channelId) {
+    return this._request((core) => core.getChannelAttributes(String(channelId ?? '')));
+  }
+
+  async getChannelAttributesByKeys(channelId, keys) {
+    return this._request((core) => core.getChannelAttributesByKeys(String(channelId ?? ''), strings(keys)));
+  }
+
+  async getChannelMemberCount(channelIds) {
+    return this._request((core) => core.getChannelMemberCount(strings(channelIds)));
+  }
+
+  // --- channels and invitations (§4.8, §4.10) ---
+
+  /// Throws CreateChannelError INVALID_ARGUMENT for a bad id. (In the UMD build, during the
+  /// page's first milliseconds while the core loads, the id is checked at `join` instead.)
+  createChannel(channelId) {
+    const id = String(channelId ?? '');
+    const core = this._coreNow();
+    if (core !== null) call(() => core.createChannel(id));
+    const channel = new RtmChannel(this, id);
+    this._channels.set(id, channel);
+    return channel;
+  }
+
+  createLocalInvitation(calleeId) {
+    return new LocalInvitation(this, String(calleeId ?? ''));
+  }
+
+  // --- for the SDK's own objects ---
+
+  /// The core if it is loaded (creating this client's on first use), else `null`.
+  _coreNow() {
+    if (this.#core === null) {
+      const mod = this.#loader.now();
+      if (mod === null) return null;
+      this.#core = new mod.RtmCore(
+        resolveServerUrl(this.#config, this.#scriptUrl),
+        String(this.#appId),
+        (json) => this.#dispatch(JSON.parse(json)),
+      );
+      live.add(this);
+    }
+    return this.#core;
+  }
+
+  /// Runs `command(core)`, which throws or returns a request id, and resolves with the
+  /// response's value or rejects with its error.
+  async _request(command) {
+    const core = await this.#ready();
+    const id = call(() => command(core));
+    return new Promise((resolve, reject) => this.#requests.set(id, { resolve, reject }));
+  }
+
+  _pageHide() {
+    this.#core?.pageHide();
+  }
+
+  async #ready() {
+    await this.#loader.ready;
+    return this._coreNow();
+  }
+
+  #dispatch(event) {
+    switch (event.target) {
+      case 'response': {
+        const waiter = this.#requests.get(event.request);
+        if (!waiter) return;
+        this.#requests.delete(event.request);
+        if ('error' in event) waiter.reject(RtmError.from(event.error));
+        else waiter.resolve(event.ok ?? undefined);
+        return;
+      }
+      case 'client': {
+        if (event.name === 'MessageFromPeer') event.args[0] = fromCore(event.args[0]);
+        if (event.name === 'ConnectionStateChanged' && event.args[0] === 'DISCONNECTED') {
+          for (const resolve of this.#logouts.splice(0)) resolve();
+        }
+        this.emit(event.name, ...event.args);
+        return;
+      }
+      case 'channel': {
+        if (event.name === 'ChannelMessage') event.args[0] = fromCore(event.args[0]);
+        this._channels.get(event.id)?.emit(event.name, ...event.args);
+        return;
+      }
+      case 'local': {
+        this._localInvitations.get(event.id)?.emit(event.name, ...event.args);
+        return;
+      }
+      case 'remote': {
+        if (event.name === 'RemoteInvitationReceived') {
+          const inv = new RemoteInvitation(this, event.id, event.callerId, event.content, event.channelId);
+          this.#remoteInvitations.set(event.id, inv);
+          this.emit('RemoteInvitationReceived', inv);
+          return;
+        }
+        const inv = this.#remoteInvitations.get(event.id);
+        if (!inv) return;
+        // Every event after the first ends the invitation.
+        this.#remoteInvitations.delete(event.id);
+        inv.emit(event.name, ...event.args);
+        return;
+      }
+    }
+  }
+}
+
+/// Runs a core call, rethrowing its error as an `RtmError`.
+function call(f) {
+  try {
+    return f();
+  } catch (e) {
+    throw RtmError.from(e);
+  }
+}
+
+/// A list of ids as strings (anything else is the core's INVALID_ARGUMENT).
+function strings(list) {
+  return Array.isArray(list) ? list.map((x) => String(x)) : [];
+}
+
+function notify(options) {
+  return Boolean(options?.enableNotificationToChannelMembers);
+}

@@ -1,0 +1,473 @@
+//! [`RtmCore`]: the core's commands for JavaScript.
+//!
+//! One method per core command, named as the SDK names it. A command the core refuses at
+//! once throws an `Error` carrying the §8 `code` and the family's `name`; one that goes to the
+//! server returns its request id, and its result arrives as a `response` event.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rtm_proto::client::InvitationId;
+use rtm_proto::client::{ChannelAttributeOptions, SendMessageOptions};
+use rtm_proto::errors::InvitationApiCallError;
+use rtm_proto::{ChannelId, Message, RequestId};
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::driver::Shared;
+use crate::events::{self, error_json, parse_remote_id};
+
+/// The client core with its browser driver. Created by the SDK's `createInstance`.
+#[wasm_bindgen]
+pub struct RtmCore {
+    shared: Rc<Shared>,
+}
+
+/// A thrown SDK error: `Error(message)` with `code` and `name`.
+fn thrown(value: serde_json::Value) -> JsValue {
+    let e = js_sys::Error::new(value["message"].as_str().unwrap_or("error"));
+    e.set_name(value["name"].as_str().unwrap_or("RtmError"));
+    let _ = js_sys::Reflect::set(
+        &e,
+        &JsValue::from_str("code"),
+        &JsValue::from_f64(value["code"].as_f64().unwrap_or(1.0)),
+    );
+    e.into()
+}
+
+macro_rules! throw {
+    ($family:literal) => {
+        |e| thrown(error_json!(e, $family))
+    };
+}
+
+/// A message from the SDK's pieces: text, or raw bytes with a description.
+fn message(text: Option<String>, raw: Option<Vec<u8>>, description: String) -> Option<Message> {
+    match (text, raw) {
+        (Some(text), None) => Some(Message::text(text)),
+        (None, Some(raw)) => Some(Message::raw(raw, description)),
+        _ => None,
+    }
+}
+
+/// A plain object of string values (an `AttributesMap`); `None` if it is anything else.
+fn string_map(value: &JsValue) -> Option<BTreeMap<String, String>> {
+    if !value.is_object() {
+        return None;
+    }
+    let mut map = BTreeMap::new();
+    for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        map.insert(pair.get(0).as_string()?, pair.get(1).as_string()?);
+    }
+    Some(map)
+}
+
+fn attr_options(notify: bool) -> ChannelAttributeOptions {
+    ChannelAttributeOptions {
+        enable_notification_to_channel_members: notify,
+    }
+}
+
+fn invalid_attributes() -> JsValue {
+    thrown(error_json!(
+        rtm_proto::AttributeOperationError::InvalidArgument,
+        "AttributeOperationError"
+    ))
+}
+
+impl RtmCore {
+    /// Runs one command against the client, then carries out what it produced.
+    fn run<T>(&self, command: impl FnOnce(&mut rtm_proto::Client, rtm_proto::Timestamp) -> T) -> T {
+        let now = self.shared.now();
+        let result = command(&mut self.shared.driver.borrow_mut().client, now);
+        self.shared.after_command();
+        result
+    }
+
+    fn channel(&self, channel_id: &str) -> Result<ChannelId, JsValue> {
+        self.shared
+            .driver
+            .borrow()
+            .client
+            .create_channel(channel_id)
+            .map_err(throw!("CreateChannelError"))
+    }
+}
+
+fn id(r: RequestId) -> u32 {
+    r.0
+}
+
+#[wasm_bindgen]
+impl RtmCore {
+    /// A client of `url` (`ws://` or `wss://`) with `app_id`; every event goes to
+    /// `on_event(json)`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, app_id: String, on_event: js_sys::Function) -> RtmCore {
+        RtmCore {
+            shared: Shared::new(url, app_id, on_event),
+        }
+    }
+
+    /// `AgoraRTM.ConnectionState` of the client.
+    #[wasm_bindgen(js_name = connectionState)]
+    pub fn connection_state(&self) -> String {
+        let state = self.shared.driver.borrow().client.connection_state();
+        events::state_name(state).to_string()
+    }
+
+    pub fn login(&self, uid: &str, token: Option<String>) -> Result<u32, JsValue> {
+        self.run(|c, now| c.login(now, uid, token.as_deref()))
+            .map(id)
+            .map_err(throw!("LoginError"))
+    }
+
+    /// Starts the logout; it ends with `ConnectionStateChanged(DISCONNECTED, LOGOUT)`.
+    pub fn logout(&self) -> Result<(), JsValue> {
+        self.run(|c, now| c.logout(now))
+            .map_err(throw!("LogoutError"))
+    }
+
+    /// The page is going away: log out at once (the logout frame goes out before the page
+    /// unloads, so the server ends the session now rather than holding it for a resume),
+    /// then close everything.
+    #[wasm_bindgen(js_name = pageHide)]
+    pub fn page_hide(&self) {
+        let _ = self.run(|c, now| c.logout(now));
+        self.shared.shut_down();
+    }
+
+    #[wasm_bindgen(js_name = renewToken)]
+    pub fn renew_token(&self, token: &str) -> Result<u32, JsValue> {
+        self.run(|c, now| c.renew_token(now, token))
+            .map(id)
+            .map_err(throw!("RenewTokenError"))
+    }
+
+    /// `sendMessageToPeer`: `text`, or `raw` with `description`.
+    #[wasm_bindgen(js_name = sendMessageToPeer)]
+    pub fn send_message_to_peer(
+        &self,
+        peer_id: &str,
+        text: Option<String>,
+        raw: Option<Vec<u8>>,
+        description: String,
+        offline: bool,
+    ) -> Result<u32, JsValue> {
+        let Some(m) = message(text, raw, description) else {
+            return Err(thrown(error_json!(
+                rtm_proto::PeerMessageError::InvalidMessage,
+                "PeerMessageError"
+            )));
+        };
+        let options = SendMessageOptions {
+            enable_offline_messaging: offline,
+        };
+        self.run(|c, now| c.send_message_to_peer(now, peer_id, m, options))
+            .map(id)
+            .map_err(throw!("PeerMessageError"))
+    }
+
+    #[wasm_bindgen(js_name = queryPeersOnlineStatus)]
+    pub fn query_peers_online_status(&self, peer_ids: Vec<String>) -> Result<u32, JsValue> {
+        let peers: Vec<&str> = peer_ids.iter().map(String::as_str).collect();
+        self.run(|c, now| c.query_peers_online_status(now, &peers))
+            .map(id)
+            .map_err(throw!("QueryPeersOnlineStatusError"))
+    }
+
+    #[wasm_bindgen(js_name = subscribePeersOnlineStatus)]
+    pub fn subscribe_peers_online_status(&self, peer_ids: Vec<String>) -> Result<u32, JsValue> {
+        let peers: Vec<&str> = peer_ids.iter().map(String::as_str).collect();
+        self.run(|c, now| c.subscribe_peers_online_status(now, &peers))
+            .map(id)
+            .map_err(throw!("PeerSubscriptionStatusError"))
+    }
+
+    #[wasm_bindgen(js_name = unsubscribePeersOnlineStatus)]
+    pub fn unsubscribe_peers_online_status(&self, peer_ids: Vec<String>) -> Result<u32, JsValue> {
+        let peers: Vec<&str> = peer_ids.iter().map(String::as_str).collect();
+        self.run(|c, now| c.unsubscribe_peers_online_status(now, &peers))
+            .map(id)
+            .map_err(throw!("PeerSubscriptionStatusError"))
+    }
+
+    /// The subscribed peers (answered locally).
+    #[wasm_bindgen(js_name = queryPeersBySubscriptionOption)]
+    pub fn query_peers_by_subscription_option(&self) -> Result<Vec<String>, JsValue> {
+        self.run(|c, now| c.query_peers_by_subscription_option(now))
+            .map(|peers| peers.iter().map(|p| p.as_str().to_string()).collect())
+            .map_err(throw!("QueryPeersBySubscriptionOptionError"))
+    }
+
+    /// Checks a channel id (`createChannel` throws what this throws).
+    #[wasm_bindgen(js_name = createChannel)]
+    pub fn create_channel(&self, channel_id: &str) -> Result<(), JsValue> {
+        self.channel(channel_id).map(|_| ())
+    }
+
+    pub fn join(&self, channel_id: &str) -> Result<u32, JsValue> {
+        let ch = self.channel(channel_id)?;
+        self.run(|c, now| c.join(now, &ch))
+            .map(id)
+            .map_err(throw!("JoinChannelError"))
+    }
+
+    pub fn leave(&self, channel_id: &str) -> Result<u32, JsValue> {
+        let ch = self.channel(channel_id)?;
+        self.run(|c, now| c.leave(now, &ch))
+            .map(id)
+            .map_err(throw!("LeaveChannelError"))
+    }
+
+    #[wasm_bindgen(js_name = sendChannelMessage)]
+    pub fn send_channel_message(
+        &self,
+        channel_id: &str,
+        text: Option<String>,
+        raw: Option<Vec<u8>>,
+        description: String,
+    ) -> Result<u32, JsValue> {
+        let ch = self.channel(channel_id)?;
+        let Some(m) = message(text, raw, description) else {
+            return Err(thrown(error_json!(
+                rtm_proto::ChannelMessageError::InvalidMessage,
+                "ChannelMessageError"
+            )));
+        };
+        self.run(|c, now| c.send_channel_message(now, &ch, m))
+            .map(id)
+            .map_err(throw!("ChannelMessageError"))
+    }
+
+    #[wasm_bindgen(js_name = getMembers)]
+    pub fn get_members(&self, channel_id: &str) -> Result<u32, JsValue> {
+        let ch = self.channel(channel_id)?;
+        self.run(|c, now| c.get_members(now, &ch))
+            .map(id)
+            .map_err(throw!("GetMembersError"))
+    }
+
+    #[wasm_bindgen(js_name = getChannelMemberCount)]
+    pub fn get_channel_member_count(&self, channel_ids: Vec<String>) -> Result<u32, JsValue> {
+        let ids: Vec<&str> = channel_ids.iter().map(String::as_str).collect();
+        self.run(|c, now| c.get_channel_member_count(now, &ids))
+            .map(id)
+            .map_err(throw!("GetChannelMemberCountError"))
+    }
+
+    #[wasm_bindgen(js_name = setLocalUserAttributes)]
+    pub fn set_local_user_attributes(&self, attributes: JsValue) -> Result<u32, JsValue> {
+        let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
+        self.run(|c, now| c.set_local_user_attributes(now, attrs))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = addOrUpdateLocalUserAttributes)]
+    pub fn add_or_update_local_user_attributes(&self, attributes: JsValue) -> Result<u32, JsValue> {
+        let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
+        self.run(|c, now| c.add_or_update_local_user_attributes(now, attrs))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = deleteLocalUserAttributesByKeys)]
+    pub fn delete_local_user_attributes_by_keys(&self, keys: Vec<String>) -> Result<u32, JsValue> {
+        self.run(|c, now| c.delete_local_user_attributes_by_keys(now, keys))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = clearLocalUserAttributes)]
+    pub fn clear_local_user_attributes(&self) -> Result<u32, JsValue> {
+        self.run(|c, now| c.clear_local_user_attributes(now))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = getUserAttributes)]
+    pub fn get_user_attributes(&self, user_id: &str) -> Result<u32, JsValue> {
+        self.run(|c, now| c.get_user_attributes(now, user_id))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = getUserAttributesByKeys)]
+    pub fn get_user_attributes_by_keys(
+        &self,
+        user_id: &str,
+        keys: Vec<String>,
+    ) -> Result<u32, JsValue> {
+        self.run(|c, now| c.get_user_attributes_by_keys(now, user_id, keys))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    /// A channel id the attribute calls accept, or the attribute family's error.
+    fn attr_channel(&self, channel_id: &str) -> Result<ChannelId, JsValue> {
+        ChannelId::new(channel_id).map_err(|_| invalid_attributes())
+    }
+
+    #[wasm_bindgen(js_name = setChannelAttributes)]
+    pub fn set_channel_attributes(
+        &self,
+        channel_id: &str,
+        attributes: JsValue,
+        notify: bool,
+    ) -> Result<u32, JsValue> {
+        let ch = self.attr_channel(channel_id)?;
+        let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
+        self.run(|c, now| c.set_channel_attributes(now, &ch, attrs, attr_options(notify)))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = addOrUpdateChannelAttributes)]
+    pub fn add_or_update_channel_attributes(
+        &self,
+        channel_id: &str,
+        attributes: JsValue,
+        notify: bool,
+    ) -> Result<u32, JsValue> {
+        let ch = self.attr_channel(channel_id)?;
+        let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
+        self.run(|c, now| c.add_or_update_channel_attributes(now, &ch, attrs, attr_options(notify)))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = deleteChannelAttributesByKeys)]
+    pub fn delete_channel_attributes_by_keys(
+        &self,
+        channel_id: &str,
+        keys: Vec<String>,
+        notify: bool,
+    ) -> Result<u32, JsValue> {
+        let ch = self.attr_channel(channel_id)?;
+        self.run(|c, now| c.delete_channel_attributes_by_keys(now, &ch, keys, attr_options(notify)))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = clearChannelAttributes)]
+    pub fn clear_channel_attributes(&self, channel_id: &str, notify: bool) -> Result<u32, JsValue> {
+        let ch = self.attr_channel(channel_id)?;
+        self.run(|c, now| c.clear_channel_attributes(now, &ch, attr_options(notify)))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = getChannelAttributes)]
+    pub fn get_channel_attributes(&self, channel_id: &str) -> Result<u32, JsValue> {
+        let ch = self.attr_channel(channel_id)?;
+        self.run(|c, now| c.get_channel_attributes(now, &ch))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    #[wasm_bindgen(js_name = getChannelAttributesByKeys)]
+    pub fn get_channel_attributes_by_keys(
+        &self,
+        channel_id: &str,
+        keys: Vec<String>,
+    ) -> Result<u32, JsValue> {
+        let ch = self.attr_channel(channel_id)?;
+        self.run(|c, now| c.get_channel_attributes_by_keys(now, &ch, keys))
+            .map(id)
+            .map_err(throw!("AttributeOperationError"))
+    }
+
+    /// `createLocalInvitation(calleeId)`: the invitation's number.
+    #[wasm_bindgen(js_name = createLocalInvitation)]
+    pub fn create_local_invitation(&self, callee_id: &str) -> Result<f64, JsValue> {
+        self.run(|c, _| c.create_local_invitation(callee_id))
+            .map(|i| i.0 as f64)
+            .map_err(throw!("InvitationApiCallError"))
+    }
+
+    /// Sets content and channel id, then sends (the SDK's properties are plain fields until
+    /// `send`).
+    #[wasm_bindgen(js_name = sendLocalInvitation)]
+    pub fn send_local_invitation(
+        &self,
+        invitation: f64,
+        content: &str,
+        channel_id: &str,
+    ) -> Result<(), JsValue> {
+        let inv = InvitationId(invitation as u64);
+        self.run(|c, now| {
+            c.set_local_invitation_content(inv, content)?;
+            c.set_local_invitation_channel_id(inv, channel_id)?;
+            c.send_local_invitation(now, inv)
+        })
+        .map_err(throw!("InvitationApiCallError"))
+    }
+
+    #[wasm_bindgen(js_name = cancelLocalInvitation)]
+    pub fn cancel_local_invitation(&self, invitation: f64) -> Result<(), JsValue> {
+        let inv = InvitationId(invitation as u64);
+        self.run(|c, now| c.cancel_local_invitation(now, inv))
+            .map_err(throw!("InvitationApiCallError"))
+    }
+
+    /// `{state, response}` of a local invitation, as JSON (`null` once forgotten).
+    #[wasm_bindgen(js_name = localInvitation)]
+    pub fn local_invitation(&self, invitation: f64) -> String {
+        let d = self.shared.driver.borrow();
+        match d.client.local_invitation(InvitationId(invitation as u64)) {
+            Some(inv) => json!({ "state": inv.state, "response": inv.response }).to_string(),
+            None => "null".to_string(),
+        }
+    }
+
+    /// Sets the response, then accepts.
+    #[wasm_bindgen(js_name = acceptRemoteInvitation)]
+    pub fn accept_remote_invitation(&self, id: &str, response: &str) -> Result<(), JsValue> {
+        let key = remote_key(id)?;
+        self.run(|c, now| {
+            c.set_remote_invitation_response(&key, response)?;
+            c.accept_remote_invitation(now, &key)
+        })
+        .map_err(throw!("InvitationApiCallError"))
+    }
+
+    /// Sets the response, then refuses.
+    #[wasm_bindgen(js_name = refuseRemoteInvitation)]
+    pub fn refuse_remote_invitation(&self, id: &str, response: &str) -> Result<(), JsValue> {
+        let key = remote_key(id)?;
+        self.run(|c, now| {
+            c.set_remote_invitation_response(&key, response)?;
+            c.refuse_remote_invitation(now, &key)
+        })
+        .map_err(throw!("InvitationApiCallError"))
+    }
+
+    /// `{state}` of a remote invitation, as JSON (`null` once forgotten).
+    #[wasm_bindgen(js_name = remoteInvitation)]
+    pub fn remote_invitation(&self, id: &str) -> String {
+        let d = self.shared.driver.borrow();
+        let inv = parse_remote_id(id).and_then(|key| d.client.remote_invitation(&key).cloned());
+        match inv {
+            Some(inv) => json!({ "state": inv.state }).to_string(),
+            None => "null".to_string(),
+        }
+    }
+}
+
+fn remote_key(id: &str) -> Result<rtm_proto::InvitationKey, JsValue> {
+    parse_remote_id(id).ok_or_else(|| {
+        thrown(error_json!(
+            InvitationApiCallError::InvalidArgument,
+            "InvitationApiCallError"
+        ))
+    })
+}
+
+impl Drop for RtmCore {
+    fn drop(&mut self) {
+        self.shared.shut_down();
+    }
+}

@@ -1,0 +1,377 @@
+//! The core's events as the JSON the JavaScript SDK dispatches.
+//!
+//! Every event is one object with a `target` — the SDK object that hears it — and, for
+//! events, the SDK's `name` and listener `args` exactly as Agora's listeners take them, so
+//! the JavaScript side is one `emit(name, ...args)`:
+//!
+//! * `{"target":"client","name":"MessageFromPeer","args":[message, peerId, props]}`
+//! * `{"target":"channel","id":"room","name":"MemberJoined","args":["bob"]}`
+//! * `{"target":"local","id":3,"name":"LocalInvitationAccepted","args":["on my way"]}`
+//! * `{"target":"remote","id":"7:alice","name":"RemoteInvitationReceived","args":[],
+//!   "callerId":"alice","content":"...","channelId":""}`
+//! * `{"target":"response","request":12,"ok":value}` or
+//!   `{"target":"response","request":12,"error":{"code":5,"name":"PeerMessageError","message":"..."}}`
+//!
+//! Messages are `{"messageType":"TEXT","text":...}` or
+//! `{"messageType":"RAW","rawMessage":[bytes],"description":...}` (the SDK turns the byte
+//! array into a `Uint8Array`).
+
+use std::collections::BTreeMap;
+
+use rtm_proto::attributes::ChannelAttribute;
+use rtm_proto::client::{ChannelEvent, LocalInvitationEvent, RemoteInvitationEvent};
+use rtm_proto::{
+    ConnectionChangeReason, ConnectionState, Event, InvitationKey, Message, PeerMessageOutcome,
+    Response,
+};
+use serde_json::{json, Map, Value};
+
+/// The SDK's string for a connection state (`AgoraRTM.ConnectionState`).
+pub(crate) fn state_name(state: ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Disconnected => "DISCONNECTED",
+        ConnectionState::Connecting => "CONNECTING",
+        ConnectionState::Connected => "CONNECTED",
+        ConnectionState::Reconnecting => "RECONNECTING",
+        ConnectionState::Aborted => "ABORTED",
+    }
+}
+
+fn reason_name(reason: ConnectionChangeReason) -> &'static str {
+    match reason {
+        ConnectionChangeReason::Login => "LOGIN",
+        ConnectionChangeReason::LoginSuccess => "LOGIN_SUCCESS",
+        ConnectionChangeReason::LoginFailure => "LOGIN_FAILURE",
+        ConnectionChangeReason::LoginTimeout => "LOGIN_TIMEOUT",
+        ConnectionChangeReason::Interrupted => "INTERRUPTED",
+        ConnectionChangeReason::Logout => "LOGOUT",
+        ConnectionChangeReason::BannedByServer => "BANNED_BY_SERVER",
+        ConnectionChangeReason::RemoteLogin => "REMOTE_LOGIN",
+        ConnectionChangeReason::TokenExpired => "TOKEN_EXPIRED",
+    }
+}
+
+/// A remote invitation's id for JavaScript: `"<number>:<caller>"` (the number has no `:`).
+pub(crate) fn remote_id(key: &InvitationKey) -> String {
+    format!("{}:{}", key.invitation, key.caller.as_str())
+}
+
+/// The inverse of [`remote_id`].
+pub(crate) fn parse_remote_id(id: &str) -> Option<InvitationKey> {
+    let (number, caller) = id.split_once(':')?;
+    Some(InvitationKey {
+        caller: rtm_proto::UserId::new(caller).ok()?,
+        invitation: number.parse().ok()?,
+    })
+}
+
+pub(crate) fn message(m: &Message) -> Value {
+    match m {
+        Message::Text { text } => json!({ "messageType": "TEXT", "text": text }),
+        Message::Raw { data, description } => {
+            json!({ "messageType": "RAW", "rawMessage": data, "description": description })
+        }
+    }
+}
+
+/// A serde value as JSON (for the core's enums that serialize to the SDK's strings).
+fn to_value(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// The event as the SDK's JSON.
+pub(crate) fn to_json(event: &Event) -> Value {
+    let client =
+        |name: &str, args: Value| json!({ "target": "client", "name": name, "args": args });
+    match event {
+        Event::ConnectionStateChanged { state, reason } => client(
+            event.sdk_name(),
+            json!([state_name(*state), reason_name(*reason)]),
+        ),
+        Event::MessageFromPeer {
+            peer_id,
+            message: m,
+            server_received_ts,
+            is_offline_message,
+        } => client(
+            event.sdk_name(),
+            json!([
+                message(m),
+                peer_id.as_str(),
+                { "serverReceivedTs": server_received_ts, "isOfflineMessage": is_offline_message }
+            ]),
+        ),
+        Event::PeersOnlineStatusChanged(status) => {
+            let map: Map<String, Value> = status
+                .iter()
+                .map(|(peer, s)| (peer.as_str().to_string(), to_value(s)))
+                .collect();
+            client(event.sdk_name(), json!([map]))
+        }
+        Event::TokenExpired | Event::TokenPrivilegeWillExpire => {
+            client(event.sdk_name(), json!([]))
+        }
+        Event::Response { request, response } => {
+            let mut out = response_json(response);
+            out.insert("target".into(), "response".into());
+            out.insert("request".into(), request.0.into());
+            Value::Object(out)
+        }
+        Event::Channel { channel, event: e } => json!({
+            "target": "channel",
+            "id": channel.as_str(),
+            "name": event.sdk_name(),
+            "args": channel_args(e),
+        }),
+        Event::LocalInvitation {
+            invitation,
+            event: e,
+        } => json!({
+            "target": "local",
+            "id": invitation.0,
+            "name": event.sdk_name(),
+            "args": match e {
+                LocalInvitationEvent::Accepted { response }
+                | LocalInvitationEvent::Refused { response } => json!([response]),
+                LocalInvitationEvent::Failure { reason } => json!([to_value(reason)]),
+                _ => json!([]),
+            },
+        }),
+        Event::RemoteInvitation {
+            invitation,
+            event: e,
+        } => {
+            let mut out = json!({
+                "target": "remote",
+                "id": remote_id(invitation),
+                "name": event.sdk_name(),
+                "args": match e {
+                    RemoteInvitationEvent::Canceled { content } => json!([content]),
+                    RemoteInvitationEvent::Failure { reason } => json!([to_value(reason)]),
+                    _ => json!([]),
+                },
+            });
+            if let RemoteInvitationEvent::Received {
+                caller_id,
+                content,
+                channel_id,
+            } = e
+            {
+                out["callerId"] = caller_id.as_str().into();
+                out["content"] = content.as_str().into();
+                out["channelId"] = channel_id.as_str().into();
+            }
+            out
+        }
+        // A new event kind reaches the SDK by name, without arguments.
+        _ => client(event.sdk_name(), json!([])),
+    }
+}
+
+fn channel_args(e: &ChannelEvent) -> Value {
+    match e {
+        ChannelEvent::Message {
+            member_id,
+            message: m,
+            server_received_ts,
+        } => json!([
+            message(m),
+            member_id.as_str(),
+            { "serverReceivedTs": server_received_ts }
+        ]),
+        ChannelEvent::MemberJoined { member_id } | ChannelEvent::MemberLeft { member_id } => {
+            json!([member_id.as_str()])
+        }
+        ChannelEvent::MemberCountUpdated { count } => json!([count]),
+        ChannelEvent::AttributesUpdated { attributes } => json!([channel_attributes(attributes)]),
+        _ => json!([]),
+    }
+}
+
+/// `{key: {value, lastUpdateUserId, lastUpdateTs}}`, the SDK's `ChannelAttributes`.
+fn channel_attributes(attributes: &BTreeMap<String, ChannelAttribute>) -> Value {
+    attributes
+        .iter()
+        .map(|(k, a)| {
+            (
+                k.clone(),
+                json!({
+                    "value": a.value,
+                    "lastUpdateUserId": a.last_update_user_id.as_str(),
+                    "lastUpdateTs": a.last_update_ts,
+                }),
+            )
+        })
+        .collect::<Map<String, Value>>()
+        .into()
+}
+
+/// `{"code", "name", "message"}` of a §8 error: what the SDK rejects a promise with.
+macro_rules! error_json {
+    ($e:expr, $family:literal) => {
+        json!({ "code": $e.code(), "name": $family, "message": $e.to_string() })
+    };
+}
+pub(crate) use error_json;
+
+/// `{"ok": value}` or `{"error": {...}}`: what the SDK's promise resolves or rejects with.
+fn response_json(response: &Response) -> Map<String, Value> {
+    fn answer<T, E>(
+        r: &Result<T, E>,
+        ok: impl FnOnce(&T) -> Value,
+        err: impl FnOnce(&E) -> Value,
+    ) -> Map<String, Value> {
+        let mut m = Map::new();
+        match r {
+            Ok(v) => m.insert("ok".into(), ok(v)),
+            Err(e) => m.insert("error".into(), err(e)),
+        };
+        m
+    }
+    let unit = |_: &()| Value::Null;
+    match response {
+        Response::Login(r) => answer(r, unit, |e| error_json!(e, "LoginError")),
+        Response::RenewToken(r) => answer(r, unit, |e| error_json!(e, "RenewTokenError")),
+        Response::SendMessageToPeer(r) => answer(
+            r,
+            |o: &PeerMessageOutcome| json!({ "hasPeerReceived": o.has_peer_received(), "outcome": to_value(o) }),
+            |e| error_json!(e, "PeerMessageError"),
+        ),
+        Response::QueryPeersOnlineStatus(r) => answer(
+            r,
+            |peers| {
+                peers
+                    .iter()
+                    .map(|(p, online)| (p.as_str().to_string(), Value::Bool(*online)))
+                    .collect::<Map<String, Value>>()
+                    .into()
+            },
+            |e| error_json!(e, "QueryPeersOnlineStatusError"),
+        ),
+        Response::SubscribePeersOnlineStatus(r) | Response::UnsubscribePeersOnlineStatus(r) => {
+            answer(r, unit, |e| error_json!(e, "PeerSubscriptionStatusError"))
+        }
+        Response::Join(r) => answer(r, unit, |e| error_json!(e, "JoinChannelError")),
+        Response::Leave(r) => answer(r, unit, |e| error_json!(e, "LeaveChannelError")),
+        Response::SendChannelMessage(r) => {
+            answer(r, unit, |e| error_json!(e, "ChannelMessageError"))
+        }
+        Response::GetMembers(r) => answer(
+            r,
+            |members| {
+                members
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .into()
+            },
+            |e| error_json!(e, "GetMembersError"),
+        ),
+        Response::GetChannelMemberCount(r) => answer(
+            r,
+            |counts| {
+                counts
+                    .iter()
+                    .map(|(c, n)| (c.as_str().to_string(), Value::from(*n)))
+                    .collect::<Map<String, Value>>()
+                    .into()
+            },
+            |e| error_json!(e, "GetChannelMemberCountError"),
+        ),
+        Response::AttributeWrite(r) => {
+            answer(r, unit, |e| error_json!(e, "AttributeOperationError"))
+        }
+        Response::GetUserAttributes(r) => answer(
+            r,
+            |attrs| to_value(attrs),
+            |e| error_json!(e, "AttributeOperationError"),
+        ),
+        Response::GetChannelAttributes(r) => answer(r, channel_attributes, |e| {
+            error_json!(e, "AttributeOperationError")
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtm_proto::{ChannelId, RequestId, UserId};
+
+    fn uid(s: &str) -> UserId {
+        UserId::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_peer_message_carries_the_sdk_listener_arguments() {
+        let e = Event::MessageFromPeer {
+            peer_id: uid("alice"),
+            message: Message::raw(vec![1, 2, 255], "bin"),
+            server_received_ts: 1_700_000_000_000,
+            is_offline_message: true,
+        };
+        assert_eq!(
+            to_json(&e),
+            json!({
+                "target": "client",
+                "name": "MessageFromPeer",
+                "args": [
+                    { "messageType": "RAW", "rawMessage": [1, 2, 255], "description": "bin" },
+                    "alice",
+                    { "serverReceivedTs": 1_700_000_000_000u64, "isOfflineMessage": true }
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn connection_changes_use_the_sdk_strings() {
+        let e = Event::ConnectionStateChanged {
+            state: ConnectionState::Aborted,
+            reason: ConnectionChangeReason::RemoteLogin,
+        };
+        assert_eq!(to_json(&e)["args"], json!(["ABORTED", "REMOTE_LOGIN"]));
+    }
+
+    #[test]
+    fn responses_resolve_with_the_sdk_shape_or_reject_with_the_code() {
+        let ok = Event::Response {
+            request: RequestId(4),
+            response: Response::SendMessageToPeer(Ok(PeerMessageOutcome::Cached)),
+        };
+        assert_eq!(
+            to_json(&ok),
+            json!({ "target": "response", "request": 4,
+                    "ok": { "hasPeerReceived": false, "outcome": "cached" } })
+        );
+        let err = Event::Response {
+            request: RequestId(5),
+            response: Response::Join(Err(rtm_proto::JoinChannelError::Timeout)),
+        };
+        let v = to_json(&err);
+        assert_eq!(
+            v["error"]["code"],
+            json!(rtm_proto::JoinChannelError::Timeout.code())
+        );
+        assert_eq!(v["error"]["name"], json!("JoinChannelError"));
+        let counts = Event::Response {
+            request: RequestId(6),
+            response: Response::GetChannelMemberCount(Ok(vec![
+                (ChannelId::new("b").unwrap(), 2),
+                (ChannelId::new("a").unwrap(), 0),
+            ])),
+        };
+        assert_eq!(to_json(&counts)["ok"], json!({ "a": 0, "b": 2 }));
+    }
+
+    #[test]
+    fn remote_invitation_ids_round_trip_even_with_colons_in_the_caller() {
+        let key = InvitationKey {
+            caller: uid("a:b"),
+            invitation: 17,
+        };
+        assert_eq!(remote_id(&key), "17:a:b");
+        assert_eq!(parse_remote_id("17:a:b"), Some(key));
+        assert_eq!(parse_remote_id("x:a"), None);
+        assert_eq!(parse_remote_id("17"), None);
+    }
+}
