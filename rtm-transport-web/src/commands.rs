@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::driver::Shared;
-use crate::events::{self, error_json, parse_remote_id};
+use crate::events::{error_json, parse_remote_id};
 
 /// The client core with its browser driver. Created by the SDK's `createInstance`.
 #[wasm_bindgen]
@@ -115,7 +115,7 @@ impl RtmCore {
     #[wasm_bindgen(js_name = connectionState)]
     pub fn connection_state(&self) -> String {
         let state = self.shared.driver.borrow().client.connection_state();
-        events::state_name(state).to_string()
+        state.sdk_name().to_string()
     }
 
     pub fn login(&self, uid: &str, token: Option<String>) -> Result<u32, JsValue> {

@@ -20,36 +20,8 @@ use std::collections::BTreeMap;
 
 use rtm_proto::attributes::ChannelAttribute;
 use rtm_proto::client::{ChannelEvent, LocalInvitationEvent, RemoteInvitationEvent};
-use rtm_proto::{
-    ConnectionChangeReason, ConnectionState, Event, InvitationKey, Message, PeerMessageOutcome,
-    Response,
-};
+use rtm_proto::{Event, InvitationKey, Message, PeerMessageOutcome, Response};
 use serde_json::{json, Map, Value};
-
-/// The SDK's string for a connection state (`AgoraRTM.ConnectionState`).
-pub(crate) fn state_name(state: ConnectionState) -> &'static str {
-    match state {
-        ConnectionState::Disconnected => "DISCONNECTED",
-        ConnectionState::Connecting => "CONNECTING",
-        ConnectionState::Connected => "CONNECTED",
-        ConnectionState::Reconnecting => "RECONNECTING",
-        ConnectionState::Aborted => "ABORTED",
-    }
-}
-
-fn reason_name(reason: ConnectionChangeReason) -> &'static str {
-    match reason {
-        ConnectionChangeReason::Login => "LOGIN",
-        ConnectionChangeReason::LoginSuccess => "LOGIN_SUCCESS",
-        ConnectionChangeReason::LoginFailure => "LOGIN_FAILURE",
-        ConnectionChangeReason::LoginTimeout => "LOGIN_TIMEOUT",
-        ConnectionChangeReason::Interrupted => "INTERRUPTED",
-        ConnectionChangeReason::Logout => "LOGOUT",
-        ConnectionChangeReason::BannedByServer => "BANNED_BY_SERVER",
-        ConnectionChangeReason::RemoteLogin => "REMOTE_LOGIN",
-        ConnectionChangeReason::TokenExpired => "TOKEN_EXPIRED",
-    }
-}
 
 /// A remote invitation's id for JavaScript: `"<number>:<caller>"` (the number has no `:`).
 pub(crate) fn remote_id(key: &InvitationKey) -> String {
@@ -86,7 +58,7 @@ pub(crate) fn to_json(event: &Event) -> Value {
     match event {
         Event::ConnectionStateChanged { state, reason } => client(
             event.sdk_name(),
-            json!([state_name(*state), reason_name(*reason)]),
+            json!([state.sdk_name(), reason.sdk_name()]),
         ),
         Event::MessageFromPeer {
             peer_id,
@@ -295,7 +267,7 @@ fn response_json(response: &Response) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtm_proto::{ChannelId, RequestId, UserId};
+    use rtm_proto::{ChannelId, ConnectionChangeReason, ConnectionState, RequestId, UserId};
 
     fn uid(s: &str) -> UserId {
         UserId::new(s).unwrap()

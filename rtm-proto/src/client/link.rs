@@ -31,6 +31,36 @@ pub enum ConnectionChangeReason {
     TokenExpired = 9,
 }
 
+impl ConnectionState {
+    /// The Web SDK's string for this state (`AgoraRTM.ConnectionState`).
+    pub const fn sdk_name(self) -> &'static str {
+        match self {
+            ConnectionState::Disconnected => "DISCONNECTED",
+            ConnectionState::Connecting => "CONNECTING",
+            ConnectionState::Connected => "CONNECTED",
+            ConnectionState::Reconnecting => "RECONNECTING",
+            ConnectionState::Aborted => "ABORTED",
+        }
+    }
+}
+
+impl ConnectionChangeReason {
+    /// The Web SDK's string for this reason (`AgoraRTM.ConnectionChangeReason`).
+    pub const fn sdk_name(self) -> &'static str {
+        match self {
+            ConnectionChangeReason::Login => "LOGIN",
+            ConnectionChangeReason::LoginSuccess => "LOGIN_SUCCESS",
+            ConnectionChangeReason::LoginFailure => "LOGIN_FAILURE",
+            ConnectionChangeReason::LoginTimeout => "LOGIN_TIMEOUT",
+            ConnectionChangeReason::Interrupted => "INTERRUPTED",
+            ConnectionChangeReason::Logout => "LOGOUT",
+            ConnectionChangeReason::BannedByServer => "BANNED_BY_SERVER",
+            ConnectionChangeReason::RemoteLogin => "REMOTE_LOGIN",
+            ConnectionChangeReason::TokenExpired => "TOKEN_EXPIRED",
+        }
+    }
+}
+
 /// The login session: a [`ConnectionState`] with the data of its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use base64::Engine;
 use rtm_proto::attributes::ChannelAttribute;
-use rtm_proto::{ConnectionChangeReason, ConnectionState, Event, Message, PeerOnlineState};
+use rtm_proto::{Event, Message, PeerOnlineState};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -93,30 +93,6 @@ fn sdk_name(v: impl Serialize) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-pub fn state_name(s: ConnectionState) -> &'static str {
-    match s {
-        ConnectionState::Disconnected => "DISCONNECTED",
-        ConnectionState::Connecting => "CONNECTING",
-        ConnectionState::Connected => "CONNECTED",
-        ConnectionState::Reconnecting => "RECONNECTING",
-        ConnectionState::Aborted => "ABORTED",
-    }
-}
-
-fn reason_name(r: ConnectionChangeReason) -> &'static str {
-    match r {
-        ConnectionChangeReason::Login => "LOGIN",
-        ConnectionChangeReason::LoginSuccess => "LOGIN_SUCCESS",
-        ConnectionChangeReason::LoginFailure => "LOGIN_FAILURE",
-        ConnectionChangeReason::LoginTimeout => "LOGIN_TIMEOUT",
-        ConnectionChangeReason::Interrupted => "INTERRUPTED",
-        ConnectionChangeReason::Logout => "LOGOUT",
-        ConnectionChangeReason::BannedByServer => "BANNED_BY_SERVER",
-        ConnectionChangeReason::RemoteLogin => "REMOTE_LOGIN",
-        ConnectionChangeReason::TokenExpired => "TOKEN_EXPIRED",
-    }
-}
-
 fn peer_state_name(s: PeerOnlineState) -> &'static str {
     match s {
         PeerOnlineState::Online => "ONLINE",
@@ -152,8 +128,8 @@ pub fn event_json(event: &Event) -> Value {
     let mut v = json!({ "event": event.sdk_name() });
     let fields = match event {
         Event::ConnectionStateChanged { state, reason } => json!({
-            "state": state_name(*state),
-            "reason": reason_name(*reason),
+            "state": state.sdk_name(),
+            "reason": reason.sdk_name(),
         }),
         Event::MessageFromPeer {
             peer_id,
