@@ -30,7 +30,8 @@ function update() {
   const online = connection === 'CONNECTED';
   $('uid').disabled = $('token').disabled = session || busy.has('login');
   $('login').disabled = session || busy.has('login');
-  $('logout').disabled = !session || busy.has('logout');
+  // ABORTED (e.g. the same uid logged in elsewhere) still needs a logout before a new login.
+  $('logout').disabled = connection === 'DISCONNECTED' || busy.has('logout');
   $('channel').disabled = channel !== null;
   $('join').disabled = !online || channel !== null;
   $('leave').disabled = !joined || busy.has('leave');
@@ -135,7 +136,10 @@ onSubmit('login-form', async () => {
   const token = $('token').value.trim();
   clearError();
   me = uid;
-  const r = await act('login', 'Log in', () => client.login(token ? { uid, token } : { uid }));
+  const r = await act('login', 'Log in', async () => {
+    if (connection === 'ABORTED') await client.logout(); // the SDK's rule after ABORTED
+    return client.login(token ? { uid, token } : { uid });
+  });
   if (r.ok) $('whoami').textContent = `as ${uid}`;
 });
 
@@ -159,7 +163,12 @@ function endSession() {
   }
   presence.clear();
   renderPresence();
-  if (call !== null) endCall('ENDED', 'ended: the session ended');
+  if (call !== null) {
+    // Its own outcome (LocalInvitationFailure NOT_LOGGEDIN) follows and replaces this text.
+    callStatus('ENDED', 'ended: the session ended');
+    call = null;
+  }
+  if (incoming.length > 0) $('incoming-status').textContent = 'ended: the session ended';
   while (incoming.length > 0) incoming.shift().removeAllListeners();
   renderIncoming();
 }
@@ -308,6 +317,7 @@ onSubmit('attr-form', async () => {
   );
   if (r.ok) {
     systemLog($('channel-log'), `you set ${key}=${value}${enableNotificationToChannelMembers ? ' (members notified)' : ''}`);
+    $('attr-key').value = $('attr-value').value = '';
     loadAttributes(ch);
   }
 });
@@ -408,15 +418,17 @@ onSubmit('ring-form', () => {
     inv.content = $('ring-content').value;
     call = inv;
     callStatus('RINGING', `ringing ${to}…`);
-    inv.on('LocalInvitationReceivedByPeer', () => callStatus('RECEIVED_BY_PEER', `${to}'s phone is ringing…`));
-    inv.on('LocalInvitationAccepted', (response) => endCall('ACCEPTED', `${to} accepted${quoted(response)}`));
-    inv.on('LocalInvitationRefused', (response) => endCall('REFUSED', `${to} refused${quoted(response)}`));
-    inv.on('LocalInvitationCanceled', () => endCall('CANCELED', 'canceled'));
-    inv.on('LocalInvitationFailure', (reason) => endCall('FAILURE', `failed: ${reason}`));
+    inv.on('LocalInvitationReceivedByPeer', () => {
+      if (call === inv) callStatus('RECEIVED_BY_PEER', `${to}'s phone is ringing…`);
+    });
+    inv.on('LocalInvitationAccepted', (response) => endCall(inv, 'ACCEPTED', `${to} accepted${quoted(response)}`));
+    inv.on('LocalInvitationRefused', (response) => endCall(inv, 'REFUSED', `${to} refused${quoted(response)}`));
+    inv.on('LocalInvitationCanceled', () => endCall(inv, 'CANCELED', 'canceled'));
+    inv.on('LocalInvitationFailure', (reason) => endCall(inv, 'FAILURE', `failed: ${reason}`));
     inv.send();
   } catch (e) {
     showError(`Ring ${to}`, e);
-    if (call === inv) endCall('IDLE', 'no call');
+    if (inv) endCall(inv, 'IDLE', 'not sent');
     return;
   }
   update();
@@ -439,10 +451,12 @@ function callStatus(state, text) {
   $('call-status').textContent = text;
 }
 
-function endCall(state, text) {
-  callStatus(state, text);
-  call?.removeAllListeners();
+/// `inv` ended; it shows its outcome unless a newer call owns the status line.
+function endCall(inv, state, text) {
+  inv.removeAllListeners();
+  if (call !== null && call !== inv) return;
   call = null;
+  callStatus(state, text);
   update();
 }
 
