@@ -7,6 +7,10 @@
 //! * [`server`]: one task owns a [`rtm_proto::Server`]; an accept loop hands every connection
 //!   to a reader and a writer that move whole frames through channels to and from that task.
 //!   Embed it with [`spawn_server`] (own thread) or [`serve`] (any executor).
+//! * [`http`]: the port is an HTTP/1.1 server ([hyper](https://docs.rs/hyper) on smol): a
+//!   request with `Upgrade: websocket`, at any path, becomes a WebSocket; any other GET gets
+//!   a static file embedded at compile time ([include_dir](https://docs.rs/include_dir)):
+//!   the demo page at `/`, the Web SDK under `/sdk/`. Why those two crates: [`http`].
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream
 //!   of events. The core runs on its own thread; the futures are plain channel receives, so
 //!   they work on any executor. Channels ([`RtmChannel`], [`channel`]), user and channel
@@ -40,6 +44,7 @@ pub mod attributes;
 pub mod channel;
 pub mod client;
 pub mod events;
+pub mod http;
 pub mod invitation;
 mod link;
 pub mod server;
@@ -52,6 +57,7 @@ pub use answers::Answer;
 pub use channel::RtmChannel;
 pub use client::{ClientError, RtmClient};
 pub use events::{Events, RecvError, EVENT_QUEUE};
+pub use http::{MAX_REQUEST_HEAD_BYTES, RESPONSE_GRACE};
 pub use invitation::{LocalInvitation, RemoteInvitation};
 pub use link::{
     websocket_config, QueueLimits, CLOSE_GRACE, CLOSE_INVALID_PAYLOAD, CLOSE_UNSUPPORTED_DATA,

@@ -2,6 +2,10 @@
 //! connections, and each connection's reader and writer move whole frames to and from that
 //! task through channels.
 //!
+//! The port speaks HTTP/1.1 ([`crate::http`]): each accepted connection is served by hyper
+//! until it upgrades to a WebSocket (at any path), and only then becomes a link the core
+//! hears of; other requests get the embedded Web SDK (`/sdk/…`) and demo page (`/`).
+//!
 //! ```no_run
 //! use rtm_proto::ServerConfig;
 //! let server = rtm_transport_smol::spawn_server("127.0.0.1:0", ServerConfig::default())?;
@@ -20,15 +24,15 @@ use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
-use async_tungstenite::WebSocketStream;
 use bytes::Bytes;
 use futures_lite::future;
 use rtm_proto::wire::{close, ClientFrame};
 use rtm_proto::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
-use smol::net::{TcpListener, TcpStream};
+use smol::net::TcpListener;
 use smol::{Executor, Timer};
 use tracing::{debug, info, warn};
 
+use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
 use crate::{random_seed, Clock};
 
@@ -39,7 +43,9 @@ pub struct ServeOptions {
     pub core: ServerConfig,
     /// Per-connection outbound queue bounds; a connection past them is a slow consumer.
     pub queue: QueueLimits,
-    /// A connection that has not finished its WebSocket handshake by then is dropped.
+    /// A connection that has not upgraded to a WebSocket by then is closed (a plain HTTP
+    /// connection too, once its response in progress is out); each request's head must also
+    /// arrive within it.
     pub handshake_timeout: Duration,
     /// Frames from all connections waiting for the core task; readers wait when it is full.
     pub inbound_capacity: usize,
@@ -163,17 +169,23 @@ pub async fn serve(
         certificate_mode = options.core.app_certificate.is_some(),
         "serving"
     );
+    // Hash the embedded files now, on a blocking thread, not at the first request.
+    smol::unblock(assets::init).await;
+    let http = Arc::new(Http::new(options.websocket, options.handshake_timeout));
+    // Closed once the core has stopped: connections still in their HTTP phase end then.
+    let (stop_http, http_stopped) = async_channel::bounded::<()>(1);
     ex.run(async {
         let accept = ex.spawn(accept_loop(
             listener,
             ex.clone(),
             events_tx,
             alive_tx,
-            options.handshake_timeout,
-            options.websocket,
+            http,
+            http_stopped,
         ));
         core_loop(options.core, options.queue, events_rx, shutdown).await;
         let _ = accept.cancel().await;
+        drop(stop_http);
         // Let the connections finish their close handshakes.
         future::or(
             async {
@@ -195,8 +207,8 @@ async fn accept_loop(
     ex: Arc<Executor<'static>>,
     events: Sender<LinkEvent<ConnId>>,
     alive: Sender<()>,
-    handshake_timeout: Duration,
-    websocket: WebSocketConfig,
+    http: Arc<Http>,
+    stop: Receiver<()>,
 ) {
     let mut next_conn = 1u64;
     loop {
@@ -208,11 +220,13 @@ async fn accept_loop(
                 debug!(conn = conn.0, %peer, "accepted");
                 let events = events.clone();
                 let alive = alive.clone();
+                let http = http.clone();
+                let stop = stop.clone();
                 ex.spawn(async move {
                     let _alive = alive;
-                    // Boxed: the handshake's state is freed once it is done instead of
-                    // staying in the connection's task for its whole life.
-                    let ws = Box::pin(handshake(conn, peer, stream, websocket, handshake_timeout));
+                    // Boxed: the HTTP phase's state (hyper's buffers) is freed once it is
+                    // done instead of staying in the connection's task for its whole life.
+                    let ws = Box::pin(async move { http.accept(conn, peer, stream, &stop).await });
                     if let Some(ws) = ws.await {
                         link::run(conn, ws, Some(peer.ip()), events).await;
                     }
@@ -224,35 +238,6 @@ async fn accept_loop(
                 warn!(error = %e, "accept failed");
                 Timer::after(Duration::from_millis(100)).await;
             }
-        }
-    }
-}
-
-/// The server side of the WebSocket handshake, bounded in time.
-async fn handshake(
-    conn: ConnId,
-    peer: SocketAddr,
-    stream: TcpStream,
-    websocket: WebSocketConfig,
-    timeout: Duration,
-) -> Option<WebSocketStream<TcpStream>> {
-    let handshake = async_tungstenite::accept_async_with_config(stream, Some(websocket));
-    let handshake = future::or(async { Some(handshake.await) }, async {
-        Timer::after(timeout).await;
-        None
-    });
-    match handshake.await {
-        Some(Ok(ws)) => {
-            info!(conn = conn.0, %peer, "connection opened");
-            Some(ws)
-        }
-        Some(Err(e)) => {
-            debug!(conn = conn.0, %peer, error = %e, "handshake failed");
-            None
-        }
-        None => {
-            debug!(conn = conn.0, %peer, "handshake timed out");
-            None
         }
     }
 }

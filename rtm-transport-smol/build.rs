@@ -1,0 +1,34 @@
+//! The server embeds the Web SDK and the demo page at compile time (`src/http/assets.rs`).
+//! This script reruns the build when a file in either directory changes, and tells the crate
+//! which of them exist (`cfg(rtm_web_sdk)`, `cfg(rtm_web_demo)`), so that a checkout without
+//! them still builds and answers 404 for their paths.
+
+use std::path::Path;
+
+/// The embedded directories, relative to this crate, and the cfg saying each one exists.
+const DIRS: [(&str, &str); 2] = [
+    ("rtm_web_sdk", "../rtm-transport-web/sdk/dist"),
+    ("rtm_web_demo", "../rtm-transport-web/demo"),
+];
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    for (cfg, dir) in DIRS {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        let path = Path::new(dir);
+        if path.is_dir() {
+            println!("cargo::rustc-cfg={cfg}");
+            // A directory is scanned whole: any file added, removed or changed reruns this.
+            println!("cargo::rerun-if-changed={dir}");
+        } else if let Some(parent) = path
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with("../rtm-transport-web"))
+            .find(|a| a.is_dir())
+        {
+            // A missing path would rerun this script on every build; watching its nearest
+            // existing parent notices it being created.
+            println!("cargo::rerun-if-changed={}", parent.display());
+        }
+    }
+}

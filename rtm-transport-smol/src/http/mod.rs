@@ -1,0 +1,207 @@
+//! The server's port speaks HTTP/1.1: a request with `Upgrade: websocket`, at any path,
+//! becomes an RTM connection ([`upgrade`]); every other GET or HEAD is a static file: the
+//! demo page at `/`, the Web SDK under `/sdk/` ([`assets`]).
+//!
+//! One connection goes through one HTTP phase ([`Http::accept`]): hyper serves its requests
+//! (keep-alive included) until one of them upgrades, the client goes away, or the phase's
+//! time is up. Only an upgraded connection is handed on to [`crate::link`] and so reaches the
+//! core; a connection that only fetched files never does.
+//!
+//! Bounds: a request head (request line and headers) may take [`MAX_REQUEST_HEAD_BYTES`]
+//! (431 past it) and must arrive within the handshake timeout
+//! ([`crate::ServeOptions::handshake_timeout`]); the whole phase, from accept to the
+//! upgrade, has that same timeout. When it runs out, or the server stops, hyper is told to
+//! shut the connection down gracefully: an idle one is closed at once, a response being
+//! written may finish within [`RESPONSE_GRACE`] (or [`crate::CLOSE_GRACE`] when stopping).
+//! No route takes a request body: one that comes with a body is refused and the connection
+//! closed after the answer.
+//!
+//! ## Why hyper and include_dir
+//!
+//! HTTP parsing is where servers get request smuggling, header-size and slowloris bugs:
+//! hyper is the most used and most scrutinised HTTP/1 implementation in Rust, and with only
+//! its `http1` and `server` features it adds httparse and a few small crates to what
+//! tungstenite already pulled in. It runs on smol through `smol-hyper`'s IO and timer
+//! adapters (hyper itself needs only tokio's `sync` channels, not its runtime), and its
+//! upgrade API gives back the very `TcpStream` it was given: the WebSocket runs on the bare
+//! socket exactly as it did when tungstenite did the handshake itself, with the same memory
+//! per idle connection.
+//! `include_dir` embeds the files at compile time, so the server stays one self-contained
+//! binary that serves the SDK and the demo matching its own protocol version, with no file
+//! system access (and no traversal to guard against) at run time; `build.rs` reruns the
+//! build when they change.
+
+pub mod assets;
+mod upgrade;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_channel::Receiver;
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use async_tungstenite::WebSocketStream;
+use bytes::Bytes;
+use futures_lite::future;
+use http_body_util::Full;
+use hyper::body::{Body, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
+use hyper::{Request, Response};
+use rtm_proto::ConnId;
+use smol::net::TcpStream;
+use smol::Timer;
+use smol_hyper::rt::{FuturesIo, SmolTimer};
+use tracing::{debug, info};
+
+use crate::link::CLOSE_GRACE;
+
+/// Most bytes a request's head (request line and headers) may take; a larger one is answered
+/// 431 and the connection closed. (hyper's read buffer bound, which cannot go below 8 KiB.)
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+
+/// How long a response that was being written when the HTTP phase ran out of time may take
+/// to finish before the connection is dropped.
+pub const RESPONSE_GRACE: Duration = Duration::from_secs(30);
+
+/// The HTTP side of the server's port: hyper's settings and what an upgrade needs.
+#[derive(Debug)]
+pub(crate) struct Http {
+    hyper: http1::Builder,
+    websocket: WebSocketConfig,
+    timeout: Duration,
+}
+
+/// A response: every body is in memory (or empty).
+type Answer = Response<Full<Bytes>>;
+
+/// Where the service leaves an accepted upgrade for [`Http::accept`] to pick up.
+type UpgradeSlot = Arc<Mutex<Option<OnUpgrade>>>;
+
+impl Http {
+    /// `timeout` bounds each request head and the whole HTTP phase of a connection.
+    pub(crate) fn new(websocket: WebSocketConfig, timeout: Duration) -> Http {
+        let mut hyper = http1::Builder::new();
+        hyper
+            .timer(SmolTimer::new())
+            .header_read_timeout(timeout)
+            .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+            .keep_alive(true);
+        Http {
+            hyper,
+            websocket,
+            timeout,
+        }
+    }
+
+    /// Serves HTTP on a fresh connection until it upgrades (its WebSocket is returned), the
+    /// client goes away, the phase's time runs out or `stop` closes (`None` for all three).
+    pub(crate) async fn accept(
+        &self,
+        conn: ConnId,
+        peer: SocketAddr,
+        stream: TcpStream,
+        stop: &Receiver<()>,
+    ) -> Option<WebSocketStream<TcpStream>> {
+        let slot = UpgradeSlot::default();
+        let service = {
+            let slot = slot.clone();
+            service_fn(move |req| route(conn, req, slot.clone()))
+        };
+        let mut connection = pin!(self
+            .hyper
+            .serve_connection(FuturesIo::new(stream), service)
+            .with_upgrades());
+        let mut deadline = Timer::after(self.timeout);
+        let served = future::or(async { Ok(connection.as_mut().await) }, async {
+            future::or(
+                async {
+                    (&mut deadline).await;
+                    Err(("timed out", RESPONSE_GRACE))
+                },
+                async {
+                    let _ = stop.recv().await;
+                    Err(("server stopping", CLOSE_GRACE))
+                },
+            )
+            .await
+        })
+        .await;
+        match served {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                debug!(conn = conn.0, %peer, error = %e, "HTTP connection failed");
+                return None;
+            }
+            Err((why, grace)) => {
+                debug!(conn = conn.0, %peer, why, "HTTP connection closing");
+                connection.as_mut().graceful_shutdown();
+                future::or(
+                    async {
+                        let _ = connection.as_mut().await;
+                    },
+                    async {
+                        Timer::after(grace).await;
+                    },
+                )
+                .await;
+                return None;
+            }
+        }
+        let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(on_upgrade) = taken else {
+            debug!(conn = conn.0, %peer, "HTTP connection closed by the peer");
+            return None;
+        };
+        // hyper fulfils the upgrade before its connection future ends: this is immediate.
+        let upgraded = future::or(async { Some(on_upgrade.await) }, async {
+            (&mut deadline).await;
+            None
+        })
+        .await;
+        match upgraded {
+            Some(Ok(upgraded)) => {
+                let ws = upgrade::websocket(upgraded, self.websocket).await?;
+                info!(conn = conn.0, %peer, "connection opened");
+                Some(ws)
+            }
+            Some(Err(e)) => {
+                debug!(conn = conn.0, %peer, error = %e, "upgrade failed");
+                None
+            }
+            None => {
+                debug!(conn = conn.0, %peer, "upgrade timed out");
+                None
+            }
+        }
+    }
+}
+
+/// One request's answer: the WebSocket upgrade, or a static file.
+async fn route(
+    conn: ConnId,
+    mut req: Request<Incoming>,
+    slot: UpgradeSlot,
+) -> Result<Answer, Infallible> {
+    let has_body = !req.body().is_end_stream();
+    let response = if upgrade::is_websocket(req.headers()) {
+        let (response, on_upgrade) = upgrade::accept(&mut req, has_body);
+        if on_upgrade.is_some() {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = on_upgrade;
+        }
+        response
+    } else {
+        assets::respond(req.method(), req.uri().path(), req.headers(), has_body).await
+    };
+    debug!(
+        conn = conn.0,
+        method = %req.method(),
+        path = req.uri().path(),
+        status = response.status().as_u16(),
+        "HTTP request"
+    );
+    Ok(response)
+}
