@@ -4,13 +4,16 @@
 //! free loopback port ([`TestServer::start`]), names its cast of logged-in users
 //! ([`TestServer::users`]), talks to it with [`RtmClient`](rtm_transport_smol::RtmClient)s
 //! ([`TestClient`]) or with a raw WebSocket ([`RawWs`]) when it needs to misbehave, and stops
-//! it at the end. Every wait is bounded ([`WAIT`]); nothing asserts timing with a sleep.
+//! it at the end. The port's HTTP side is tested with hyper's client ([`HttpClient`]) and
+//! hand-written requests ([`raw_exchange`]). Every wait is bounded ([`WAIT`]); nothing
+//! asserts timing with a sleep.
 //!
 //! Channel stories compare exact sequences of [`ChannelEvent`]s with
 //! [`TestClient::expect_channel_events`], which lets `MemberCountUpdated` come anywhere (the
 //! server coalesces counts by time) but requires the latest count to reach the truth.
 
 mod client;
+mod http;
 mod proxy;
 mod raw;
 mod server;
@@ -24,6 +27,7 @@ pub use rtm_proto::ChannelEvent;
 use rtm_proto::{ChannelId, ClientConfig, ServerConfig, UserId};
 
 pub use client::{each_hears, log_out, Received, Say, TestClient};
+pub use http::{raw_exchange, HttpClient, Reply};
 pub use proxy::Proxy;
 pub use raw::{Closed, RawWs};
 pub use server::{story, TestServer};

@@ -27,12 +27,19 @@ pub struct Closed {
 }
 
 impl RawWs {
+    /// A WebSocket to `url` (`ws://ADDR` or `ws://ADDR/PATH`: the server takes any path).
     pub async fn connect(url: &str) -> RawWs {
         let addr = url.strip_prefix("ws://").expect("a ws:// URL");
+        let addr = addr.split('/').next().unwrap_or(addr);
         let stream = TcpStream::connect(addr).await.expect("connect");
         let (ws, _) = async_tungstenite::client_async(url, stream)
             .await
             .expect("WebSocket handshake");
+        RawWs { ws }
+    }
+
+    /// A WebSocket whose handshake was done elsewhere.
+    pub fn from_stream(ws: WebSocketStream<TcpStream>) -> RawWs {
         RawWs { ws }
     }
 

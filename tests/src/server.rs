@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use rtm_proto::{ClientConfig, ServerConfig};
-use rtm_transport_smol::{RtmClient, ServerHandle};
+use rtm_transport_smol::{RtmClient, ServeOptions, ServerHandle};
 
 use crate::{run, test_client_config, TestClient};
 
@@ -32,8 +32,13 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on 127.0.0.1 with a port the OS picks.
     pub fn start(config: ServerConfig) -> TestServer {
-        let app_id = config.app_id.clone();
-        let handle = rtm_transport_smol::spawn_server("127.0.0.1:0", config)
+        TestServer::start_with(config.into())
+    }
+
+    /// [`TestServer::start`] with the driver's settings too (timeouts, queue bounds).
+    pub fn start_with(options: ServeOptions) -> TestServer {
+        let app_id = options.core.app_id.clone();
+        let handle = rtm_transport_smol::spawn_server("127.0.0.1:0", options)
             .expect("start a server on a loopback port");
         TestServer {
             url: handle.url(),
