@@ -1,4 +1,5 @@
-//! `rtm-server`: the RTM server on a WebSocket port.
+//! `rtm-server`: the RTM server on one port: WebSocket for clients (`ws://ADDR`, any path),
+//! HTTP for the demo page (`http://ADDR/`) and the Web SDK (`http://ADDR/sdk/…`).
 //!
 //! Runs with no flags at all: listens on 127.0.0.1:9300 in app-id-only mode with the default
 //! app id. `--app-cert` (or `RTM_APP_CERT`) switches to certificate mode, where every login
@@ -105,7 +106,7 @@ async fn run(listen: &str, config: ServerConfig) -> std::io::Result<()> {
         "app-id-only mode"
     };
     info!(
-        "rtm-server listening on ws://{addr} ({mode}, app id {})",
+        "rtm-server listening on ws://{addr} ({mode}, app id {}); demo page at http://{addr}/",
         config.app_id
     );
     rtm_transport_smol::serve(listener, config, async move {

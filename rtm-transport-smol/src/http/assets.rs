@@ -127,7 +127,7 @@ fn add_dir(table: &mut BTreeMap<String, Asset>, dir: &'static Dir<'static>, pref
 
 /// Builds the table (hashing every file) if it is not built yet. The server calls it on a
 /// blocking thread at start, so the first request does not pay for it on the executor.
-pub fn init() {
+pub(crate) fn init() {
     table();
 }
 

@@ -1,11 +1,11 @@
 //! The server's port speaks HTTP/1.1: a request with `Upgrade: websocket`, at any path,
-//! becomes an RTM connection ([`upgrade`]); every other GET or HEAD is a static file: the
+//! becomes an RTM connection (`upgrade.rs`); every other GET or HEAD is a static file: the
 //! demo page at `/`, the Web SDK under `/sdk/` ([`assets`]).
 //!
-//! One connection goes through one HTTP phase ([`Http::accept`]): hyper serves its requests
+//! One connection goes through one HTTP phase (`Http::accept`): hyper serves its requests
 //! (keep-alive included) until one of them upgrades, the client goes away, or the phase's
-//! time is up. Only an upgraded connection is handed on to [`crate::link`] and so reaches the
-//! core; a connection that only fetched files never does.
+//! time is up. Only an upgraded connection is handed on to the link (`link.rs`) and so
+//! reaches the core; a connection that only fetched files never does.
 //!
 //! Bounds: a request head (request line and headers) may take [`MAX_REQUEST_HEAD_BYTES`]
 //! (431 past it) and must arrive within the handshake timeout
