@@ -18,17 +18,10 @@ fn main() {
         let path = Path::new(dir);
         if path.is_dir() {
             println!("cargo::rustc-cfg={cfg}");
-            // A directory is scanned whole: any file added, removed or changed reruns this.
-            println!("cargo::rerun-if-changed={dir}");
-        } else if let Some(parent) = path
-            .ancestors()
-            .skip(1)
-            .take_while(|a| a.starts_with("../rtm-transport-web"))
-            .find(|a| a.is_dir())
-        {
-            // A missing path would rerun this script on every build; watching its nearest
-            // existing parent notices it being created.
-            println!("cargo::rerun-if-changed={}", parent.display());
         }
+        // A directory is scanned whole: any file added, removed or changed reruns this. A
+        // missing one makes cargo rerun this on every build until it exists, which is what
+        // notices it being created (and costs a rebuild of this crate per build meanwhile).
+        println!("cargo::rerun-if-changed={dir}");
     }
 }

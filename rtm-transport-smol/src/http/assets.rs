@@ -24,20 +24,22 @@ use hyper::header::{
     CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{Method, Response, StatusCode};
-use include_dir::{include_dir, Dir};
+use include_dir::Dir;
 use sha2::{Digest, Sha256};
 
 use super::Answer;
 
 /// `rtm-transport-web/sdk/dist/`, served under [`SDK_PREFIX`].
 #[cfg(rtm_web_sdk)]
-static SDK: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../rtm-transport-web/sdk/dist");
+static SDK: Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/../rtm-transport-web/sdk/dist");
 #[cfg(not(rtm_web_sdk))]
 static SDK: Dir<'static> = Dir::new("", &[]);
 
 /// `rtm-transport-web/demo/`, served at `/`.
 #[cfg(rtm_web_demo)]
-static DEMO: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../rtm-transport-web/demo");
+static DEMO: Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/../rtm-transport-web/demo");
 #[cfg(not(rtm_web_demo))]
 static DEMO: Dir<'static> = Dir::new("", &[]);
 
