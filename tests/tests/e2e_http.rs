@@ -59,6 +59,8 @@ fn a_browser_gets_the_demo_page_and_the_sdk() {
         assert!(sdk.header("content-type").starts_with("text/javascript"));
         assert_eq!(sdk.body, SDK_MODULE);
         assert_ne!(sdk.header("etag"), page.header("etag"));
+        // A page served elsewhere may import it (and it fetches its wasm) cross-origin.
+        assert_eq!(sdk.header("access-control-allow-origin"), "*");
 
         // HEAD: the same headers, no body (the next request on the connection still works).
         let head = http.send(Method::HEAD, "/", &[], b"").await;

@@ -6,6 +6,9 @@
 //! ending in `/` means its `index.html`. Files and directories whose name starts with `.`
 //! are left out.
 //!
+//! Files may be loaded from any origin (`Access-Control-Allow-Origin: *`): a page served
+//! elsewhere can import the SDK from its RTM server.
+//!
 //! Every file has a strong ETag (a hash of its bytes, computed once when the table is built)
 //! and `Cache-Control: no-cache`: browsers revalidate each time and get 304 while the file is
 //! unchanged. Text types and wasm go out gzip-compressed to clients that accept it; each
@@ -20,8 +23,8 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use http_body_util::Full;
 use hyper::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING,
-    CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY, X_CONTENT_TYPE_OPTIONS,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW, CACHE_CONTROL,
+    CONNECTION, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{Method, Response, StatusCode};
 use include_dir::Dir;
@@ -226,6 +229,10 @@ async fn answer(method: &Method, path: &str, headers: &HeaderMap, has_body: bool
     let h = response.headers_mut();
     h.insert(ETAG, etag.clone());
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // An app served from elsewhere may import the SDK from its RTM server, and the module
+    // then fetches its wasm from there: both are cross-origin loads that need CORS. The
+    // files are public and no credentials are involved.
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     if asset.compressible {
         h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     }
