@@ -209,7 +209,12 @@ impl RtmCore {
     }
 
     pub fn join(&self, channel_id: &str) -> Result<u32, JsValue> {
-        let ch = self.channel(channel_id)?;
+        let ch = ChannelId::new(channel_id).map_err(|_| {
+            thrown(error_json!(
+                rtm_proto::JoinChannelError::InvalidArgument,
+                "JoinChannelError"
+            ))
+        })?;
         self.run(|c, now| c.join(now, &ch))
             .map(id)
             .map_err(throw!("JoinChannelError"))

@@ -26,7 +26,7 @@ export class RtmClient extends EventEmitter {
   #core = null;
   #requests = new Map(); // request id -> { resolve, reject }
   #logouts = []; // resolvers of logout() waiting for DISCONNECTED
-  _channels = new Map(); // channel id -> RtmChannel
+  _channels = new Map(); // channel id -> the RtmChannel that joined it
   _localInvitations = new Map(); // core number -> LocalInvitation
   #remoteInvitations = new Map(); // core id -> RemoteInvitation
 
@@ -163,9 +163,7 @@ export class RtmClient extends EventEmitter {
     const id = String(channelId ?? '');
     const core = this._coreNow();
     if (core !== null) call(() => core.createChannel(id));
-    const channel = new RtmChannel(this, id);
-    this._channels.set(id, channel);
-    return channel;
+    return new RtmChannel(this, id);
   }
 
   createLocalInvitation(calleeId) {

@@ -98,14 +98,3 @@ test('an invitation canceled by its caller', async () => {
   assert.equal(await caller.evaluate(() => window.inv.state), 'CANCELED');
   await until(callee, () => window.inv.state === 'CANCELED', null, 'the callee sees CANCELED');
 });
-
-test('an invitation to someone offline fails with PEER_OFFLINE', async () => {
-  const state = await caller.evaluate(() => {
-    const inv = window.rtm.createLocalInvitation('nobody-here');
-    inv.on('LocalInvitationFailure', (reason) => window.log.push(`LocalInvitationFailure ${reason}`));
-    inv.send();
-    return inv.state;
-  });
-  assert.equal(state, 'SENT_TO_REMOTE');
-  await untilLogged(caller, 'LocalInvitationFailure PEER_OFFLINE');
-});

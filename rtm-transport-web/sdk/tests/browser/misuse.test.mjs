@@ -52,13 +52,21 @@ test('invalid arguments are refused with each family code', async () => {
     await refusal(page, () => window.rtm.sendMessageToPeer({ text: 'x'.repeat(32 * 1024 + 1) }, 'bob')),
     ['PeerMessageError', 7],
   );
-  // A channel id with a space: createChannel throws INVALID_ARGUMENT.
-  assert.deepEqual(await refusal(page, () => window.rtm.createChannel('bad id')), ['CreateChannelError', 1]);
+  // A channel id with a character ids may not hold: createChannel throws INVALID_ARGUMENT.
+  assert.deepEqual(await refusal(page, () => window.rtm.createChannel('a/b')), ['CreateChannelError', 1]);
+  // A second object for a joined channel id cannot join it again: ALREADY_JOINED (6).
+  assert.deepEqual(
+    await refusal(page, async () => {
+      await window.rtm.createChannel('twice').join();
+      await window.rtm.createChannel('twice').join();
+    }),
+    ['JoinChannelError', 6],
+  );
   // Leaving a channel never joined: NOT_IN_CHANNEL.
   const leave = await refusal(page, () => window.rtm.createChannel('never').leave());
   assert.equal(leave[0], 'LeaveChannelError');
-  // An attribute value that is not a string: INVALID_ARGUMENT.
-  assert.deepEqual(await refusal(page, () => window.rtm.setLocalUserAttributes({ k: 1 })), ['AttributeOperationError', 1]);
+  // An attribute value that is not a string: INVALID_ARGUMENT (3).
+  assert.deepEqual(await refusal(page, () => window.rtm.setLocalUserAttributes({ k: 1 })), ['AttributeOperationError', 3]);
   // An invitation canceled before it was sent: NOT_STARTED (2); content over 8 KB: INVALID_ARGUMENT (1).
   assert.deepEqual(await refusal(page, () => window.rtm.createLocalInvitation('bob').cancel()), ['InvitationApiCallError', 2]);
   assert.deepEqual(

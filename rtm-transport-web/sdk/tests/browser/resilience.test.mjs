@@ -28,7 +28,10 @@ test('the server restarted under a logged-in page: RECONNECTING, then CONNECTED 
   await server.start();
   await until(
     page,
-    () => window.log.some((e) => e.startsWith('ConnectionStateChanged CONNECTED') && window.log.indexOf(e) > window.log.indexOf('ConnectionStateChanged RECONNECTING INTERRUPTED')),
+    () => {
+      const interrupted = window.log.indexOf('ConnectionStateChanged RECONNECTING INTERRUPTED');
+      return window.log.slice(interrupted).some((e) => e.startsWith('ConnectionStateChanged CONNECTED'));
+    },
     null,
     'CONNECTED again',
   );
