@@ -7,6 +7,7 @@
 //!   one user, closing a tab, throttled background timers, how the SDK finds its server, the
 //!   UMD build, and a page talking to the `rtm` CLI.
 //! * `types/` — our TypeScript declarations checked against `agora-rtm-sdk@1.5.1`'s own.
+//! * `npm pack` gives a tarball an app installs and resolves.
 //!
 //! Needs Node.js and Chromium (`/usr/bin/chromium`, or `CHROMIUM`); the Node packages are
 //! installed from the SDK's lockfile on first run. `.ci/run` installs all of it.
@@ -75,4 +76,63 @@ fn web_sdk_typings_fit_agoras() {
             .current_dir(sdk_dir()),
         "the type test against agora-rtm-sdk@1.5.1",
     );
+}
+
+#[test]
+fn npm_pack_gives_an_installable_tarball() {
+    npm_ci();
+    let scratch = std::env::temp_dir().join(format!("rtm-web-sdk-pack-{}", std::process::id()));
+    let app = scratch.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    run(
+        Command::new("npm")
+            .args(["pack", "--silent", "--pack-destination"])
+            .arg(&scratch)
+            .current_dir(sdk_dir()),
+        "npm pack",
+    );
+    std::fs::write(
+        app.join("package.json"),
+        r#"{"name":"app","type":"module"}"#,
+    )
+    .unwrap();
+    run(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--offline"])
+            .arg(scratch.join("rtm-web-sdk-0.1.0.tgz"))
+            .current_dir(&app),
+        "npm install of the tarball",
+    );
+    let installed = app.join("node_modules/rtm-web-sdk");
+    for file in [
+        "dist/agora-rtm.mjs",
+        "dist/agora-rtm.umd.js",
+        "dist/rtm_core_bg.wasm",
+        "index.d.ts",
+        "README.md",
+    ] {
+        assert!(
+            installed.join(file).exists(),
+            "{file} missing from the tarball"
+        );
+    }
+    assert!(!installed.join("src").exists(), "sources are not shipped");
+    // The package's entry points resolve the way bundlers and Node resolve them.
+    let out = Command::new("node")
+        .args([
+            "--input-type=module",
+            "-e",
+            "console.log(import.meta.resolve('rtm-web-sdk'))",
+        ])
+        .current_dir(&app)
+        .output()
+        .expect("node");
+    let resolved = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        resolved
+            .trim()
+            .ends_with("node_modules/rtm-web-sdk/dist/agora-rtm.mjs"),
+        "resolved to {resolved:?}"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
 }
