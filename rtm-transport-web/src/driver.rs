@@ -163,9 +163,10 @@ impl Shared {
     /// Carries out every queued output and re-arms the timer.
     fn pump(self: &Rc<Self>) {
         let mut d = self.driver.borrow_mut();
-        let mut broken = Vec::new();
         while let Some(out) = d.client.poll_output() {
-            match out {
+            // A transport that failed to open or to take a frame: reported closed at once
+            // (the core may then ask for more outputs, which this loop drains).
+            let broken = match out {
                 ClientOutput::Connect(t) => {
                     let weak: Weak<Shared> = Rc::downgrade(self);
                     let report = move |t: TransportId, e: SocketEvent| {
@@ -176,32 +177,33 @@ impl Shared {
                     match Socket::open(&d.url, t, report) {
                         Ok(socket) => {
                             d.sockets.insert(t, socket);
+                            None
                         }
                         // A URL the browser refuses: the link failed to open; the core
                         // retries with backoff and its login times out with the §8 code.
-                        Err(_) => broken.push(t),
+                        Err(_) => Some(t),
                     }
                 }
-                ClientOutput::Send(t, frame) => {
-                    if let Some(socket) = d.sockets.get(&t) {
-                        if !socket.send(&frame) {
-                            d.sockets.remove(&t);
-                            broken.push(t);
-                        }
+                ClientOutput::Send(t, frame) => match d.sockets.get(&t) {
+                    Some(socket) if !socket.send(&frame) => {
+                        d.sockets.remove(&t);
+                        Some(t)
                     }
-                }
+                    _ => None,
+                },
                 ClientOutput::Close(t, code) => {
                     if let Some(socket) = d.sockets.remove(&t) {
                         socket.close(code);
                     }
+                    None
                 }
                 ClientOutput::Event(e) => {
                     let json = events::to_json(&e).to_string();
                     d.events.push_back(json);
+                    None
                 }
-            }
-            // A broken link is reported at once; the core may ask for more outputs.
-            if let Some(t) = broken.pop() {
+            };
+            if let Some(t) = broken {
                 let now = self.now();
                 d.client.handle_input(now, ClientInput::Closed(t));
             }
