@@ -53,7 +53,7 @@ fn message(text: Option<String>, raw: Option<Vec<u8>>, description: String) -> O
 
 /// A plain object of string values (an `AttributesMap`); `None` if it is anything else.
 fn string_map(value: &JsValue) -> Option<BTreeMap<String, String>> {
-    if !value.is_object() {
+    if !value.is_object() || js_sys::Array::is_array(value) {
         return None;
     }
     let mut map = BTreeMap::new();

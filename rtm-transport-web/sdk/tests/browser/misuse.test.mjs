@@ -67,6 +67,7 @@ test('invalid arguments are refused with each family code', async () => {
   assert.equal(leave[0], 'LeaveChannelError');
   // An attribute value that is not a string: INVALID_ARGUMENT (3).
   assert.deepEqual(await refusal(page, () => window.rtm.setLocalUserAttributes({ k: 1 })), ['AttributeOperationError', 3]);
+  assert.deepEqual(await refusal(page, () => window.rtm.setLocalUserAttributes(['v'])), ['AttributeOperationError', 3]);
   // An invitation canceled before it was sent: NOT_STARTED (2); content over 8 KB: INVALID_ARGUMENT (1).
   assert.deepEqual(await refusal(page, () => window.rtm.createLocalInvitation('bob').cancel()), ['InvitationApiCallError', 2]);
   assert.deepEqual(
