@@ -128,7 +128,8 @@ function onSubmit(formId, handler) {
 
 // --- session ---
 
-$('uid').value = `user-${Math.random().toString(16).slice(2, 6).padEnd(4, '0')}`;
+// Prefilled once the SDK has loaded, unless someone typed a uid meanwhile.
+if ($('uid').value === '') $('uid').value = `user-${Math.random().toString(16).slice(2, 6).padEnd(4, '0')}`;
 $('sdk-version').textContent = `${AgoraRTM.VERSION} (${AgoraRTM.BUILD})`;
 
 onSubmit('login-form', async () => {

@@ -21,11 +21,23 @@ async function tab(uid) {
   page.on('pageerror', (e) => errors.push(e));
   page.errors = errors;
   await page.goto(server.origin + '/');
+  // The login button is enabled once the SDK has loaded.
+  await page.waitForSelector('#login:enabled');
   await page.fill('#uid', uid);
   await page.click('#login');
   await page.waitForSelector('#state[data-state="CONNECTED"]');
   await page.click('#join');
-  await page.waitForSelector(`#members [data-member="${uid}"]`);
+  try {
+    await page.waitForSelector(`#members [data-member="${uid}"]`, { timeout: 15_000 });
+  } catch (e) {
+    const seen = await page.evaluate(() => ({
+      error: document.querySelector('#error-text').textContent,
+      log: document.querySelector('#channel-log').textContent,
+      state: document.querySelector('#state').textContent,
+      join: document.querySelector('#join').disabled,
+    }));
+    throw new Error(`${uid} never listed as a member: ${JSON.stringify(seen)}`, { cause: e });
+  }
   return page;
 }
 
