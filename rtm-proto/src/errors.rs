@@ -4,6 +4,16 @@
 //! so `err.code()` is what an application ported from Agora compares against, and the same
 //! number travels in `error` frames on the wire (PROTOCOL.md).
 
+/// What every §8 error family has: its documented number and its SDK name. Lets a driver
+/// report any family's error (the web SDK rejects with `{code, name, message}`) without a
+/// table of names of its own.
+pub trait ErrorFamily: core::fmt::Display + Copy {
+    /// The documented numeric code (§8).
+    fn code(self) -> u32;
+    /// The family's name in the SDKs (`"PeerMessageError"`).
+    fn family(self) -> &'static str;
+}
+
 macro_rules! error_family {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $var:ident = $code:literal => $msg:literal,)* }) => {
         $(#[$doc])*
@@ -25,6 +35,16 @@ macro_rules! error_family {
                     $($code => Some(Self::$var),)*
                     _ => None,
                 }
+            }
+        }
+
+        impl ErrorFamily for $name {
+            fn code(self) -> u32 {
+                $name::code(self)
+            }
+
+            fn family(self) -> &'static str {
+                stringify!($name)
             }
         }
     };

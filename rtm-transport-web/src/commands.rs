@@ -9,14 +9,14 @@ use std::rc::Rc;
 
 use rtm_proto::client::InvitationId;
 use rtm_proto::client::{ChannelAttributeOptions, SendMessageOptions};
-use rtm_proto::errors::InvitationApiCallError;
+use rtm_proto::errors::{ErrorFamily, InvitationApiCallError};
 use rtm_proto::{ChannelId, Message, RequestId};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::driver::Shared;
-use crate::events::{error_json, parse_remote_id};
+use crate::events::parse_remote_id;
 
 /// The client core with its browser driver. Created by the SDK's `createInstance`.
 #[wasm_bindgen]
@@ -24,22 +24,17 @@ pub struct RtmCore {
     shared: Rc<Shared>,
 }
 
-/// A thrown SDK error: `Error(message)` with `code` and `name`.
-fn thrown(value: serde_json::Value) -> JsValue {
-    let e = js_sys::Error::new(value["message"].as_str().unwrap_or("error"));
-    e.set_name(value["name"].as_str().unwrap_or("RtmError"));
-    let _ = js_sys::Reflect::set(
-        &e,
-        &JsValue::from_str("code"),
-        &JsValue::from_f64(value["code"].as_f64().unwrap_or(1.0)),
-    );
-    e.into()
+/// A thrown SDK error: `Error(message)` with the family's `code` and `name`.
+fn thrown(e: impl ErrorFamily) -> JsValue {
+    let error = js_sys::Error::new(&e.to_string());
+    error.set_name(e.family());
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from(e.code()));
+    error.into()
 }
 
-macro_rules! throw {
-    ($family:literal) => {
-        |e| thrown(error_json!(e, $family))
-    };
+/// The ids of a JavaScript string array, as the core takes them.
+fn strs(ids: &[String]) -> Vec<&str> {
+    ids.iter().map(String::as_str).collect()
 }
 
 /// A message from the SDK's pieces: text, or raw bytes with a description.
@@ -71,10 +66,7 @@ fn attr_options(notify: bool) -> ChannelAttributeOptions {
 }
 
 fn invalid_attributes() -> JsValue {
-    thrown(error_json!(
-        rtm_proto::AttributeOperationError::InvalidArgument,
-        "AttributeOperationError"
-    ))
+    thrown(rtm_proto::AttributeOperationError::InvalidArgument)
 }
 
 impl RtmCore {
@@ -92,7 +84,7 @@ impl RtmCore {
             .borrow()
             .client
             .create_channel(channel_id)
-            .map_err(throw!("CreateChannelError"))
+            .map_err(thrown)
     }
 }
 
@@ -121,13 +113,12 @@ impl RtmCore {
     pub fn login(&self, uid: &str, token: Option<String>) -> Result<u32, JsValue> {
         self.run(|c, now| c.login(now, uid, token.as_deref()))
             .map(id)
-            .map_err(throw!("LoginError"))
+            .map_err(thrown)
     }
 
     /// Starts the logout; it ends with `ConnectionStateChanged(DISCONNECTED, LOGOUT)`.
     pub fn logout(&self) -> Result<(), JsValue> {
-        self.run(|c, now| c.logout(now))
-            .map_err(throw!("LogoutError"))
+        self.run(|c, now| c.logout(now)).map_err(thrown)
     }
 
     /// The page is going away: log out at once (the logout frame goes out before the page
@@ -143,7 +134,7 @@ impl RtmCore {
     pub fn renew_token(&self, token: &str) -> Result<u32, JsValue> {
         self.run(|c, now| c.renew_token(now, token))
             .map(id)
-            .map_err(throw!("RenewTokenError"))
+            .map_err(thrown)
     }
 
     /// `sendMessageToPeer`: `text`, or `raw` with `description`.
@@ -157,41 +148,35 @@ impl RtmCore {
         offline: bool,
     ) -> Result<u32, JsValue> {
         let Some(m) = message(text, raw, description) else {
-            return Err(thrown(error_json!(
-                rtm_proto::PeerMessageError::InvalidMessage,
-                "PeerMessageError"
-            )));
+            return Err(thrown(rtm_proto::PeerMessageError::InvalidMessage));
         };
         let options = SendMessageOptions {
             enable_offline_messaging: offline,
         };
         self.run(|c, now| c.send_message_to_peer(now, peer_id, m, options))
             .map(id)
-            .map_err(throw!("PeerMessageError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = queryPeersOnlineStatus)]
     pub fn query_peers_online_status(&self, peer_ids: Vec<String>) -> Result<u32, JsValue> {
-        let peers: Vec<&str> = peer_ids.iter().map(String::as_str).collect();
-        self.run(|c, now| c.query_peers_online_status(now, &peers))
+        self.run(|c, now| c.query_peers_online_status(now, &strs(&peer_ids)))
             .map(id)
-            .map_err(throw!("QueryPeersOnlineStatusError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = subscribePeersOnlineStatus)]
     pub fn subscribe_peers_online_status(&self, peer_ids: Vec<String>) -> Result<u32, JsValue> {
-        let peers: Vec<&str> = peer_ids.iter().map(String::as_str).collect();
-        self.run(|c, now| c.subscribe_peers_online_status(now, &peers))
+        self.run(|c, now| c.subscribe_peers_online_status(now, &strs(&peer_ids)))
             .map(id)
-            .map_err(throw!("PeerSubscriptionStatusError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = unsubscribePeersOnlineStatus)]
     pub fn unsubscribe_peers_online_status(&self, peer_ids: Vec<String>) -> Result<u32, JsValue> {
-        let peers: Vec<&str> = peer_ids.iter().map(String::as_str).collect();
-        self.run(|c, now| c.unsubscribe_peers_online_status(now, &peers))
+        self.run(|c, now| c.unsubscribe_peers_online_status(now, &strs(&peer_ids)))
             .map(id)
-            .map_err(throw!("PeerSubscriptionStatusError"))
+            .map_err(thrown)
     }
 
     /// The subscribed peers (answered locally).
@@ -199,7 +184,7 @@ impl RtmCore {
     pub fn query_peers_by_subscription_option(&self) -> Result<Vec<String>, JsValue> {
         self.run(|c, now| c.query_peers_by_subscription_option(now))
             .map(|peers| peers.iter().map(|p| p.as_str().to_string()).collect())
-            .map_err(throw!("QueryPeersBySubscriptionOptionError"))
+            .map_err(thrown)
     }
 
     /// Checks a channel id (`createChannel` throws what this throws).
@@ -209,22 +194,14 @@ impl RtmCore {
     }
 
     pub fn join(&self, channel_id: &str) -> Result<u32, JsValue> {
-        let ch = ChannelId::new(channel_id).map_err(|_| {
-            thrown(error_json!(
-                rtm_proto::JoinChannelError::InvalidArgument,
-                "JoinChannelError"
-            ))
-        })?;
-        self.run(|c, now| c.join(now, &ch))
-            .map(id)
-            .map_err(throw!("JoinChannelError"))
+        let ch = ChannelId::new(channel_id)
+            .map_err(|_| thrown(rtm_proto::JoinChannelError::InvalidArgument))?;
+        self.run(|c, now| c.join(now, &ch)).map(id).map_err(thrown)
     }
 
     pub fn leave(&self, channel_id: &str) -> Result<u32, JsValue> {
         let ch = self.channel(channel_id)?;
-        self.run(|c, now| c.leave(now, &ch))
-            .map(id)
-            .map_err(throw!("LeaveChannelError"))
+        self.run(|c, now| c.leave(now, &ch)).map(id).map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = sendChannelMessage)]
@@ -237,14 +214,11 @@ impl RtmCore {
     ) -> Result<u32, JsValue> {
         let ch = self.channel(channel_id)?;
         let Some(m) = message(text, raw, description) else {
-            return Err(thrown(error_json!(
-                rtm_proto::ChannelMessageError::InvalidMessage,
-                "ChannelMessageError"
-            )));
+            return Err(thrown(rtm_proto::ChannelMessageError::InvalidMessage));
         };
         self.run(|c, now| c.send_channel_message(now, &ch, m))
             .map(id)
-            .map_err(throw!("ChannelMessageError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = getMembers)]
@@ -252,15 +226,14 @@ impl RtmCore {
         let ch = self.channel(channel_id)?;
         self.run(|c, now| c.get_members(now, &ch))
             .map(id)
-            .map_err(throw!("GetMembersError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = getChannelMemberCount)]
     pub fn get_channel_member_count(&self, channel_ids: Vec<String>) -> Result<u32, JsValue> {
-        let ids: Vec<&str> = channel_ids.iter().map(String::as_str).collect();
-        self.run(|c, now| c.get_channel_member_count(now, &ids))
+        self.run(|c, now| c.get_channel_member_count(now, &strs(&channel_ids)))
             .map(id)
-            .map_err(throw!("GetChannelMemberCountError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = setLocalUserAttributes)]
@@ -268,7 +241,7 @@ impl RtmCore {
         let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
         self.run(|c, now| c.set_local_user_attributes(now, attrs))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = addOrUpdateLocalUserAttributes)]
@@ -276,28 +249,28 @@ impl RtmCore {
         let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
         self.run(|c, now| c.add_or_update_local_user_attributes(now, attrs))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = deleteLocalUserAttributesByKeys)]
     pub fn delete_local_user_attributes_by_keys(&self, keys: Vec<String>) -> Result<u32, JsValue> {
         self.run(|c, now| c.delete_local_user_attributes_by_keys(now, keys))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = clearLocalUserAttributes)]
     pub fn clear_local_user_attributes(&self) -> Result<u32, JsValue> {
         self.run(|c, now| c.clear_local_user_attributes(now))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = getUserAttributes)]
     pub fn get_user_attributes(&self, user_id: &str) -> Result<u32, JsValue> {
         self.run(|c, now| c.get_user_attributes(now, user_id))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = getUserAttributesByKeys)]
@@ -308,7 +281,7 @@ impl RtmCore {
     ) -> Result<u32, JsValue> {
         self.run(|c, now| c.get_user_attributes_by_keys(now, user_id, keys))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     /// A channel id the attribute calls accept, or the attribute family's error.
@@ -327,7 +300,7 @@ impl RtmCore {
         let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
         self.run(|c, now| c.set_channel_attributes(now, &ch, attrs, attr_options(notify)))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = addOrUpdateChannelAttributes)]
@@ -341,7 +314,7 @@ impl RtmCore {
         let attrs = string_map(&attributes).ok_or_else(invalid_attributes)?;
         self.run(|c, now| c.add_or_update_channel_attributes(now, &ch, attrs, attr_options(notify)))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = deleteChannelAttributesByKeys)]
@@ -354,7 +327,7 @@ impl RtmCore {
         let ch = self.attr_channel(channel_id)?;
         self.run(|c, now| c.delete_channel_attributes_by_keys(now, &ch, keys, attr_options(notify)))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = clearChannelAttributes)]
@@ -362,7 +335,7 @@ impl RtmCore {
         let ch = self.attr_channel(channel_id)?;
         self.run(|c, now| c.clear_channel_attributes(now, &ch, attr_options(notify)))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = getChannelAttributes)]
@@ -370,7 +343,7 @@ impl RtmCore {
         let ch = self.attr_channel(channel_id)?;
         self.run(|c, now| c.get_channel_attributes(now, &ch))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = getChannelAttributesByKeys)]
@@ -382,7 +355,7 @@ impl RtmCore {
         let ch = self.attr_channel(channel_id)?;
         self.run(|c, now| c.get_channel_attributes_by_keys(now, &ch, keys))
             .map(id)
-            .map_err(throw!("AttributeOperationError"))
+            .map_err(thrown)
     }
 
     /// `createLocalInvitation(calleeId)`: the invitation's number.
@@ -390,7 +363,7 @@ impl RtmCore {
     pub fn create_local_invitation(&self, callee_id: &str) -> Result<f64, JsValue> {
         self.run(|c, _| c.create_local_invitation(callee_id))
             .map(|i| i.0 as f64)
-            .map_err(throw!("InvitationApiCallError"))
+            .map_err(thrown)
     }
 
     /// Sets content and channel id, then sends (the SDK's properties are plain fields until
@@ -408,14 +381,14 @@ impl RtmCore {
             c.set_local_invitation_channel_id(inv, channel_id)?;
             c.send_local_invitation(now, inv)
         })
-        .map_err(throw!("InvitationApiCallError"))
+        .map_err(thrown)
     }
 
     #[wasm_bindgen(js_name = cancelLocalInvitation)]
     pub fn cancel_local_invitation(&self, invitation: f64) -> Result<(), JsValue> {
         let inv = InvitationId(invitation as u64);
         self.run(|c, now| c.cancel_local_invitation(now, inv))
-            .map_err(throw!("InvitationApiCallError"))
+            .map_err(thrown)
     }
 
     /// `{state, response}` of a local invitation, as JSON (`null` once forgotten).
@@ -436,7 +409,7 @@ impl RtmCore {
             c.set_remote_invitation_response(&key, response)?;
             c.accept_remote_invitation(now, &key)
         })
-        .map_err(throw!("InvitationApiCallError"))
+        .map_err(thrown)
     }
 
     /// Sets the response, then refuses.
@@ -447,7 +420,7 @@ impl RtmCore {
             c.set_remote_invitation_response(&key, response)?;
             c.refuse_remote_invitation(now, &key)
         })
-        .map_err(throw!("InvitationApiCallError"))
+        .map_err(thrown)
     }
 
     /// `{state}` of a remote invitation, as JSON (`null` once forgotten).
@@ -463,12 +436,7 @@ impl RtmCore {
 }
 
 fn remote_key(id: &str) -> Result<rtm_proto::InvitationKey, JsValue> {
-    parse_remote_id(id).ok_or_else(|| {
-        thrown(error_json!(
-            InvitationApiCallError::InvalidArgument,
-            "InvitationApiCallError"
-        ))
-    })
+    parse_remote_id(id).ok_or_else(|| thrown(InvitationApiCallError::InvalidArgument))
 }
 
 impl Drop for RtmCore {

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use rtm_proto::attributes::ChannelAttribute;
 use rtm_proto::client::{ChannelEvent, LocalInvitationEvent, RemoteInvitationEvent};
+use rtm_proto::errors::ErrorFamily;
 use rtm_proto::{Event, InvitationKey, Message, PeerMessageOutcome, Response};
 use serde_json::{json, Map, Value};
 
@@ -179,88 +180,61 @@ fn channel_attributes(attributes: &BTreeMap<String, ChannelAttribute>) -> Value 
 }
 
 /// `{"code", "name", "message"}` of a §8 error: what the SDK rejects a promise with.
-macro_rules! error_json {
-    ($e:expr, $family:literal) => {
-        json!({ "code": $e.code(), "name": $family, "message": $e.to_string() })
-    };
+fn error_json(e: impl ErrorFamily) -> Value {
+    json!({ "code": e.code(), "name": e.family(), "message": e.to_string() })
 }
-pub(crate) use error_json;
 
 /// `{"ok": value}` or `{"error": {...}}`: what the SDK's promise resolves or rejects with.
 fn response_json(response: &Response) -> Map<String, Value> {
-    fn answer<T, E>(
+    fn answer<T, E: ErrorFamily>(
         r: &Result<T, E>,
         ok: impl FnOnce(&T) -> Value,
-        err: impl FnOnce(&E) -> Value,
     ) -> Map<String, Value> {
         let mut m = Map::new();
         match r {
             Ok(v) => m.insert("ok".into(), ok(v)),
-            Err(e) => m.insert("error".into(), err(e)),
+            Err(e) => m.insert("error".into(), error_json(*e)),
         };
         m
     }
     let unit = |_: &()| Value::Null;
     match response {
-        Response::Login(r) => answer(r, unit, |e| error_json!(e, "LoginError")),
-        Response::RenewToken(r) => answer(r, unit, |e| error_json!(e, "RenewTokenError")),
+        Response::Login(r) => answer(r, unit),
+        Response::RenewToken(r) => answer(r, unit),
         Response::SendMessageToPeer(r) => answer(
             r,
             |o: &PeerMessageOutcome| json!({ "hasPeerReceived": o.has_peer_received(), "outcome": to_value(o) }),
-            |e| error_json!(e, "PeerMessageError"),
         ),
-        Response::QueryPeersOnlineStatus(r) => answer(
-            r,
-            |peers| {
-                peers
-                    .iter()
-                    .map(|(p, online)| (p.as_str().to_string(), Value::Bool(*online)))
-                    .collect::<Map<String, Value>>()
-                    .into()
-            },
-            |e| error_json!(e, "QueryPeersOnlineStatusError"),
-        ),
-        Response::SubscribePeersOnlineStatus(r) | Response::UnsubscribePeersOnlineStatus(r) => {
-            answer(r, unit, |e| error_json!(e, "PeerSubscriptionStatusError"))
-        }
-        Response::Join(r) => answer(r, unit, |e| error_json!(e, "JoinChannelError")),
-        Response::Leave(r) => answer(r, unit, |e| error_json!(e, "LeaveChannelError")),
-        Response::SendChannelMessage(r) => {
-            answer(r, unit, |e| error_json!(e, "ChannelMessageError"))
-        }
-        Response::GetMembers(r) => answer(
-            r,
-            |members| {
-                members
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .into()
-            },
-            |e| error_json!(e, "GetMembersError"),
-        ),
-        Response::GetChannelMemberCount(r) => answer(
-            r,
-            |counts| {
-                counts
-                    .iter()
-                    .map(|(c, n)| (c.as_str().to_string(), Value::from(*n)))
-                    .collect::<Map<String, Value>>()
-                    .into()
-            },
-            |e| error_json!(e, "GetChannelMemberCountError"),
-        ),
-        Response::AttributeWrite(r) => {
-            answer(r, unit, |e| error_json!(e, "AttributeOperationError"))
-        }
-        Response::GetUserAttributes(r) => answer(
-            r,
-            |attrs| to_value(attrs),
-            |e| error_json!(e, "AttributeOperationError"),
-        ),
-        Response::GetChannelAttributes(r) => answer(r, channel_attributes, |e| {
-            error_json!(e, "AttributeOperationError")
+        Response::QueryPeersOnlineStatus(r) => answer(r, |peers| {
+            peers
+                .iter()
+                .map(|(p, online)| (p.as_str().to_string(), Value::Bool(*online)))
+                .collect::<Map<String, Value>>()
+                .into()
         }),
+        Response::SubscribePeersOnlineStatus(r) | Response::UnsubscribePeersOnlineStatus(r) => {
+            answer(r, unit)
+        }
+        Response::Join(r) => answer(r, unit),
+        Response::Leave(r) => answer(r, unit),
+        Response::SendChannelMessage(r) => answer(r, unit),
+        Response::GetMembers(r) => answer(r, |members| {
+            members
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .into()
+        }),
+        Response::GetChannelMemberCount(r) => answer(r, |counts| {
+            counts
+                .iter()
+                .map(|(c, n)| (c.as_str().to_string(), Value::from(*n)))
+                .collect::<Map<String, Value>>()
+                .into()
+        }),
+        Response::AttributeWrite(r) => answer(r, unit),
+        Response::GetUserAttributes(r) => answer(r, |attrs| to_value(attrs)),
+        Response::GetChannelAttributes(r) => answer(r, channel_attributes),
     }
 }
 
