@@ -36,7 +36,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, constants as zlib } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../tests/browser/harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SDK_DIR = resolve(HERE, '..');
@@ -290,18 +290,7 @@ async function main() {
   console.log(`\nSDK transfer size (dist/${files.join(' + dist/')}):`);
   console.log(`  ${KIB(raw)} raw, ${KIB(gz)} gzip -9, ${KIB(served)} as rtm-server sends them gzip-encoded`);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const loads = [];
     for (let i = 0; i < LOADS; i++) loads.push(await measureLoad(browser, origin));

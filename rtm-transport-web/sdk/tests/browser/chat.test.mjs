@@ -1,17 +1,10 @@
 // Two users on two pages: channels, peer messages, presence, attributes.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RtmServer, openPage, login, until, untilLogged, events, closeBrowser } from './harness.mjs';
+import { RtmServer, openPage, login, untilLogged, events } from './harness.mjs';
 
-let server;
-before(async () => {
-  server = await RtmServer.start();
-});
-after(async () => {
-  await closeBrowser();
-  await server.stop();
-});
+const server = RtmServer.forThisFile();
 
 test('two pages chat in a channel and see each other join, count and leave', async () => {
   const alice = await openPage(server.origin);

@@ -1,22 +1,15 @@
 // A page and the Rust CLI talk to each other through the same server.
 
-import { test, after, before } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { RtmServer, openPage, login, untilLogged, closeBrowser } from './harness.mjs';
+import { RtmServer, openPage, login, untilLogged } from './harness.mjs';
 
-let server;
+const server = RtmServer.forThisFile();
 let listener;
-before(async () => {
-  server = await RtmServer.start();
-});
-after(async () => {
-  listener?.kill('SIGKILL');
-  await closeBrowser();
-  await server.stop();
-});
+after(() => listener?.kill('SIGKILL'));
 
 function cli() {
   const bin = process.env.RTM_CLI_BIN;

@@ -1,18 +1,11 @@
 // The demo page at `/`, used the way a newcomer uses it: two tabs, log in, join the lobby,
 // chat, a peer message with its result, presence, a call answered.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RtmServer, browser, closeBrowser } from './harness.mjs';
+import { RtmServer, browser } from './harness.mjs';
 
-let server;
-before(async () => {
-  server = await RtmServer.start();
-});
-after(async () => {
-  await closeBrowser();
-  await server.stop();
-});
+const server = RtmServer.forThisFile();
 
 /// A demo tab logged in as `uid`, joined to the lobby.
 async function tab(uid) {

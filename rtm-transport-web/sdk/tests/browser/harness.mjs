@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const APP_ID = '00000000000000000000000000000000';
@@ -26,23 +27,43 @@ export async function freePort() {
   });
 }
 
-/// An `rtm-server` process on a free loopback port; `stop()` kills it (SIGKILL unless told
-/// otherwise), `start()` runs it again on the same port.
+/// An `rtm-server` process on a loopback port, free when first started; `stop()` kills it
+/// (SIGKILL unless told otherwise), `start()` runs it again on the same port.
 export class RtmServer {
-  constructor(port) {
-    this.port = port;
-    this.origin = `http://127.0.0.1:${port}`;
-    this.wsUrl = `ws://127.0.0.1:${port}/`;
-    this.proc = null;
+  port = null;
+  proc = null;
+
+  get origin() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get wsUrl() {
+    return `ws://127.0.0.1:${this.port}/`;
   }
 
   static async start() {
-    const server = new RtmServer(await freePort());
+    const server = new RtmServer();
     await server.start();
     return server;
   }
 
+  /// A server started before this test file's tests (then `setUp(server)`, if given, in
+  /// the same hook), and stopped with the file's browser after them.
+  static forThisFile(setUp = async () => {}) {
+    const server = new RtmServer();
+    before(async () => {
+      await server.start();
+      await setUp(server);
+    });
+    after(async () => {
+      await closeBrowser();
+      await server.stop();
+    });
+    return server;
+  }
+
   async start() {
+    this.port ??= await freePort();
     const bin = process.env.RTM_SERVER_BIN;
     if (!bin) throw new Error('RTM_SERVER_BIN is not set (the rtm-server binary)');
     const proc = spawn(bin, ['--listen', `127.0.0.1:${this.port}`], {
@@ -75,11 +96,10 @@ export class RtmServer {
   }
 }
 
-let browserPromise = null;
-
-/// The one headless Chromium of this test file.
-export function browser() {
-  browserPromise ??= chromium.launch({
+/// Headless Chromium as this machine runs it: without the background-networking flags its
+/// connections are refused by the closed network, many at a time.
+export function launchChromium() {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
       '--no-sandbox',
@@ -91,6 +111,13 @@ export function browser() {
       '--disable-sync',
     ],
   });
+}
+
+let browserPromise = null;
+
+/// The one headless Chromium of this test file.
+export function browser() {
+  browserPromise ??= launchChromium();
   return browserPromise;
 }
 

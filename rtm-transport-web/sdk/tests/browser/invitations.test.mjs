@@ -1,14 +1,12 @@
 // Call invitations between two pages: rung and accepted with a response, refused, canceled.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RtmServer, openPage, login, until, untilLogged, closeBrowser } from './harness.mjs';
+import { RtmServer, openPage, login, until, untilLogged } from './harness.mjs';
 
-let server;
 let caller;
 let callee;
-before(async () => {
-  server = await RtmServer.start();
+RtmServer.forThisFile(async (server) => {
   caller = await openPage(server.origin);
   callee = await openPage(server.origin);
   await login(caller, 'caller');
@@ -23,10 +21,6 @@ before(async () => {
       }
     });
   });
-});
-after(async () => {
-  await closeBrowser();
-  await server.stop();
 });
 
 /// Rings the callee with `content`; the caller's events go to its log as `Local... <args>`.

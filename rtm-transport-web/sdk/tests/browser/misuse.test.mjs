@@ -1,18 +1,11 @@
 // Misuse is refused with the SDK's error codes (§8): promises reject, synchronous calls
 // throw, each with the family's `name` and numeric `code`.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RtmServer, openPage, login, closeBrowser, APP_ID } from './harness.mjs';
+import { RtmServer, openPage, login, APP_ID } from './harness.mjs';
 
-let server;
-before(async () => {
-  server = await RtmServer.start();
-});
-after(async () => {
-  await closeBrowser();
-  await server.stop();
-});
+const server = RtmServer.forThisFile();
 
 /// `[name, code]` of what `f` (run in the page) rejects or throws with, or `null`.
 async function refusal(page, f) {

@@ -1,18 +1,11 @@
 // What browsers do to a client: the server restarts under it, a second tab logs in as the
 // same user, a tab closes, a background tab's timers are throttled.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RtmServer, openPage, login, until, untilLogged, events, browser, closeBrowser } from './harness.mjs';
+import { RtmServer, openPage, login, until, untilLogged, events, browser } from './harness.mjs';
 
-let server;
-before(async () => {
-  server = await RtmServer.start();
-});
-after(async () => {
-  await closeBrowser();
-  await server.stop();
-});
+const server = RtmServer.forThisFile();
 
 test('the server restarted under a logged-in page: RECONNECTING, then CONNECTED with the channel rejoined', async () => {
   const page = await openPage(server.origin);
