@@ -33,6 +33,7 @@
 //!     Client, ClientConfig, ClientInput, ClientOutput, ConnId, ConnectionState, Event, Server,
 //!     ServerConfig, ServerInput, ServerOutput, Timestamp,
 //! };
+//! use rtm_proto::server::{StorageEvent, StorageOp};
 //!
 //! let unix_ms = 1_700_000_000_000;
 //! let mut now = Timestamp::ZERO;
@@ -77,6 +78,13 @@
 //!                 link = None;
 //!                 client.handle_input(now, ClientInput::Closed(t));
 //!             }
+//!             // Keeping peer messages for absent receivers (`rtm_proto::server::storage`):
+//!             // nothing is stored here, so a record is as durable as this loop.
+//!             ServerOutput::Storage(StorageOp::Write(record)) => {
+//!                 let done = StorageEvent::Committed(vec![record.id]);
+//!                 server.handle_input(now, ServerInput::Storage(done));
+//!             }
+//!             ServerOutput::Storage(StorageOp::Delete(_)) => {}
 //!         }
 //!     }
 //!     if connected {

@@ -134,7 +134,7 @@ fn raw(w: &mut World, conn: ConnId, json: &str) -> Vec<ServerFrame> {
         .into_iter()
         .filter_map(|o| match o {
             ServerOutput::Send { frame, .. } => ServerFrame::decode(&frame).ok(),
-            ServerOutput::Close { .. } => None,
+            _ => None,
         })
         .collect()
 }

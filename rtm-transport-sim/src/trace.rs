@@ -10,7 +10,7 @@ use std::fmt::{self, Write as _};
 
 use bytes::Bytes;
 use rtm_proto::client::{ClientOutput, Event, Response};
-use rtm_proto::server::ServerOutput;
+use rtm_proto::server::{ServerOutput, StorageOp};
 use rtm_proto::{Message, PeerMessageOutcome};
 
 /// 64-bit FNV-1a-style running hash (word at a time).
@@ -85,6 +85,8 @@ pub enum ServerInRec {
     Closed(u64),
     Tick,
     Restart,
+    /// Record writes committed by the store.
+    Committed(Vec<u64>),
 }
 
 /// The trace of one run.
@@ -231,6 +233,12 @@ fn hash_rec(h: &mut Hash64, rec: &Rec) {
                 ServerInRec::Closed(c) => hash_input(h, 22, Some(*c), None),
                 ServerInRec::Tick => hash_input(h, 23, None, None),
                 ServerInRec::Restart => hash_input(h, 24, None, None),
+                ServerInRec::Committed(ids) => {
+                    hash_input(h, 25, None, None);
+                    for id in ids {
+                        h.word(*id);
+                    }
+                }
             }
         }
         Rec::ServerOut { out } => {
@@ -246,6 +254,15 @@ fn hash_rec(h: &mut Hash64, rec: &Rec) {
                     h.word(conn.0);
                     h.word(u64::from(*code));
                     h.bytes(reason.as_bytes())
+                }
+                ServerOutput::Storage(StorageOp::Write(r)) => {
+                    h.word(32);
+                    h.word(r.id.0);
+                    h.bytes(&r.body)
+                }
+                ServerOutput::Storage(StorageOp::Delete(id)) => {
+                    h.word(33);
+                    h.word(id.0)
                 }
             }
         }
@@ -457,6 +474,7 @@ impl fmt::Display for RecDisplay<'_> {
                 ServerInRec::Closed(c) => write!(f, "server <- Closed(c{c})"),
                 ServerInRec::Tick => write!(f, "server <- Tick"),
                 ServerInRec::Restart => write!(f, "server == RESTART (new Server::new)"),
+                ServerInRec::Committed(ids) => write!(f, "server <- Committed({ids:?})"),
             },
             Rec::ServerOut { out } => match out {
                 ServerOutput::Send { conn, frame } => {
@@ -464,6 +482,16 @@ impl fmt::Display for RecDisplay<'_> {
                 }
                 ServerOutput::Close { conn, code, reason } => {
                     write!(f, "server -> Close(c{}, {code}, {reason:?})", conn.0)
+                }
+                ServerOutput::Storage(StorageOp::Write(r)) => write!(
+                    f,
+                    "server -> Write(#{} {} {})",
+                    r.id.0,
+                    r.owner,
+                    String::from_utf8_lossy(&r.body)
+                ),
+                ServerOutput::Storage(StorageOp::Delete(id)) => {
+                    write!(f, "server -> Delete(#{})", id.0)
                 }
             },
             Rec::Net { text } => write!(f, "net {text}"),

@@ -26,6 +26,7 @@ use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::Bytes;
 use futures_lite::future;
+use rtm_proto::server::{StorageEvent, StorageOp};
 use rtm_proto::wire::{close, ClientFrame};
 use rtm_proto::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
 use smol::net::TcpListener;
@@ -351,8 +352,23 @@ impl Core {
 
     /// Carries out every output of the core.
     fn drain(&mut self) {
-        while let Some(output) = self.server.poll_output() {
+        // For now writes are kept in the core's memory only: each commits at once.
+        let mut committed = Vec::new();
+        loop {
+            let Some(output) = self.server.poll_output() else {
+                if committed.is_empty() {
+                    return;
+                }
+                let ids = std::mem::take(&mut committed);
+                self.server.handle_input(
+                    self.clock.now(),
+                    ServerInput::Storage(StorageEvent::Committed(ids)),
+                );
+                continue;
+            };
             match output {
+                ServerOutput::Storage(StorageOp::Write(record)) => committed.push(record.id),
+                ServerOutput::Storage(StorageOp::Delete(_)) => {}
                 ServerOutput::Send { conn, frame } => self.send(conn, frame),
                 ServerOutput::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.remove(&conn) {

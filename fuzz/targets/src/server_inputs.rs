@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use rtm_proto::server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
+use rtm_proto::server::{
+    ConnId, RecordId, Server, ServerConfig, ServerInput, ServerOutput, StorageEvent, StorageOp,
+};
 use rtm_proto::wire::Reply;
 use rtm_proto::wire::{ServerFrame, MAX_FRAME_BYTES};
 use rtm_proto::Timestamp;
@@ -31,6 +33,9 @@ pub fn server_inputs(data: &[u8]) {
     // Connection id -> open (the server knows it). Ids are reused only once forgotten.
     let mut open: BTreeMap<u64, bool> = BTreeMap::new();
     let mut sids: Vec<String> = Vec::new();
+    // Record writes not yet completed, in order, and every id ever written.
+    let mut writes: Vec<RecordId> = Vec::new();
+    let mut written: std::collections::BTreeSet<RecordId> = Default::default();
     let mut steps = 0;
     while !inp.is_empty() && steps < 4096 {
         steps += 1;
@@ -38,7 +43,7 @@ pub fn server_inputs(data: &[u8]) {
         let is_open = open.get(&conn).copied().unwrap_or(false);
         let ts = Timestamp::from_millis(now);
         let mut ticked = false;
-        let op = inp.u8() % 8;
+        let op = inp.u8() % 9;
         if debug() {
             eprintln!("{now:>8} op {op} conn {conn}");
         }
@@ -75,6 +80,17 @@ pub fn server_inputs(data: &[u8]) {
                     }
                     s.handle_input(ts, ServerInput::Frame(ConnId(conn), f));
                 }
+            }
+            8 => {
+                // The store completes the oldest writes: commits them, or fails them.
+                let n = (inp.u8() as usize % 4 + 1).min(writes.len());
+                let done: Vec<RecordId> = writes.drain(..n).collect();
+                let event = if inp.u8() % 4 == 0 {
+                    StorageEvent::Failed(done)
+                } else {
+                    StorageEvent::Committed(done)
+                };
+                s.handle_input(ts, ServerInput::Storage(event));
             }
             6 => {
                 now += match inp.u8() % 4 {
@@ -130,6 +146,17 @@ pub fn server_inputs(data: &[u8]) {
                         conn.0
                     );
                     open.insert(conn.0, false);
+                }
+                ServerOutput::Storage(StorageOp::Write(record)) => {
+                    assert!(
+                        written.insert(record.id),
+                        "record id {:?} written twice",
+                        record.id
+                    );
+                    writes.push(record.id);
+                }
+                ServerOutput::Storage(StorageOp::Delete(id)) => {
+                    assert!(written.contains(&id), "delete of a record never written");
                 }
             }
         }

@@ -81,6 +81,9 @@ pub struct ServerConfig {
     /// How long the attributes of a channel nobody is in are kept (§4.6 "a couple of
     /// minutes", §14.7).
     pub channel_attributes_grace: Duration,
+    /// A record write not committed by then counts as failed (see `storage.rs`): its
+    /// sender is not left waiting on a disk that hangs.
+    pub storage_write_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
             invitations_total_bytes: 256 * 1024 * 1024,
             channel_history_total: 256 * 1024 * 1024,
             channel_attributes_grace: Duration::from_secs(180),
+            storage_write_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -108,7 +108,11 @@ impl Server {
         let received = s.stream.ack(seq, self.now, self.config.send_window_bytes);
         self.pump_stream(uid);
         self.catch_up(uid);
-        for key in received {
+        for (key, record) in received {
+            if let Some(id) = record {
+                self.out
+                    .push_back(ServerOutput::Storage(super::storage::StorageOp::Delete(id)));
+            }
             self.resolve(&key, PeerMessageOutcome::Received);
         }
     }

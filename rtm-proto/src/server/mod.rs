@@ -27,7 +27,8 @@
 //! * `stream` — a session's delivery stream (`Stream`: positions, window, acks), and
 //!   `delivery` — pushing to a user by id, the stream's bounds and overflow policy.
 //! * `peers`, `resends`, `offline` — peer messages (§4.3), the memory that makes a resend
-//!   answer the first outcome, and the offline store (§4.3.4).
+//!   answer the first outcome, and the offline store (§4.3.4); `storage` (the driver's
+//!   contract) and `durable` — the records that keep what was answered `cached`.
 //! * `presence` (§4.4), `attributes` (§4.5, §4.6).
 //! * `channels` (§4.7), `members` (counts and member lists, §4.8), `history` (the replay
 //!   window, §2.6), `fanout` (channel deliveries and the catch-up of lagging members).
@@ -40,6 +41,7 @@ mod attributes;
 pub(crate) mod channels;
 mod config;
 mod delivery;
+mod durable;
 mod fanout;
 mod history;
 mod invitation;
@@ -54,6 +56,7 @@ mod peers;
 pub(crate) mod presence;
 mod resends;
 mod sessions;
+pub mod storage;
 mod stream;
 mod timer;
 mod tokens;
@@ -72,6 +75,7 @@ use crate::wire::{close, ClientFrame, Notice, Reply};
 pub use config::{ServerConfig, DEFAULT_APP_ID};
 
 use channels::Channel;
+use durable::Durable;
 use invitations::Invitations;
 use logins::LoginSources;
 use offline::OfflineStore;
@@ -80,6 +84,7 @@ use resends::Resends;
 use sessions::{Session, Tombstones};
 
 pub use observe::Observer;
+pub use storage::{Record, RecordId, RecordKind, RestoreReport, StorageEvent, StorageOp};
 use timer::{ServerTimer, OFFLINE_SWEEP_EVERY};
 
 /// A connection, named by the driver. Ids must not be reused while the core knows them.
@@ -98,6 +103,8 @@ pub enum ServerInput {
     Closed(ConnId),
     /// Time passed; run due timers.
     Tick,
+    /// Storage work finished (see [`storage`]).
+    Storage(StorageEvent),
 }
 
 /// What the server asks its driver to do. Deliberately exhaustive: a driver must carry out
@@ -112,6 +119,8 @@ pub enum ServerOutput {
         code: u16,
         reason: String,
     },
+    /// Storage work, carried out in order (see [`storage`] for the contract).
+    Storage(StorageOp),
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +151,8 @@ pub struct ServerStats {
     /// Sends remembered to recognise resends, and the bytes counted for them.
     pub remembered_sends: usize,
     pub remembered_send_bytes: usize,
+    /// Record writes issued and not yet committed.
+    pub pending_writes: usize,
 }
 
 /// The RTM server core. See the module documentation for the driving contract.
@@ -162,6 +173,7 @@ pub struct Server {
     login_sources: LoginSources,
     next_epoch: u64,
     offline: OfflineStore,
+    durable: Durable,
     resends: Resends,
     presence: Presence,
     tombstones: Tombstones,
@@ -203,6 +215,7 @@ impl Server {
                 },
                 config.offline_retention,
             ),
+            durable: Durable::default(),
             resends: Resends::new(config.dedup_window, config.dedup_bytes),
             login_sources: LoginSources::new(config.logins_per_source, config.login_sources),
             config,
@@ -245,6 +258,7 @@ impl Server {
             ServerInput::Frame(conn, bytes) => self.on_frame(conn, &bytes),
             ServerInput::Closed(conn) => self.forget_conn(conn),
             ServerInput::Tick => self.run_timers(),
+            ServerInput::Storage(event) => self.on_storage(event),
         }
         self.end_overflowed();
     }
@@ -278,6 +292,7 @@ impl Server {
             login_sources: self.login_sources.len(),
             remembered_sends: self.resends.len(),
             remembered_send_bytes: self.resends.bytes(),
+            pending_writes: self.durable.pending(),
         }
     }
 

@@ -6,7 +6,8 @@
 //! (`unreachable`), while messages already promised (from an ended session) are still kept
 //! under the per-receiver rule.
 //!
-//! In memory for now; durability (the store surviving a restart) comes with the storage work.
+//! Every message here has a durable record (see `storage.rs`): whatever this store drops
+//! (evicted, expired) comes back to the caller, which deletes the record.
 
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
@@ -15,6 +16,7 @@ use crate::ids::UserId;
 use crate::message::Message;
 
 use super::resends::SendKey;
+use super::storage::RecordId;
 
 /// A message as the server keeps it until the receiver acknowledges it.
 #[derive(Debug, Clone)]
@@ -26,6 +28,9 @@ pub(super) struct StoredMessage {
     pub server_ts: u64,
     /// Whether it went through the offline store (`isOfflineMessage`).
     pub offline: bool,
+    /// Its durable record, once a write was issued (`storage.rs`); `None` while only memory
+    /// holds it.
+    pub record: Option<RecordId>,
 }
 
 impl StoredMessage {
@@ -43,6 +48,8 @@ pub(super) struct OfflineStore {
     by_user: BTreeMap<UserId, Queue>,
     total: usize,
     total_bytes: usize,
+    /// Where the incremental expiry sweep goes on (the last receiver it looked at).
+    sweep_cursor: Option<UserId>,
 }
 
 /// The store's bounds (see the module docs).
@@ -72,6 +79,7 @@ impl OfflineStore {
             by_user: BTreeMap::new(),
             total: 0,
             total_bytes: 0,
+            sweep_cursor: None,
         }
     }
 
@@ -84,20 +92,15 @@ impl OfflineStore {
         self.total
     }
 
-    /// Stores a new offline message; false when the store as a whole is full.
-    pub fn store(&mut self, to: &UserId, m: StoredMessage, now_ms: u64) -> bool {
-        if self.total >= self.limits.total
-            || self.total_bytes + m.weight() > self.limits.total_bytes
-        {
-            return false;
-        }
-        self.keep(to, m, now_ms);
-        true
+    /// Whether a new offline message fits the store as a whole (else it is refused).
+    pub fn admits(&self, m: &StoredMessage) -> bool {
+        self.total < self.limits.total && self.total_bytes + m.weight() <= self.limits.total_bytes
     }
 
-    /// Stores a message the server already promised to keep (from an ended session): only
-    /// the per-user rule applies.
-    pub fn keep(&mut self, to: &UserId, mut m: StoredMessage, _now_ms: u64) {
+    /// Keeps `m` for `to` under the per-receiver rule (the store's totals are checked by
+    /// [`OfflineStore::admits`] for new sends only: messages already promised are kept).
+    /// Returns what the newest evicted.
+    pub fn keep(&mut self, to: &UserId, mut m: StoredMessage) -> Vec<StoredMessage> {
         m.offline = true;
         let q = self.by_user.entry(to.clone()).or_default();
         let weight = m.weight();
@@ -106,6 +109,7 @@ impl OfflineStore {
         self.total += 1;
         self.total_bytes += weight;
         // The newest evicts the oldest; the newest itself always stays.
+        let mut evicted = Vec::new();
         while q.messages.len() > self.limits.per_user
             || (q.bytes > self.limits.user_bytes && q.messages.len() > 1)
         {
@@ -115,36 +119,95 @@ impl OfflineStore {
             q.bytes -= old.weight();
             self.total -= 1;
             self.total_bytes -= old.weight();
+            evicted.push(old);
         }
+        evicted
     }
 
-    /// Takes `to`'s unexpired messages, oldest first.
-    pub fn take(&mut self, to: &UserId, now_ms: u64) -> Vec<StoredMessage> {
+    /// Takes all of `to`'s messages: the unexpired ones oldest first, and the expired ones.
+    pub fn take(&mut self, to: &UserId, now_ms: u64) -> (Vec<StoredMessage>, Vec<StoredMessage>) {
         let Some(q) = self.by_user.remove(to) else {
-            return Vec::new();
+            return Default::default();
         };
         self.total -= q.messages.len();
         self.total_bytes -= q.bytes;
         let retention = self.retention_ms;
         q.messages
             .into_iter()
-            .filter(|m| now_ms.saturating_sub(m.server_ts) < retention)
-            .collect()
+            .partition(|m| now_ms.saturating_sub(m.server_ts) < retention)
     }
 
-    /// Drops expired messages everywhere.
-    pub fn sweep(&mut self, now_ms: u64) {
+    /// Removes the message of `to` whose record is `id`, if the store still holds it.
+    pub fn remove_record(&mut self, to: &UserId, id: RecordId) -> Option<StoredMessage> {
+        let q = self.by_user.get_mut(to)?;
+        let at = q.messages.iter().position(|m| m.record == Some(id))?;
+        let m = q.messages.remove(at)?;
+        q.bytes -= m.weight();
+        self.total -= 1;
+        self.total_bytes -= m.weight();
+        if q.messages.is_empty() {
+            self.by_user.remove(to);
+        }
+        Some(m)
+    }
+
+    /// Whether a message sent at `server_ts` is past the retention at `now_ms`.
+    pub fn expired(&self, server_ts: u64, now_ms: u64) -> bool {
+        now_ms.saturating_sub(server_ts) >= self.retention_ms
+    }
+
+    /// One step of the expiry sweep: looks at up to `receivers` receivers after the last
+    /// one the previous step saw, and takes their expired messages (a receiver's messages
+    /// are in arrival order, so the expired ones are at the front). Returns them, and
+    /// whether this step reached the last receiver (a round is over).
+    pub fn sweep_step(&mut self, now_ms: u64, receivers: usize) -> (Vec<StoredMessage>, bool) {
+        use core::ops::Bound::{Excluded, Unbounded};
+        let from = match self.sweep_cursor.take() {
+            Some(uid) => Excluded(uid),
+            None => Unbounded,
+        };
         let retention = self.retention_ms;
-        let (mut total, mut total_bytes) = (0, 0);
-        self.by_user.retain(|_, q| {
-            q.messages
-                .retain(|m| now_ms.saturating_sub(m.server_ts) < retention);
-            q.bytes = q.messages.iter().map(StoredMessage::weight).sum();
-            total += q.messages.len();
-            total_bytes += q.bytes;
-            !q.messages.is_empty()
-        });
-        self.total = total;
-        self.total_bytes = total_bytes;
+        let mut expired = Vec::new();
+        let mut emptied = Vec::new();
+        let mut seen = 0;
+        let mut last = None;
+        for (uid, q) in self.by_user.range_mut((from, Unbounded)) {
+            if seen == receivers {
+                break;
+            }
+            seen += 1;
+            while q
+                .messages
+                .front()
+                .is_some_and(|m| now_ms.saturating_sub(m.server_ts) >= retention)
+            {
+                let Some(m) = q.messages.pop_front() else {
+                    break;
+                };
+                q.bytes -= m.weight();
+                self.total -= 1;
+                self.total_bytes -= m.weight();
+                expired.push(m);
+            }
+            if q.messages.is_empty() {
+                emptied.push(uid.clone());
+            }
+            last = Some(uid.clone());
+        }
+        for uid in emptied {
+            self.by_user.remove(&uid);
+        }
+        let round_over = match &last {
+            Some(uid) if seen == receivers => self
+                .by_user
+                .range((Excluded(uid.clone()), Unbounded))
+                .next()
+                .is_none(),
+            _ => true,
+        };
+        if !round_over {
+            self.sweep_cursor = last;
+        }
+        (expired, round_over)
     }
 }

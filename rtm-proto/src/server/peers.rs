@@ -94,6 +94,7 @@ impl Server {
             message,
             server_ts: self.unix_ms(),
             offline: false,
+            record: None,
         };
         match self.sessions.get(&to) {
             Some(s) if self.stream_limits().full(&s.stream, message_len) => {
@@ -101,34 +102,32 @@ impl Server {
                 // rather than grow it, or store it out of order behind the buffered ones.
                 self.resolve_if_pending(&key, PeerMessageOutcome::Unreachable);
             }
-            Some(_) => {
-                let attached = self.push_stored(&to, stored);
-                if !attached {
-                    self.resolve_if_pending(&key, PeerMessageOutcome::Cached);
-                }
-            }
+            // Attached: answered `received` on the ack. Detached: `cached` once durable.
+            Some(_) => self.push_stored(&to, stored),
             None => self.store_offline_or_refuse(&to, stored, offline),
         }
     }
 
+    /// A message to a user with no session: kept if the sender asked for offline messaging
+    /// and the store as a whole has room (`cached` once durable), else `unreachable`.
     fn store_offline_or_refuse(&mut self, to: &UserId, mut stored: StoredMessage, offline: bool) {
-        let key = stored.key.clone();
         stored.offline = true;
-        let outcome = if offline && self.offline.store(to, stored, self.unix_ms()) {
-            PeerMessageOutcome::Cached
+        if offline && self.offline.admits(&stored) {
+            self.keep_offline(to, stored);
         } else {
-            PeerMessageOutcome::Unreachable
-        };
-        self.resolve_if_pending(&key, outcome);
+            self.resolve_if_pending(&stored.key, PeerMessageOutcome::Unreachable);
+        }
     }
 
     /// Appends a peer message to `to`'s delivery stream (the offline store if `to` has no
-    /// session). Returns whether it went out on a live connection.
-    pub(super) fn push_stored(&mut self, to: &UserId, stored: StoredMessage) -> bool {
-        if !self.sessions.contains_key(to) {
-            let now_ms = self.unix_ms();
-            self.offline.keep(to, stored, now_ms);
-            return false;
+    /// session); a message only the server holds (no session, or a detached one) is made
+    /// durable, and its sender answered `cached` once it is.
+    pub(super) fn push_stored(&mut self, to: &UserId, mut stored: StoredMessage) {
+        let Some(attached) = self.sessions.get(to).map(|s| s.conn.is_some()) else {
+            return self.keep_offline(to, stored);
+        };
+        if !attached {
+            self.hold_durably(to, &mut stored);
         }
         let frame = Push::Message {
             from: stored.key.from.clone(),
@@ -138,7 +137,8 @@ impl Server {
             offline: stored.offline,
         }
         .encode();
-        self.push_stream(to, frame, Some(stored)) == StreamPush::Attached
+        let pushed = self.push_stream(to, frame, Some(stored));
+        debug_assert_ne!(pushed, StreamPush::Dropped, "a peer message is always kept");
     }
 
     /// Records `outcome` for `key` unless one is already known.

@@ -73,8 +73,25 @@ pub(super) struct Waiter {
 #[derive(Debug)]
 struct Entry {
     digest: u64,
-    outcome: Option<PeerMessageOutcome>,
+    fate: Fate,
     waiters: Vec<Waiter>,
+}
+
+/// Where a remembered send stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Its outcome is still to come.
+    Pending,
+    Settled(PeerMessageOutcome),
+    /// Given up without an outcome (its message could not be stored): a resend is a new
+    /// send. Remembered until it ages out like a settled one.
+    Abandoned,
+}
+
+impl Fate {
+    fn of(outcome: Option<PeerMessageOutcome>) -> Fate {
+        outcome.map_or(Fate::Pending, Fate::Settled)
+    }
 }
 
 /// What the table knows of a send.
@@ -133,7 +150,11 @@ impl Resends {
             let Some((_, key)) = self.order.pop_front() else {
                 break;
             };
-            if self.entries.get(&key).is_some_and(|e| e.outcome.is_none()) {
+            if self
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.fate == Fate::Pending)
+            {
                 self.order.push_back((now, key));
             } else {
                 self.forget(&key);
@@ -144,15 +165,19 @@ impl Resends {
     pub fn lookup(&self, key: &SendKey, digest: u64) -> Lookup {
         match self.entries.get(key) {
             None => Lookup::New,
+            Some(e) if e.fate == Fate::Abandoned => Lookup::New,
             Some(e) if e.digest != digest => Lookup::Conflict,
-            Some(e) => e.outcome.map_or(Lookup::Pending, Lookup::Done),
+            Some(e) => match e.fate {
+                Fate::Settled(outcome) => Lookup::Done(outcome),
+                Fate::Pending | Fate::Abandoned => Lookup::Pending,
+            },
         }
     }
 
     /// Adds a waiter to a pending send; `false` if it has [`MAX_WAITERS`] already.
     pub fn wait(&mut self, key: &SendKey, waiter: Waiter) -> bool {
         match self.entries.get_mut(key) {
-            Some(e) if e.outcome.is_none() && e.waiters.len() < MAX_WAITERS => {
+            Some(e) if e.fate == Fate::Pending && e.waiters.len() < MAX_WAITERS => {
                 e.waiters.push(waiter);
                 true
             }
@@ -170,7 +195,16 @@ impl Resends {
         outcome: Option<PeerMessageOutcome>,
         waiter: Option<Waiter>,
     ) -> bool {
-        debug_assert!(!self.entries.contains_key(&key), "insert of a known send");
+        // A send given up earlier comes again: it takes over its entry and place in age.
+        if let Some(e) = self.entries.get_mut(&key) {
+            debug_assert_eq!(e.fate, Fate::Abandoned, "insert of a known send");
+            *e = Entry {
+                digest,
+                fate: Fate::of(outcome),
+                waiters: waiter.into_iter().collect(),
+            };
+            return true;
+        }
         let weight = key.weight();
         // Forget the oldest settled sends; pending ones met on the way go to the back. Once
         // every remembered send left has been moved, all are pending: refuse.
@@ -185,7 +219,7 @@ impl Resends {
             if self
                 .entries
                 .get(&oldest)
-                .is_some_and(|e| e.outcome.is_none())
+                .is_some_and(|e| e.fate == Fate::Pending)
             {
                 moved += 1;
                 self.order.push_back((at, oldest));
@@ -199,7 +233,7 @@ impl Resends {
             key,
             Entry {
                 digest,
-                outcome,
+                fate: Fate::of(outcome),
                 waiters: waiter.into_iter().collect(),
             },
         );
@@ -216,8 +250,22 @@ impl Resends {
         only_if_pending: bool,
     ) -> Vec<Waiter> {
         match self.entries.get_mut(key) {
-            Some(e) if !(only_if_pending && e.outcome.is_some()) => {
-                e.outcome = Some(outcome);
+            Some(e)
+                if e.fate == Fate::Pending || (!only_if_pending && e.fate != Fate::Abandoned) =>
+            {
+                e.fate = Fate::Settled(outcome);
+                std::mem::take(&mut e.waiters)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Gives up a pending send without an outcome (its message was not kept) and hands
+    /// back its waiters; a resend of it will be taken as new.
+    pub fn abandon(&mut self, key: &SendKey) -> Vec<Waiter> {
+        match self.entries.get_mut(key) {
+            Some(e) if e.fate == Fate::Pending => {
+                e.fate = Fate::Abandoned;
                 std::mem::take(&mut e.waiters)
             }
             _ => Vec::new(),

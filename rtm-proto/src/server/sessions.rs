@@ -246,7 +246,10 @@ impl Server {
         for stored in carried.into_iter().flat_map(Stream::into_peer_messages) {
             self.push_stored(&uid, stored);
         }
-        let stored = self.offline.take(&uid, server_ts);
+        let (stored, expired) = self.offline.take(&uid, server_ts);
+        for m in &expired {
+            self.delete_record(m);
+        }
         for m in stored {
             self.push_stored(&uid, m);
         }
@@ -388,9 +391,8 @@ impl Server {
         self.presence.drop_subscriptions(uid, &s.subscriptions);
         self.leave_all_channels(uid, &s.channels);
         self.invitations_session_ended(uid);
-        let now_ms = self.unix_ms();
         for stored in s.stream.into_peer_messages() {
-            self.offline.keep(uid, stored, now_ms);
+            self.keep_offline(uid, stored);
         }
         self.notify_presence(uid, PeerOnlineState::Offline);
     }
@@ -404,11 +406,9 @@ impl Server {
             return;
         }
         s.conn = None;
-        // Senders still waiting for a receipt learn that the server holds the message.
-        let keys: Vec<_> = s.stream.peer_sends().cloned().collect();
-        for key in keys {
-            self.resolve_if_pending(&key, crate::wire::PeerMessageOutcome::Cached);
-        }
+        // Only the server holds its unacknowledged messages now: senders still waiting for
+        // a receipt hear `cached` once they are durable.
+        self.hold_stream_durably(uid);
     }
 }
 

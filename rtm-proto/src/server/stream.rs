@@ -16,6 +16,7 @@ use crate::time::Timestamp;
 
 use super::offline::StoredMessage;
 use super::resends::SendKey;
+use super::storage::RecordId;
 use super::{ConnId, ServerOutput};
 
 /// A push of a session's delivery stream not yet acknowledged.
@@ -123,12 +124,23 @@ impl Stream {
         in_flight && now.since(self.ack_clock) >= deadline
     }
 
-    /// The sends of the peer messages still unacknowledged.
-    pub fn peer_sends(&self) -> impl Iterator<Item = &SendKey> {
+    /// The peer messages still unacknowledged, for their durable records.
+    pub fn peer_messages_mut(&mut self) -> impl Iterator<Item = &mut StoredMessage> {
         self.unacked
-            .iter()
-            .filter_map(|p| p.peer.as_ref())
-            .map(|m| &m.key)
+            .iter_mut()
+            .filter_map(|p| p.peer.as_deref_mut())
+    }
+
+    /// Marks the peer message whose record is `id` as held in memory only (its write
+    /// failed); false if the stream has no such message.
+    pub fn forget_record(&mut self, id: RecordId) -> bool {
+        match self.peer_messages_mut().find(|m| m.record == Some(id)) {
+            Some(m) => {
+                m.record = None;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The peer messages still unacknowledged, oldest first, for the offline store or the
@@ -200,8 +212,13 @@ impl Stream {
 
     /// Takes the pushes up to `seq` off the stream (nothing beyond what was sent: a forged
     /// ack is capped) and opens the window by their bytes, up to `max_window`. Returns the
-    /// sends whose peer messages were thereby received.
-    pub fn ack(&mut self, seq: u64, now: Timestamp, max_window: usize) -> Vec<SendKey> {
+    /// sends whose peer messages were thereby received, with their durable records.
+    pub fn ack(
+        &mut self,
+        seq: u64,
+        now: Timestamp,
+        max_window: usize,
+    ) -> Vec<(SendKey, Option<RecordId>)> {
         let seq = seq.min(self.sent_upto);
         if self.unacked.front().is_some_and(|p| p.pos <= seq) {
             self.ack_clock = now;
@@ -214,7 +231,7 @@ impl Stream {
             };
             acked += p.frame.len();
             if let Some(peer) = p.peer {
-                received.push(peer.key);
+                received.push((peer.key, peer.record));
             }
         }
         self.unacked_bytes -= acked;

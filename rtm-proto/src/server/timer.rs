@@ -8,10 +8,13 @@ use crate::ids::{ChannelId, UserId};
 use crate::wire::close;
 
 use super::invitations::InvKey;
+use super::storage::RecordId;
 use super::{history, ConnId, ConnState, Server};
 
-/// How often expired offline messages are swept.
+/// How often a round of the offline store's expiry sweep starts.
 pub(super) const OFFLINE_SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// The pause between steps of one round (each looks at a bounded number of receivers).
+const OFFLINE_SWEEP_STEP: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum ServerTimer {
@@ -46,6 +49,8 @@ pub(super) enum ServerTimer {
     InvitationExpiry(InvKey),
     InvitationAccept(InvKey),
     InvitationRetire(InvKey),
+    /// The commit deadline of a record write.
+    StorageDeadline(RecordId),
 }
 
 impl Server {
@@ -88,12 +93,15 @@ impl Server {
                     );
                 }
                 ServerTimer::OfflineSweep => {
-                    self.offline.sweep(self.unix_ms());
-                    self.timers.schedule(
-                        self.now.saturating_add(OFFLINE_SWEEP_EVERY),
-                        ServerTimer::OfflineSweep,
-                    );
+                    let pause = if self.sweep_offline_step() {
+                        OFFLINE_SWEEP_EVERY
+                    } else {
+                        OFFLINE_SWEEP_STEP
+                    };
+                    self.timers
+                        .schedule(self.now.saturating_add(pause), ServerTimer::OfflineSweep);
                 }
+                ServerTimer::StorageDeadline(id) => self.on_storage_deadline(id),
             }
         }
     }

@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use rtm_proto::client::Response;
 use rtm_proto::client::{ClientConfig, ClientInput, ClientOutput, Event, TransportId};
-use rtm_proto::server::{ConnId, ServerConfig, ServerInput, ServerOutput};
+use rtm_proto::server::{
+    ConnId, Record, RecordId, RestoreReport, ServerConfig, ServerInput, ServerOutput, StorageEvent,
+    StorageOp,
+};
 use rtm_proto::{ChannelId, Client, Message, Server, Timestamp, UserId};
 
 pub const T0_UNIX_MS: u64 = 1_750_000_000_000;
@@ -50,6 +53,52 @@ pub struct World {
     /// Frames the server sent, outside [`World::raw_frame`], on connections no client owns
     /// (those of [`World::raw_connect`]).
     pub raw_sent: Vec<(ConnId, Bytes)>,
+    /// The server's durable store.
+    pub disk: Disk,
+    server_config: ServerConfig,
+}
+
+/// What the store does with the server's writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Every op is carried out and every write committed at once.
+    Instant,
+    /// Ops wait for [`World::commit_writes`] or [`World::fail_writes`].
+    Held,
+}
+
+/// An in-memory store that keeps the driver's contract: ops in order, deletes never fail.
+#[derive(Debug)]
+pub struct Disk {
+    pub mode: StoreMode,
+    /// Committed records.
+    pub records: BTreeMap<RecordId, Record>,
+    /// Ops emitted and not yet carried out ([`StoreMode::Held`]).
+    pub queued: Vec<StorageOp>,
+    /// Writes and deletes carried out so far.
+    pub writes: usize,
+    pub deletes: usize,
+}
+
+impl Disk {
+    /// Carries out `ops` in order; returns the ids of the writes among them.
+    fn apply(&mut self, ops: Vec<StorageOp>) -> Vec<RecordId> {
+        let mut written = Vec::new();
+        for op in ops {
+            match op {
+                StorageOp::Write(r) => {
+                    self.writes += 1;
+                    written.push(r.id);
+                    self.records.insert(r.id, r);
+                }
+                StorageOp::Delete(id) => {
+                    self.deletes += 1;
+                    self.records.remove(&id);
+                }
+            }
+        }
+        written
+    }
 }
 
 enum Delivery {
@@ -75,7 +124,7 @@ impl World {
         let now = Timestamp::ZERO;
         World {
             now,
-            server: Server::new(sc, 42, now, T0_UNIX_MS),
+            server: Server::new(sc.clone(), 42, now, T0_UNIX_MS),
             clients: (0..n)
                 .map(|i| Client::new(cc.clone(), 1000 + i as u64, now, T0_UNIX_MS))
                 .collect(),
@@ -89,7 +138,62 @@ impl World {
             die_before: None,
             held: (0..n).map(|_| Vec::new()).collect(),
             raw_sent: Vec::new(),
+            disk: Disk {
+                mode: StoreMode::Instant,
+                records: BTreeMap::new(),
+                queued: Vec::new(),
+                writes: 0,
+                deletes: 0,
+            },
+            server_config: sc,
         }
+    }
+
+    /// The store commits everything queued so far and tells the server.
+    pub fn commit_writes(&mut self) {
+        let ops = std::mem::take(&mut self.disk.queued);
+        let ids = self.disk.apply(ops);
+        self.server
+            .handle_input(self.now, ServerInput::Storage(StorageEvent::Committed(ids)));
+        self.settle();
+    }
+
+    /// The store fails every queued write (the disk is full) and tells the server; the
+    /// queued deletes are carried out (a driver retries them until they succeed).
+    pub fn fail_writes(&mut self) {
+        let ops = std::mem::take(&mut self.disk.queued);
+        let mut failed = Vec::new();
+        let deletes = ops
+            .into_iter()
+            .filter_map(|op| match op {
+                StorageOp::Write(r) => {
+                    failed.push(r.id);
+                    None
+                }
+                delete => Some(delete),
+            })
+            .collect();
+        self.disk.apply(deletes);
+        self.server
+            .handle_input(self.now, ServerInput::Storage(StorageEvent::Failed(failed)));
+        self.settle();
+    }
+
+    /// The server process dies (`kill -9`: what the store had not committed is lost) and
+    /// a new one starts on the same store; every client sees its connection drop.
+    pub fn restart_server(&mut self) -> RestoreReport {
+        self.disk.queued.clear();
+        let unix_ms = T0_UNIX_MS + self.now.as_millis();
+        self.server = Server::new(self.server_config.clone(), 43, self.now, unix_ms);
+        let report = self.server.restore(self.disk.records.values().cloned());
+        let links: Vec<_> = std::mem::take(&mut self.owner).into_iter().collect();
+        self.conn_of.clear();
+        for (_, (c, t)) in links {
+            self.queue
+                .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
+        }
+        self.settle();
+        report
     }
 
     /// Sets what the network does to client `c`. Leaving a mode that dropped frames resets
@@ -173,6 +277,16 @@ impl World {
                         .push_back(Delivery::ToClient(c, ClientInput::Closed(t)));
                 }
             }
+            ServerOutput::Storage(op) => match self.disk.mode {
+                StoreMode::Held => self.disk.queued.push(op),
+                StoreMode::Instant => {
+                    let ids = self.disk.apply(vec![op]);
+                    if !ids.is_empty() {
+                        let done = ServerInput::Storage(StorageEvent::Committed(ids));
+                        self.queue.push_back(Delivery::ToServer(done));
+                    }
+                }
+            },
         }
     }
 
@@ -262,6 +376,7 @@ impl World {
                 ServerOutput::Send { conn: c, .. } | ServerOutput::Close { conn: c, .. } => {
                     *c == conn
                 }
+                ServerOutput::Storage(_) => false,
             };
             if mine {
                 out.push(o)

@@ -23,7 +23,9 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use rtm_proto::client::{ClientConfig, ClientInput, ClientOutput, Event, Response};
-use rtm_proto::server::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
+use rtm_proto::server::{
+    ConnId, RecordId, Server, ServerConfig, ServerInput, ServerOutput, StorageEvent, StorageOp,
+};
 use rtm_proto::wire::{ClientFrame, KickReason, LoginFrame, ServerFrame, MAX_FRAME_BYTES};
 use rtm_proto::wire::{Notice, Reply};
 use rtm_proto::{
@@ -402,6 +404,8 @@ pub struct Sim {
     pub(crate) incarnation: u32,
     server_tick: TickState,
     server_dirty: bool,
+    /// Writes the store commits after the current server step.
+    store_commits: Vec<RecordId>,
     server_outputs: usize,
     pub(crate) server_open_count: usize,
     pub(crate) clients: Vec<ClientNode>,
@@ -579,6 +583,7 @@ impl Sim {
             incarnation: 1,
             server_tick: TickState::default(),
             server_dirty: false,
+            store_commits: Vec::new(),
             server_outputs: 0,
             server_open_count: 0,
             clients,
@@ -873,6 +878,12 @@ impl Sim {
             self.step_conn = None;
             self.banning = None;
             self.step_tick = false;
+            if !self.store_commits.is_empty() {
+                let ids = std::mem::take(&mut self.store_commits);
+                let rec = ServerInRec::Committed(ids.iter().map(|id| id.0).collect());
+                self.server_input(ServerInput::Storage(StorageEvent::Committed(ids)), rec);
+                return self.drain();
+            }
         }
         let mut dirty = std::mem::take(&mut self.dirty_clients);
         dirty.sort_unstable();

@@ -56,6 +56,9 @@ impl Sim {
                 self.server_open_count -= 1;
                 self.send_on(conn.0, false, Item::Fin);
             }
+            // For now the store commits every write at once and never fails.
+            ServerOutput::Storage(StorageOp::Write(r)) => self.store_commits.push(r.id),
+            ServerOutput::Storage(StorageOp::Delete(_)) => {}
         }
     }
 

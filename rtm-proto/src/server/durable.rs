@@ -1,0 +1,242 @@
+//! The server's side of durable state (the contract is in `storage.rs`): which messages get
+//! a record, the writes still waiting for their commit, and what a commit, a failure or a
+//! restore does.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::errors::PeerMessageError;
+use crate::ids::UserId;
+use crate::time::Timestamp;
+use crate::timers::TimerQueue;
+use crate::wire::{PeerMessageOutcome, Reply};
+
+use super::offline::StoredMessage;
+use super::resends::SendKey;
+use super::storage::{
+    peer_message_of, peer_message_record, Record, RecordId, RestoreReport, StorageEvent, StorageOp,
+};
+use super::timer::ServerTimer;
+use super::{Server, ServerOutput};
+
+/// The answer to a sender whose message could not be stored.
+pub(super) const NOT_STORED: &str = "the server could not store the message for its offline \
+     receiver (storage unavailable) and did not keep it; send it again later";
+
+/// Writes issued and not yet committed, and the next record id.
+#[derive(Debug)]
+pub(super) struct Durable {
+    next_id: u64,
+    /// Each write waiting for its commit: whose message it is and which send it answers.
+    pending: BTreeMap<RecordId, PendingWrite>,
+}
+
+#[derive(Debug)]
+struct PendingWrite {
+    to: UserId,
+    key: SendKey,
+}
+
+impl Default for Durable {
+    fn default() -> Self {
+        Durable {
+            next_id: 1,
+            pending: BTreeMap::new(),
+        }
+    }
+}
+
+impl Durable {
+    /// Writes waiting for their commit.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Makes sure `m` (a message for `to` that only the server now holds) has a durable
+    /// record: issues its write if it has none. Returns its send if the record is committed
+    /// already, so the caller answers `cached` now; otherwise the commit will.
+    pub fn hold(
+        &mut self,
+        to: &UserId,
+        m: &mut StoredMessage,
+        deadline: Timestamp,
+        out: &mut VecDeque<ServerOutput>,
+        timers: &mut TimerQueue<ServerTimer>,
+    ) -> Option<SendKey> {
+        match m.record {
+            Some(id) if self.pending.contains_key(&id) => None,
+            Some(_) => Some(m.key.clone()),
+            None => {
+                let id = RecordId(self.next_id);
+                self.next_id += 1;
+                m.record = Some(id);
+                out.push_back(ServerOutput::Storage(StorageOp::Write(
+                    peer_message_record(id, to, m),
+                )));
+                self.pending.insert(
+                    id,
+                    PendingWrite {
+                        to: to.clone(),
+                        key: m.key.clone(),
+                    },
+                );
+                timers.schedule(deadline, ServerTimer::StorageDeadline(id));
+                None
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Fills the server with the records a driver kept, oldest first (ascending id),
+    /// before any input. Expired records and those the per-receiver bounds evict are
+    /// deleted (as outputs); records this version cannot read are left alone and counted.
+    pub fn restore(&mut self, records: impl IntoIterator<Item = Record>) -> RestoreReport {
+        let mut report = RestoreReport::default();
+        let now_ms = self.unix_ms();
+        for record in records {
+            self.durable.next_id = self.durable.next_id.max(record.id.0.saturating_add(1));
+            let Some((to, m)) = peer_message_of(&record) else {
+                report.unreadable += 1;
+                continue;
+            };
+            if self.offline.expired(m.server_ts, now_ms) {
+                report.dropped += 1;
+                self.delete_record(&m);
+                continue;
+            }
+            // A resend of a message the last run stored (its `cached` answer may have been
+            // lost in the crash) is answered `cached` again, not stored twice.
+            let digest = m.message.digest();
+            let outcome = Some(PeerMessageOutcome::Cached);
+            if self.resends.lookup(&m.key, digest) == super::resends::Lookup::New {
+                self.resends
+                    .insert(self.now, m.key.clone(), digest, outcome, None);
+            }
+            for evicted in self.offline.keep(&to, m) {
+                report.dropped += 1;
+                self.delete_record(&evicted);
+            }
+        }
+        report.messages = self.offline.len();
+        report
+    }
+
+    /// A storage completion.
+    pub(super) fn on_storage(&mut self, event: StorageEvent) {
+        match event {
+            StorageEvent::Committed(ids) => {
+                for id in ids {
+                    if let Some(w) = self.durable.pending.remove(&id) {
+                        self.resolve_if_pending(&w.key, PeerMessageOutcome::Cached);
+                    }
+                }
+            }
+            StorageEvent::Failed(ids) => {
+                for id in ids {
+                    if let Some(w) = self.durable.pending.remove(&id) {
+                        self.write_failed(id, w);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A write not committed by its deadline counts as failed; its delete follows it, so
+    /// a commit that comes after all does not leave a record nobody holds.
+    pub(super) fn on_storage_deadline(&mut self, id: RecordId) {
+        if let Some(w) = self.durable.pending.remove(&id) {
+            self.out
+                .push_back(ServerOutput::Storage(StorageOp::Delete(id)));
+            self.write_failed(id, w);
+        }
+    }
+
+    /// See "When a write fails" in `storage.rs`.
+    fn write_failed(&mut self, id: RecordId, w: PendingWrite) {
+        let in_stream = self
+            .sessions
+            .get_mut(&w.to)
+            .is_some_and(|s| s.stream.forget_record(id));
+        if in_stream {
+            return; // kept in memory for the session; the sender waits for `received`
+        }
+        // Dropped from the offline store, or evicted from it meanwhile: not kept either way.
+        self.offline.remove_record(&w.to, id);
+        let waiters = self.resends.abandon(&w.key);
+        let conn = self.sessions.get(&w.key.from).and_then(|s| {
+            let conn = s.conn?;
+            Some((s.epoch, conn))
+        });
+        for waiter in waiters {
+            if let Some((_, conn)) = conn.filter(|&(epoch, _)| epoch == waiter.epoch) {
+                self.reply(
+                    conn,
+                    Reply::Error {
+                        id: waiter.request,
+                        code: PeerMessageError::Failure.code(),
+                        message: NOT_STORED.into(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Makes sure `m`, which only the server now holds for `to`, is durable (see
+    /// [`Durable::hold`]); answers its sender `cached` if it already is.
+    pub(super) fn hold_durably(&mut self, to: &UserId, m: &mut StoredMessage) {
+        let deadline = self.now.saturating_add(self.config.storage_write_timeout);
+        if let Some(key) = self
+            .durable
+            .hold(to, m, deadline, &mut self.out, &mut self.timers)
+        {
+            self.resolve_if_pending(&key, PeerMessageOutcome::Cached);
+        }
+    }
+
+    /// Deletes `m`'s record, if it has one (it was delivered, evicted or expired).
+    pub(super) fn delete_record(&mut self, m: &StoredMessage) {
+        if let Some(id) = m.record {
+            self.out
+                .push_back(ServerOutput::Storage(StorageOp::Delete(id)));
+        }
+    }
+
+    /// Keeps `m` in the offline store for `to` (durably), deleting what it evicts.
+    pub(super) fn keep_offline(&mut self, to: &UserId, mut m: StoredMessage) {
+        m.offline = true;
+        self.hold_durably(to, &mut m);
+        for evicted in self.offline.keep(to, m) {
+            self.delete_record(&evicted);
+        }
+    }
+
+    /// Every unacknowledged peer message of `uid`'s stream made durable: its connection is
+    /// gone, so only the server holds them.
+    pub(super) fn hold_stream_durably(&mut self, uid: &UserId) {
+        let deadline = self.now.saturating_add(self.config.storage_write_timeout);
+        let Some(s) = self.sessions.get_mut(uid) else {
+            return;
+        };
+        let mut cached = Vec::new();
+        for m in s.stream.peer_messages_mut() {
+            cached.extend(
+                self.durable
+                    .hold(uid, m, deadline, &mut self.out, &mut self.timers),
+            );
+        }
+        for key in cached {
+            self.resolve_if_pending(&key, PeerMessageOutcome::Cached);
+        }
+    }
+
+    /// One step of the offline store's expiry sweep; true when the round is over.
+    pub(super) fn sweep_offline_step(&mut self) -> bool {
+        /// Receivers looked at per step, so a sweep never stalls the server.
+        const RECEIVERS_PER_STEP: usize = 1024;
+        let (expired, round_over) = self.offline.sweep_step(self.unix_ms(), RECEIVERS_PER_STEP);
+        for m in &expired {
+            self.delete_record(m);
+        }
+        round_over
+    }
+}
