@@ -315,3 +315,31 @@ fn the_expiry_sweep_deletes_expired_records_without_a_login() {
     assert!(w.disk.records.is_empty());
     assert_eq!(w.server.stats().offline_messages, 0);
 }
+
+#[test]
+fn a_message_written_again_after_a_failure_comes_back_in_the_order_sent() {
+    let mut w = World::logged_in(&["alice", "bob"]);
+    w.set_mode(1, LinkMode::Refuse);
+    w.reset_link(1);
+    w.disk.mode = StoreMode::Held;
+    let first = send(&mut w, 0, "bob", "first");
+    w.fail_writes();
+    w.disk.mode = StoreMode::Instant;
+    w.advance(10);
+    let second = send(&mut w, 0, "bob", "second");
+    assert_eq!(outcome(&mut w, 0, second), CACHED);
+    assert_eq!(outcome(&mut w, 0, first), None);
+    // Bob stays away past 30 s: his session ends and "first" is written again, under a
+    // newer id than "second", on its way to the offline store. Alice's request gave up
+    // waiting long before (TIMEOUT, 10 s), as PROTOCOL.md says.
+    w.advance(31_000);
+    assert_eq!(
+        outcome(&mut w, 0, first),
+        Some(Err(PeerMessageError::Timeout.code()))
+    );
+    assert_eq!(w.disk.records.len(), 2);
+    w.restart_server();
+    w.set_mode(1, LinkMode::Up);
+    w.advance(30_000); // bob's client, still trying, gets in
+    assert_eq!(received(&mut w, 1), ["alice: first", "alice: second"]);
+}

@@ -87,18 +87,27 @@ impl Durable {
 }
 
 impl Server {
-    /// Fills the server with the records a driver kept, oldest first (ascending id),
-    /// before any input. Expired records and those the per-receiver bounds evict are
-    /// deleted (as outputs); records this version cannot read are left alone and counted.
+    /// Fills the server with the records a driver kept, before any input. Expired records
+    /// and those the per-receiver bounds evict are deleted (as outputs); records this version
+    /// cannot read are left alone and counted.
+    ///
+    /// Messages come back in the order the server received them (`server_ts`, then id), not
+    /// by id alone: a message whose write failed is written again later under a newer id
+    /// than messages that came after it. Within one run `server_ts` follows the monotonic
+    /// clock, so the order is exact.
     pub fn restore(&mut self, records: impl IntoIterator<Item = Record>) -> RestoreReport {
         let mut report = RestoreReport::default();
         let now_ms = self.unix_ms();
+        let mut messages = Vec::new();
         for record in records {
             self.durable.next_id = self.durable.next_id.max(record.id.0.saturating_add(1));
-            let Some((to, m)) = peer_message_of(&record) else {
-                report.unreadable += 1;
-                continue;
-            };
+            match peer_message_of(&record) {
+                Some(message) => messages.push(message),
+                None => report.unreadable += 1,
+            }
+        }
+        messages.sort_by_key(|(_, m)| (m.server_ts, m.record));
+        for (to, m) in messages {
             if self.offline.expired(m.server_ts, now_ms) {
                 report.dropped += 1;
                 self.delete_record(&m);

@@ -35,8 +35,7 @@
 //!   Writes emitted close together may share one transaction (group commit).
 //! * Never report deletes; retry a failed one until it succeeds (a record left behind would
 //!   be delivered again after a restart).
-//! * At start, before any input, hand every kept record to [`super::Server::restore`] in
-//!   ascending id order.
+//! * At start, before any input, hand every kept record to [`super::Server::restore`].
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -47,8 +46,8 @@ use crate::message::Message;
 use super::offline::StoredMessage;
 use super::resends::{SendKey, Target};
 
-/// A durable record's id: assigned by the core in ascending order (across restarts: it
-/// continues after the largest restored id).
+/// A durable record's id: assigned by the core in ascending order, never reused (across
+/// restarts it continues after the largest restored id).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecordId(pub u64);
 
