@@ -43,7 +43,8 @@ fn received(w: &mut World, c: usize) -> Vec<String> {
 }
 
 fn bob_logs_in(w: &mut World) {
-    w.clients[1].login(w.now, "bob", None).unwrap();
+    let r = w.clients[1].login(w.now, "bob", None);
+    assert!(r.is_ok(), "{r:?} {:?}", w.events[1]);
     w.settle();
 }
 
@@ -342,4 +343,50 @@ fn a_message_written_again_after_a_failure_comes_back_in_the_order_sent() {
     w.set_mode(1, LinkMode::Up);
     w.advance(30_000); // bob's client, still trying, gets in
     assert_eq!(received(&mut w, 1), ["alice: first", "alice: second"]);
+}
+
+#[test]
+fn a_resend_of_a_send_that_was_not_stored_gets_the_same_failure() {
+    let mut w = World::new(2);
+    let alice = common::raw_login(&mut w, "alice");
+    w.disk.mode = StoreMode::Held;
+    let frame = r#"{"type":"peer_message","id":7,"to":"bob","msg_id":99,"offline":true,"message":{"kind":"text","text":"hi"}}"#;
+    assert!(common::say_raw(&mut w, alice, frame).is_empty());
+    w.fail_writes();
+    let answers = common::drain_raw(&mut w, alice);
+    assert!(
+        answers.len() == 1 && answers[0].contains(r#""code":1"#),
+        "{answers:?}"
+    );
+    // The client's resend (on a new link, crossing the answer) is not stored after all.
+    let again = common::say_raw(&mut w, alice, frame);
+    assert!(
+        again.len() == 1 && again[0].contains("could not store"),
+        "{again:?}"
+    );
+    assert!(w.disk.queued.is_empty(), "nothing written for the resend");
+}
+
+#[test]
+fn a_pushed_message_whose_write_fails_as_its_session_ends_is_kept_for_the_next_login() {
+    let mut w = World::logged_in(&["alice", "bob"]);
+    w.set_mode(1, LinkMode::Blackhole);
+    let req = send(&mut w, 0, "bob", "maybe on screen");
+    // Bob is banned with the message pushed and unacknowledged: it moves to the offline
+    // store, and that write fails.
+    w.disk.mode = StoreMode::Held;
+    w.server.ban(w.now, &common::uid("bob"));
+    w.settle();
+    assert_eq!(queued_writes(&w), 1);
+    w.fail_writes();
+    assert_eq!(outcome(&mut w, 0, req), None, "not cached, not refused");
+    assert_eq!(w.server.stats().offline_messages, 1, "kept in memory");
+    w.disk.mode = StoreMode::Instant;
+    // Bob's client learns of the ban when its link comes back, and logs in again.
+    w.set_mode(1, LinkMode::Up);
+    w.advance(20_000);
+    let _ = w.clients[1].logout(w.now);
+    w.settle();
+    bob_logs_in(&mut w);
+    assert_eq!(received(&mut w, 1), ["alice: maybe on screen"]);
 }

@@ -298,7 +298,9 @@ impl Server {
                 return self.reply_error(conn, id, e.code(), MSG_ID_REUSED);
             }
             // Channel sends are settled when taken.
-            Lookup::Done(_) | Lookup::Pending => return self.reply(conn, Reply::Ok { id }),
+            Lookup::Done(_) | Lookup::Pending | Lookup::NotStored => {
+                return self.reply(conn, Reply::Ok { id })
+            }
         }
         let member = self
             .sessions

@@ -169,9 +169,15 @@ impl Server {
         if in_stream {
             return; // kept in memory for the session; the sender waits for `received`
         }
-        // Dropped from the offline store, or evicted from it meanwhile: not kept either way.
+        // In the offline store after it was pushed (its session ended unacknowledged): the
+        // receiver may be showing it, so it stays, in memory only, for the next login.
+        if let Some(m) = self.offline.get_mut(&w.to, id).filter(|m| m.pushed) {
+            m.record = None;
+            return;
+        }
+        // Never shown: dropped from the offline store (or evicted from it meanwhile).
         self.offline.remove_record(&w.to, id);
-        let waiters = self.resends.abandon(&w.key);
+        let waiters = self.resends.not_stored(&w.key);
         let conn = self.sessions.get(&w.key.from).and_then(|s| {
             let conn = s.conn?;
             Some((s.epoch, conn))

@@ -31,6 +31,9 @@ pub(super) struct StoredMessage {
     /// Its durable record, once a write was issued (`storage.rs`); `None` while only memory
     /// holds it.
     pub record: Option<RecordId>,
+    /// Whether it was ever sent on a receiver's connection: the receiver may be showing it,
+    /// so it is never dropped for want of storage.
+    pub pushed: bool,
 }
 
 impl StoredMessage {
@@ -135,6 +138,12 @@ impl OfflineStore {
         q.messages
             .into_iter()
             .partition(|m| now_ms.saturating_sub(m.server_ts) < retention)
+    }
+
+    /// The message of `to` whose record is `id`, if the store holds it.
+    pub fn get_mut(&mut self, to: &UserId, id: RecordId) -> Option<&mut StoredMessage> {
+        let q = self.by_user.get_mut(to)?;
+        q.messages.iter_mut().find(|m| m.record == Some(id))
     }
 
     /// Removes the message of `to` whose record is `id`, if the store still holds it.

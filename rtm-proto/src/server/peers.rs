@@ -54,6 +54,10 @@ impl Server {
                     "this send is already waiting for its outcome (too many repeats)",
                 );
             }
+            Lookup::NotStored => {
+                let e = PeerMessageError::Failure;
+                return self.reply_error(conn, id, e.code(), super::durable::NOT_STORED);
+            }
             Lookup::Conflict => {
                 let e = PeerMessageError::Failure;
                 return self.reply_error(conn, id, e.code(), MSG_ID_REUSED);
@@ -95,6 +99,7 @@ impl Server {
             server_ts: self.unix_ms(),
             offline: false,
             record: None,
+            pushed: false,
         };
         match self.sessions.get(&to) {
             Some(s) if self.stream_limits().full(&s.stream, message_len) => {

@@ -83,9 +83,11 @@ enum Fate {
     /// Its outcome is still to come.
     Pending,
     Settled(PeerMessageOutcome),
-    /// Given up without an outcome (its message could not be stored): a resend is a new
-    /// send. Remembered until it ages out like a settled one.
-    Abandoned,
+    /// Its message could not be stored and is kept nowhere: a resend is answered the
+    /// same FAILURE (the client resends an unanswered request on every new link, and such a
+    /// resend may cross the answer: taken as new, it would be stored and delivered while
+    /// the application heard "not stored" and sends it again). Ages out like a settled one.
+    NotStored,
 }
 
 impl Fate {
@@ -105,6 +107,8 @@ pub(super) enum Lookup {
     Done(PeerMessageOutcome),
     /// Seen, outcome still to come.
     Pending,
+    /// Seen, and its message could not be stored (answered FAILURE).
+    NotStored,
 }
 
 /// Recently taken sends, bounded in time and bytes.
@@ -165,11 +169,11 @@ impl Resends {
     pub fn lookup(&self, key: &SendKey, digest: u64) -> Lookup {
         match self.entries.get(key) {
             None => Lookup::New,
-            Some(e) if e.fate == Fate::Abandoned => Lookup::New,
             Some(e) if e.digest != digest => Lookup::Conflict,
             Some(e) => match e.fate {
                 Fate::Settled(outcome) => Lookup::Done(outcome),
-                Fate::Pending | Fate::Abandoned => Lookup::Pending,
+                Fate::NotStored => Lookup::NotStored,
+                Fate::Pending => Lookup::Pending,
             },
         }
     }
@@ -195,16 +199,7 @@ impl Resends {
         outcome: Option<PeerMessageOutcome>,
         waiter: Option<Waiter>,
     ) -> bool {
-        // A send given up earlier comes again: it takes over its entry and place in age.
-        if let Some(e) = self.entries.get_mut(&key) {
-            debug_assert_eq!(e.fate, Fate::Abandoned, "insert of a known send");
-            *e = Entry {
-                digest,
-                fate: Fate::of(outcome),
-                waiters: waiter.into_iter().collect(),
-            };
-            return true;
-        }
+        debug_assert!(!self.entries.contains_key(&key), "insert of a known send");
         let weight = key.weight();
         // Forget the oldest settled sends; pending ones met on the way go to the back. Once
         // every remembered send left has been moved, all are pending: refuse.
@@ -251,7 +246,7 @@ impl Resends {
     ) -> Vec<Waiter> {
         match self.entries.get_mut(key) {
             Some(e)
-                if e.fate == Fate::Pending || (!only_if_pending && e.fate != Fate::Abandoned) =>
+                if e.fate == Fate::Pending || (!only_if_pending && e.fate != Fate::NotStored) =>
             {
                 e.fate = Fate::Settled(outcome);
                 std::mem::take(&mut e.waiters)
@@ -260,12 +255,12 @@ impl Resends {
         }
     }
 
-    /// Gives up a pending send without an outcome (its message was not kept) and hands
-    /// back its waiters; a resend of it will be taken as new.
-    pub fn abandon(&mut self, key: &SendKey) -> Vec<Waiter> {
+    /// Settles a pending send as not stored (its message is kept nowhere) and hands back
+    /// its waiters, to be answered FAILURE; so are its resends.
+    pub fn not_stored(&mut self, key: &SendKey) -> Vec<Waiter> {
         match self.entries.get_mut(key) {
             Some(e) if e.fate == Fate::Pending => {
-                e.fate = Fate::Abandoned;
+                e.fate = Fate::NotStored;
                 std::mem::take(&mut e.waiters)
             }
             _ => Vec::new(),

@@ -20,12 +20,15 @@
 //! A write reported failed, or not committed within
 //! [`super::ServerConfig::storage_write_timeout`], leaves the message undurable:
 //!
-//! * in the offline store, it is dropped and its waiting sender is answered
-//!   `PeerMessageError::FAILURE` (1), so a resend is a new send that may find the disk back;
-//! * in a detached session's stream (it may already be on the receiver's screen, sent before
-//!   the connection dropped), it stays for the session's resume and its sender waits for
-//!   `received`; if the session ends first it is written again on its way to the offline
-//!   store.
+//! * in the offline store, never sent to the receiver, it is dropped and its waiting sender
+//!   is answered `PeerMessageError::FAILURE` (1); a resend with the same `msg_id` gets the
+//!   same answer (the client resends on every new link, and a resend crossing the answer
+//!   must not be stored behind it); a new send (new `msg_id`) may find the disk back;
+//! * anywhere else it may already be on the receiver's screen (it was sent before the
+//!   connection dropped or the session ended), so it stays in memory: in a detached
+//!   session's stream for the resume, in the offline store for the next login. Its sender is
+//!   not answered `cached`: it hears `received` if the receiver acknowledges, else nothing
+//!   (its request times out). A message in a stream is written again if its session ends.
 //!
 //! # Driver contract
 //!
@@ -175,6 +178,8 @@ pub(super) fn peer_message_of(record: &Record) -> Option<(UserId, StoredMessage)
         server_ts: body.server_ts,
         offline: true,
         record: Some(record.id),
+        // It may have been: a receiver's client drops a redelivery by `(from, msg_id)`.
+        pushed: true,
     };
     Some((body.to, stored))
 }
@@ -196,6 +201,7 @@ mod tests {
             server_ts: 1_700_000_000_000,
             offline: false,
             record: None,
+            pushed: false,
         };
         let record = peer_message_record(RecordId(3), &to, &m);
         assert_eq!(record.owner, "bob");

@@ -203,10 +203,15 @@ impl Stream {
             }
             self.inflight_bytes += len;
             self.sent_upto = p.pos;
-            out.push_back(ServerOutput::Send {
-                conn,
-                frame: p.frame.clone(),
-            });
+            let frame = p.frame.clone();
+            if let Some(m) = self
+                .unacked
+                .get_mut(in_flight)
+                .and_then(|p| p.peer.as_deref_mut())
+            {
+                m.pushed = true;
+            }
+            out.push_back(ServerOutput::Send { conn, frame });
         }
     }
 
