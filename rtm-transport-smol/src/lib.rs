@@ -48,6 +48,7 @@ pub mod http;
 pub mod invitation;
 mod link;
 pub mod server;
+pub mod storage;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -66,6 +67,7 @@ pub use link::{
 pub use rtm_proto::client::{ChannelAttributeOptions, InvitationId};
 pub use rtm_proto::wire::InvitationKey;
 pub use server::{serve, spawn_server, ServeOptions, ServerHandle};
+pub use storage::{GroupCommit, Storage};
 
 /// The driver's clocks: monotonic time from the driver's start, and the wall clock then.
 #[derive(Debug, Clone, Copy)]
