@@ -175,7 +175,9 @@ pub async fn serve(
     serve_opened(listener, options, opened, shutdown).await
 }
 
-async fn serve_opened(
+/// [`serve`] with a store opened beforehand ([`storage::open`]); `options.storage` is not
+/// looked at.
+pub async fn serve_opened(
     listener: TcpListener,
     options: ServeOptions,
     opened: Opened,

@@ -48,20 +48,29 @@ impl Storage {
     }
 }
 
-/// A store opened at start: the records to restore, and what to log about it.
+/// A store opened ([`open`]) and not yet served ([`crate::server::serve_opened`]): the
+/// records to restore, and what to log about it.
 #[derive(Debug)]
-pub(crate) struct Opened {
-    pub store: Store,
-    pub records: Vec<Record>,
+pub struct Opened {
+    pub(crate) store: Store,
+    pub(crate) records: Vec<Record>,
     /// The database file (`None` in memory).
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// Database and log bytes on disk at start.
-    pub size_bytes: u64,
+    pub(crate) size_bytes: u64,
+}
+
+impl Opened {
+    /// Records loaded (0 in memory).
+    pub fn records(&self) -> usize {
+        self.records.len()
+    }
 }
 
 /// Opens `storage`: checks the database, loads its records and starts the storage thread.
-/// Blocking (file IO).
-pub(crate) fn open(storage: &Storage) -> std::io::Result<Opened> {
+/// Blocking (file IO). Lets a program refuse a bad database before it announces anything;
+/// [`crate::serve`] and [`crate::spawn_server`] call it themselves.
+pub fn open(storage: &Storage) -> std::io::Result<Opened> {
     match storage {
         Storage::Memory => Ok(Opened {
             store: Store::Memory {

@@ -100,6 +100,8 @@ impl Db {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             OpenError::new(data_dir, format!("cannot create the data directory: {e}"))
         })?;
+        // Absolute, so the logs and error messages name the file wherever the server ran.
+        let data_dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         let path = data_dir.join(DB_FILE);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
