@@ -43,7 +43,12 @@ impl Server {
             .expect("a free port")
             .port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_rtm-server"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--storage",
+                "memory",
+            ])
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -16,6 +16,9 @@
 //!   they work on any executor. Channels ([`RtmChannel`], [`channel`]), user and channel
 //!   attributes ([`attributes`]) and call invitations ([`LocalInvitation`],
 //!   [`RemoteInvitation`], [`invitation`]) are thin handles and methods over the same client.
+//! * [`storage`]: where the server keeps the offline messages it answered `cached`: SQLite
+//!   in a data directory, written by a thread of its own with group commit, or memory only
+//!   ([`Storage`], in [`ServeOptions::storage`]).
 //!
 //! The drivers hold no protocol logic: heartbeats, liveness, reconnection, request ids and
 //! timeouts, rate and size limits all live in the core. What is decided here is only about
@@ -48,6 +51,7 @@ pub mod http;
 pub mod invitation;
 mod link;
 pub mod server;
+pub mod storage;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -65,7 +69,8 @@ pub use link::{
 };
 pub use rtm_proto::client::{ChannelAttributeOptions, InvitationId};
 pub use rtm_proto::wire::InvitationKey;
-pub use server::{serve, spawn_server, ServeOptions, ServerHandle};
+pub use server::{serve, serve_opened, spawn_server, ServeOptions, ServerHandle};
+pub use storage::{GroupCommit, Storage};
 
 /// The driver's clocks: monotonic time from the driver's start, and the wall clock then.
 #[derive(Debug, Clone, Copy)]

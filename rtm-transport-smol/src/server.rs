@@ -26,7 +26,7 @@ use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::Bytes;
 use futures_lite::future;
-use rtm_proto::server::{StorageEvent, StorageOp};
+use rtm_proto::server::StorageEvent;
 use rtm_proto::wire::{close, ClientFrame};
 use rtm_proto::{ConnId, Server, ServerConfig, ServerInput, ServerOutput};
 use smol::net::TcpListener;
@@ -35,6 +35,7 @@ use tracing::{debug, info, warn};
 
 use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::storage::{self, Opened, Storage, Store};
 use crate::{random_seed, Clock};
 
 /// Everything the server driver needs: the core's settings and the driver's own bounds.
@@ -53,6 +54,9 @@ pub struct ServeOptions {
     /// tungstenite settings of every connection ([`crate::websocket_config`]: 4 KiB buffers,
     /// frames capped at [`rtm_proto::wire::MAX_FRAME_BYTES`]).
     pub websocket: WebSocketConfig,
+    /// Where offline messages are kept ([`Storage::Memory`] unless set: an embedded server
+    /// writes no files unless asked to).
+    pub storage: Storage,
 }
 
 impl From<ServerConfig> for ServeOptions {
@@ -70,6 +74,7 @@ impl From<ServerConfig> for ServeOptions {
             handshake_timeout: Duration::from_secs(10),
             inbound_capacity: 1024,
             websocket: link::websocket_config(),
+            storage: Storage::Memory,
         }
     }
 }
@@ -125,12 +130,14 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Binds `addr` and runs a server on a thread of its own.
+/// Binds `addr` and runs a server on a thread of its own. Fails if the store does not open
+/// (a database refused at start: the error says why and what to do).
 pub fn spawn_server(
     addr: impl ToSocketAddrs,
     options: impl Into<ServeOptions>,
 ) -> io::Result<ServerHandle> {
     let options = options.into();
+    let opened = storage::open(&options.storage)?;
     let listener = std::net::TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let listener = TcpListener::try_from(listener)?;
@@ -138,7 +145,7 @@ pub fn spawn_server(
     let thread = std::thread::Builder::new()
         .name("rtm-server".into())
         .spawn(move || {
-            smol::block_on(serve(listener, options, async move {
+            smol::block_on(serve_opened(listener, options, opened, async move {
                 let _ = stopped.recv().await;
             }))
         })?;
@@ -150,7 +157,11 @@ pub fn spawn_server(
 }
 
 /// Runs a server on `listener` until `shutdown` completes, then closes every connection with
-/// GOING_AWAY and returns once they are closed (at most about [`CLOSE_GRACE`] later).
+/// GOING_AWAY and returns once they are closed (at most about [`CLOSE_GRACE`] later) and
+/// the store has carried out every op it was given.
+///
+/// Fails at once if the store does not open (a database refused at start: the error says
+/// why and what to do).
 ///
 /// Works on any executor: connection tasks run on an executor owned by this future.
 pub async fn serve(
@@ -159,6 +170,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let options = options.into();
+    let storage = options.storage.clone();
+    let opened = smol::unblock(move || storage::open(&storage)).await?;
+    serve_opened(listener, options, opened, shutdown).await
+}
+
+/// [`serve`] with a store opened beforehand ([`storage::open`]); `options.storage` is not
+/// looked at.
+pub async fn serve_opened(
+    listener: TcpListener,
+    options: ServeOptions,
+    opened: Opened,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let ex = Arc::new(Executor::new());
     let (events_tx, events_rx) = async_channel::bounded(options.inbound_capacity.max(1));
@@ -184,7 +208,7 @@ pub async fn serve(
             http,
             http_stopped,
         ));
-        core_loop(options.core, options.queue, events_rx, shutdown).await;
+        core_loop(options.core, options.queue, opened, events_rx, shutdown).await;
         let _ = accept.cancel().await;
         drop(stop_http);
         // Let the connections finish their close handshakes.
@@ -253,6 +277,7 @@ struct Conn {
 
 enum Input {
     Link(LinkEvent<ConnId>),
+    Storage(StorageEvent),
     Tick,
     Shutdown,
 }
@@ -263,25 +288,57 @@ struct Core {
     clock: Clock,
     conns: BTreeMap<ConnId, Conn>,
     queue: QueueLimits,
+    store: Store,
 }
 
 async fn core_loop(
     config: ServerConfig,
     queue: QueueLimits,
+    opened: Opened,
     events: Receiver<LinkEvent<ConnId>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let clock = Clock::new();
-    let server = Server::new(config, random_seed(), clock.now(), clock.unix_ms_at_start());
+    let mut server = Server::new(config, random_seed(), clock.now(), clock.unix_ms_at_start());
+    let Opened {
+        store,
+        records,
+        path,
+        size_bytes,
+    } = opened;
+    let loaded = records.len();
+    let report = server.restore(records);
+    match &path {
+        Some(path) => info!(
+            path = %path.display(),
+            records = loaded,
+            messages = report.messages,
+            dropped = report.dropped,
+            unreadable = report.unreadable,
+            size_bytes,
+            "storage: restored"
+        ),
+        None => info!("storage: memory only (nothing survives a restart)"),
+    }
+    if report.unreadable > 0 {
+        warn!(
+            unreadable = report.unreadable,
+            "storage: records this version cannot read were left in the database untouched"
+        );
+    }
+    let completions = store.completions();
     let mut core = Core {
         server,
         clock,
         conns: BTreeMap::new(),
         queue,
+        store,
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         core.drain();
+        // Waits here while the storage thread's queue is full (see `GroupCommit::queue`).
+        core.store.flush().await;
         let deadline = core.server.poll_timeout();
         if deadline.is_some_and(|t| t <= core.clock.now()) {
             // Due timers first, so a busy inbound stream cannot starve them.
@@ -294,24 +351,40 @@ async fn core_loop(
             async { events.recv().await.map_or(Input::Shutdown, Input::Link) },
             future::or(
                 async {
-                    shutdown.as_mut().await;
-                    Input::Shutdown
+                    match &completions {
+                        Some(c) => match c.recv().await {
+                            Ok(ev) => Input::Storage(ev),
+                            // The thread is gone (it panicked): writes time out in the core.
+                            Err(_) => future::pending().await,
+                        },
+                        None => future::pending().await,
+                    }
                 },
-                async {
-                    timer.await;
-                    Input::Tick
-                },
+                future::or(
+                    async {
+                        shutdown.as_mut().await;
+                        Input::Shutdown
+                    },
+                    async {
+                        timer.await;
+                        Input::Tick
+                    },
+                ),
             ),
         )
         .await;
         let now = core.clock.now();
         match input {
             Input::Link(ev) => core.on_link_event(ev),
+            Input::Storage(ev) => core.server.handle_input(now, ServerInput::Storage(ev)),
             Input::Tick => core.server.handle_input(now, ServerInput::Tick),
             Input::Shutdown => {
                 info!(connections = core.conns.len(), "shutting down");
                 core.server.shutdown();
                 core.drain();
+                core.store.flush().await;
+                // Every write committed and every delete done before the server returns.
+                core.store.finish().await;
                 return;
             }
         }
@@ -352,23 +425,18 @@ impl Core {
 
     /// Carries out every output of the core.
     fn drain(&mut self) {
-        // For now writes are kept in the core's memory only: each commits at once.
-        let mut committed = Vec::new();
         loop {
             let Some(output) = self.server.poll_output() else {
-                if committed.is_empty() {
+                // The memory store commits at once: its commits come back in the same drain.
+                let Some(committed) = self.store.take_committed() else {
                     return;
-                }
-                let ids = std::mem::take(&mut committed);
-                self.server.handle_input(
-                    self.clock.now(),
-                    ServerInput::Storage(StorageEvent::Committed(ids)),
-                );
+                };
+                self.server
+                    .handle_input(self.clock.now(), ServerInput::Storage(committed));
                 continue;
             };
             match output {
-                ServerOutput::Storage(StorageOp::Write(record)) => committed.push(record.id),
-                ServerOutput::Storage(StorageOp::Delete(_)) => {}
+                ServerOutput::Storage(op) => self.store.push(op),
                 ServerOutput::Send { conn, frame } => self.send(conn, frame),
                 ServerOutput::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.remove(&conn) {

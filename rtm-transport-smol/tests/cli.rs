@@ -24,8 +24,25 @@ struct Proc {
 impl Proc {
     /// Starts `bin` with `args`; `stdout` picks which stream is read line by line.
     fn spawn(name: &'static str, bin: &str, args: &[&str], read_stdout: bool) -> Proc {
+        Proc::spawn_in(name, bin, args, read_stdout, None)
+    }
+
+    /// [`Proc::spawn`] with `dir` as the working directory (the test's own if `None`).
+    fn spawn_in(
+        name: &'static str,
+        bin: &str,
+        args: &[&str],
+        read_stdout: bool,
+        dir: Option<&std::path::Path>,
+    ) -> Proc {
         let mut cmd = Command::new(bin);
-        cmd.args(args).stdin(Stdio::null()).env_remove("RUST_LOG");
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .env_remove("RUST_LOG")
+            .env_remove("RTM_DATA_DIR");
+        if let Some(dir) = dir {
+            cmd.current_dir(dir);
+        }
         if read_stdout {
             cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         } else {
@@ -149,7 +166,15 @@ impl Drop for Proc {
 }
 
 fn rtm_server(extra: &[&str]) -> (Proc, String) {
-    let mut args = vec!["--listen", "127.0.0.1:0", "--log", "info"];
+    // Memory storage: these stories are not about restarts, and write no database.
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        "info",
+        "--storage",
+        "memory",
+    ];
     args.extend_from_slice(extra);
     let server = Proc::spawn("rtm-server", env!("CARGO_BIN_EXE_rtm-server"), &args, false);
     let url = server.wait_for("the listening address", |line| {
@@ -299,8 +324,16 @@ fn certificate_mode_with_tokens_from_rtm_token() {
 #[test]
 fn rtm_server_runs_with_no_flags() {
     // The default address may be taken on a shared machine; only check that the server
-    // announces it (or says why it cannot listen) and stops on SIGTERM.
-    let mut server = Proc::spawn("rtm-server", env!("CARGO_BIN_EXE_rtm-server"), &[], false);
+    // announces it (or says why it cannot listen) and stops on SIGTERM. Its data directory
+    // is ./rtm-data: run it in a scratch directory, not in the repository.
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let mut server = Proc::spawn_in(
+        "rtm-server",
+        env!("CARGO_BIN_EXE_rtm-server"),
+        &[],
+        false,
+        Some(scratch.path()),
+    );
     let line = server.wait_for("startup", |line| {
         (line.contains("listening on") || line.contains("failed")).then(|| line.to_string())
     });
@@ -309,6 +342,10 @@ fn rtm_server_runs_with_no_flags() {
         assert!(line.contains("app-id-only mode"), "{line}");
         let status = server.signal_and_wait("TERM");
         assert!(status.success());
+        assert!(
+            scratch.path().join("rtm-data/rtm.db").is_file(),
+            "no database in ./rtm-data"
+        );
     }
 }
 

@@ -4,16 +4,26 @@
 //! Runs with no flags at all: listens on 127.0.0.1:9300 in app-id-only mode with the default
 //! app id. `--app-cert` (or `RTM_APP_CERT`) switches to certificate mode, where every login
 //! needs an AccessToken2 / AccessToken signed with that certificate. SIGINT and SIGTERM shut
-//! it down gracefully: every client is closed with GOING_AWAY (1001).
+//! it down gracefully: every client is closed with GOING_AWAY (1001), and every stored
+//! message is on disk before the process exits.
+//!
+//! Offline messages the server answered `cached` survive a restart (kill -9 and power cuts
+//! included): they are kept in `rtm.db` (SQLite) in the data directory, `./rtm-data` unless
+//! `--data-dir` (or `RTM_DATA_DIR`) says otherwise; the directory is created if missing.
+//! `--storage memory` keeps nothing on disk (tests, throwaway servers). A database the server
+//! cannot trust (damaged, not its own, written by a newer release) is refused at start with
+//! a message saying what to do; the server exits non-zero and leaves the file as it was.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use async_signal::{Signal, Signals};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use futures_lite::StreamExt;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::ServerConfig;
+use rtm_transport_smol::{storage, ServeOptions, Storage};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
@@ -60,9 +70,28 @@ struct Args {
     /// App certificate: enables certificate mode (logins need a valid 006/007 token).
     #[arg(long, env = "RTM_APP_CERT", hide_env_values = true)]
     app_cert: Option<String>,
+    /// Directory of the database (`rtm.db`) that keeps offline messages across restarts;
+    /// created if missing.
+    #[arg(
+        long,
+        env = "RTM_DATA_DIR",
+        value_name = "PATH",
+        default_value = "./rtm-data"
+    )]
+    data_dir: PathBuf,
+    /// Where offline messages are kept: `sqlite` (in --data-dir, survives restarts and
+    /// crashes) or `memory` (nothing on disk; lost at exit).
+    #[arg(long, value_enum, default_value_t = StorageKind::Sqlite)]
+    storage: StorageKind,
     /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StorageKind {
+    Sqlite,
+    Memory,
 }
 
 fn main() -> ExitCode {
@@ -86,7 +115,13 @@ fn main() -> ExitCode {
         app_certificate: args.app_cert.filter(|c| !c.is_empty()),
         ..ServerConfig::default()
     };
-    match smol::block_on(run(&args.listen, config)) {
+    let storage = match args.storage {
+        StorageKind::Sqlite => Storage::sqlite(args.data_dir),
+        StorageKind::Memory => Storage::Memory,
+    };
+    let mut options = ServeOptions::from(config);
+    options.storage = storage;
+    match smol::block_on(run(&args.listen, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = %e, "rtm-server failed");
@@ -95,9 +130,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(listen: &str, config: ServerConfig) -> std::io::Result<()> {
+async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
     // Watch for the signals before announcing the address: whoever reads it may stop us.
     let mut signals = Signals::new([Signal::Int, Signal::Term])?;
+    // The store first: a database refused at start stops the server before it announces
+    // anything.
+    let storage = options.storage.clone();
+    let opened = smol::unblock(move || storage::open(&storage)).await?;
+    let config = &options.core;
     let listener = smol::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let mode = if config.app_certificate.is_some() {
@@ -109,7 +149,7 @@ async fn run(listen: &str, config: ServerConfig) -> std::io::Result<()> {
         "rtm-server listening on ws://{addr} ({mode}, app id {}); demo page at http://{addr}/",
         config.app_id
     );
-    rtm_transport_smol::serve(listener, config, async move {
+    rtm_transport_smol::serve_opened(listener, options, opened, async move {
         if let Some(Ok(signal)) = signals.next().await {
             info!(?signal, "signal received: shutting down");
         }

@@ -60,7 +60,9 @@ const children = [];
 
 /// Runs `bin --listen 127.0.0.1:0` and resolves with the address it prints on stderr.
 function start(bin, name) {
-  const proc = spawn(bin, ['--listen', '127.0.0.1:0'], {
+  // rtm-server keeps nothing on disk here (no ./rtm-data left behind).
+  const args = name === 'rtm-server' ? ['--listen', '127.0.0.1:0', '--storage', 'memory'] : ['--listen', '127.0.0.1:0'];
+  const proc = spawn(bin, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn,rtm_server=info' },
   });

@@ -66,7 +66,8 @@ export class RtmServer {
     this.port ??= await freePort();
     const bin = process.env.RTM_SERVER_BIN;
     if (!bin) throw new Error('RTM_SERVER_BIN is not set (the rtm-server binary)');
-    const proc = spawn(bin, ['--listen', `127.0.0.1:${this.port}`], {
+    // Memory storage: a test server writes no database (nor ./rtm-data in the repository).
+    const proc = spawn(bin, ['--listen', `127.0.0.1:${this.port}`, '--storage', 'memory'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, RUST_LOG: 'info' },
     });
