@@ -9,9 +9,8 @@
 //! The thread blocks for the first op, then gathers whatever else arrives within
 //! [`GroupCommit::window`] (or until [`GroupCommit::max_batch`] ops) and commits them as one
 //! transaction. A commit is reported as `Committed(write ids)`; a failed one as
-//! `Failed(write ids)`, and that batch's deletes (with the failed writes' ids, in case the
-//! failure came after the data reached the disk) are applied first in the next transaction,
-//! again and again until one succeeds: a delete is never lost, and the store recovers by
+//! `Failed(write ids)` (SQLite rolled it back: nothing of it is on disk), and that batch's
+//! deletes are applied first in the next transaction, again and again until one succeeds: a delete is never lost, and the store recovers by
 //! itself when the disk does.
 
 use std::thread::JoinHandle;
@@ -166,9 +165,12 @@ fn run(
             }
             Err(e) => {
                 log.failed(&e, batch.len() + leftover.len());
-                leftover.extend(batch.iter().map(|op| match op {
-                    StorageOp::Write(r) => r.id,
-                    StorageOp::Delete(id) => *id,
+                // A failed transaction is rolled back: its writes left nothing to delete,
+                // and leaving them out keeps `leftover` bounded by the records that exist
+                // however long the disk stays full.
+                leftover.extend(batch.iter().filter_map(|op| match op {
+                    StorageOp::Write(_) => None,
+                    StorageOp::Delete(id) => Some(*id),
                 }));
                 leftover.sort_unstable();
                 leftover.dedup();
