@@ -282,6 +282,7 @@ impl Sim {
                         self.clients[node].session = (inc, sid_hash(&session));
                     }
                 }
+                self.peek_not_stored(node, &b);
                 self.client_input(
                     node,
                     ClientInput::Frame(tid, b.clone()),
