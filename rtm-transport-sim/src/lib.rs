@@ -63,8 +63,14 @@
 //!   Channel messages: once per node per server incarnation.
 //! * **Not stored means not delivered.** A sender answered FAILURE with the core's
 //!   not-stored message (its write failed or timed out; the server dropped it) must not see
-//!   it delivered from a push the server sent after that answer. Pushes from before may
-//!   still land (relaxation `not_stored_after_push`, an open core issue). Named excuse,
+//!   it delivered from a push the server sent after that answer, nor shown before it in the
+//!   same server incarnation. Pushes by an older incarnation may have landed (the first
+//!   send's outcome was lost with a crash and the new server took the resend as new:
+//!   counted as `seen-across-crash`). Two open core issues are relaxations:
+//!   `not_stored_after_push` (a session ends with the message pushed but unacknowledged,
+//!   and its write on the way to the offline store fails) and
+//!   `not_stored_resend_crosses_answer` (the client's automatic resend crosses the
+//!   not-stored answer and the server takes it as a new send). Named excuse,
 //!   *late commit restored*: a write the core undid (its delete emitted before the write
 //!   committed, e.g. after the 5 s write timeout during a store stall) that then committed,
 //!   whose delete a crash lost, comes back at restore and is delivered; counted as

@@ -103,7 +103,7 @@ fn summary_line(r: &RunResult) -> String {
          joins={} chan-msgs={}/{} chan-deliveries={} replayed={} catch-ups={} lag-lost={} gc={} attr-writes={} attr-updates={} user-attr-writes={} \
          invitations={} (accepted={} refused={} canceled={} failed={}) \
          store: batches={} failed-writes={} failures={} stalls={} ops-lost={} restored={} crashes-w-cached-undelivered={} ({} msgs) \
-         cached-delivered-after-crash={} not-stored={} (seen-before={} seen-late={}) late-commits-restored={} not-stored-delivered-excused={} \
+         cached-delivered-after-crash={} not-stored={} (seen-before={} seen-late={} seen-across-crash={}) late-commits-restored={} not-stored-delivered-excused={} not-stored-resend-relaxed={} \
          relaxed: dups={} self-kicks={} unpushed={} invitation-local-ends={} acks-lost={} crash-excused={}",
         r.seed,
         if r.ok() { "ok" } else { "FAILED" },
@@ -148,8 +148,10 @@ fn summary_line(r: &RunResult) -> String {
         s.not_stored,
         s.not_stored_seen_before,
         s.not_stored_seen_late,
+        s.not_stored_seen_across_crash,
         s.late_commits_restored,
         s.not_stored_delivered_excused,
+        s.relaxed_not_stored_resend,
         s.dup_relaxed,
         s.self_kicks_relaxed,
         s.relaxed_unpushed_drops,

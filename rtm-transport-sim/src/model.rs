@@ -169,10 +169,15 @@ pub struct MsgRec {
     pub store_dropped: bool,
     /// When its sender heard FAILURE / not stored (the server dropped it).
     pub not_stored_at: Option<u64>,
+    /// Crashes before the incarnation that gave that answer.
+    pub not_stored_crash: u32,
     /// The server's last not-stored answer for it, and its last push of it to the receiver
     /// (`Sim::server_out_seq`): after the first, the second must not happen.
     pub not_stored_seq: u64,
     pub pushed_seq: u64,
+    /// The server handled a send of it after answering not stored (a resend that crossed
+    /// the answer, taken as a new send).
+    pub resent_after_not_stored: bool,
     /// A record of it that the core had undone (its delete emitted before the write
     /// committed) committed late and came back after a crash lost the delete.
     pub late_commit_restored: bool,

@@ -201,19 +201,32 @@ impl Sim {
         // on its way or from an older incarnation, may land).
         let pushed_after = m.pushed_seq > m.not_stored_seq;
         if let (Some(at), false) = (m.not_stored_at, pushed_after) {
-            let what = format!(
+            if crash < m.not_stored_crash {
+                // Pushed by an older incarnation, which had taken the first send (its answer
+                // lost with the crash); the new one took the resend as new.
+                self.stats.not_stored_seen_across_crash += 1;
+            } else {
+                let what = format!(
                 "message #{idx} delivered to {name} after its sender heard not-stored at {at} ms, from a push sent before that answer"
             );
-            if !self.cfg.relax.not_stored_after_push {
-                self.violation(what);
-                return;
+                if !self.cfg.relax.not_stored_after_push {
+                    self.violation(what);
+                    return;
+                }
+                self.stats.not_stored_seen_late += 1;
+                self.note(format!("(relaxed not_stored_after_push) {what}"));
             }
-            self.stats.not_stored_seen_late += 1;
-            self.note(format!("(relaxed not_stored_after_push) {what}"));
         }
         let m = &self.msgs[idx];
         if let (Some(at), true) = (m.not_stored_at, pushed_after) {
-            if self.msgs[idx].late_commit_restored {
+            if self.msgs[idx].resent_after_not_stored
+                && self.cfg.relax.not_stored_resend_crosses_answer
+            {
+                self.stats.relaxed_not_stored_resend += 1;
+                self.note(format!(
+                    "(relaxed not_stored_resend_crosses_answer) message #{idx} delivered to {name} although its sender heard not-stored at {at} ms: its resend reached the server after that answer"
+                ));
+            } else if self.msgs[idx].late_commit_restored {
                 self.stats.not_stored_delivered_excused += 1;
                 self.note(format!(
                     "(excused: late commit restored) message #{idx} delivered to {name} although its sender heard not-stored at {at} ms"
@@ -457,9 +470,17 @@ impl Sim {
                     .is_some_and(|(n, _, i)| n == node && i == msg)
                 {
                     self.step_not_stored = None;
-                    self.msgs[msg].not_stored_at = Some(now);
+                    let answer_crash = self.clients[node].rx_crash;
+                    let m = &mut self.msgs[msg];
+                    m.not_stored_at = Some(now);
+                    m.not_stored_crash = answer_crash;
                     self.stats.not_stored += 1;
-                    if delivered {
+                    let shown_here = m.deliveries.iter().any(|d| d.crash >= answer_crash);
+                    if delivered && !shown_here {
+                        // Shown from an older incarnation's push; the answer is the new
+                        // server's, which took the resend as a new send.
+                        self.stats.not_stored_seen_across_crash += 1;
+                    } else if delivered {
                         let what = format!(
                             "{name} was told message #{msg} was not stored (FAILURE), but {} had shown it already",
                             self.users[to].id

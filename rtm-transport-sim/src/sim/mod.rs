@@ -402,12 +402,18 @@ pub struct RunStats {
     /// … or shows it after: a push sent before the answer, still on its way (stalled
     /// link) or from an older incarnation.
     pub not_stored_seen_late: u64,
+    /// Not-stored messages shown by the receiver from a push of an older incarnation (the
+    /// first send's outcome was lost with a crash; the resend was new to the new server).
+    pub not_stored_seen_across_crash: u64,
     /// Records the core had undone (delete emitted before the write committed) that
     /// committed late and came back after a crash lost the delete.
     pub late_commits_restored: u64,
     /// Excused: deliveries of a message whose sender heard not-stored, because a late
     /// commit of its record came back after a crash (`late_commits_restored`).
     pub not_stored_delivered_excused: u64,
+    /// Relaxed: a not-stored message delivered from its sender's resend that crossed the
+    /// answer (`not_stored_resend_crosses_answer`).
+    pub relaxed_not_stored_resend: u64,
     /// Redeliveries to the same node excused because the node's memory of delivered
     /// messages (4096) forgot it.
     pub dup_memory_excused: u64,

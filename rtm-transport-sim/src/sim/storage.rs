@@ -179,6 +179,18 @@ impl Sim {
         }
     }
 
+    /// The server handles a `peer_message` frame: a send of a message it already answered
+    /// not stored (the client's resend that crossed the answer) is noted.
+    pub(super) fn note_send_handled(&mut self, frame: &[u8]) {
+        if let Ok(ClientFrame::PeerMessage { message, .. }) = ClientFrame::decode(frame) {
+            if let Some(m) = parse_body(&message).and_then(|i| self.msgs.get_mut(i)) {
+                if m.not_stored_seq > 0 {
+                    m.resent_after_not_stored = true;
+                }
+            }
+        }
+    }
+
     /// A frame reaches client `node`: an error answer telling a sender its message was not
     /// stored is noted on the message (checked once the client answers the request).
     pub(super) fn peek_not_stored(&mut self, node: usize, frame: &[u8]) {
