@@ -74,7 +74,15 @@
 //!   *late commit restored*: a write the core undid (its delete emitted before the write
 //!   committed, e.g. after the 5 s write timeout during a store stall) that then committed,
 //!   whose delete a crash lost, comes back at restore and is delivered; counted as
-//!   `late-commits-restored` / `not-stored-delivered-excused`.
+//!   `late-commits-restored` / `not-stored-delivered-excused`. Seen: seed 414985 (write
+//!   #20 at 42.285 s in a stalled store, timed out at 47.285 s: `Delete(#20)` and FAILURE;
+//!   the stalled batch committed #20 at 47.381 s, the crash at 47.383 s lost the delete,
+//!   restore brought #20 back and u3 was shown it at 61.689 s), and seed 415008. The
+//!   driver contract cannot prevent it without a durable tombstone; the core cannot tell
+//!   at restore.
+//! * `not_stored_after_push` also covers PEER_UNREACHABLE for a delivered message when the
+//!   server had pushed it and then dropped it as not stored (the sender did not hear that
+//!   answer and resent: a new send to an offline receiver; seed 405210).
 //! * **Per-pair order** holds within one server incarnation, except for a message sent
 //!   before a crash and resent after it, or one the server dropped as not stored (its
 //!   sender's client resends it when the answer was lost, and the resend is a new send,

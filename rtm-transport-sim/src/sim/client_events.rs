@@ -191,12 +191,17 @@ impl Sim {
             self.violation(what);
             return;
         }
-        if m.outcome == Outcome::Unreachable && m.sent_crash == crash && m.outcome_crash == crash {
+        if m.outcome == Outcome::Unreachable
+            && m.sent_crash == crash
+            && m.outcome_crash == crash
+            && !self.dropped_after_push(idx)
+        {
             self.violation(format!(
                 "message #{idx} delivered to {name} although its sender was told PEER_UNREACHABLE"
             ));
             return;
         }
+        let m = &self.msgs[idx];
         // Told not stored, and pushed after the server said so (a push from before, still
         // on its way or from an older incarnation, may land).
         let pushed_after = m.pushed_seq > m.not_stored_seq;
@@ -456,7 +461,7 @@ impl Sim {
             Ok(PeerMessageOutcome::Unreachable) => {
                 m.outcome = Outcome::Unreachable;
                 self.stats.unreachable += 1;
-                if delivered && m.sent_crash == crashes {
+                if delivered && m.sent_crash == crashes && !self.dropped_after_push(msg) {
                     self.violation(format!(
                         "{name} was told message #{msg} is PEER_UNREACHABLE, but it was delivered"
                     ));
@@ -501,6 +506,25 @@ impl Sim {
                 "{name}: probe message #{msg} in a healed network got {o:?}, expected Received"
             ));
         }
+    }
+
+    /// Relaxation `not_stored_after_push`: the server dropped message `idx` as not stored
+    /// (answering its sender, who may not have heard it) after pushing it to its receiver,
+    /// so the sender's resend was a new send, whose outcome (PEER_UNREACHABLE for a receiver
+    /// now offline) may contradict the delivery. Counted when it excuses.
+    fn dropped_after_push(&mut self, idx: usize) -> bool {
+        let m = &self.msgs[idx];
+        let excused = self.cfg.relax.not_stored_after_push
+            && m.not_stored_seq > 0
+            && m.pushed_seq > 0
+            && m.pushed_seq < m.not_stored_seq;
+        if excused {
+            self.stats.not_stored_seen_before += 1;
+            self.note(format!(
+                "(relaxed not_stored_after_push) message #{idx}: PEER_UNREACHABLE and delivered, after the server pushed it and then dropped it as not stored"
+            ));
+        }
+        excused
     }
 
     /// Whether `user` should be online once healed.
