@@ -293,7 +293,8 @@ weighted_kinds! {
     Slow,
     /// New connects of one client are refused for a while.
     RefuseWindow,
-    /// The server process or host crashes and restarts with a brand-new `Server`.
+    /// The server process or host crashes and restarts with a brand-new `Server`, restored
+    /// from the records the store committed (uncommitted store ops are lost).
     Crash,
     /// The operator bans a user's session (`Server::ban`, §2.8).
     Ban,
