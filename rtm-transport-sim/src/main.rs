@@ -10,6 +10,7 @@
 //!         [--relax NAME=on|off]          toggle one relaxation
 //!         [--trace-lines N]              trace records kept for a failure report (default 200)
 //!         [--check-determinism]          run every seed twice; fail on differing trace hashes
+//!         [--summaries]                  print every seed's summary line (counters)
 //! ```
 //!
 //! Exit status 1 if any seed failed, 2 on a usage error.
@@ -22,7 +23,8 @@ use rtm_transport_sim::runner::{config_for, swarm, SwarmOptions};
 use rtm_transport_sim::{Relaxations, RunResult, Sim};
 
 const USAGE: &str = "usage: rtm-sim (--seed N | --seeds N [--start S]) [--time-budget SECS] \
-[--clients N] [--threads T] [--strict] [--relax NAME=on|off] [--trace-lines N] [--check-determinism]";
+[--clients N] [--threads T] [--strict] [--relax NAME=on|off] [--trace-lines N] [--check-determinism] \
+[--summaries]";
 
 struct Args {
     seed: Option<u64>,
@@ -34,6 +36,7 @@ struct Args {
     relax: Relaxations,
     trace_lines: usize,
     check_determinism: bool,
+    summaries: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -47,6 +50,7 @@ fn parse() -> Result<Args, String> {
         relax: Relaxations::default(),
         trace_lines: 200,
         check_determinism: false,
+        summaries: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +71,7 @@ fn parse() -> Result<Args, String> {
             "--trace-lines" => a.trace_lines = num("--trace-lines", value("--trace-lines")?)?,
             "--strict" => a.relax = Relaxations::strict(),
             "--check-determinism" => a.check_determinism = true,
+            "--summaries" => a.summaries = true,
             "--relax" => {
                 let v = value("--relax")?;
                 let (name, on) = match v.split_once('=') {
@@ -97,6 +102,8 @@ fn summary_line(r: &RunResult) -> String {
         "seed {}: {}  hash={:016x} events={} sim={:.1}s wall={:.0}ms msgs={} rcvd={} cached={} unreach={} failed={} deliveries={} crashes={} resets={} kicks={} \
          joins={} chan-msgs={}/{} chan-deliveries={} replayed={} catch-ups={} lag-lost={} gc={} attr-writes={} attr-updates={} user-attr-writes={} \
          invitations={} (accepted={} refused={} canceled={} failed={}) \
+         store: batches={} failed-writes={} failures={} stalls={} ops-lost={} restored={} crashes-w-cached-undelivered={} ({} msgs) \
+         cached-delivered-after-crash={} not-stored={} (seen-before={} seen-late={} seen-across-crash={}) late-commits-restored={} not-stored-delivered-excused={} not-stored-resend-relaxed={} \
          relaxed: dups={} self-kicks={} unpushed={} invitation-local-ends={} acks-lost={} crash-excused={}",
         r.seed,
         if r.ok() { "ok" } else { "FAILED" },
@@ -129,6 +136,22 @@ fn summary_line(r: &RunResult) -> String {
         s.invitations_refused,
         s.invitations_canceled,
         s.invitations_failed,
+        s.store_batches,
+        s.store_failed_writes,
+        s.store_failures,
+        s.store_stalls,
+        s.store_ops_lost,
+        s.restored_records,
+        s.crashes_with_cached_outstanding,
+        s.cached_outstanding_at_crash,
+        s.cached_delivered_after_crash,
+        s.not_stored,
+        s.not_stored_seen_before,
+        s.not_stored_seen_late,
+        s.not_stored_seen_across_crash,
+        s.late_commits_restored,
+        s.not_stored_delivered_excused,
+        s.relaxed_not_stored_resend,
         s.dup_relaxed,
         s.self_kicks_relaxed,
         s.relaxed_unpushed_drops,
@@ -181,8 +204,11 @@ fn main() -> ExitCode {
     }
     let printed = Mutex::new(());
     let on_result = |r: &RunResult| {
+        let _g = printed.lock();
+        if args.summaries {
+            println!("{}", summary_line(r));
+        }
         if let Some(report) = &r.report {
-            let _g = printed.lock();
             println!("{report}");
         }
     };

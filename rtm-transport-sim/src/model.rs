@@ -131,6 +131,8 @@ pub struct Delivery {
     pub crash: u32,
     /// The server session (incarnation, session-id hash) the receiver was in.
     pub session: (u32, u64),
+    /// Peer messages the node had delivered before this one (its dedup memory is bounded).
+    pub ordinal: u64,
 }
 
 /// One message a workload sent.
@@ -159,6 +161,26 @@ pub struct MsgRec {
     pub probe: bool,
     /// Still counted in the receiver's backlog.
     pub in_backlog: bool,
+    /// A write of its record committed (the store applied it).
+    pub committed: bool,
+    /// A write of its record failed or was undone before it committed (timed out): the
+    /// server may have dropped it, and its sender's client resends it as a new send if
+    /// the not-stored answer was lost.
+    pub store_dropped: bool,
+    /// When its sender heard FAILURE / not stored (the server dropped it).
+    pub not_stored_at: Option<u64>,
+    /// Crashes before the incarnation that gave that answer.
+    pub not_stored_crash: u32,
+    /// The server's last not-stored answer for it, and its last push of it to the receiver
+    /// (`Sim::server_out_seq`): after the first, the second must not happen.
+    pub not_stored_seq: u64,
+    pub pushed_seq: u64,
+    /// The server handled a send of it after answering not stored (a resend that crossed
+    /// the answer, taken as a new send).
+    pub resent_after_not_stored: bool,
+    /// A record of it that the core had undone (its delete emitted before the write
+    /// committed) committed late and came back after a crash lost the delete.
+    pub late_commit_restored: bool,
 }
 
 /// The server's session of one user, as the model expects it.

@@ -87,6 +87,10 @@ pub enum ServerInRec {
     Restart,
     /// Record writes committed by the store.
     Committed(Vec<u64>),
+    /// Record writes the store reported failed.
+    Failed(Vec<u64>),
+    /// `Server::restore` of these records (ids, ascending) on a new server.
+    Restore(Vec<u64>),
 }
 
 /// The trace of one run.
@@ -233,8 +237,15 @@ fn hash_rec(h: &mut Hash64, rec: &Rec) {
                 ServerInRec::Closed(c) => hash_input(h, 22, Some(*c), None),
                 ServerInRec::Tick => hash_input(h, 23, None, None),
                 ServerInRec::Restart => hash_input(h, 24, None, None),
-                ServerInRec::Committed(ids) => {
-                    hash_input(h, 25, None, None);
+                ServerInRec::Committed(ids)
+                | ServerInRec::Failed(ids)
+                | ServerInRec::Restore(ids) => {
+                    let tag = match what {
+                        ServerInRec::Committed(_) => 25,
+                        ServerInRec::Failed(_) => 26,
+                        _ => 27,
+                    };
+                    hash_input(h, tag, None, None);
                     for id in ids {
                         h.word(*id);
                     }
@@ -475,6 +486,8 @@ impl fmt::Display for RecDisplay<'_> {
                 ServerInRec::Tick => write!(f, "server <- Tick"),
                 ServerInRec::Restart => write!(f, "server == RESTART (new Server::new)"),
                 ServerInRec::Committed(ids) => write!(f, "server <- Committed({ids:?})"),
+                ServerInRec::Failed(ids) => write!(f, "server <- Failed({ids:?})"),
+                ServerInRec::Restore(ids) => write!(f, "server == restore(records {ids:?})"),
             },
             Rec::ServerOut { out } => match out {
                 ServerOutput::Send { conn, frame } => {

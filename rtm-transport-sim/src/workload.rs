@@ -537,6 +537,7 @@ impl Sim {
                     self.crash();
                 }
             }
+            FaultKind::StoreFailure => self.store_fault(),
             FaultKind::Ban => {
                 let u = self.faults.below(self.users.len() as u64) as usize;
                 if self.server_up && !self.users[u].ghost {
@@ -604,7 +605,7 @@ impl Sim {
         };
         let downtime = self.faults.range(10, self.cfg.knobs.downtime_max_ms);
         self.note(format!(
-            "FAULT server {:?} crash; restart in {downtime} ms (soft state and, for now, the offline store are lost)",
+            "FAULT server {:?} crash; restart in {downtime} ms (soft state and uncommitted store ops are lost)",
             self.crash_kind
         ));
         self.trace.push(
@@ -646,6 +647,7 @@ impl Sim {
             self.update_truth(u);
         }
         self.channels_crash();
+        self.store_crash();
         let inc = self.incarnation;
         self.schedule(self.now + downtime, Ev::Restart { incarnation: inc });
     }
@@ -662,6 +664,8 @@ impl Sim {
             "server restarted (incarnation {})",
             self.incarnation
         ));
+        // The records the store kept, before any other input.
+        self.store_restore();
         // A brand-new core: drive it once so its timers get scheduled.
         self.trace.push(
             self.now,
@@ -680,6 +684,7 @@ impl Sim {
         self.heal_at = self.now;
         self.refuse_p = 0.0;
         self.note("HEAL: every fault cleared; converging".into());
+        self.store_heal();
         for n in &mut self.clients {
             n.partition = None;
             n.refuse_until = 0;
@@ -781,12 +786,13 @@ impl Sim {
                 return why;
             }
         }
+        // Durable: a message answered `cached` is owed across crashes (the store kept it),
+        // unless the per-receiver bound may have evicted it, or its receiver stays away.
         for (i, m) in self.msgs.iter().enumerate() {
             if m.outcome == Outcome::Cached
                 && m.deliveries.is_empty()
                 && !self.users[m.to].ghost
                 && self.expected_online(m.to)
-                && m.outcome_crash == self.crashes
                 && self.users[m.to].overflow_epoch == m.overflow_mark
             {
                 why.push(format!(

@@ -3,6 +3,10 @@
 // One `impl Sim` split by concern: the parent module's types and imports are shared.
 use super::*;
 
+/// Peer messages a client remembers as delivered (`DELIVERED_MEMORY` in the client's
+/// `stream.rs`): a redelivery to the same node after more is not deduplicated.
+const CLIENT_DELIVERED_MEMORY: u64 = 4096;
+
 impl Sim {
     pub(super) fn on_event(&mut self, node: usize, e: Event) {
         match e {
@@ -143,9 +147,33 @@ impl Sim {
             node,
             crash,
             session: self.clients[node].session,
+            ordinal: self.clients[node].peer_deliveries,
         };
+        self.clients[node].peer_deliveries += 1;
         let m = &self.msgs[idx];
         for d in &m.deliveries {
+            if d.node == here.node {
+                // The same device never shows a message twice, crash or not: the client
+                // remembers the (sender, msg_id) of its last 4096 deliveries.
+                if here.ordinal - d.ordinal >= CLIENT_DELIVERED_MEMORY {
+                    self.stats.dup_memory_excused += 1;
+                    continue;
+                }
+                let what = format!(
+                    "message #{idx} ({} -> {}, {:?}) delivered twice to {name}: first at {} ms (session {:x}, after {} crashes), again (session {:x}, after {} crashes)",
+                    self.users[m.from_user].id,
+                    self.users[m.to].id,
+                    m.outcome,
+                    d.at,
+                    d.session.1,
+                    d.crash,
+                    here.session.1,
+                    here.crash
+                );
+                self.violation(what);
+                return;
+            }
+            // Another device of the user: it cannot know what the first showed.
             if d.crash < here.crash {
                 self.stats.dup_after_crash += 1;
                 continue;
@@ -163,17 +191,70 @@ impl Sim {
             self.violation(what);
             return;
         }
-        if m.outcome == Outcome::Unreachable && m.sent_crash == crash && m.outcome_crash == crash {
+        if m.outcome == Outcome::Unreachable
+            && m.sent_crash == crash
+            && m.outcome_crash == crash
+            && !self.dropped_after_push(idx)
+        {
             self.violation(format!(
                 "message #{idx} delivered to {name} although its sender was told PEER_UNREACHABLE"
             ));
             return;
         }
+        let m = &self.msgs[idx];
+        // Told not stored, and pushed after the server said so (a push from before, still
+        // on its way or from an older incarnation, may land).
+        let pushed_after = m.pushed_seq > m.not_stored_seq;
+        if let (Some(at), false) = (m.not_stored_at, pushed_after) {
+            if crash < m.not_stored_crash {
+                // Pushed by an older incarnation, which had taken the first send (its answer
+                // lost with the crash); the new one took the resend as new.
+                self.stats.not_stored_seen_across_crash += 1;
+            } else {
+                let what = format!(
+                "message #{idx} delivered to {name} after its sender heard not-stored at {at} ms, from a push sent before that answer"
+            );
+                if !self.cfg.relax.not_stored_after_push {
+                    self.violation(what);
+                    return;
+                }
+                self.stats.not_stored_seen_late += 1;
+                self.note(format!("(relaxed not_stored_after_push) {what}"));
+            }
+        }
+        let m = &self.msgs[idx];
+        if let (Some(at), true) = (m.not_stored_at, pushed_after) {
+            if self.msgs[idx].resent_after_not_stored
+                && self.cfg.relax.not_stored_resend_crosses_answer
+            {
+                self.stats.relaxed_not_stored_resend += 1;
+                self.note(format!(
+                    "(relaxed not_stored_resend_crosses_answer) message #{idx} delivered to {name} although its sender heard not-stored at {at} ms: its resend reached the server after that answer"
+                ));
+            } else if self.msgs[idx].late_commit_restored {
+                self.stats.not_stored_delivered_excused += 1;
+                self.note(format!(
+                    "(excused: late commit restored) message #{idx} delivered to {name} although its sender heard not-stored at {at} ms"
+                ));
+            } else {
+                self.violation(format!(
+                    "message #{idx} delivered to {name} although its sender was told at {at} ms that the server could not store it (FAILURE), and pushed after that answer"
+                ));
+                return;
+            }
+        }
+        let m = &self.msgs[idx];
+        if m.outcome == Outcome::Cached && m.deliveries.is_empty() && crash > m.outcome_crash {
+            self.stats.cached_delivered_after_crash += 1;
+        }
         let first = m.deliveries.is_empty();
         // Order is promised within one server incarnation: a message sent before a crash
         // and resent after it (its first outcome lost with the crash) may land after later
         // ones that the old server had already delivered.
-        let across_crash = m.sent_crash != crash;
+        // Likewise a message the server dropped as not stored (a failed or timed-out write):
+        // its sender's client resends it when the answer was lost, and the resend is a new
+        // send, behind later messages.
+        let across_crash = m.sent_crash != crash || m.store_dropped;
         let (from_node, to, pair_index) = (m.from_node, m.to, m.pair_index);
         self.msgs[idx].deliveries.push(here);
         if first {
@@ -371,11 +452,16 @@ impl Sim {
             Ok(PeerMessageOutcome::Cached) => {
                 m.outcome = Outcome::Cached;
                 self.stats.cached += 1;
+                if !m.committed {
+                    self.violation(format!(
+                        "{name} was told message #{msg} was cached, but no write of its record committed"
+                    ));
+                }
             }
             Ok(PeerMessageOutcome::Unreachable) => {
                 m.outcome = Outcome::Unreachable;
                 self.stats.unreachable += 1;
-                if delivered && m.sent_crash == crashes {
+                if delivered && m.sent_crash == crashes && !self.dropped_after_push(msg) {
                     self.violation(format!(
                         "{name} was told message #{msg} is PEER_UNREACHABLE, but it was delivered"
                     ));
@@ -384,6 +470,34 @@ impl Sim {
             Err(e) => {
                 m.outcome = Outcome::Failed(e.code());
                 self.stats.failed += 1;
+                if self
+                    .step_not_stored
+                    .is_some_and(|(n, _, i)| n == node && i == msg)
+                {
+                    self.step_not_stored = None;
+                    let answer_crash = self.clients[node].rx_crash;
+                    let m = &mut self.msgs[msg];
+                    m.not_stored_at = Some(now);
+                    m.not_stored_crash = answer_crash;
+                    self.stats.not_stored += 1;
+                    let shown_here = m.deliveries.iter().any(|d| d.crash >= answer_crash);
+                    if delivered && !shown_here {
+                        // Shown from an older incarnation's push; the answer is the new
+                        // server's, which took the resend as a new send.
+                        self.stats.not_stored_seen_across_crash += 1;
+                    } else if delivered {
+                        let what = format!(
+                            "{name} was told message #{msg} was not stored (FAILURE), but {} had shown it already",
+                            self.users[to].id
+                        );
+                        if !self.cfg.relax.not_stored_after_push {
+                            self.violation(what);
+                            return;
+                        }
+                        self.stats.not_stored_seen_before += 1;
+                        self.note(format!("(relaxed not_stored_after_push) {what}"));
+                    }
+                }
             }
         }
         if probe && self.msgs[msg].outcome != Outcome::Received {
@@ -392,6 +506,25 @@ impl Sim {
                 "{name}: probe message #{msg} in a healed network got {o:?}, expected Received"
             ));
         }
+    }
+
+    /// Relaxation `not_stored_after_push`: the server dropped message `idx` as not stored
+    /// (answering its sender, who may not have heard it) after pushing it to its receiver,
+    /// so the sender's resend was a new send, whose outcome (PEER_UNREACHABLE for a receiver
+    /// now offline) may contradict the delivery. Counted when it excuses.
+    fn dropped_after_push(&mut self, idx: usize) -> bool {
+        let m = &self.msgs[idx];
+        let excused = self.cfg.relax.not_stored_after_push
+            && m.not_stored_seq > 0
+            && m.pushed_seq > 0
+            && m.pushed_seq < m.not_stored_seq;
+        if excused {
+            self.stats.not_stored_seen_before += 1;
+            self.note(format!(
+                "(relaxed not_stored_after_push) message #{idx}: PEER_UNREACHABLE and delivered, after the server pushed it and then dropped it as not stored"
+            ));
+        }
+        excused
     }
 
     /// Whether `user` should be online once healed.

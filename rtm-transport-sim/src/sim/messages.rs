@@ -55,6 +55,14 @@ impl Sim {
             deliveries: Vec::new(),
             probe,
             in_backlog: false,
+            committed: false,
+            store_dropped: false,
+            not_stored_at: None,
+            not_stored_crash: 0,
+            not_stored_seq: 0,
+            pushed_seq: 0,
+            resent_after_not_stored: false,
+            late_commit_restored: false,
         });
         Some((idx, message))
     }

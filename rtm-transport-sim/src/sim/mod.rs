@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use rtm_proto::client::{ClientConfig, ClientInput, ClientOutput, Event, Response};
 use rtm_proto::server::{
-    ConnId, RecordId, Server, ServerConfig, ServerInput, ServerOutput, StorageEvent, StorageOp,
+    ConnId, Server, ServerConfig, ServerInput, ServerOutput, StorageEvent, StorageOp,
 };
 use rtm_proto::wire::{ClientFrame, KickReason, LoginFrame, ServerFrame, MAX_FRAME_BYTES};
 use rtm_proto::wire::{Notice, Reply};
@@ -45,6 +45,7 @@ mod client_events;
 mod messages;
 mod network;
 mod outputs;
+mod storage;
 
 /// Wall clock (Unix ms) at simulated time zero.
 pub const UNIX_ORIGIN_MS: u64 = 1_700_000_000_000;
@@ -94,6 +95,10 @@ pub(crate) enum Ev {
     /// A caller cancels invitation `inv`.
     InvCancel {
         inv: usize,
+    },
+    /// The store's next batch (group commit) is due (`gen` guards against a crash).
+    StoreBatch {
+        gen: u64,
     },
 }
 
@@ -282,6 +287,8 @@ pub(crate) struct ClientNode {
     pub disconnected_at: u64,
     /// The connection of the frame being handled.
     pub rx_conn: u64,
+    /// Peer messages delivered to the application so far.
+    pub peer_deliveries: u64,
     pub ext: NodeExt,
 }
 
@@ -368,6 +375,48 @@ pub struct RunStats {
     pub invitation_crash_excused: u64,
     /// Relaxed: PEER_NO_RESPONSE after the callee's ack was lost and never resent.
     pub relaxed_ack_not_resent: u64,
+    /// Store batches completed (committed or failed).
+    pub store_batches: u64,
+    /// Writes the store reported failed.
+    pub store_failed_writes: u64,
+    /// Store faults: failing periods, stalls.
+    pub store_failures: u64,
+    pub store_stalls: u64,
+    /// Uncommitted ops lost in crashes.
+    pub store_ops_lost: u64,
+    /// Records handed to restarted servers.
+    pub restored_records: u64,
+    /// Crashes that happened while some cached message was undelivered, and how many such
+    /// messages there were in all.
+    pub crashes_with_cached_outstanding: u64,
+    pub cached_outstanding_at_crash: u64,
+    /// Cached messages first delivered by a later server incarnation than the one that
+    /// answered `cached` (they survived a crash on disk).
+    pub cached_delivered_after_crash: u64,
+    /// Senders answered FAILURE / not stored.
+    pub not_stored: u64,
+    /// … of which the receiver had already shown (delivered from a session's stream
+    /// before the session ended and the message's write on its way to the offline store
+    /// failed).
+    pub not_stored_seen_before: u64,
+    /// … or shows it after: a push sent before the answer, still on its way (stalled
+    /// link) or from an older incarnation.
+    pub not_stored_seen_late: u64,
+    /// Not-stored messages shown by the receiver from a push of an older incarnation (the
+    /// first send's outcome was lost with a crash; the resend was new to the new server).
+    pub not_stored_seen_across_crash: u64,
+    /// Records the core had undone (delete emitted before the write committed) that
+    /// committed late and came back after a crash lost the delete.
+    pub late_commits_restored: u64,
+    /// Excused: deliveries of a message whose sender heard not-stored, because a late
+    /// commit of its record came back after a crash (`late_commits_restored`).
+    pub not_stored_delivered_excused: u64,
+    /// Relaxed: a not-stored message delivered from its sender's resend that crossed the
+    /// answer (`not_stored_resend_crosses_answer`).
+    pub relaxed_not_stored_resend: u64,
+    /// Redeliveries to the same node excused because the node's memory of delivered
+    /// messages (4096) forgot it.
+    pub dup_memory_excused: u64,
 }
 
 /// The result of one run.
@@ -404,8 +453,12 @@ pub struct Sim {
     pub(crate) incarnation: u32,
     server_tick: TickState,
     server_dirty: bool,
-    /// Writes the store commits after the current server step.
-    store_commits: Vec<RecordId>,
+    /// The simulated record store (see [`crate::store`]).
+    pub(crate) store: crate::store::Store,
+    /// The current step delivered a not-stored answer: (node, request, message).
+    pub(crate) step_not_stored: Option<(usize, u32, usize)>,
+    /// Counts the server's peer-message pushes and error answers (orders them).
+    pub(crate) server_out_seq: u64,
     server_outputs: usize,
     pub(crate) server_open_count: usize,
     pub(crate) clients: Vec<ClientNode>,
@@ -559,6 +612,7 @@ impl Sim {
                 rx_crash: 0,
                 disconnected_at: 0,
                 rx_conn: 0,
+                peer_deliveries: 0,
                 ext: NodeExt::default(),
             });
         }
@@ -583,7 +637,9 @@ impl Sim {
             incarnation: 1,
             server_tick: TickState::default(),
             server_dirty: false,
-            store_commits: Vec::new(),
+            store: crate::store::Store::new(Source::seeded(derive(cfg.seed, 4))),
+            step_not_stored: None,
+            server_out_seq: 0,
             server_outputs: 0,
             server_open_count: 0,
             clients,
@@ -683,6 +739,7 @@ impl Sim {
                 break;
             }
             self.now = s.at;
+            self.step_not_stored = None;
             self.stats.events += 1;
             if self.stats.events > self.cfg.max_events {
                 self.violation(format!(
@@ -804,6 +861,11 @@ impl Sim {
             Ev::Sweep => self.sweep(),
             Ev::InvAnswer { inv } => self.invitation_answer(inv),
             Ev::InvCancel { inv } => self.invitation_cancel(inv),
+            Ev::StoreBatch { gen } => {
+                if self.server_up {
+                    self.store_batch(gen);
+                }
+            }
         }
     }
 
@@ -878,12 +940,6 @@ impl Sim {
             self.step_conn = None;
             self.banning = None;
             self.step_tick = false;
-            if !self.store_commits.is_empty() {
-                let ids = std::mem::take(&mut self.store_commits);
-                let rec = ServerInRec::Committed(ids.iter().map(|id| id.0).collect());
-                self.server_input(ServerInput::Storage(StorageEvent::Committed(ids)), rec);
-                return self.drain();
-            }
         }
         let mut dirty = std::mem::take(&mut self.dirty_clients);
         dirty.sort_unstable();

@@ -175,6 +175,9 @@ impl Sim {
                     }
                     self.affect(u);
                 }
+                if ty == b"peer_message" && self.server_out_seq > 0 {
+                    self.note_send_handled(&b);
+                }
                 self.step_conn = Some(conn);
                 self.server_input(
                     ServerInput::Frame(ConnId(conn), b.clone()),
@@ -282,6 +285,7 @@ impl Sim {
                         self.clients[node].session = (inc, sid_hash(&session));
                     }
                 }
+                self.peek_not_stored(node, &b);
                 self.client_input(
                     node,
                     ClientInput::Frame(tid, b.clone()),

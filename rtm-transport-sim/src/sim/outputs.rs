@@ -26,6 +26,10 @@ impl Sim {
                     return;
                 }
                 let ty = frame_type(&frame);
+                if ty == b"message" || ty == b"error" {
+                    self.server_out_seq += 1;
+                    self.note_message_frame(conn.0, ty == b"message", &frame);
+                }
                 if ty == b"login_ok" {
                     self.on_login_ok(conn.0);
                 } else if ty == b"kicked" {
@@ -56,9 +60,7 @@ impl Sim {
                 self.server_open_count -= 1;
                 self.send_on(conn.0, false, Item::Fin);
             }
-            // For now the store commits every write at once and never fails.
-            ServerOutput::Storage(StorageOp::Write(r)) => self.store_commits.push(r.id),
-            ServerOutput::Storage(StorageOp::Delete(_)) => {}
+            ServerOutput::Storage(op) => self.store_op(op),
         }
     }
 
