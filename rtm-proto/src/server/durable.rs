@@ -175,9 +175,14 @@ impl Server {
             m.record = None;
             return;
         }
-        // Never shown: dropped from the offline store (or evicted from it meanwhile).
-        self.offline.remove_record(&w.to, id);
+        // Never shown: dropped from the offline store, and its sender told so.
+        let dropped = self.offline.remove_record(&w.to, id).is_some();
         let waiters = self.resends.not_stored(&w.key);
+        if !dropped {
+            // Gone already (the store's newest evicted it, maybe after it was shown): nothing
+            // to refuse. The sender is not answered `cached`; its request times out.
+            return;
+        }
         let conn = self.sessions.get(&w.key.from).and_then(|s| {
             let conn = s.conn?;
             Some((s.epoch, conn))

@@ -23,7 +23,9 @@
 //! * in the offline store, never sent to the receiver, it is dropped and its waiting sender
 //!   is answered `PeerMessageError::FAILURE` (1); a resend with the same `msg_id` gets the
 //!   same answer (the client resends on every new link, and a resend crossing the answer
-//!   must not be stored behind it); a new send (new `msg_id`) may find the disk back;
+//!   must not be stored behind it); a new send (new `msg_id`) may find the disk back. One
+//!   the store's newest evicted meanwhile is gone by the store's own rule: its sender is
+//!   not answered (it may have been shown), and its request times out;
 //! * anywhere else it may already be on the receiver's screen (it was sent before the
 //!   connection dropped or the session ended), so it stays in memory: in a detached
 //!   session's stream for the resume, in the offline store for the next login. Its sender is
