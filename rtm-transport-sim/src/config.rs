@@ -169,7 +169,7 @@ relaxations! {
     /// invitation locally, at its own session's end, may disagree with the other; every
     /// other disagreement fails the run.
     invitation_local_end_races_decision = true,
-    /// Core issue (open; durable state): when a session ends (logout, ban, kick, expiry)
+    /// Core issue (fixed in 7b7a7ea; durable state): when a session ends (logout, ban, kick, expiry)
     /// its unacknowledged peer messages go to the offline store (`end_session`,
     /// `keep_offline`), and if that write fails or times out the sender is answered
     /// FAILURE / not stored — although the message was pushed on the session's connection
@@ -182,8 +182,8 @@ relaxations! {
     /// hit this with the relaxation off).
     /// Relaxed: a message its sender was told was not stored may be shown if the server
     /// pushed it before that answer (never if it pushed it after).
-    not_stored_after_push = true,
-    /// Core issue (open; durable state): a write that fails or times out drops the message
+    not_stored_after_push = false, // fixed in the core (7b7a7ea); kept to reproduce old seeds
+    /// Core issue (fixed in 7b7a7ea; durable state): a write that fails or times out drops the message
     /// and *abandons* its send (`write_failed`: `resends.abandon`), so that a resend with
     /// the same `msg_id` is a new send. But the client resends an unanswered request on
     /// every new link: when its resend crosses the not-stored answer (the link changed just
@@ -196,7 +196,7 @@ relaxations! {
     /// for the key (answering a resend FAILURE again) would close it. Relaxed: a message
     /// told not stored may be delivered if the server handled a send of it after that
     /// answer.
-    not_stored_resend_crosses_answer = true,
+    not_stored_resend_crosses_answer = false, // fixed in the core (7b7a7ea); kept to reproduce old seeds
 }
 
 /// How user ids look in a run (exercises the §1.3 character set and the 64-byte limit).

@@ -66,7 +66,9 @@
 //!   it delivered from a push the server sent after that answer, nor shown before it in the
 //!   same server incarnation. Pushes by an older incarnation may have landed (the first
 //!   send's outcome was lost with a crash and the new server took the resend as new:
-//!   counted as `seen-across-crash`). Two open core issues are relaxations:
+//!   counted as `seen-across-crash`). Two core issues these checks found are fixed (7b7a7ea:
+//!   a pushed message is kept in memory instead, and a resend of a not-stored send gets the
+//!   same FAILURE); their relaxations stay, off, to replay old seeds:
 //!   `not_stored_after_push` (a session ends with the message pushed but unacknowledged,
 //!   and its write on the way to the offline store fails) and
 //!   `not_stored_resend_crosses_answer` (the client's automatic resend crosses the
@@ -80,13 +82,12 @@
 //!   restore brought #20 back and u3 was shown it at 61.689 s), and seed 415008. The
 //!   driver contract cannot prevent it without a durable tombstone; the core cannot tell
 //!   at restore.
-//! * `not_stored_after_push` also covers PEER_UNREACHABLE for a delivered message when the
+//! * `not_stored_after_push` (off) also covered PEER_UNREACHABLE for a delivered message when the
 //!   server had pushed it and then dropped it as not stored (the sender did not hear that
 //!   answer and resent: a new send to an offline receiver; seed 405210).
 //! * **Per-pair order** holds within one server incarnation, except for a message sent
-//!   before a crash and resent after it, or one the server dropped as not stored (its
-//!   sender's client resends it when the answer was lost, and the resend is a new send,
-//!   behind later messages).
+//!   before a crash and resent after it (the resend is a new send to the new server, behind
+//!   later messages).
 //! * **A crash ends every channel membership** (the server's channels are soft state; the
 //!   clients rejoin a new instance, with no replay) and every attribute store; a message is
 //!   only owed to members that stayed joined, so none accepted before a crash is owed after.

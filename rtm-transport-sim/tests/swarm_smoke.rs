@@ -82,8 +82,9 @@ fn calm_run(seed: u64, clients: usize, fault_ms: u64) -> rtm_transport_sim::RunR
 
 /// Durable state under crashes and store faults only: messages answered `cached` survive
 /// crashes (they are delivered by a later incarnation), failed writes are answered not
-/// stored, and the seeds that showed the late-commit excuse and the open core issues
-/// (relaxations `not_stored_after_push`, `not_stored_resend_crosses_answer`) pass.
+/// stored, and the seeds that showed the late-commit excuse and the two core issues since
+/// fixed (relaxations `not_stored_after_push`, `not_stored_resend_crosses_answer`, now off)
+/// pass.
 #[test]
 fn cached_messages_survive_crashes_and_store_faults() {
     use rtm_transport_sim::config::FaultKind;
