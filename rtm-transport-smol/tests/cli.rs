@@ -5,89 +5,17 @@
 //! `rtm attrs`. Calls: Bob `rtm answer`s what Alice `rtm call`s.
 //! Every wait is bounded; every process is killed at the end.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(15);
+mod common;
 
-/// A child process whose output lines arrive on a channel; killed when dropped.
-struct Proc {
-    child: Child,
-    lines: Receiver<String>,
-    name: &'static str,
-}
+use common::Proc;
 
+/// What only these stories read: the `rtm` CLI's JSON lines.
 impl Proc {
-    /// Starts `bin` with `args`; `stdout` picks which stream is read line by line.
-    fn spawn(name: &'static str, bin: &str, args: &[&str], read_stdout: bool) -> Proc {
-        Proc::spawn_in(name, bin, args, read_stdout, None)
-    }
-
-    /// [`Proc::spawn`] with `dir` as the working directory (the test's own if `None`).
-    fn spawn_in(
-        name: &'static str,
-        bin: &str,
-        args: &[&str],
-        read_stdout: bool,
-        dir: Option<&std::path::Path>,
-    ) -> Proc {
-        let mut cmd = Command::new(bin);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .env_remove("RUST_LOG")
-            .env_remove("RTM_DATA_DIR");
-        if let Some(dir) = dir {
-            cmd.current_dir(dir);
-        }
-        if read_stdout {
-            cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        } else {
-            cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let (tx, lines) = mpsc::channel();
-        let reader: Box<dyn std::io::Read + Send> = if read_stdout {
-            Box::new(child.stdout.take().expect("piped stdout"))
-        } else {
-            Box::new(child.stderr.take().expect("piped stderr"))
-        };
-        std::thread::spawn(move || {
-            for line in BufReader::new(reader).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc { child, lines, name }
-    }
-
-    /// Reads lines until `pick` accepts one, within [`WAIT`].
-    fn wait_for<T>(&self, what: &str, mut pick: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(t) = pick(&line) {
-                        return t;
-                    }
-                    seen.push(line);
-                }
-                Err(_) => panic!(
-                    "{}: no line with {what} within {WAIT:?}; saw:\n{}",
-                    self.name,
-                    seen.join("\n")
-                ),
-            }
-        }
-    }
-
     /// The JSON lines printed until (and including) the first that `last` accepts, within
     /// [`WAIT`].
     fn json_until(&self, what: &str, mut last: impl FnMut(&Value) -> bool) -> Vec<Value> {
@@ -117,11 +45,6 @@ impl Proc {
         self.wait_for("CONNECTED", |l| json(l).filter(connected));
     }
 
-    /// Waits for the process to exit by itself, within [`WAIT`].
-    fn exit_status(&mut self) -> std::process::ExitStatus {
-        self.exit_within("")
-    }
-
     /// Waits for the exit, then adds the JSON lines it printed last to `lines`: results and
     /// events race to stdout, so a story reads to the end before it checks their order.
     fn exit_and_read_rest(&mut self, lines: &mut Vec<Value>) -> std::process::ExitStatus {
@@ -129,39 +52,6 @@ impl Proc {
         std::thread::sleep(Duration::from_millis(100));
         lines.extend(self.drain_json());
         status
-    }
-
-    /// Sends `signal` (e.g. "TERM") and waits for the exit status, within [`WAIT`].
-    fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} failed");
-        self.exit_within(&format!(" of SIG{signal}"))
-    }
-
-    /// The exit status, within [`WAIT`] (`after` says of what, in the failure message).
-    fn exit_within(&mut self, after: &str) -> std::process::ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the child") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {WAIT:?}{after}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

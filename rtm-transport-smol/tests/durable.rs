@@ -5,10 +5,7 @@
 //! start. Every wait is bounded; every process is killed at the end.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
@@ -16,7 +13,10 @@ use rtm_proto::client::SendMessageOptions;
 use rtm_proto::{ClientConfig, Event, Message, PeerMessageOutcome};
 use rtm_transport_smol::{Answer, RtmClient};
 
-const WAIT: Duration = Duration::from_secs(15);
+mod common;
+
+use common::{Proc, WAIT};
+
 const OFFLINE: SendMessageOptions = SendMessageOptions {
     enable_offline_messaging: true,
 };
@@ -25,61 +25,24 @@ const RECEIVERS: [&str; 3] = ["r0", "r1", "r2"];
 
 /// An `rtm-server` on a loopback port and `data_dir`; killed (-9) when dropped.
 struct Server {
-    child: Child,
-    lines: Receiver<String>,
+    proc: Proc,
     url: String,
 }
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let mut child = server_command(data_dir)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rtm-server");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            lines,
-            url: String::new(),
-        };
-        server.url = server.wait_for("the listening address", |line| {
+        let proc = server_proc(data_dir);
+        let url = proc.wait_for("the listening address", |line| {
             let i = line.find("listening on ws://")?;
             let rest = &line[i + "listening on ".len()..];
             Some(rest.split_whitespace().next()?.to_string())
         });
-        server
-    }
-
-    /// Reads stderr lines until `pick` accepts one, within [`WAIT`].
-    fn wait_for<T>(&self, what: &str, mut pick: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(t) = pick(&line) {
-                        return t;
-                    }
-                    seen.push(line);
-                }
-                Err(_) => panic!("rtm-server: no line with {what}; saw:\n{}", seen.join("\n")),
-            }
-        }
+        Server { proc, url }
     }
 
     /// The `records=N` of the "storage: restored" line.
     fn restored_records(&self) -> usize {
-        self.wait_for("storage: restored", |line| {
+        self.proc.wait_for("storage: restored", |line| {
             if !line.contains("storage: restored") {
                 return None;
             }
@@ -94,18 +57,12 @@ impl Server {
 
     /// kill -9: no chance to finish anything.
     fn kill9(&mut self) {
-        self.child.kill().expect("kill -9 rtm-server");
-        self.child.wait().expect("reap rtm-server");
+        self.proc.kill9();
     }
 
     /// SIGTERM, and the graceful exit it must lead to.
     fn terminate(&mut self) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        let status = exit_within(&mut self.child);
+        let status = self.proc.signal_and_wait("TERM");
         assert!(
             status.success(),
             "rtm-server exited with {status} on SIGTERM"
@@ -113,33 +70,18 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server_command(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtm-server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--log", "info", "--data-dir"])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .env_remove("RUST_LOG")
-        .env_remove("RTM_DATA_DIR");
-    cmd
-}
-
-fn exit_within(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for rtm-server") {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "rtm-server did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// `rtm-server` on a free loopback port and `data_dir`, its log lines read.
+fn server_proc(data_dir: &Path) -> Proc {
+    let dir = data_dir.to_str().expect("a UTF-8 temporary path");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        "info",
+        "--data-dir",
+        dir,
+    ];
+    Proc::spawn("rtm-server", env!("CARGO_BIN_EXE_rtm-server"), &args, false)
 }
 
 fn logged_in(url: &str, uid: &str) -> RtmClient {
@@ -377,13 +319,10 @@ fn delivered_messages_are_gone_after_a_restart() {
 
 /// Runs `rtm-server` on `data_dir`, which it must refuse: non-zero exit, and stderr.
 fn refused(data_dir: &Path) -> String {
-    let mut child = server_command(data_dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rtm-server");
-    let status = exit_within(&mut child);
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).unwrap();
+    let mut proc = server_proc(data_dir);
+    let status = proc.exit_status();
+    // The process is gone: its stderr ends, and the reader thread with it.
+    let stderr = proc.lines.iter().collect::<Vec<_>>().join("\n");
     assert!(!status.success(), "rtm-server started on it: {stderr}");
     assert!(!stderr.contains("listening on"), "{stderr}");
     stderr
