@@ -2,9 +2,9 @@
 //!
 //! A message to an attached receiver is pushed on the session's delivery stream and stays in the
 //! session's unacknowledged queue until the receiver's client acknowledges it; only then is the
-//! sender told `received`. A detached receiver (reconnecting, < 30 s) gets it buffered and the
-//! sender is told `cached`. An offline receiver gets it stored if the sender asked for offline
-//! messaging (`cached`), else the sender is told `unreachable`.
+//! sender told `received`. A detached receiver (reconnecting, < 30 s) gets it buffered, an
+//! offline receiver gets it stored if the sender asked for offline messaging, and either way
+//! the sender is told `cached` once the message is durable (`durable.rs`); else `unreachable`.
 //!
 //! Resends are recognised by [`super::resends`]: the first outcome is answered again instead
 //! of a second delivery.
