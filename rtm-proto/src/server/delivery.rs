@@ -109,10 +109,7 @@ impl Server {
         self.pump_stream(uid);
         self.catch_up(uid);
         for (key, record) in received {
-            if let Some(id) = record {
-                self.out
-                    .push_back(ServerOutput::Storage(super::storage::StorageOp::Delete(id)));
-            }
+            self.delete_record(record);
             self.resolve(&key, PeerMessageOutcome::Received);
         }
     }

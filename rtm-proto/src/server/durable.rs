@@ -110,7 +110,7 @@ impl Server {
         for (to, m) in messages {
             if self.offline.expired(m.server_ts, now_ms) {
                 report.dropped += 1;
-                self.delete_record(&m);
+                self.delete_record(m.record);
                 continue;
             }
             // A resend of a message the last run stored (its `cached` answer may have been
@@ -123,7 +123,7 @@ impl Server {
             }
             for evicted in self.offline.keep(&to, m) {
                 report.dropped += 1;
-                self.delete_record(&evicted);
+                self.delete_record(evicted.record);
             }
         }
         report.messages = self.offline.len();
@@ -154,8 +154,7 @@ impl Server {
     /// a commit that comes after all does not leave a record nobody holds.
     pub(super) fn on_storage_deadline(&mut self, id: RecordId) {
         if let Some(w) = self.durable.pending.remove(&id) {
-            self.out
-                .push_back(ServerOutput::Storage(StorageOp::Delete(id)));
+            self.delete_record(Some(id));
             self.write_failed(id, w);
         }
     }
@@ -183,22 +182,11 @@ impl Server {
             // to refuse. The sender is not answered `cached`; its request times out.
             return;
         }
-        let conn = self.sessions.get(&w.key.from).and_then(|s| {
-            let conn = s.conn?;
-            Some((s.epoch, conn))
+        self.reply_to_waiters(&w.key.from, waiters, |id| Reply::Error {
+            id,
+            code: PeerMessageError::Failure.code(),
+            message: NOT_STORED.into(),
         });
-        for waiter in waiters {
-            if let Some((_, conn)) = conn.filter(|&(epoch, _)| epoch == waiter.epoch) {
-                self.reply(
-                    conn,
-                    Reply::Error {
-                        id: waiter.request,
-                        code: PeerMessageError::Failure.code(),
-                        message: NOT_STORED.into(),
-                    },
-                );
-            }
-        }
     }
 
     /// Makes sure `m`, which only the server now holds for `to`, is durable (see
@@ -213,9 +201,10 @@ impl Server {
         }
     }
 
-    /// Deletes `m`'s record, if it has one (it was delivered, evicted or expired).
-    pub(super) fn delete_record(&mut self, m: &StoredMessage) {
-        if let Some(id) = m.record {
+    /// Deletes a message's record, if it has one (it was delivered, evicted or expired,
+    /// or its write is given up).
+    pub(super) fn delete_record(&mut self, record: Option<RecordId>) {
+        if let Some(id) = record {
             self.out
                 .push_back(ServerOutput::Storage(StorageOp::Delete(id)));
         }
@@ -226,7 +215,7 @@ impl Server {
         m.offline = true;
         self.hold_durably(to, &mut m);
         for evicted in self.offline.keep(to, m) {
-            self.delete_record(&evicted);
+            self.delete_record(evicted.record);
         }
     }
 
@@ -255,7 +244,7 @@ impl Server {
         const RECEIVERS_PER_STEP: usize = 1024;
         let (expired, round_over) = self.offline.sweep_step(self.unix_ms(), RECEIVERS_PER_STEP);
         for m in &expired {
-            self.delete_record(m);
+            self.delete_record(m.record);
         }
         round_over
     }

@@ -134,10 +134,9 @@ impl OfflineStore {
         };
         self.total -= q.messages.len();
         self.total_bytes -= q.bytes;
-        let retention = self.retention_ms;
         q.messages
             .into_iter()
-            .partition(|m| now_ms.saturating_sub(m.server_ts) < retention)
+            .partition(|m| !self.expired(m.server_ts, now_ms))
     }
 
     /// The message of `to` whose record is `id`, if the store holds it.
@@ -162,7 +161,7 @@ impl OfflineStore {
 
     /// Whether a message sent at `server_ts` is past the retention at `now_ms`.
     pub fn expired(&self, server_ts: u64, now_ms: u64) -> bool {
-        now_ms.saturating_sub(server_ts) >= self.retention_ms
+        past_retention(self.retention_ms, server_ts, now_ms)
     }
 
     /// One step of the expiry sweep: looks at up to `receivers` receivers after the last
@@ -188,7 +187,7 @@ impl OfflineStore {
             while q
                 .messages
                 .front()
-                .is_some_and(|m| now_ms.saturating_sub(m.server_ts) >= retention)
+                .is_some_and(|m| past_retention(retention, m.server_ts, now_ms))
             {
                 let Some(m) = q.messages.pop_front() else {
                     break;
@@ -219,4 +218,10 @@ impl OfflineStore {
         }
         (expired, round_over)
     }
+}
+
+/// Whether a message the server received at `server_ts` is `retention_ms` old or more at
+/// `now_ms` (a free function: the sweep holds the store's map mutably while it asks).
+fn past_retention(retention_ms: u64, server_ts: u64, now_ms: u64) -> bool {
+    now_ms.saturating_sub(server_ts) >= retention_ms
 }

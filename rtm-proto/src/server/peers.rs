@@ -158,10 +158,20 @@ impl Server {
         self.answer_waiters(&key.from, waiters, outcome);
     }
 
-    /// Answers each waiting request that came on the sender's current session; the
-    /// connection it is on now carries the answer (requests of an ended session have no one
-    /// to hear them).
+    /// Answers each waiting request with `outcome`.
     fn answer_waiters(&mut self, from: &UserId, waiters: Vec<Waiter>, outcome: PeerMessageOutcome) {
+        self.reply_to_waiters(from, waiters, |id| Reply::PeerMessageResult { id, outcome });
+    }
+
+    /// Answers each waiting request that came on the sender's current session with
+    /// `reply(request id)`; the connection it is on now carries the answer (requests of an
+    /// ended session have no one to hear them).
+    pub(super) fn reply_to_waiters(
+        &mut self,
+        from: &UserId,
+        waiters: Vec<Waiter>,
+        reply: impl Fn(u32) -> Reply,
+    ) {
         for waiter in waiters {
             let conn = self
                 .sessions
@@ -169,13 +179,7 @@ impl Server {
                 .filter(|s| s.epoch == waiter.epoch)
                 .and_then(|s| s.conn);
             if let Some(conn) = conn {
-                self.reply(
-                    conn,
-                    Reply::PeerMessageResult {
-                        id: waiter.request,
-                        outcome,
-                    },
-                );
+                self.reply(conn, reply(waiter.request));
             }
         }
     }

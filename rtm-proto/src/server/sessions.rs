@@ -248,7 +248,7 @@ impl Server {
         }
         let (stored, expired) = self.offline.take(&uid, server_ts);
         for m in &expired {
-            self.delete_record(m);
+            self.delete_record(m.record);
         }
         for m in stored {
             self.push_stored(&uid, m);

@@ -191,7 +191,7 @@ impl Stream {
         );
         loop {
             let in_flight = (self.sent_upto + 1).saturating_sub(front) as usize;
-            let Some(p) = self.unacked.get(in_flight) else {
+            let Some(p) = self.unacked.get_mut(in_flight) else {
                 break;
             };
             let len = p.frame.len();
@@ -203,15 +203,13 @@ impl Stream {
             }
             self.inflight_bytes += len;
             self.sent_upto = p.pos;
-            let frame = p.frame.clone();
-            if let Some(m) = self
-                .unacked
-                .get_mut(in_flight)
-                .and_then(|p| p.peer.as_deref_mut())
-            {
+            if let Some(m) = p.peer.as_deref_mut() {
                 m.pushed = true;
             }
-            out.push_back(ServerOutput::Send { conn, frame });
+            out.push_back(ServerOutput::Send {
+                conn,
+                frame: p.frame.clone(),
+            });
         }
     }
 
