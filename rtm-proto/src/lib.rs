@@ -85,6 +85,8 @@
 //!                 server.handle_input(now, ServerInput::Storage(done));
 //!             }
 //!             ServerOutput::Storage(StorageOp::Delete(_)) => {}
+//!             // This loop makes no REST calls (`rtm_proto::server::admin`).
+//!             ServerOutput::AdminReply(_) => {}
 //!         }
 //!     }
 //!     if connected {

@@ -275,6 +275,12 @@ fn hash_rec(h: &mut Hash64, rec: &Rec) {
                     h.word(33);
                     h.word(id.0)
                 }
+                ServerOutput::AdminReply(r) => {
+                    h.word(34);
+                    h.word(r.id.0);
+                    h.word(u64::from(r.status));
+                    h.bytes(&r.body)
+                }
             }
         }
         Rec::Net { text } => {
@@ -506,6 +512,13 @@ impl fmt::Display for RecDisplay<'_> {
                 ServerOutput::Storage(StorageOp::Delete(id)) => {
                     write!(f, "server -> Delete(#{})", id.0)
                 }
+                ServerOutput::AdminReply(r) => write!(
+                    f,
+                    "server -> AdminReply(#{} {} {})",
+                    r.id.0,
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ),
             },
             Rec::Net { text } => write!(f, "net {text}"),
             Rec::ServerCmd { text } => write!(f, "server cmd {text}"),

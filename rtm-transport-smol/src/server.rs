@@ -437,6 +437,8 @@ impl Core {
             };
             match output {
                 ServerOutput::Storage(op) => self.store.push(op),
+                // No REST calls are handed to the core yet.
+                ServerOutput::AdminReply(_) => {}
                 ServerOutput::Send { conn, frame } => self.send(conn, frame),
                 ServerOutput::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.remove(&conn) {

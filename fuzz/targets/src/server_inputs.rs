@@ -158,6 +158,7 @@ pub fn server_inputs(data: &[u8]) {
                 ServerOutput::Storage(StorageOp::Delete(id)) => {
                     assert!(written.contains(&id), "delete of a record never written");
                 }
+                ServerOutput::AdminReply(_) => {}
             }
         }
         let st = s.stats();

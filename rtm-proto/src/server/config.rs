@@ -84,6 +84,8 @@ pub struct ServerConfig {
     /// A record write not committed by then counts as failed (see `storage.rs`): its
     /// sender is not left waiting on a disk that hangs.
     pub storage_write_timeout: Duration,
+    /// Keys of the REST API (`admin`); none (the default) turns the API off.
+    pub admin_keys: Vec<super::admin::AdminKey>,
 }
 
 impl Default for ServerConfig {
@@ -115,6 +117,7 @@ impl Default for ServerConfig {
             channel_history_total: 256 * 1024 * 1024,
             channel_attributes_grace: Duration::from_secs(180),
             storage_write_timeout: Duration::from_secs(5),
+            admin_keys: Vec::new(),
         }
     }
 }

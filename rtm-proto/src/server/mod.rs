@@ -37,6 +37,7 @@
 //! * `timer` — every timer as one `ServerTimer` and its dispatch; `observe` — a read-only
 //!   view for tests and the simulator; `config`.
 
+pub mod admin;
 mod attributes;
 pub(crate) mod channels;
 mod config;
@@ -50,6 +51,7 @@ mod limits;
 mod liveness;
 mod logins;
 mod members;
+pub mod metrics;
 mod observe;
 mod offline;
 mod peers;
@@ -105,6 +107,8 @@ pub enum ServerInput {
     Tick,
     /// Storage work finished (see [`storage`]).
     Storage(StorageEvent),
+    /// A request of the operator's REST API (see [`admin`]).
+    Admin(admin::AdminCall),
 }
 
 /// What the server asks its driver to do. Deliberately exhaustive: a driver must carry out
@@ -121,6 +125,8 @@ pub enum ServerOutput {
     },
     /// Storage work, carried out in order (see [`storage`] for the contract).
     Storage(StorageOp),
+    /// The answer to an [`admin::AdminCall`].
+    AdminReply(admin::AdminReply),
 }
 
 #[derive(Debug, Clone)]
@@ -259,6 +265,7 @@ impl Server {
             ServerInput::Closed(conn) => self.forget_conn(conn),
             ServerInput::Tick => self.run_timers(),
             ServerInput::Storage(event) => self.on_storage(event),
+            ServerInput::Admin(call) => self.on_admin(call),
         }
         self.end_overflowed();
     }

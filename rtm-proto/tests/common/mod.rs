@@ -55,6 +55,8 @@ pub struct World {
     pub raw_sent: Vec<(ConnId, Bytes)>,
     /// The server's durable store.
     pub disk: Disk,
+    /// The server's answers to REST calls ([`World::admin`]), oldest first.
+    pub admin_replies: VecDeque<rtm_proto::server::admin::AdminReply>,
     server_config: ServerConfig,
 }
 
@@ -145,6 +147,7 @@ impl World {
                 writes: 0,
                 deletes: 0,
             },
+            admin_replies: VecDeque::new(),
             server_config: sc,
         }
     }
@@ -287,6 +290,7 @@ impl World {
                     }
                 }
             },
+            ServerOutput::AdminReply(reply) => self.admin_replies.push_back(reply),
         }
     }
 
@@ -376,7 +380,7 @@ impl World {
                 ServerOutput::Send { conn: c, .. } | ServerOutput::Close { conn: c, .. } => {
                     *c == conn
                 }
-                ServerOutput::Storage(_) => false,
+                ServerOutput::Storage(_) | ServerOutput::AdminReply(_) => false,
             };
             if mine {
                 out.push(o)

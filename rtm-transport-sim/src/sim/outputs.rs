@@ -61,6 +61,8 @@ impl Sim {
                 self.send_on(conn.0, false, Item::Fin);
             }
             ServerOutput::Storage(op) => self.store_op(op),
+            // The simulated world makes no REST calls.
+            ServerOutput::AdminReply(_) => {}
         }
     }
 
