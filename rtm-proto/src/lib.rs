@@ -126,6 +126,7 @@ pub mod errors;
 pub mod ids;
 pub mod invitation;
 pub mod limits;
+pub mod logs;
 pub mod message;
 pub mod ratelimit;
 pub mod rng;

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use rtm_proto::client::InvitationId;
 use rtm_proto::client::{ChannelAttributeOptions, SendMessageOptions};
 use rtm_proto::errors::{ErrorFamily, InvitationApiCallError};
+use rtm_proto::logs::LogLevel;
 use rtm_proto::{ChannelId, Message, RequestId};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -119,6 +120,25 @@ impl RtmCore {
     /// Starts the logout; it ends with `ConnectionStateChanged(DISCONNECTED, LOGOUT)`.
     pub fn logout(&self) -> Result<(), JsValue> {
         self.run(|c, now| c.logout(now)).map_err(thrown)
+    }
+
+    /// `enableLogUpload` and `logFilter` (its level as `"error"`, `"warn"`, `"info"`,
+    /// `"debug"`, or `"off"`): the core records its lines at or above that level and, while
+    /// uploading is on, sends them to the server.
+    #[wasm_bindgen(js_name = setLogUpload)]
+    pub fn set_log_upload(&self, enabled: bool, level: &str) {
+        let filter = LogLevel::from_name(level);
+        self.run(|c, _| {
+            c.set_log_upload(enabled);
+            c.set_log_filter(filter);
+        });
+    }
+
+    /// Records one line of the SDK's JavaScript part for upload (`level` as for
+    /// `setLogUpload`; anything else is `info`).
+    pub fn log(&self, level: &str, text: &str) {
+        let level = LogLevel::from_name(level).unwrap_or(LogLevel::Info);
+        self.run(|c, now| c.log(now, level, text));
     }
 
     /// The page is going away: log out at once (the logout frame goes out before the page

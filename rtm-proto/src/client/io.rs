@@ -10,6 +10,7 @@ use crate::attributes::ChannelAttribute;
 use crate::errors::*;
 use crate::ids::{ChannelId, UserId};
 use crate::limits::DEFAULT_APP_ID;
+use crate::logs::LogLevel;
 use crate::wire::PeerMessageOutcome;
 
 use super::{Event, TransportId};
@@ -38,6 +39,11 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// Longest reconnection delay.
     pub backoff_max: Duration,
+    /// `enableLogUpload`: send the client's log lines to the server (off by default, as in
+    /// Agora's SDK).
+    pub log_upload: bool,
+    /// `logFilter`: the least important level of line recorded; `None` records none.
+    pub log_filter: Option<LogLevel>,
 }
 
 impl Default for ClientConfig {
@@ -51,6 +57,8 @@ impl Default for ClientConfig {
             link_timeout: Duration::from_secs(6),
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(10),
+            log_upload: false,
+            log_filter: Some(LogLevel::Info),
         }
     }
 }
@@ -81,6 +89,28 @@ pub enum ClientOutput {
     Close(TransportId, u16),
     /// Tell the application.
     Event(Event),
+}
+
+impl Response {
+    /// Whether the command failed.
+    pub fn is_err(&self) -> bool {
+        match self {
+            Response::Login(r) => r.is_err(),
+            Response::RenewToken(r) => r.is_err(),
+            Response::SendMessageToPeer(r) => r.is_err(),
+            Response::QueryPeersOnlineStatus(r) => r.is_err(),
+            Response::SubscribePeersOnlineStatus(r) => r.is_err(),
+            Response::UnsubscribePeersOnlineStatus(r) => r.is_err(),
+            Response::Join(r) => r.is_err(),
+            Response::Leave(r) => r.is_err(),
+            Response::SendChannelMessage(r) => r.is_err(),
+            Response::GetMembers(r) => r.is_err(),
+            Response::GetChannelMemberCount(r) => r.is_err(),
+            Response::AttributeWrite(r) => r.is_err(),
+            Response::GetUserAttributes(r) => r.is_err(),
+            Response::GetChannelAttributes(r) => r.is_err(),
+        }
+    }
 }
 
 /// Results of commands, one variant per method.

@@ -52,6 +52,7 @@ mod invitations;
 mod io;
 mod limiters;
 mod link;
+mod logs;
 mod peers;
 mod pending;
 mod replies;
@@ -66,6 +67,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::backoff::Backoff;
 use crate::ids::{ChannelId, UserId};
+use crate::logs::LogLevel;
 use crate::rng::Rng;
 use crate::time::{Timestamp, WallClock};
 use crate::wire::{ClientFrame, InvitationKey, PeerOnlineState};
@@ -134,6 +136,8 @@ pub struct Client {
     instance: u64,
     login_attempts: u64,
     limiters: limiters::Limiters,
+    /// Log lines waiting for upload (`enableLogUpload`).
+    logs: logs::LogUpload,
     out: VecDeque<ClientOutput>,
 }
 
@@ -145,6 +149,7 @@ impl Client {
         let heartbeat = config.heartbeat;
         let mut rng = Rng::new(seed);
         let instance = (rng.next_u64() >> 11) | 1;
+        let logs = logs::LogUpload::new(config.log_upload, config.log_filter);
         Client {
             config,
             rng,
@@ -175,6 +180,7 @@ impl Client {
             instance,
             login_attempts: 0,
             limiters: Default::default(),
+            logs,
             out: VecDeque::new(),
         }
     }
@@ -224,8 +230,61 @@ impl Client {
         self.now = self.now.max(now);
     }
 
+    /// Turns log upload on or off (`enableLogUpload`); off forgets the lines waiting.
+    pub fn set_log_upload(&mut self, enabled: bool) {
+        self.logs.set_enabled(enabled);
+    }
+
+    /// Which lines are recorded for upload (`logFilter`): those at or above `filter`'s
+    /// level; `None` records none.
+    pub fn set_log_filter(&mut self, filter: Option<LogLevel>) {
+        self.logs.set_filter(filter);
+    }
+
+    /// Records a line of the driver's or the application's for upload (kept only while
+    /// uploading is on and `level` passes the filter).
+    pub fn log(&mut self, now: Timestamp, level: LogLevel, text: &str) {
+        self.advance(now);
+        let ts = self.unix_ms();
+        self.logs.record(ts, level, text);
+    }
+
     fn emit(&mut self, event: Event) {
+        self.log_event(&event);
         self.out.push_back(ClientOutput::Event(event));
+    }
+
+    /// What the application is told is what the log says: state changes at `info`, failed
+    /// commands at `warn`, every other event at `debug`.
+    fn log_event(&mut self, event: &Event) {
+        let level = match event {
+            Event::ConnectionStateChanged { .. } => LogLevel::Info,
+            Event::Response { response, .. } if response.is_err() => LogLevel::Warn,
+            _ => LogLevel::Debug,
+        };
+        if !self.logs.wants(level) {
+            return;
+        }
+        let text = match event {
+            Event::ConnectionStateChanged { state, reason } => format!(
+                "connection state {} ({})",
+                state.sdk_name(),
+                reason.sdk_name()
+            ),
+            Event::Response { request, response } => {
+                format!("request {} answered: {response:?}", request.0)
+            }
+            other => format!("event {}", other.sdk_name()),
+        };
+        let ts = self.unix_ms();
+        self.logs.record(ts, level, &text);
+    }
+
+    /// Sends the next batch of log lines on `transport`, if any wait.
+    fn send_logs(&mut self, transport: TransportId) {
+        if let Some(lines) = self.logs.take_batch(self.unix_ms()) {
+            self.send_frame(transport, &ClientFrame::Logs { lines });
+        }
     }
 
     fn respond(&mut self, request: RequestId, response: Response) {

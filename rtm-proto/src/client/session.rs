@@ -62,6 +62,7 @@ impl Client {
             Link::Up { transport } => {
                 // Drain: decisions the server made before the logout still arrive.
                 let request = self.requests.alloc();
+                self.send_logs(transport);
                 self.send_frame(transport, &ClientFrame::Logout { id: request });
                 self.set_link(Link::Draining { transport, request });
                 let until = self.now.saturating_add(LOGOUT_DRAIN);
@@ -400,6 +401,7 @@ impl Client {
             Timer::Ping => {
                 if let Link::Up { transport } = self.link {
                     self.send_ack(transport);
+                    self.send_logs(transport);
                     self.send_frame(transport, &ClientFrame::Ping {});
                     let next = self.now.saturating_add(self.heartbeat);
                     self.timers.set(Timer::Ping, next);

@@ -95,7 +95,8 @@ impl Budget {
             | F::Ack { .. }
             | F::InvitationAck { .. }
             | F::PeerMessage { .. }
-            | F::ChannelMessage { .. } => return None,
+            | F::ChannelMessage { .. }
+            | F::Logs { .. } => return None,
         })
     }
 

@@ -470,6 +470,8 @@ impl Server {
             ClientFrame::InvitationSync { id, local, remote } => {
                 self.on_invitation_sync(conn, &uid, id, local, remote)
             }
+            // Kept by the operator's plane (being built); accepted and dropped until then.
+            ClientFrame::Logs { .. } => {}
         }
     }
 

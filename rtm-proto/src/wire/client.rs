@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attributes::AttrOp;
 use crate::ids::{ChannelId, UserId};
+use crate::logs::LogLine;
 use crate::message::Message;
 
 use super::{decode, encode, ChannelCursor, DecodeError, InvitationKey};
@@ -139,6 +140,10 @@ pub enum ClientFrame {
         #[serde(default)]
         remote: Vec<InvitationKey>,
     },
+    /// Log lines of the client, oldest first, at most
+    /// [`MAX_LINES_PER_FRAME`](crate::logs::MAX_LINES_PER_FRAME) (no answer; sent only when
+    /// the application turned log upload on).
+    Logs { lines: Vec<LogLine> },
 }
 
 /// The `login` frame: who logs in to which app, with what token, resuming which session.

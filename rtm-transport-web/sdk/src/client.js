@@ -57,6 +57,7 @@ export class RtmClient extends EventEmitter {
 
   updateConfig(config) {
     this.#config = { ...this.#config, ...config };
+    if (this.#core !== null) this.#applyLogConfig();
   }
 
   setParameters(config) {
@@ -182,6 +183,7 @@ export class RtmClient extends EventEmitter {
         String(this.#appId),
         (json) => this.#dispatch(JSON.parse(json)),
       );
+      this.#applyLogConfig();
       live.add(this);
     }
     return this.#core;
@@ -193,6 +195,14 @@ export class RtmClient extends EventEmitter {
     const core = await this.#ready();
     const id = call(() => command(core));
     return new Promise((resolve, reject) => this.#requests.set(id, { resolve, reject }));
+  }
+
+  /// `enableLogUpload` (off unless set, as in Agora's SDK) and `logFilter` to the core, which
+  /// records its lines at or above the filter's level and uploads them while enabled.
+  #applyLogConfig() {
+    const f = this.#config.logFilter ?? {};
+    const level = f.debug ? 'debug' : f.info ? 'info' : f.warn ? 'warn' : f.error ? 'error' : 'off';
+    this.#core.setLogUpload(Boolean(this.#config.enableLogUpload), level);
   }
 
   _pageHide() {

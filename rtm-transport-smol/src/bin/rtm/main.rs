@@ -37,6 +37,7 @@ use async_signal::{Signal, Signals};
 use clap::{Parser, Subcommand};
 use futures_lite::{future, StreamExt};
 use rtm_proto::client::SendMessageOptions;
+use rtm_proto::logs::LogLevel;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::{ClientConfig, ConnectionState, Event, Message};
 use rtm_transport_smol::RtmClient;
@@ -64,6 +65,11 @@ struct Cli {
     /// Log filter for diagnostics on stderr.
     #[arg(long, env = "RUST_LOG", default_value = "warn")]
     log: String,
+    /// Upload the client's log lines (state changes, failures, events) at or above this
+    /// level to the server, where support can read them (`enableLogUpload`): error, warn,
+    /// info or debug.
+    #[arg(long, env = "RTM_LOG_UPLOAD", value_name = "LEVEL", value_parser = parse_log_level)]
+    log_upload: Option<LogLevel>,
     #[command(subcommand)]
     command: Command,
 }
@@ -249,9 +255,16 @@ fn getrandom_salt() -> u32 {
     1 + x % 99_999_999
 }
 
+fn parse_log_level(name: &str) -> Result<LogLevel, String> {
+    LogLevel::from_name(name)
+        .ok_or_else(|| format!("{name:?} is not one of error, warn, info, debug"))
+}
+
 fn client(cli: &Cli) -> Result<RtmClient, ExitCode> {
     let config = ClientConfig {
         app_id: cli.app_id.clone(),
+        log_upload: cli.log_upload.is_some(),
+        log_filter: cli.log_upload.or(ClientConfig::default().log_filter),
         ..ClientConfig::default()
     };
     RtmClient::new(&cli.server, config).map_err(|e| {
