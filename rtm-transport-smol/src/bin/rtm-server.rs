@@ -13,6 +13,11 @@
 //! `--storage memory` keeps nothing on disk (tests, throwaway servers). A database the server
 //! cannot trust (damaged, not its own, written by a newer release) is refused at start with
 //! a message saying what to do; the server exits non-zero and leaves the file as it was.
+//!
+//! The REST API under `/v1` (`openapi.yaml`) is on once an admin key is given:
+//! `--admin-key ID:SECRET` (repeatable) or `RTM_ADMIN_KEYS=ID:SECRET,ID2:SECRET2`; callers
+//! authenticate with HTTP Basic, the id as user name and the secret as password. Prometheus
+//! metrics are at `/metrics` either way.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -21,6 +26,7 @@ use std::process::ExitCode;
 use async_signal::{Signal, Signals};
 use clap::{Parser, ValueEnum};
 use futures_lite::StreamExt;
+use rtm_proto::server::admin::AdminKey;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::ServerConfig;
 use rtm_transport_smol::{storage, ServeOptions, Storage};
@@ -83,6 +89,16 @@ struct Args {
     /// crashes) or `memory` (nothing on disk; lost at exit).
     #[arg(long, value_enum, default_value_t = StorageKind::Sqlite)]
     storage: StorageKind,
+    /// A key of the REST API, as ID:SECRET (repeatable; the env var takes a comma-separated
+    /// list). Without any the REST API is off.
+    #[arg(
+        long = "admin-key",
+        env = "RTM_ADMIN_KEYS",
+        value_name = "ID:SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    admin_keys: Vec<String>,
     /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -96,6 +112,14 @@ enum StorageKind {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Checked before anything starts; the message never repeats the value (a secret).
+    let admin_keys = match admin_keys(&args.admin_keys) {
+        Ok(keys) => keys,
+        Err(e) => {
+            eprintln!("rtm-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let filter = EnvFilter::try_new(&args.log).unwrap_or_else(|e| {
         eprintln!(
             "rtm-server: bad --log filter {:?} ({e}); using info",
@@ -113,6 +137,7 @@ fn main() -> ExitCode {
     let config = ServerConfig {
         app_id: args.app_id,
         app_certificate: args.app_cert.filter(|c| !c.is_empty()),
+        admin_keys,
         ..ServerConfig::default()
     };
     let storage = match args.storage {
@@ -149,10 +174,93 @@ async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
         "rtm-server listening on ws://{addr} ({mode}, app id {}); demo page at http://{addr}/",
         config.app_id
     );
+    match config.admin_keys.len() {
+        0 => info!("REST API: off (no --admin-key)"),
+        n => info!(
+            "REST API: on ({n} key{}) at http://{addr}/v1/",
+            if n == 1 { "" } else { "s" }
+        ),
+    }
+    info!("metrics at http://{addr}/metrics");
     rtm_transport_smol::serve_opened(listener, options, opened, async move {
         if let Some(Ok(signal)) = signals.next().await {
             info!(?signal, "signal received: shutting down");
         }
     })
     .await
+}
+
+/// Why an `--admin-key` value was refused.
+#[derive(Debug, thiserror::Error)]
+enum AdminKeyError {
+    #[error("--admin-key (or RTM_ADMIN_KEYS) value {0} is not ID:SECRET (no colon)")]
+    NoColon(usize),
+    #[error("--admin-key (or RTM_ADMIN_KEYS) value {0} has an empty key id")]
+    EmptyId(usize),
+    #[error("--admin-key (or RTM_ADMIN_KEYS) value {0} has an empty secret")]
+    EmptySecret(usize),
+    #[error("--admin-key (or RTM_ADMIN_KEYS): key id {0:?} is given twice")]
+    Duplicate(String),
+}
+
+/// The admin keys of `--admin-key` values (`ID:SECRET`; the id ends at the first colon, the
+/// secret may hold more). Values are numbered from 1 in errors.
+fn admin_keys(values: &[String]) -> Result<Vec<AdminKey>, AdminKeyError> {
+    let mut keys: Vec<AdminKey> = Vec::with_capacity(values.len());
+    for (i, value) in values.iter().enumerate() {
+        let n = i + 1;
+        let (id, secret) = value.split_once(':').ok_or(AdminKeyError::NoColon(n))?;
+        if id.trim().is_empty() {
+            return Err(AdminKeyError::EmptyId(n));
+        }
+        if secret.is_empty() {
+            return Err(AdminKeyError::EmptySecret(n));
+        }
+        if keys.iter().any(|k| k.id == id) {
+            return Err(AdminKeyError::Duplicate(id.to_string()));
+        }
+        keys.push(AdminKey {
+            id: id.to_string(),
+            secret: secret.to_string(),
+        });
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(values: &[&str]) -> Result<Vec<AdminKey>, AdminKeyError> {
+        admin_keys(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn admin_keys_are_id_colon_secret() {
+        let keys = parse(&["ci:secret", "ops:a:b"]).unwrap();
+        assert_eq!(
+            (keys[0].id.as_str(), keys[0].secret.as_str()),
+            ("ci", "secret")
+        );
+        assert_eq!(
+            (keys[1].id.as_str(), keys[1].secret.as_str()),
+            ("ops", "a:b")
+        );
+        assert!(parse(&[]).unwrap().is_empty());
+        assert!(matches!(parse(&["ci"]), Err(AdminKeyError::NoColon(1))));
+        assert!(matches!(
+            parse(&["ci:x", ":x"]),
+            Err(AdminKeyError::EmptyId(2))
+        ));
+        assert!(matches!(
+            parse(&["ci:"]),
+            Err(AdminKeyError::EmptySecret(1))
+        ));
+        assert!(matches!(
+            parse(&["ci:x", "ci:y"]),
+            Err(AdminKeyError::Duplicate(_))
+        ));
+        let shown = parse(&["ci-s3cret"]).unwrap_err().to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
 }
