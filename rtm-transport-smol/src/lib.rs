@@ -10,7 +10,10 @@
 //! * [`http`]: the port is an HTTP/1.1 server ([hyper](https://docs.rs/hyper) on smol): a
 //!   request with `Upgrade: websocket`, at any path, becomes a WebSocket; any other GET gets
 //!   a static file embedded at compile time ([include_dir](https://docs.rs/include_dir)):
-//!   the demo page at `/`, the Web SDK under `/sdk/`. Why those two crates: [`http`].
+//!   the demo page at `/`, the Web SDK under `/sdk/`. Why those two crates: [`http`]. The
+//!   operator's plane is there too: the REST API under `/v1/` (`openapi.yaml`), answered by
+//!   the core, and Prometheus metrics at `/metrics`
+//!   ([prometheus-client](https://docs.rs/prometheus-client)).
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream
 //!   of events. The core runs on its own thread; the futures are plain channel receives, so
 //!   they work on any executor. Channels ([`RtmChannel`], [`channel`]), user and channel
@@ -42,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
+mod admin;
 mod answers;
 pub mod attributes;
 pub mod channel;
@@ -50,6 +54,7 @@ pub mod events;
 pub mod http;
 pub mod invitation;
 mod link;
+mod metrics;
 pub mod server;
 pub mod storage;
 

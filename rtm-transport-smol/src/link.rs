@@ -297,6 +297,12 @@ impl Writer {
         Ok(())
     }
 
+    /// Frames and bytes queued and not yet handed to the socket (for `/metrics`).
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let s = self.outbox.lock();
+        (s.frames.len(), s.bytes)
+    }
+
     /// Flushes what is queued, then closes with `code`; the socket is dropped at the latest
     /// [`CLOSE_GRACE`] later. `then` runs once the close frame is out (or the link is gone).
     pub(crate) fn close(&self, code: u16, reason: &str, then: Option<OnClosed>) {

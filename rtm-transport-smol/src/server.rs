@@ -4,7 +4,10 @@
 //!
 //! The port speaks HTTP/1.1 ([`crate::http`]): each accepted connection is served by hyper
 //! until it upgrades to a WebSocket (at any path), and only then becomes a link the core
-//! hears of; other requests get the embedded Web SDK (`/sdk/…`) and demo page (`/`).
+//! hears of; other requests get the embedded Web SDK (`/sdk/…`) and demo page (`/`). REST
+//! calls (`/v1/…`) and metric scrapes reach the core task through a bounded queue of their
+//! own (`admin.rs`); the core task hands each call to the core and passes its answer
+//! back.
 //!
 //! ```no_run
 //! use rtm_proto::ServerConfig;
@@ -33,8 +36,10 @@ use smol::net::TcpListener;
 use smol::{Executor, Timer};
 use tracing::{debug, info, warn};
 
+use crate::admin::{AdminQueue, AdminRequest, Pending, Snapshot};
 use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::metrics::DriverMetrics;
 use crate::storage::{self, Opened, Storage, Store};
 use crate::{random_seed, Clock};
 
@@ -45,9 +50,9 @@ pub struct ServeOptions {
     pub core: ServerConfig,
     /// Per-connection outbound queue bounds; a connection past them is a slow consumer.
     pub queue: QueueLimits,
-    /// A connection that has not upgraded to a WebSocket by then is closed (a plain HTTP
-    /// connection too, once its response in progress is out); each request's head must also
-    /// arrive within it.
+    /// A connection that has not upgraded to a WebSocket is closed once it has had no request
+    /// in progress for this long (a response being written may finish first); each request's
+    /// head, and a REST call's body, must also arrive within it.
     pub handshake_timeout: Duration,
     /// Frames from all connections waiting for the core task; readers wait when it is full.
     pub inbound_capacity: usize,
@@ -196,7 +201,14 @@ pub async fn serve_opened(
     );
     // Hash the embedded files now, on a blocking thread, not at the first request.
     smol::unblock(assets::init).await;
-    let http = Arc::new(Http::new(options.websocket, options.handshake_timeout));
+    let metrics = DriverMetrics::new(opened.store.metrics().clone());
+    let (admin, admin_rx) = AdminQueue::new();
+    let http = Arc::new(Http::new(
+        options.websocket,
+        options.handshake_timeout,
+        admin,
+        metrics.clone(),
+    ));
     // Closed once the core has stopped: connections still in their HTTP phase end then.
     let (stop_http, http_stopped) = async_channel::bounded::<()>(1);
     ex.run(async {
@@ -207,8 +219,21 @@ pub async fn serve_opened(
             alive_tx,
             http,
             http_stopped,
+            metrics.clone(),
         ));
-        core_loop(options.core, options.queue, opened, events_rx, shutdown).await;
+        let inputs = Inputs {
+            events: events_rx,
+            admin: admin_rx,
+        };
+        core_loop(
+            options.core,
+            options.queue,
+            opened,
+            inputs,
+            metrics,
+            shutdown,
+        )
+        .await;
         let _ = accept.cancel().await;
         drop(stop_http);
         // Let the connections finish their close handshakes.
@@ -234,11 +259,13 @@ async fn accept_loop(
     alive: Sender<()>,
     http: Arc<Http>,
     stop: Receiver<()>,
+    metrics: DriverMetrics,
 ) {
     let mut next_conn = 1u64;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                metrics.accepted();
                 let conn = ConnId(next_conn);
                 next_conn += 1;
                 let _ = stream.set_nodelay(true);
@@ -277,6 +304,7 @@ struct Conn {
 
 enum Input {
     Link(LinkEvent<ConnId>),
+    Admin(AdminRequest),
     Storage(StorageEvent),
     Tick,
     Shutdown,
@@ -289,15 +317,28 @@ struct Core {
     conns: BTreeMap<ConnId, Conn>,
     queue: QueueLimits,
     store: Store,
+    /// REST calls handed to the core and not yet answered.
+    pending: Pending,
+    metrics: DriverMetrics,
+}
+
+/// What the core task hears from the other tasks.
+struct Inputs {
+    /// From the connections.
+    events: Receiver<LinkEvent<ConnId>>,
+    /// From the HTTP tasks (REST calls, metric snapshots).
+    admin: Receiver<AdminRequest>,
 }
 
 async fn core_loop(
     config: ServerConfig,
     queue: QueueLimits,
     opened: Opened,
-    events: Receiver<LinkEvent<ConnId>>,
+    inputs: Inputs,
+    metrics: DriverMetrics,
     shutdown: impl Future<Output = ()>,
 ) {
+    let Inputs { events, admin } = inputs;
     let clock = Clock::new();
     let mut server = Server::new(config, random_seed(), clock.now(), clock.unix_ms_at_start());
     let Opened {
@@ -333,6 +374,8 @@ async fn core_loop(
         conns: BTreeMap::new(),
         queue,
         store,
+        pending: Pending::default(),
+        metrics,
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -347,28 +390,39 @@ async fn core_loop(
             continue;
         }
         let timer = core.clock.timer(deadline);
+        // REST calls first: they come at the pace of HTTP parsing on this same executor, and
+        // would otherwise wait behind every frame of a busy server.
         let input = future::or(
-            async { events.recv().await.map_or(Input::Shutdown, Input::Link) },
+            async {
+                match admin.recv().await {
+                    Ok(request) => Input::Admin(request),
+                    // Every HTTP task ended (cannot happen while the accept loop runs).
+                    Err(_) => future::pending().await,
+                }
+            },
             future::or(
-                async {
-                    match &completions {
-                        Some(c) => match c.recv().await {
-                            Ok(ev) => Input::Storage(ev),
-                            // The thread is gone (it panicked): writes time out in the core.
-                            Err(_) => future::pending().await,
-                        },
-                        None => future::pending().await,
-                    }
-                },
+                async { events.recv().await.map_or(Input::Shutdown, Input::Link) },
                 future::or(
                     async {
-                        shutdown.as_mut().await;
-                        Input::Shutdown
+                        match &completions {
+                            Some(c) => match c.recv().await {
+                                Ok(ev) => Input::Storage(ev),
+                                // The thread is gone (it panicked): writes time out in the core.
+                                Err(_) => future::pending().await,
+                            },
+                            None => future::pending().await,
+                        }
                     },
-                    async {
-                        timer.await;
-                        Input::Tick
-                    },
+                    future::or(
+                        async {
+                            shutdown.as_mut().await;
+                            Input::Shutdown
+                        },
+                        async {
+                            timer.await;
+                            Input::Tick
+                        },
+                    ),
                 ),
             ),
         )
@@ -376,6 +430,7 @@ async fn core_loop(
         let now = core.clock.now();
         match input {
             Input::Link(ev) => core.on_link_event(ev),
+            Input::Admin(request) => core.on_admin(request),
             Input::Storage(ev) => core.server.handle_input(now, ServerInput::Storage(ev)),
             Input::Tick => core.server.handle_input(now, ServerInput::Tick),
             Input::Shutdown => {
@@ -392,6 +447,31 @@ async fn core_loop(
 }
 
 impl Core {
+    fn on_admin(&mut self, request: AdminRequest) {
+        match request {
+            AdminRequest::Call(call, reply) => {
+                if let Some(call) = self.pending.admit(call, reply) {
+                    self.server
+                        .handle_input(self.clock.now(), ServerInput::Admin(call));
+                }
+            }
+            AdminRequest::Snapshot(reply) => {
+                let (mut frames, mut bytes) = (0u64, 0u64);
+                for c in self.conns.values() {
+                    let (f, b) = c.writer.queued();
+                    frames += f as u64;
+                    bytes += b as u64;
+                }
+                let _ = reply.try_send(Snapshot {
+                    core: self.server.metrics(),
+                    queued_frames: frames,
+                    queued_bytes: bytes,
+                    pending_calls: self.pending.len() as u64,
+                });
+            }
+        }
+    }
+
     fn on_link_event(&mut self, ev: LinkEvent<ConnId>) {
         let now = self.clock.now();
         match ev {
@@ -437,8 +517,7 @@ impl Core {
             };
             match output {
                 ServerOutput::Storage(op) => self.store.push(op),
-                // No REST calls are handed to the core yet.
-                ServerOutput::AdminReply(_) => {}
+                ServerOutput::AdminReply(reply) => self.pending.answer(reply),
                 ServerOutput::Send { conn, frame } => self.send(conn, frame),
                 ServerOutput::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.remove(&conn) {
@@ -468,6 +547,7 @@ impl Core {
                     uid = c.uid.as_deref(),
                     "slow consumer: outbound queue full"
                 );
+                self.metrics.slow_consumer();
                 c.writer
                     .close(close::SLOW_CONSUMER, "outbound queue full", None);
                 self.conns.remove(&conn);

@@ -15,9 +15,12 @@ pub mod writer;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rtm_proto::server::{Record, RecordId, StorageEvent, StorageOp};
 use tracing::error;
+
+use crate::metrics::StorageMetrics;
 
 pub use sqlite::{Db, OpenError, DB_FILE, SCHEMA_VERSION};
 pub use writer::GroupCommit;
@@ -75,6 +78,8 @@ pub fn open(storage: &Storage) -> std::io::Result<Opened> {
         Storage::Memory => Ok(Opened {
             store: Store::Memory {
                 committed: Vec::new(),
+                deletes: 0,
+                metrics: StorageMetrics::default(),
             },
             records: Vec::new(),
             path: None,
@@ -106,8 +111,13 @@ pub fn open(storage: &Storage) -> std::io::Result<Opened> {
 /// The core task's end of the store.
 #[derive(Debug)]
 pub(crate) enum Store {
-    /// Writes collected during a drain, reported committed at its end.
-    Memory { committed: Vec<RecordId> },
+    /// Writes (and a count of deletes) collected during a drain, reported committed at its
+    /// end.
+    Memory {
+        committed: Vec<RecordId>,
+        deletes: usize,
+        metrics: StorageMetrics,
+    },
     /// Ops collected during a drain, handed to the storage thread by [`Store::flush`].
     Sqlite {
         writer: Writer,
@@ -121,11 +131,12 @@ impl Store {
     /// Takes one op of the core (in order).
     pub fn push(&mut self, op: StorageOp) {
         match self {
-            Store::Memory { committed } => {
-                if let StorageOp::Write(r) = op {
-                    committed.push(r.id);
-                }
-            }
+            Store::Memory {
+                committed, deletes, ..
+            } => match op {
+                StorageOp::Write(r) => committed.push(r.id),
+                StorageOp::Delete(_) => *deletes += 1,
+            },
             Store::Sqlite { queued, .. } => queued.push_back(op),
         }
     }
@@ -133,11 +144,30 @@ impl Store {
     /// What the memory store has committed since the last call (nothing for SQLite: its
     /// completions come through [`Store::completions`]).
     pub fn take_committed(&mut self) -> Option<StorageEvent> {
+        let Store::Memory {
+            committed,
+            deletes,
+            metrics,
+        } = self
+        else {
+            return None;
+        };
+        if committed.is_empty() && *deletes == 0 {
+            return None;
+        }
+        metrics.transaction(committed.len(), *deletes, Duration::ZERO, true);
+        *deletes = 0;
+        if committed.is_empty() {
+            return None;
+        }
+        Some(StorageEvent::Committed(std::mem::take(committed)))
+    }
+
+    /// What the store has done, for `/metrics`.
+    pub fn metrics(&self) -> &StorageMetrics {
         match self {
-            Store::Memory { committed } if !committed.is_empty() => {
-                Some(StorageEvent::Committed(std::mem::take(committed)))
-            }
-            _ => None,
+            Store::Memory { metrics, .. } => metrics,
+            Store::Sqlite { writer, .. } => writer.metrics(),
         }
     }
 

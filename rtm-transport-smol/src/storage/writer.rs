@@ -23,6 +23,7 @@ use smol::Timer;
 use tracing::{error, info, warn};
 
 use super::sqlite::Db;
+use crate::metrics::StorageMetrics;
 
 /// How the storage thread batches ops into transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +81,7 @@ pub struct Writer {
     ops: Option<Sender<StorageOp>>,
     done: Receiver<StorageEvent>,
     thread: Option<JoinHandle<()>>,
+    metrics: StorageMetrics,
 }
 
 impl Writer {
@@ -87,14 +89,22 @@ impl Writer {
     pub fn start(sink: impl Sink, tuning: GroupCommit) -> std::io::Result<Writer> {
         let (ops_tx, ops_rx) = async_channel::bounded(tuning.queue.max(1));
         let (done_tx, done_rx) = async_channel::unbounded();
+        let metrics = StorageMetrics::default();
+        let counted = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("rtm-storage".into())
-            .spawn(move || run(sink, ops_rx, done_tx, tuning))?;
+            .spawn(move || run(sink, ops_rx, done_tx, tuning, counted))?;
         Ok(Writer {
             ops: Some(ops_tx),
             done: done_rx,
             thread: Some(thread),
+            metrics,
         })
+    }
+
+    /// What the thread has done, for `/metrics`.
+    pub(crate) fn metrics(&self) -> &StorageMetrics {
+        &self.metrics
     }
 
     /// Queues `op`, waiting for room if the queue is full. False if the thread is gone (it
@@ -135,6 +145,7 @@ fn run(
     ops: Receiver<StorageOp>,
     done: Sender<StorageEvent>,
     tuning: GroupCommit,
+    metrics: StorageMetrics,
 ) {
     let mut leftover: Vec<RecordId> = Vec::new();
     let mut log = ErrorLog::default();
@@ -155,7 +166,11 @@ fn run(
                 StorageOp::Delete(_) => None,
             })
             .collect();
-        match sink.apply(&leftover, &batch) {
+        let started = Instant::now();
+        let applied = sink.apply(&leftover, &batch);
+        let deletes = leftover.len() + batch.len() - writes.len();
+        metrics.transaction(writes.len(), deletes, started.elapsed(), applied.is_ok());
+        match applied {
             Ok(()) => {
                 leftover.clear();
                 log.recovered();
