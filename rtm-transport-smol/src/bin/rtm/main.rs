@@ -16,6 +16,7 @@
 //! rtm [--server URL] --uid alice attrs channel room get [KEY...]
 //! rtm [--server URL] --uid alice call bob [--content TEXT] [--channel-id ID] [--timeout SECS]
 //! rtm [--server URL] --uid bob answer [--accept | --refuse] [--response TEXT] [--timeout SECS]
+//! rtm admin [--url http://127.0.0.1:9300] [--key ID:SECRET] COMMAND ...   (see admin.rs)
 //! ```
 //!
 //! Everything is printed as JSON lines on stdout (see `json.rs`): events as
@@ -23,8 +24,10 @@
 //! ...}`. Diagnostics go to stderr. Exit status: 0 success, 1 failure, 2 bad usage; `call`
 //! exits 0 when accepted, 3 refused, 4 canceled, 5 failed.
 
+mod admin;
 mod calls;
 mod channels;
+mod http;
 mod json;
 
 use std::cell::RefCell;
@@ -130,6 +133,9 @@ enum Command {
         #[command(subcommand)]
         target: channels::AttrsTarget,
     },
+    /// The server's REST API (needs an admin key): send as a user, presence, members,
+    /// attributes, events, bans. Prints the server's JSON answers.
+    Admin(admin::AdminArgs),
     /// Invite a user to a call; print the invitation's events as JSON lines until it ends.
     /// Ctrl-C (or --timeout) cancels it. Exit 0 accepted, 3 refused, 4 canceled, 5 failed.
     Call {
@@ -184,12 +190,15 @@ fn main() -> ExitCode {
         };
         return token(&app_id, app_cert, &uid, expire);
     }
+    if let Command::Admin(args) = &cli.command {
+        return smol::block_on(admin::run(args, &cli.app_id));
+    }
     let Some(uid) = cli.uid.clone() else {
         return usage("this command needs --uid (or RTM_UID)");
     };
     smol::block_on(async {
         match &cli.command {
-            Command::Token { .. } => ExitCode::SUCCESS, // handled above
+            Command::Token { .. } | Command::Admin(_) => ExitCode::SUCCESS, // handled above
             Command::Listen { subscribe } => listen(&cli, &uid, subscribe).await,
             Command::SendPeer {
                 peer,
