@@ -1,0 +1,370 @@
+//! The operator's plane over real sockets: REST calls reach the core and come back as it
+//! answers them (bodies bounded, keep-alive kept), and `/metrics` is Prometheus text whose
+//! counters move as a scripted session runs. Servers run in-process on a free loopback
+//! port and are stopped at the end; every wait is bounded.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt, Future};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::HeaderMap;
+use hyper::{Method, Request, StatusCode};
+use rtm_proto::client::SendMessageOptions;
+use rtm_proto::server::admin::MAX_BODY_BYTES;
+use rtm_proto::{ClientConfig, Message, ServerConfig};
+use rtm_transport_smol::{spawn_server, RtmClient, ServeOptions, ServerHandle};
+use serde_json::Value;
+use smol::net::TcpStream;
+use smol_hyper::rt::FuturesIo;
+
+mod common;
+
+use common::WAIT;
+
+async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    future::or(f, async {
+        smol::Timer::after(WAIT).await;
+        panic!("{what}: not done within {WAIT:?}")
+    })
+    .await
+}
+
+/// A server in this process with `core` and the HTTP phase's timeout.
+fn server(core: ServerConfig, timeout: Duration) -> ServerHandle {
+    let mut options = ServeOptions::from(core);
+    options.handshake_timeout = timeout;
+    spawn_server("127.0.0.1:0", options).expect("a server")
+}
+
+/// One answer, its body read whole.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection, driven by hyper's client.
+struct Http {
+    addr: SocketAddr,
+    sender: SendRequest<Full<Bytes>>,
+    connection: smol::Task<()>,
+}
+
+impl Http {
+    async fn connect(addr: SocketAddr) -> Http {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (sender, connection) = http1::handshake(FuturesIo::new(stream))
+            .await
+            .expect("HTTP/1.1 handshake");
+        Http {
+            addr,
+            sender,
+            connection: smol::spawn(async move {
+                let _ = connection.await;
+            }),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .expect("a request");
+        within("an HTTP answer", async {
+            self.sender.ready().await.expect("the connection is open");
+            let response = self.sender.send_request(request).await.expect("an answer");
+            let (parts, body) = response.into_parts();
+            Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body: body.collect().await.expect("the body").to_bytes(),
+            }
+        })
+        .await
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        self.send(Method::GET, path, &[], Vec::new()).await
+    }
+
+    /// Whether the server has closed the connection, waiting at most `limit`.
+    async fn closed_within(&mut self, limit: Duration) -> bool {
+        future::or(
+            async {
+                (&mut self.connection).await;
+                true
+            },
+            async {
+                smol::Timer::after(limit).await;
+                false
+            },
+        )
+        .await
+    }
+}
+
+/// Writes `request` as is on a fresh connection (ignoring write errors: the server may stop
+/// reading) and reads what comes back until the server closes.
+async fn raw(addr: SocketAddr, request: Vec<u8>) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut writer = stream.clone();
+    let writing = smol::spawn(async move {
+        let _ = writer.write_all(&request).await;
+    });
+    let mut received = Vec::new();
+    within("the server to answer and close", async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    drop(writing);
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+const SEND_PEER: &str =
+    "/v1/project/00000000000000000000000000000000/rtm/users/alice/peer_messages";
+
+#[test]
+fn rest_bodies_are_bounded_by_the_driver() {
+    let server = server(ServerConfig::default(), Duration::from_secs(5));
+    let addr = server.local_addr();
+    smol::block_on(async {
+        // Announced too large: 413 at once, nothing read, the connection closed.
+        let head = format!(
+            "POST {SEND_PEER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        );
+        let answer = raw(addr, head.into_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+        assert!(answer.contains(r#""code":"too_large""#), "{answer}");
+        assert!(answer.contains(r#""result":"failed""#), "{answer}");
+
+        // Chunked, found too large while reading: 413 as well.
+        let mut chunked =
+            format!("POST {SEND_PEER} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .into_bytes();
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..(MAX_BODY_BYTES / chunk.len() + 2) {
+            chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            chunked.extend_from_slice(&chunk);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let answer = raw(addr, chunked).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains(r#""code":"too_large""#), "{answer}");
+
+        // Exactly at the bound: the core gets it and answers (JSON, never cached).
+        let mut http = Http::connect(addr).await;
+        let reply = http
+            .send(Method::POST, SEND_PEER, &[], vec![b' '; MAX_BODY_BYTES])
+            .await;
+        assert_ne!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(reply.header("content-type"), "application/json");
+        assert_eq!(reply.header("cache-control"), "no-store");
+        assert_eq!(reply.json()["result"], "failed", "no key configured");
+    });
+    server.shutdown().expect("stopped");
+}
+
+#[test]
+fn a_busy_rest_connection_outlives_the_idle_timeout() {
+    let timeout = Duration::from_millis(400);
+    let server = server(ServerConfig::default(), timeout);
+    smol::block_on(async {
+        let mut http = Http::connect(server.local_addr()).await;
+        // Requests for three times the timeout on one connection, never idle that long.
+        for _ in 0..12 {
+            let reply = http.get("/v1/project/x/rtm/bans").await;
+            assert_eq!(reply.header("content-type"), "application/json");
+            smol::Timer::after(timeout / 4).await;
+        }
+        // Idle: closed once the timeout has passed.
+        assert!(
+            http.closed_within(timeout * 4).await,
+            "an idle connection is closed"
+        );
+    });
+    server.shutdown().expect("stopped");
+}
+
+/// The samples of a Prometheus text page (`name{labels}` → value), after checking its shape:
+/// every sample under a `# TYPE` of its family, each family typed once.
+fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut samples = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+            assert!(
+                matches!(kind, "counter" | "gauge" | "histogram"),
+                "type of {name}: {kind}"
+            );
+            let earlier = types.insert(name.to_string(), kind.to_string());
+            assert!(earlier.is_none(), "{name} typed twice");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        assert!(!line.starts_with('#'), "unexpected comment {line:?}");
+        let (series, value) = line.rsplit_once(' ').expect("series value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value of {line:?}"));
+        let name = series.split('{').next().unwrap_or(series);
+        assert!(
+            name.starts_with("rtm_")
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "name {name:?}"
+        );
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| types.get(*f).is_some_and(|k| k == "histogram"))
+            })
+            .unwrap_or(name);
+        assert!(types.contains_key(family), "{name} has no # TYPE before it");
+        if types[family] == "counter" {
+            assert!(name.ends_with("_total"), "counter {name} ends in _total");
+        }
+        samples.insert(series.to_string(), value);
+    }
+    samples
+}
+
+async fn scrape(addr: SocketAddr) -> BTreeMap<String, f64> {
+    let mut http = Http::connect(addr).await;
+    let reply = http.get("/metrics").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply
+            .header("content-type")
+            .starts_with("text/plain; version=0.0.4"),
+        "{}",
+        reply.header("content-type")
+    );
+    parse_metrics(std::str::from_utf8(&reply.body).expect("UTF-8"))
+}
+
+fn value(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
+    samples.get(series).copied().unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_are_prometheus_text_and_move_as_a_session_runs() {
+    let server = server(ServerConfig::default(), Duration::from_secs(5));
+    let addr = server.local_addr();
+    let url = server.url();
+    smol::block_on(async {
+        let before = scrape(addr).await;
+        for name in [
+            "rtm_accepted_connections_total",
+            "rtm_websocket_upgrades_total",
+            "rtm_slow_consumer_closes_total",
+            "rtm_outbound_queue_bytes",
+            "rtm_storage_commits_total",
+            "rtm_storage_commit_seconds_count",
+            "rtm_connections",
+            "rtm_sessions",
+        ] {
+            assert!(before.contains_key(name), "{name} in {before:#?}");
+        }
+        assert_eq!(value(&before, "rtm_sessions"), 0.0);
+
+        let alice = RtmClient::new(&url, ClientConfig::default()).expect("alice");
+        let bob = RtmClient::new(&url, ClientConfig::default()).expect("bob");
+        within("alice's login", alice.login("alice", None))
+            .await
+            .expect("alice logged in");
+        within("bob's login", bob.login("bob", None))
+            .await
+            .expect("bob logged in");
+        within(
+            "a peer message",
+            alice.send_message_to_peer("bob", Message::text("hi"), SendMessageOptions::default()),
+        )
+        .await
+        .expect("sent");
+
+        let during = scrape(addr).await;
+        assert_eq!(value(&during, "rtm_sessions"), 2.0);
+        assert_eq!(value(&during, "rtm_connections"), 2.0);
+        let upgrades = value(&during, "rtm_websocket_upgrades_total")
+            - value(&before, "rtm_websocket_upgrades_total");
+        assert_eq!(upgrades, 2.0);
+        let switched = r#"rtm_http_requests_total{route="websocket",status="1xx"}"#;
+        assert_eq!(value(&during, switched) - value(&before, switched), 2.0);
+        // Two scrapes and two WebSockets, at least.
+        assert!(
+            value(&during, "rtm_accepted_connections_total")
+                - value(&before, "rtm_accepted_connections_total")
+                >= 3.0
+        );
+        let scrapes = r#"rtm_http_requests_total{route="metrics",status="2xx"}"#;
+        assert!(value(&during, scrapes) >= 1.0);
+
+        within("alice's logout", alice.logout()).await.expect("out");
+        within("bob's logout", bob.logout()).await.expect("out");
+        drop((alice, bob));
+        let after = within("the sessions to end", async {
+            loop {
+                let after = scrape(addr).await;
+                if value(&after, "rtm_sessions") == 0.0 {
+                    break after;
+                }
+                smol::Timer::after(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert_eq!(value(&after, "rtm_outbound_queue_frames"), 0.0);
+
+        // Only GET and HEAD.
+        let mut http = Http::connect(addr).await;
+        let head = http.send(Method::HEAD, "/metrics", &[], Vec::new()).await;
+        assert_eq!(head.status, StatusCode::OK);
+        assert!(head.body.is_empty());
+        let post = http.send(Method::POST, "/metrics", &[], Vec::new()).await;
+        assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+    });
+    server.shutdown().expect("stopped");
+}
