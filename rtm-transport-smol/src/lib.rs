@@ -11,6 +11,8 @@
 //!   request with `Upgrade: websocket`, at any path, becomes a WebSocket; any other GET gets
 //!   a static file embedded at compile time ([include_dir](https://docs.rs/include_dir)):
 //!   the demo page at `/`, the Web SDK under `/sdk/`. Why those two crates: [`http`].
+//! * [`tls`]: `https://` and `wss://` on the same port ([`TlsConfig`]), and `wss://` for the
+//!   client, with rustls.
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream
 //!   of events. The core runs on its own thread; the futures are plain channel receives, so
 //!   they work on any executor. Channels ([`RtmChannel`], [`channel`]), user and channel
@@ -52,6 +54,7 @@ pub mod invitation;
 mod link;
 pub mod server;
 pub mod storage;
+pub mod tls;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -59,7 +62,7 @@ use rtm_proto::Timestamp;
 
 pub use answers::Answer;
 pub use channel::RtmChannel;
-pub use client::{ClientError, RtmClient};
+pub use client::{ClientError, ConnectOptions, RtmClient};
 pub use events::{Events, RecvError, EVENT_QUEUE};
 pub use http::{MAX_REQUEST_HEAD_BYTES, RESPONSE_GRACE};
 pub use invitation::{LocalInvitation, RemoteInvitation};
@@ -71,6 +74,7 @@ pub use rtm_proto::client::{ChannelAttributeOptions, InvitationId};
 pub use rtm_proto::wire::InvitationKey;
 pub use server::{serve, serve_opened, spawn_server, ServeOptions, ServerHandle};
 pub use storage::{GroupCommit, Storage};
+pub use tls::{TlsConfig, TlsError};
 
 /// The driver's clocks: monotonic time from the driver's start, and the wall clock then.
 #[derive(Debug, Clone, Copy)]

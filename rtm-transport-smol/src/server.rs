@@ -2,9 +2,10 @@
 //! connections, and each connection's reader and writer move whole frames to and from that
 //! task through channels.
 //!
-//! The port speaks HTTP/1.1 ([`crate::http`]): each accepted connection is served by hyper
-//! until it upgrades to a WebSocket (at any path), and only then becomes a link the core
-//! hears of; other requests get the embedded Web SDK (`/sdk/…`) and demo page (`/`).
+//! The port speaks HTTP/1.1 ([`crate::http`]), over TLS if [`ServeOptions::tls`] is set:
+//! each accepted connection is served by hyper until it upgrades to a WebSocket (at any
+//! path), and only then becomes a link the core hears of; other requests get the embedded
+//! Web SDK (`/sdk/…`) and demo page (`/`).
 //!
 //! ```no_run
 //! use rtm_proto::ServerConfig;
@@ -36,6 +37,7 @@ use tracing::{debug, info, warn};
 use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
 use crate::storage::{self, Opened, Storage, Store};
+use crate::tls::TlsConfig;
 use crate::{random_seed, Clock};
 
 /// Everything the server driver needs: the core's settings and the driver's own bounds.
@@ -46,8 +48,8 @@ pub struct ServeOptions {
     /// Per-connection outbound queue bounds; a connection past them is a slow consumer.
     pub queue: QueueLimits,
     /// A connection that has not upgraded to a WebSocket by then is closed (a plain HTTP
-    /// connection too, once its response in progress is out); each request's head must also
-    /// arrive within it.
+    /// connection too, once its response in progress is out); the TLS handshake and each
+    /// request's head must also be done within it.
     pub handshake_timeout: Duration,
     /// Frames from all connections waiting for the core task; readers wait when it is full.
     pub inbound_capacity: usize,
@@ -57,6 +59,10 @@ pub struct ServeOptions {
     /// Where offline messages are kept ([`Storage::Memory`] unless set: an embedded server
     /// writes no files unless asked to).
     pub storage: Storage,
+    /// The port's certificate and key: with them it speaks only `https://` and `wss://`
+    /// (plain HTTP is answered 400 and closed). `None` (the default): plain `http://` and
+    /// `ws://`, e.g. behind a proxy that terminates TLS.
+    pub tls: Option<TlsConfig>,
 }
 
 impl From<ServerConfig> for ServeOptions {
@@ -75,6 +81,7 @@ impl From<ServerConfig> for ServeOptions {
             inbound_capacity: 1024,
             websocket: link::websocket_config(),
             storage: Storage::Memory,
+            tls: None,
         }
     }
 }
@@ -89,6 +96,7 @@ impl Default for ServeOptions {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    tls: bool,
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -99,9 +107,10 @@ impl ServerHandle {
         self.addr
     }
 
-    /// The URL clients connect to: `ws://ADDR`.
+    /// The URL clients connect to: `ws://ADDR`, or `wss://ADDR` when the port speaks TLS.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Graceful shutdown: every connection is closed with GOING_AWAY (1001) after what was
@@ -142,6 +151,7 @@ pub fn spawn_server(
     let addr = listener.local_addr()?;
     let listener = TcpListener::try_from(listener)?;
     let (stop, stopped) = async_channel::bounded::<()>(1);
+    let tls = options.tls.is_some();
     let thread = std::thread::Builder::new()
         .name("rtm-server".into())
         .spawn(move || {
@@ -151,6 +161,7 @@ pub fn spawn_server(
         })?;
     Ok(ServerHandle {
         addr,
+        tls,
         stop: Some(stop),
         thread: Some(thread),
     })
@@ -192,11 +203,12 @@ pub async fn serve_opened(
         %addr,
         app_id = %options.core.app_id,
         certificate_mode = options.core.app_certificate.is_some(),
+        tls = options.tls.is_some(),
         "serving"
     );
     // Hash the embedded files now, on a blocking thread, not at the first request.
     smol::unblock(assets::init).await;
-    let http = Arc::new(Http::new(options.websocket, options.handshake_timeout));
+    let http = Arc::new(Http::new(&options));
     // Closed once the core has stopped: connections still in their HTTP phase end then.
     let (stop_http, http_stopped) = async_channel::bounded::<()>(1);
     ex.run(async {

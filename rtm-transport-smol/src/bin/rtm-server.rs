@@ -13,6 +13,9 @@
 //! `--storage memory` keeps nothing on disk (tests, throwaway servers). A database the server
 //! cannot trust (damaged, not its own, written by a newer release) is refused at start with
 //! a message saying what to do; the server exits non-zero and leaves the file as it was.
+//!
+//! `--tls-cert` and `--tls-key` (PEM files; `RTM_TLS_CERT`, `RTM_TLS_KEY`) make the port
+//! speak TLS: `wss://ADDR` for clients, `https://ADDR/` for the demo and the SDK.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -23,7 +26,7 @@ use clap::{Parser, ValueEnum};
 use futures_lite::StreamExt;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::ServerConfig;
-use rtm_transport_smol::{storage, ServeOptions, Storage};
+use rtm_transport_smol::{storage, ServeOptions, Storage, TlsConfig};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
@@ -83,6 +86,13 @@ struct Args {
     /// crashes) or `memory` (nothing on disk; lost at exit).
     #[arg(long, value_enum, default_value_t = StorageKind::Sqlite)]
     storage: StorageKind,
+    /// PEM certificate chain (the server's certificate first, then intermediates): the port
+    /// then speaks only TLS (`wss://`, `https://`). Needs --tls-key.
+    #[arg(long, env = "RTM_TLS_CERT", value_name = "PATH")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 RSA or SEC1 EC). Needs --tls-cert.
+    #[arg(long, env = "RTM_TLS_KEY", value_name = "PATH")]
+    tls_key: Option<PathBuf>,
     /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -121,6 +131,18 @@ fn main() -> ExitCode {
     };
     let mut options = ServeOptions::from(config);
     options.storage = storage;
+    options.tls = match (&args.tls_cert, &args.tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => match TlsConfig::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                error!(error = %e, "rtm-server: cannot use --tls-cert / --tls-key");
+                return ExitCode::FAILURE;
+            }
+        },
+        (Some(_), None) => return usage("--tls-cert needs --tls-key (or RTM_TLS_KEY) too"),
+        (None, Some(_)) => return usage("--tls-key needs --tls-cert (or RTM_TLS_CERT) too"),
+    };
     match smol::block_on(run(&args.listen, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -128,6 +150,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("rtm-server: {msg} (see rtm-server --help)");
+    ExitCode::from(2)
 }
 
 async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
@@ -145,8 +172,13 @@ async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
     } else {
         "app-id-only mode"
     };
+    let (ws, http, tls) = match options.tls {
+        Some(_) => ("wss", "https", "TLS on"),
+        None => ("ws", "http", "TLS off"),
+    };
     info!(
-        "rtm-server listening on ws://{addr} ({mode}, app id {}); demo page at http://{addr}/",
+        "rtm-server listening on {ws}://{addr} ({mode}, {tls}, app id {}); demo page at \
+         {http}://{addr}/",
         config.app_id
     );
     rtm_transport_smol::serve_opened(listener, options, opened, async move {

@@ -1,18 +1,21 @@
-//! The server's port speaks HTTP/1.1: a request with `Upgrade: websocket`, at any path,
-//! becomes an RTM connection (`upgrade.rs`); every other GET or HEAD is a static file: the
-//! demo page at `/`, the Web SDK under `/sdk/` ([`assets`]).
+//! The server's port speaks HTTP/1.1, over TLS when [`crate::ServeOptions::tls`] is set
+//! ([`crate::tls`]): a request with `Upgrade: websocket`, at any path, becomes an RTM
+//! connection (`upgrade.rs`); every other GET or HEAD is a static file: the demo page at
+//! `/`, the Web SDK under `/sdk/` ([`assets`]).
 //!
-//! One connection goes through one HTTP phase (`Http::accept`): hyper serves its requests
-//! (keep-alive included) until one of them upgrades, the client goes away, or the phase's
-//! time is up. Only an upgraded connection is handed on to the link (`link.rs`) and so
-//! reaches the core; a connection that only fetched files never does.
+//! One connection goes through one HTTP phase (`Http::accept`): the TLS handshake if the
+//! port speaks TLS, then hyper serves its requests (keep-alive included) until one of them
+//! upgrades, the client goes away, or the phase's time is up. Only an upgraded connection
+//! is handed on to the link (`link.rs`) and so reaches the core; a connection that only
+//! fetched files never does.
 //!
 //! Bounds: a request head (request line and headers) may take [`MAX_REQUEST_HEAD_BYTES`]
 //! (431 past it) and must arrive within the handshake timeout
-//! ([`crate::ServeOptions::handshake_timeout`]); the whole phase, from accept to the
-//! upgrade, has that same timeout. When it runs out, or the server stops, hyper is told to
-//! shut the connection down gracefully: an idle one is closed at once, a response being
-//! written may finish within [`RESPONSE_GRACE`] (or [`crate::CLOSE_GRACE`] when stopping).
+//! ([`crate::ServeOptions::handshake_timeout`]); the whole phase, from accept (the TLS
+//! handshake included) to the upgrade, has that same timeout. When it runs out, or the
+//! server stops, hyper is told to shut the connection down gracefully: an idle one is
+//! closed at once, a response being written may finish within [`RESPONSE_GRACE`] (or
+//! [`crate::CLOSE_GRACE`] when stopping).
 //! No route takes a request body: one that comes with a body is refused and the connection
 //! closed after the answer.
 //!
@@ -23,9 +26,9 @@
 //! its `http1` and `server` features it adds httparse and a few small crates to what
 //! tungstenite already pulled in. It runs on smol through `smol-hyper`'s IO and timer
 //! adapters (hyper itself needs only tokio's `sync` channels, not its runtime), and its
-//! upgrade API gives back the very `TcpStream` it was given: the WebSocket runs on the bare
-//! socket exactly as it did when tungstenite did the handshake itself, with the same memory
-//! per idle connection.
+//! upgrade API gives back the very stream it was given (the `TcpStream`, or TLS over it):
+//! the WebSocket runs on it exactly as it did when tungstenite did the handshake itself,
+//! with the same memory per idle connection.
 //! `include_dir` embeds the files at compile time, so the server stays one self-contained
 //! binary that serves the SDK and the demo matching its own protocol version, with no file
 //! system access (and no traversal to guard against) at run time; `build.rs` reruns the
@@ -58,6 +61,8 @@ use smol_hyper::rt::{FuturesIo, SmolTimer};
 use tracing::{debug, info};
 
 use crate::link::CLOSE_GRACE;
+use crate::tls::{Stream, TlsConfig};
+use crate::ServeOptions;
 
 /// Most bytes a request's head (request line and headers) may take; a larger one is answered
 /// 431 and the connection closed. (hyper's read buffer bound, which cannot go below 8 KiB.)
@@ -73,6 +78,7 @@ pub(crate) struct Http {
     hyper: http1::Builder,
     websocket: WebSocketConfig,
     timeout: Duration,
+    tls: Option<TlsConfig>,
 }
 
 /// A response: every body is in memory (or empty).
@@ -82,8 +88,10 @@ type Answer = Response<Full<Bytes>>;
 type UpgradeSlot = Arc<Mutex<Option<OnUpgrade>>>;
 
 impl Http {
-    /// `timeout` bounds each request head and the whole HTTP phase of a connection.
-    pub(crate) fn new(websocket: WebSocketConfig, timeout: Duration) -> Http {
+    /// The port as `options` sets it up; its handshake timeout bounds each request head and
+    /// the whole HTTP phase of a connection.
+    pub(crate) fn new(options: &ServeOptions) -> Http {
+        let timeout = options.handshake_timeout;
         let mut hyper = http1::Builder::new();
         hyper
             .timer(SmolTimer::new())
@@ -92,20 +100,52 @@ impl Http {
             .keep_alive(true);
         Http {
             hyper,
-            websocket,
+            websocket: options.websocket,
             timeout,
+            tls: options.tls.clone(),
         }
     }
 
-    /// Serves HTTP on a fresh connection until it upgrades (its WebSocket is returned), the
-    /// client goes away, the phase's time runs out or `stop` closes (`None` for all three).
+    /// Serves HTTP (after the TLS handshake if the port speaks TLS) on a fresh connection
+    /// until it upgrades (its WebSocket is returned), the client goes away, the phase's time
+    /// runs out or `stop` closes (`None` for all three).
     pub(crate) async fn accept(
         &self,
         conn: ConnId,
         peer: SocketAddr,
-        stream: TcpStream,
+        tcp: TcpStream,
         stop: &Receiver<()>,
-    ) -> Option<WebSocketStream<TcpStream>> {
+    ) -> Option<WebSocketStream<Stream>> {
+        let mut deadline = Timer::after(self.timeout);
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => {
+                let handshake = future::or(async { Some(tls.accept(tcp).await) }, async {
+                    future::or(
+                        async {
+                            (&mut deadline).await;
+                        },
+                        async {
+                            let _ = stop.recv().await;
+                        },
+                    )
+                    .await;
+                    None
+                })
+                .await;
+                match handshake {
+                    Some(Ok(stream)) => stream,
+                    Some(Err(e)) => {
+                        debug!(conn = conn.0, %peer, error = %e, "TLS connection refused");
+                        return None;
+                    }
+                    None => {
+                        debug!(conn = conn.0, %peer, "TLS handshake timed out (or stopping)");
+                        return None;
+                    }
+                }
+            }
+        };
         let slot = UpgradeSlot::default();
         let service = {
             let slot = slot.clone();
@@ -115,7 +155,6 @@ impl Http {
             .hyper
             .serve_connection(FuturesIo::new(stream), service)
             .with_upgrades());
-        let mut deadline = Timer::after(self.timeout);
         let served = future::or(async { Ok(connection.as_mut().await) }, async {
             future::or(
                 async {
