@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::client::IntoClientRequest;
+use async_tungstenite::tungstenite::http::header::{HeaderValue, ORIGIN};
 use futures_lite::future;
 use rtm_proto::client::SendMessageOptions;
 use rtm_proto::errors::{
@@ -88,6 +89,9 @@ pub enum ClientError {
     /// roots).
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    /// [`ConnectOptions::origin`] cannot be sent as a header.
+    #[error("invalid origin {0:?}: not a valid HTTP header value")]
+    InvalidOrigin(String),
     /// The client thread could not be started.
     #[error("could not start the client thread: {0}")]
     Spawn(#[from] io::Error),
@@ -101,6 +105,10 @@ pub struct ConnectOptions {
     /// to, trusted instead of the system's roots (a private CA, or a self-signed
     /// certificate itself). Not looked at for `ws://`.
     pub tls_ca_file: Option<PathBuf>,
+    /// The `Origin` header of the WebSocket upgrade, e.g. `https://app.example.com`: needed
+    /// by a server that only accepts listed origins (`rtm-server --allowed-origin`), which
+    /// refuses an upgrade without one. A browser sends its page's; by default none is sent.
+    pub origin: Option<String>,
 }
 
 /// Where the client connects.
@@ -158,12 +166,13 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
     })
 }
 
-/// How each connection is made: the target, and what TLS needs.
+/// How each connection is made: the target, and what TLS and the upgrade need.
 #[derive(Debug)]
 struct Dialer {
     target: Target,
     /// For `wss://`.
     tls: Option<Connector>,
+    origin: Option<HeaderValue>,
 }
 
 impl Dialer {
@@ -176,7 +185,18 @@ impl Dialer {
             )?),
             false => None,
         };
-        Ok(Dialer { target, tls })
+        let origin = match options.origin {
+            Some(origin) => Some(
+                HeaderValue::try_from(origin.as_str())
+                    .map_err(|_| ClientError::InvalidOrigin(origin))?,
+            ),
+            None => None,
+        };
+        Ok(Dialer {
+            target,
+            tls,
+            origin,
+        })
     }
 
     /// A connection to the server, up to its WebSocket handshake.
@@ -195,11 +215,14 @@ impl Dialer {
                 e.to_string()
             })?,
         };
-        let request = target
+        let mut request = target
             .url
             .as_str()
             .into_client_request()
             .map_err(|e| e.to_string())?;
+        if let Some(origin) = &self.origin {
+            request.headers_mut().insert(ORIGIN, origin.clone());
+        }
         async_tungstenite::client_async_with_config(request, stream, Some(link::websocket_config()))
             .await
             .map(|(ws, _)| ws)
@@ -272,8 +295,8 @@ impl RtmClient {
         RtmClient::with_options(server_url, config, ConnectOptions::default())
     }
 
-    /// [`RtmClient::new`] with the driver's own settings (a CA file for `wss://`). Fails at
-    /// once if they cannot be used (an unreadable CA file).
+    /// [`RtmClient::new`] with the driver's own settings (a CA file for `wss://`, an
+    /// `Origin`). Fails at once if they cannot be used (an unreadable CA file).
     pub fn with_options(
         server_url: &str,
         config: ClientConfig,
@@ -756,10 +779,23 @@ mod options_tests {
     fn a_missing_ca_file_fails_at_once_and_only_for_wss() {
         let options = ConnectOptions {
             tls_ca_file: Some("/nonexistent/ca.pem".into()),
+            origin: None,
         };
         let err = Dialer::new("wss://127.0.0.1:1", options.clone()).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
         // Not looked at for ws://.
         assert!(Dialer::new("ws://127.0.0.1:1", options).is_ok());
+    }
+
+    #[test]
+    fn the_origin_must_be_a_header_value() {
+        let bad = ConnectOptions {
+            origin: Some("https://a.example\n".into()),
+            ..ConnectOptions::default()
+        };
+        assert!(matches!(
+            Dialer::new("ws://127.0.0.1:1", bad),
+            Err(ClientError::InvalidOrigin(_))
+        ));
     }
 }

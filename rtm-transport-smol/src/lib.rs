@@ -8,9 +8,10 @@
 //!   to a reader and a writer that move whole frames through channels to and from that task.
 //!   Embed it with [`spawn_server`] (own thread) or [`serve`] (any executor).
 //! * [`http`]: the port is an HTTP/1.1 server ([hyper](https://docs.rs/hyper) on smol): a
-//!   request with `Upgrade: websocket`, at any path, becomes a WebSocket; any other GET gets
-//!   a static file embedded at compile time ([include_dir](https://docs.rs/include_dir)):
-//!   the demo page at `/`, the Web SDK under `/sdk/`. Why those two crates: [`http`].
+//!   request with `Upgrade: websocket`, at any path, becomes a WebSocket (if its `Origin`
+//!   is allowed, [`AllowedOrigins`]); any other GET gets a static file embedded at compile
+//!   time ([include_dir](https://docs.rs/include_dir)): the demo page at `/`, the Web SDK
+//!   under `/sdk/`. Why those two crates: [`http`].
 //! * [`tls`]: `https://` and `wss://` on the same port ([`TlsConfig`]), and `wss://` for the
 //!   client, with rustls.
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream
@@ -64,6 +65,7 @@ pub use answers::Answer;
 pub use channel::RtmChannel;
 pub use client::{ClientError, ConnectOptions, RtmClient};
 pub use events::{Events, RecvError, EVENT_QUEUE};
+pub use http::origin::{AllowedOrigins, OriginError};
 pub use http::{MAX_REQUEST_HEAD_BYTES, RESPONSE_GRACE};
 pub use invitation::{LocalInvitation, RemoteInvitation};
 pub use link::{

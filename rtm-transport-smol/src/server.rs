@@ -34,6 +34,7 @@ use smol::net::TcpListener;
 use smol::{Executor, Timer};
 use tracing::{debug, info, warn};
 
+use crate::http::origin::AllowedOrigins;
 use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
 use crate::storage::{self, Opened, Storage, Store};
@@ -63,6 +64,10 @@ pub struct ServeOptions {
     /// (plain HTTP is answered 400 and closed). `None` (the default): plain `http://` and
     /// `ws://`, e.g. behind a proxy that terminates TLS.
     pub tls: Option<TlsConfig>,
+    /// The origins whose pages may open a WebSocket ([`AllowedOrigins`]): when set, an
+    /// upgrade whose `Origin` header is missing or not in the list is refused with 403.
+    /// `None` (the default): every upgrade is accepted, with any `Origin` or none.
+    pub allowed_origins: Option<AllowedOrigins>,
 }
 
 impl From<ServerConfig> for ServeOptions {
@@ -82,6 +87,7 @@ impl From<ServerConfig> for ServeOptions {
             websocket: link::websocket_config(),
             storage: Storage::Memory,
             tls: None,
+            allowed_origins: None,
         }
     }
 }
@@ -204,6 +210,7 @@ pub async fn serve_opened(
         app_id = %options.core.app_id,
         certificate_mode = options.core.app_certificate.is_some(),
         tls = options.tls.is_some(),
+        allowed_origins = options.allowed_origins.is_some(),
         "serving"
     );
     // Hash the embedded files now, on a blocking thread, not at the first request.

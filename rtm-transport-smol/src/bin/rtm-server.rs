@@ -16,6 +16,7 @@
 //!
 //! `--tls-cert` and `--tls-key` (PEM files; `RTM_TLS_CERT`, `RTM_TLS_KEY`) make the port
 //! speak TLS: `wss://ADDR` for clients, `https://ADDR/` for the demo and the SDK.
+//! `--allowed-origin` limits which web pages may open a WebSocket.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use clap::{Parser, ValueEnum};
 use futures_lite::StreamExt;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::ServerConfig;
-use rtm_transport_smol::{storage, ServeOptions, Storage, TlsConfig};
+use rtm_transport_smol::{storage, AllowedOrigins, ServeOptions, Storage, TlsConfig};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
@@ -93,6 +94,17 @@ struct Args {
     /// PEM private key of --tls-cert (PKCS#8, PKCS#1 RSA or SEC1 EC). Needs --tls-cert.
     #[arg(long, env = "RTM_TLS_KEY", value_name = "PATH")]
     tls_key: Option<PathBuf>,
+    /// Only web pages of this origin (`scheme://host[:port]`, e.g. https://app.example.com)
+    /// may open a WebSocket; repeatable or comma-separated. When set, an upgrade whose Origin
+    /// header is missing (non-browser clients: `rtm --origin`) or not listed is refused with
+    /// 403. Unset: every origin is accepted.
+    #[arg(
+        long = "allowed-origin",
+        env = "RTM_ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
     /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -143,6 +155,10 @@ fn main() -> ExitCode {
         (Some(_), None) => return usage("--tls-cert needs --tls-key (or RTM_TLS_KEY) too"),
         (None, Some(_)) => return usage("--tls-key needs --tls-cert (or RTM_TLS_CERT) too"),
     };
+    options.allowed_origins = match AllowedOrigins::new(&args.allowed_origins) {
+        Ok(origins) => origins,
+        Err(e) => return usage(&e.to_string()),
+    };
     match smol::block_on(run(&args.listen, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -181,6 +197,13 @@ async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
          {http}://{addr}/",
         config.app_id
     );
+    match &options.allowed_origins {
+        Some(origins) => info!(
+            "WebSocket upgrades accepted only from these origins: {}",
+            origins.iter().collect::<Vec<_>>().join(", ")
+        ),
+        None => info!("WebSocket upgrades accepted from any origin"),
+    }
     rtm_transport_smol::serve_opened(listener, options, opened, async move {
         if let Some(Ok(signal)) = signals.next().await {
             info!(?signal, "signal received: shutting down");

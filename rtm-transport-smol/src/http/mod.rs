@@ -1,7 +1,7 @@
 //! The server's port speaks HTTP/1.1, over TLS when [`crate::ServeOptions::tls`] is set
 //! ([`crate::tls`]): a request with `Upgrade: websocket`, at any path, becomes an RTM
-//! connection (`upgrade.rs`); every other GET or HEAD is a static file: the demo page at
-//! `/`, the Web SDK under `/sdk/` ([`assets`]).
+//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); every other GET or
+//! HEAD is a static file: the demo page at `/`, the Web SDK under `/sdk/` ([`assets`]).
 //!
 //! One connection goes through one HTTP phase (`Http::accept`): the TLS handshake if the
 //! port speaks TLS, then hyper serves its requests (keep-alive included) until one of them
@@ -35,6 +35,7 @@
 //! build when they change.
 
 pub mod assets;
+pub mod origin;
 mod upgrade;
 
 use std::convert::Infallible;
@@ -53,7 +54,7 @@ use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::upgrade::OnUpgrade;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use rtm_proto::ConnId;
 use smol::net::TcpStream;
 use smol::Timer;
@@ -63,6 +64,7 @@ use tracing::{debug, info};
 use crate::link::CLOSE_GRACE;
 use crate::tls::{Stream, TlsConfig};
 use crate::ServeOptions;
+use origin::AllowedOrigins;
 
 /// Most bytes a request's head (request line and headers) may take; a larger one is answered
 /// 431 and the connection closed. (hyper's read buffer bound, which cannot go below 8 KiB.)
@@ -79,6 +81,13 @@ pub(crate) struct Http {
     websocket: WebSocketConfig,
     timeout: Duration,
     tls: Option<TlsConfig>,
+    routes: Arc<Routes>,
+}
+
+/// What the routes need besides the request.
+#[derive(Debug)]
+struct Routes {
+    origins: Option<AllowedOrigins>,
 }
 
 /// A response: every body is in memory (or empty).
@@ -103,6 +112,9 @@ impl Http {
             websocket: options.websocket,
             timeout,
             tls: options.tls.clone(),
+            routes: Arc::new(Routes {
+                origins: options.allowed_origins.clone(),
+            }),
         }
     }
 
@@ -149,7 +161,8 @@ impl Http {
         let slot = UpgradeSlot::default();
         let service = {
             let slot = slot.clone();
-            service_fn(move |req| route(conn, req, slot.clone()))
+            let routes = self.routes.clone();
+            service_fn(move |req| route(conn, req, slot.clone(), routes.clone()))
         };
         let mut connection = pin!(self
             .hyper
@@ -224,16 +237,14 @@ async fn route(
     conn: ConnId,
     mut req: Request<Incoming>,
     slot: UpgradeSlot,
+    routes: Arc<Routes>,
 ) -> Result<Answer, Infallible> {
     let has_body = !req.body().is_end_stream();
-    let response = if upgrade::is_websocket(req.headers()) {
-        let (response, on_upgrade) = upgrade::accept(&mut req, has_body);
-        if on_upgrade.is_some() {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = on_upgrade;
+    let response = match req.uri().path() {
+        _ if upgrade::is_websocket(req.headers()) => {
+            upgrade_or_refuse(conn, &mut req, has_body, &slot, &routes)
         }
-        response
-    } else {
-        assets::respond(req.method(), req.uri().path(), req.headers(), has_body).await
+        path => assets::respond(req.method(), path, req.headers(), has_body).await,
     };
     debug!(
         conn = conn.0,
@@ -243,4 +254,31 @@ async fn route(
         "HTTP request"
     );
     Ok(response)
+}
+
+/// A WebSocket upgrade: refused 403 if its `Origin` is not allowed, else checked and
+/// accepted (the socket is left in `slot` for [`Http::accept`]) or refused 400.
+fn upgrade_or_refuse(
+    conn: ConnId,
+    req: &mut Request<Incoming>,
+    has_body: bool,
+    slot: &UpgradeSlot,
+    routes: &Routes,
+) -> Answer {
+    if let Some(origins) = &routes.origins {
+        if let Err(why) = origins.check(req.headers()) {
+            let origin = req.headers().get(hyper::header::ORIGIN);
+            info!(
+                conn = conn.0,
+                ?origin,
+                "WebSocket refused: Origin not allowed"
+            );
+            return upgrade::refusal(StatusCode::FORBIDDEN, why);
+        }
+    }
+    let (response, on_upgrade) = upgrade::accept(req, has_body);
+    if on_upgrade.is_some() {
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = on_upgrade;
+    }
+    response
 }

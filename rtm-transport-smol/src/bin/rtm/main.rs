@@ -3,7 +3,7 @@
 //! ```text
 //! rtm token --app-id ID --app-cert CERT --uid UID [--expire SECS]
 //! rtm [--server ws://127.0.0.1:9300] --uid bob listen [--subscribe alice,carol]
-//! rtm --server wss://rtm.example.com [--ca-file ca.pem] --uid bob listen
+//! rtm --server wss://rtm.example.com [--ca-file ca.pem] [--origin URL] --uid bob listen
 //! rtm [--server URL] --uid alice send-peer bob "hello" [--offline]
 //! rtm [--server URL] --uid bob join room [--say TEXT]... [--stdin]
 //! rtm [--server URL] --uid alice send-channel room "hi all"
@@ -59,6 +59,10 @@ struct Cli {
     /// self-signed server certificate) instead of the system's roots.
     #[arg(long, env = "RTM_CA_FILE", value_name = "PATH")]
     ca_file: Option<PathBuf>,
+    /// Send this Origin header (scheme://host[:port]) with the WebSocket upgrade: needed by
+    /// a server started with --allowed-origin, which refuses upgrades without one.
+    #[arg(long, env = "RTM_ORIGIN", value_name = "ORIGIN")]
+    origin: Option<String>,
     /// User id to log in as.
     #[arg(long, env = "RTM_UID")]
     uid: Option<String>,
@@ -275,6 +279,7 @@ fn client(cli: &Cli) -> Result<RtmClient, ExitCode> {
     };
     let options = ConnectOptions {
         tls_ca_file: cli.ca_file.clone(),
+        origin: cli.origin.clone(),
     };
     RtmClient::with_options(&cli.server, config, options).map_err(|e| {
         print_json(&json!({ "error": e.to_string() }));
