@@ -9,9 +9,10 @@
 //!   Embed it with [`spawn_server`] (own thread) or [`serve`] (any executor).
 //! * [`http`]: the port is an HTTP/1.1 server ([hyper](https://docs.rs/hyper) on smol): a
 //!   request with `Upgrade: websocket`, at any path, becomes a WebSocket (if its `Origin`
-//!   is allowed, [`AllowedOrigins`]); any other GET gets a static file embedded at compile
-//!   time ([include_dir](https://docs.rs/include_dir)): the demo page at `/`, the Web SDK
-//!   under `/sdk/`. Why those two crates: [`http`].
+//!   is allowed, [`AllowedOrigins`]); `/healthz` and `/readyz` are health probes; any other
+//!   GET gets a static file embedded at compile time
+//!   ([include_dir](https://docs.rs/include_dir)): the demo page at `/`, the Web SDK under
+//!   `/sdk/`. Why those two crates: [`http`].
 //! * [`tls`]: `https://` and `wss://` on the same port ([`TlsConfig`]), and `wss://` for the
 //!   client, with rustls.
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream

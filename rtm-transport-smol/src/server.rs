@@ -4,8 +4,8 @@
 //!
 //! The port speaks HTTP/1.1 ([`crate::http`]), over TLS if [`ServeOptions::tls`] is set:
 //! each accepted connection is served by hyper until it upgrades to a WebSocket (at any
-//! path), and only then becomes a link the core hears of; other requests get the embedded
-//! Web SDK (`/sdk/…`) and demo page (`/`).
+//! path), and only then becomes a link the core hears of; other requests get the health
+//! probes (`/healthz`, `/readyz`), the embedded Web SDK (`/sdk/…`) and demo page (`/`).
 //!
 //! ```no_run
 //! use rtm_proto::ServerConfig;
@@ -216,6 +216,14 @@ pub async fn serve_opened(
     // Hash the embedded files now, on a blocking thread, not at the first request.
     smol::unblock(assets::init).await;
     let http = Arc::new(Http::new(&options));
+    // From the moment the shutdown begins, `/readyz` answers 503.
+    let shutdown = {
+        let http = http.clone();
+        async move {
+            shutdown.await;
+            http.stopping();
+        }
+    };
     // Closed once the core has stopped: connections still in their HTTP phase end then.
     let (stop_http, http_stopped) = async_channel::bounded::<()>(1);
     ex.run(async {

@@ -15,8 +15,9 @@
 //! a message saying what to do; the server exits non-zero and leaves the file as it was.
 //!
 //! `--tls-cert` and `--tls-key` (PEM files; `RTM_TLS_CERT`, `RTM_TLS_KEY`) make the port
-//! speak TLS: `wss://ADDR` for clients, `https://ADDR/` for the demo and the SDK.
-//! `--allowed-origin` limits which web pages may open a WebSocket.
+//! speak TLS: `wss://ADDR` for clients, `https://ADDR/` for the demo, the SDK and the health
+//! probes (`/healthz`, `/readyz`). `--allowed-origin` limits which web pages may open a
+//! WebSocket.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

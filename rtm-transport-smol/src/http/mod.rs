@@ -1,7 +1,8 @@
 //! The server's port speaks HTTP/1.1, over TLS when [`crate::ServeOptions::tls`] is set
 //! ([`crate::tls`]): a request with `Upgrade: websocket`, at any path, becomes an RTM
-//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); every other GET or
-//! HEAD is a static file: the demo page at `/`, the Web SDK under `/sdk/` ([`assets`]).
+//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); `/healthz` and
+//! `/readyz` are the health probes ([`health`]); every other GET or HEAD is a static file:
+//! the demo page at `/`, the Web SDK under `/sdk/` ([`assets`]).
 //!
 //! One connection goes through one HTTP phase (`Http::accept`): the TLS handshake if the
 //! port speaks TLS, then hyper serves its requests (keep-alive included) until one of them
@@ -35,6 +36,7 @@
 //! build when they change.
 
 pub mod assets;
+mod health;
 pub mod origin;
 mod upgrade;
 
@@ -64,6 +66,7 @@ use tracing::{debug, info};
 use crate::link::CLOSE_GRACE;
 use crate::tls::{Stream, TlsConfig};
 use crate::ServeOptions;
+use health::Readiness;
 use origin::AllowedOrigins;
 
 /// Most bytes a request's head (request line and headers) may take; a larger one is answered
@@ -88,6 +91,7 @@ pub(crate) struct Http {
 #[derive(Debug)]
 struct Routes {
     origins: Option<AllowedOrigins>,
+    readiness: Readiness,
 }
 
 /// A response: every body is in memory (or empty).
@@ -114,8 +118,14 @@ impl Http {
             tls: options.tls.clone(),
             routes: Arc::new(Routes {
                 origins: options.allowed_origins.clone(),
+                readiness: Readiness::default(),
             }),
         }
+    }
+
+    /// The server's shutdown has begun: `/readyz` says so from now on.
+    pub(crate) fn stopping(&self) {
+        self.routes.readiness.stopping();
     }
 
     /// Serves HTTP (after the TLS handshake if the port speaks TLS) on a fresh connection
@@ -232,7 +242,7 @@ impl Http {
     }
 }
 
-/// One request's answer: the WebSocket upgrade, or a static file.
+/// One request's answer: the WebSocket upgrade, a health probe, or a static file.
 async fn route(
     conn: ConnId,
     mut req: Request<Incoming>,
@@ -243,6 +253,9 @@ async fn route(
     let response = match req.uri().path() {
         _ if upgrade::is_websocket(req.headers()) => {
             upgrade_or_refuse(conn, &mut req, has_body, &slot, &routes)
+        }
+        path @ (health::HEALTHZ | health::READYZ) => {
+            health::respond(&routes.readiness, req.method(), path, has_body)
         }
         path => assets::respond(req.method(), path, req.headers(), has_body).await,
     };
