@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::http::header::{HeaderValue, ORIGIN};
+use async_tungstenite::tungstenite::Error as WsError;
 use futures_lite::future;
 use rtm_proto::client::SendMessageOptions;
 use rtm_proto::errors::{
@@ -103,7 +104,8 @@ pub enum ClientError {
 pub struct ConnectOptions {
     /// For `wss://`: a PEM file of the CA certificate(s) the server's certificate must chain
     /// to, trusted instead of the system's roots (a private CA, or a self-signed
-    /// certificate itself). Not looked at for `ws://`.
+    /// certificate itself, which must then not be marked as a CA: rustls refuses a CA
+    /// certificate as a server's). Not looked at for `ws://`.
     pub tls_ca_file: Option<PathBuf>,
     /// The `Origin` header of the WebSocket upgrade, e.g. `https://app.example.com`: needed
     /// by a server that only accepts listed origins (`rtm-server --allowed-origin`), which
@@ -211,7 +213,12 @@ impl Dialer {
             Some(tls) => tls.connect(tcp).await.map_err(|e| {
                 // Most likely a certificate this client does not trust: say so where
                 // people look, as the login only fails later, by its timeout.
-                warn!(url = %target.url, error = %e, "TLS handshake with the server failed");
+                warn!(
+                    url = %target.url,
+                    error = %e,
+                    "TLS handshake with the server failed (is its certificate trusted? \
+                     see ConnectOptions::tls_ca_file, rtm --ca-file)"
+                );
                 e.to_string()
             })?,
         };
@@ -226,7 +233,25 @@ impl Dialer {
         async_tungstenite::client_async_with_config(request, stream, Some(link::websocket_config()))
             .await
             .map(|(ws, _)| ws)
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                if let WsError::Http(refusal) = &e {
+                    // The server answered the upgrade with an error (403: an Origin it does
+                    // not allow): as above, the login only times out later.
+                    let why = refusal
+                        .body()
+                        .as_deref()
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default();
+                    let why: String = why.chars().take(200).collect();
+                    warn!(
+                        url = %target.url,
+                        status = %refusal.status(),
+                        %why,
+                        "the server refused the WebSocket upgrade"
+                    );
+                }
+                e.to_string()
+            })
     }
 }
 
