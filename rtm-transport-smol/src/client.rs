@@ -11,6 +11,9 @@
 //! [`crate::invitation`]. Every listener from [`RtmClient::events`] hears every event of the
 //! client; each channel and invitation also has listeners of its own ([`crate::events`]).
 //!
+//! `wss://` URLs are reached over TLS: the server's certificate must chain to the system's
+//! roots, or to the CA file of [`ConnectOptions::tls_ca_file`] ([`crate::tls`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use rtm_proto::{client::SendMessageOptions, ClientConfig, Message};
@@ -40,12 +43,15 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::client::IntoClientRequest;
+use async_tungstenite::tungstenite::http::header::{HeaderValue, ORIGIN};
+use async_tungstenite::tungstenite::Error as WsError;
 use futures_lite::future;
 use rtm_proto::client::SendMessageOptions;
 use rtm_proto::errors::{
@@ -67,6 +73,7 @@ use crate::answers::{
 };
 use crate::events::{Events, Filter, Listeners, EVENT_QUEUE};
 use crate::link::{self, LinkEvent, OnClosed, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::tls::{Connector, Stream, TlsError};
 use crate::{random_seed, Answer, Clock};
 
 /// When the application lets go of a logged-in client, its thread waits at most this long
@@ -76,12 +83,34 @@ const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// Why a client could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The server URL is not a `ws://host[:port][/path]` URL.
+    /// The server URL is not a `ws://` or `wss://host[:port][/path]` URL.
     #[error("invalid server URL {url:?}: {why}")]
     InvalidUrl { url: String, why: String },
+    /// The TLS settings of a `wss://` URL cannot be used (an unreadable CA file, no system
+    /// roots).
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    /// [`ConnectOptions::origin`] cannot be sent as a header.
+    #[error("invalid origin {0:?}: not a valid HTTP header value")]
+    InvalidOrigin(String),
     /// The client thread could not be started.
     #[error("could not start the client thread: {0}")]
     Spawn(#[from] io::Error),
+}
+
+/// How the driver reaches the server, beyond its URL: settings about sockets, which the
+/// core's [`ClientConfig`] leaves to the driver.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// For `wss://`: a PEM file of the CA certificate(s) the server's certificate must chain
+    /// to, trusted instead of the system's roots (a private CA, or a self-signed
+    /// certificate itself, which must then not be marked as a CA: rustls refuses a CA
+    /// certificate as a server's). Not looked at for `ws://`.
+    pub tls_ca_file: Option<PathBuf>,
+    /// The `Origin` header of the WebSocket upgrade, e.g. `https://app.example.com`: needed
+    /// by a server that only accepts listed origins (`rtm-server --allowed-origin`), which
+    /// refuses an upgrade without one. A browser sends its page's; by default none is sent.
+    pub origin: Option<String>,
 }
 
 /// Where the client connects.
@@ -90,6 +119,8 @@ struct Target {
     url: String,
     host: String,
     port: u16,
+    /// `wss://`.
+    tls: bool,
 }
 
 fn parse_url(url: &str) -> Result<Target, ClientError> {
@@ -97,12 +128,11 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
         url: url.to_string(),
         why: why.to_string(),
     };
-    if url.starts_with("wss://") {
-        return Err(invalid("TLS (wss://) is not supported; use ws://"));
-    }
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| invalid("the URL must start with ws://"))?;
+    let (rest, tls) = match (url.strip_prefix("ws://"), url.strip_prefix("wss://")) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => return Err(invalid("the URL must start with ws:// or wss://")),
+    };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, after) = bracketed
@@ -122,6 +152,7 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
     };
     let port = match port {
         Some(p) => p.parse().map_err(|_| invalid("bad port"))?,
+        None if tls => 443,
         None => 80,
     };
     if host.is_empty() {
@@ -133,7 +164,95 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
         url: url.to_string(),
         host: host.to_string(),
         port,
+        tls,
     })
+}
+
+/// How each connection is made: the target, and what TLS and the upgrade need.
+#[derive(Debug)]
+struct Dialer {
+    target: Target,
+    /// For `wss://`.
+    tls: Option<Connector>,
+    origin: Option<HeaderValue>,
+}
+
+impl Dialer {
+    fn new(url: &str, options: ConnectOptions) -> Result<Dialer, ClientError> {
+        let target = parse_url(url)?;
+        let tls = match target.tls {
+            true => Some(Connector::new(
+                &target.host,
+                options.tls_ca_file.as_deref(),
+            )?),
+            false => None,
+        };
+        let origin = match options.origin {
+            Some(origin) => Some(
+                HeaderValue::try_from(origin.as_str())
+                    .map_err(|_| ClientError::InvalidOrigin(origin))?,
+            ),
+            None => None,
+        };
+        Ok(Dialer {
+            target,
+            tls,
+            origin,
+        })
+    }
+
+    /// A connection to the server, up to its WebSocket handshake.
+    async fn dial(&self) -> Result<async_tungstenite::WebSocketStream<Stream>, String> {
+        let target = &self.target;
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => tls.connect(tcp).await.map_err(|e| {
+                // Most likely a certificate this client does not trust: say so where
+                // people look, as the login only fails later, by its timeout.
+                warn!(
+                    url = %target.url,
+                    error = %e,
+                    "TLS handshake with the server failed (is its certificate trusted? \
+                     see ConnectOptions::tls_ca_file, rtm --ca-file)"
+                );
+                e.to_string()
+            })?,
+        };
+        let mut request = target
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        if let Some(origin) = &self.origin {
+            request.headers_mut().insert(ORIGIN, origin.clone());
+        }
+        async_tungstenite::client_async_with_config(request, stream, Some(link::websocket_config()))
+            .await
+            .map(|(ws, _)| ws)
+            .map_err(|e| {
+                if let WsError::Http(refusal) = &e {
+                    // The server answered the upgrade with an error (403: an Origin it does
+                    // not allow): as above, the login only times out later.
+                    let why = refusal
+                        .body()
+                        .as_deref()
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default();
+                    let why: String = why.chars().take(200).collect();
+                    warn!(
+                        url = %target.url,
+                        status = %refusal.status(),
+                        %why,
+                        "the server refused the WebSocket upgrade"
+                    );
+                }
+                e.to_string()
+            })
+    }
 }
 
 /// Starts a request in the core: its id, or the answer refused locally.
@@ -195,9 +314,20 @@ impl std::fmt::Debug for Command {
 }
 
 impl RtmClient {
-    /// A client for the server at `server_url` (`ws://host:port`), not logged in yet.
+    /// A client for the server at `server_url` (`ws://host:port` or `wss://host:port`), not
+    /// logged in yet.
     pub fn new(server_url: &str, config: ClientConfig) -> Result<Self, ClientError> {
-        let target = parse_url(server_url)?;
+        RtmClient::with_options(server_url, config, ConnectOptions::default())
+    }
+
+    /// [`RtmClient::new`] with the driver's own settings (a CA file for `wss://`, an
+    /// `Origin`). Fails at once if they cannot be used (an unreadable CA file).
+    pub fn with_options(
+        server_url: &str,
+        config: ClientConfig,
+        options: ConnectOptions,
+    ) -> Result<Self, ClientError> {
+        let dialer = Arc::new(Dialer::new(server_url, options)?);
         let (commands, commands_rx) = async_channel::unbounded();
         let listeners = Listeners::default();
         let driver_listeners = listeners.clone();
@@ -209,7 +339,7 @@ impl RtmClient {
                 let ex = Arc::new(Executor::new());
                 smol::block_on(ex.run(run_driver(
                     ex.clone(),
-                    target,
+                    dialer,
                     config,
                     commands_rx,
                     driver_listeners,
@@ -389,7 +519,7 @@ struct Slot {
 
 struct Driver {
     ex: Arc<Executor<'static>>,
-    target: Target,
+    dialer: Arc<Dialer>,
     client: Client,
     clock: Clock,
     slots: BTreeMap<TransportId, Slot>,
@@ -405,7 +535,7 @@ struct Driver {
 
 async fn run_driver(
     ex: Arc<Executor<'static>>,
-    target: Target,
+    dialer: Arc<Dialer>,
     config: ClientConfig,
     commands: Receiver<Command>,
     listeners: Listeners,
@@ -416,7 +546,7 @@ async fn run_driver(
     let (link_tx, link_rx) = async_channel::bounded(256);
     let mut d = Driver {
         ex,
-        target,
+        dialer,
         client,
         clock,
         slots: BTreeMap::new(),
@@ -545,24 +675,10 @@ impl Driver {
     }
 
     fn connect(&mut self, t: TransportId) {
-        let target = self.target.clone();
+        let dialer = self.dialer.clone();
         let events = self.link_tx.clone();
         let task = self.ex.spawn(async move {
-            let connected = async {
-                let stream = TcpStream::connect((target.host.as_str(), target.port))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let _ = stream.set_nodelay(true);
-                async_tungstenite::client_async_with_config(
-                    target.url.as_str(),
-                    stream,
-                    Some(link::websocket_config()),
-                )
-                .await
-                .map(|(ws, _)| ws)
-                .map_err(|e| e.to_string())
-            };
-            match connected.await {
+            match dialer.dial().await {
                 Ok(ws) => link::run(t, ws, None, events).await,
                 Err(e) => {
                     debug!(transport = t.0, error = %e, "connect failed");
@@ -654,9 +770,21 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("example.org", 80));
         let t = parse_url("ws://[::1]:9300/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9300));
+        assert!(!t.tls);
+        let t = parse_url("wss://rtm.example.org/").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.tls),
+            ("rtm.example.org", 443, true)
+        );
+        let t = parse_url("wss://127.0.0.1:9443").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.tls), ("127.0.0.1", 9443, true));
+        let t = parse_url("wss://[::1]:9443/rtm").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.tls), ("::1", 9443, true));
         for bad in [
             "http://x",
-            "wss://x",
+            "https://x",
+            "wss://",
+            "wss://h:port",
             "ws://",
             "ws://:80",
             "ws://h:port",
@@ -665,5 +793,34 @@ mod tests {
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_ca_file_fails_at_once_and_only_for_wss() {
+        let options = ConnectOptions {
+            tls_ca_file: Some("/nonexistent/ca.pem".into()),
+            origin: None,
+        };
+        let err = Dialer::new("wss://127.0.0.1:1", options.clone()).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+        // Not looked at for ws://.
+        assert!(Dialer::new("ws://127.0.0.1:1", options).is_ok());
+    }
+
+    #[test]
+    fn the_origin_must_be_a_header_value() {
+        let bad = ConnectOptions {
+            origin: Some("https://a.example\n".into()),
+            ..ConnectOptions::default()
+        };
+        assert!(matches!(
+            Dialer::new("ws://127.0.0.1:1", bad),
+            Err(ClientError::InvalidOrigin(_))
+        ));
     }
 }

@@ -8,12 +8,15 @@
 //!   to a reader and a writer that move whole frames through channels to and from that task.
 //!   Embed it with [`spawn_server`] (own thread) or [`serve`] (any executor).
 //! * [`http`]: the port is an HTTP/1.1 server ([hyper](https://docs.rs/hyper) on smol): a
-//!   request with `Upgrade: websocket`, at any path, becomes a WebSocket; any other GET gets
-//!   a static file embedded at compile time ([include_dir](https://docs.rs/include_dir)):
-//!   the demo page at `/`, the Web SDK under `/sdk/`. Why those two crates: [`http`]. The
-//!   operator's plane is there too: the REST API under `/v1/` (`openapi.yaml`), answered by
-//!   the core, and Prometheus metrics at `/metrics`
-//!   ([prometheus-client](https://docs.rs/prometheus-client)).
+//!   request with `Upgrade: websocket`, at any path, becomes a WebSocket (if its `Origin`
+//!   is allowed, [`AllowedOrigins`]); `/healthz` and `/readyz` are health probes; any other
+//!   GET gets a static file embedded at compile time
+//!   ([include_dir](https://docs.rs/include_dir)): the demo page at `/`, the Web SDK under
+//!   `/sdk/`. Why those two crates: [`http`]. The operator's plane is there too: the REST
+//!   API under `/v1/` (`openapi.yaml`), answered by the core, and Prometheus metrics at
+//!   `/metrics` ([prometheus-client](https://docs.rs/prometheus-client)).
+//! * [`tls`]: `https://` and `wss://` on the same port ([`TlsConfig`]), and `wss://` for the
+//!   client, with rustls.
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream
 //!   of events. The core runs on its own thread; the futures are plain channel receives, so
 //!   they work on any executor. Channels ([`RtmChannel`], [`channel`]), user and channel
@@ -57,6 +60,7 @@ mod link;
 mod metrics;
 pub mod server;
 pub mod storage;
+pub mod tls;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -64,8 +68,9 @@ use rtm_proto::Timestamp;
 
 pub use answers::Answer;
 pub use channel::RtmChannel;
-pub use client::{ClientError, RtmClient};
+pub use client::{ClientError, ConnectOptions, RtmClient};
 pub use events::{Events, RecvError, EVENT_QUEUE};
+pub use http::origin::{AllowedOrigins, OriginError};
 pub use http::{MAX_REQUEST_HEAD_BYTES, RESPONSE_GRACE};
 pub use invitation::{LocalInvitation, RemoteInvitation};
 pub use link::{
@@ -76,6 +81,7 @@ pub use rtm_proto::client::{ChannelAttributeOptions, InvitationId};
 pub use rtm_proto::wire::InvitationKey;
 pub use server::{serve, serve_opened, spawn_server, ServeOptions, ServerHandle};
 pub use storage::{GroupCommit, Storage};
+pub use tls::{TlsConfig, TlsError};
 
 /// The driver's clocks: monotonic time from the driver's start, and the wall clock then.
 #[derive(Debug, Clone, Copy)]

@@ -2,9 +2,10 @@
 //! connections, and each connection's reader and writer move whole frames to and from that
 //! task through channels.
 //!
-//! The port speaks HTTP/1.1 ([`crate::http`]): each accepted connection is served by hyper
-//! until it upgrades to a WebSocket (at any path), and only then becomes a link the core
-//! hears of; other requests get the embedded Web SDK (`/sdk/…`) and demo page (`/`). REST
+//! The port speaks HTTP/1.1 ([`crate::http`]), over TLS if [`ServeOptions::tls`] is set:
+//! each accepted connection is served by hyper until it upgrades to a WebSocket (at any
+//! path), and only then becomes a link the core hears of; other requests get the health
+//! probes (`/healthz`, `/readyz`), the embedded Web SDK (`/sdk/…`) and demo page (`/`). REST
 //! calls (`/v1/…`) and metric scrapes reach the core task through a bounded queue of their
 //! own (`admin.rs`); the core task hands each call to the core and passes its answer
 //! back.
@@ -37,10 +38,12 @@ use smol::{Executor, Timer};
 use tracing::{debug, info, warn};
 
 use crate::admin::{AdminQueue, AdminRequest, Pending, Snapshot};
+use crate::http::origin::AllowedOrigins;
 use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
 use crate::metrics::DriverMetrics;
 use crate::storage::{self, Opened, Storage, Store};
+use crate::tls::TlsConfig;
 use crate::{random_seed, Clock};
 
 /// Everything the server driver needs: the core's settings and the driver's own bounds.
@@ -51,8 +54,8 @@ pub struct ServeOptions {
     /// Per-connection outbound queue bounds; a connection past them is a slow consumer.
     pub queue: QueueLimits,
     /// A connection that has not upgraded to a WebSocket is closed once it has had no request
-    /// in progress for this long (a response being written may finish first); each request's
-    /// head, and a REST call's body, must also arrive within it.
+    /// in progress for this long (a response being written may finish first); the TLS
+    /// handshake, each request's head, and a REST call's body must also be done within it.
     pub handshake_timeout: Duration,
     /// Frames from all connections waiting for the core task; readers wait when it is full.
     pub inbound_capacity: usize,
@@ -62,6 +65,14 @@ pub struct ServeOptions {
     /// Where offline messages are kept ([`Storage::Memory`] unless set: an embedded server
     /// writes no files unless asked to).
     pub storage: Storage,
+    /// The port's certificate and key: with them it speaks only `https://` and `wss://`
+    /// (plain HTTP is answered 400 and closed). `None` (the default): plain `http://` and
+    /// `ws://`, e.g. behind a proxy that terminates TLS.
+    pub tls: Option<TlsConfig>,
+    /// The origins whose pages may open a WebSocket ([`AllowedOrigins`]): when set, an
+    /// upgrade whose `Origin` header is missing or not in the list is refused with 403.
+    /// `None` (the default): every upgrade is accepted, with any `Origin` or none.
+    pub allowed_origins: Option<AllowedOrigins>,
 }
 
 impl From<ServerConfig> for ServeOptions {
@@ -80,6 +91,8 @@ impl From<ServerConfig> for ServeOptions {
             inbound_capacity: 1024,
             websocket: link::websocket_config(),
             storage: Storage::Memory,
+            tls: None,
+            allowed_origins: None,
         }
     }
 }
@@ -94,6 +107,7 @@ impl Default for ServeOptions {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    tls: bool,
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -104,9 +118,10 @@ impl ServerHandle {
         self.addr
     }
 
-    /// The URL clients connect to: `ws://ADDR`.
+    /// The URL clients connect to: `ws://ADDR`, or `wss://ADDR` when the port speaks TLS.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Graceful shutdown: every connection is closed with GOING_AWAY (1001) after what was
@@ -147,6 +162,7 @@ pub fn spawn_server(
     let addr = listener.local_addr()?;
     let listener = TcpListener::try_from(listener)?;
     let (stop, stopped) = async_channel::bounded::<()>(1);
+    let tls = options.tls.is_some();
     let thread = std::thread::Builder::new()
         .name("rtm-server".into())
         .spawn(move || {
@@ -156,6 +172,7 @@ pub fn spawn_server(
         })?;
     Ok(ServerHandle {
         addr,
+        tls,
         stop: Some(stop),
         thread: Some(thread),
     })
@@ -197,18 +214,23 @@ pub async fn serve_opened(
         %addr,
         app_id = %options.core.app_id,
         certificate_mode = options.core.app_certificate.is_some(),
+        tls = options.tls.is_some(),
+        allowed_origins = options.allowed_origins.is_some(),
         "serving"
     );
     // Hash the embedded files now, on a blocking thread, not at the first request.
     smol::unblock(assets::init).await;
     let metrics = DriverMetrics::new(opened.store.metrics().clone());
     let (admin, admin_rx) = AdminQueue::new();
-    let http = Arc::new(Http::new(
-        options.websocket,
-        options.handshake_timeout,
-        admin,
-        metrics.clone(),
-    ));
+    let http = Arc::new(Http::new(&options, admin, metrics.clone()));
+    // From the moment the shutdown begins, `/readyz` answers 503.
+    let shutdown = {
+        let http = http.clone();
+        async move {
+            shutdown.await;
+            http.stopping();
+        }
+    };
     // Closed once the core has stopped: connections still in their HTTP phase end then.
     let (stop_http, http_stopped) = async_channel::bounded::<()>(1);
     ex.run(async {

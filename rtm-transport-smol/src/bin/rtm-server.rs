@@ -18,6 +18,11 @@
 //! `--admin-key ID:SECRET` (repeatable) or `RTM_ADMIN_KEYS=ID:SECRET,ID2:SECRET2`; callers
 //! authenticate with HTTP Basic, the id as user name and the secret as password. Prometheus
 //! metrics are at `/metrics` either way.
+//!
+//! `--tls-cert` and `--tls-key` (PEM files; `RTM_TLS_CERT`, `RTM_TLS_KEY`) make the port
+//! speak TLS: `wss://ADDR` for clients, `https://ADDR/` for the demo, the SDK and the health
+//! probes (`/healthz`, `/readyz`). `--allowed-origin` limits which web pages may open a
+//! WebSocket.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,7 +34,7 @@ use futures_lite::StreamExt;
 use rtm_proto::server::admin::AdminKey;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::ServerConfig;
-use rtm_transport_smol::{storage, ServeOptions, Storage};
+use rtm_transport_smol::{storage, AllowedOrigins, ServeOptions, Storage, TlsConfig};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
@@ -99,6 +104,24 @@ struct Args {
         hide_env_values = true
     )]
     admin_keys: Vec<String>,
+    /// PEM certificate chain (the server's certificate first, then intermediates): the port
+    /// then speaks only TLS (`wss://`, `https://`). Needs --tls-key.
+    #[arg(long, env = "RTM_TLS_CERT", value_name = "PATH")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 RSA or SEC1 EC). Needs --tls-cert.
+    #[arg(long, env = "RTM_TLS_KEY", value_name = "PATH")]
+    tls_key: Option<PathBuf>,
+    /// Only web pages of this origin (`scheme://host[:port]`, e.g. https://app.example.com)
+    /// may open a WebSocket; repeatable or comma-separated. When set, an upgrade whose Origin
+    /// header is missing (non-browser clients: `rtm --origin`) or not listed is refused with
+    /// 403. Unset: every origin is accepted.
+    #[arg(
+        long = "allowed-origin",
+        env = "RTM_ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
     /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -146,6 +169,22 @@ fn main() -> ExitCode {
     };
     let mut options = ServeOptions::from(config);
     options.storage = storage;
+    options.tls = match (&args.tls_cert, &args.tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => match TlsConfig::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                error!(error = %e, "rtm-server: cannot use --tls-cert / --tls-key");
+                return ExitCode::FAILURE;
+            }
+        },
+        (Some(_), None) => return usage("--tls-cert needs --tls-key (or RTM_TLS_KEY) too"),
+        (None, Some(_)) => return usage("--tls-key needs --tls-cert (or RTM_TLS_CERT) too"),
+    };
+    options.allowed_origins = match AllowedOrigins::new(&args.allowed_origins) {
+        Ok(origins) => origins,
+        Err(e) => return usage(&e.to_string()),
+    };
     match smol::block_on(run(&args.listen, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -153,6 +192,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("rtm-server: {msg} (see rtm-server --help)");
+    ExitCode::from(2)
 }
 
 async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
@@ -170,18 +214,30 @@ async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
     } else {
         "app-id-only mode"
     };
+    let (ws, http, tls) = match options.tls {
+        Some(_) => ("wss", "https", "TLS on"),
+        None => ("ws", "http", "TLS off"),
+    };
     info!(
-        "rtm-server listening on ws://{addr} ({mode}, app id {}); demo page at http://{addr}/",
+        "rtm-server listening on {ws}://{addr} ({mode}, {tls}, app id {}); demo page at \
+         {http}://{addr}/",
         config.app_id
     );
     match config.admin_keys.len() {
         0 => info!("REST API: off (no --admin-key)"),
         n => info!(
-            "REST API: on ({n} key{}) at http://{addr}/v1/",
+            "REST API: on ({n} key{}) at {http}://{addr}/v1/",
             if n == 1 { "" } else { "s" }
         ),
     }
-    info!("metrics at http://{addr}/metrics");
+    info!("metrics at {http}://{addr}/metrics");
+    match &options.allowed_origins {
+        Some(origins) => info!(
+            "WebSocket upgrades accepted only from these origins: {}",
+            origins.iter().collect::<Vec<_>>().join(", ")
+        ),
+        None => info!("WebSocket upgrades accepted from any origin"),
+    }
     rtm_transport_smol::serve_opened(listener, options, opened, async move {
         if let Some(Ok(signal)) = signals.next().await {
             info!(?signal, "signal received: shutting down");

@@ -1,25 +1,29 @@
-//! The server's port speaks HTTP/1.1: a request with `Upgrade: websocket`, at any path,
-//! becomes an RTM connection (`upgrade.rs`); a request under `/v1/` is a call of the REST
-//! API, answered by the core ([`rest`]); `GET /metrics` is the Prometheus text of the
-//! metrics ([`scrape`]); every other GET or HEAD is a static file: the demo page at `/`, the
+//! The server's port speaks HTTP/1.1, over TLS when [`crate::ServeOptions::tls`] is set
+//! ([`crate::tls`]): a request with `Upgrade: websocket`, at any path, becomes an RTM
+//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); a request under `/v1/`
+//! is a call of the REST API, answered by the core ([`rest`]); `GET /metrics` is the
+//! Prometheus text of the metrics ([`scrape`]); `/healthz` and `/readyz` are the health
+//! probes (`health.rs`); every other GET or HEAD is a static file: the demo page at `/`, the
 //! Web SDK under `/sdk/` ([`assets`]).
 //!
-//! One connection goes through one HTTP phase (`Http::accept`): hyper serves its requests
-//! (keep-alive included) until one of them upgrades, the client goes away, or the
-//! connection has been idle too long. Only an upgraded connection is handed on to the link
-//! (`link.rs`) and so reaches the core as a connection; REST calls reach it as calls.
+//! One connection goes through one HTTP phase (`Http::accept`): the TLS handshake if the
+//! port speaks TLS, then hyper serves its requests (keep-alive included) until one of them
+//! upgrades, the client goes away, or the connection has been idle too long. Only an
+//! upgraded connection is handed on to the link (`link.rs`) and so reaches the core as a
+//! connection; REST calls reach it as calls.
 //!
 //! Bounds: a request head (request line and headers) may take [`MAX_REQUEST_HEAD_BYTES`]
 //! (431 past it) and must arrive within the handshake timeout
-//! ([`crate::ServeOptions::handshake_timeout`]). The phase ends once the connection has had
-//! no request in progress for that same timeout, counted from the accept and then from the
-//! end of each request: a connection that neither upgrades nor asks anything is closed as
-//! before, while a REST client that keeps its connection busy (a backend calling the API
-//! all day over keep-alive) is not cut off in the middle of its work, and each of its
-//! requests is bounded by itself (its head by hyper's timeout, its body by [`rest`], its
-//! answer by the core). When the phase ends, or the server stops, hyper is told to shut the
-//! connection down gracefully: an idle one is closed at once, a response being written may
-//! finish within [`RESPONSE_GRACE`] (or [`crate::CLOSE_GRACE`] when stopping).
+//! ([`crate::ServeOptions::handshake_timeout`]); so must the TLS handshake. The phase ends
+//! once the connection has had no request in progress for that same timeout, counted from
+//! the accept (the TLS handshake) and then from the end of each request: a connection that
+//! neither upgrades nor asks anything is closed as before, while a REST client that keeps
+//! its connection busy (a backend calling the API all day over keep-alive) is not cut off
+//! in the middle of its work, and each of its requests is bounded by itself (its head by
+//! hyper's timeout, its body by [`rest`], its answer by the core). When the phase ends, or
+//! the server stops, hyper is told to shut the connection down gracefully: an idle one is
+//! closed at once, a response being written may finish within [`RESPONSE_GRACE`] (or
+//! [`crate::CLOSE_GRACE`] when stopping).
 //! Only the REST API takes a request body (at most
 //! [`rtm_proto::server::admin::MAX_BODY_BYTES`]); any other request that comes with a body
 //! is refused and the connection closed after the answer.
@@ -31,15 +35,17 @@
 //! its `http1` and `server` features it adds httparse and a few small crates to what
 //! tungstenite already pulled in. It runs on smol through `smol-hyper`'s IO and timer
 //! adapters (hyper itself needs only tokio's `sync` channels, not its runtime), and its
-//! upgrade API gives back the very `TcpStream` it was given: the WebSocket runs on the bare
-//! socket exactly as it did when tungstenite did the handshake itself, with the same memory
-//! per idle connection.
+//! upgrade API gives back the very stream it was given (the `TcpStream`, or TLS over it):
+//! the WebSocket runs on it exactly as it did when tungstenite did the handshake itself,
+//! with the same memory per idle connection.
 //! `include_dir` embeds the files at compile time, so the server stays one self-contained
 //! binary that serves the SDK and the demo matching its own protocol version, with no file
 //! system access (and no traversal to guard against) at run time; `build.rs` reruns the
 //! build when they change.
 
 pub mod assets;
+mod health;
+pub mod origin;
 pub mod rest;
 pub mod scrape;
 mod upgrade;
@@ -61,7 +67,7 @@ use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::upgrade::OnUpgrade;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use rtm_proto::ConnId;
 use smol::net::TcpStream;
 use smol::Timer;
@@ -71,6 +77,10 @@ use tracing::{debug, info};
 use crate::admin::AdminQueue;
 use crate::link::CLOSE_GRACE;
 use crate::metrics::{DriverMetrics, RouteClass};
+use crate::tls::{Stream, TlsConfig};
+use crate::ServeOptions;
+use health::Readiness;
+use origin::AllowedOrigins;
 
 /// Most bytes a request's head (request line and headers) may take; a larger one is answered
 /// 431 and the connection closed. (hyper's read buffer bound, which cannot go below 8 KiB.)
@@ -86,16 +96,20 @@ pub(crate) struct Http {
     hyper: http1::Builder,
     websocket: WebSocketConfig,
     timeout: Duration,
-    plane: Arc<Plane>,
+    tls: Option<TlsConfig>,
+    routes: Arc<Routes>,
 }
 
-/// What the operator's routes need: the queue to the core task, the driver's counters, and
-/// how long a request body may take.
+/// What the routes need besides the request.
 #[derive(Debug)]
-pub(crate) struct Plane {
-    pub(crate) admin: AdminQueue,
-    pub(crate) metrics: DriverMetrics,
-    pub(crate) body_timeout: Duration,
+struct Routes {
+    origins: Option<AllowedOrigins>,
+    readiness: Readiness,
+    /// The queue to the core task (REST calls, metric snapshots).
+    admin: AdminQueue,
+    metrics: DriverMetrics,
+    /// How long a REST call's body may take to arrive.
+    body_timeout: Duration,
 }
 
 /// A response: every body is in memory (or empty).
@@ -105,14 +119,11 @@ type Answer = Response<Full<Bytes>>;
 type UpgradeSlot = Arc<Mutex<Option<OnUpgrade>>>;
 
 impl Http {
-    /// `timeout` bounds each request head and body, and the idle time of a connection in its
-    /// HTTP phase.
-    pub(crate) fn new(
-        websocket: WebSocketConfig,
-        timeout: Duration,
-        admin: AdminQueue,
-        metrics: DriverMetrics,
-    ) -> Http {
+    /// The port as `options` sets it up; its handshake timeout bounds the TLS handshake,
+    /// each request head and body, and the idle time of a connection in its HTTP phase.
+    /// `admin` reaches the core task, `metrics` counts what the port sees.
+    pub(crate) fn new(options: &ServeOptions, admin: AdminQueue, metrics: DriverMetrics) -> Http {
+        let timeout = options.handshake_timeout;
         let mut hyper = http1::Builder::new();
         hyper
             .timer(SmolTimer::new())
@@ -121,9 +132,12 @@ impl Http {
             .keep_alive(true);
         Http {
             hyper,
-            websocket,
+            websocket: options.websocket,
             timeout,
-            plane: Arc::new(Plane {
+            tls: options.tls.clone(),
+            routes: Arc::new(Routes {
+                origins: options.allowed_origins.clone(),
+                readiness: Readiness::default(),
                 admin,
                 metrics,
                 body_timeout: timeout,
@@ -131,27 +145,62 @@ impl Http {
         }
     }
 
-    /// Serves HTTP on a fresh connection until it upgrades (its WebSocket is returned), the
-    /// client goes away, it has been idle for the timeout or `stop` closes (`None` for all
-    /// three).
+    /// The server's shutdown has begun: `/readyz` says so from now on.
+    pub(crate) fn stopping(&self) {
+        self.routes.readiness.stopping();
+    }
+
+    /// Serves HTTP (after the TLS handshake if the port speaks TLS) on a fresh connection
+    /// until it upgrades (its WebSocket is returned), the client goes away, it has been idle
+    /// for the timeout or `stop` closes (`None` for all three).
     pub(crate) async fn accept(
         &self,
         conn: ConnId,
         peer: SocketAddr,
-        stream: TcpStream,
+        tcp: TcpStream,
         stop: &Receiver<()>,
-    ) -> Option<WebSocketStream<TcpStream>> {
+    ) -> Option<WebSocketStream<Stream>> {
+        let mut deadline = Timer::after(self.timeout);
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => {
+                let handshake = future::or(async { Some(tls.accept(tcp).await) }, async {
+                    future::or(
+                        async {
+                            (&mut deadline).await;
+                        },
+                        async {
+                            let _ = stop.recv().await;
+                        },
+                    )
+                    .await;
+                    None
+                })
+                .await;
+                match handshake {
+                    Some(Ok(stream)) => stream,
+                    Some(Err(e)) => {
+                        debug!(conn = conn.0, %peer, error = %e, "TLS connection refused");
+                        return None;
+                    }
+                    None => {
+                        debug!(conn = conn.0, %peer, "TLS handshake timed out (or stopping)");
+                        return None;
+                    }
+                }
+            }
+        };
         let slot = UpgradeSlot::default();
         let activity = Arc::new(Activity::new());
         let service = {
             let slot = slot.clone();
             let activity = activity.clone();
-            let plane = self.plane.clone();
+            let routes = self.routes.clone();
             service_fn(move |req| {
                 let busy = activity.begin();
-                let (slot, plane) = (slot.clone(), plane.clone());
+                let (slot, routes) = (slot.clone(), routes.clone());
                 async move {
-                    let answer = route(conn, req, slot, &plane).await;
+                    let answer = route(conn, req, slot, routes).await;
                     drop(busy);
                     answer
                 }
@@ -210,7 +259,7 @@ impl Http {
         match upgraded {
             Some(Ok(upgraded)) => {
                 let ws = upgrade::websocket(upgraded, self.websocket).await?;
-                self.plane.metrics.upgraded();
+                self.routes.metrics.upgraded();
                 info!(conn = conn.0, %peer, "connection opened");
                 Some(ws)
             }
@@ -297,32 +346,31 @@ impl Activity {
     }
 }
 
-/// One request's answer: the WebSocket upgrade, a REST call, the metrics, or a static file.
+/// One request's answer: the WebSocket upgrade, a REST call, the metrics, a health probe,
+/// or a static file.
 async fn route(
     conn: ConnId,
     mut req: Request<Incoming>,
     slot: UpgradeSlot,
-    plane: &Plane,
+    routes: Arc<Routes>,
 ) -> Result<Answer, Infallible> {
     let has_body = !req.body().is_end_stream();
     let websocket = upgrade::is_websocket(req.headers());
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let path = uri.path();
-    let response = if websocket {
-        let (response, on_upgrade) = upgrade::accept(&mut req, has_body);
-        if on_upgrade.is_some() {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = on_upgrade;
+    let response = match uri.path() {
+        _ if websocket => upgrade_or_refuse(conn, &mut req, has_body, &slot, &routes),
+        path if rest::is_rest(path) => rest::respond(req, &routes.admin, routes.body_timeout).await,
+        scrape::METRICS_PATH => {
+            scrape::respond(&method, has_body, &routes.admin, &routes.metrics).await
         }
-        response
-    } else if rest::is_rest(path) {
-        rest::respond(req, &plane.admin, plane.body_timeout).await
-    } else if path == scrape::METRICS_PATH {
-        scrape::respond(&method, has_body, plane).await
-    } else {
-        assets::respond(&method, path, req.headers(), has_body).await
+        path @ (health::HEALTHZ | health::READYZ) => {
+            health::respond(&routes.readiness, &method, path, has_body)
+        }
+        path => assets::respond(&method, path, req.headers(), has_body).await,
     };
     let status = response.status().as_u16();
-    plane
+    let path = uri.path();
+    routes
         .metrics
         .http_request(route_class(websocket, path), status);
     debug!(conn = conn.0, %method, path, status, "HTTP request");
@@ -337,9 +385,36 @@ fn route_class(websocket: bool, path: &str) -> RouteClass {
         RouteClass::Rest
     } else if path == scrape::METRICS_PATH {
         RouteClass::Metrics
-    } else if matches!(path, "/healthz" | "/readyz") {
+    } else if matches!(path, health::HEALTHZ | health::READYZ) {
         RouteClass::Health
     } else {
         RouteClass::Static
     }
+}
+
+/// A WebSocket upgrade: refused 403 if its `Origin` is not allowed, else checked and
+/// accepted (the socket is left in `slot` for [`Http::accept`]) or refused 400.
+fn upgrade_or_refuse(
+    conn: ConnId,
+    req: &mut Request<Incoming>,
+    has_body: bool,
+    slot: &UpgradeSlot,
+    routes: &Routes,
+) -> Answer {
+    if let Some(origins) = &routes.origins {
+        if let Err(why) = origins.check(req.headers()) {
+            let origin = req.headers().get(hyper::header::ORIGIN);
+            info!(
+                conn = conn.0,
+                ?origin,
+                "WebSocket refused: Origin not allowed"
+            );
+            return upgrade::refusal(StatusCode::FORBIDDEN, why);
+        }
+    }
+    let (response, on_upgrade) = upgrade::accept(req, has_body);
+    if on_upgrade.is_some() {
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = on_upgrade;
+    }
+    response
 }

@@ -8,14 +8,20 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode};
 
-use super::{Answer, Plane};
-use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
+use super::Answer;
+use crate::admin::AdminQueue;
+use crate::metrics::{DriverMetrics, CONTENT_TYPE as METRICS_CONTENT_TYPE};
 
 /// The path of the endpoint.
 pub const METRICS_PATH: &str = "/metrics";
 
 /// Answers a request for [`METRICS_PATH`]; `has_body`: it came with a body (never read).
-pub(super) async fn respond(method: &Method, has_body: bool, plane: &Plane) -> Answer {
+pub(super) async fn respond(
+    method: &Method,
+    has_body: bool,
+    core: &AdminQueue,
+    metrics: &DriverMetrics,
+) -> Answer {
     let mut response = if method != Method::GET && method != Method::HEAD {
         let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only\n".into());
         response
@@ -25,9 +31,9 @@ pub(super) async fn respond(method: &Method, has_body: bool, plane: &Plane) -> A
     } else if has_body {
         text(StatusCode::PAYLOAD_TOO_LARGE, "no body expected\n".into())
     } else {
-        match plane.admin.snapshot().await {
+        match core.snapshot().await {
             Ok(snapshot) => {
-                let mut response = text(StatusCode::OK, plane.metrics.encode(snapshot));
+                let mut response = text(StatusCode::OK, metrics.encode(snapshot));
                 response
                     .headers_mut()
                     .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));

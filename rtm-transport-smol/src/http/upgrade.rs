@@ -18,7 +18,7 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::Answer;
-use smol::net::TcpStream;
+use crate::tls::Stream;
 use smol_hyper::rt::FuturesIo;
 
 /// Whether the request asks for a WebSocket: its `Upgrade` header names `websocket`. Such a
@@ -44,15 +44,11 @@ pub(super) fn accept(req: &mut Request<Incoming>, has_body: bool) -> (Answer, Op
     let accept_key = match check(req, has_body) {
         Ok(accept_key) => accept_key,
         Err(why) => {
-            let mut refusal = Response::new(Full::new(Bytes::from_static(why.as_bytes())));
-            *refusal.status_mut() = StatusCode::BAD_REQUEST;
-            let h = refusal.headers_mut();
-            h.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
+            let mut refusal = refusal(StatusCode::BAD_REQUEST, why);
             if why == BAD_VERSION {
-                h.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+                refusal
+                    .headers_mut()
+                    .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
             }
             return (refusal, None);
         }
@@ -64,6 +60,17 @@ pub(super) fn accept(req: &mut Request<Incoming>, has_body: bool) -> (Answer, Op
     h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(SEC_WEBSOCKET_ACCEPT, accept_key);
     (response, Some(hyper::upgrade::on(req)))
+}
+
+/// An upgrade refused with `status`, and why in plain text.
+pub(super) fn refusal(status: StatusCode, why: &'static str) -> Answer {
+    let mut refusal = Response::new(Full::new(Bytes::from_static(why.as_bytes())));
+    *refusal.status_mut() = status;
+    refusal.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    refusal
 }
 
 const BAD_VERSION: &str = "unsupported Sec-WebSocket-Version: this server speaks 13";
@@ -104,20 +111,18 @@ fn valid_key(key: &[u8]) -> bool {
         .is_ok_and(|bytes| bytes.len() == 16)
 }
 
-/// The WebSocket over an upgraded connection. hyper gives back the very socket it was
-/// given, so the link runs on the bare `TcpStream`, as it did before HTTP came in front of
-/// it; bytes the client sent after its request, before our `101`, are read first.
+/// The WebSocket over an upgraded connection. hyper gives back the very stream it was
+/// given, so the link runs on the bare `TcpStream` (or TLS over it), as it did before HTTP
+/// came in front of it; bytes the client sent after its request, before our `101`, are
+/// read first.
 pub(super) async fn websocket(
     upgraded: Upgraded,
     config: WebSocketConfig,
-) -> Option<WebSocketStream<TcpStream>> {
-    let parts = match upgraded.downcast::<FuturesIo<TcpStream>>() {
+) -> Option<WebSocketStream<Stream>> {
+    let parts = match upgraded.downcast::<FuturesIo<Stream>>() {
         Ok(parts) => parts,
         Err(_) => {
-            debug_assert!(
-                false,
-                "every connection is served on a FuturesIo<TcpStream>"
-            );
+            debug_assert!(false, "every connection is served on a FuturesIo<Stream>");
             return None;
         }
     };

@@ -3,6 +3,7 @@
 //! ```text
 //! rtm token --app-id ID --app-cert CERT --uid UID [--expire SECS]
 //! rtm [--server ws://127.0.0.1:9300] --uid bob listen [--subscribe alice,carol]
+//! rtm --server wss://rtm.example.com [--ca-file ca.pem] [--origin URL] --uid bob listen
 //! rtm [--server URL] --uid alice send-peer bob "hello" [--offline]
 //! rtm [--server URL] --uid bob join room [--say TEXT]... [--stdin]
 //! rtm [--server URL] --uid alice send-channel room "hi all"
@@ -33,6 +34,7 @@ mod json;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,7 +45,7 @@ use rtm_proto::client::SendMessageOptions;
 use rtm_proto::logs::LogLevel;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::{ClientConfig, ConnectionState, Event, Message};
-use rtm_transport_smol::RtmClient;
+use rtm_transport_smol::{ConnectOptions, RtmClient};
 use serde_json::{json, Value};
 use tracing_subscriber::EnvFilter;
 
@@ -53,9 +55,17 @@ use json::{event_json, print_json};
 #[derive(Debug, Parser)]
 #[command(name = "rtm", version, about)]
 struct Cli {
-    /// Server URL.
+    /// Server URL: ws://HOST[:PORT] or, over TLS, wss://HOST[:PORT].
     #[arg(long, env = "RTM_SERVER", default_value = "ws://127.0.0.1:9300")]
     server: String,
+    /// For wss://: trust only the CA certificate(s) in this PEM file (a private CA, or a
+    /// self-signed server certificate) instead of the system's roots.
+    #[arg(long, env = "RTM_CA_FILE", value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+    /// Send this Origin header (scheme://host[:port]) with the WebSocket upgrade: needed by
+    /// a server started with --allowed-origin, which refuses upgrades without one.
+    #[arg(long, env = "RTM_ORIGIN", value_name = "ORIGIN")]
+    origin: Option<String>,
     /// User id to log in as.
     #[arg(long, env = "RTM_UID")]
     uid: Option<String>,
@@ -276,7 +286,11 @@ fn client(cli: &Cli) -> Result<RtmClient, ExitCode> {
         log_filter: cli.log_upload.or(ClientConfig::default().log_filter),
         ..ClientConfig::default()
     };
-    RtmClient::new(&cli.server, config).map_err(|e| {
+    let options = ConnectOptions {
+        tls_ca_file: cli.ca_file.clone(),
+        origin: cli.origin.clone(),
+    };
+    RtmClient::with_options(&cli.server, config, options).map_err(|e| {
         print_json(&json!({ "error": e.to_string() }));
         ExitCode::from(2)
     })
