@@ -195,6 +195,18 @@ impl Connector {
     }
 }
 
+/// A TLS connection to `host` over `tcp`, for clients of the server's port other than
+/// [`crate::RtmClient`] (`rtm admin`'s HTTPS): the same trust as a `wss://` client's, the
+/// certificates of `ca_file` (PEM) if given, else the system's roots.
+pub async fn connect_client(
+    host: &str,
+    ca_file: Option<&Path>,
+    tcp: TcpStream,
+) -> io::Result<impl AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    let connector = Connector::new(host, ca_file).map_err(io::Error::other)?;
+    connector.connect(tcp).await
+}
+
 /// The operating system's trusted roots (see the module doc for why these).
 fn system_roots() -> Result<RootCertStore, TlsError> {
     let found = rustls_native_certs::load_native_certs();

@@ -2,7 +2,8 @@
 //! curl: send as a user, read presence, members, attributes and events, ban and unban.
 //!
 //! ```text
-//! rtm admin [--url http://127.0.0.1:9300] [--key ID:SECRET] [--app-id ID] [--pretty] COMMAND
+//! rtm [--ca-file CA.pem] admin [--url http://127.0.0.1:9300] [--key ID:SECRET] [--app-id ID]
+//!     [--pretty] COMMAND
 //!   send-peer --from U --to V [--offline] [--wait] TEXT
 //!   send-channel --from U --channel C TEXT
 //!   online U...
@@ -22,6 +23,7 @@
 //! `events --follow`, one line per event as they come. A failure exits 1 with the server's
 //! `code` and `message` on stderr (2 for bad usage, as every `rtm` command).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,7 +36,8 @@ use crate::http::{Endpoint, HttpClient, HttpError, Reply};
 /// `rtm admin`'s own options and its command.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The server's HTTP URL (the port of its WebSocket).
+    /// The server's HTTP URL (the port of its WebSocket; https:// when it has --tls-cert,
+    /// trusting `rtm --ca-file` or the system's roots).
     #[arg(long, env = "RTM_ADMIN_URL", default_value = "http://127.0.0.1:9300")]
     url: String,
     /// The admin key, ID:SECRET (one of the server's --admin-key).
@@ -168,13 +171,13 @@ enum EventKind {
 /// second per key; one a second leaves room for others).
 const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Runs `rtm admin`; `default_app_id` is `rtm --app-id`'s.
-pub async fn run(args: &AdminArgs, default_app_id: &str) -> ExitCode {
+/// Runs `rtm admin`; `default_app_id` is `rtm --app-id`'s, `ca_file` `rtm --ca-file`'s.
+pub async fn run(args: &AdminArgs, default_app_id: &str, ca_file: Option<PathBuf>) -> ExitCode {
     let endpoint = match Endpoint::parse(&args.url) {
         Ok(endpoint) => endpoint,
         Err(e) => return crate::usage(&e.to_string()),
     };
-    let mut client = HttpClient::new(endpoint, args.key.as_deref());
+    let mut client = HttpClient::new(endpoint, args.key.as_deref(), ca_file);
     let app = args.app_id.as_deref().unwrap_or(default_app_id);
     let base = format!("/v1/project/{}/rtm", segment(app));
     let print = |v: &Value| {

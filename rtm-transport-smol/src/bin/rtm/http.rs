@@ -2,10 +2,11 @@
 //! connection reopened when the server has closed it (`--follow` polls for as long as it
 //! runs). hyper parses the responses: no HTTP is written or read by hand here.
 //!
-//! `https://` URLs go through [`connect`], the one place that opens the byte stream under
-//! HTTP: TLS plugs in there (a rustls stream over the TCP one, with the system's roots or a
-//! `--ca-file`), and everything above it stays as it is.
+//! `https://` URLs get TLS in [`connect`], the one place that opens the byte stream under
+//! HTTP, with the same trust as `wss://` (`rtm --ca-file`, else the system's roots;
+//! `rtm_transport_smol::tls`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
@@ -27,8 +28,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum HttpError {
     #[error("bad URL {0:?}: expected http://HOST:PORT (or https://)")]
     BadUrl(String),
-    #[error("https:// is not supported by this build of rtm yet")]
-    TlsUnavailable,
+    #[error("TLS with {0}: {1} (a private or self-signed certificate needs rtm --ca-file)")]
+    Tls(String, std::io::Error),
     #[error("cannot connect to {0}: {1}")]
     Connect(String, std::io::Error),
     #[error("HTTP: {0}")]
@@ -87,18 +88,29 @@ impl Endpoint {
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
 
-/// Opens the byte stream to `endpoint`: the seam where TLS comes in.
-async fn connect(endpoint: &Endpoint) -> Result<Box<dyn Stream>, HttpError> {
+/// Opens the byte stream to `endpoint`: TCP, and TLS over it for `https://` (trusting
+/// `ca_file` if given, else the system's roots).
+async fn connect(
+    endpoint: &Endpoint,
+    ca_file: Option<&PathBuf>,
+) -> Result<Box<dyn Stream>, HttpError> {
     let address = format!("{}:{}", endpoint.host, endpoint.port);
+    let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|e| HttpError::Connect(address.clone(), e))?;
+    let _ = tcp.set_nodelay(true);
     match endpoint.scheme {
-        Scheme::Http => {
-            let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
-                .await
-                .map_err(|e| HttpError::Connect(address, e))?;
-            let _ = tcp.set_nodelay(true);
-            Ok(Box::new(tcp))
+        Scheme::Http => Ok(Box::new(tcp)),
+        Scheme::Https => {
+            let tls = rtm_transport_smol::tls::connect_client(
+                &endpoint.host,
+                ca_file.map(PathBuf::as_path),
+                tcp,
+            )
+            .await
+            .map_err(|e| HttpError::Tls(address, e))?;
+            Ok(Box::new(tls))
         }
-        Scheme::Https => Err(HttpError::TlsUnavailable),
     }
 }
 
@@ -114,13 +126,15 @@ pub struct Reply {
 /// A client of one server, authenticating every request the same way.
 pub struct HttpClient {
     endpoint: Endpoint,
+    ca_file: Option<PathBuf>,
     authorization: Option<HeaderValue>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl HttpClient {
-    /// `key`: `ID:SECRET`, sent as HTTP Basic credentials.
-    pub fn new(endpoint: Endpoint, key: Option<&str>) -> HttpClient {
+    /// `key`: `ID:SECRET`, sent as HTTP Basic credentials; `ca_file`: what `https://`
+    /// trusts (the system's roots without it).
+    pub fn new(endpoint: Endpoint, key: Option<&str>, ca_file: Option<PathBuf>) -> HttpClient {
         let authorization = key.and_then(|key| {
             let encoded = base64::engine::general_purpose::STANDARD.encode(key);
             let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
@@ -129,6 +143,7 @@ impl HttpClient {
         });
         HttpClient {
             endpoint,
+            ca_file,
             authorization,
             sender: None,
         }
@@ -193,7 +208,7 @@ impl HttpClient {
                 return Ok(sender);
             }
         }
-        let stream = connect(&self.endpoint).await?;
+        let stream = connect(&self.endpoint, self.ca_file.as_ref()).await?;
         let (sender, connection) = http1::handshake(FuturesIo::new(stream)).await?;
         smol::spawn(async move {
             let _ = connection.await;

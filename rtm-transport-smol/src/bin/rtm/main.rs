@@ -201,7 +201,7 @@ fn main() -> ExitCode {
         return token(&app_id, app_cert, &uid, expire);
     }
     if let Command::Admin(args) = &cli.command {
-        return smol::block_on(admin::run(args, &cli.app_id));
+        return smol::block_on(admin::run(args, &cli.app_id, cli.ca_file.clone()));
     }
     let Some(uid) = cli.uid.clone() else {
         return usage("this command needs --uid (or RTM_UID)");
