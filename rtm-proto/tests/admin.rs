@@ -922,3 +922,40 @@ fn every_answer_counts_by_status_class() {
     assert_eq!((get("2xx"), get("4xx")), (Some(1), Some(1)));
     assert!(w.admin_replies.is_empty());
 }
+
+#[test]
+fn a_resume_of_a_banned_users_session_is_refused() {
+    let mut w = world(0);
+    let conn = w.raw_connect();
+    let login = format!(r#"{{"type":"login","id":1,"version":1,"app_id":"{APP}","uid":"bob"}}"#);
+    let out = w.raw_frame(conn, login.as_bytes());
+    let sid = out
+        .iter()
+        .find_map(|o| match o {
+            rtm_proto::server::ServerOutput::Send { frame, .. } => {
+                let v: Value = serde_json::from_slice(frame).ok()?;
+                v["session"].as_str().map(str::to_string)
+            }
+            _ => None,
+        })
+        .expect("login_ok");
+    // The link dies before the ban: the client never hears its `kicked`.
+    w.server
+        .handle_input(w.now, rtm_proto::server::ServerInput::Closed(conn));
+    ban(&mut w, r#"{"user_id":"bob","minutes":5}"#);
+    let again = w.raw_connect();
+    let resume = format!(
+        r#"{{"type":"login","id":2,"version":1,"app_id":"{APP}","uid":"bob","resume":"{sid}"}}"#
+    );
+    let frames = say_raw(&mut w, again, &resume);
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains(r#""code":2"#) && f.contains("banned by the server until")),
+        "{frames:?}"
+    );
+    assert!(w
+        .server_closes
+        .iter()
+        .any(|(c, code)| *c == again && *code == close::LOGIN_FAILED));
+}
