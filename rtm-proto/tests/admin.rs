@@ -959,3 +959,68 @@ fn a_resume_of_a_banned_users_session_is_refused() {
         .iter()
         .any(|(c, code)| *c == again && *code == close::LOGIN_FAILED));
 }
+
+#[test]
+fn a_client_with_log_upload_on_sends_its_lines_and_support_reads_them() {
+    use rtm_proto::logs::LogLevel;
+    let uploading = ClientConfig {
+        log_upload: true,
+        log_filter: Some(LogLevel::Debug),
+        ..ClientConfig::default()
+    };
+    let mut w = World::with_config(2, config(), uploading);
+    // Client 1 turns it off again: off is what Agora's SDK does by default.
+    w.clients[1].set_log_upload(false);
+    w.login(0, "alice");
+    w.login(1, "bob");
+    join(&mut w, 0, "room");
+    let now = w.now;
+    w.clients[0].log(now, LogLevel::Error, "the app's own line");
+    w.clients[0].log(now, LogLevel::Debug, &"y".repeat(5000));
+    w.advance(5_000); // a couple of heartbeats
+    let v = ok(&mut w, Get, "users/alice/logs", "", "");
+    let lines = v["lines"].as_array().unwrap();
+    let texts: Vec<&str> = lines.iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(
+        texts.contains(&"connection state CONNECTED (LOGIN_SUCCESS)"),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"the app's own line"), "{texts:?}");
+    let long = texts.iter().find(|t| t.starts_with("yyy")).unwrap();
+    assert_eq!(
+        long.len(),
+        rtm_proto::logs::MAX_LINE_BYTES,
+        "cut, not refused"
+    );
+    let levels: Vec<&str> = lines.iter().map(|l| l["level"].as_str().unwrap()).collect();
+    assert!(
+        levels.contains(&"info") && levels.contains(&"error"),
+        "{levels:?}"
+    );
+    // Each line once, oldest first.
+    let ts: Vec<u64> = lines.iter().map(|l| l["ts"].as_u64().unwrap()).collect();
+    assert!(ts.windows(2).all(|p| p[0] <= p[1]), "{ts:?}");
+    let mut unique = texts.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), texts.len(), "no line twice: {texts:?}");
+    // Nothing from the client that has it off, and the session stayed up throughout.
+    let v = ok(&mut w, Get, "users/bob/logs", "", "");
+    assert_eq!(v["lines"], json!([]));
+    assert_eq!(w.clients[0].connection_state(), S::Connected);
+
+    // The filter: at `error` only errors are recorded.
+    w.clients[0].set_log_filter(Some(LogLevel::Error));
+    let now = w.now;
+    w.clients[0].log(now, LogLevel::Info, "filtered out");
+    w.clients[0].log(now, LogLevel::Error, "kept");
+    w.advance(5_000);
+    let v = ok(&mut w, Get, "users/alice/logs", "", "");
+    let texts: Vec<&str> = v["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.last(), Some(&"kept"));
+    assert!(!texts.contains(&"filtered out"));
+}

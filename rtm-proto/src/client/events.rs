@@ -81,8 +81,8 @@ pub enum ChannelEvent {
     },
     /// The server took the local user out of the channel (a channel-scoped ban): the
     /// channel is left and is not rejoined after a reconnect; a `leave` of it fails with
-    /// `LeaveChannelError::Kicked`. No Agora SDK event matches; its name is
-    /// `"ChannelRemoved"`.
+    /// `LeaveChannelError::Kicked`. The late Web 1.5.x typings' `BannedByServer()` ("the user
+    /// is kicked out of the current channel", §2.8), heard on the channel.
     Removed { reason: RemovedReason },
 }
 
@@ -169,7 +169,7 @@ impl Event {
                 ChannelEvent::MemberLeft { .. } => "MemberLeft",
                 ChannelEvent::MemberCountUpdated { .. } => "MemberCountUpdated",
                 ChannelEvent::AttributesUpdated { .. } => "AttributesUpdated",
-                ChannelEvent::Removed { .. } => "ChannelRemoved",
+                ChannelEvent::Removed { .. } => "BannedByServer",
             },
             Event::LocalInvitation { event, .. } => match event {
                 LocalInvitationEvent::ReceivedByPeer => "LocalInvitationReceivedByPeer",
