@@ -137,6 +137,15 @@ impl TokenBucket {
         true
     }
 
+    /// How long from `now` until a whole token is left (zero if one is now).
+    pub fn wait(&self, rate: Rate, now: Timestamp) -> Duration {
+        let mut b = *self;
+        b.refill(rate, now);
+        let missing = Self::window_ms(rate).saturating_sub(b.level);
+        let per_ms = u64::from(rate.max).max(1);
+        Duration::from_millis(missing.div_ceil(per_ms))
+    }
+
     /// Whether the bucket is full again at `now`: it then remembers nothing a new bucket
     /// would not, and may be forgotten.
     pub fn is_full(&self, rate: Rate, now: Timestamp) -> bool {
@@ -159,7 +168,9 @@ mod tests {
         assert!((0..4).all(|_| b.try_acquire(rate, t(0))));
         assert!(!b.try_acquire(rate, t(0)));
         assert!(!b.try_acquire(rate, t(499)), "one token per 500 ms");
+        assert_eq!(b.wait(rate, t(499)), Duration::from_millis(1));
         assert!(b.try_acquire(rate, t(500)));
+        assert_eq!(b.wait(rate, t(500)), Duration::from_millis(500));
         assert!(!b.is_full(rate, t(1999)));
         assert!(b.is_full(rate, t(2500)));
     }

@@ -113,6 +113,26 @@ pub enum KickReason {
     TokenExpired,
 }
 
+impl KickReason {
+    /// The reason's name on the wire (`"banned_by_server"`), also a metrics label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KickReason::RemoteLogin => "remote_login",
+            KickReason::BannedByServer => "banned_by_server",
+            KickReason::TokenExpired => "token_expired",
+        }
+    }
+}
+
+/// Why the server removed a session from a channel it had joined (a `removed` push).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RemovedReason {
+    /// A ban rule of the user in this channel (the operator's REST API).
+    BannedByServer,
+}
+
 /// One peer's presence in a snapshot or change list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

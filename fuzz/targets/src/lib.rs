@@ -18,9 +18,12 @@
 //! `client_inputs` and `server_inputs` generate the commands and frames of channels,
 //! attributes and invitations only for inputs that start with [`EXTENDED`] (`X2`): every
 //! other input is read exactly as before those existed, so the committed corpus files (and
-//! the regressions they pin) keep their meaning.
+//! the regressions they pin) keep their meaning. `server_inputs` also makes REST calls
+//! (`ServerInput::Admin`) for inputs that start with [`ADMIN`] (`X3`), and checks that
+//! every call is answered exactly once with a status in 200..600.
 #![forbid(unsafe_code)]
 
+mod admin_calls;
 mod client_check;
 mod client_frames;
 mod client_inputs;
@@ -38,7 +41,7 @@ pub use input::Input;
 pub use server_frames::{server_frame, server_frame_ext};
 pub use server_inputs::server_inputs;
 pub use sim::sim;
-pub use values::EXTENDED;
+pub use values::{ADMIN, EXTENDED};
 
 use rtm_transport_sim::Relaxations;
 

@@ -13,18 +13,25 @@ use rtm_proto::Timestamp;
 use crate::client_frames::*;
 use crate::debug;
 use crate::input::Input;
+use crate::values::ADMIN;
 use crate::values::*;
 
 /// A `Server` fed arbitrary inputs from a small set of connection ids.
 pub fn server_inputs(data: &[u8]) {
     let mut inp = Input::new(data);
-    let extended = inp.prefix(EXTENDED);
+    let admin = inp.prefix(ADMIN);
+    let extended = admin || inp.prefix(EXTENDED);
     let seed = inp.u64();
     let cfg = ServerConfig {
         max_unacked: 1 + inp.u8() as usize % 8,
         offline_per_user: 1 + inp.u8() as usize % 8,
         offline_total: 1 + inp.u8() as usize % 32,
         dedup_bytes: 256 + inp.u8() as usize * 64,
+        admin_keys: if admin {
+            vec![crate::admin_calls::key()]
+        } else {
+            Vec::new()
+        },
         ..ServerConfig::default()
     };
     let (per_user, total) = (cfg.offline_per_user, cfg.offline_total);
@@ -36,6 +43,8 @@ pub fn server_inputs(data: &[u8]) {
     // Record writes not yet completed, in order, and every id ever written.
     let mut writes: Vec<RecordId> = Vec::new();
     let mut written: std::collections::BTreeSet<RecordId> = Default::default();
+    // REST calls made and not yet answered.
+    let mut calls = crate::admin_calls::Calls::default();
     let mut steps = 0;
     while !inp.is_empty() && steps < 4096 {
         steps += 1;
@@ -43,7 +52,7 @@ pub fn server_inputs(data: &[u8]) {
         let is_open = open.get(&conn).copied().unwrap_or(false);
         let ts = Timestamp::from_millis(now);
         let mut ticked = false;
-        let op = inp.u8() % 9;
+        let op = inp.u8() % if admin { 10 } else { 9 };
         if debug() {
             eprintln!("{now:>8} op {op} conn {conn}");
         }
@@ -102,6 +111,13 @@ pub fn server_inputs(data: &[u8]) {
                 s.handle_input(Timestamp::from_millis(now), ServerInput::Tick);
                 ticked = true;
             }
+            9 => {
+                let call = calls.make(&mut inp);
+                if debug() {
+                    eprintln!("{now:>8} server <- {call:?}");
+                }
+                s.handle_input(ts, ServerInput::Admin(call));
+            }
             _ => {
                 if let Some(d) = s.poll_timeout() {
                     now = now.max(d.as_millis());
@@ -158,7 +174,7 @@ pub fn server_inputs(data: &[u8]) {
                 ServerOutput::Storage(StorageOp::Delete(id)) => {
                     assert!(written.contains(&id), "delete of a record never written");
                 }
-                ServerOutput::AdminReply(_) => {}
+                ServerOutput::AdminReply(reply) => calls.answered(&reply),
             }
         }
         let st = s.stats();
@@ -187,5 +203,20 @@ pub fn server_inputs(data: &[u8]) {
                 "server tick at the deadline made no progress"
             );
         }
+    }
+    if admin {
+        // Every waiting call ends: the store answers the writes, then time passes every
+        // deadline; each call must have been answered exactly once by then.
+        let done: Vec<RecordId> = std::mem::take(&mut writes);
+        let ts = Timestamp::from_millis(now);
+        s.handle_input(ts, ServerInput::Storage(StorageEvent::Committed(done)));
+        now += 60_000;
+        s.handle_input(Timestamp::from_millis(now), ServerInput::Tick);
+        while let Some(out) = s.poll_output() {
+            if let ServerOutput::AdminReply(reply) = out {
+                calls.answered(&reply);
+            }
+        }
+        calls.all_answered();
     }
 }

@@ -57,6 +57,10 @@ pub(crate) fn uids(inp: &mut Input) -> Vec<UserId> {
 /// before those existed, so the committed corpus files still say what they said.
 pub const EXTENDED: &[u8] = b"X2";
 
+/// Inputs of `server_inputs` that start with this are [`EXTENDED`] and also make calls of
+/// the operator's REST API (a configured key, calls with it or without).
+pub const ADMIN: &[u8] = b"X3";
+
 pub(crate) const CHANNELS: [&str; 4] = ["room", "lobby", "<c>|~", "null"];
 
 pub(crate) fn channel(inp: &mut Input) -> &'static str {

@@ -9,6 +9,7 @@ use crate::limits::{MAX_COUNT_CHANNELS, MAX_JOINED};
 use crate::message::Message;
 use crate::ratelimit::Rate;
 use crate::time::Timestamp;
+use crate::wire::RemovedReason;
 use crate::wire::{ChannelCursor, ClientFrame};
 
 use super::pending::{PendingKind, SHORT_TIMEOUT};
@@ -44,6 +45,37 @@ impl RecentJoins {
     }
 }
 
+/// Channels the server took the session out of, until joined again; the most recent
+/// [`MAX_REMOVED`] (a session is in at most 20 channels at once, so this covers every
+/// removal of its current memberships).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RemovedChannels(VecDeque<ChannelId>);
+
+/// Removals remembered at most.
+const MAX_REMOVED: usize = 2 * MAX_JOINED;
+
+impl RemovedChannels {
+    fn insert(&mut self, channel: ChannelId) {
+        self.0.retain(|c| *c != channel);
+        if self.0.len() >= MAX_REMOVED {
+            self.0.pop_front();
+        }
+        self.0.push_back(channel);
+    }
+
+    fn forget(&mut self, channel: &ChannelId) {
+        self.0.retain(|c| c != channel);
+    }
+
+    fn contains(&self, channel: &ChannelId) -> bool {
+        self.0.contains(channel)
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 impl Client {
     /// `createChannel(channelId)`: a local handle, validated (§1.4). Works before login.
     pub fn create_channel(&self, channel_id: &str) -> Result<ChannelId, CreateChannelError> {
@@ -71,6 +103,7 @@ impl Client {
             return Err(JoinChannelError::TooOften);
         }
         self.recent_joins.record(self.now, channel.clone());
+        self.removed_channels.forget(channel);
         self.channels.insert(
             channel.clone(),
             JoinedChannel {
@@ -97,6 +130,9 @@ impl Client {
         channel: &ChannelId,
     ) -> Result<RequestId, LeaveChannelError> {
         self.enter(now, LeaveChannelError::NotLoggedIn)?;
+        if self.removed_channels.contains(channel) {
+            return Err(LeaveChannelError::Kicked);
+        }
         if self.channels.remove(channel).is_none() {
             return Err(LeaveChannelError::NotInChannel);
         }
@@ -222,6 +258,19 @@ impl Client {
                 c.cursor = Some(ChannelCursor { epoch, cseq });
             }
         }
+    }
+
+    /// The server took this session out of `channel` (`removed`): the channel is left, as
+    /// far as the application and the server are concerned (no rejoin after a reconnect, no
+    /// membership correction), and a `leave` of it fails with KICKED. Whether the
+    /// application hears it.
+    pub(super) fn on_removed(&mut self, channel: &ChannelId, _reason: RemovedReason) -> bool {
+        if self.channels.remove(channel).is_none() {
+            return false;
+        }
+        self.channel_sync.remove(channel);
+        self.removed_channels.insert(channel.clone());
+        true
     }
 
     /// Whether events of `channel` are for the application.

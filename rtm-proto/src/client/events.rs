@@ -7,7 +7,7 @@ use crate::attributes::ChannelAttribute;
 use crate::ids::{ChannelId, UserId};
 use crate::invitation::{LocalInvitationFailureReason, RemoteInvitationFailureReason};
 use crate::message::Message;
-use crate::wire::{InvitationKey, PeerOnlineState};
+use crate::wire::{InvitationKey, PeerOnlineState, RemovedReason};
 
 use super::{ConnectionChangeReason, ConnectionState, InvitationId, RequestId, Response};
 
@@ -79,6 +79,11 @@ pub enum ChannelEvent {
     AttributesUpdated {
         attributes: BTreeMap<String, ChannelAttribute>,
     },
+    /// The server took the local user out of the channel (a channel-scoped ban): the
+    /// channel is left and is not rejoined after a reconnect; a `leave` of it fails with
+    /// `LeaveChannelError::Kicked`. The late Web 1.5.x typings' `BannedByServer()` ("the user
+    /// is kicked out of the current channel", §2.8), heard on the channel.
+    Removed { reason: RemovedReason },
 }
 
 /// The events of one sent invitation (§7.3), carried by [`Event::LocalInvitation`]. Each
@@ -164,6 +169,7 @@ impl Event {
                 ChannelEvent::MemberLeft { .. } => "MemberLeft",
                 ChannelEvent::MemberCountUpdated { .. } => "MemberCountUpdated",
                 ChannelEvent::AttributesUpdated { .. } => "AttributesUpdated",
+                ChannelEvent::Removed { .. } => "BannedByServer",
             },
             Event::LocalInvitation { event, .. } => match event {
                 LocalInvitationEvent::ReceivedByPeer => "LocalInvitationReceivedByPeer",

@@ -122,6 +122,9 @@ pub struct Client {
     inbox: stream::Inbox,
     /// Joined (or joining) channels.
     channels: BTreeMap<ChannelId, channels::JoinedChannel>,
+    /// Channels the server took this session out of (a `removed` push), so that a `leave`
+    /// of one fails with KICKED (§8.7) instead of NOT_IN_CHANNEL.
+    removed_channels: channels::RemovedChannels,
     recent_joins: channels::RecentJoins,
     /// The local user's attributes as confirmed by the server.
     user_attributes: BTreeMap<String, String>,
@@ -170,6 +173,7 @@ impl Client {
             subscription_sync: Default::default(),
             user_attr_sync: Default::default(),
             channel_sync: BTreeMap::new(),
+            removed_channels: Default::default(),
             inbox: Default::default(),
             channels: BTreeMap::new(),
             recent_joins: Default::default(),

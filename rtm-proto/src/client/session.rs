@@ -352,6 +352,7 @@ impl Client {
         // The server removed the session from its channels, dropped its attributes and ended
         // its open invitations.
         self.channels.clear();
+        self.removed_channels.clear();
         self.user_attributes.clear();
         self.end_invitations_with_session();
         self.set_phase(Phase::Aborted, reason);
@@ -423,6 +424,7 @@ impl Client {
         self.subscriptions.clear();
         self.forget_sync();
         self.channels.clear();
+        self.removed_channels.clear();
         self.user_attributes.clear();
         self.inbox.forget_session();
     }

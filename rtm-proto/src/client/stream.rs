@@ -204,6 +204,12 @@ impl Client {
             }
             Push::LocalInvitation(u) => return self.on_local_update(u),
             Push::RemoteInvitation(u) => return self.on_remote_update(u),
+            Push::Removed { channel, reason } if self.on_removed(&channel, reason) => {
+                Event::Channel {
+                    channel,
+                    event: ChannelEvent::Removed { reason },
+                }
+            }
             _ => return,
         };
         self.emit(event);

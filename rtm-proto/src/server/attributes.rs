@@ -9,6 +9,15 @@ use crate::wire::{Push, Reply};
 
 use super::{ConnId, Server};
 
+/// Why a channel attribute write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ChannelAttrsRefused {
+    /// The server holds as many channels as it may and this one is not among them.
+    TooManyChannels,
+    /// The write breaks §4.6's limits or the server's budget.
+    Invalid(AttributeOperationError),
+}
+
 impl Server {
     pub(super) fn on_user_attrs(
         &mut self,
@@ -72,15 +81,43 @@ impl Server {
         keys: Vec<String>,
         notify: bool,
     ) {
-        if self.channels_full(&channel) {
-            let e = AttributeOperationError::Failure;
-            return self.reply_error(conn, id, e.code(), super::channels::TOO_MANY_CHANNELS);
+        match self.write_channel_attrs(uid, &channel, op, attrs, &keys, notify) {
+            Ok(update) => {
+                self.reply(conn, Reply::Ok { id });
+                if let Some(frame) = update {
+                    self.fan_out(&channel, None, &frame);
+                }
+            }
+            Err(ChannelAttrsRefused::TooManyChannels) => {
+                let e = AttributeOperationError::Failure;
+                self.reply_error(conn, id, e.code(), super::channels::TOO_MANY_CHANNELS)
+            }
+            Err(ChannelAttrsRefused::Invalid(e)) => {
+                self.reply_error(conn, id, e.code(), e.to_string())
+            }
+        }
+    }
+
+    /// A write of `channel`'s attributes by `writer` (a member's, or the REST API's) within
+    /// the limits of §4.6 and the server-wide budget. With `notify`, returns the
+    /// `attributes_updated` push for the caller to fan out to the members once it has
+    /// answered.
+    pub(super) fn write_channel_attrs(
+        &mut self,
+        writer: &UserId,
+        channel: &ChannelId,
+        op: AttrOp,
+        attrs: BTreeMap<String, String>,
+        keys: &[String],
+        notify: bool,
+    ) -> Result<Option<bytes::Bytes>, ChannelAttrsRefused> {
+        if self.channels_full(channel) {
+            return Err(ChannelAttrsRefused::TooManyChannels);
         }
         let ts = self.unix_ms();
-        let writer = uid.clone();
         let budget = self.config.channel_attributes_total;
         let total = self.channel_attr_bytes;
-        let ch = self.channel_entry(&channel);
+        let ch = self.channel_entry(channel);
         let before_bytes = ch.attribute_bytes();
         // Kept to undo a write that would pass the server-wide budget (writes that only
         // remove cannot).
@@ -89,7 +126,7 @@ impl Server {
             &mut ch.attributes,
             op,
             attrs,
-            &keys,
+            keys,
             MAX_CHANNEL_BYTES,
             |value| ChannelAttribute {
                 value,
@@ -108,7 +145,7 @@ impl Server {
             result = Err(AttributeOperationError::SizeOverflow);
         }
         self.channel_attr_bytes = total - before_bytes + after_bytes;
-        let ch = self.channels.get_mut(&channel).expect("entry made above");
+        let ch = self.channels.get_mut(channel).expect("entry made above");
         let ok = result.is_ok();
         let update = (ok && notify).then(|| {
             Push::AttributesUpdated {
@@ -117,12 +154,11 @@ impl Server {
             }
             .encode()
         });
-        self.reply_result(conn, id, result);
-        if let Some(frame) = update {
-            self.fan_out(&channel, None, &frame);
-        }
         // A write to a channel nobody is in starts (or restarts) its grace period.
-        self.channel_maybe_empty(&channel);
+        self.channel_maybe_empty(channel);
+        result
+            .map(|()| update)
+            .map_err(ChannelAttrsRefused::Invalid)
     }
 
     pub(super) fn on_get_channel_attrs(

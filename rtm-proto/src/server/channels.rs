@@ -22,6 +22,7 @@ use crate::ids::{ChannelId, UserId};
 use crate::message::Message;
 use crate::wire::{ChannelCursor, PeerMessageOutcome, Push, Reply};
 
+use super::admin::events::ChannelEventKind;
 use super::members::MemberView;
 use super::resends::{Lookup, SendKey, Target, MSG_ID_REUSED, RESENDS_FULL};
 use super::{ConnId, Server, ServerTimer};
@@ -128,6 +129,11 @@ impl Server {
             let e = JoinChannelError::Failure;
             return self.reply_error(conn, id, e.code(), TOO_MANY_CHANNELS);
         }
+        if let Some(until) = self.bans.join_refused(uid, &channel, self.unix_ms()) {
+            let e = JoinChannelError::Rejected;
+            let text = format!("banned from this channel by the server until {until} (unix ms)");
+            return self.reply_error(conn, id, e.code(), text);
+        }
         let now = self.now;
         let ch = self.channel_entry(&channel);
         let epoch = ch.epoch;
@@ -168,6 +174,9 @@ impl Server {
         // the messages for good.
         for frame in replay {
             self.push_kept(uid, frame);
+        }
+        if fresh {
+            self.log_channel_event(&channel, uid, ChannelEventKind::Join);
         }
         if fresh && member_events {
             let frame = Push::MemberJoined {
@@ -218,7 +227,7 @@ impl Server {
         }
     }
 
-    fn remove_member(&mut self, channel: &ChannelId, uid: &UserId) {
+    pub(super) fn remove_member(&mut self, channel: &ChannelId, uid: &UserId) {
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
@@ -226,6 +235,7 @@ impl Server {
         if !ch.members.remove(uid) {
             return;
         }
+        self.log_channel_event(channel, uid, ChannelEventKind::Leave);
         if member_events {
             let frame = Push::MemberLeft {
                 channel: channel.clone(),
@@ -316,6 +326,7 @@ impl Server {
             None
         };
         if let Some(e) = refuse {
+            self.counters.message("channel", "refused");
             let too_often = e == ChannelMessageError::TooOften;
             return self.refuse_message(conn, uid, id, e.code(), e.to_string(), too_often);
         }
@@ -324,20 +335,35 @@ impl Server {
             let e = ChannelMessageError::Failure;
             return self.reply_error(conn, id, e.code(), RESENDS_FULL);
         }
+        self.publish_channel_message(&channel, uid, message);
+        self.reply(conn, Reply::Ok { id });
+    }
+
+    /// Gives `message` from `from` the channel's next `cseq`, keeps it in the channel's
+    /// history and fans it out to every member but `from` (a member's message, or one sent
+    /// as a user through the REST API). The channel exists (members send to their channel;
+    /// the REST API sends nothing to one nobody is in).
+    pub(super) fn publish_channel_message(
+        &mut self,
+        channel: &ChannelId,
+        from: &UserId,
+        message: Message,
+    ) {
+        self.counters.message("channel", "received");
         let now = self.now;
         let server_ts = self.unix_ms();
         let history_room = self
             .config
             .channel_history_total
             .saturating_sub(self.history_bytes);
-        let ch = self.channel_entry(&channel);
+        let ch = self.channel_entry(channel);
         let cseq = ch.next_cseq;
         ch.next_cseq += 1;
         let frame = Push::ChannelMessage {
             channel: channel.clone(),
             epoch: ch.epoch,
             cseq,
-            from: uid.clone(),
+            from: from.clone(),
             message,
             server_ts,
         }
@@ -347,13 +373,12 @@ impl Server {
         let expired = ch.history.expire(now);
         let kept = history_room + expired >= frame.len();
         let trimmed = if kept {
-            ch.history.keep(now, cseq, uid, &frame)
+            ch.history.keep(now, cseq, from, &frame)
         } else {
             0
         };
         let added = if kept { frame.len() } else { 0 };
         self.history_bytes = self.history_bytes + added - expired - trimmed;
-        self.fan_out_message(&channel, uid, cseq, &frame);
-        self.reply(conn, Reply::Ok { id });
+        self.fan_out_message(channel, from, cseq, &frame);
     }
 }

@@ -86,6 +86,67 @@ pub struct ServerConfig {
     pub storage_write_timeout: Duration,
     /// Keys of the REST API (`admin`); none (the default) turns the API off.
     pub admin_keys: Vec<super::admin::AdminKey>,
+    /// The REST API's rates per key and the bounds of what it keeps (pending calls, the
+    /// event logs, ban rules, the client log window).
+    pub admin: AdminLimits,
+}
+
+/// The operator's plane's rates and bounds (PROTOCOL.md, Limits). Each rate is a token
+/// bucket per admin key whose burst is one second's worth.
+#[derive(Debug, Clone)]
+pub struct AdminLimits {
+    /// Peer messages sent as a user, per second (§13: 500).
+    pub peer_messages_per_sec: u32,
+    /// Channel messages sent as a user, per second (§13: 1 000).
+    pub channel_messages_per_sec: u32,
+    /// Pulls of the user or channel event log, per second (§13: 10).
+    pub event_pulls_per_sec: u32,
+    /// Other reads (online status, members, attributes, logs, bans), per second.
+    pub reads_per_sec: u32,
+    /// Writes (channel attributes, ban rules), per second.
+    pub writes_per_sec: u32,
+    /// Calls waiting for an outcome at once (a `wait_for_ack` send, a ban's write); beyond
+    /// it a call that would wait is answered 503 `busy`.
+    pub pending_calls: usize,
+    /// How long a call waits for its outcome before it is answered 408 `timeout`.
+    pub wait_timeout: Duration,
+    /// Events kept per event log (user events, channel events); the oldest are dropped.
+    pub event_log_events: usize,
+    /// Bytes each event log may take (ids plus ~64 bytes per event); the oldest dropped.
+    pub event_log_bytes: usize,
+    /// Ban rules at once; a new rule beyond it is refused 503 `full`.
+    pub ban_rules: usize,
+    /// Bytes the ban rules may take (ids, address, reason, ~160 bytes each); the same.
+    pub ban_bytes: usize,
+    /// Bytes of uploaded client log lines kept per user (text plus ~48 bytes per line);
+    /// the user's oldest lines are dropped.
+    pub client_log_user_bytes: usize,
+    /// Age past which an uploaded log line is no longer kept or shown.
+    pub client_log_age: Duration,
+    /// Bytes of uploaded log lines kept in all; past it the oldest lines of the user who
+    /// has the most are dropped.
+    pub client_log_total_bytes: usize,
+}
+
+impl Default for AdminLimits {
+    fn default() -> Self {
+        AdminLimits {
+            peer_messages_per_sec: 500,
+            channel_messages_per_sec: 1000,
+            event_pulls_per_sec: 10,
+            reads_per_sec: 100,
+            writes_per_sec: 100,
+            pending_calls: 4096,
+            wait_timeout: Duration::from_secs(10),
+            event_log_events: 10_000,
+            event_log_bytes: 4 * 1024 * 1024,
+            ban_rules: 10_000,
+            ban_bytes: 4 * 1024 * 1024,
+            client_log_user_bytes: 64 * 1024,
+            client_log_age: Duration::from_secs(24 * 3600),
+            client_log_total_bytes: 64 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -118,6 +179,7 @@ impl Default for ServerConfig {
             channel_attributes_grace: Duration::from_secs(180),
             storage_write_timeout: Duration::from_secs(5),
             admin_keys: Vec::new(),
+            admin: AdminLimits::default(),
         }
     }
 }

@@ -4,16 +4,16 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::errors::PeerMessageError;
 use crate::ids::UserId;
 use crate::time::Timestamp;
 use crate::timers::TimerQueue;
-use crate::wire::{PeerMessageOutcome, Reply};
+use crate::wire::PeerMessageOutcome;
 
 use super::offline::StoredMessage;
 use super::resends::SendKey;
 use super::storage::{
-    peer_message_of, peer_message_record, Record, RecordId, RestoreReport, StorageEvent, StorageOp,
+    peer_message_of, peer_message_record, Record, RecordId, RecordKind, RestoreReport,
+    StorageEvent, StorageOp,
 };
 use super::timer::ServerTimer;
 use super::{Server, ServerOutput};
@@ -30,10 +30,13 @@ pub(super) struct Durable {
     pending: BTreeMap<RecordId, PendingWrite>,
 }
 
+/// What a write waiting for its commit holds.
 #[derive(Debug)]
-struct PendingWrite {
-    to: UserId,
-    key: SendKey,
+enum PendingWrite {
+    /// A peer message for `to`, and the send its commit answers `cached`.
+    Message { to: UserId, key: SendKey },
+    /// A ban rule (`admin/bans.rs`), by the same id, not in force until the commit.
+    Ban,
 }
 
 impl Default for Durable {
@@ -74,7 +77,7 @@ impl Durable {
                 )));
                 self.pending.insert(
                     id,
-                    PendingWrite {
+                    PendingWrite::Message {
                         to: to.clone(),
                         key: m.key.clone(),
                     },
@@ -83,6 +86,29 @@ impl Durable {
                 None
             }
         }
+    }
+}
+
+impl Durable {
+    /// A fresh record id.
+    pub fn new_id(&mut self) -> RecordId {
+        let id = RecordId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Issues the write of a ban rule's record (its id from [`Durable::new_id`]).
+    pub fn write_ban(
+        &mut self,
+        record: Record,
+        deadline: Timestamp,
+        out: &mut VecDeque<ServerOutput>,
+        timers: &mut TimerQueue<ServerTimer>,
+    ) {
+        let id = record.id;
+        out.push_back(ServerOutput::Storage(StorageOp::Write(record)));
+        self.pending.insert(id, PendingWrite::Ban);
+        timers.schedule(deadline, ServerTimer::StorageDeadline(id));
     }
 }
 
@@ -101,9 +127,21 @@ impl Server {
         let mut messages = Vec::new();
         for record in records {
             self.durable.next_id = self.durable.next_id.max(record.id.0.saturating_add(1));
-            match peer_message_of(&record) {
-                Some(message) => messages.push(message),
-                None => report.unreadable += 1,
+            match record.kind {
+                RecordKind::PeerMessage => match peer_message_of(&record) {
+                    Some(message) => messages.push(message),
+                    None => report.unreadable += 1,
+                },
+                RecordKind::Ban => match super::admin::bans::ban_of(&record) {
+                    Some(rule) => {
+                        if self.restore_ban(rule) {
+                            report.bans += 1;
+                        } else {
+                            report.dropped += 1;
+                        }
+                    }
+                    None => report.unreadable += 1,
+                },
             }
         }
         messages.sort_by_key(|(_, m)| (m.server_ts, m.record));
@@ -135,8 +173,12 @@ impl Server {
         match event {
             StorageEvent::Committed(ids) => {
                 for id in ids {
-                    if let Some(w) = self.durable.pending.remove(&id) {
-                        self.resolve_if_pending(&w.key, PeerMessageOutcome::Cached);
+                    match self.durable.pending.remove(&id) {
+                        Some(PendingWrite::Message { key, .. }) => {
+                            self.resolve_if_pending(&key, PeerMessageOutcome::Cached)
+                        }
+                        Some(PendingWrite::Ban) => self.ban_committed(id.0),
+                        None => {}
                     }
                 }
             }
@@ -161,32 +203,32 @@ impl Server {
 
     /// See "When a write fails" in `storage.rs`.
     fn write_failed(&mut self, id: RecordId, w: PendingWrite) {
+        let (to, key) = match w {
+            PendingWrite::Message { to, key } => (to, key),
+            PendingWrite::Ban => return self.ban_not_stored(id.0),
+        };
         let in_stream = self
             .sessions
-            .get_mut(&w.to)
+            .get_mut(&to)
             .is_some_and(|s| s.stream.forget_record(id));
         if in_stream {
             return; // kept in memory for the session; the sender waits for `received`
         }
         // In the offline store after it was pushed (its session ended unacknowledged): the
         // receiver may be showing it, so it stays, in memory only, for the next login.
-        if let Some(m) = self.offline.get_mut(&w.to, id).filter(|m| m.pushed) {
+        if let Some(m) = self.offline.get_mut(&to, id).filter(|m| m.pushed) {
             m.record = None;
             return;
         }
         // Never shown: dropped from the offline store, and its sender told so.
-        let dropped = self.offline.remove_record(&w.to, id).is_some();
-        let waiters = self.resends.not_stored(&w.key);
+        let dropped = self.offline.remove_record(&to, id).is_some();
+        let waiters = self.resends.not_stored(&key);
         if !dropped {
             // Gone already (the store's newest evicted it, maybe after it was shown): nothing
             // to refuse. The sender is not answered `cached`; its request times out.
             return;
         }
-        self.reply_to_waiters(&w.key.from, waiters, |id| Reply::Error {
-            id,
-            code: PeerMessageError::Failure.code(),
-            message: NOT_STORED.into(),
-        });
+        self.answer_waiters(&key.from, waiters, super::peers::SendAnswer::NotStored);
     }
 
     /// Makes sure `m`, which only the server now holds for `to`, is durable (see

@@ -91,6 +91,7 @@ impl Server {
         let Some(epoch) = self.channels.get(channel).map(|ch| ch.epoch) else {
             return;
         };
+        let mut delivered = 0u64;
         self.fan_out_where(
             channel,
             |_, m| m != from,
@@ -107,8 +108,10 @@ impl Server {
                 }
                 // One session lookup per recipient: this loop is the fan-out's cost.
                 s.stream.append(s.conn, out, limits, frame.clone(), None);
+                delivered += 1;
             },
         );
+        self.counters.fanout_deliveries += delivered;
     }
 
     /// After an acknowledgement: once `uid`'s stream is at most half full, sends each

@@ -48,10 +48,12 @@ pub(super) enum Budget {
     Invite,
     /// `invitation_answer`, `invitation_cancel`, `invitation_sync`.
     InvitationOther,
+    /// `logs` (no answer: one over the budget is dropped, and counts as a refusal).
+    Logs,
 }
 
 impl Budget {
-    const ALL: [Budget; 14] = [
+    const ALL: [Budget; 15] = [
         Budget::RenewToken,
         Budget::QueryOnline,
         Budget::Subscribe,
@@ -66,11 +68,22 @@ impl Budget {
         Budget::ChannelAttrRead,
         Budget::Invite,
         Budget::InvitationOther,
+        Budget::Logs,
     ];
 
-    /// The budget `frame` counts against, with its request id; `None` for frames with no
-    /// budget of their own (`ping`, `ack`, `invitation_ack`, `logout`, `login`, messages).
-    pub fn of(frame: &ClientFrame) -> Option<(Budget, u32)> {
+    /// The budget `frame` counts against, with its request id (none for `logs`); `None`
+    /// for frames with no budget of their own (`ping`, `ack`, `invitation_ack`, `logout`,
+    /// `login`, messages).
+    pub fn of(frame: &ClientFrame) -> Option<(Budget, Option<u32>)> {
+        use ClientFrame as F;
+        if let F::Logs { .. } = frame {
+            return Some((Budget::Logs, None));
+        }
+        let (budget, id) = Self::of_request(frame)?;
+        Some((budget, Some(id)))
+    }
+
+    fn of_request(frame: &ClientFrame) -> Option<(Budget, u32)> {
         use ClientFrame as F;
         Some(match frame {
             F::RenewToken { id, .. } => (Budget::RenewToken, *id),
@@ -124,6 +137,9 @@ impl Budget {
             // records, kept 5 minutes, to 1 200; answers, cancels and syncs 30 per 5 s.
             Budget::Invite => Rate::new(10, Duration::from_secs(5)),
             Budget::InvitationOther => Rate::new(30, Duration::from_secs(5)),
+            // Not in §9.2: a client sends one with each heartbeat (2 s) and one before a
+            // logout; 5 per 10 s, so 10 per 10 s here.
+            Budget::Logs => Rate::new(5, Duration::from_secs(10)),
         })
     }
 
@@ -151,6 +167,28 @@ impl Budget {
             | Budget::ChannelAttrWrite
             | Budget::ChannelAttrRead => of!(AttributeOperationError::TooOften),
             Budget::Invite | Budget::InvitationOther => of!(InvitationApiCallError::TooOften),
+            Budget::Logs => (0, "log lines uploaded too often".to_string()),
+        }
+    }
+
+    /// The kind's name in metrics (`"join"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Budget::RenewToken => "renew_token",
+            Budget::QueryOnline => "query_online",
+            Budget::Subscribe => "subscribe",
+            Budget::Unsubscribe => "unsubscribe",
+            Budget::Join => "join",
+            Budget::Leave => "leave",
+            Budget::GetMembers => "get_members",
+            Budget::GetMemberCount => "get_member_count",
+            Budget::UserAttrWrite => "user_attr_write",
+            Budget::UserAttrRead => "user_attr_read",
+            Budget::ChannelAttrWrite => "channel_attr_write",
+            Budget::ChannelAttrRead => "channel_attr_read",
+            Budget::Invite => "invite",
+            Budget::InvitationOther => "invitation_other",
+            Budget::Logs => "logs",
         }
     }
 
@@ -246,8 +284,18 @@ impl Server {
         if verdict == Verdict::Admit {
             return true;
         }
+        self.counters.rate_limited(budget.label());
         let (code, message) = budget.too_often();
-        self.refuse_too_often(conn, id, code, message, verdict);
+        match id {
+            Some(id) => self.refuse_too_often(conn, id, code, message, verdict),
+            // No answer for a frame without an id: dropped, unless past the refusal limit.
+            None if verdict == Verdict::Close => self.close(
+                conn,
+                close::TOO_MANY_REQUESTS,
+                "too many requests over their limits; slow down",
+            ),
+            None => {}
+        }
         false
     }
 
@@ -296,6 +344,7 @@ impl Server {
         if !too_often {
             return self.reply_error(conn, id, code, message);
         }
+        self.counters.rate_limited("messages");
         let now = self.now;
         let verdict = self
             .sessions

@@ -36,6 +36,10 @@
 //!   records, their deadlines and pushes (§4.10).
 //! * `timer` — every timer as one `ServerTimer` and its dispatch; `observe` — a read-only
 //!   view for tests and the simulator; `config`.
+//! * `admin` — the operator's REST API: `auth`, `routes`, `rates`, `pending` (calls waiting
+//!   for an outcome), `send` (sending as a user), `reads`, `events` (the user and channel
+//!   event logs), `bans` (ban rules and what they do), `client_logs` (uploaded log lines);
+//!   `metrics` — the counters and gauges a driver exports.
 
 pub mod admin;
 mod attributes;
@@ -74,7 +78,7 @@ use crate::time::{Timestamp, WallClock};
 use crate::timers::TimerQueue;
 use crate::wire::{close, ClientFrame, Notice, Reply};
 
-pub use config::{ServerConfig, DEFAULT_APP_ID};
+pub use config::{AdminLimits, ServerConfig, DEFAULT_APP_ID};
 
 use channels::Channel;
 use durable::Durable;
@@ -131,8 +135,15 @@ pub enum ServerOutput {
 
 #[derive(Debug, Clone)]
 enum ConnState {
-    AwaitingLogin { source: Option<IpAddr> },
-    Bound { uid: UserId, epoch: u64 },
+    AwaitingLogin {
+        source: Option<IpAddr>,
+    },
+    /// Logged in; `source` stays for address bans (`admin/bans.rs`).
+    Bound {
+        uid: UserId,
+        epoch: u64,
+        source: Option<IpAddr>,
+    },
 }
 
 /// Counters for logs and benchmarks.
@@ -188,6 +199,17 @@ pub struct Server {
     overflowed: std::collections::BTreeSet<UserId>,
     timers: TimerQueue<ServerTimer>,
     out: VecDeque<ServerOutput>,
+    /// The REST API's rates and waiting calls (`admin`).
+    admin: admin::AdminPlane,
+    /// Ban rules (`admin/bans.rs`).
+    bans: admin::bans::Bans,
+    /// The event logs of the REST API (`admin/events.rs`).
+    user_events: admin::events::EventLog<admin::events::UserEvent>,
+    channel_events: admin::events::EventLog<admin::events::ChannelEvent>,
+    /// Uploaded client log lines (`admin/client_logs.rs`).
+    client_logs: admin::client_logs::ClientLogs,
+    /// Counters for [`Server::metrics`].
+    counters: metrics::Counters,
 }
 
 /// `reason` cut at a character boundary to at most [`close::MAX_REASON_BYTES`].
@@ -211,7 +233,27 @@ impl Server {
             now.saturating_add(history::SWEEP_EVERY),
             ServerTimer::HistorySweep,
         );
+        // Event cursors continue across restarts (see `admin/events.rs`); a clock past the
+        // year 2109 is taken as then, so cursors stay below 2^53 (exact in JSON numbers).
+        let first_cursor = (unix_ms.min(1 << 42) * 1024).max(1);
+        let limits = &config.admin;
+        let user_events = admin::events::EventLog::new(
+            first_cursor,
+            limits.event_log_events,
+            limits.event_log_bytes,
+        );
+        let channel_events = admin::events::EventLog::new(
+            first_cursor,
+            limits.event_log_events,
+            limits.event_log_bytes,
+        );
         Server {
+            admin: Default::default(),
+            bans: Default::default(),
+            user_events,
+            channel_events,
+            client_logs: Default::default(),
+            counters: Default::default(),
             offline: OfflineStore::new(
                 offline::OfflineLimits {
                     per_user: config.offline_per_user,
@@ -351,7 +393,7 @@ impl Server {
     }
 
     fn forget_conn(&mut self, conn: ConnId) {
-        if let Some(ConnState::Bound { uid, epoch }) = self.conns.remove(&conn) {
+        if let Some(ConnState::Bound { uid, epoch, .. }) = self.conns.remove(&conn) {
             self.detach(&uid, epoch, conn);
         }
     }
@@ -379,7 +421,7 @@ impl Server {
                 close::OUT_OF_SEQUENCE,
                 "already logged in on this connection",
             ),
-            (ConnState::Bound { uid, epoch }, frame) => {
+            (ConnState::Bound { uid, epoch, .. }, frame) => {
                 // A logout ends the session: no ONLINE flash for an UNREACHABLE user first.
                 if !matches!(frame, ClientFrame::Logout { .. }) {
                     self.touch(&uid, epoch);
@@ -470,8 +512,7 @@ impl Server {
             ClientFrame::InvitationSync { id, local, remote } => {
                 self.on_invitation_sync(conn, &uid, id, local, remote)
             }
-            // Kept by the operator's plane (being built); accepted and dropped until then.
-            ClientFrame::Logs { .. } => {}
+            ClientFrame::Logs { lines } => self.on_client_logs(conn, &uid, lines),
         }
     }
 

@@ -38,7 +38,7 @@ impl Server {
             msg_id,
         };
         let digest = message.digest();
-        let waiter = Waiter { epoch, request: id };
+        let waiter = Waiter::Session { epoch, request: id };
         // A resend: answer with the first outcome, or wait for it.
         match self.resends.lookup(&key, digest) {
             Lookup::Done(outcome) => {
@@ -74,6 +74,7 @@ impl Server {
             None
         };
         if let Some(e) = refuse {
+            self.counters.message("peer", "refused");
             let too_often = e == PeerMessageError::TooOften;
             return self.refuse_message(conn, from, id, e.code(), e.to_string(), too_often);
         }
@@ -84,6 +85,19 @@ impl Server {
             let e = PeerMessageError::Failure;
             return self.reply_error(conn, id, e.code(), RESENDS_FULL);
         }
+        self.route_peer_message(&to, key, message, offline);
+    }
+
+    /// Delivers a peer message taken under `key` (remembered, pending) to `to`: pushed to
+    /// its session, kept offline (if `offline`), or refused `unreachable`. Its outcome
+    /// reaches the waiters of `key` (see [`Server::resolve`]).
+    pub(super) fn route_peer_message(
+        &mut self,
+        to: &UserId,
+        key: SendKey,
+        message: Message,
+        offline: bool,
+    ) {
         // What the encoded push will weigh, near enough for the byte bound (raw data
         // travels as base64).
         let message_len = 256
@@ -101,15 +115,15 @@ impl Server {
             record: None,
             pushed: false,
         };
-        match self.sessions.get(&to) {
+        match self.sessions.get(to) {
             Some(s) if self.stream_limits().full(&s.stream, message_len) => {
                 // The receiver's stream is full (it is away, or not acknowledging): refuse
                 // rather than grow it, or store it out of order behind the buffered ones.
                 self.resolve_if_pending(&key, PeerMessageOutcome::Unreachable);
             }
             // Attached: answered `received` on the ack. Detached: `cached` once durable.
-            Some(_) => self.push_stored(&to, stored),
-            None => self.store_offline_or_refuse(&to, stored, offline),
+            Some(_) => self.push_stored(to, stored),
+            None => self.store_offline_or_refuse(to, stored, offline),
         }
     }
 
@@ -148,39 +162,73 @@ impl Server {
 
     /// Records `outcome` for `key` unless one is already known.
     pub(super) fn resolve_if_pending(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
+        self.count_outcome(key, outcome);
         let waiters = self.resends.settle(key, outcome, true);
-        self.answer_waiters(&key.from, waiters, outcome);
+        self.answer_waiters(&key.from, waiters, SendAnswer::Outcome(outcome));
     }
 
     /// Records `outcome` for `key` and tells the waiting requests.
     pub(super) fn resolve(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
+        self.count_outcome(key, outcome);
         let waiters = self.resends.settle(key, outcome, false);
-        self.answer_waiters(&key.from, waiters, outcome);
+        self.answer_waiters(&key.from, waiters, SendAnswer::Outcome(outcome));
     }
 
-    /// Answers each waiting request with `outcome`.
-    fn answer_waiters(&mut self, from: &UserId, waiters: Vec<Waiter>, outcome: PeerMessageOutcome) {
-        self.reply_to_waiters(from, waiters, |id| Reply::PeerMessageResult { id, outcome });
+    /// Counts a peer message's first outcome.
+    fn count_outcome(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
+        if self.resends.is_pending(key) {
+            let label = match outcome {
+                PeerMessageOutcome::Received => "received",
+                PeerMessageOutcome::Cached => "cached",
+                PeerMessageOutcome::Unreachable => "unreachable",
+            };
+            self.counters.message("peer", label);
+        }
     }
 
-    /// Answers each waiting request that came on the sender's current session with
-    /// `reply(request id)`; the connection it is on now carries the answer (requests of an
-    /// ended session have no one to hear them).
-    pub(super) fn reply_to_waiters(
+    /// Answers each waiter of a send: a request that came on the sender's current session
+    /// on the connection it is on now (requests of an ended session have no one to hear
+    /// them), a REST call through the admin plane.
+    pub(super) fn answer_waiters(
         &mut self,
         from: &UserId,
         waiters: Vec<Waiter>,
-        reply: impl Fn(u32) -> Reply,
+        answer: SendAnswer,
     ) {
         for waiter in waiters {
-            let conn = self
-                .sessions
-                .get(from)
-                .filter(|s| s.epoch == waiter.epoch)
-                .and_then(|s| s.conn);
-            if let Some(conn) = conn {
-                self.reply(conn, reply(waiter.request));
+            match waiter {
+                Waiter::Session { epoch, request } => {
+                    let conn = self
+                        .sessions
+                        .get(from)
+                        .filter(|s| s.epoch == epoch)
+                        .and_then(|s| s.conn);
+                    let Some(conn) = conn else {
+                        continue;
+                    };
+                    let reply = match answer {
+                        SendAnswer::Outcome(outcome) => Reply::PeerMessageResult {
+                            id: request,
+                            outcome,
+                        },
+                        SendAnswer::NotStored => Reply::Error {
+                            id: request,
+                            code: PeerMessageError::Failure.code(),
+                            message: super::durable::NOT_STORED.into(),
+                        },
+                    };
+                    self.reply(conn, reply);
+                }
+                Waiter::Admin { call, msg_id } => self.admin_send_settled(call, msg_id, answer),
             }
         }
     }
+}
+
+/// What the waiters of a send are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SendAnswer {
+    Outcome(PeerMessageOutcome),
+    /// Its message could not be stored and is kept nowhere.
+    NotStored,
 }

@@ -64,10 +64,16 @@ pub(super) const MAX_WAITERS: usize = 4;
 
 /// A request waiting for the outcome of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Waiter {
-    /// The sender's session the request came on.
-    pub epoch: u64,
-    pub request: u32,
+pub(super) enum Waiter {
+    /// A `peer_message` request `request` on the sender's session of `epoch`.
+    Session { epoch: u64, request: u32 },
+    /// A REST call sending as the user (`admin/send.rs`), with the send's `msg_id`: a
+    /// driver may reuse a call id once it is answered, so the id alone could name a later
+    /// call.
+    Admin {
+        call: super::admin::AdminCallId,
+        msg_id: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -164,6 +170,13 @@ impl Resends {
                 self.forget(&key);
             }
         }
+    }
+
+    /// Whether `key` is remembered and still waits for its outcome.
+    pub fn is_pending(&self, key: &SendKey) -> bool {
+        self.entries
+            .get(key)
+            .is_some_and(|e| e.fate == Fate::Pending)
     }
 
     pub fn lookup(&self, key: &SendKey, digest: u64) -> Lookup {

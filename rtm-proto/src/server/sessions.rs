@@ -16,6 +16,7 @@ use crate::wire::{
     close, KickReason, LoginFrame, Notice, PeerOnlineState, Reply, PROTOCOL_VERSION,
 };
 
+use super::admin::events::UserEventKind;
 use super::stream::Stream;
 use super::{ConnId, ConnState, Server};
 
@@ -124,6 +125,11 @@ impl Server {
         if app_id != self.config.app_id {
             return self.refuse_login(conn, id, LoginError::InvalidAppId);
         }
+        // A ban refuses new sessions and resumes alike (`admin/bans.rs`).
+        if let Some(until) = self.bans.login_refused(&uid, source, self.unix_ms()) {
+            let text = format!("banned by the server until {until} (unix ms)");
+            return self.refuse_login_with(conn, id, LoginError::Rejected, &text);
+        }
         let token_expires_at = match self.check_token(token.as_deref(), &uid) {
             Ok(expiry) => expiry,
             Err(e) => return self.refuse_login(conn, id, e),
@@ -155,7 +161,7 @@ impl Server {
             if resume.as_deref() == Some(s.sid.as_str()) {
                 s.attempt = attempt;
                 let epoch = s.epoch;
-                return self.resume(conn, id, uid, epoch, token_expires_at);
+                return self.resume(conn, source, id, uid, epoch, token_expires_at);
             }
         }
         // A resume of a session the server ended on its own: the client missed its `kicked`
@@ -181,6 +187,7 @@ impl Server {
             if !same_client {
                 self.tombstones
                     .insert(old.sid.clone(), KickReason::RemoteLogin);
+                self.counters.kick(KickReason::RemoteLogin.as_str());
             }
             if let Some(old_conn) = old.conn {
                 if !same_client {
@@ -206,6 +213,7 @@ impl Server {
             self.presence.drop_subscriptions(&uid, &old.subscriptions);
             self.leave_all_channels(&uid, &old.channels);
             self.invitations_session_ended(&uid);
+            self.log_user_event(&uid, UserEventKind::Logout);
             carried = Some(old.stream);
         }
 
@@ -240,7 +248,9 @@ impl Server {
             resumed: false,
             resend_from: 1,
         };
-        self.bind(conn, &uid, epoch, token_expires_at, welcome);
+        self.bind(conn, source, &uid, epoch, token_expires_at, welcome);
+        self.counters.login(Ok(false));
+        self.log_user_event(&uid, UserEventKind::Login);
         let server_ts = self.unix_ms();
         // Messages of the kicked session first (they are older), then the offline store.
         for stored in carried.into_iter().flat_map(Stream::into_peer_messages) {
@@ -262,6 +272,7 @@ impl Server {
     fn resume(
         &mut self,
         conn: ConnId,
+        source: Option<core::net::IpAddr>,
         id: u32,
         uid: UserId,
         epoch: u64,
@@ -292,7 +303,8 @@ impl Server {
             resumed: true,
             resend_from,
         };
-        self.bind(conn, &uid, epoch, token_expires_at, welcome);
+        self.bind(conn, source, &uid, epoch, token_expires_at, welcome);
+        self.counters.login(Ok(true));
         self.pump_stream(&uid);
         if !was_reachable {
             self.notify_presence(&uid, PeerOnlineState::Online);
@@ -310,9 +322,11 @@ impl Server {
     /// Binds `conn` to `uid`'s session of `epoch`, schedules a fresh liveness check (the
     /// pending one may be the 30 s check of an unreachable session) and the token's expiry,
     /// and answers the login with `login_ok`.
+    #[allow(clippy::too_many_arguments)]
     fn bind(
         &mut self,
         conn: ConnId,
+        source: Option<core::net::IpAddr>,
         uid: &UserId,
         epoch: u64,
         token_expires_at: Option<u64>,
@@ -321,6 +335,7 @@ impl Server {
         let bound = ConnState::Bound {
             uid: uid.clone(),
             epoch,
+            source,
         };
         self.conns.insert(conn, bound);
         self.schedule_liveness_check(uid);
@@ -344,14 +359,21 @@ impl Server {
     }
 
     fn refuse_login(&mut self, conn: ConnId, id: u32, e: LoginError) {
-        self.reply_error(conn, id, e.code(), e.to_string());
-        self.close(conn, close::LOGIN_FAILED, &e.to_string());
+        self.refuse_login_with(conn, id, e, &e.to_string());
+    }
+
+    /// Refuses a login with `e` and its own message.
+    fn refuse_login_with(&mut self, conn: ConnId, id: u32, e: LoginError, message: &str) {
+        self.counters.login(Err(e));
+        self.reply_error(conn, id, e.code(), message);
+        self.close(conn, close::LOGIN_FAILED, message);
     }
 
     /// Ends `uid`'s session on the server's initiative (token expiry, ban).
     pub(super) fn kick(&mut self, uid: &UserId, reason: KickReason, code: u16, text: &str) {
         if let Some(s) = self.sessions.get(uid) {
             self.tombstones.insert(s.sid.clone(), reason);
+            self.counters.kick(reason.as_str());
         }
         if let Some(conn) = self.sessions.get(uid).and_then(|s| s.conn) {
             self.notice(conn, Notice::Kicked { reason });
@@ -394,6 +416,7 @@ impl Server {
         for stored in s.stream.into_peer_messages() {
             self.keep_offline(uid, stored);
         }
+        self.log_user_event(uid, UserEventKind::Logout);
         self.notify_presence(uid, PeerOnlineState::Offline);
     }
 

@@ -7,6 +7,8 @@
 //!
 //! # What is durable
 //!
+//! Ban rules of the REST API (`admin/bans.rs`): written when made, deleted when they end.
+//!
 //! Peer messages the server answers `cached` (§4.3.4): a message that comes to rest where
 //! only the server holds it — the offline store, or the delivery stream of a *detached*
 //! session (its connection dropped, the session waits for a resume) — is written, and its
@@ -63,6 +65,8 @@ pub struct RecordId(pub u64);
 pub enum RecordKind {
     /// A peer message the server holds for its receiver (`owner`).
     PeerMessage,
+    /// A ban rule of the REST API (`owner`: the banned user id or address).
+    Ban,
 }
 
 impl RecordKind {
@@ -70,6 +74,7 @@ impl RecordKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             RecordKind::PeerMessage => "peer_message",
+            RecordKind::Ban => "ban",
         }
     }
 
@@ -77,6 +82,7 @@ impl RecordKind {
     pub fn from_name(name: &str) -> Option<RecordKind> {
         match name {
             "peer_message" => Some(RecordKind::PeerMessage),
+            "ban" => Some(RecordKind::Ban),
             _ => None,
         }
     }
@@ -121,6 +127,9 @@ pub struct RestoreReport {
     /// Records dropped as they came back: past the 7-day retention, or evicted by the
     /// per-receiver bounds (their deletes are queued as outputs).
     pub dropped: usize,
+    /// Ban rules in force again. Those expired meanwhile count as `dropped` (their records
+    /// are deleted).
+    pub bans: usize,
     /// Records whose body this version cannot read: left in the store untouched (and not
     /// deleted), for an operator to look at.
     pub unreadable: usize,

@@ -51,6 +51,14 @@ pub(super) enum ServerTimer {
     InvitationRetire(InvKey),
     /// The commit deadline of a record write.
     StorageDeadline(RecordId),
+    /// The deadline of a REST call waiting for an outcome (`admin/pending.rs`); `request`
+    /// tells it from a later call with the same id.
+    AdminDeadline {
+        call: super::admin::AdminCallId,
+        request: u64,
+    },
+    /// The end of ban rule `id` (`admin/bans.rs`).
+    BanExpiry(u64),
 }
 
 impl Server {
@@ -102,6 +110,10 @@ impl Server {
                         .schedule(self.now.saturating_add(pause), ServerTimer::OfflineSweep);
                 }
                 ServerTimer::StorageDeadline(id) => self.on_storage_deadline(id),
+                ServerTimer::AdminDeadline { call, request } => {
+                    self.on_admin_deadline(call, request)
+                }
+                ServerTimer::BanExpiry(id) => self.on_ban_expiry(id),
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::message::Message;
 
 use super::{
     decode, encode, frame_type, ChannelCount, DecodeError, KickReason, LocalInvitationUpdate,
-    PeerMessageOutcome, PeerOnline, PeerStatus, RemoteInvitationUpdate,
+    PeerMessageOutcome, PeerOnline, PeerStatus, RemoteInvitationUpdate, RemovedReason,
 };
 
 /// Frames the server sends, in three families: a [`Reply`] answers one request and names it
@@ -161,6 +161,13 @@ pub enum Push {
     LocalInvitation(LocalInvitationUpdate),
     /// The callee's invitation changed state.
     RemoteInvitation(RemoteInvitationUpdate),
+    /// The server took the session out of `channel` (a channel-scoped ban): the client has
+    /// left it, and must not rejoin it on its own. In the stream, so it comes after every
+    /// message of the channel pushed before it.
+    Removed {
+        channel: ChannelId,
+        reason: RemovedReason,
+    },
 }
 
 /// A frame outside both the replies and the delivery stream.
@@ -242,7 +249,8 @@ impl Family {
             | b"attributes_updated"
             | b"invitation"
             | b"local_invitation"
-            | b"remote_invitation" => Family::Push,
+            | b"remote_invitation"
+            | b"removed" => Family::Push,
             b"login_ok"
             | b"error"
             | b"ok"

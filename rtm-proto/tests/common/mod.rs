@@ -57,6 +57,7 @@ pub struct World {
     pub disk: Disk,
     /// The server's answers to REST calls ([`World::admin`]), oldest first.
     pub admin_replies: VecDeque<rtm_proto::server::admin::AdminReply>,
+    next_call: u64,
     server_config: ServerConfig,
 }
 
@@ -148,6 +149,7 @@ impl World {
                 deletes: 0,
             },
             admin_replies: VecDeque::new(),
+            next_call: 1,
             server_config: sc,
         }
     }
@@ -460,6 +462,62 @@ impl World {
             Event::Response { response, .. } => Some(response),
             _ => unreachable!(),
         }
+    }
+}
+
+impl World {
+    /// Hands the server a REST call (`method` on `path`, with `query`, an `Authorization`
+    /// header, a body) and settles; its id, to find the answer with [`World::admin_reply`].
+    pub fn admin_call(
+        &mut self,
+        method: rtm_proto::server::admin::Method,
+        path: &str,
+        query: &str,
+        auth: Option<&str>,
+        body: &str,
+    ) -> rtm_proto::server::admin::AdminCallId {
+        let id = rtm_proto::server::admin::AdminCallId(self.next_call);
+        self.next_call += 1;
+        let call = rtm_proto::server::admin::AdminCall {
+            id,
+            method,
+            path: path.to_string(),
+            query: query.to_string(),
+            authorization: auth.map(str::to_string),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+        };
+        self.server.handle_input(self.now, ServerInput::Admin(call));
+        self.settle();
+        id
+    }
+
+    /// The answer to call `id`, if it has come (taken from [`World::admin_replies`]);
+    /// panics if it came twice.
+    pub fn admin_reply(
+        &mut self,
+        id: rtm_proto::server::admin::AdminCallId,
+    ) -> Option<rtm_proto::server::admin::AdminReply> {
+        let pos = self.admin_replies.iter().position(|r| r.id == id)?;
+        let reply = self.admin_replies.remove(pos);
+        assert!(
+            self.admin_replies.iter().all(|r| r.id != id),
+            "call {id:?} answered twice"
+        );
+        reply
+    }
+
+    /// A REST call answered at once: its answer.
+    pub fn admin(
+        &mut self,
+        method: rtm_proto::server::admin::Method,
+        path: &str,
+        query: &str,
+        auth: Option<&str>,
+        body: &str,
+    ) -> rtm_proto::server::admin::AdminReply {
+        let id = self.admin_call(method, path, query, auth, body);
+        self.admin_reply(id)
+            .unwrap_or_else(|| panic!("{method:?} {path} not answered at once"))
     }
 }
 

@@ -218,6 +218,10 @@ declare namespace RtmEvents {
     MemberLeft: (memberId: string) => void;
     MemberCountUpdated: (memberCount: number) => void;
     AttributesUpdated: (attributes: ChannelAttributes) => void;
+    /** The server took the local user out of this channel (a channel-scoped ban, §2.8): the
+     * channel is left, not rejoined after a reconnect, and `leave()` rejects with
+     * LeaveChannelError 4 (KICKED); `join()` is refused (2) while the ban lasts. */
+    BannedByServer: () => void;
   }
   interface LocalInvitationEvents {
     LocalInvitationReceivedByPeer: () => void;

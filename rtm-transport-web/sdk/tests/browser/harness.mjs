@@ -32,6 +32,12 @@ export async function freePort() {
 export class RtmServer {
   port = null;
   proc = null;
+  /// More `rtm-server` flags (e.g. `['--admin-key', 'id:secret']`).
+  args = [];
+
+  constructor(args = []) {
+    this.args = args;
+  }
 
   get origin() {
     return `http://127.0.0.1:${this.port}`;
@@ -41,16 +47,16 @@ export class RtmServer {
     return `ws://127.0.0.1:${this.port}/`;
   }
 
-  static async start() {
-    const server = new RtmServer();
+  static async start(args = []) {
+    const server = new RtmServer(args);
     await server.start();
     return server;
   }
 
   /// A server started before this test file's tests (then `setUp(server)`, if given, in
   /// the same hook), and stopped with the file's browser after them.
-  static forThisFile(setUp = async () => {}) {
-    const server = new RtmServer();
+  static forThisFile(setUp = async () => {}, args = []) {
+    const server = new RtmServer(args);
     before(async () => {
       await server.start();
       await setUp(server);
@@ -67,7 +73,8 @@ export class RtmServer {
     const bin = process.env.RTM_SERVER_BIN;
     if (!bin) throw new Error('RTM_SERVER_BIN is not set (the rtm-server binary)');
     // Memory storage: a test server writes no database (nor ./rtm-data in the repository).
-    const proc = spawn(bin, ['--listen', `127.0.0.1:${this.port}`, '--storage', 'memory'], {
+    const flags = ['--listen', `127.0.0.1:${this.port}`, '--storage', 'memory', ...this.args];
+    const proc = spawn(bin, flags, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, RUST_LOG: 'info' },
     });
