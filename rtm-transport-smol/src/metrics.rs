@@ -138,11 +138,6 @@ impl DriverMetrics {
             "Bytes of the frames queued for all connections",
             ConstGauge::new(snapshot.queued_bytes),
         );
-        registry.register(
-            "rest_calls_pending",
-            "REST calls handed to the core and not yet answered",
-            ConstGauge::new(snapshot.pending_calls),
-        );
         self.storage.register(&mut registry);
         registry.register_collector(Box::new(CoreSeries(snapshot.core)));
         let mut text = String::new();
@@ -302,7 +297,6 @@ mod tests {
             ],
             queued_frames: 5,
             queued_bytes: 70,
-            pending_calls: 0,
         });
         for line in [
             "# TYPE rtm_logins_total counter",

@@ -488,7 +488,6 @@ impl Core {
                     core: self.server.metrics(),
                     queued_frames: frames,
                     queued_bytes: bytes,
-                    pending_calls: self.pending.len() as u64,
                 });
             }
         }
