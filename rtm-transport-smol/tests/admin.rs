@@ -368,3 +368,407 @@ fn metrics_are_prometheus_text_and_move_as_a_session_runs() {
     });
     server.shutdown().expect("stopped");
 }
+
+// ---- The REST API end to end, answered by the core ----
+
+const APP: &str = "00000000000000000000000000000000";
+const KEY: (&str, &str) = ("ops", "s3cret");
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    format!("Basic {encoded}")
+}
+
+/// A server with the admin key [`KEY`] and `tweak`ed limits.
+fn api_server(tweak: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
+    let mut core = ServerConfig {
+        admin_keys: vec![rtm_proto::server::admin::AdminKey {
+            id: KEY.0.into(),
+            secret: KEY.1.into(),
+        }],
+        ..ServerConfig::default()
+    };
+    tweak(&mut core);
+    server(core, Duration::from_secs(5))
+}
+
+/// REST calls on one keep-alive connection, as the admin key [`KEY`].
+struct Api {
+    http: Http,
+    auth: String,
+}
+
+impl Api {
+    async fn connect(addr: SocketAddr) -> Api {
+        Api {
+            http: Http::connect(addr).await,
+            auth: basic(KEY.0, KEY.1),
+        }
+    }
+
+    /// `method` on `/v1/project/APP/rtm{path}`, with `body` as JSON.
+    async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let auth = self.auth.clone();
+        let mut headers = vec![("authorization", auth.as_str())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let reply = self
+            .http
+            .send(
+                method,
+                &format!("/v1/project/{APP}/rtm{path}"),
+                &headers,
+                body,
+            )
+            .await;
+        assert_eq!(reply.header("content-type"), "application/json");
+        reply
+    }
+
+    async fn get(&mut self, path: &str) -> Value {
+        let reply = self.call(Method::GET, path, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "GET {path}: {:?}", reply.body);
+        reply.json()
+    }
+
+    async fn post(&mut self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+}
+
+/// A failure's status and `code`.
+fn failure(reply: &Reply) -> (u16, String) {
+    let v = reply.json();
+    assert_eq!(v["result"], "failed", "{v}");
+    assert!(v["message"].is_string(), "{v}");
+    (
+        reply.status.as_u16(),
+        v["code"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn logged_in(url: &str, uid: &str) -> RtmClient {
+    let client = RtmClient::new(url, ClientConfig::default()).expect("a client");
+    smol::block_on(within("a login", client.login(uid, None)))
+        .unwrap_or_else(|e| panic!("{uid} could not log in: {e:?}"));
+    client
+}
+
+/// The next event `pick` accepts, within [`WAIT`].
+async fn next_event<T>(
+    events: &rtm_transport_smol::Events,
+    what: &str,
+    mut pick: impl FnMut(&rtm_proto::Event) -> Option<T>,
+) -> T {
+    within(what, async {
+        loop {
+            let event = events.recv().await.expect("the event stream is open");
+            if let Some(t) = pick(&event) {
+                return t;
+            }
+        }
+    })
+    .await
+}
+
+fn is_text(message: &Message, text: &str) -> bool {
+    matches!(message, Message::Text { text: t } if t == text)
+}
+
+#[test]
+fn the_rest_api_answers_as_documented() {
+    use rtm_proto::client::ChannelEvent;
+    use rtm_proto::Event;
+
+    let server = api_server(|core| core.admin.event_pulls_per_sec = 5);
+    let addr = server.local_addr();
+    let url = server.url();
+    let bob = logged_in(&url, "bob");
+    let bob_events = bob.events();
+    let lobby = bob.create_channel("lobby").expect("a channel");
+    smol::block_on(async {
+        within("bob's join", lobby.join()).await.expect("joined");
+        let mut api = Api::connect(addr).await;
+
+        // Keys: none, a wrong one; then paths, methods and apps the API does not have.
+        let mut anonymous = Http::connect(addr).await;
+        let path = format!("/v1/project/{APP}/rtm/bans");
+        let reply = anonymous.get(&path).await;
+        assert_eq!(failure(&reply), (401, "unauthorized".into()));
+        assert_eq!(reply.header("www-authenticate"), "Basic realm=\"rtm\"");
+        let wrong = basic(KEY.0, "guess");
+        let reply = anonymous
+            .send(Method::GET, &path, &[("authorization", &wrong)], Vec::new())
+            .await;
+        assert_eq!(failure(&reply), (401, "unauthorized".into()));
+        let auth = api.auth.clone();
+        let reply = anonymous
+            .send(
+                Method::GET,
+                "/v1/project/ffffffffffffffffffffffffffffffff/rtm/bans",
+                &[("authorization", &auth)],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(failure(&reply), (404, "unknown_app".into()));
+        let reply = api.call(Method::GET, "/nothing/here", None).await;
+        assert_eq!(failure(&reply).0, 404);
+        let reply = api.call(Method::PATCH, "/bans", None).await;
+        assert_eq!(failure(&reply).0, 405);
+
+        // Peer messages: delivered to bob (who acknowledges), sent, kept offline, or not.
+        let reply = api
+            .post(
+                "/users/alice/peer_messages?wait_for_ack=true",
+                serde_json::json!({"destination": "bob", "payload": "hello"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.json()["code"],
+            "message_delivered",
+            "{}",
+            reply.json()
+        );
+        next_event(&bob_events, "alice's message", |e| match e {
+            Event::MessageFromPeer {
+                peer_id, message, ..
+            } if peer_id.as_str() == "alice" && is_text(message, "hello") => Some(()),
+            _ => None,
+        })
+        .await;
+        let reply = api
+            .post(
+                "/users/alice/peer_messages",
+                serde_json::json!({"destination": "bob", "payload": "again"}),
+            )
+            .await;
+        assert_eq!(reply.json()["code"], "message_sent");
+        let reply = api
+            .post(
+                "/users/alice/peer_messages",
+                serde_json::json!({"destination": "carol", "payload": "later"}),
+            )
+            .await;
+        assert_eq!(reply.json()["code"], "peer_offline");
+        assert_eq!(reply.json()["cached"], false);
+        let reply = api
+            .post(
+                "/users/alice/peer_messages?wait_for_ack=true",
+                serde_json::json!({"destination": "carol", "payload": "kept",
+                                   "enable_offline_messaging": true}),
+            )
+            .await;
+        assert_eq!(reply.json()["code"], "peer_offline");
+        assert_eq!(reply.json()["cached"], true);
+
+        // Bad bodies and out-of-limit values: 400 with a code saying what.
+        let reply = api
+            .call(
+                Method::POST,
+                "/users/alice/peer_messages",
+                Some(Value::String("not an object".into())),
+            )
+            .await;
+        assert_eq!(failure(&reply).0, 400);
+        let reply = api
+            .post(
+                "/users/alice/peer_messages",
+                serde_json::json!({"destination": "bob"}),
+            )
+            .await;
+        assert_eq!(failure(&reply).0, 400);
+        let reply = api
+            .post(
+                "/users/alice/peer_messages",
+                serde_json::json!({"destination": "bob", "payload": "x".repeat(33 * 1024)}),
+            )
+            .await;
+        assert_eq!(failure(&reply), (400, "invalid_payload".into()));
+        let reply = api
+            .post(
+                "/users/null/peer_messages",
+                serde_json::json!({"destination": "bob", "payload": "hi"}),
+            )
+            .await;
+        assert_eq!(failure(&reply), (400, "invalid_user_id".into()));
+
+        // A channel message as alice, who never joined.
+        let reply = api
+            .post(
+                "/users/alice/channel_messages",
+                serde_json::json!({"channel_name": "lobby", "payload": "hi all"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+        next_event(&bob_events, "alice's channel message", |e| match e {
+            Event::Channel {
+                event:
+                    ChannelEvent::Message {
+                        member_id, message, ..
+                    },
+                ..
+            } if member_id.as_str() == "alice" && is_text(message, "hi all") => Some(()),
+            _ => None,
+        })
+        .await;
+
+        // Presence and members.
+        let reply = api
+            .post(
+                "/users/online_status",
+                serde_json::json!({"user_ids": ["bob", "carol"]}),
+            )
+            .await;
+        assert_eq!(
+            reply.json()["online"],
+            serde_json::json!({"bob": true, "carol": false})
+        );
+        let many: Vec<String> = (0..257).map(|i| format!("u{i}")).collect();
+        let reply = api
+            .post(
+                "/users/online_status",
+                serde_json::json!({ "user_ids": many }),
+            )
+            .await;
+        assert_eq!(failure(&reply), (400, "too_many_users".into()));
+        assert_eq!(
+            api.get("/channels/lobby/member_count").await["member_count"],
+            1
+        );
+        let members = api.get("/channels/lobby/members?limit=10").await;
+        assert_eq!(members["members"], serde_json::json!(["bob"]));
+        assert_eq!(members["sampled"], false);
+
+        // Attributes: bob's, read; the channel's, written (bob hears of it) and read.
+        within(
+            "bob's attributes",
+            bob.set_local_user_attributes([("mood".to_string(), "busy".to_string())].into()),
+        )
+        .await
+        .expect("set");
+        let attrs = api.get("/users/bob/attributes").await;
+        assert_eq!(attrs["attributes"], serde_json::json!({"mood": "busy"}));
+        let reply = api
+            .call(
+                Method::PUT,
+                "/channels/lobby/attributes",
+                Some(serde_json::json!({"attributes": {"topic": "rust"},
+                                        "enable_notification_to_channel_members": true})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+        next_event(&bob_events, "the channel's attributes", |e| match e {
+            Event::Channel {
+                event: ChannelEvent::AttributesUpdated { .. },
+                ..
+            } => Some(()),
+            _ => None,
+        })
+        .await;
+        let reply = api
+            .call(
+                Method::PATCH,
+                "/channels/lobby/attributes",
+                Some(serde_json::json!({"attributes": {"lang": "en"}})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+        let reply = api
+            .call(Method::DELETE, "/channels/lobby/attributes?keys=lang", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+        let attrs = api.get("/channels/lobby/attributes").await["attributes"].clone();
+        let attrs = attrs.as_array().expect("a list");
+        assert_eq!(attrs.len(), 1, "{attrs:?}");
+        assert_eq!(
+            (&attrs[0]["key"], &attrs[0]["value"]),
+            (&"topic".into(), &"rust".into())
+        );
+
+        // Events: bob's login and join are there; a chained pull sees exactly what came next.
+        let page = api.get("/vendor/user_events").await;
+        let logins: Vec<&Value> = page["events"].as_array().expect("events").iter().collect();
+        assert!(
+            logins
+                .iter()
+                .any(|e| e["user_id"] == "bob" && e["type"] == "Login"),
+            "{page}"
+        );
+        let cursor = page["next_cursor"].as_u64().expect("a cursor");
+        let joins = api.get("/vendor/channel_events").await;
+        assert!(
+            joins["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .any(|e| e["channel_id"] == "lobby"
+                    && e["user_id"] == "bob"
+                    && e["type"] == "Join"),
+            "{joins}"
+        );
+        let carol = logged_in(&url, "carol");
+        within("carol's logout", carol.logout()).await.expect("out");
+        let page = within("carol's events", async {
+            loop {
+                let page = api
+                    .get(&format!("/vendor/user_events?cursor={cursor}"))
+                    .await;
+                if page["events"].as_array().is_some_and(|e| e.len() >= 2) {
+                    break page;
+                }
+                smol::Timer::after(Duration::from_millis(250)).await;
+            }
+        })
+        .await;
+        let seen: Vec<(String, String)> = page["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| (e["user_id"].to_string(), e["type"].to_string()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("\"carol\"".to_string(), "\"Login\"".to_string()),
+                ("\"carol\"".to_string(), "\"Logout\"".to_string())
+            ]
+        );
+        assert_eq!(page["lost"], 0);
+
+        // What bob's SDK uploaded (nothing: it does not upload).
+        assert!(api.get("/users/bob/logs").await["lines"].is_array());
+
+        // Event pulls past the key's rate (5/s here): 429 with Retry-After.
+        let mut limited = None;
+        for _ in 0..20 {
+            let reply = api.call(Method::GET, "/vendor/user_events", None).await;
+            if reply.status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(reply);
+                break;
+            }
+        }
+        let limited = limited.expect("a 429 within 20 pulls");
+        assert_eq!(failure(&limited), (429, "too_many_requests".into()));
+        assert!(limited
+            .header("retry-after")
+            .parse::<u32>()
+            .is_ok_and(|s| s >= 1));
+    });
+    drop(bob);
+    server.shutdown().expect("stopped");
+}
+
+#[test]
+fn without_an_admin_key_the_api_is_off() {
+    let server = server(ServerConfig::default(), Duration::from_secs(5));
+    smol::block_on(async {
+        let mut api = Api::connect(server.local_addr()).await;
+        let reply = api.call(Method::GET, "/bans", None).await;
+        assert_eq!(failure(&reply), (404, "api_disabled".into()));
+    });
+    server.shutdown().expect("stopped");
+}
