@@ -571,3 +571,154 @@ fn without_an_admin_key_the_api_is_off() {
     });
     server.shutdown().expect("stopped");
 }
+
+// ---- `rtm admin`, run as a process ----
+
+/// `rtm-server` on a free loopback port with the admin key and `extra` flags; its address.
+fn rtm_server(extra: &[&str]) -> (common::Proc, String) {
+    let key = format!("{}:{}", KEY.0, KEY.1);
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        "info",
+        "--storage",
+        "memory",
+        "--admin-key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    let proc = common::Proc::spawn("rtm-server", env!("CARGO_BIN_EXE_rtm-server"), &args, false);
+    let addr = proc.wait_for("the listening address", |line| {
+        let i = line.find("listening on ")?;
+        let url = line[i + "listening on ".len()..]
+            .split_whitespace()
+            .next()?;
+        Some(url.split("://").nth(1)?.to_string())
+    });
+    (proc, addr)
+}
+
+/// Runs `rtm [before...] admin ARGS` to its end: exit success, stdout's JSON lines, stderr.
+fn rtm_admin(before: &[&str], args: &[&str], key: Option<&str>) -> (bool, Vec<Value>, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rtm"));
+    cmd.args(before).arg("admin").args(args);
+    cmd.env_remove("RTM_ADMIN_KEY").env_remove("RTM_ADMIN_URL");
+    if let Some(key) = key {
+        cmd.env("RTM_ADMIN_KEY", key);
+    }
+    let out = cmd.output().expect("run rtm admin");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l:?}")))
+        .collect();
+    (
+        out.status.success(),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rtm_admin_drives_the_api_from_the_command_line() {
+    let (_server, addr) = rtm_server(&[]);
+    let url = format!("http://{addr}");
+    let key = format!("{}:{}", KEY.0, KEY.1);
+    let admin = |args: &[&str]| {
+        let mut full = vec!["--url", url.as_str()];
+        full.extend_from_slice(args);
+        let (ok, lines, stderr) = rtm_admin(&[], &full, Some(&key));
+        assert!(ok, "rtm admin {args:?} failed: {stderr}");
+        assert_eq!(lines.len(), 1, "one JSON answer: {lines:?}");
+        lines.into_iter().next().expect("a line")
+    };
+
+    let sent = admin(&[
+        "send-peer",
+        "--from",
+        "alice",
+        "--to",
+        "bob",
+        "--offline",
+        "hi",
+    ]);
+    assert_eq!(sent["code"], "message_sent", "{sent}");
+    let online = admin(&["online", "alice", "bob"]);
+    assert_eq!(
+        online["online"],
+        serde_json::json!({"alice": false, "bob": false})
+    );
+    assert_eq!(admin(&["count", "lobby"])["member_count"], 0);
+    assert_eq!(
+        admin(&["members", "lobby", "--limit", "5"])["members"],
+        serde_json::json!([])
+    );
+    admin(&["set-channel-attrs", "lobby", "topic=rust", "lang=en"]);
+    let attrs = admin(&["channel-attrs", "lobby", "topic"]);
+    assert_eq!(attrs["attributes"][0]["value"], "rust", "{attrs}");
+    assert!(admin(&["events", "users"])["events"].is_array());
+    assert!(admin(&["user-attrs", "bob"])["attributes"].is_object());
+    assert!(admin(&["logs", "bob"])["lines"].is_array());
+
+    let rule = admin(&[
+        "ban",
+        "--user",
+        "mallory",
+        "--minutes",
+        "5",
+        "--reason",
+        "spam",
+    ]);
+    let id = rule["ban"]["id"].as_str().expect("an id").to_string();
+    assert_eq!(admin(&["bans"])["bans"][0]["id"], id.as_str());
+    admin(&["unban", &id]);
+    assert_eq!(admin(&["bans"])["bans"], serde_json::json!([]));
+
+    // `events --follow`: one line per event as they come.
+    let follow = common::Proc::spawn(
+        "rtm admin events --follow",
+        env!("CARGO_BIN_EXE_rtm"),
+        &[
+            "admin", "--url", &url, "--key", &key, "events", "users", "--follow",
+        ],
+        true,
+    );
+    let dave = logged_in(&format!("ws://{addr}"), "dave");
+    follow.wait_for("dave's Login", |line| {
+        let event: Value = serde_json::from_str(line).ok()?;
+        (event["user_id"] == "dave" && event["type"] == "Login").then_some(())
+    });
+    drop((dave, follow));
+
+    // Failures: the server's code and message on stderr, exit 1.
+    let (ok, lines, stderr) = rtm_admin(&[], &["--url", &url, "bans"], Some("ops:wrong"));
+    assert!(!ok && lines.is_empty());
+    assert!(stderr.contains("401 unauthorized"), "{stderr}");
+    let (ok, _, stderr) = rtm_admin(&[], &["--url", &url, "unban", "999999"], Some(&key));
+    assert!(!ok);
+    assert!(stderr.contains("404 not_found"), "{stderr}");
+}
+
+#[test]
+fn rtm_admin_speaks_https_with_a_ca_file() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .expect("a self-signed certificate");
+    let cert = dir.path().join("cert.pem");
+    let key_file = dir.path().join("key.pem");
+    std::fs::write(&cert, made.cert.pem()).expect("cert.pem");
+    std::fs::write(&key_file, made.signing_key.serialize_pem()).expect("key.pem");
+    let (cert, key_file) = (cert.to_str().unwrap(), key_file.to_str().unwrap());
+    let (_server, addr) = rtm_server(&["--tls-cert", cert, "--tls-key", key_file]);
+    let url = format!("https://{addr}");
+    let key = format!("{}:{}", KEY.0, KEY.1);
+
+    let (ok, lines, stderr) = rtm_admin(&["--ca-file", cert], &["--url", &url, "bans"], Some(&key));
+    assert!(ok, "{stderr}");
+    assert_eq!(lines[0]["bans"], serde_json::json!([]));
+    // Without the CA file the certificate is not trusted: a failure saying so.
+    let (ok, _, stderr) = rtm_admin(&[], &["--url", &url, "bans"], Some(&key));
+    assert!(!ok);
+    assert!(stderr.contains("TLS"), "{stderr}");
+}
