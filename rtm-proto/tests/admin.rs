@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ch, join, raw_login, say_raw, LinkMode, World, APP};
+use common::{ch, join, raw_login, say_raw, states, LinkMode, World, APP};
 use rtm_proto::client::{
     ChannelEvent, ClientConfig, ConnectionChangeReason as R, ConnectionState as S, Event, Response,
 };
@@ -96,16 +96,6 @@ fn texts(w: &mut World, c: usize) -> Vec<String> {
                     },
                 channel,
             } => Some(format!("{channel}/{member_id}: {text}")),
-            _ => None,
-        })
-        .collect()
-}
-
-fn states(w: &mut World, c: usize) -> Vec<(S, R)> {
-    w.take_events(c)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::ConnectionStateChanged { state, reason } => Some((state, reason)),
             _ => None,
         })
         .collect()

@@ -2,19 +2,9 @@
 
 mod common;
 
-use common::{LinkMode, World};
-use rtm_proto::client::{ConnectionChangeReason as R, ConnectionState as S, Event};
+use common::{states, LinkMode, World};
+use rtm_proto::client::{ConnectionChangeReason as R, ConnectionState as S};
 use rtm_proto::LoginError;
-
-fn states(w: &mut World, c: usize) -> Vec<(S, R)> {
-    w.take_events(c)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::ConnectionStateChanged { state, reason } => Some((state, reason)),
-            _ => None,
-        })
-        .collect()
-}
 
 #[test]
 fn a_short_break_is_invisible() {

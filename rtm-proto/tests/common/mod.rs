@@ -668,3 +668,20 @@ impl World {
         self.take_events(c).iter().filter_map(render).collect()
     }
 }
+
+/// The connection state changes client `c` was told of since its events were last taken.
+pub fn states(
+    w: &mut World,
+    c: usize,
+) -> Vec<(
+    rtm_proto::client::ConnectionState,
+    rtm_proto::client::ConnectionChangeReason,
+)> {
+    w.take_events(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ConnectionStateChanged { state, reason } => Some((state, reason)),
+            _ => None,
+        })
+        .collect()
+}
