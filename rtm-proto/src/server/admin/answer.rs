@@ -45,11 +45,11 @@ pub(crate) enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
-    #[error("invalid user id {0:?}: 1 to 64 printable ASCII characters of §1.3, not \"null\"")]
+    #[error("invalid user id {0:?}: 1 to 64 characters of the set in §1.3, not \"null\"")]
     InvalidUserId(String),
-    #[error(
-        "invalid channel name {0:?}: 1 to 64 printable ASCII characters of §1.3, not \"null\""
-    )]
+    #[error("the destination {0:?} is the sender itself")]
+    SendToSelf(String),
+    #[error("invalid channel name {0:?}: 1 to 64 characters of the set in §1.3, not \"null\"")]
     InvalidChannelName(String),
     #[error("{0}")]
     InvalidPayload(String),
@@ -77,6 +77,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_)
             | ApiError::InvalidUserId(_)
+            | ApiError::SendToSelf(_)
             | ApiError::InvalidChannelName(_)
             | ApiError::InvalidPayload(_)
             | ApiError::TooManyUsers(_)
@@ -100,7 +101,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest(_) => "bad_request",
-            ApiError::InvalidUserId(_) => "invalid_user_id",
+            ApiError::InvalidUserId(_) | ApiError::SendToSelf(_) => "invalid_user_id",
             ApiError::InvalidChannelName(_) => "invalid_channel_name",
             ApiError::InvalidPayload(_) => "invalid_payload",
             ApiError::TooManyUsers(_) => "too_many_users",

@@ -97,10 +97,7 @@ impl Server {
         let req: PeerMessageRequest = super::parse_body(body)?;
         let to = user_id(&req.destination)?;
         if to == from {
-            return Err(ApiError::InvalidUserId(format!(
-                "{} (the destination is the sender)",
-                to.as_str()
-            )));
+            return Err(ApiError::SendToSelf(to.as_str().to_string()));
         }
         let message = text_message(req.payload)?;
         if !self.admin.pending.has_room(self.config.admin.pending_calls) {
