@@ -10,12 +10,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
-use hyper::{Method, Response, StatusCode};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION};
+use hyper::{Method, StatusCode};
 
-use super::Answer;
+use super::{text, Answer};
 
 /// The liveness probe's path.
 pub(super) const HEALTHZ: &str = "/healthz";
@@ -69,23 +67,11 @@ pub(super) fn respond(
     }
 }
 
-/// A plain-text answer that no cache keeps (a probe must see the server as it is now).
-fn text(status: StatusCode, body: &'static str) -> Answer {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use hyper::header::CACHE_CONTROL;
 
     fn body(answer: Answer) -> String {
         let bytes = smol::block_on(answer.into_body().collect())

@@ -64,6 +64,7 @@ use event_listener::Event;
 use futures_lite::future;
 use http_body_util::Full;
 use hyper::body::{Body, Incoming};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::upgrade::OnUpgrade;
@@ -344,6 +345,20 @@ impl Activity {
             }
         }
     }
+}
+
+/// A plain-text answer that no cache keeps (a probe or a scrape must see the server as it is
+/// now).
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Answer {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// One request's answer: the WebSocket upgrade, a REST call, the metrics, a health probe,

@@ -3,12 +3,10 @@
 //! Prometheus endpoint it is meant for a scraper on a trusted network, and it holds counts
 //! only (no user ids, no addresses).
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
-use hyper::{Method, Response, StatusCode};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE};
+use hyper::{Method, StatusCode};
 
-use super::Answer;
+use super::{text, Answer};
 use crate::admin::AdminQueue;
 use crate::metrics::{DriverMetrics, CONTENT_TYPE as METRICS_CONTENT_TYPE};
 
@@ -23,13 +21,13 @@ pub(super) async fn respond(
     metrics: &DriverMetrics,
 ) -> Answer {
     let mut response = if method != Method::GET && method != Method::HEAD {
-        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only\n".into());
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only\n");
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         response
     } else if has_body {
-        text(StatusCode::PAYLOAD_TOO_LARGE, "no body expected\n".into())
+        text(StatusCode::PAYLOAD_TOO_LARGE, "no body expected\n")
     } else {
         match core.snapshot().await {
             Ok(snapshot) => {
@@ -47,17 +45,5 @@ pub(super) async fn respond(
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    response
-}
-
-fn text(status: StatusCode, body: String) -> Answer {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
