@@ -57,10 +57,13 @@ pub mod events;
 pub mod http;
 pub mod invitation;
 mod link;
+mod media_contract;
+mod media_files;
 mod metrics;
 pub mod server;
 pub mod storage;
 pub mod tls;
+mod transfers;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
