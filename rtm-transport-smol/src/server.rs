@@ -539,6 +539,8 @@ impl Core {
             match output {
                 ServerOutput::Storage(op) => self.store.push(op),
                 ServerOutput::AdminReply(reply) => self.pending.answer(reply),
+                // Issue #14 in progress: the media endpoints land in the next commits.
+                ServerOutput::Media(_) => {}
                 ServerOutput::Send { conn, frame } => self.send(conn, frame),
                 ServerOutput::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.remove(&conn) {
