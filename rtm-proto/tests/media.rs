@@ -322,7 +322,7 @@ fn a_download_that_breaks_resumes_where_it_stopped_with_a_new_ticket() {
 fn tickets_are_single_use_expire_and_die_with_their_session() {
     let mut w = World::new(0);
     let conn = raw_login(&mut w, "carol");
-    let mut ticket = |w: &mut World| -> String {
+    let ticket = |w: &mut World| -> String {
         let frames = say_raw(w, conn, r#"{"type":"media_grant","id":7}"#);
         let v: serde_json::Value = serde_json::from_str(&frames[0]).unwrap();
         assert_eq!(v["type"], "media_ticket", "{frames:?}");
@@ -379,7 +379,7 @@ fn sizes_lengths_and_quotas_are_refused_before_the_body() {
     };
     let mut w = World::with_config(0, config, ClientConfig::default());
     let conn = raw_login(&mut w, "erin");
-    let mut refusal = |w: &mut World, size: Option<u64>| -> (u16, String) {
+    let refusal = |w: &mut World, size: Option<u64>| -> (u16, String) {
         let frames = say_raw(w, conn, r#"{"type":"media_grant","id":7}"#);
         let v: serde_json::Value = serde_json::from_str(&frames[0]).unwrap();
         let ticket = v["ticket"].as_str().unwrap().to_string();
@@ -486,7 +486,7 @@ fn the_server_counts_transfers_per_user_and_in_all() {
         .upload_media(now, MediaUpload::file(10, Bytes::new()))
         .unwrap();
     let media_id = serve_upload(&mut w, 0, 1, &[1; 10]);
-    let mut begin = |w: &mut World, c: usize, transfer: u64| -> (RequestId, Vec<MediaOp>) {
+    let begin = |w: &mut World, c: usize, transfer: u64| -> (RequestId, Vec<MediaOp>) {
         let now = w.now;
         let request = w.clients[c].download_media(now, &media_id).unwrap();
         let TransferOrder::Download { ticket, .. } = order(w, c) else {
