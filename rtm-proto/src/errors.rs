@@ -232,6 +232,41 @@ error_family!(
     }
 );
 
+error_family!(
+    /// `UploadMediaError` (§8.14): creating a file or image message by uploading.
+    UploadMediaError {
+        Failure = 1 => "upload failed",
+        InvalidArgument = 2 => "invalid upload argument (empty file, thumbnail, file name and description over 32 KB, or image fields on a file)",
+        Timeout = 3 => "upload timed out (120 s without progress)",
+        SizeOverflow = 4 => "the file is larger than 30 MB",
+        ConcurrencyLimitExceeded = 5 => "more than 9 uploads and downloads at once",
+        Interrupted = 6 => "upload interrupted (cancelled, logged out or aborted)",
+        NotLoggedIn = 102 => "not logged in",
+    }
+);
+
+error_family!(
+    /// `DownloadMediaError` (§8.14).
+    DownloadMediaError {
+        Failure = 1 => "download failed",
+        InvalidArgument = 2 => "invalid media id",
+        Timeout = 3 => "download timed out (120 s without progress)",
+        NotExist = 4 => "no such media (wrong or expired media id)",
+        ConcurrencyLimitExceeded = 5 => "more than 9 uploads and downloads at once",
+        Interrupted = 6 => "download interrupted (cancelled, logged out or aborted)",
+        NotLoggedIn = 102 => "not logged in",
+    }
+);
+
+error_family!(
+    /// `CancelMediaError` (§8.14, native `cancelMediaUpload`/`cancelMediaDownload`).
+    CancelMediaError {
+        Failure = 1 => "cancel failed",
+        NotExist = 2 => "no such transfer (unknown or already finished)",
+        NotLoggedIn = 102 => "not logged in",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,8 @@
 //!                 connected = state == ConnectionState::Connected;
 //!             }
 //!             ClientOutput::Event(_) => {}
+//!             // This client uploads and downloads no files (`rtm_proto::client` media).
+//!             ClientOutput::Transfer(_) => {}
 //!         }
 //!     }
 //!     while let Some(out) = server.poll_output() {
@@ -85,8 +87,9 @@
 //!                 server.handle_input(now, ServerInput::Storage(done));
 //!             }
 //!             ServerOutput::Storage(StorageOp::Delete(_)) => {}
-//!             // This loop makes no REST calls (`rtm_proto::server::admin`).
-//!             ServerOutput::AdminReply(_) => {}
+//!             // This loop makes no REST calls (`rtm_proto::server::admin`) and moves no
+//!             // media files (`rtm_proto::server::media`).
+//!             ServerOutput::AdminReply(_) | ServerOutput::Media(_) => {}
 //!         }
 //!     }
 //!     if connected {
@@ -127,6 +130,7 @@ pub mod ids;
 pub mod invitation;
 pub mod limits;
 pub mod logs;
+pub mod media;
 pub mod message;
 pub mod ratelimit;
 pub mod rng;

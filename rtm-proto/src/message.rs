@@ -2,10 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::media::{MediaKind, MediaMessage};
+
 /// Largest text, or raw bytes plus description, in one message: 32 KB (§9.1).
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 
-/// A message body. File and image messages (§4.9) come with the media work.
+/// A message body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Message {
@@ -18,6 +20,12 @@ pub enum Message {
         #[serde(default)]
         description: String,
     },
+    /// `MessageType.FILE` (§4.9): a media id with the file's size, name and description.
+    /// Boxed, so that a media message does not make every message (and every stream and
+    /// offline-store entry) larger.
+    File(Box<MediaMessage>),
+    /// `MessageType.IMAGE` (§4.9): as a file, with the image's and thumbnail's sizes.
+    Image(Box<MediaMessage>),
 }
 
 impl Message {
@@ -39,6 +47,16 @@ impl Message {
         match self {
             Message::Text { text } => text.len(),
             Message::Raw { data, description } => data.len() + description.len(),
+            Message::File(media) | Message::Image(media) => media.counted_len(),
+        }
+    }
+
+    /// FILE or IMAGE, with its media; `None` for text and raw messages.
+    pub fn media(&self) -> Option<(MediaKind, &MediaMessage)> {
+        match self {
+            Message::File(media) => Some((MediaKind::File, &**media)),
+            Message::Image(media) => Some((MediaKind::Image, &**media)),
+            Message::Text { .. } | Message::Raw { .. } => None,
         }
     }
 
@@ -47,6 +65,8 @@ impl Message {
         let non_empty = match self {
             Message::Text { text } => !text.is_empty(),
             Message::Raw { data, .. } => !data.is_empty(),
+            Message::File(media) => return media.is_valid(MediaKind::File),
+            Message::Image(media) => return media.is_valid(MediaKind::Image),
         };
         non_empty && self.counted_len() <= MAX_MESSAGE_BYTES
     }
@@ -70,20 +90,27 @@ impl Message {
             Message::Raw { data, description } => {
                 field(field(fnv(h, b"r"), data), description.as_bytes())
             }
+            // Every field counts; its JSON is an exact, unambiguous rendering of them.
+            Message::File(media) => field(fnv(h, b"f"), &media_json(media)),
+            Message::Image(media) => field(fnv(h, b"i"), &media_json(media)),
         }
     }
 }
 
+fn media_json(media: &MediaMessage) -> Vec<u8> {
+    serde_json::to_vec(media).expect("a media message always serialises")
+}
+
 /// Serde helper: `Vec<u8>` as standard base64 text.
-mod base64_bytes {
+pub(crate) mod base64_bytes {
     use base64::Engine;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
         base64::engine::general_purpose::STANDARD
             .decode(s.as_bytes())
@@ -116,5 +143,42 @@ mod tests {
             d(Message::raw(b"ab".to_vec(), "c")),
             d(Message::raw(b"a".to_vec(), "bc"))
         );
+        let file = MediaMessage {
+            media_id: "m1".into(),
+            size: 3,
+            ..Default::default()
+        };
+        assert_ne!(
+            d(Message::File(Box::new(file.clone()))),
+            d(Message::Image(Box::new(file.clone())))
+        );
+        let renamed = MediaMessage {
+            file_name: "a.png".into(),
+            ..file.clone()
+        };
+        assert_ne!(
+            d(Message::File(Box::new(file))),
+            d(Message::File(Box::new(renamed)))
+        );
+    }
+
+    #[test]
+    fn media_messages_on_the_wire() {
+        let image = Message::Image(Box::new(MediaMessage {
+            media_id: "m1".into(),
+            size: 3,
+            thumbnail: vec![1, 2],
+            width: 4,
+            height: 5,
+            ..Default::default()
+        }));
+        let json = serde_json::to_string(&image).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"image","media_id":"m1","size":3,"thumbnail":"AQI=","width":4,"height":5}"#
+        );
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), image);
+        let stray = r#"{"kind":"file","media_id":"m1","size":3,"bogus":1}"#;
+        assert!(serde_json::from_str::<Message>(stray).is_err());
     }
 }

@@ -281,6 +281,10 @@ fn hash_rec(h: &mut Hash64, rec: &Rec) {
                     h.word(u64::from(r.status));
                     h.bytes(&r.body)
                 }
+                ServerOutput::Media(op) => {
+                    h.word(35);
+                    h.bytes(format!("{op:?}").as_bytes())
+                }
             }
         }
         Rec::Net { text } => {
@@ -305,6 +309,10 @@ fn hash_message(h: &mut Hash64, m: &Message) {
             h.bytes(data);
             h.bytes(description.as_bytes())
         }
+        Message::File(media) | Message::Image(media) => {
+            h.word(if matches!(m, Message::File(_)) { 3 } else { 4 });
+            h.bytes(format!("{media:?}").as_bytes())
+        }
     }
 }
 
@@ -323,6 +331,10 @@ fn hash_client_out(h: &mut Hash64, out: &ClientOutput) {
             h.word(42);
             h.word(t.0);
             h.word(u64::from(*code))
+        }
+        ClientOutput::Transfer(order) => {
+            h.word(44);
+            h.bytes(format!("{order:?}").as_bytes())
         }
         ClientOutput::Event(e) => {
             h.word(43);
@@ -459,6 +471,7 @@ impl fmt::Display for RecDisplay<'_> {
                     ClientOutput::Connect(t) => write!(f, "{n} -> Connect(t{})", t.0),
                     ClientOutput::Send(t, b) => write!(f, "{n} -> t{} {}", t.0, frame_text(b)),
                     ClientOutput::Close(t, c) => write!(f, "{n} -> Close(t{}, {c})", t.0),
+                    ClientOutput::Transfer(order) => write!(f, "{n} -> {order:?}"),
                     ClientOutput::Event(Event::MessageFromPeer {
                         peer_id,
                         message,
@@ -476,6 +489,9 @@ impl fmt::Display for RecDisplay<'_> {
                                 &data[..data.len().min(8)],
                                 data.len()
                             ),
+                            Message::File(media) | Message::Image(media) => {
+                                format!("media {} ({} bytes)", media.media_id, media.size)
+                            }
                         };
                         write!(
                             f,
@@ -519,6 +535,7 @@ impl fmt::Display for RecDisplay<'_> {
                     r.status,
                     String::from_utf8_lossy(&r.body)
                 ),
+                ServerOutput::Media(op) => write!(f, "server -> {op:?}"),
             },
             Rec::Net { text } => write!(f, "net {text}"),
             Rec::ServerCmd { text } => write!(f, "server cmd {text}"),

@@ -697,6 +697,8 @@ impl Driver {
         while let Some(output) = self.client.poll_output() {
             match output {
                 ClientOutput::Connect(t) => self.connect(t),
+                // Issue #14 in progress: HTTP transfers land in the next commits.
+                ClientOutput::Transfer(_) => {}
                 ClientOutput::Send(t, frame) => {
                     let Some(writer) = self.slots.get(&t).and_then(|s| s.writer.as_ref()) else {
                         continue;

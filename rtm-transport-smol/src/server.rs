@@ -682,7 +682,7 @@ impl Core {
             match output {
                 ServerOutput::Storage(op) => self.store.push(op),
                 ServerOutput::AdminReply(reply) => self.pending.answer(reply),
-                // TODO(contract) ServerOutput::Media(op) => self.media(op),
+                ServerOutput::Media(op) => self.media(op),
                 ServerOutput::Send { conn, frame } => self.send(conn, frame),
                 ServerOutput::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.remove(&conn) {

@@ -167,6 +167,8 @@ impl Shared {
             // A transport that failed to open or to take a frame: reported closed at once
             // (the core may then ask for more outputs, which this loop drains).
             let broken = match out {
+                // Issue #14 in progress: HTTP transfers land with the Web SDK's media work.
+                ClientOutput::Transfer(_) => None,
                 ClientOutput::Connect(t) => {
                     let weak: Weak<Shared> = Rc::downgrade(self);
                     let report = move |t: TransportId, e: SocketEvent| {

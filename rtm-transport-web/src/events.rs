@@ -44,6 +44,25 @@ pub(crate) fn message(m: &Message) -> Value {
         Message::Raw { data, description } => {
             json!({ "messageType": "RAW", "rawMessage": data, "description": description })
         }
+        Message::File(media) | Message::Image(media) => {
+            let kind = if matches!(m, Message::File(_)) {
+                "FILE"
+            } else {
+                "IMAGE"
+            };
+            json!({
+                "messageType": kind,
+                "mediaId": media.media_id,
+                "size": media.size,
+                "fileName": media.file_name,
+                "description": media.description,
+                "thumbnail": media.thumbnail,
+                "width": media.width,
+                "height": media.height,
+                "thumbnailWidth": media.thumbnail_width,
+                "thumbnailHeight": media.thumbnail_height,
+            })
+        }
     }
 }
 
@@ -235,6 +254,11 @@ fn response_json(response: &Response) -> Map<String, Value> {
         Response::AttributeWrite(r) => answer(r, unit),
         Response::GetUserAttributes(r) => answer(r, |attrs| to_value(attrs)),
         Response::GetChannelAttributes(r) => answer(r, channel_attributes),
+        Response::UploadMedia(r) => answer(r, message),
+        Response::DownloadMedia(r) => answer(
+            r,
+            |d| json!({ "mediaId": d.media_id, "size": d.size, "mime": d.mime }),
+        ),
     }
 }
 

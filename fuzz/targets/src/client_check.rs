@@ -171,6 +171,8 @@ impl ClientCheck {
                         }
                     }
                 }
+                // Transfers are checked by `client_inputs`'s media ops (none yet).
+                ClientOutput::Transfer(_) => {}
                 ClientOutput::Close(t, _) => {
                     assert!(self.connected.contains(&t.0), "client closed unknown {t:?}");
                 }

@@ -155,6 +155,8 @@ pub fn server_inputs(data: &[u8]) {
                         Err(e) => panic!("server sent a frame that does not decode: {e}"),
                     }
                 }
+                // No media calls are made here yet.
+                ServerOutput::Media(_) => {}
                 ServerOutput::Close { conn, .. } => {
                     assert!(
                         open.get(&conn.0).copied().unwrap_or(false),

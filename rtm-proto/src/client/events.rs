@@ -35,6 +35,14 @@ pub enum Event {
     TokenExpired,
     /// `TokenPrivilegeWillExpire`: 30 s before AccessToken2 expiry.
     TokenPrivilegeWillExpire,
+    /// Bytes moved by a file or image transfer (`onOperationProgress`,
+    /// `onMediaUploadingProgress` / `onMediaDownloadingProgress`): at most once a second
+    /// while bytes flow, and once more at `total` when it completes.
+    MediaProgress {
+        request: RequestId,
+        current: u64,
+        total: u64,
+    },
     /// The result of a command.
     Response {
         request: RequestId,
@@ -163,6 +171,7 @@ impl Event {
             Event::TokenExpired => "TokenExpired",
             Event::TokenPrivilegeWillExpire => "TokenPrivilegeWillExpire",
             Event::Response { .. } => "Response",
+            Event::MediaProgress { .. } => "MediaProgress",
             Event::Channel { event, .. } => match event {
                 ChannelEvent::Message { .. } => "ChannelMessage",
                 ChannelEvent::MemberJoined { .. } => "MemberJoined",

@@ -89,6 +89,8 @@ pub enum ClientOutput {
     Close(TransportId, u16),
     /// Tell the application.
     Event(Event),
+    /// Carry out (or abort) an HTTP exchange of a file or image transfer (`media.rs`).
+    Transfer(super::TransferOrder),
 }
 
 impl Response {
@@ -109,6 +111,8 @@ impl Response {
             Response::AttributeWrite(r) => r.is_err(),
             Response::GetUserAttributes(r) => r.is_err(),
             Response::GetChannelAttributes(r) => r.is_err(),
+            Response::UploadMedia(r) => r.is_err(),
+            Response::DownloadMedia(r) => r.is_err(),
         }
     }
 }
@@ -133,4 +137,7 @@ pub enum Response {
     AttributeWrite(Result<(), AttributeOperationError>),
     GetUserAttributes(Result<BTreeMap<String, String>, AttributeOperationError>),
     GetChannelAttributes(Result<BTreeMap<String, ChannelAttribute>, AttributeOperationError>),
+    /// The FILE or IMAGE message made by an upload, ready to send.
+    UploadMedia(Result<crate::message::Message, UploadMediaError>),
+    DownloadMedia(Result<super::MediaDownload, DownloadMediaError>),
 }

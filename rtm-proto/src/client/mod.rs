@@ -41,6 +41,8 @@
 //!   the replace-style corrections built from the record when nothing is in flight.
 //! * `peers` (§4.3, §4.4), `channels` (§4.7, §4.8), `attributes` (§4.5, §4.6),
 //!   `invitations` (§4.10, §6) and `invitation_sync` — the commands of each part of the API.
+//! * `media` (§4.9) — file and image uploads and downloads: tickets, the driver's HTTP
+//!   exchanges, progress, timeouts and cancellation.
 //! * `events`, `io` — what the application and the driver get; `limiters` — §9.2.
 
 mod attributes;
@@ -53,6 +55,7 @@ mod io;
 mod limiters;
 mod link;
 mod logs;
+mod media;
 mod peers;
 mod pending;
 mod replies;
@@ -77,6 +80,10 @@ pub use events::{ChannelEvent, Event, LocalInvitationEvent, RemoteInvitationEven
 pub use invitations::{InvitationId, LocalInvitation, RemoteInvitation};
 pub use io::{ClientConfig, ClientInput, ClientOutput, Response};
 pub use link::{ConnectionChangeReason, ConnectionState};
+pub use media::{
+    MediaDownload, MediaUpload, TransferEnd, TransferOrder, MAX_TRANSFERS, PROGRESS_EVERY,
+    TRANSFER_TIMEOUT,
+};
 pub use peers::SendMessageOptions;
 pub use pending::SHORT_TIMEOUT;
 pub use session::LOGOUT_DRAIN;
@@ -141,6 +148,8 @@ pub struct Client {
     limiters: limiters::Limiters,
     /// Log lines waiting for upload (`enableLogUpload`).
     logs: logs::LogUpload,
+    /// File and image uploads and downloads under way (`media.rs`).
+    transfers: media::Transfers,
     out: VecDeque<ClientOutput>,
 }
 
@@ -185,6 +194,7 @@ impl Client {
             login_attempts: 0,
             limiters: Default::default(),
             logs,
+            transfers: Default::default(),
             out: VecDeque::new(),
         }
     }

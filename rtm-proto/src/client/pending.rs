@@ -55,6 +55,8 @@ pub(super) enum PendingKind {
     Resubscribe,
     /// A correction: `user_attrs` `set` with the client's confirmed copy.
     RestateUserAttrs,
+    /// A ticket for the next HTTP exchange of this file or image transfer (`media.rs`).
+    MediaGrant(super::RequestId),
 }
 
 /// A request waiting for its answer.
@@ -186,6 +188,7 @@ pub(super) fn answers(reply: &Reply, kind: &PendingKind) -> bool {
         Reply::UserAttributes { .. } => matches!(kind, K::GetUserAttrs),
         Reply::ChannelAttributes { .. } => matches!(kind, K::GetChannelAttrs),
         Reply::InvitationStates { .. } => matches!(kind, K::InvitationSync(..)),
+        Reply::MediaTicket { .. } => matches!(kind, K::MediaGrant(_)),
         Reply::Ok { .. } => matches!(
             kind,
             K::Unsubscribe(_)
@@ -268,6 +271,8 @@ pub(super) fn failure_response(kind: PendingKind, why: Failure) -> Option<Respon
         | PendingKind::Unjoin(_)
         | PendingKind::InvitationAction
         | PendingKind::InvitationSync(..) => return None,
+        // The transfer answers for itself (`media.rs`).
+        PendingKind::MediaGrant(_) => return None,
         // The server refused to relay the invitation (too many open ones): it failed.
         PendingKind::Invite(_) => return None,
     })

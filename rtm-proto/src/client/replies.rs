@@ -90,6 +90,11 @@ impl Client {
                     self.on_invitation_states((l, r), local, remote);
                 }
             }
+            Reply::MediaTicket { ticket, .. } => {
+                if let PendingKind::MediaGrant(transfer) = kind {
+                    self.on_media_ticket(transfer, ticket);
+                }
+            }
             // Answers no request (`answers` says so): a login is answered in `session.rs`.
             Reply::LoginOk { .. } => {}
         }
@@ -154,6 +159,9 @@ impl Client {
     }
 
     pub(super) fn answer_with_failure(&mut self, id: u32, kind: PendingKind, why: Failure) {
+        if let PendingKind::MediaGrant(transfer) = kind {
+            return self.media_grant_failed(transfer, why);
+        }
         if let Some(response) = failure_response(kind, why) {
             self.respond(RequestId(id), response);
         }

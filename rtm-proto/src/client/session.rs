@@ -82,6 +82,7 @@ impl Client {
         if let Phase::Connecting { request } = self.phase {
             self.respond(request, Response::Login(Err(LoginError::Rejected)));
         }
+        self.interrupt_transfers();
         self.fail_all_pending();
         self.forget_session_state();
         self.session = None;
@@ -355,6 +356,7 @@ impl Client {
         self.removed_channels.clear();
         self.user_attributes.clear();
         self.end_invitations_with_session();
+        self.interrupt_transfers();
         self.set_phase(Phase::Aborted, reason);
     }
 
@@ -399,6 +401,7 @@ impl Client {
                 }
                 _ => {}
             },
+            Timer::Media => self.on_transfer_timeout(),
             Timer::Ping => {
                 if let Link::Up { transport } = self.link {
                     self.send_ack(transport);

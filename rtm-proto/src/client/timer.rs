@@ -22,12 +22,14 @@ pub(super) enum Timer {
     Drain,
     /// The earliest request deadline.
     Request,
+    /// The earliest moment a file or image transfer has gone 120 s without progress.
+    Media,
 }
 
 impl Timer {
     /// Every timer, in the order a tick fires them: the flow's own deadlines before the
     /// link's, the link's before the requests that ride on it.
-    pub(super) const ALL: [Timer; 7] = [
+    pub(super) const ALL: [Timer; 8] = [
         Timer::Login,
         Timer::Interruption,
         Timer::Drain,
@@ -35,6 +37,7 @@ impl Timer {
         Timer::LinkDead,
         Timer::Ping,
         Timer::Request,
+        Timer::Media,
     ];
 }
 

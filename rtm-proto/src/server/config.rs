@@ -89,6 +89,48 @@ pub struct ServerConfig {
     /// The REST API's rates per key and the bounds of what it keeps (pending calls, the
     /// event logs, ban rules, the client log window).
     pub admin: AdminLimits,
+    /// File and image media (§4.9): retention, quotas and the bounds of the transfer tables.
+    pub media: MediaLimits,
+}
+
+/// Media's retention, quotas and table bounds (PROTOCOL.md, Limits). Bytes are reserved
+/// when an upload starts (by its declared length) and released if it does not complete.
+#[derive(Debug, Clone)]
+pub struct MediaLimits {
+    /// How long an uploaded file and its media id live (§4.9: 7 days).
+    pub retention: Duration,
+    /// Bytes of live media one user may have uploaded; past it: 507 `quota_exceeded`.
+    pub user_bytes: u64,
+    /// Bytes of live media on the server in all (the data directory's budget); the same.
+    pub total_bytes: u64,
+    /// Media records kept at once (about 200 bytes of memory each); the same.
+    pub records: usize,
+    /// Uploads and downloads running at once per user (§4.9: 9); past it: 429.
+    pub transfers_per_user: usize,
+    /// Uploads and downloads running at once in all; past it: 503 `busy`.
+    pub transfers: usize,
+    /// How long a transfer ticket may wait for its HTTP request.
+    pub ticket_ttl: Duration,
+    /// Unused tickets one session may hold; past it a `media_grant` fails.
+    pub tickets_per_session: usize,
+    /// Unused tickets in all (about 150 bytes each); the same.
+    pub tickets: usize,
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        MediaLimits {
+            retention: Duration::from_secs(7 * 24 * 3600),
+            user_bytes: 1024 * 1024 * 1024,
+            total_bytes: 10 * 1024 * 1024 * 1024,
+            records: 262_144,
+            transfers_per_user: 9,
+            transfers: 1024,
+            ticket_ttl: Duration::from_secs(60),
+            tickets_per_session: 32,
+            tickets: 16_384,
+        }
+    }
 }
 
 /// The operator's plane's rates and bounds (PROTOCOL.md, Limits). Each rate is a token
@@ -180,6 +222,7 @@ impl Default for ServerConfig {
             storage_write_timeout: Duration::from_secs(5),
             admin_keys: Vec::new(),
             admin: AdminLimits::default(),
+            media: MediaLimits::default(),
         }
     }
 }

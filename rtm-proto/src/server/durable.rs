@@ -37,6 +37,9 @@ enum PendingWrite {
     Message { to: UserId, key: SendKey },
     /// A ban rule (`admin/bans.rs`), by the same id, not in force until the commit.
     Ban,
+    /// A media record (`media/`): the media is not live, nor its upload answered, until
+    /// the commit.
+    Media,
 }
 
 impl Default for Durable {
@@ -110,6 +113,20 @@ impl Durable {
         self.pending.insert(id, PendingWrite::Ban);
         timers.schedule(deadline, ServerTimer::StorageDeadline(id));
     }
+
+    /// Issues the write of a media record (its id from [`Durable::new_id`]).
+    pub fn write_media(
+        &mut self,
+        record: Record,
+        deadline: Timestamp,
+        out: &mut VecDeque<ServerOutput>,
+        timers: &mut TimerQueue<ServerTimer>,
+    ) {
+        let id = record.id;
+        out.push_back(ServerOutput::Storage(StorageOp::Write(record)));
+        self.pending.insert(id, PendingWrite::Media);
+        timers.schedule(deadline, ServerTimer::StorageDeadline(id));
+    }
 }
 
 impl Server {
@@ -136,6 +153,16 @@ impl Server {
                     Some(rule) => {
                         if self.restore_ban(rule) {
                             report.bans += 1;
+                        } else {
+                            report.dropped += 1;
+                        }
+                    }
+                    None => report.unreadable += 1,
+                },
+                RecordKind::Media => match super::media::media_of(&record) {
+                    Some((media_id, media)) => {
+                        if self.restore_media(media_id, media) {
+                            report.media += 1;
                         } else {
                             report.dropped += 1;
                         }
@@ -178,6 +205,7 @@ impl Server {
                             self.resolve_if_pending(&key, PeerMessageOutcome::Cached)
                         }
                         Some(PendingWrite::Ban) => self.ban_committed(id.0),
+                        Some(PendingWrite::Media) => self.media_committed(id),
                         None => {}
                     }
                 }
@@ -206,6 +234,7 @@ impl Server {
         let (to, key) = match w {
             PendingWrite::Message { to, key } => (to, key),
             PendingWrite::Ban => return self.ban_not_stored(id.0),
+            PendingWrite::Media => return self.media_not_stored(id),
         };
         let in_stream = self
             .sessions

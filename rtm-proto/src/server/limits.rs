@@ -20,7 +20,7 @@ use core::time::Duration;
 use crate::errors::{
     AttributeOperationError, GetChannelMemberCountError, GetMembersError, InvitationApiCallError,
     JoinChannelError, LeaveChannelError, PeerSubscriptionStatusError, QueryPeersOnlineStatusError,
-    RenewTokenError,
+    RenewTokenError, UploadMediaError,
 };
 use crate::ids::UserId;
 use crate::ratelimit::{Rate, RateLimiter};
@@ -50,10 +50,12 @@ pub(super) enum Budget {
     InvitationOther,
     /// `logs` (no answer: one over the budget is dropped, and counts as a refusal).
     Logs,
+    /// `media_grant`: each ticket holds a slot of the ticket table for up to 60 s.
+    MediaGrant,
 }
 
 impl Budget {
-    const ALL: [Budget; 15] = [
+    const ALL: [Budget; 16] = [
         Budget::RenewToken,
         Budget::QueryOnline,
         Budget::Subscribe,
@@ -69,6 +71,7 @@ impl Budget {
         Budget::Invite,
         Budget::InvitationOther,
         Budget::Logs,
+        Budget::MediaGrant,
     ];
 
     /// The budget `frame` counts against, with its request id (none for `logs`); `None`
@@ -102,6 +105,7 @@ impl Budget {
             F::InvitationAnswer { id, .. }
             | F::InvitationCancel { id, .. }
             | F::InvitationSync { id, .. } => (Budget::InvitationOther, *id),
+            F::MediaGrant { id } => (Budget::MediaGrant, *id),
             F::Login { .. }
             | F::Logout { .. }
             | F::Ping {}
@@ -140,6 +144,9 @@ impl Budget {
             // Not in §9.2: a client sends one with each heartbeat (2 s) and one before a
             // logout; 5 per 10 s, so 10 per 10 s here.
             Budget::Logs => Rate::new(5, Duration::from_secs(10)),
+            // Not in §9.2: one ticket per HTTP request of at most 9 transfers at once (a
+            // resumed download asks again); 30 per 5 s, so 120 per 10 s here.
+            Budget::MediaGrant => Rate::new(30, Duration::from_secs(5)),
         })
     }
 
@@ -168,6 +175,11 @@ impl Budget {
             | Budget::ChannelAttrRead => of!(AttributeOperationError::TooOften),
             Budget::Invite | Budget::InvitationOther => of!(InvitationApiCallError::TooOften),
             Budget::Logs => (0, "log lines uploaded too often".to_string()),
+            // §8.14 has no TOO_OFTEN: FAILURE (1 in both the upload and download families).
+            Budget::MediaGrant => (
+                UploadMediaError::Failure.code(),
+                "media tickets asked for too often (more than 120 per 10 s)".to_string(),
+            ),
         }
     }
 
@@ -189,6 +201,7 @@ impl Budget {
             Budget::Invite => "invite",
             Budget::InvitationOther => "invitation_other",
             Budget::Logs => "logs",
+            Budget::MediaGrant => "media_grant",
         }
     }
 

@@ -54,6 +54,7 @@ mod invitations;
 mod limits;
 mod liveness;
 mod logins;
+pub mod media;
 mod members;
 pub mod metrics;
 mod observe;
@@ -78,7 +79,7 @@ use crate::time::{Timestamp, WallClock};
 use crate::timers::TimerQueue;
 use crate::wire::{close, ClientFrame, Notice, Reply};
 
-pub use config::{AdminLimits, ServerConfig, DEFAULT_APP_ID};
+pub use config::{AdminLimits, MediaLimits, ServerConfig, DEFAULT_APP_ID};
 
 use channels::Channel;
 use durable::Durable;
@@ -113,6 +114,8 @@ pub enum ServerInput {
     Storage(StorageEvent),
     /// A request of the operator's REST API (see [`admin`]).
     Admin(admin::AdminCall),
+    /// A step of an upload or download on the media endpoints (see [`media`]).
+    Media(media::MediaCall),
 }
 
 /// What the server asks its driver to do. Deliberately exhaustive: a driver must carry out
@@ -131,6 +134,8 @@ pub enum ServerOutput {
     Storage(StorageOp),
     /// The answer to an [`admin::AdminCall`].
     AdminReply(admin::AdminReply),
+    /// What to do with an upload, a download or a media file (see [`media`]).
+    Media(media::MediaOp),
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +175,12 @@ pub struct ServerStats {
     pub remembered_send_bytes: usize,
     /// Record writes issued and not yet committed.
     pub pending_writes: usize,
+    /// Live media, and their bytes with those reserved by uploads under way.
+    pub media_files: usize,
+    pub media_bytes: u64,
+    /// Unused media tickets, and uploads and downloads under way.
+    pub media_tickets: usize,
+    pub media_transfers: usize,
 }
 
 /// The RTM server core. See the module documentation for the driving contract.
@@ -210,6 +221,8 @@ pub struct Server {
     client_logs: admin::client_logs::ClientLogs,
     /// Counters for [`Server::metrics`].
     counters: metrics::Counters,
+    /// Media tickets, transfers and the media kept (`media`).
+    media: media::MediaPlane,
 }
 
 /// `reason` cut at a character boundary to at most [`close::MAX_REASON_BYTES`].
@@ -254,6 +267,7 @@ impl Server {
             channel_events,
             client_logs: Default::default(),
             counters: Default::default(),
+            media: media::MediaPlane::new(seed),
             offline: OfflineStore::new(
                 offline::OfflineLimits {
                     per_user: config.offline_per_user,
@@ -308,6 +322,7 @@ impl Server {
             ServerInput::Tick => self.run_timers(),
             ServerInput::Storage(event) => self.on_storage(event),
             ServerInput::Admin(call) => self.on_admin(call),
+            ServerInput::Media(call) => self.on_media(call),
         }
         self.end_overflowed();
     }
@@ -327,7 +342,12 @@ impl Server {
 
     /// Current counters.
     pub fn stats(&self) -> ServerStats {
+        let (media_files, media_bytes, media_tickets, media_transfers) = self.media.counts();
         ServerStats {
+            media_files,
+            media_bytes,
+            media_tickets,
+            media_transfers,
             connections: self.conns.len(),
             sessions: self.sessions.len(),
             offline_messages: self.offline.len(),
@@ -513,6 +533,7 @@ impl Server {
                 self.on_invitation_sync(conn, &uid, id, local, remote)
             }
             ClientFrame::Logs { lines } => self.on_client_logs(conn, &uid, lines),
+            ClientFrame::MediaGrant { id } => self.on_media_grant(conn, &uid, epoch, id),
         }
     }
 

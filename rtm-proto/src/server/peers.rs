@@ -106,6 +106,12 @@ impl Server {
                 Message::Raw { data, description } => {
                     data.len().div_ceil(3) * 4 + description.len()
                 }
+                Message::File(media) | Message::Image(media) => {
+                    media.thumbnail.len().div_ceil(3) * 4
+                        + media.file_name.len()
+                        + media.description.len()
+                        + media.media_id.len()
+                }
             };
         let stored = StoredMessage {
             key: key.clone(),

@@ -8,6 +8,8 @@
 //! # What is durable
 //!
 //! Ban rules of the REST API (`admin/bans.rs`): written when made, deleted when they end.
+//! Uploaded media (`media/`): written when the file is in place (the upload is answered
+//! once the record commits), deleted when it expires after 7 days.
 //!
 //! Peer messages the server answers `cached` (§4.3.4): a message that comes to rest where
 //! only the server holds it — the offline store, or the delivery stream of a *detached*
@@ -67,6 +69,8 @@ pub enum RecordKind {
     PeerMessage,
     /// A ban rule of the REST API (`owner`: the banned user id or address).
     Ban,
+    /// An uploaded file or image (`owner`: its uploader); its bytes are the driver's file.
+    Media,
 }
 
 impl RecordKind {
@@ -75,6 +79,7 @@ impl RecordKind {
         match self {
             RecordKind::PeerMessage => "peer_message",
             RecordKind::Ban => "ban",
+            RecordKind::Media => "media",
         }
     }
 
@@ -83,6 +88,7 @@ impl RecordKind {
         match name {
             "peer_message" => Some(RecordKind::PeerMessage),
             "ban" => Some(RecordKind::Ban),
+            "media" => Some(RecordKind::Media),
             _ => None,
         }
     }
@@ -130,6 +136,9 @@ pub struct RestoreReport {
     /// Ban rules in force again. Those expired meanwhile count as `dropped` (their records
     /// are deleted).
     pub bans: usize,
+    /// Media live again. Those expired meanwhile count as `dropped` (their records are
+    /// deleted and their files removed).
+    pub media: usize,
     /// Records whose body this version cannot read: left in the store untouched (and not
     /// deleted), for an operator to look at.
     pub unreadable: usize,

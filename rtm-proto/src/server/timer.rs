@@ -59,6 +59,8 @@ pub(super) enum ServerTimer {
     },
     /// The end of ban rule `id` (`admin/bans.rs`).
     BanExpiry(u64),
+    /// The end of a media's 7 days (`media/`).
+    MediaExpiry(String),
 }
 
 impl Server {
@@ -114,6 +116,7 @@ impl Server {
                     self.on_admin_deadline(call, request)
                 }
                 ServerTimer::BanExpiry(id) => self.on_ban_expiry(id),
+                ServerTimer::MediaExpiry(media_id) => self.on_media_expiry(&media_id),
             }
         }
     }

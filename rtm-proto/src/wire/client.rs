@@ -144,6 +144,9 @@ pub enum ClientFrame {
     /// [`MAX_LINES_PER_FRAME`](crate::logs::MAX_LINES_PER_FRAME) (no answer; sent only when
     /// the application turned log upload on).
     Logs { lines: Vec<LogLine> },
+    /// A ticket for one request of the media endpoints (§4.9; PROTOCOL.md, "Media over
+    /// HTTP"). Answer: `media_ticket`.
+    MediaGrant { id: u32 },
 }
 
 /// The `login` frame: who logs in to which app, with what token, resuming which session.

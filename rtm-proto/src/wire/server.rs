@@ -52,6 +52,9 @@ pub enum Reply {
     Error { id: u32, code: u32, message: String },
     /// A request without a payload result succeeded.
     Ok { id: u32 },
+    /// Answer to `media_grant`: a single-use ticket for one HTTP request of the media
+    /// endpoints, sent as `Authorization: Bearer <ticket>` within 60 s.
+    MediaTicket { id: u32, ticket: String },
     /// The outcome of a `peer_message` request.
     PeerMessageResult {
         id: u32,
@@ -108,7 +111,8 @@ impl Reply {
             | Reply::MemberCounts { id, .. }
             | Reply::UserAttributes { id, .. }
             | Reply::ChannelAttributes { id, .. }
-            | Reply::InvitationStates { id, .. } => *id,
+            | Reply::InvitationStates { id, .. }
+            | Reply::MediaTicket { id, .. } => *id,
         }
     }
 }
@@ -262,7 +266,8 @@ impl Family {
             | b"member_counts"
             | b"user_attributes"
             | b"channel_attributes"
-            | b"invitation_states" => Family::Reply,
+            | b"invitation_states"
+            | b"media_ticket" => Family::Reply,
             b"pong" | b"presence" | b"token_will_expire" | b"kicked" => Family::Notice,
             _ => return None,
         })

@@ -57,6 +57,11 @@ pub struct World {
     pub disk: Disk,
     /// The server's answers to REST calls ([`World::admin`]), oldest first.
     pub admin_replies: VecDeque<rtm_proto::server::admin::AdminReply>,
+    /// What the server asked of its media endpoints, oldest first (`media.rs` plays the
+    /// HTTP driver).
+    pub media_ops: VecDeque<rtm_proto::server::media::MediaOp>,
+    /// The transfers each client ordered, oldest first.
+    pub transfers: Vec<VecDeque<rtm_proto::client::TransferOrder>>,
     next_call: u64,
     server_config: ServerConfig,
 }
@@ -149,6 +154,8 @@ impl World {
                 deletes: 0,
             },
             admin_replies: VecDeque::new(),
+            media_ops: VecDeque::new(),
+            transfers: vec![VecDeque::new(); n],
             next_call: 1,
             server_config: sc,
         }
@@ -293,6 +300,7 @@ impl World {
                 }
             },
             ServerOutput::AdminReply(reply) => self.admin_replies.push_back(reply),
+            ServerOutput::Media(op) => self.media_ops.push_back(op),
         }
     }
 
@@ -350,6 +358,7 @@ impl World {
                         }
                     }
                     ClientOutput::Event(e) => self.events[c].push(e),
+                    ClientOutput::Transfer(order) => self.transfers[c].push_back(order),
                 }
             }
         }
@@ -382,7 +391,9 @@ impl World {
                 ServerOutput::Send { conn: c, .. } | ServerOutput::Close { conn: c, .. } => {
                     *c == conn
                 }
-                ServerOutput::Storage(_) | ServerOutput::AdminReply(_) => false,
+                ServerOutput::Storage(_) | ServerOutput::AdminReply(_) | ServerOutput::Media(_) => {
+                    false
+                }
             };
             if mine {
                 out.push(o)

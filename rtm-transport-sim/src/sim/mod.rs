@@ -1103,6 +1103,8 @@ pub(crate) fn parse_body(m: &Message) -> Option<usize> {
             let b: [u8; 8] = data.get(..8)?.try_into().ok()?;
             usize::try_from(u64::from_le_bytes(b)).ok()
         }
+        // The workload sends no media messages.
+        Message::File(_) | Message::Image(_) => None,
     }
 }
 

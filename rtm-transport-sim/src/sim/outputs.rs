@@ -63,6 +63,10 @@ impl Sim {
             ServerOutput::Storage(op) => self.store_op(op),
             // The simulated world makes no REST calls.
             ServerOutput::AdminReply(_) => {}
+            // Nor media calls, and its store holds no media records: no media op is due.
+            ServerOutput::Media(op) => self.violation(format!(
+                "server asked for a media operation unprompted: {op:?}"
+            )),
         }
     }
 
@@ -269,6 +273,11 @@ impl Sim {
                     self.rejoin_sent(node, &b);
                 }
                 self.send_on(conn.expect("open"), true, Item::Frame(b));
+            }
+            // The workload uploads and downloads nothing.
+            ClientOutput::Transfer(order) => {
+                let name = self.node_name(node);
+                self.violation(format!("{name} ordered a transfer unprompted: {order:?}"));
             }
             ClientOutput::Close(t, _code) => {
                 let conn = self.by_transport.get(&(node, t.0)).copied();

@@ -231,7 +231,7 @@ fn remote_invitation_event_json(event: &RemoteInvitationEvent) -> Value {
 }
 
 /// Adds a message body's fields: `message_type` and `text`, or `raw_message` (base64) and
-/// `description`.
+/// `description`, or a FILE's or IMAGE's media fields (thumbnail in base64).
 fn add_message(v: &mut Value, message: &Message) {
     match message {
         Message::Text { text } => {
@@ -242,6 +242,24 @@ fn add_message(v: &mut Value, message: &Message) {
             v["message_type"] = json!("RAW");
             v["raw_message"] = json!(base64::engine::general_purpose::STANDARD.encode(data));
             v["description"] = json!(description);
+        }
+        Message::File(media) | Message::Image(media) => {
+            let kind = if matches!(message, Message::File(_)) {
+                "FILE"
+            } else {
+                "IMAGE"
+            };
+            v["message_type"] = json!(kind);
+            v["media_id"] = json!(media.media_id);
+            v["size"] = json!(media.size);
+            v["file_name"] = json!(media.file_name);
+            v["description"] = json!(media.description);
+            v["thumbnail"] =
+                json!(base64::engine::general_purpose::STANDARD.encode(&media.thumbnail));
+            v["width"] = json!(media.width);
+            v["height"] = json!(media.height);
+            v["thumbnail_width"] = json!(media.thumbnail_width);
+            v["thumbnail_height"] = json!(media.thumbnail_height);
         }
     }
 }
