@@ -57,7 +57,7 @@ pub mod events;
 pub mod http;
 pub mod invitation;
 mod link;
-mod media_contract;
+pub mod media;
 mod media_files;
 mod metrics;
 pub mod server;

@@ -43,13 +43,13 @@ use crate::http::media::Media;
 use crate::http::origin::AllowedOrigins;
 use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
-use crate::media_contract::{MediaCall, MediaOp};
 use crate::media_files::MediaFiles;
 use crate::metrics::DriverMetrics;
 use crate::storage::{self, Opened, Storage, Store};
 use crate::tls::TlsConfig;
 use crate::transfers::{MediaInbox, MediaQueue, MediaRequest, Transfers};
 use crate::{random_seed, Clock};
+use rtm_proto::server::media::{MediaCall, MediaOp, TransferId};
 
 /// Everything the server driver needs: the core's settings and the driver's own bounds.
 #[derive(Debug, Clone)]
@@ -384,7 +384,6 @@ struct Core {
     pending: Pending,
     /// Media transfers the core knows of, and where their ops go.
     transfers: Transfers,
-    #[allow(dead_code)] // TODO(contract)
     files: Arc<MediaFiles>,
     metrics: DriverMetrics,
 }
@@ -548,7 +547,7 @@ async fn sweep_media(server: &Server, files: &Arc<MediaFiles>) {
     let live: std::collections::BTreeSet<String> = match stored {
         Ok(ids) => ids
             .into_iter()
-            .filter(|id| media_is_live(server, id))
+            .filter(|id| server.media_is_live(id))
             .collect(),
         Err(e) => {
             warn!(dir = %files.dir().display(), error = %e, "media: cannot list the media directory");
@@ -582,11 +581,10 @@ impl Core {
                 call
             }
         };
-        media_input(&mut self.server, now, call);
+        self.server.handle_input(now, ServerInput::Media(call));
     }
 
     /// Carries out a media op of the core.
-    #[allow(dead_code)] // TODO(contract)
     fn media(&mut self, op: MediaOp) {
         match op {
             MediaOp::UploadAccepted { transfer, .. }
@@ -734,22 +732,13 @@ impl Core {
 }
 
 /// The transfer a call is about.
-fn call_transfer(call: &MediaCall) -> crate::media_contract::TransferId {
+fn call_transfer(call: &MediaCall) -> TransferId {
     match call {
         MediaCall::BeginUpload { transfer, .. }
         | MediaCall::Uploaded { transfer, .. }
         | MediaCall::BeginDownload { transfer, .. }
         | MediaCall::Ended { transfer } => *transfer,
     }
-}
-
-// TODO(contract): ServerInput::Media and Server::media_is_live.
-fn media_input(server: &mut Server, now: rtm_proto::Timestamp, call: MediaCall) {
-    let _ = (server, now, call);
-}
-fn media_is_live(server: &Server, id: &str) -> bool {
-    let _ = (server, id);
-    false
 }
 
 /// The user id of a login frame, for logs.

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 
 use crate::admin::Unanswered;
-use crate::media_contract::{MediaCall, MediaOp, TransferId};
+use rtm_proto::server::media::{MediaCall, MediaOp, TransferId};
 
 /// `Begin*` calls waiting for the core task, at most.
 pub const BEGIN_QUEUE: usize = 256;
@@ -153,7 +153,6 @@ impl Transfers {
     }
 
     /// Delivers `op` of transfer `id` to its HTTP task (if it is still there).
-    #[allow(dead_code)] // TODO(contract)
     pub(crate) fn deliver(&mut self, id: TransferId, op: MediaOp) {
         if let Some(ops) = self.waiting.get(&id) {
             let _ = ops.try_send(op);

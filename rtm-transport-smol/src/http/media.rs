@@ -47,10 +47,11 @@ use tracing::{debug, warn};
 
 use super::{Busy, Moving, Routes};
 use crate::admin::Unanswered;
-use crate::media_contract::{sniff_mime, MediaCall, MediaOp};
 use crate::media_files::MediaFiles;
 use crate::metrics::DriverMetrics;
 use crate::transfers::{MediaQueue, Transfer};
+use rtm_proto::media::sniff_mime;
+use rtm_proto::server::media::{MediaCall, MediaOp};
 
 /// The upload endpoint; a download is `MEDIA_PATH/{media_id}`.
 pub const MEDIA_PATH: &str = "/v1/media";
