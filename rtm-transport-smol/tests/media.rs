@@ -554,7 +554,127 @@ fn ranges_heads_and_cors_over_raw_http() {
         assert!(r
             .header("access-control-allow-headers")
             .contains("Authorization"));
+        // The driver's counters.
+        let metrics = String::from_utf8_lossy(&http.get("/metrics").await.body).into_owned();
+        for line in [
+            "rtm_media_uploads_total 1",
+            "rtm_media_downloads_total 3",
+            "rtm_media_sent_bytes_total 1020",
+            "rtm_media_received_bytes_total 1008",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+        }
     });
+}
+
+#[test]
+fn a_stalled_upload_is_cut_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    let mut options = ServeOptions::from(ServerConfig::default());
+    options.media_dir = Some(media.clone());
+    options.media_stall_timeout = Duration::from_millis(500);
+    let server = spawn_server("127.0.0.1:0", options).expect("a server");
+    let addr = server.local_addr();
+    let mut session = RawSession::login(addr, "gina");
+    // Nine uploads that send a few bytes, then nothing: each holds a transfer slot.
+    let mut stalled = Vec::new();
+    for _ in 0..9 {
+        let ticket = session.ticket();
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(
+                format!(
+                    "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ticket}\r\n\
+                     Content-Length: 100000\r\n\r\nsome bytes"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        stalled.push(stream);
+    }
+    wait_for_files(&media, 9);
+    // Cut after the stall timeout: the server closes each connection without an answer.
+    for mut stream in stalled {
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        assert!(
+            rest.is_empty(),
+            "no answer: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+        assert!(started.elapsed() < WAIT);
+    }
+    // Their part files are gone, and their slots free again: a whole upload goes through.
+    wait_for_files(&media, 0);
+    let ticket = session.ticket();
+    let reply = smol::block_on(async {
+        let mut http = Http::connect(addr).await;
+        let auth = format!("Bearer {ticket}");
+        http.send(
+            Method::POST,
+            "/v1/media",
+            &[("authorization", &auth)],
+            pattern(10),
+        )
+        .await
+    });
+    assert_eq!(reply.status, StatusCode::CREATED);
+}
+
+#[test]
+fn lengths_the_server_cannot_trust_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    let server = server(ServerConfig::default(), &media);
+    let addr = server.local_addr();
+    let mut session = RawSession::login(addr, "hal");
+    // No Content-Length (a chunked body): 411.
+    let ticket = session.ticket();
+    let (status, body) = head_only(
+        addr,
+        &format!(
+            "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ticket}\r\n\
+             Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        ),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (411, Some("length_required"))
+    );
+    // Empty: 400.
+    let ticket = session.ticket();
+    let (status, body) = head_only(
+        addr,
+        &format!(
+            "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ticket}\r\n\
+             Content-Length: 0\r\n\r\n"
+        ),
+    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")));
+    // A body shorter than announced, then the client gone: nothing stored.
+    let ticket = session.ticket();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ticket}\r\n\
+                 Content-Length: 1000\r\n\r\nonly this"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    wait_for_files(&media, 1);
+    drop(stream);
+    wait_for_files(&media, 0);
+    // A download with a body: 400, closed.
+    let (status, _) = head_only(
+        addr,
+        "GET /v1/media/abc HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    assert_eq!(status, 400);
 }
 
 #[test]
