@@ -290,7 +290,8 @@ impl Dialer {
 }
 
 /// Starts a request in the core: its id, or the answer refused locally.
-pub(crate) type Start = Box<dyn FnOnce(&mut Client, Timestamp) -> Result<RequestId, Response> + Send>;
+pub(crate) type Start =
+    Box<dyn FnOnce(&mut Client, Timestamp) -> Result<RequestId, Response> + Send>;
 /// Runs a call that the core answers at once (the closure hands the answer back itself).
 type Local = Box<dyn FnOnce(&mut Client, Timestamp) + Send>;
 
