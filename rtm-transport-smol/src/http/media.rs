@@ -2,8 +2,8 @@
 //! (issue #14; PROTOCOL.md has the contract). The core decides everything about them —
 //! who may (the ticket in `Authorization: Bearer`), how much (sizes, quotas, concurrency),
 //! which media id, what each refusal says — through `MediaCall`s and `MediaOp`s
-//! ([`crate::transfers`]); this module only moves bytes between the socket and the media
-//! files ([`crate::media_files`]) and speaks HTTP:
+//! (`transfers.rs`); this module only moves bytes between the socket and the media
+//! files (`media_files.rs`) and speaks HTTP:
 //!
 //! * `POST /v1/media`: the body is streamed to a `*.part` file in chunks of at most
 //!   [`WRITE_CHUNK`] (never whole in memory), at most the `Content-Length` hyper framed it
@@ -12,7 +12,7 @@
 //!   before the body (401, 411, 413, 429, 507...) is answered at once and the connection
 //!   closed after it, so the refused body is never read, let alone stored.
 //! * `GET` / `HEAD /v1/media/{id}`: the file is streamed from disk in chunks of
-//!   [`READ_CHUNK`] as the socket takes them ([`FileBody`]), whole (200) or from a `Range`
+//!   [`READ_CHUNK`] as the socket takes them (`FileBody`), whole (200) or from a `Range`
 //!   (206; 416 when unsatisfiable).
 //! * `OPTIONS` and every answer here carry CORS headers: a web page uploads with an
 //!   `Authorization` header, which makes browsers ask first.

@@ -1,7 +1,8 @@
 //! The server's port speaks HTTP/1.1, over TLS when [`crate::ServeOptions::tls`] is set
 //! ([`crate::tls`]): a request with `Upgrade: websocket`, at any path, becomes an RTM
-//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); a request under `/v1/`
-//! is a call of the REST API, answered by the core ([`rest`]); `GET /metrics` is the
+//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); a request under
+//! `/v1/media` is a media upload or download ([`media`]), any other under `/v1/` a call of
+//! the REST API, answered by the core ([`rest`]); `GET /metrics` is the
 //! Prometheus text of the metrics ([`scrape`]); `/healthz` and `/readyz` are the health
 //! probes (`health.rs`); every other GET or HEAD is a static file: the demo page at `/`, the
 //! Web SDK under `/sdk/` ([`assets`]).
