@@ -718,6 +718,30 @@ pub struct UploadOptions {
     pub thumbnail_height: u32,
 }
 
+/// `createMessage({ mediaId, messageType, ... })` (Web) / `createFileMessageByMediaId` and
+/// `createImageMessageByMediaId` (native): a FILE or IMAGE message for a media already
+/// uploaded, e.g. to send it again to someone else while its id lives (7 days). `size` is
+/// the media's (from the message it came in); an image's width and height are taken from
+/// `fields` (0 when `None`: nothing is read here). Sending it is checked like any message
+/// (a well-formed id, 1 byte to 30 MB, fields within 32 KB).
+pub fn media_message(kind: MediaKind, media_id: &str, size: u64, fields: UploadOptions) -> Message {
+    let media = Box::new(rtm_proto::media::MediaMessage {
+        media_id: media_id.to_string(),
+        size,
+        file_name: fields.file_name,
+        description: fields.description,
+        thumbnail: fields.thumbnail,
+        width: fields.width.unwrap_or(0),
+        height: fields.height.unwrap_or(0),
+        thumbnail_width: fields.thumbnail_width,
+        thumbnail_height: fields.thumbnail_height,
+    });
+    match kind {
+        MediaKind::File => Message::File(media),
+        MediaKind::Image => Message::Image(media),
+    }
+}
+
 /// What the driver keeps of a transfer besides the core's state: its source or sink.
 #[derive(Debug, Clone)]
 pub(crate) enum Job {

@@ -17,7 +17,7 @@ use rtm_proto::errors::{DownloadMediaError, UploadMediaError};
 use rtm_proto::media::{MediaKind, MAX_MEDIA_BYTES};
 use rtm_proto::server::MediaLimits;
 use rtm_proto::{Event, Message, ServerConfig};
-use rtm_transport_smol::media::{MediaProgress, UploadOptions};
+use rtm_transport_smol::media::{media_message, MediaProgress, UploadOptions};
 use rtm_transport_smol::{spawn_server, ServeOptions, ServerHandle};
 use serde_json::Value;
 
@@ -234,6 +234,66 @@ fn a_30_mib_file_goes_up_and_down_byte_identical_with_progress() {
         std::fs::read(&target).unwrap() == bytes,
         "the file is the same"
     );
+}
+
+#[test]
+fn a_message_made_from_a_media_id_sends_that_media_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(ServerConfig::default(), &dir.path().join("media"));
+    let url = server.url();
+    let alice = logged_in(&url, "alice");
+    let bytes = pattern(5000);
+    let first = block(
+        "the upload",
+        alice.upload_media(MediaKind::Image, bytes.clone(), UploadOptions::default()),
+    )
+    .expect("uploaded");
+    let m = media_of(&first).clone();
+    // Later: the same media to carol, from its id and size only, with a caption.
+    let again = media_message(
+        MediaKind::Image,
+        &m.media_id,
+        m.size,
+        UploadOptions {
+            description: "again".into(),
+            width: Some(3),
+            height: Some(2),
+            ..UploadOptions::default()
+        },
+    );
+    let carol = logged_in(&url, "carol");
+    let events = carol.events();
+    block(
+        "the send",
+        alice.send_message_to_peer("carol", again, SendMessageOptions::default()),
+    )
+    .expect("sent");
+    let received = block("carol's message", async {
+        next_event(&events, "MessageFromPeer", |e| match e {
+            Event::MessageFromPeer { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+    });
+    let Message::Image(got) = received else {
+        panic!("an IMAGE message");
+    };
+    assert_eq!(
+        (
+            got.media_id.as_str(),
+            got.size,
+            got.description.as_str(),
+            got.width,
+            got.height
+        ),
+        (m.media_id.as_str(), 5000, "again", 3, 2)
+    );
+    let downloaded = block(
+        "carol's download",
+        carol.download_media_to_memory(&got.media_id),
+    )
+    .expect("downloaded");
+    assert!(downloaded.bytes == bytes);
 }
 
 #[test]
@@ -568,7 +628,7 @@ fn ranges_heads_and_cors_over_raw_http() {
 }
 
 #[test]
-fn a_stalled_upload_is_cut_and_leaves_nothing() {
+fn stalled_transfers_are_cut_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let media = dir.path().join("media");
     let mut options = ServeOptions::from(ServerConfig::default());
@@ -609,6 +669,49 @@ fn a_stalled_upload_is_cut_and_leaves_nothing() {
     }
     // Their part files are gone, and their slots free again: a whole upload goes through.
     wait_for_files(&media, 0);
+    let ticket = session.ticket();
+    let reply = smol::block_on(async {
+        let mut http = Http::connect(addr).await;
+        let auth = format!("Bearer {ticket}");
+        http.send(
+            Method::POST,
+            "/v1/media",
+            &[("authorization", &auth)],
+            pattern(8 << 20),
+        )
+        .await
+    });
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let id = reply.json()["media_id"].as_str().unwrap().to_string();
+
+    // Nine downloads whose clients stop reading: cut too, once the socket buffers are full
+    // and nothing has moved for the timeout.
+    let mut stalled = Vec::new();
+    for _ in 0..9 {
+        let ticket = session.ticket();
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(
+                format!(
+                    "GET /v1/media/{id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ticket}\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        stalled.push(stream);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for mut stream in stalled {
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut got = Vec::new();
+        let _ = stream.read_to_end(&mut got);
+        assert!(got.starts_with(b"HTTP/1.1 200"));
+        assert!(
+            got.len() < 8 << 20,
+            "cut before the end: {} bytes",
+            got.len()
+        );
+    }
     let ticket = session.ticket();
     let reply = smol::block_on(async {
         let mut http = Http::connect(addr).await;
