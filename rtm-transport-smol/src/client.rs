@@ -826,6 +826,7 @@ impl Driver {
                     notes: media.notes.clone(),
                 };
                 let task = self.ex.spawn(crate::media::upload(
+                    self.ex.clone(),
                     self.dialer.clone(),
                     ticket,
                     size,
@@ -850,6 +851,7 @@ impl Driver {
                     notes: media.notes.clone(),
                 };
                 let task = self.ex.spawn(crate::media::download(
+                    self.ex.clone(),
                     self.dialer.clone(),
                     ticket,
                     media_id,

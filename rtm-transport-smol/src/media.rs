@@ -38,7 +38,7 @@ use rtm_proto::media::MediaKind;
 use rtm_proto::{Client, Message, RequestId, Response, Timestamp};
 
 type HttpResponse = hyper::Response<Incoming>;
-use smol::Task;
+use smol::{Executor, Task};
 use smol_hyper::rt::FuturesIo;
 use tracing::debug;
 
@@ -285,6 +285,7 @@ impl Throttle {
 /// `POST /v1/media` of `size` bytes of `source` with `ticket`; reports as it goes and how
 /// it ended.
 pub(crate) async fn upload(
+    ex: Arc<Executor<'static>>,
     dialer: Arc<Dialer>,
     ticket: String,
     size: u64,
@@ -302,7 +303,7 @@ pub(crate) async fn upload(
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .body(body);
             match request {
-                Ok(request) => match exchange(&dialer, request).await {
+                Ok(request) => match exchange(&ex, &dialer, request).await {
                     Ok((response, _connection)) => answered(response).await,
                     Err(e) => {
                         debug!(error = %e, "media upload failed");
@@ -341,6 +342,7 @@ fn lock_throttle(t: &Arc<Mutex<Throttle>>) -> std::sync::MutexGuard<'_, Throttle
 /// `GET /v1/media/{media_id}` with `ticket`, from byte `from` on (`Range`), into `sink`
 /// (whose bytes past `from` are dropped first).
 pub(crate) async fn download(
+    ex: Arc<Executor<'static>>,
     dialer: Arc<Dialer>,
     ticket: String,
     media_id: String,
@@ -349,12 +351,13 @@ pub(crate) async fn download(
     reporter: Reporter,
 ) {
     let mut throttle = Throttle::new(reporter.clone(), from, None);
-    let end = download_into(&dialer, &ticket, &media_id, from, &sink, &mut throttle).await;
+    let end = download_into(&ex, &dialer, &ticket, &media_id, from, &sink, &mut throttle).await;
     throttle.flush();
     reporter.ended(end);
 }
 
 async fn download_into(
+    ex: &Executor<'static>,
     dialer: &Dialer,
     ticket: &str,
     media_id: &str,
@@ -371,7 +374,7 @@ async fn download_into(
     let Ok(request) = request.body(Empty::<Bytes>::new()) else {
         return TransferEnd::Broken;
     };
-    match exchange(dialer, request).await {
+    match exchange(ex, dialer, request).await {
         Ok((response, _connection)) => receive(response, from, sink, throttle).await,
         Err(e) => {
             debug!(error = %e, "media download failed");
@@ -503,9 +506,13 @@ async fn read_answer(response: HttpResponse) -> Option<Bytes> {
 }
 
 /// Sends `request` on a connection of its own: the answer, and the task that drives the
-/// connection, to keep while the answer's body is read. Dropping that task (the transfer's
+/// connection (on the client's executor), to keep while the answer's body is read. Dropping that task (the transfer's
 /// future dropped on a `Cancel` order) drops the connection, and the request's body with it.
-async fn exchange<B>(dialer: &Dialer, request: Request<B>) -> io::Result<(HttpResponse, Task<()>)>
+async fn exchange<B>(
+    ex: &Executor<'static>,
+    dialer: &Dialer,
+    request: Request<B>,
+) -> io::Result<(HttpResponse, Task<()>)>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -514,7 +521,7 @@ where
     let (mut sender, connection) = http1::handshake(FuturesIo::new(stream))
         .await
         .map_err(io::Error::other)?;
-    let driver = smol::spawn(async move {
+    let driver = ex.spawn(async move {
         let _ = connection.await;
     });
     let response = sender
@@ -673,8 +680,9 @@ impl<T, E> MediaTransfer<T, E> {
     }
 
     /// The transfer's progress (`onOperationProgress`): at most once a second while bytes
-    /// flow, nothing while stalled. The stream ends with the transfer. The same reports
-    /// arrive on [`RtmClient::events`] as `Event::MediaProgress`.
+    /// flow, nothing while stalled. The stream ends with the transfer; reports not read in
+    /// time are dropped past the 16 waiting. The same reports arrive on
+    /// [`RtmClient::events`] as `Event::MediaProgress`.
     pub fn progress(&self) -> Receiver<MediaProgress> {
         self.progress.clone()
     }
@@ -752,8 +760,9 @@ pub(crate) enum Job {
 impl RtmClient {
     /// `createMediaMessageByUploading(blob, params)` (§4.9): uploads `source` (a file, read
     /// as it is sent, or bytes) and resolves with a `Message::File` or `Message::Image` ready
-    /// to send to a peer or a channel. A file that cannot be read fails at once with
-    /// INVALID_ARGUMENT; every other check (logged in, 1 byte to 30 MB, 9 transfers at once)
+    /// to send to a peer or a channel. The file's size and first 64 KiB (the core reads an
+    /// image's width and height there) are read on the calling thread; a file that cannot be
+    /// read fails at once with INVALID_ARGUMENT. Every other check (logged in, 1 byte to 30 MB, 9 transfers at once)
     /// is the core's, and so is every error code.
     pub fn upload_media(
         &self,
@@ -893,7 +902,7 @@ impl RtmClient {
     }
 }
 
-/// Progress reports kept for a handle that does not read them (the oldest are dropped).
+/// Progress reports kept for a handle that does not read them (later ones are dropped).
 const PROGRESS_QUEUE: usize = 16;
 
 impl MediaTransfer<(), ()> {

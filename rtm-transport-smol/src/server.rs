@@ -592,18 +592,10 @@ impl Core {
             | MediaOp::Answer { transfer, .. } => self.transfers.deliver(transfer, op),
             MediaOp::Remove { media_id } => {
                 let files = self.files.clone();
-                smol::spawn(async move {
-                    let removed = smol::unblock(move || {
-                        let removed = files.remove(&media_id);
-                        (media_id, removed)
-                    })
-                    .await;
-                    match removed {
-                        (media_id, Ok(())) => debug!(%media_id, "media: file removed"),
-                        (media_id, Err(e)) => {
-                            warn!(%media_id, error = %e, "media: cannot remove a file")
-                        }
-                    }
+                // On the blocking pool, unawaited: nothing waits for a removal.
+                smol::unblock(move || match files.remove(&media_id) {
+                    Ok(()) => debug!(%media_id, "media: file removed"),
+                    Err(e) => warn!(%media_id, error = %e, "media: cannot remove a file"),
                 })
                 .detach();
             }

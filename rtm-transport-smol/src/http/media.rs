@@ -297,9 +297,9 @@ async fn download(
         }) => (media_id, size, mime),
         other => return final_answer(other),
     };
-    let (start, end) = match byte_range(req.headers(), size) {
-        Range::Whole => (0, size.saturating_sub(1)),
-        Range::Part(start, end) => (start, end),
+    let (start, end, partial) = match byte_range(req.headers(), size) {
+        Range::Whole => (0, size.saturating_sub(1), false),
+        Range::Part(start, end) => (start, end, true),
         Range::Unsatisfiable => {
             let mut response = failure(
                 StatusCode::RANGE_NOT_SATISFIABLE,
@@ -313,7 +313,6 @@ async fn download(
             return response;
         }
     };
-    let partial = !matches!(byte_range(req.headers(), size), Range::Whole);
     let length = end + 1 - start;
     let files = media.files.clone();
     let opened = {
