@@ -588,6 +588,9 @@ fn ranges_heads_and_cors_over_raw_http() {
         let r = get!(Method::GET, Some("bytes=2-5"));
         assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
         assert_eq!(r.body, png[2..=5]);
+        let r = get!(Method::GET, Some("bytes=5-2"));
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.json()["error"], "bad_request");
         let r = get!(Method::GET, Some("bytes=1008-"));
         assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
         assert_eq!(r.header("content-range"), "bytes */1008");

@@ -300,6 +300,13 @@ async fn download(
     let (start, end, partial) = match byte_range(req.headers(), size) {
         Range::Whole => (0, size.saturating_sub(1), false),
         Range::Part(start, end) => (start, end, true),
+        Range::Malformed => {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "malformed Range (expected bytes=N-, bytes=N-M or bytes=-N)",
+            )
+        }
         Range::Unsatisfiable => {
             let mut response = failure(
                 StatusCode::RANGE_NOT_SATISFIABLE,
@@ -369,9 +376,13 @@ async fn download(
 /// What a `Range` header asks of a media of `size` bytes (RFC 9110 §14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Range {
-    /// No range, or one this server ignores (several ranges, a unit other than bytes,
-    /// a malformed one): the whole media, 200.
+    /// No range, or one this server ignores (several ranges, a unit other than bytes):
+    /// the whole media, 200.
     Whole,
+    /// `bytes=` followed by something that is not one range (PROTOCOL.md: 400
+    /// `bad_request`, where RFC 9110 would let a server ignore it: a client that asks for a
+    /// resume must not silently get the whole file again).
+    Malformed,
     /// Bytes `start..=end`, 206.
     Part(u64, u64),
     /// A range that starts past the end: 416.
@@ -389,7 +400,7 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Range {
         return Range::Whole;
     }
     let Some((first, last)) = spec.trim().split_once('-') else {
-        return Range::Whole;
+        return Range::Malformed;
     };
     let number = |s: &str| -> Option<u64> {
         let s = s.trim();
@@ -417,7 +428,7 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Range {
                 Range::Part(start, end.min(size - 1))
             }
         }
-        _ => Range::Whole,
+        _ => Range::Malformed,
     }
 }
 
@@ -629,7 +640,7 @@ fn preflight() -> MediaAnswer {
 fn not_allowed(allow: &'static str) -> MediaAnswer {
     let mut response = failure(
         StatusCode::METHOD_NOT_ALLOWED,
-        "bad_request",
+        "method_not_allowed",
         "method not allowed",
     );
     response
@@ -718,16 +729,19 @@ mod tests {
         assert_eq!(range("bytes=-30", 10), Range::Part(0, 9));
         assert_eq!(range("bytes=-0", 10), Range::Unsatisfiable);
         // Ignored: served whole.
-        for ignored in [
+        for ignored in ["bytes=0-1,4-5", "items=0-1"] {
+            assert_eq!(range(ignored, 10), Range::Whole, "{ignored}");
+        }
+        for malformed in [
             "bytes=5-2",
-            "bytes=0-1,4-5",
-            "items=0-1",
             "bytes=a-",
             "bytes=-",
+            "bytes=",
+            "bytes=7",
             "bytes=+1-",
             "bytes=99999999999999999999999-",
         ] {
-            assert_eq!(range(ignored, 10), Range::Whole, "{ignored}");
+            assert_eq!(range(malformed, 10), Range::Malformed, "{malformed}");
         }
     }
 
