@@ -121,7 +121,8 @@ struct Args {
     /// Only web pages of this origin (`scheme://host[:port]`, e.g. https://app.example.com)
     /// may open a WebSocket; repeatable or comma-separated. When set, an upgrade whose Origin
     /// header is missing (non-browser clients: `rtm --origin`) or not listed is refused with
-    /// 403. Unset: every origin is accepted.
+    /// 403; the media endpoints answer only these pages (CORS). Unset: every origin is
+    /// accepted.
     #[arg(
         long = "allowed-origin",
         env = "RTM_ALLOWED_ORIGINS",

@@ -210,6 +210,23 @@ async fn carry<T, E>(
     result
 }
 
+/// One state of the bar: `upload [#########---------------------]  30% 9.4/31.5 MB`.
+fn bar_line(what: &str, p: MediaProgress) -> String {
+    const WIDTH: u64 = 30;
+    let total = p.total.max(1);
+    let current = p.current.min(total);
+    let filled = (current * WIDTH / total) as usize;
+    let mb = |n: u64| n as f64 / 1_000_000.0;
+    format!(
+        "{what} [{}{}] {:3}% {:.1}/{:.1} MB",
+        "#".repeat(filled),
+        "-".repeat(WIDTH as usize - filled),
+        current * 100 / total,
+        mb(p.current),
+        mb(p.total),
+    )
+}
+
 /// A progress bar on a terminal, JSON lines elsewhere.
 struct Bar {
     what: String,
@@ -236,21 +253,8 @@ impl Bar {
             }));
             return;
         }
-        const WIDTH: u64 = 30;
-        let total = p.total.max(1);
-        let filled = (p.current.min(total) * WIDTH / total) as usize;
-        let mb = |n: u64| n as f64 / 1_000_000.0;
         let mut out = std::io::stdout().lock();
-        let _ = write!(
-            out,
-            "\r{} [{}{}] {:3}% {:.1}/{:.1} MB",
-            self.what,
-            "#".repeat(filled),
-            "-".repeat(WIDTH as usize - filled),
-            p.current.min(total) * 100 / total,
-            mb(p.current),
-            mb(p.total),
-        );
+        let _ = write!(out, "\r{}", bar_line(&self.what, p));
         let _ = out.flush();
         self.drawn.set(true);
     }
@@ -262,5 +266,34 @@ impl Bar {
             let _ = writeln!(out);
             let _ = out.flush();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_fills_with_the_progress() {
+        let line = |current, total| bar_line("upload", MediaProgress { current, total });
+        assert_eq!(
+            line(0, 31_457_280),
+            format!("upload [{}]   0% 0.0/31.5 MB", "-".repeat(30))
+        );
+        assert_eq!(
+            line(9_437_184, 31_457_280),
+            format!(
+                "upload [{}{}]  30% 9.4/31.5 MB",
+                "#".repeat(9),
+                "-".repeat(21)
+            )
+        );
+        assert_eq!(
+            line(31_457_280, 31_457_280),
+            format!("upload [{}] 100% 31.5/31.5 MB", "#".repeat(30))
+        );
+        // Never past full, whatever it is told.
+        assert!(line(5, 0).contains("100%"));
+        assert!(line(10, 5).starts_with(&format!("upload [{}]", "#".repeat(30))));
     }
 }
