@@ -55,7 +55,7 @@ use async_tungstenite::tungstenite::Error as WsError;
 use futures_lite::future;
 use rtm_proto::client::{SendMessageOptions, TransferOrder};
 use rtm_proto::errors::{
-    LoginError, LogoutError, PeerMessageError, PeerSubscriptionStatusError,
+    DownloadMediaError, LoginError, LogoutError, PeerMessageError, PeerSubscriptionStatusError,
     QueryPeersBySubscriptionOptionError, QueryPeersOnlineStatusError, RenewTokenError,
 };
 use rtm_proto::wire::close;
@@ -864,15 +864,22 @@ impl Driver {
         }
     }
 
-    /// A request answered: a transfer's leftovers go (its file closed, or removed if it
-    /// failed).
-    fn answered(&mut self, request: RequestId, response: &Response) {
+    /// A request answered: a transfer's leftovers go (its file closed and named, or removed
+    /// if it failed). A whole download whose file cannot take its name fails after all
+    /// (FAILURE): the application would not find it.
+    fn answered(&mut self, request: RequestId, response: &mut Response) {
         self.media.running.remove(&request);
         self.media.progress.remove(&request);
         if let Some(Job::Download(sink)) = self.media.jobs.remove(&request) {
             let mut sink = lock(&sink);
             match response {
-                Response::DownloadMedia(Ok(_)) => sink.close(),
+                Response::DownloadMedia(Ok(_)) => {
+                    if let Err(e) = sink.close() {
+                        warn!(error = %e, "media download: cannot rename the file to its name");
+                        sink.discard();
+                        *response = Response::DownloadMedia(Err(DownloadMediaError::Failure));
+                    }
+                }
                 _ => sink.discard(),
             }
         }
@@ -938,8 +945,11 @@ impl Driver {
                     }
                 }
                 ClientOutput::Transfer(order) => self.transfer(order),
-                ClientOutput::Event(Event::Response { request, response }) => {
-                    self.answered(request, &response);
+                ClientOutput::Event(Event::Response {
+                    request,
+                    mut response,
+                }) => {
+                    self.answered(request, &mut response);
                     if let Some(reply) = self.replies.remove(&request) {
                         let _ = reply.try_send(response);
                     }

@@ -34,7 +34,7 @@ use hyper::header::{
 use hyper::{Method, Request, StatusCode};
 use rtm_proto::client::{MediaDownload, MediaUpload};
 use rtm_proto::errors::{CancelMediaError, DownloadMediaError, UploadMediaError};
-use rtm_proto::media::MediaKind;
+use rtm_proto::media::{MediaKind, MAX_MEDIA_BYTES};
 use rtm_proto::{Client, Message, RequestId, Response, Timestamp};
 
 type HttpResponse = hyper::Response<Incoming>;
@@ -125,15 +125,25 @@ pub struct MediaProgress {
 #[derive(Debug)]
 pub(crate) enum Sink {
     Memory(Vec<u8>),
-    File { file: Option<File>, path: PathBuf },
+    /// Written to `part` (beside `path`), renamed to `path` once whole: a file already at
+    /// `path` is untouched unless the download succeeds.
+    File {
+        file: Option<File>,
+        part: PathBuf,
+        path: PathBuf,
+    },
 }
 
 impl Sink {
-    /// A download to `path` (created, or truncated).
+    /// A download to `path`, written to `path.part` until it is whole.
     pub(crate) fn file(path: &Path) -> io::Result<Sink> {
-        let file = File::create(path)?;
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part = PathBuf::from(part);
+        let file = File::create(&part)?;
         Ok(Sink::File {
             file: Some(file),
+            part,
             path: path.to_path_buf(),
         })
     }
@@ -157,6 +167,10 @@ impl Sink {
     fn write(&mut self, data: &[u8]) -> io::Result<()> {
         match self {
             Sink::Memory(bytes) => {
+                // The driver's own bound, whatever a server announces: no media is larger.
+                if bytes.len() + data.len() > MAX_MEDIA_BYTES as usize {
+                    return Err(io::Error::other("larger than any media"));
+                }
                 bytes.extend_from_slice(data);
                 Ok(())
             }
@@ -175,23 +189,31 @@ impl Sink {
         }
     }
 
-    /// A download that failed: its file is removed (a part of a media is no use).
+    /// A download that failed: its part file is removed (a part of a media is no use).
     pub(crate) fn discard(&mut self) {
         match self {
             Sink::Memory(bytes) => *bytes = Vec::new(),
-            Sink::File { file, path } => {
+            Sink::File { file, part, .. } => {
                 if file.take().is_some() {
-                    let _ = std::fs::remove_file(&*path);
+                    let _ = std::fs::remove_file(&*part);
                 }
             }
         }
     }
 
-    /// A download that succeeded: its file is closed.
-    pub(crate) fn close(&mut self) {
-        if let Sink::File { file, .. } = self {
-            file.take();
+    /// A download that succeeded: its file is closed and takes its name (if it cannot, the
+    /// part is removed and the error returned).
+    pub(crate) fn close(&mut self) -> io::Result<()> {
+        if let Sink::File { file, part, path } = self {
+            if file.take().is_some() {
+                let renamed = std::fs::rename(&*part, &*path);
+                if renamed.is_err() {
+                    let _ = std::fs::remove_file(&*part);
+                }
+                return renamed;
+            }
         }
+        Ok(())
     }
 }
 
@@ -418,7 +440,9 @@ async fn receive(
     let Some(length) = response.body().size_hint().exact() else {
         return TransferEnd::Broken;
     };
-    let size = start + length;
+    let Some(size) = start.checked_add(length) else {
+        return TransferEnd::Broken;
+    };
     if let Err(e) = blocking_sink(sink, move |s| s.truncate(start)).await {
         debug!(error = %e, "media download: cannot write");
         return TransferEnd::Broken;
@@ -834,8 +858,9 @@ impl RtmClient {
         transfer.with(answer)
     }
 
-    /// `downloadMediaToFile(mediaId, filePath)` (§4.9): the media written to `path`
-    /// (created or truncated now; removed if the download fails). A download that breaks is
+    /// `downloadMediaToFile(mediaId, filePath)` (§4.9): the media written to `path`. It is
+    /// written to `path.part` and renamed to `path` once whole, so a file already at `path`
+    /// is replaced only by a whole download; the part is removed if the download fails. A download that breaks is
     /// resumed where it stopped. A path that cannot be created fails at once with
     /// INVALID_ARGUMENT.
     pub fn download_media_to_file(

@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -731,6 +731,34 @@ fn stalled_transfers_are_cut_and_leave_nothing() {
 }
 
 #[test]
+fn a_server_without_a_data_directory_keeps_media_in_a_temporary_one_removed_at_stop() {
+    let ours = || -> Vec<PathBuf> {
+        let prefix = format!("rtm-media-{}-", std::process::id());
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect()
+    };
+    assert_eq!(ours(), Vec::<PathBuf>::new());
+    // Memory storage and no media_dir (the library's defaults).
+    let server = spawn_server("127.0.0.1:0", ServerConfig::default()).expect("a server");
+    let alice = logged_in(&server.url(), "alice");
+    block(
+        "an upload",
+        alice.upload_media(MediaKind::File, pattern(1000), UploadOptions::default()),
+    )
+    .expect("uploaded");
+    let dirs = ours();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert_eq!(files_in(&dirs[0]).len(), 1);
+    drop(alice);
+    server.shutdown().expect("a clean stop");
+    assert!(!dirs[0].exists(), "removed at stop");
+}
+
+#[test]
 fn lengths_the_server_cannot_trust_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let media = dir.path().join("media");
@@ -862,6 +890,19 @@ fn an_expired_media_id_is_not_exist() {
     );
     // Its file went with its record.
     wait_for_files(&media, 0);
+    // A download to a file that fails leaves what was at its path as it was, and no part.
+    let kept = dir.path().join("kept.txt");
+    std::fs::write(&kept, "mine").unwrap();
+    assert_eq!(
+        block(
+            "a download to a file, too late",
+            alice.download_media_to_file(&id, &kept)
+        )
+        .unwrap_err(),
+        DownloadMediaError::NotExist
+    );
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "mine");
+    assert!(!dir.path().join("kept.txt.part").exists());
     // An id that never was, too.
     assert_eq!(
         block(

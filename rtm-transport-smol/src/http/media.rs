@@ -399,6 +399,9 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Range {
     if spec.contains(',') {
         return Range::Whole;
     }
+    if size == 0 {
+        return Range::Unsatisfiable; // no byte to start from (no media is empty)
+    }
     let Some((first, last)) = spec.trim().split_once('-') else {
         return Range::Malformed;
     };
