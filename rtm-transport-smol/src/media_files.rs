@@ -65,18 +65,23 @@ impl MediaFiles {
         })
     }
 
-    /// A fresh directory under the system's temporary directory, removed when this is
-    /// dropped (a server with memory storage keeps its media no longer than its records).
+    /// A fresh directory under the system's temporary directory, `rtm-media-PID-RANDOM`,
+    /// removed when this is dropped (a server with memory storage keeps its media no longer
+    /// than its records). Made at the first upload only: most such servers (tests,
+    /// throwaway ones) never take one.
+    ///
+    /// A process killed with SIGKILL cannot remove its directory: so each new one first
+    /// removes those of processes that no longer exist (Linux: no `/proc/PID`).
     pub(crate) fn temporary() -> io::Result<MediaFiles> {
+        let temp = std::env::temp_dir();
+        remove_orphaned_temporaries(&temp);
         let name = format!(
-            "rtm-media-{}-{:016x}",
+            "{TEMPORARY_PREFIX}{}-{:016x}",
             std::process::id(),
             crate::random_seed()
         );
-        let dir = std::env::temp_dir().join(name);
-        fs::create_dir(&dir)?;
         Ok(MediaFiles {
-            dir,
+            dir: temp.join(name),
             remove_at_drop: true,
         })
     }
@@ -94,6 +99,9 @@ impl MediaFiles {
 
     /// A new, empty `*.part` file for an upload, and its path.
     pub(crate) fn create_part(&self) -> io::Result<(File, PathBuf)> {
+        if self.remove_at_drop {
+            fs::create_dir_all(&self.dir)?; // made at the first upload
+        }
         loop {
             let path = self
                 .dir
@@ -155,6 +163,9 @@ impl MediaFiles {
     /// The media ids that have a file.
     pub(crate) fn stored(&self) -> io::Result<Vec<String>> {
         let mut ids = Vec::new();
+        if self.remove_at_drop && !self.dir.exists() {
+            return Ok(ids); // not made yet
+        }
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
             if let Some(name) = name.to_str() {
@@ -171,6 +182,9 @@ impl MediaFiles {
     /// names are left alone (an operator's, not ours).
     pub(crate) fn sweep(&self, is_live: impl Fn(&str) -> bool) -> io::Result<Swept> {
         let mut swept = Swept::default();
+        if self.remove_at_drop && !self.dir.exists() {
+            return Ok(swept); // not made yet
+        }
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name();
@@ -199,10 +213,40 @@ impl Drop for MediaFiles {
         if self.remove_at_drop {
             match fs::remove_dir_all(&self.dir) {
                 Ok(()) => info!(dir = %self.dir.display(), "media: temporary directory removed"),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {} // never made
                 Err(e) => {
                     warn!(dir = %self.dir.display(), error = %e, "media: cannot remove the temporary directory")
                 }
             }
+        }
+    }
+}
+
+/// The name of a temporary media directory starts with this, then the process id.
+const TEMPORARY_PREFIX: &str = "rtm-media-";
+
+/// Removes the temporary media directories in `temp` of processes that no longer exist
+/// (best effort: another user's cannot be removed, and are left alone).
+fn remove_orphaned_temporaries(temp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return; // no way to tell a dead process here
+    }
+    let Ok(entries) = fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMPORARY_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let gone = pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists();
+        if gone && fs::remove_dir_all(entry.path()).is_ok() {
+            info!(dir = %entry.path().display(), "media: removed the temporary directory of a process that is gone");
         }
     }
 }
@@ -301,9 +345,37 @@ mod tests {
     fn a_temporary_directory_is_removed_with_its_files() {
         let files = MediaFiles::temporary().unwrap();
         let dir = files.dir().to_path_buf();
+        assert!(!dir.exists(), "made at the first upload only");
+        assert_eq!(files.stored().unwrap(), Vec::<String>::new());
+        assert_eq!(files.sweep(|_| true).unwrap(), Swept::default());
         let (file, part) = files.create_part().unwrap();
         files.commit(file, &part, "x").unwrap();
         drop(files);
         assert!(!dir.exists());
+        drop(MediaFiles::temporary().unwrap()); // never made: nothing to remove
+    }
+
+    #[test]
+    fn temporary_directories_of_dead_processes_are_removed() {
+        if !Path::new("/proc/self").exists() {
+            return;
+        }
+        let temp = tempfile::tempdir().unwrap();
+        // No process has this id (above the kernel's pid_max, 2^22).
+        let dead = temp
+            .path()
+            .join(format!("{TEMPORARY_PREFIX}4294967295-00ff"));
+        let alive = temp
+            .path()
+            .join(format!("{TEMPORARY_PREFIX}{}-00ff", std::process::id()));
+        let other = temp.path().join("rtm-media-not-ours");
+        for dir in [&dead, &alive, &other] {
+            fs::create_dir(dir).unwrap();
+            fs::write(dir.join("m1"), "x").unwrap();
+        }
+        remove_orphaned_temporaries(temp.path());
+        assert!(!dead.exists());
+        assert!(alive.exists());
+        assert!(other.exists());
     }
 }
