@@ -1009,6 +1009,7 @@ fn rtm_server(extra: &[&str]) -> (Proc, String) {
 fn media_survives_a_sigterm_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
+    let media = dir.path().join("media");
     let (mut server, url) = rtm_server(&["--data-dir", &data]);
     let alice = logged_in(&url, "alice");
     let bytes = pattern(3 << 20);
@@ -1021,13 +1022,43 @@ fn media_survives_a_sigterm_restart() {
     drop(alice);
     let status = server.signal_and_wait("TERM");
     assert!(status.success(), "rtm-server exited with {status}");
-    assert_eq!(files_in(&dir.path().join("media")), vec![id.clone()]);
+    assert_eq!(files_in(&media), vec![id.clone()]);
 
-    let (_server, url) = rtm_server(&["--data-dir", &data]);
+    let (mut server, url) = rtm_server(&["--data-dir", &data]);
     let bob = logged_in(&url, "bob");
     let got = block(
         "the download after the restart",
         bob.download_media_to_memory(&id),
+    )
+    .expect("still there");
+    assert!(got.bytes == bytes);
+
+    // A crash: kill -9 in the middle of an upload (its part file stays), and a file whose
+    // record was never committed (a crash between the rename and the commit).
+    let addr: SocketAddr = url.trim_start_matches("ws://").parse().unwrap();
+    let mut session = RawSession::login(addr, "carol");
+    let ticket = session.ticket();
+    let mut cut = TcpStream::connect(addr).unwrap();
+    cut.write_all(
+        format!(
+            "POST /v1/media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ticket}\r\n\
+             Content-Length: 100000\r\n\r\nthe first bytes"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    wait_for_files(&media, 2);
+    std::fs::write(media.join("0123456789abcdef0123456789abcdef"), "no record").unwrap();
+    server.kill9();
+    drop(cut);
+    assert_eq!(files_in(&media).len(), 3);
+    // The next start keeps the media with a record, and only it (swept once the records are
+    // restored, before any transfer is taken).
+    let (_server, url) = rtm_server(&["--data-dir", &data]);
+    assert_eq!(wait_for_files(&media, 1), vec![id.clone()]);
+    let got = block(
+        "the download after the crash",
+        logged_in(&url, "dave").download_media_to_memory(&id),
     )
     .expect("still there");
     assert!(got.bytes == bytes);
