@@ -12,7 +12,7 @@
 //! * upload / download: one `RtmClient` on loopback, a 30 MiB file from disk to the server's
 //!   media directory (fsync'd), then back to a file; the best of 3 runs each.
 //! * RSS: the server's VmRSS (from `/proc`), sampled every 20 ms while 9 users each upload,
-//!   then download, a file of 3 MiB, then 10 MiB, then 30 MiB, at once.
+//!   then download, a file of 3 MiB, 10 MiB or 30 MiB, at once; a fresh server per size.
 
 use std::io::Write;
 use std::path::Path;
@@ -94,9 +94,14 @@ fn main() {
         download
     );
 
-    let idle = rss_kib(pid);
-    println!("server RSS, 9 clients transferring at once (peak VmRSS while they run):");
-    println!("  idle after the runs above      {:7} KiB", idle);
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = server.wait();
+
+    // A fresh server per size: glibc keeps some freed heap between phases (the server
+    // trims it every 10 s), which would otherwise carry one phase's peak into the next.
+    println!("server RSS, 9 clients transferring at once (a fresh server per size; peak VmRSS and threads):");
     for (label, each) in [
         ("3 MiB each", 3 << 20),
         ("10 MiB each", 10 << 20),
@@ -104,19 +109,21 @@ fn main() {
     ] {
         let file = dir.path().join(format!("nine-{each}.bin"));
         write_file(&file, each);
-        let (up, down) = nine_at_once(&url, &file, pid);
-        println!("  uploads,   {label:<12}      {up:7} KiB");
-        println!("  downloads, {label:<12}      {down:7} KiB");
+        let (mut server, url) = start_server(&dir.path().join(format!("data-{each}")));
+        let pid = server.id();
+        let idle = status_field(pid, "VmRSS:");
+        let ((up, up_threads), (down, down_threads)) = nine_at_once(&url, &file, pid);
+        println!("  {label:<12} idle {idle:6} KiB, uploads {up:6} KiB ({up_threads} threads), downloads {down:6} KiB ({down_threads} threads)");
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let _ = server.wait();
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = server.wait();
 }
 
-/// 9 users upload `file` at once, then download it at once: the server's peak RSS during
-/// each phase (KiB).
-fn nine_at_once(url: &str, file: &Path, pid: u32) -> (u64, u64) {
+/// 9 users upload `file` at once, then download it at once: the server's peak RSS (KiB)
+/// and thread count during each phase.
+fn nine_at_once(url: &str, file: &Path, pid: u32) -> ((u64, u64), (u64, u64)) {
     let clients: Vec<RtmClient> = (0..9)
         .map(|i| logged_in(url, &format!("user{i}")))
         .collect();
@@ -154,22 +161,26 @@ fn nine_at_once(url: &str, file: &Path, pid: u32) -> (u64, u64) {
     (up, peak.stop())
 }
 
-/// Samples a process's VmRSS every 20 ms on a thread; `stop` gives the peak.
+/// Samples a process's VmRSS and thread count every 20 ms on a thread; `stop` gives the
+/// peaks.
 struct Sampler {
     running: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
+    threads: Arc<AtomicU64>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Sampler {
     fn start(pid: u32) -> Sampler {
         let running = Arc::new(AtomicBool::new(true));
-        let peak = Arc::new(AtomicU64::new(rss_kib(pid)));
+        let peak = Arc::new(AtomicU64::new(status_field(pid, "VmRSS:")));
+        let threads = Arc::new(AtomicU64::new(status_field(pid, "Threads:")));
         let thread = {
-            let (running, peak) = (running.clone(), peak.clone());
+            let (running, peak, threads) = (running.clone(), peak.clone(), threads.clone());
             std::thread::spawn(move || {
                 while running.load(Ordering::Relaxed) {
-                    peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                    peak.fetch_max(status_field(pid, "VmRSS:"), Ordering::Relaxed);
+                    threads.fetch_max(status_field(pid, "Threads:"), Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(20));
                 }
             })
@@ -177,22 +188,28 @@ impl Sampler {
         Sampler {
             running,
             peak,
+            threads,
             thread,
         }
     }
 
-    fn stop(self) -> u64 {
+    /// Peak RSS (KiB) and peak thread count.
+    fn stop(self) -> (u64, u64) {
         self.running.store(false, Ordering::Relaxed);
         let _ = self.thread.join();
-        self.peak.load(Ordering::Relaxed)
+        (
+            self.peak.load(Ordering::Relaxed),
+            self.threads.load(Ordering::Relaxed),
+        )
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// A number of `/proc/PID/status` (`VmRSS:` in KiB, `Threads:`).
+fn status_field(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }

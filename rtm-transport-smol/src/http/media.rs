@@ -574,10 +574,14 @@ impl ChunkWriter {
     }
 
     async fn write(&mut self, data: Bytes) -> io::Result<()> {
-        self.buf.extend_from_slice(&data);
-        if self.buf.len() >= WRITE_CHUNK {
+        // Written before it would grow past a chunk: the buffer is never reallocated.
+        if self.buf.len() + data.len() > WRITE_CHUNK {
             self.flush().await?;
         }
+        if data.len() >= WRITE_CHUNK {
+            return self.write_chunk(data).await;
+        }
+        self.buf.extend_from_slice(&data);
         Ok(())
     }
 
@@ -585,11 +589,16 @@ impl ChunkWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
+        // The full buffer goes to the blocking pool; a fresh one takes its place.
+        let chunk = std::mem::replace(&mut self.buf, BytesMut::with_capacity(WRITE_CHUNK));
+        self.write_chunk(chunk.freeze()).await
+    }
+
+    async fn write_chunk(&mut self, chunk: Bytes) -> io::Result<()> {
         let mut file = self
             .file
             .take()
             .ok_or_else(|| io::Error::other("failed before"))?;
-        let chunk = self.buf.split().freeze();
         let (file, written) = smol::unblock(move || {
             let written = file.write_all(&chunk);
             (file, written)
@@ -597,8 +606,6 @@ impl ChunkWriter {
         .await;
         written?;
         self.file = Some(file);
-        // `split` left the buffer without capacity: take a fresh one (the old chunk is freed).
-        self.buf.reserve(WRITE_CHUNK);
         Ok(())
     }
 
