@@ -244,7 +244,7 @@ impl Dialer {
         let prefix = path.trim_end_matches('/');
         hyper::Request::builder()
             .method(method)
-            .uri(format!("{prefix}/v1/media{tail}"))
+            .uri(format!("{prefix}{}{tail}", rtm_proto::media::UPLOAD_PATH))
             .header(hyper::header::HOST, authority)
             .header(
                 hyper::header::USER_AGENT,
@@ -1041,6 +1041,38 @@ mod options_tests {
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
         // Not looked at for ws://.
         assert!(Dialer::new("ws://127.0.0.1:1", options).is_ok());
+    }
+
+    #[test]
+    fn media_requests_go_to_the_server_s_port_under_the_url_s_path() {
+        let request = |url: &str, tail: &str| {
+            let dialer = Dialer::new(url, ConnectOptions::default()).unwrap();
+            let r = dialer
+                .media_request(hyper::Method::GET, tail)
+                .body(())
+                .unwrap();
+            (
+                r.uri().to_string(),
+                r.headers()["host"].to_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(
+            request("ws://127.0.0.1:9300", ""),
+            ("/v1/media".into(), "127.0.0.1:9300".into())
+        );
+        assert_eq!(
+            request("ws://127.0.0.1:9300/", "/abc"),
+            ("/v1/media/abc".into(), "127.0.0.1:9300".into())
+        );
+        // Behind a proxy that routes a path to the server; the query is the WebSocket's.
+        assert_eq!(
+            request("ws://rtm.example.org/rtm/?x=1", "/abc"),
+            ("/rtm/v1/media/abc".into(), "rtm.example.org".into())
+        );
+        assert_eq!(
+            request("ws://[::1]:9300/rtm", ""),
+            ("/rtm/v1/media".into(), "[::1]:9300".into())
+        );
     }
 
     #[test]

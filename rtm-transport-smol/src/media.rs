@@ -34,7 +34,7 @@ use hyper::header::{
 use hyper::{Method, Request, StatusCode};
 use rtm_proto::client::{MediaDownload, MediaUpload};
 use rtm_proto::errors::{CancelMediaError, DownloadMediaError, UploadMediaError};
-use rtm_proto::media::{MediaKind, MAX_MEDIA_BYTES};
+use rtm_proto::media::{MediaKind, HEAD_BYTES, MAX_MEDIA_BYTES};
 use rtm_proto::{Client, Message, RequestId, Response, Timestamp};
 
 type HttpResponse = hyper::Response<Incoming>;
@@ -58,10 +58,6 @@ pub const WRITE_CHUNK: usize = 256 * 1024;
 
 /// The most of a refusal's body kept (they are short JSON).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-/// The bytes of the source of an upload the core sees before it starts (`head`: the image
-/// size and the MIME type are read from them).
-pub const HEAD_BYTES: usize = 64 * 1024;
 
 /// What an upload sends: a file (read when the transfer runs, never whole in memory) or
 /// bytes in memory.
@@ -96,7 +92,8 @@ impl From<Vec<u8>> for MediaSource {
 }
 
 impl MediaSource {
-    /// Its size and its first [`HEAD_BYTES`] (blocking: reads the file's start).
+    /// Its size and its first `HEAD_BYTES` (the core reads an image's size there; blocking:
+    /// reads the file's start).
     pub(crate) fn size_and_head(&self) -> io::Result<(u64, Bytes)> {
         match self {
             MediaSource::Bytes(bytes) => Ok((

@@ -53,8 +53,8 @@ use crate::transfers::{MediaQueue, Transfer};
 use rtm_proto::media::sniff_mime;
 use rtm_proto::server::media::{MediaCall, MediaOp};
 
-/// The upload endpoint; a download is `MEDIA_PATH/{media_id}`.
-pub const MEDIA_PATH: &str = "/v1/media";
+/// The upload endpoint; a download is `MEDIA_PATH/{media_id}` (the core's constants).
+pub const MEDIA_PATH: &str = rtm_proto::media::UPLOAD_PATH;
 
 /// Bytes gathered from an upload's body before they are written to its file.
 pub const WRITE_CHUNK: usize = 256 * 1024;
