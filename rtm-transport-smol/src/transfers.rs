@@ -15,9 +15,10 @@
 //! * `Uploaded` and `Ended` report on a transfer the core already knows: they must never be
 //!   lost (a lost `Ended` would hold a user's quota and concurrency slot for ever), so they
 //!   are never refused for room: the queue is unbounded, bounded in practice by the
-//!   transfers begun (two reports each at most). `Ended` is sent by [`Transfer`]'s `Drop`:
-//!   exactly once, however the exchange ends (answered, refused, client gone, cut for
-//!   stalling, server stopping).
+//!   transfers begun (two reports each at most). `Ended` is sent by the `Drop` of the
+//!   transfer's [`End`]: exactly once, however the exchange ends (answered, refused, client
+//!   gone, cut for stalling, server stopping), and after `Uploaded` when a commit was under
+//!   way (the blocking job holds the `End` meanwhile).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -104,17 +105,21 @@ impl MediaQueue {
         Ok(Transfer {
             id,
             ops,
-            queue: self.clone(),
+            end: Some(End {
+                id,
+                tx: self.tx.clone(),
+            }),
         })
     }
 }
 
-/// A transfer the core was told of; dropping it tells the core it ended.
+/// A transfer the core was told of; dropping it tells the core it ended (through its
+/// [`End`], unless that was taken and is still held elsewhere).
 #[derive(Debug)]
 pub(crate) struct Transfer {
     id: TransferId,
     ops: Receiver<MediaOp>,
-    queue: MediaQueue,
+    end: Option<End>,
 }
 
 impl Transfer {
@@ -127,16 +132,36 @@ impl Transfer {
         self.ops.recv().await.ok()
     }
 
-    /// Reports `call` (`Uploaded`) to the core.
-    pub(crate) fn report(&self, call: MediaCall) {
-        let _ = self.queue.tx.try_send(MediaRequest::Report(call));
+    /// The transfer's end, for a step that must report to the core even if the HTTP task
+    /// is dropped in the middle of it (an upload's commit on the blocking pool): whoever holds
+    /// it reports `Ended` when dropping it. Given back with [`Transfer::put_end`].
+    pub(crate) fn take_end(&mut self) -> Option<End> {
+        self.end.take()
+    }
+
+    pub(crate) fn put_end(&mut self, end: Option<End>) {
+        self.end = end;
     }
 }
 
-impl Drop for Transfer {
+/// Reports a transfer's `Ended` to the core when dropped; can report before that.
+#[derive(Debug)]
+pub(crate) struct End {
+    id: TransferId,
+    tx: Sender<MediaRequest>,
+}
+
+impl End {
+    /// Reports `call` (`Uploaded`) to the core.
+    pub(crate) fn report(&self, call: MediaCall) {
+        let _ = self.tx.try_send(MediaRequest::Report(call));
+    }
+}
+
+impl Drop for End {
     fn drop(&mut self) {
         let ended = MediaCall::Ended { transfer: self.id };
-        let _ = self.queue.tx.try_send(MediaRequest::Report(ended));
+        let _ = self.tx.try_send(MediaRequest::Report(ended));
     }
 }
 
@@ -190,6 +215,37 @@ mod tests {
         ));
         assert!(inbox.rx.try_recv().is_err());
         assert_ne!(queue.next_id(), id);
+    }
+
+    #[test]
+    fn a_taken_end_reports_after_what_its_holder_reported() {
+        let (queue, inbox) = MediaQueue::new();
+        let id = queue.next_id();
+        let call = MediaCall::BeginUpload {
+            transfer: id,
+            ticket: "t".into(),
+            size: Some(1),
+        };
+        let mut transfer = queue.begin(id, call).unwrap();
+        let end = transfer.take_end();
+        drop(transfer); // the HTTP task is gone while its commit runs: no Ended yet
+        let uploaded = MediaCall::Uploaded {
+            transfer: id,
+            size: 1,
+            mime: "application/octet-stream".into(),
+        };
+        end.as_ref().unwrap().report(uploaded.clone());
+        drop(end);
+        let calls: Vec<MediaCall> = std::iter::from_fn(|| match smol::block_on(inbox.recv()) {
+            Some(MediaRequest::Begin(call, _)) | Some(MediaRequest::Report(call)) => Some(call),
+            None => None,
+        })
+        .take(3)
+        .collect();
+        assert!(matches!(calls[0], MediaCall::BeginUpload { .. }));
+        assert_eq!(calls[1], uploaded);
+        assert_eq!(calls[2], MediaCall::Ended { transfer: id });
+        assert!(inbox.rx.try_recv().is_err());
     }
 
     #[test]

@@ -49,7 +49,7 @@ use super::{Busy, Moving, Routes};
 use crate::admin::Unanswered;
 use crate::media_files::MediaFiles;
 use crate::metrics::DriverMetrics;
-use crate::transfers::{MediaQueue, Transfer};
+use crate::transfers::{End, MediaQueue, Transfer};
 use rtm_proto::media::sniff_mime;
 use rtm_proto::server::media::{MediaCall, MediaOp};
 
@@ -170,7 +170,7 @@ async fn upload(
         ticket: ticket(&parts.headers),
         size: declared,
     };
-    let transfer = match media.queue.begin(id, begin) {
+    let mut transfer = match media.queue.begin(id, begin) {
         Ok(transfer) => transfer,
         Err(why) => return closing(unanswered(why)),
     };
@@ -239,15 +239,18 @@ async fn upload(
             "the request body is shorter than its Content-Length",
         ));
     }
-    if let Err(e) = part.commit(&media.files, &media_id).await {
-        warn!(error = %e, "media: cannot store an upload's file");
-        return closing(not_stored());
-    }
-    transfer.report(MediaCall::Uploaded {
+    let uploaded = MediaCall::Uploaded {
         transfer: transfer.id(),
         size: received,
         mime: sniff_mime(&head).to_string(),
-    });
+    };
+    let end = transfer.take_end();
+    let (committed, end) = part.commit(&media.files, &media_id, end, uploaded).await;
+    transfer.put_end(end);
+    if let Err(e) = committed {
+        warn!(error = %e, "media: cannot store an upload's file");
+        return closing(not_stored());
+    }
     let answer = transfer.next_op().await;
     if matches!(answer, Some(MediaOp::Answer { status: 201, .. })) {
         metrics.media_upload();
@@ -535,18 +538,42 @@ impl PartFile {
         }
     }
 
-    /// Writes what is left, fsyncs and renames the file to `media_id`'s.
-    async fn commit(&mut self, files: &Arc<MediaFiles>, media_id: &str) -> io::Result<()> {
-        let writer = self
-            .writer
-            .take()
-            .ok_or_else(|| io::Error::other("the upload's file failed before"))?;
-        let file = writer.finish().await?;
-        let part = self.path.clone().expect("not committed yet");
+    /// Writes what is left, then fsyncs and renames the file to `media_id`'s and reports
+    /// `uploaded` to the core. That last step runs as one job on the blocking pool holding
+    /// the transfer's `end`: if this task is dropped meanwhile (the client went away), the
+    /// core still hears `Uploaded` before `Ended` (and commits a record for the file), or, if
+    /// the file could not be stored, its part is removed; no file is left without a record.
+    /// Gives the `end` back.
+    async fn commit(
+        &mut self,
+        files: &Arc<MediaFiles>,
+        media_id: &str,
+        end: Option<End>,
+        uploaded: MediaCall,
+    ) -> (io::Result<()>, Option<End>) {
+        let Some(writer) = self.writer.take() else {
+            return (
+                Err(io::Error::other("the upload's file failed before")),
+                end,
+            );
+        };
+        let file = match writer.finish().await {
+            Ok(file) => file,
+            Err(e) => return (Err(e), end),
+        };
+        // From here the job owns the part file.
+        let part = self.path.take().expect("not committed yet");
         let (files, media_id) = (files.clone(), media_id.to_string());
-        smol::unblock(move || files.commit(file, &part, &media_id)).await?;
-        self.path = None;
-        Ok(())
+        smol::unblock(move || {
+            let committed = files.commit(file, &part, &media_id);
+            match (&committed, &end) {
+                (Ok(()), Some(end)) => end.report(uploaded),
+                (Ok(()), None) => {}
+                (Err(_), _) => MediaFiles::remove_part(&part),
+            }
+            (committed, end)
+        })
+        .await
     }
 }
 
