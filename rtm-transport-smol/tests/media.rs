@@ -429,6 +429,40 @@ fn a_cancel_mid_upload_leaves_nothing_stored() {
 }
 
 #[test]
+fn a_cancelled_download_to_a_file_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(ServerConfig::default(), &dir.path().join("media"));
+    let alice = logged_in(&server.url(), "alice");
+    let message = block(
+        "the upload",
+        alice.upload_media(MediaKind::File, pattern(8 << 20), UploadOptions::default()),
+    )
+    .expect("uploaded");
+    let id = media_of(&message).media_id.clone();
+    // Bob downloads over a slow link and cancels after the first progress report.
+    let proxy = Proxy::start(server.local_addr(), Shape::Slow(2 << 20));
+    let bob = logged_in(&format!("ws://{}", proxy.addr), "bob");
+    let target = dir.path().join("copy.bin");
+    let download = bob.download_media_to_file(&id, &target);
+    let request = download.request_id().expect("started");
+    let first = block("a first progress report", download.progress().recv()).expect("progress");
+    assert!(first.current > 0 && first.current < first.total);
+    assert!(dir.path().join("copy.bin.part").exists());
+    bob.cancel_media(request).expect("cancelled");
+    assert_eq!(
+        block("the cancelled download", download).unwrap_err(),
+        DownloadMediaError::Interrupted
+    );
+    assert!(!target.exists());
+    assert!(!dir.path().join("copy.bin.part").exists());
+    // Cancelling again: it has ended.
+    assert_eq!(
+        bob.cancel_media(request).unwrap_err(),
+        rtm_proto::errors::CancelMediaError::NotExist
+    );
+}
+
+#[test]
 fn a_tenth_concurrent_transfer_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(ServerConfig::default(), &dir.path().join("media"));
