@@ -205,8 +205,7 @@ impl Shared {
                 // The SDK's `Transfer` of that request carries it out (`sdk/src/media.js`);
                 // queued with the events, so it follows what came before it.
                 ClientOutput::Transfer(order) => {
-                    let json = events::transfer_json(&order).to_string();
-                    d.events.push_back(json);
+                    d.events.push_back(events::transfer_json(&order));
                     None
                 }
             };

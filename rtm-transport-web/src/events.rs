@@ -85,39 +85,58 @@ fn to_value(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// A transfer order as the SDK's JSON (see the module's documentation).
-pub(crate) fn transfer_json(order: &TransferOrder) -> Value {
+/// A transfer order as the SDK's JSON text (see the module's documentation). One struct
+/// for the three orders keeps the code small: the module is shipped to every browser.
+pub(crate) fn transfer_json(order: &TransferOrder) -> String {
+    #[derive(serde::Serialize)]
+    struct Order<'a> {
+        target: &'static str,
+        request: u32,
+        order: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ticket: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+        #[serde(rename = "mediaId", skip_serializing_if = "Option::is_none")]
+        media_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<u64>,
+    }
+    let mut o = Order {
+        target: "transfer",
+        request: 0,
+        order: "cancel",
+        ticket: None,
+        size: None,
+        media_id: None,
+        from: None,
+    };
     match order {
         TransferOrder::Upload {
             request,
             ticket,
             size,
-        } => json!({
-            "target": "transfer",
-            "request": request.0,
-            "order": "upload",
-            "ticket": ticket,
-            "size": size,
-        }),
+        } => {
+            o.request = request.0;
+            o.order = "upload";
+            o.ticket = Some(ticket);
+            o.size = Some(*size);
+        }
         TransferOrder::Download {
             request,
             ticket,
             media_id,
             from,
-        } => json!({
-            "target": "transfer",
-            "request": request.0,
-            "order": "download",
-            "ticket": ticket,
-            "mediaId": media_id,
-            "from": from,
-        }),
-        TransferOrder::Cancel { request } => json!({
-            "target": "transfer",
-            "request": request.0,
-            "order": "cancel",
-        }),
+        } => {
+            o.request = request.0;
+            o.order = "download";
+            o.ticket = Some(ticket);
+            o.media_id = Some(media_id);
+            o.from = Some(*from);
+        }
+        TransferOrder::Cancel { request } => o.request = request.0,
     }
+    serde_json::to_string(&o).unwrap_or_default()
 }
 
 /// The event as the SDK's JSON.
@@ -462,6 +481,7 @@ mod tests {
             ticket: "t1".into(),
             size: 99,
         };
+        let transfer_json = |o| serde_json::from_str::<Value>(&transfer_json(o)).unwrap();
         assert_eq!(
             transfer_json(&upload),
             json!({ "target": "transfer", "request": 7, "order": "upload", "ticket": "t1", "size": 99 })

@@ -6,6 +6,8 @@
 //! object invalid (the caller's INVALID_ARGUMENT or INVALID_MESSAGE). What the values may be
 //! — sizes, lengths, ids — is the core's to check.
 
+use std::cell::Cell;
+
 use bytes::Bytes;
 use rtm_proto::client::MediaUpload;
 use rtm_proto::media::{MediaKind, MediaMessage};
@@ -18,93 +20,117 @@ use wasm_bindgen::JsCast;
 /// `thumbnailWidth`, `thumbnailHeight`) with the source's `size` and first bytes (`head`);
 /// `None` if a field has the wrong type (a `size` that is no size: the source is no Blob).
 pub(crate) fn upload(value: &JsValue) -> Option<MediaUpload> {
-    let f = Fields(value);
-    let kind = match f.string("messageType").ok()?.as_str() {
+    let f = Fields::new(value);
+    let kind = match f.string("messageType").as_str() {
         "" | "FILE" => MediaKind::File,
         "IMAGE" => MediaKind::Image,
         _ => return None,
     };
-    Some(MediaUpload {
+    // The size is the one field that must be there.
+    let size = f.u64("size")?;
+    let upload = MediaUpload {
         kind,
-        size: f.u64("size").ok()??,
-        head: Bytes::from(f.bytes("head").ok()?),
-        file_name: f.string("fileName").ok()?,
-        description: f.string("description").ok()?,
-        thumbnail: f.bytes("thumbnail").ok()?,
-        width: f.u32("width").ok()?,
-        height: f.u32("height").ok()?,
-        thumbnail_width: f.u32("thumbnailWidth").ok()?.unwrap_or(0),
-        thumbnail_height: f.u32("thumbnailHeight").ok()?.unwrap_or(0),
-    })
+        size,
+        head: Bytes::from(f.bytes("head")),
+        file_name: f.string("fileName"),
+        description: f.string("description"),
+        thumbnail: f.bytes("thumbnail"),
+        width: f.u32("width"),
+        height: f.u32("height"),
+        thumbnail_width: f.u32("thumbnailWidth").unwrap_or(0),
+        thumbnail_height: f.u32("thumbnailHeight").unwrap_or(0),
+    };
+    f.valid(upload)
 }
 
 /// A FILE or IMAGE message from the SDK's object (`messageType`, `mediaId`, `size`,
 /// `fileName`, `description`, `thumbnail` as a `Uint8Array`, and on an IMAGE `width`,
 /// `height`, `thumbnailWidth`, `thumbnailHeight`); `None` if a field has the wrong type.
 pub(crate) fn message(value: &JsValue) -> Option<Message> {
-    let f = Fields(value);
-    let media = MediaMessage {
-        media_id: f.string("mediaId").ok()?,
-        size: f.u64("size").ok()?.unwrap_or(0),
-        file_name: f.string("fileName").ok()?,
-        description: f.string("description").ok()?,
-        thumbnail: f.bytes("thumbnail").ok()?,
-        width: f.u32("width").ok()?.unwrap_or(0),
-        height: f.u32("height").ok()?.unwrap_or(0),
-        thumbnail_width: f.u32("thumbnailWidth").ok()?.unwrap_or(0),
-        thumbnail_height: f.u32("thumbnailHeight").ok()?.unwrap_or(0),
+    let f = Fields::new(value);
+    let image = match f.string("messageType").as_str() {
+        "FILE" => false,
+        "IMAGE" => true,
+        _ => return None,
     };
-    match f.string("messageType").ok()?.as_str() {
-        "FILE" => Some(Message::File(Box::new(media))),
-        "IMAGE" => Some(Message::Image(Box::new(media))),
-        _ => None,
-    }
+    let media = Box::new(MediaMessage {
+        media_id: f.string("mediaId"),
+        size: f.u64("size").unwrap_or(0),
+        file_name: f.string("fileName"),
+        description: f.string("description"),
+        thumbnail: f.bytes("thumbnail"),
+        width: f.u32("width").unwrap_or(0),
+        height: f.u32("height").unwrap_or(0),
+        thumbnail_width: f.u32("thumbnailWidth").unwrap_or(0),
+        thumbnail_height: f.u32("thumbnailHeight").unwrap_or(0),
+    });
+    f.valid(if image {
+        Message::Image(media)
+    } else {
+        Message::File(media)
+    })
 }
 
-/// Reads the fields of one JavaScript object.
-pub(crate) struct Fields<'a>(pub(crate) &'a JsValue);
+/// Reads the fields of one JavaScript object: an absent field (`undefined` or `null`) is
+/// empty; one of the wrong type reads as empty too and marks the object invalid (one check
+/// at the end rather than one exit per field keeps the code small: this module is shipped
+/// to every browser).
+struct Fields<'a> {
+    value: &'a JsValue,
+    bad: Cell<bool>,
+}
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
+    fn new(value: &'a JsValue) -> Self {
+        Fields {
+            value,
+            bad: Cell::new(!value.is_object()),
+        }
+    }
+
     fn get(&self, key: &str) -> Option<JsValue> {
-        if !self.0.is_object() {
+        if self.bad.get() {
             return None;
         }
-        let v = js_sys::Reflect::get(self.0, &JsValue::from_str(key)).ok()?;
+        let v = js_sys::Reflect::get(self.value, &JsValue::from_str(key)).ok()?;
         (!v.is_undefined() && !v.is_null()).then_some(v)
     }
 
-    /// A string field; absent is `""`.
-    pub(crate) fn string(&self, key: &str) -> Result<String, ()> {
+    fn bad<T: Default>(&self) -> T {
+        self.bad.set(true);
+        T::default()
+    }
+
+    fn string(&self, key: &str) -> String {
         match self.get(key) {
-            None => Ok(String::new()),
-            Some(v) => v.as_string().ok_or(()),
+            None => String::new(),
+            Some(v) => v.as_string().unwrap_or_else(|| self.bad()),
         }
     }
 
-    /// A whole-number field that fits in `u64` (and in a JavaScript number exactly).
-    pub(crate) fn u64(&self, key: &str) -> Result<Option<u64>, ()> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_f64().and_then(whole).map(Some).ok_or(()),
+    /// A whole number that fits in `u64` (and in a JavaScript number exactly).
+    fn u64(&self, key: &str) -> Option<u64> {
+        let n = self.get(key)?.as_f64().and_then(whole);
+        n.or_else(|| self.bad())
+    }
+
+    fn u32(&self, key: &str) -> Option<u32> {
+        let n = u32::try_from(self.u64(key)?).ok();
+        n.or_else(|| self.bad())
+    }
+
+    /// A `Uint8Array`.
+    fn bytes(&self, key: &str) -> Vec<u8> {
+        match self.get(key).map(JsCast::dyn_into::<js_sys::Uint8Array>) {
+            None => Vec::new(),
+            Some(Ok(a)) => a.to_vec(),
+            Some(Err(_)) => self.bad(),
         }
     }
 
-    pub(crate) fn u32(&self, key: &str) -> Result<Option<u32>, ()> {
-        match self.u64(key)? {
-            None => Ok(None),
-            Some(n) => u32::try_from(n).map(Some).map_err(|_| ()),
-        }
-    }
-
-    /// A `Uint8Array` field; absent is empty.
-    pub(crate) fn bytes(&self, key: &str) -> Result<Vec<u8>, ()> {
-        match self.get(key) {
-            None => Ok(Vec::new()),
-            Some(v) => v
-                .dyn_into::<js_sys::Uint8Array>()
-                .map(|a| a.to_vec())
-                .map_err(|_| ()),
-        }
+    /// `t`, unless a field had the wrong type.
+    fn valid<T>(&self, t: T) -> Option<T> {
+        (!self.bad.get()).then_some(t)
     }
 }
 
