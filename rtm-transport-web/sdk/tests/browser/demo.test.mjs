@@ -116,7 +116,8 @@ test('a demo tab sends an image to a peer and to the channel; the other tab show
   await alice.setInputFiles('#peer-file', { name: 'red.png', mimeType: 'image/png', buffer: png(40, 30, [220, 20, 20]) });
   await alice.click('#peer-send-image');
   await alice.waitForSelector('#peer-log li.mine img.media');
-  assert.match(await alice.textContent('#peer-log li.mine'), /\[image red\.png, 40×30, .*\(received\)/);
+  // (The note's parentheses are CSS.)
+  assert.match(await alice.textContent('#peer-log li.mine'), /to img-demo-bob\[image red\.png, 40×30, \d+ B\]received$/);
   const shown = await bob.waitForFunction(() => {
     const img = document.querySelector('#peer-log img.media');
     return img?.complete && img.naturalWidth > 0 && { w: img.naturalWidth, h: img.naturalHeight, type: img.dataset.type, alt: img.alt };
