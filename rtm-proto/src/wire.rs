@@ -18,9 +18,20 @@ use crate::invitation::{
     RemoteInvitationState,
 };
 
-/// The protocol version this build speaks. A login with another version is refused with
-/// close code [`close::UNSUPPORTED_VERSION`].
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this build speaks. Version 2 added FILE and IMAGE messages and
+/// `media_grant` (§4.9). A login with a version outside
+/// [`MIN_PROTOCOL_VERSION`]..=`PROTOCOL_VERSION` is refused with close code
+/// [`close::UNSUPPORTED_VERSION`].
+pub const PROTOCOL_VERSION: u16 = 2;
+
+/// The oldest version a server still serves. A version-1 client cannot decode FILE or
+/// IMAGE messages: the server never sends it one (as Agora's server refuses media to SDKs
+/// before 1.3.0): a peer message is refused INCOMPATIBLE_MESSAGE (8), a channel message
+/// skips it, a stored one is dropped at its login.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
+
+/// The first version whose clients decode FILE and IMAGE messages.
+pub const MEDIA_VERSION: u16 = 2;
 
 /// Largest frame accepted in either direction (256 KiB). Limits count characters, but JSON
 /// escapes a control character as six (`\u0001`): the worst valid frames are a 32 KB text

@@ -886,3 +886,120 @@ fn a_media_message_is_checked_like_any_other() {
         }
     )));
 }
+
+/// An image message of a media id (what `createMessage` makes).
+fn image_message() -> Message {
+    Message::Image(Box::new(MediaMessage {
+        media_id: "m1".into(),
+        size: 12,
+        width: 2,
+        height: 3,
+        ..Default::default()
+    }))
+}
+
+#[test]
+fn a_version_1_client_is_never_sent_a_media_message() {
+    let mut w = World::logged_in(&["alice"]);
+    // Bob's client speaks version 1 (it predates FILE and IMAGE): it is served, but a
+    // peer message of media to it is refused INCOMPATIBLE_MESSAGE (8), as Agora's server
+    // refuses media to SDKs before 1.3.0.
+    let bob = raw_login(&mut w, "bob");
+    let now = w.now;
+    let send = w.clients[0]
+        .send_message_to_peer(now, "bob", image_message(), Default::default())
+        .unwrap();
+    assert_eq!(
+        response(&mut w, 0, send),
+        Some(Response::SendMessageToPeer(Err(
+            rtm_proto::PeerMessageError::IncompatibleMessage
+        )))
+    );
+    assert!(common::drain_raw(&mut w, bob).is_empty());
+
+    // In a channel, the media message skips him; the text after it does not.
+    common::join(&mut w, 0, "room");
+    let joined = say_raw(&mut w, bob, r#"{"type":"join","id":2,"channel":"room"}"#);
+    assert!(
+        joined.iter().any(|f| f.contains(r#""type":"joined""#)),
+        "{joined:?}"
+    );
+    let now = w.now;
+    w.clients[0]
+        .send_channel_message(now, &common::ch("room"), image_message())
+        .unwrap();
+    common::say(&mut w, 0, "room", "after the image");
+    let frames = common::drain_raw(&mut w, bob);
+    let messages: Vec<&String> = frames
+        .iter()
+        .filter(|f| f.contains(r#""type":"channel_message""#))
+        .collect();
+    assert_eq!(messages.len(), 1, "{frames:?}");
+    assert!(messages[0].contains("after the image"));
+}
+
+#[test]
+fn a_media_message_kept_offline_is_dropped_for_a_version_1_login() {
+    let mut w = World::logged_in(&["alice"]);
+    let now = w.now;
+    let send = w.clients[0]
+        .send_message_to_peer(
+            now,
+            "carol",
+            image_message(),
+            rtm_proto::client::SendMessageOptions {
+                enable_offline_messaging: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        response(&mut w, 0, send),
+        Some(Response::SendMessageToPeer(Ok(PeerMessageOutcome::Cached)))
+    );
+    assert_eq!(w.disk.records.len(), 1);
+    let carol = raw_login(&mut w, "carol");
+    let frames = common::drain_raw(&mut w, carol);
+    assert!(
+        !frames.iter().any(|f| f.contains(r#""type":"message""#)),
+        "{frames:?}"
+    );
+    assert!(w.disk.records.is_empty(), "its record is deleted");
+}
+
+#[test]
+fn a_client_of_another_version_does_not_resume_a_session() {
+    let mut w = World::new(0);
+    // The session id of a version-1 login, resumed by a version-2 client.
+    let login = w.raw_connect();
+    let out = w.raw_frame(
+        login,
+        br#"{"type":"login","id":1,"version":1,"app_id":"00000000000000000000000000000000","uid":"erin"}"#,
+    );
+    let sid = out
+        .iter()
+        .find_map(|o| match o {
+            rtm_proto::server::ServerOutput::Send { frame, .. } => {
+                let v: serde_json::Value = serde_json::from_slice(frame).ok()?;
+                v["session"].as_str().map(str::to_string)
+            }
+            _ => None,
+        })
+        .expect("login_ok");
+    let again = w.raw_connect();
+    let resume = format!(
+        r#"{{"type":"login","id":1,"version":2,"app_id":"00000000000000000000000000000000","uid":"erin","resume":"{sid}"}}"#
+    );
+    let out = w.raw_frame(again, resume.as_bytes());
+    let ok = out
+        .iter()
+        .find_map(|o| match o {
+            rtm_proto::server::ServerOutput::Send { frame, .. } => {
+                serde_json::from_slice::<serde_json::Value>(frame).ok()
+            }
+            _ => None,
+        })
+        .expect("an answer");
+    assert_eq!(ok["type"], "login_ok");
+    assert_eq!(ok["resumed"], false, "a new session for the new version");
+    assert_eq!(ok["version"], 2);
+}

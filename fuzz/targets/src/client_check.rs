@@ -1,9 +1,11 @@
 //! What `client_inputs` checks of a client's outputs: the §2.3 transitions, request ids,
-//! "every request is answered" and the §10 invitation events.
+//! "every request is answered", the §10 invitation events, and the transfers' exchanges
+//! (ordered only for a transfer waiting for its answer, once; cancelled only while running;
+//! never answered while its exchange runs).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rtm_proto::client::{ClientOutput, Event};
+use rtm_proto::client::{ClientOutput, Event, TransferOrder};
 use rtm_proto::wire::{ClientFrame, InvitationKey, MAX_FRAME_BYTES};
 use rtm_proto::{Client, ConnectionState as State};
 use rtm_proto::{LocalInvitationEvent, RemoteInvitationEvent};
@@ -30,13 +32,16 @@ pub(crate) enum Kind {
     AttrWrite,
     GetUserAttrs,
     GetChannelAttrs,
+    /// A file or image transfer: answered by the core, never by a reply of its id.
+    Upload,
+    Download,
 }
 
 impl Kind {
     /// Whether a frame of type `ty` answers a request of this kind.
     pub(crate) fn answered_by(self, ty: &str) -> bool {
         match self {
-            Kind::Login => true,
+            Kind::Login | Kind::Upload | Kind::Download => true,
             Kind::Send => matches!(ty, "peer_message_result" | "error"),
             Kind::Query => matches!(ty, "online_status" | "error"),
             Kind::Subscribe => matches!(ty, "subscribed" | "error"),
@@ -69,6 +74,10 @@ pub(crate) struct ClientCheck {
     pub(crate) local: BTreeMap<u64, bool>,
     /// Callee-side invitations received, and whether they ended.
     pub(crate) remote: BTreeMap<InvitationKey, bool>,
+    /// Transfers whose HTTP exchange runs (ordered, not yet ended or cancelled).
+    pub(crate) running: BTreeSet<u32>,
+    /// Ids of `media_grant` requests sent, to answer with a ticket.
+    pub(crate) grants: Vec<u32>,
 }
 
 impl ClientCheck {
@@ -166,13 +175,16 @@ impl ClientCheck {
                         frame.len()
                     );
                     if frame.len() <= MAX_FRAME_BYTES {
-                        if let Err(e) = ClientFrame::decode(&frame) {
-                            panic!("client sent a frame that does not decode: {e}");
+                        match ClientFrame::decode(&frame) {
+                            Ok(ClientFrame::MediaGrant { id }) if self.grants.len() < 64 => {
+                                self.grants.push(id)
+                            }
+                            Ok(_) => {}
+                            Err(e) => panic!("client sent a frame that does not decode: {e}"),
                         }
                     }
                 }
-                // Transfers are checked by `client_inputs`'s media ops (none yet).
-                ClientOutput::Transfer(_) => {}
+                ClientOutput::Transfer(order) => self.transfer(order),
                 ClientOutput::Close(t, _) => {
                     assert!(self.connected.contains(&t.0), "client closed unknown {t:?}");
                 }
@@ -200,6 +212,29 @@ impl ClientCheck {
         }
     }
 
+    fn transfer(&mut self, order: TransferOrder) {
+        match order {
+            TransferOrder::Upload { request, .. } | TransferOrder::Download { request, .. } => {
+                let kind = self.outstanding.get(&request.0);
+                assert!(
+                    matches!(kind, Some(Kind::Upload | Kind::Download)),
+                    "an exchange ordered for request {} ({kind:?})",
+                    request.0
+                );
+                assert!(
+                    self.running.insert(request.0),
+                    "a second exchange ordered for {} while one runs",
+                    request.0
+                );
+            }
+            TransferOrder::Cancel { request } => assert!(
+                self.running.remove(&request.0),
+                "cancel of {}, whose exchange does not run",
+                request.0
+            ),
+        }
+    }
+
     pub(crate) fn event(&mut self, e: Event) {
         match e {
             Event::ConnectionStateChanged { state, reason } => {
@@ -216,6 +251,11 @@ impl ClientCheck {
                 self.state = state;
             }
             Event::Response { request, .. } => {
+                assert!(
+                    !self.running.contains(&request.0),
+                    "transfer {} answered while its exchange runs",
+                    request.0
+                );
                 assert!(
                     self.outstanding.remove(&request.0).is_some(),
                     "response for request {} which is not outstanding",

@@ -33,7 +33,7 @@ pub(crate) fn client_frame_sel(inp: &mut Input, sids: &[String], extended: bool)
         0..=2 => {
             let mut v = json!({
                 "type": "login", "id": id,
-                "version": if inp.u8() % 16 == 0 { 2 } else { 1 },
+                "version": if inp.u8() % 16 == 0 { 3 } else { 1 },
                 "app_id": if inp.u8() % 16 == 0 { "other" } else { rtm_proto::server::DEFAULT_APP_ID },
                 "uid": uid(inp).as_str(),
             });

@@ -19,7 +19,8 @@ use crate::{debug, relaxations};
 /// A `Client` fed an arbitrary sequence of transport events, frames, ticks and commands.
 pub fn client_inputs(data: &[u8]) {
     let mut inp = Input::new(data);
-    let extended = inp.prefix(EXTENDED);
+    let media = inp.prefix(MEDIA);
+    let extended = media || inp.prefix(EXTENDED);
     let seed = inp.u64();
     let mut now = u64::from(inp.u16());
     let mut c = Client::new(
@@ -40,7 +41,13 @@ pub fn client_inputs(data: &[u8]) {
         sid: "s0".into(),
         local: BTreeMap::new(),
         remote: BTreeMap::new(),
+        running: BTreeSet::new(),
+        grants: Vec::new(),
     };
+    if media {
+        // Transfers need a session: start logged in, as a driver would after `login`.
+        log_in(&mut c, &mut chk, Timestamp::from_millis(now));
+    }
     let mut steps = 0;
     while !inp.is_empty() && steps < 4096 {
         steps += 1;
@@ -51,7 +58,9 @@ pub fn client_inputs(data: &[u8]) {
             _ => chk.last_transport,
         };
         let mut ticked = false;
-        let op = if extended {
+        let op = if media {
+            inp.u8() % 36
+        } else if extended {
             inp.u8() % 32
         } else {
             inp.u8() % 16
@@ -156,6 +165,7 @@ pub fn client_inputs(data: &[u8]) {
             15 => {
                 let _ = c.query_peers_by_subscription_option(ts);
             }
+            32..=35 => media_command(&mut c, &mut chk, &mut inp, ts, op - 32, t),
             op => channel_command(&mut c, &mut chk, &mut inp, ts, op - 16),
         }
         chk.now = now;
@@ -186,6 +196,143 @@ pub fn client_inputs(data: &[u8]) {
         "requests never answered after 120 s: {:?}",
         chk.outstanding
     );
+}
+
+/// Logs the client in as `alice`: the transport opens and the server's `login_ok` answers
+/// the client's `login` frame. The checker sees every output on the way.
+fn log_in(c: &mut Client, chk: &mut ClientCheck, ts: Timestamp) {
+    use rtm_proto::client::ClientOutput;
+    use rtm_proto::wire::ClientFrame;
+    let login = c.login(ts, "alice", None);
+    chk.track(Kind::Login, login);
+    let mut login_id = None;
+    for _ in 0..3 {
+        while let Some(out) = c.poll_output() {
+            match out {
+                ClientOutput::Connect(t) => {
+                    chk.connected.insert(t.0);
+                    chk.opened.insert(t.0);
+                    chk.last_transport = t.0;
+                    c.handle_input(ts, ClientInput::Opened(t));
+                }
+                ClientOutput::Send(_, frame) => {
+                    if let Ok(ClientFrame::Login(l)) = ClientFrame::decode(&frame) {
+                        login_id = Some(l.id);
+                    }
+                }
+                ClientOutput::Event(e) => chk.event(e),
+                other => panic!("unexpected while logging in: {other:?}"),
+            }
+        }
+        if let Some(id) = login_id.take() {
+            let ok = format!(
+                r#"{{"type":"login_ok","id":{id},"version":1,"session":"s0","resumed":false,"server_ts":1700000000000,"heartbeat_ms":2000,"resend_from":1}}"#
+            );
+            let t = TransportId(chk.last_transport);
+            c.handle_input(ts, ClientInput::Frame(t, Bytes::from(ok)));
+        }
+    }
+    assert_eq!(chk.state, State::Connected, "the media preamble logs in");
+}
+
+/// File and image transfers (`op` 0..4): uploads, downloads, cancels, and the driver's
+/// side — tickets for the grants sent, progress and ends of the exchanges ordered.
+fn media_command(
+    c: &mut Client,
+    chk: &mut ClientCheck,
+    inp: &mut Input,
+    ts: Timestamp,
+    op: u8,
+    t: u64,
+) {
+    use rtm_proto::client::{MediaUpload, RequestId, TransferEnd};
+    use rtm_proto::media::MAX_MEDIA_BYTES;
+    match op {
+        0 => {
+            let size = match inp.u8() % 4 {
+                0 => 0,
+                1 => MAX_MEDIA_BYTES + 1,
+                _ => 1 + u64::from(inp.u16()),
+            };
+            let head = Bytes::copy_from_slice(inp.bytes(64));
+            let mut upload = if inp.bool() {
+                MediaUpload::image(size, head)
+            } else {
+                MediaUpload::file(size, head)
+            };
+            if inp.u8() % 8 == 0 {
+                upload.width = Some(u32::from(inp.u16()));
+            }
+            chk.track(Kind::Upload, c.upload_media(ts, upload));
+        }
+        1 => {
+            let id = ["m1", "", "../x", "abc_DEF-1"][inp.u8() as usize % 4];
+            chk.track(Kind::Download, c.download_media(ts, id));
+        }
+        2 => {
+            // The core orders the exchange's cancel itself (checked in `drain`).
+            let request = any_of(inp, chk.outstanding.keys().copied());
+            let _ = c.cancel_media(ts, RequestId(request));
+        }
+        _ => {
+            if inp.bool() && !chk.grants.is_empty() {
+                // The server answers a grant (on the current transport, or another).
+                let id = chk.grants.remove(inp.u8() as usize % chk.grants.len());
+                let f = format!(r#"{{"type":"media_ticket","id":{id},"ticket":"t{id}"}}"#);
+                c.handle_input(ts, ClientInput::Frame(TransportId(t), Bytes::from(f)));
+                return;
+            }
+            let request = any_of(inp, chk.running.iter().copied());
+            let r = RequestId(request);
+            match inp.u8() % 6 {
+                0 | 1 => {
+                    let total = u64::from(inp.u16());
+                    c.transfer_progress(ts, r, u64::from(inp.u16()), total)
+                }
+                2 => {
+                    chk.running.remove(&request);
+                    let body = [
+                        &br#"{"media_id":"m2","size":10,"mime":"image/png"}"#[..],
+                        br#"{"media_id":"../","size":1,"mime":""}"#,
+                        b"garbage",
+                    ][inp.u8() as usize % 3];
+                    c.transfer_ended(
+                        ts,
+                        r,
+                        TransferEnd::Uploaded {
+                            body: Bytes::from_static(body),
+                        },
+                    );
+                }
+                3 => {
+                    chk.running.remove(&request);
+                    let end = TransferEnd::Downloaded {
+                        size: u64::from(inp.u16()),
+                        mime: "image/gif".into(),
+                    };
+                    c.transfer_ended(ts, r, end);
+                }
+                4 => {
+                    chk.running.remove(&request);
+                    let status = [401, 404, 413, 429, 503, 507, 200][inp.u8() as usize % 7];
+                    let body = Bytes::from(format!(r#"{{"error":"x","message":"{status}"}}"#));
+                    c.transfer_ended(ts, r, TransferEnd::Refused { status, body });
+                }
+                _ => {
+                    chk.running.remove(&request);
+                    c.transfer_ended(ts, r, TransferEnd::Broken);
+                }
+            }
+        }
+    }
+}
+
+/// One of `ids` chosen by the input (0 if there is none: an unknown id).
+fn any_of(inp: &mut Input, ids: impl Iterator<Item = u32>) -> u32 {
+    let ids: Vec<u32> = ids.collect();
+    ids.get(inp.u8() as usize % ids.len().max(1))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// The commands of channels, attributes and invitations (`op` 0..16).

@@ -20,7 +20,9 @@
 //! other input is read exactly as before those existed, so the committed corpus files (and
 //! the regressions they pin) keep their meaning. `server_inputs` also makes REST calls
 //! (`ServerInput::Admin`) for inputs that start with [`ADMIN`] (`X3`), and checks that
-//! every call is answered exactly once with a status in 200..600.
+//! every call is answered exactly once with a status in 200..600. Inputs that start with
+//! [`MEDIA`] (`X4`) ask for media tickets and report uploads and downloads
+//! (`ServerInput::Media`), checking the media driver contract from the core's side.
 #![forbid(unsafe_code)]
 
 mod admin_calls;
@@ -29,6 +31,7 @@ mod client_frames;
 mod client_inputs;
 mod frame_decode;
 mod input;
+mod media_calls;
 mod server_frames;
 mod server_inputs;
 mod sim;
@@ -41,7 +44,7 @@ pub use input::Input;
 pub use server_frames::{server_frame, server_frame_ext};
 pub use server_inputs::server_inputs;
 pub use sim::sim;
-pub use values::{ADMIN, EXTENDED};
+pub use values::{ADMIN, EXTENDED, MEDIA};
 
 use rtm_transport_sim::Relaxations;
 

@@ -20,9 +20,21 @@ use crate::values::*;
 pub fn server_inputs(data: &[u8]) {
     let mut inp = Input::new(data);
     let admin = inp.prefix(ADMIN);
-    let extended = admin || inp.prefix(EXTENDED);
+    let media = !admin && inp.prefix(crate::values::MEDIA);
+    let extended = admin || media || inp.prefix(EXTENDED);
     let seed = inp.u64();
     let cfg = ServerConfig {
+        // Small enough for the fuzzer to reach every bound.
+        media: rtm_proto::server::MediaLimits {
+            user_bytes: 200_000,
+            total_bytes: 300_000,
+            records: 8,
+            transfers_per_user: 2,
+            transfers: 3,
+            tickets_per_session: 3,
+            tickets: 6,
+            ..Default::default()
+        },
         max_unacked: 1 + inp.u8() as usize % 8,
         offline_per_user: 1 + inp.u8() as usize % 8,
         offline_total: 1 + inp.u8() as usize % 32,
@@ -45,6 +57,8 @@ pub fn server_inputs(data: &[u8]) {
     let mut written: std::collections::BTreeSet<RecordId> = Default::default();
     // REST calls made and not yet answered.
     let mut calls = crate::admin_calls::Calls::default();
+    // Media exchanges made and what the server issued.
+    let mut transfers = crate::media_calls::Transfers::default();
     let mut steps = 0;
     while !inp.is_empty() && steps < 4096 {
         steps += 1;
@@ -52,7 +66,8 @@ pub fn server_inputs(data: &[u8]) {
         let is_open = open.get(&conn).copied().unwrap_or(false);
         let ts = Timestamp::from_millis(now);
         let mut ticked = false;
-        let op = inp.u8() % if admin { 10 } else { 9 };
+        let op = inp.u8() % if admin || media { 10 } else { 9 };
+        let mut began = None;
         if debug() {
             eprintln!("{now:>8} op {op} conn {conn}");
         }
@@ -111,6 +126,20 @@ pub fn server_inputs(data: &[u8]) {
                 s.handle_input(Timestamp::from_millis(now), ServerInput::Tick);
                 ticked = true;
             }
+            9 if media => {
+                if transfers.wants_ticket(&mut inp) {
+                    if is_open {
+                        let f = Bytes::from_static(br#"{"type":"media_grant","id":5}"#);
+                        s.handle_input(ts, ServerInput::Frame(ConnId(conn), f));
+                    }
+                } else if let Some(call) = transfers.make(&mut inp) {
+                    if debug() {
+                        eprintln!("{now:>8} server <- {call:?}");
+                    }
+                    began = Some(call.clone());
+                    s.handle_input(ts, ServerInput::Media(call));
+                }
+            }
             9 => {
                 let call = calls.make(&mut inp);
                 if debug() {
@@ -151,12 +180,14 @@ pub fn server_inputs(data: &[u8]) {
                                 sids.push(session);
                             }
                         }
+                        Ok(ServerFrame::Reply(Reply::MediaTicket { ticket, .. })) => {
+                            transfers.ticket_issued(ticket)
+                        }
                         Ok(_) => {}
                         Err(e) => panic!("server sent a frame that does not decode: {e}"),
                     }
                 }
-                // No media calls are made here yet.
-                ServerOutput::Media(_) => {}
+                ServerOutput::Media(op) => transfers.on_op(&op),
                 ServerOutput::Close { conn, .. } => {
                     assert!(
                         open.get(&conn.0).copied().unwrap_or(false),
@@ -179,6 +210,7 @@ pub fn server_inputs(data: &[u8]) {
                 ServerOutput::AdminReply(reply) => calls.answered(&reply),
             }
         }
+        transfers.check_answered(began.as_ref());
         let st = s.stats();
         let held = open.values().filter(|&&o| o).count();
         assert_eq!(
@@ -205,6 +237,33 @@ pub fn server_inputs(data: &[u8]) {
                 "server tick at the deadline made no progress"
             );
         }
+    }
+    if media {
+        // Every exchange ends, the store answers the writes, then the media expire: every
+        // slot, reservation and byte must be given back.
+        let ts = Timestamp::from_millis(now);
+        for call in transfers.end_all() {
+            s.handle_input(ts, ServerInput::Media(call));
+        }
+        let done: Vec<RecordId> = std::mem::take(&mut writes);
+        s.handle_input(ts, ServerInput::Storage(StorageEvent::Committed(done)));
+        now += 8 * 24 * 3600 * 1000;
+        s.handle_input(Timestamp::from_millis(now), ServerInput::Tick);
+        while let Some(out) = s.poll_output() {
+            if let ServerOutput::Media(op) = out {
+                transfers.on_op(&op);
+            }
+        }
+        let st = s.stats();
+        assert_eq!(
+            st.media_transfers, 0,
+            "transfer slots left after every exchange ended"
+        );
+        assert_eq!(
+            (st.media_files, st.media_bytes),
+            (0, 0),
+            "media or reserved bytes left after 8 days"
+        );
     }
     if admin {
         // Every waiting call ends: the store answers the writes, then time passes every

@@ -61,6 +61,10 @@ pub const EXTENDED: &[u8] = b"X2";
 /// the operator's REST API (a configured key, calls with it or without).
 pub const ADMIN: &[u8] = b"X3";
 
+/// Inputs of `server_inputs` that start with this are [`EXTENDED`] and also ask for media
+/// tickets and make the media endpoints' calls (`ServerInput::Media`), under small quotas.
+pub const MEDIA: &[u8] = b"X4";
+
 pub(crate) const CHANNELS: [&str; 4] = ["room", "lobby", "<c>|~", "null"];
 
 pub(crate) fn channel(inp: &mut Input) -> &'static str {

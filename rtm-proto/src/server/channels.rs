@@ -135,6 +135,7 @@ impl Server {
             return self.reply_error(conn, id, e.code(), text);
         }
         let now = self.now;
+        let media_ok = self.decodes_media(uid);
         let ch = self.channel_entry(&channel);
         let epoch = ch.epoch;
         // A join of a joined channel is a resend whose answer was lost: answer again.
@@ -143,7 +144,9 @@ impl Server {
             ch.gc_gen += 1;
         }
         let replay: Vec<Bytes> = match resume {
-            Some(cursor) if cursor.epoch == epoch => ch.history.recent_after(now, cursor.cseq, uid),
+            Some(cursor) if cursor.epoch == epoch => {
+                ch.history.recent_after(now, cursor.cseq, uid, media_ok)
+            }
             _ => Vec::new(),
         };
         let member_events = ch.members.len() <= MEMBER_EVENT_LIMIT;
@@ -356,6 +359,7 @@ impl Server {
             .config
             .channel_history_total
             .saturating_sub(self.history_bytes);
+        let media = message.media().is_some();
         let ch = self.channel_entry(channel);
         let cseq = ch.next_cseq;
         ch.next_cseq += 1;
@@ -373,12 +377,12 @@ impl Server {
         let expired = ch.history.expire(now);
         let kept = history_room + expired >= frame.len();
         let trimmed = if kept {
-            ch.history.keep(now, cseq, from, &frame)
+            ch.history.keep(now, cseq, from, &frame, media)
         } else {
             0
         };
         let added = if kept { frame.len() } else { 0 };
         self.history_bytes = self.history_bytes + added - expired - trimmed;
-        self.fan_out_message(channel, from, cseq, &frame);
+        self.fan_out_message(channel, from, cseq, &frame, media);
     }
 }

@@ -87,6 +87,7 @@ impl Server {
         from: &UserId,
         cseq: u64,
         frame: &Bytes,
+        media: bool,
     ) {
         let Some(epoch) = self.channels.get(channel).map(|ch| ch.epoch) else {
             return;
@@ -100,6 +101,10 @@ impl Server {
                     return;
                 };
                 if s.lagging.contains_key(channel) {
+                    return;
+                }
+                // A FILE or IMAGE message skips members whose client cannot decode it.
+                if media && s.version < crate::wire::MEDIA_VERSION {
                     return;
                 }
                 if limits.full(&s.stream, frame.len()) {
@@ -148,10 +153,11 @@ impl Server {
             .sessions
             .get(uid)
             .is_some_and(|s| s.channels.contains_key(channel));
+        let media_ok = self.decodes_media(uid);
         let frames = match self.channels.get(channel) {
             Some(ch) if joined && ch.epoch == epoch => {
                 ch.history
-                    .recent_after(self.now, first.saturating_sub(1), uid)
+                    .recent_after(self.now, first.saturating_sub(1), uid, media_ok)
             }
             _ => return,
         };

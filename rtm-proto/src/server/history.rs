@@ -27,6 +27,8 @@ struct Entry {
     /// The sender, who is never sent its own message (§4.8), in a replay neither.
     from: UserId,
     frame: Bytes,
+    /// A FILE or IMAGE message: not replayed to a client that cannot decode it.
+    media: bool,
 }
 
 /// One channel's recent messages, oldest first.
@@ -41,13 +43,21 @@ impl History {
     /// Keeps the message `cseq` of `from`, encoded as `frame`, at `now`, dropping the oldest
     /// beyond [`REPLAY_MAX`]; returns the bytes dropped. The caller expired the history first
     /// ([`History::expire`]) and checked the server-wide budget for `frame.len()` more.
-    pub fn keep(&mut self, now: Timestamp, cseq: u64, from: &UserId, frame: &Bytes) -> usize {
+    pub fn keep(
+        &mut self,
+        now: Timestamp,
+        cseq: u64,
+        from: &UserId,
+        frame: &Bytes,
+        media: bool,
+    ) -> usize {
         self.bytes += frame.len();
         self.entries.push_back(Entry {
             cseq,
             at: now,
             from: from.clone(),
             frame: frame.clone(),
+            media,
         });
         let mut dropped = 0;
         while self.entries.len() > REPLAY_MAX {
@@ -81,9 +91,16 @@ impl History {
     }
 
     /// The encoded messages of the replay window with `cseq > after`, oldest first, but
-    /// those `to` sent itself.
-    pub fn recent_after(&self, now: Timestamp, after: u64, to: &UserId) -> Vec<Bytes> {
+    /// those `to` sent itself, and FILE and IMAGE messages unless `media_ok`.
+    pub fn recent_after(
+        &self,
+        now: Timestamp,
+        after: u64,
+        to: &UserId,
+        media_ok: bool,
+    ) -> Vec<Bytes> {
         self.window(now, after, to)
+            .filter(|e| media_ok || !e.media)
             .map(|e| e.frame.clone())
             .collect()
     }
@@ -123,14 +140,14 @@ mod tests {
         let frame = Bytes::from_static(b"0123456789");
         let mut dropped = 0;
         for cseq in 1..=40 {
-            dropped += h.keep(at(cseq * 100), cseq, &alice, &frame);
+            dropped += h.keep(at(cseq * 100), cseq, &alice, &frame, false);
         }
         assert_eq!(dropped, 80, "the 8 oldest fell out by count");
         assert_eq!(h.bytes(), 320);
-        assert_eq!(h.recent_after(at(4_000), 38, &bob).len(), 2);
+        assert_eq!(h.recent_after(at(4_000), 38, &bob, true).len(), 2);
         assert_eq!(h.recent_cseqs_after(at(4_000), 38, &bob), [39, 40]);
         assert!(
-            h.recent_after(at(4_000), 0, &alice).is_empty(),
+            h.recent_after(at(4_000), 0, &alice, true).is_empty(),
             "never one's own"
         );
         // 30 s after the newest, everything has expired.

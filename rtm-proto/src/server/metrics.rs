@@ -257,6 +257,22 @@ impl Server {
                 "REST calls waiting for an outcome",
                 self.admin.pending(),
             ),
+            gauge("media_files", "Uploaded media kept", stats.media_files),
+            gauge(
+                "media_bytes",
+                "Bytes of media kept, with those reserved by uploads under way",
+                stats.media_bytes as usize,
+            ),
+            gauge(
+                "media_tickets",
+                "Media tickets issued and not yet used",
+                stats.media_tickets,
+            ),
+            gauge(
+                "media_transfers",
+                "Media uploads and downloads under way",
+                stats.media_transfers,
+            ),
         ]);
         out
     }

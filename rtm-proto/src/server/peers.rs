@@ -68,6 +68,8 @@ impl Server {
             Some(PeerMessageError::InvalidMessage)
         } else if &to == from {
             Some(PeerMessageError::InvalidUserId)
+        } else if message.media().is_some() && !self.decodes_media(&to) {
+            Some(PeerMessageError::IncompatibleMessage)
         } else if !self.take_message_rate(from) {
             Some(PeerMessageError::TooOften)
         } else {
@@ -151,6 +153,13 @@ impl Server {
         let Some(attached) = self.sessions.get(to).map(|s| s.conn.is_some()) else {
             return self.keep_offline(to, stored);
         };
+        if stored.message.media().is_some() && !self.decodes_media(to) {
+            // Kept for a user whose client turned out to be too old for it (it logged in
+            // with version 1): dropped, as the client could not decode it. A send still
+            // waiting (one through the REST API) hears `unreachable`.
+            self.delete_record(stored.record);
+            return self.resolve_if_pending(&stored.key, PeerMessageOutcome::Unreachable);
+        }
         if !attached {
             self.hold_durably(to, &mut stored);
         }
@@ -171,6 +180,14 @@ impl Server {
         self.count_outcome(key, outcome);
         let waiters = self.resends.settle(key, outcome, true);
         self.answer_waiters(&key.from, waiters, SendAnswer::Outcome(outcome));
+    }
+
+    /// Whether `uid`'s client decodes FILE and IMAGE messages (true with no session: what
+    /// logs in next is checked then).
+    pub(super) fn decodes_media(&self, uid: &UserId) -> bool {
+        self.sessions
+            .get(uid)
+            .is_none_or(|s| s.version >= crate::wire::MEDIA_VERSION)
     }
 
     /// Records `outcome` for `key` and tells the waiting requests.

@@ -13,7 +13,8 @@ use crate::errors::LoginError;
 use crate::ids::{ChannelId, UserId};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::wire::{
-    close, KickReason, LoginFrame, Notice, PeerOnlineState, Reply, PROTOCOL_VERSION,
+    close, KickReason, LoginFrame, Notice, PeerOnlineState, Reply, MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
 };
 
 use super::admin::events::UserEventKind;
@@ -24,6 +25,8 @@ use super::{ConnId, ConnState, Server};
 pub(super) struct Session {
     /// Distinguishes this session from earlier and later ones of the same user.
     pub epoch: u64,
+    /// The protocol version its client speaks (what it can decode).
+    pub version: u16,
     /// The secret a client presents to resume.
     pub sid: String,
     /// The client instance that owns the session (0: not given) and its latest login attempt.
@@ -110,12 +113,12 @@ impl Server {
             instance,
             attempt,
         } = frame;
-        if version != PROTOCOL_VERSION {
-            self.close(
-                conn,
-                close::UNSUPPORTED_VERSION,
-                "unsupported protocol version; this server speaks 1",
+        if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
+            let text = format!(
+                "unsupported protocol version {version}; this server speaks \
+                 {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
             );
+            self.close(conn, close::UNSUPPORTED_VERSION, &text);
             return;
         }
         // Before the token is checked: a flood of logins costs no signature checks.
@@ -157,8 +160,11 @@ impl Server {
                 );
                 return;
             }
-            // A resume of a live session of this user: reattach, keep everything.
-            if resume.as_deref() == Some(s.sid.as_str()) {
+            // A resume of a live session of this user: reattach, keep everything. Not by a
+            // client of another protocol version (an older one could not decode what the
+            // stream holds): that one starts a new session, which takes the messages over
+            // as this version can have them.
+            if resume.as_deref() == Some(s.sid.as_str()) && s.version == version {
                 s.attempt = attempt;
                 let epoch = s.epoch;
                 return self.resume(conn, source, id, uid, epoch, token_expires_at);
@@ -225,6 +231,7 @@ impl Server {
             uid.clone(),
             Session {
                 epoch,
+                version,
                 sid: sid.clone(),
                 instance,
                 attempt,
@@ -346,9 +353,13 @@ impl Server {
             resumed,
             resend_from,
         } = welcome;
+        let version = self
+            .sessions
+            .get(uid)
+            .map_or(PROTOCOL_VERSION, |s| s.version);
         let frame = Reply::LoginOk {
             id,
-            version: PROTOCOL_VERSION,
+            version,
             session,
             resumed,
             server_ts: self.unix_ms(),
