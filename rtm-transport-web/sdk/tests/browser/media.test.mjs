@@ -250,3 +250,39 @@ test('createMessage from a media id re-sends it to a channel; the member downloa
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   for (const p of [alice, bob]) await p.context().close();
 });
+
+test('nine transfers at a time: the tenth is CONCURRENCY_LIMIT_EXCEEDED (5); cancelled downloads are INTERRUPTED (6)', async () => {
+  const page = await openPage(server.origin);
+  await login(page, 'nine-alice');
+  const mediaId = await page.evaluate(async () => {
+    const bytes = new Uint8Array(2_000_000);
+    for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+    return (await window.rtm.createMediaMessageByUploading(new Blob([bytes]))).mediaId;
+  });
+  // Slow enough that nine downloads are still running when the tenth starts.
+  await throttle(page, 200_000);
+  const r = await page.evaluate(async (mediaId) => {
+    const abort = new AbortController();
+    const nine = Array.from({ length: 9 }, () =>
+      window.rtm.downloadMedia(mediaId, { cancelSignal: abort.signal }).then(
+        (blob) => `resolved ${blob.size}`,
+        (e) => [e.code, e.name],
+      ),
+    );
+    const tenth = await window.rtm.downloadMedia(mediaId).catch((e) => [e.code, e.name]);
+    const upload = await window.rtm.createMediaMessageByUploading(new Blob(['x'])).catch((e) => [e.code, e.name]);
+    abort.abort();
+    const ended = await Promise.all(nine);
+    // The slots are free again.
+    const after = await window.rtm.createMediaMessageByUploading(new Blob(['y'])).then((m) => m.size);
+    return { tenth, upload, ended, after };
+  }, mediaId);
+  assert.deepEqual(r, {
+    tenth: [5, 'DownloadMediaError'],
+    upload: [5, 'UploadMediaError'],
+    ended: Array(9).fill([6, 'DownloadMediaError']),
+    after: 1,
+  });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
