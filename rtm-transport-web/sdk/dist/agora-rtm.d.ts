@@ -60,6 +60,8 @@ declare namespace RtmStatusCode {
   enum PeerSubscriptionOption {
     ONLINE_STATUS = 'ONLINE_STATUS',
   }
+  /** `AgoraRTM.MessageType` also has `FILE` and `IMAGE` at run time (the 1.4.x SDK's); they
+   * are left out here so that the enum stays assignable to `agora-rtm-sdk@1.5.1`'s. */
   enum MessageType {
     TEXT = 'TEXT',
     RAW = 'RAW',
