@@ -286,3 +286,35 @@ test('nine transfers at a time: the tenth is CONCURRENCY_LIMIT_EXCEEDED (5); can
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('an app served from another origin uploads and downloads across origins (CORS preflights)', async () => {
+  // Another server only serves the page: its origin differs from the RTM server's by the port.
+  const other = await RtmServer.start();
+  try {
+    const page = await openPage(other.origin, { sdk: `${server.origin}/sdk/agora-rtm.mjs` });
+    await login(page, 'cors-alice', { serverUrl: server.wsUrl });
+    await throttle(page, 1_000_000);
+    const r = await page.evaluate(async () => {
+      const bytes = new Uint8Array(1_500_000);
+      for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+      bytes.set([0x25, 0x50, 0x44, 0x46, 0x2d], 0); // %PDF-
+      const up = [];
+      const m = await window.rtm.createMediaMessageByUploading(new Blob([bytes]), { fileName: 'doc.pdf' }, {
+        onOperationProgress: (p) => up.push(p.currentSize),
+      });
+      const down = [];
+      const blob = await window.rtm.downloadMedia(m.mediaId, { onOperationProgress: (p) => down.push(p.currentSize) });
+      const same = new Uint8Array(await blob.arrayBuffer()).every((b, i) => b === bytes[i]);
+      return { origin: location.origin, type: blob.type, size: blob.size, same, up: up.at(-1), down: down.at(-1), reports: up.length > 1 && down.length > 1 };
+    });
+    assert.notEqual(r.origin, server.origin);
+    assert.deepEqual(
+      { type: r.type, size: r.size, same: r.same, up: r.up, down: r.down, reports: r.reports },
+      { type: 'application/pdf', size: 1_500_000, same: true, up: 1_500_000, down: 1_500_000, reports: true },
+    );
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  } finally {
+    await other.stop();
+  }
+});
