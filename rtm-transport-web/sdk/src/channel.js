@@ -44,8 +44,7 @@ export class RtmChannel extends EventEmitter {
   }
 
   async sendMessage(message) {
-    const m = await this.#client._toCore(message);
-    return this.#client._request((core) => core.sendChannelMessage(this.channelId, ...m));
+    return this.#client._sendMessage(message, (core, args) => core.sendChannelMessage(this.channelId, ...args));
   }
 
   async getMembers() {

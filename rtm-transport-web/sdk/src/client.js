@@ -29,6 +29,7 @@ export class RtmClient extends EventEmitter {
   #transfers = new Map(); // media request id -> Transfer
   #serverUrl = null; // the WebSocket URL the core was created with
   #outgoing = Promise.resolve(); // messages being made ready for the core, in call order
+  #preparing = 0; // how many of them
   #logouts = []; // resolvers of logout() waiting for DISCONNECTED
   _channels = new Map(); // channel id -> the RtmChannel that joined it
   _localInvitations = new Map(); // core number -> LocalInvitation
@@ -72,8 +73,7 @@ export class RtmClient extends EventEmitter {
 
   async sendMessageToPeer(message, peerId, options) {
     const offline = Boolean(options?.enableOfflineMessaging);
-    const [text, raw, description, media] = await this._toCore(message);
-    const result = await this._request((core) =>
+    const result = await this._sendMessage(message, (core, [text, raw, description, media]) =>
       core.sendMessageToPeer(String(peerId ?? ''), text, raw, description, media, offline),
     );
     return { hasPeerReceived: result.hasPeerReceived };
@@ -265,12 +265,31 @@ export class RtmClient extends EventEmitter {
     return new Promise((resolve, reject) => this.#requests.set(id, { resolve, reject }));
   }
 
-  /// The core's arguments for `message` (see `toCore`), made ready in call order: a media
-  /// message's thumbnail is read first, and a message sent after it waits its turn.
-  _toCore(message) {
-    const ready = this.#outgoing.then(() => toCore(message));
-    this.#outgoing = ready.catch(() => {});
-    return ready;
+  /// Hands `message` to the core with `command(core, args)` (`args`: see `toCore`) as
+  /// `_request` does. Messages reach the core in call order: at once, like every other
+  /// command, unless a media message's thumbnail Blob has to be read first — then it, and
+  /// any message sent while one is being read, wait their turn.
+  _sendMessage(message, command) {
+    const args = toCore(message);
+    if (this.#preparing === 0 && Array.isArray(args)) {
+      return this._request((core) => command(core, args));
+    }
+    this.#preparing += 1;
+    const ready = this.#outgoing.then(() => args);
+    this.#outgoing = ready.then(
+      () => {},
+      () => {},
+    );
+    return ready.then(
+      (a) => {
+        this.#preparing -= 1;
+        return this._request((core) => command(core, a));
+      },
+      (e) => {
+        this.#preparing -= 1;
+        throw e;
+      },
+    );
   }
 
   /// `enableLogUpload` (off unless set, as in Agora's SDK) and `logFilter` to the core, which

@@ -9,8 +9,9 @@ const MEDIA = new Set(['FILE', 'IMAGE']);
 /// The core's arguments for a message `m`: `[text, raw, description, media]`. Anything that
 /// is neither a text, a raw nor a media message gives none of them, which the core refuses
 /// with its family's INVALID_MESSAGE code. A media message's fields go to the core as they
-/// are (it checks them), its thumbnail as bytes.
-export async function toCore(m) {
+/// are (it checks them), its thumbnail as bytes: a promise of the arguments when the
+/// thumbnail is a Blob to read, the arguments themselves otherwise.
+export function toCore(m) {
   const invalid = [undefined, undefined, '', undefined];
   if (m === null || typeof m !== 'object') return invalid;
   const type = m.messageType;
@@ -23,8 +24,10 @@ export async function toCore(m) {
     return [undefined, m.rawMessage, description, undefined];
   }
   if (MEDIA.has(type)) {
-    const thumbnail = m.thumbnail instanceof Blob ? await blobBytes(m.thumbnail) : m.thumbnail;
-    return [undefined, undefined, '', { ...m, thumbnail }];
+    if (m.thumbnail instanceof Blob) {
+      return blobBytes(m.thumbnail).then((thumbnail) => [undefined, undefined, '', { ...m, thumbnail }]);
+    }
+    return [undefined, undefined, '', { ...m }];
   }
   return invalid;
 }

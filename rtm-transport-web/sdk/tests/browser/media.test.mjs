@@ -291,7 +291,9 @@ test('an app served from another origin uploads and downloads across origins (CO
   // Another server only serves the page: its origin differs from the RTM server's by the port.
   const other = await RtmServer.start();
   try {
-    const page = await openPage(other.origin, { sdk: `${server.origin}/sdk/agora-rtm.mjs` });
+    // Not the other server's demo page at `/`: its own client, made from that server's SDK,
+    // would race the test's for `window.rtm`. Its stylesheet is a document of that origin.
+    const page = await openPage(`${other.origin}/demo.css`, { sdk: `${server.origin}/sdk/agora-rtm.mjs` });
     await login(page, 'cors-alice', { serverUrl: server.wsUrl });
     await throttle(page, 1_000_000);
     const r = await page.evaluate(async () => {
@@ -317,4 +319,38 @@ test('an app served from another origin uploads and downloads across origins (CO
   } finally {
     await other.stop();
   }
+});
+
+test('messages reach the peer in the order sent, also a text sent while an image message\'s thumbnail is read', async () => {
+  const alice = await openPage(server.origin);
+  const bob = await openPage(server.origin);
+  await login(alice, 'order-alice');
+  await login(bob, 'order-bob');
+  await bob.evaluate(() => {
+    window.got = [];
+    window.rtm.on('MessageFromPeer', (m) => window.got.push(m.messageType === 'TEXT' ? m.text : `${m.messageType} ${m.fileName}`));
+  });
+  const sent = await alice.evaluate(async () => {
+    const m = await window.rtm.createMediaMessageByUploading(new Blob(['not really a png']), { fileName: 'a.bin' });
+    const thumbnail = new Blob([new Uint8Array(20_000)]);
+    // Not awaited one by one: the SDK keeps the order.
+    const results = await Promise.all([
+      window.rtm.sendMessageToPeer({ text: 'before' }, 'order-bob'),
+      window.rtm.sendMessageToPeer({ ...m, fileName: 'with-thumbnail.bin', thumbnail }, 'order-bob'),
+      window.rtm.sendMessageToPeer({ text: 'after' }, 'order-bob'),
+      window.rtm.sendMessageToPeer({ ...m, fileName: 'plain.bin' }, 'order-bob'),
+      window.rtm.sendMessageToPeer({ text: 'last' }, 'order-bob'),
+    ]);
+    return results.map((r) => r.hasPeerReceived);
+  });
+  assert.deepEqual(sent, [true, true, true, true, true]);
+  await until(bob, () => window.got.length === 5, undefined, 'five messages at bob');
+  assert.deepEqual(await bob.evaluate(() => window.got), [
+    'before',
+    'FILE with-thumbnail.bin',
+    'after',
+    'FILE plain.bin',
+    'last',
+  ]);
+  for (const p of [alice, bob]) await p.context().close();
 });
