@@ -134,7 +134,8 @@ export class RtmClient extends EventEmitter {
   /// Starts a media request with `command`, carries out its transfer orders, reports its
   /// progress to `onOperationProgress` and cancels it when `cancelSignal` aborts.
   async #media(command, options, transHandler, made = () => {}) {
-    const { cancelSignal, onOperationProgress } = transHandler ?? {};
+    const { cancelSignal: signal, onOperationProgress } = transHandler ?? {};
+    const cancelSignal = typeof signal?.addEventListener === 'function' ? signal : null;
     const onProgress = typeof onOperationProgress === 'function' ? onOperationProgress : null;
     let transfer = null;
     let onAbort = null;

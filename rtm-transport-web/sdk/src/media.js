@@ -151,6 +151,7 @@ export class Transfer {
     if (from > 0) headers.Range = `bytes=${from}-`;
     (async () => {
       const res = await fetch(this.#url(mediaId), { headers, signal: abort.signal, cache: 'no-store' });
+      if (exchange.stopped) return;
       if (!res.ok) {
         const body = new Uint8Array(await res.arrayBuffer());
         this.#report(exchange, (core, r) => core.transferRefused(r, res.status, body));
