@@ -53,9 +53,9 @@ use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::http::header::{HeaderValue, ORIGIN};
 use async_tungstenite::tungstenite::Error as WsError;
 use futures_lite::future;
-use rtm_proto::client::SendMessageOptions;
+use rtm_proto::client::{SendMessageOptions, TransferOrder};
 use rtm_proto::errors::{
-    LoginError, LogoutError, PeerMessageError, PeerSubscriptionStatusError,
+    DownloadMediaError, LoginError, LogoutError, PeerMessageError, PeerSubscriptionStatusError,
     QueryPeersBySubscriptionOptionError, QueryPeersOnlineStatusError, RenewTokenError,
 };
 use rtm_proto::wire::close;
@@ -73,6 +73,7 @@ use crate::answers::{
 };
 use crate::events::{Events, Filter, Listeners, EVENT_QUEUE};
 use crate::link::{self, LinkEvent, OnClosed, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::media::{lock, Job, MediaCommand, MediaProgress, Note, Reporter};
 use crate::tls::{Connector, Stream, TlsError};
 use crate::{random_seed, Answer, Clock};
 
@@ -170,7 +171,7 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
 
 /// How each connection is made: the target, and what TLS and the upgrade need.
 #[derive(Debug)]
-struct Dialer {
+pub(crate) struct Dialer {
     target: Target,
     /// For `wss://`.
     tls: Option<Connector>,
@@ -201,14 +202,15 @@ impl Dialer {
         })
     }
 
-    /// A connection to the server, up to its WebSocket handshake.
-    async fn dial(&self) -> Result<async_tungstenite::WebSocketStream<Stream>, String> {
+    /// A connection to the server's port, TLS included for `wss://` (the WebSocket's, and
+    /// the media transfers' over HTTP).
+    pub(crate) async fn stream(&self) -> Result<Stream, String> {
         let target = &self.target;
         let tcp = TcpStream::connect((target.host.as_str(), target.port))
             .await
             .map_err(|e| e.to_string())?;
         let _ = tcp.set_nodelay(true);
-        let stream = match &self.tls {
+        Ok(match &self.tls {
             None => Stream::Plain(tcp),
             Some(tls) => tls.connect(tcp).await.map_err(|e| {
                 // Most likely a certificate this client does not trust: say so where
@@ -221,7 +223,39 @@ impl Dialer {
                 );
                 e.to_string()
             })?,
+        })
+    }
+
+    /// A request to the media endpoint (`/v1/media` + `tail`) on the server's port: the
+    /// WebSocket URL's path is kept as a prefix (a server behind a proxy that routes a path
+    /// to it), its query dropped.
+    pub(crate) fn media_request(
+        &self,
+        method: hyper::Method,
+        tail: &str,
+    ) -> hyper::http::request::Builder {
+        let target = &self.target;
+        let after_scheme = target.url.split_once("://").map_or("", |(_, rest)| rest);
+        let (authority, path) = match after_scheme.find(['/', '?', '#']) {
+            Some(i) => after_scheme.split_at(i),
+            None => (after_scheme, ""),
         };
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let prefix = path.trim_end_matches('/');
+        hyper::Request::builder()
+            .method(method)
+            .uri(format!("{prefix}{}{tail}", rtm_proto::media::UPLOAD_PATH))
+            .header(hyper::header::HOST, authority)
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("rtm-transport-smol/", env!("CARGO_PKG_VERSION")),
+            )
+    }
+
+    /// A connection to the server, up to its WebSocket handshake.
+    async fn dial(&self) -> Result<async_tungstenite::WebSocketStream<Stream>, String> {
+        let target = &self.target;
+        let stream = self.stream().await?;
         let mut request = target
             .url
             .as_str()
@@ -256,7 +290,8 @@ impl Dialer {
 }
 
 /// Starts a request in the core: its id, or the answer refused locally.
-type Start = Box<dyn FnOnce(&mut Client, Timestamp) -> Result<RequestId, Response> + Send>;
+pub(crate) type Start =
+    Box<dyn FnOnce(&mut Client, Timestamp) -> Result<RequestId, Response> + Send>;
 /// Runs a call that the core answers at once (the closure hands the answer back itself).
 type Local = Box<dyn FnOnce(&mut Client, Timestamp) + Send>;
 
@@ -272,6 +307,8 @@ enum Command {
     Logout {
         reply: Sender<Result<(), LogoutError>>,
     },
+    /// A media transfer's start ([`crate::media`]).
+    Media(MediaCommand),
 }
 
 /// An RTM client (the Agora `RtmClient`), connected to one server URL.
@@ -397,6 +434,12 @@ impl RtmClient {
         answer
     }
 
+    /// Hands a media transfer's start to the client thread.
+    pub(crate) fn send_media_command(&self, command: MediaCommand) {
+        // If the driver is gone the command is dropped: its receivers fail.
+        let _ = self.commands.try_send(Command::Media(command));
+    }
+
     /// Runs `f` on the core now; the returned receiver gets what it returns.
     fn local_answer<T: Send + 'static>(
         &self,
@@ -505,6 +548,8 @@ impl RtmClient {
 enum Input {
     Command(Command),
     Link(LinkEvent<TransportId>),
+    /// A media transfer's report.
+    Note(Note),
     Tick,
     /// The handle was dropped.
     Exit,
@@ -531,6 +576,19 @@ struct Driver {
     logout_reply: Option<Sender<Result<(), LogoutError>>>,
     listeners: Listeners,
     state: Arc<AtomicU8>,
+    media: MediaJobs,
+}
+
+/// The driver's side of the media transfers: each request's source or sink, its handle's
+/// progress channel, and the task carrying out the core's current order for it.
+struct MediaJobs {
+    jobs: BTreeMap<RequestId, Job>,
+    progress: BTreeMap<RequestId, Sender<MediaProgress>>,
+    /// The running exchange of a request, with its generation (reports of an exchange the
+    /// core has since replaced or cancelled are dropped).
+    running: BTreeMap<RequestId, (u64, Task<()>)>,
+    generation: u64,
+    notes: Sender<Note>,
 }
 
 async fn run_driver(
@@ -544,6 +602,9 @@ async fn run_driver(
     let clock = Clock::new();
     let client = Client::new(config, random_seed(), clock.now(), clock.unix_ms_at_start());
     let (link_tx, link_rx) = async_channel::bounded(256);
+    // Unbounded: a report must not be lost (an end above all); each running exchange sends
+    // one per `PROGRESS_EVERY` at most, and there are at most as many as the core allows.
+    let (notes, notes_rx) = async_channel::unbounded();
     let mut d = Driver {
         ex,
         dialer,
@@ -556,6 +617,13 @@ async fn run_driver(
         logout_reply: None,
         listeners,
         state,
+        media: MediaJobs {
+            jobs: BTreeMap::new(),
+            progress: BTreeMap::new(),
+            running: BTreeMap::new(),
+            generation: 0,
+            notes,
+        },
     };
     // Set when the application let go of the client: the logout it implies is under way.
     let mut exit_by: Option<Instant> = None;
@@ -578,7 +646,18 @@ async fn run_driver(
             None => smol::Timer::never(),
         };
         let input = future::or(
-            async { link_rx.recv().await.map_or(Input::Exit, Input::Link) },
+            async {
+                future::or(
+                    async { link_rx.recv().await.map_or(Input::Exit, Input::Link) },
+                    async {
+                        match notes_rx.recv().await {
+                            Ok(note) => Input::Note(note),
+                            Err(_) => future::pending().await,
+                        }
+                    },
+                )
+                .await
+            },
             future::or(
                 async {
                     if exit_by.is_some() {
@@ -597,6 +676,7 @@ async fn run_driver(
         match input {
             Input::Command(c) => d.command(c),
             Input::Link(ev) => d.on_link_event(ev),
+            Input::Note(note) => d.on_note(note),
             Input::Tick => d.client.handle_input(now, ClientInput::Tick),
             Input::Exit => {
                 // The application let go of the client: log out so the server knows now,
@@ -638,6 +718,21 @@ impl Driver {
                 }
             },
             Command::Local(run) => run(&mut self.client, now),
+            Command::Media(media) => match (media.start)(&mut self.client, now) {
+                Ok(request) => {
+                    self.replies.insert(request, media.reply);
+                    self.media.jobs.insert(request, media.job);
+                    self.media.progress.insert(request, media.progress);
+                    let _ = media.request.try_send(Some(request));
+                }
+                Err(local) => {
+                    let _ = media.request.try_send(None);
+                    if let Job::Download(sink) = &media.job {
+                        lock(sink).discard();
+                    }
+                    let _ = media.reply.try_send(local);
+                }
+            },
             Command::Logout { reply } => match self.client.logout(now) {
                 // Answered once the connection is closed (see `drain`).
                 Ok(()) => self.logout_reply = Some(reply),
@@ -674,6 +769,122 @@ impl Driver {
         }
     }
 
+    /// A media exchange's report, for the core (unless the exchange is no longer the
+    /// request's current one).
+    fn on_note(&mut self, note: Note) {
+        let now = self.clock.now();
+        let current = |request: &RequestId, generation: u64| {
+            self.media
+                .running
+                .get(request)
+                .is_some_and(|(g, _)| *g == generation)
+        };
+        match note {
+            Note::Progress {
+                request,
+                generation,
+                done,
+                total,
+            } => {
+                if current(&request, generation) {
+                    self.client.transfer_progress(now, request, done, total);
+                }
+            }
+            Note::Ended {
+                request,
+                generation,
+                end,
+            } => {
+                if current(&request, generation) {
+                    self.media.running.remove(&request);
+                    self.client.transfer_ended(now, request, end);
+                }
+            }
+        }
+    }
+
+    /// Carries out a transfer order of the core: an exchange as a task of its own.
+    fn transfer(&mut self, order: TransferOrder) {
+        let media = &mut self.media;
+        match order {
+            TransferOrder::Cancel { request } => {
+                // Dropping the task drops its connection.
+                media.running.remove(&request);
+            }
+            TransferOrder::Upload {
+                request,
+                ticket,
+                size,
+            } => {
+                let Some(Job::Upload(source)) = media.jobs.get(&request).cloned() else {
+                    return;
+                };
+                media.generation += 1;
+                let reporter = Reporter {
+                    request,
+                    generation: media.generation,
+                    notes: media.notes.clone(),
+                };
+                let task = self.ex.spawn(crate::media::upload(
+                    self.ex.clone(),
+                    self.dialer.clone(),
+                    ticket,
+                    size,
+                    source,
+                    reporter,
+                ));
+                media.running.insert(request, (media.generation, task));
+            }
+            TransferOrder::Download {
+                request,
+                ticket,
+                media_id,
+                from,
+            } => {
+                let Some(Job::Download(sink)) = media.jobs.get(&request).cloned() else {
+                    return;
+                };
+                media.generation += 1;
+                let reporter = Reporter {
+                    request,
+                    generation: media.generation,
+                    notes: media.notes.clone(),
+                };
+                let task = self.ex.spawn(crate::media::download(
+                    self.ex.clone(),
+                    self.dialer.clone(),
+                    ticket,
+                    media_id,
+                    from,
+                    sink,
+                    reporter,
+                ));
+                media.running.insert(request, (media.generation, task));
+            }
+        }
+    }
+
+    /// A request answered: a transfer's leftovers go (its file closed and named, or removed
+    /// if it failed). A whole download whose file cannot take its name fails after all
+    /// (FAILURE): the application would not find it.
+    fn answered(&mut self, request: RequestId, response: &mut Response) {
+        self.media.running.remove(&request);
+        self.media.progress.remove(&request);
+        if let Some(Job::Download(sink)) = self.media.jobs.remove(&request) {
+            let mut sink = lock(&sink);
+            match response {
+                Response::DownloadMedia(Ok(_)) => {
+                    if let Err(e) = sink.close() {
+                        warn!(error = %e, "media download: cannot rename the file to its name");
+                        sink.discard();
+                        *response = Response::DownloadMedia(Err(DownloadMediaError::Failure));
+                    }
+                }
+                _ => sink.discard(),
+            }
+        }
+    }
+
     fn connect(&mut self, t: TransportId) {
         let dialer = self.dialer.clone();
         let events = self.link_tx.clone();
@@ -697,8 +908,6 @@ impl Driver {
         while let Some(output) = self.client.poll_output() {
             match output {
                 ClientOutput::Connect(t) => self.connect(t),
-                // Issue #14 in progress: HTTP transfers land in the next commits.
-                ClientOutput::Transfer(_) => {}
                 ClientOutput::Send(t, frame) => {
                     let Some(writer) = self.slots.get(&t).and_then(|s| s.writer.as_ref()) else {
                         continue;
@@ -735,12 +944,32 @@ impl Driver {
                         None => drop(slot.task), // cancels the connection attempt
                     }
                 }
-                ClientOutput::Event(Event::Response { request, response }) => {
+                ClientOutput::Transfer(order) => self.transfer(order),
+                ClientOutput::Event(Event::Response {
+                    request,
+                    mut response,
+                }) => {
+                    self.answered(request, &mut response);
                     if let Some(reply) = self.replies.remove(&request) {
                         let _ = reply.try_send(response);
                     }
                 }
-                ClientOutput::Event(event) => self.listeners.publish(&event),
+                ClientOutput::Event(event) => {
+                    if let Event::MediaProgress {
+                        request,
+                        current,
+                        total,
+                    } = &event
+                    {
+                        if let Some(progress) = self.media.progress.get(request) {
+                            let _ = progress.try_send(MediaProgress {
+                                current: *current,
+                                total: *total,
+                            });
+                        }
+                    }
+                    self.listeners.publish(&event)
+                }
             }
         }
         self.closing.retain(|t| !t.is_finished());
@@ -812,6 +1041,38 @@ mod options_tests {
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
         // Not looked at for ws://.
         assert!(Dialer::new("ws://127.0.0.1:1", options).is_ok());
+    }
+
+    #[test]
+    fn media_requests_go_to_the_server_s_port_under_the_url_s_path() {
+        let request = |url: &str, tail: &str| {
+            let dialer = Dialer::new(url, ConnectOptions::default()).unwrap();
+            let r = dialer
+                .media_request(hyper::Method::GET, tail)
+                .body(())
+                .unwrap();
+            (
+                r.uri().to_string(),
+                r.headers()["host"].to_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(
+            request("ws://127.0.0.1:9300", ""),
+            ("/v1/media".into(), "127.0.0.1:9300".into())
+        );
+        assert_eq!(
+            request("ws://127.0.0.1:9300/", "/abc"),
+            ("/v1/media/abc".into(), "127.0.0.1:9300".into())
+        );
+        // Behind a proxy that routes a path to the server; the query is the WebSocket's.
+        assert_eq!(
+            request("ws://rtm.example.org/rtm/?x=1", "/abc"),
+            ("/rtm/v1/media/abc".into(), "rtm.example.org".into())
+        );
+        assert_eq!(
+            request("ws://[::1]:9300/rtm", ""),
+            ("/rtm/v1/media".into(), "[::1]:9300".into())
+        );
     }
 
     #[test]

@@ -14,14 +14,17 @@
 //!   ([include_dir](https://docs.rs/include_dir)): the demo page at `/`, the Web SDK under
 //!   `/sdk/`. Why those two crates: [`http`]. The operator's plane is there too: the REST
 //!   API under `/v1/` (`openapi.yaml`), answered by the core, and Prometheus metrics at
-//!   `/metrics` ([prometheus-client](https://docs.rs/prometheus-client)).
+//!   `/metrics` ([prometheus-client](https://docs.rs/prometheus-client)). Files and images
+//!   of FILE/IMAGE messages go up and down `/v1/media` ([`http::media`]), streamed to and
+//!   from files in the data directory.
 //! * [`tls`]: `https://` and `wss://` on the same port ([`TlsConfig`]), and `wss://` for the
 //!   client, with rustls.
 //! * [`client`]: [`RtmClient`], async methods mirroring the Agora SDK in snake_case and a stream
 //!   of events. The core runs on its own thread; the futures are plain channel receives, so
 //!   they work on any executor. Channels ([`RtmChannel`], [`channel`]), user and channel
 //!   attributes ([`attributes`]) and call invitations ([`LocalInvitation`],
-//!   [`RemoteInvitation`], [`invitation`]) are thin handles and methods over the same client.
+//!   [`RemoteInvitation`], [`invitation`]) are thin handles and methods over the same client;
+//!   media uploads and downloads ([`media`]) are HTTP exchanges the core orders.
 //! * [`storage`]: where the server keeps the offline messages it answered `cached`: SQLite
 //!   in a data directory, written by a thread of its own with group commit, or memory only
 //!   ([`Storage`], in [`ServeOptions::storage`]).
@@ -57,10 +60,13 @@ pub mod events;
 pub mod http;
 pub mod invitation;
 mod link;
+pub mod media;
+mod media_files;
 mod metrics;
 pub mod server;
 pub mod storage;
 pub mod tls;
+mod transfers;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -35,6 +35,7 @@ pub(crate) enum RouteClass {
     Metrics,
     Health,
     Static,
+    Media,
 }
 
 impl RouteClass {
@@ -45,6 +46,7 @@ impl RouteClass {
             RouteClass::Metrics => "metrics",
             RouteClass::Health => "health",
             RouteClass::Static => "static",
+            RouteClass::Media => "media",
         }
     }
 }
@@ -69,6 +71,10 @@ pub(crate) struct DriverMetrics {
     upgrades: Counter,
     http_requests: Family<RequestLabels, Counter>,
     slow_consumers: Counter,
+    media_uploads: Counter,
+    media_downloads: Counter,
+    media_bytes_received: Counter,
+    media_bytes_sent: Counter,
     storage: StorageMetrics,
 }
 
@@ -79,6 +85,10 @@ impl DriverMetrics {
             upgrades: Counter::default(),
             http_requests: Family::default(),
             slow_consumers: Counter::default(),
+            media_uploads: Counter::default(),
+            media_downloads: Counter::default(),
+            media_bytes_received: Counter::default(),
+            media_bytes_sent: Counter::default(),
             storage,
         }
     }
@@ -105,6 +115,26 @@ impl DriverMetrics {
         self.slow_consumers.inc();
     }
 
+    /// A media upload was stored (answered 201).
+    pub(crate) fn media_upload(&self) {
+        self.media_uploads.inc();
+    }
+
+    /// A media download began (its body is being sent).
+    pub(crate) fn media_download(&self) {
+        self.media_downloads.inc();
+    }
+
+    /// `n` bytes of a media upload's body were received.
+    pub(crate) fn media_bytes_received(&self, n: usize) {
+        self.media_bytes_received.inc_by(n as u64);
+    }
+
+    /// `n` bytes of a media file were handed to a download's connection.
+    pub(crate) fn media_bytes_sent(&self, n: usize) {
+        self.media_bytes_sent.inc_by(n as u64);
+    }
+
     /// The Prometheus text of every series: the driver's now and the core's of `snapshot`.
     pub(crate) fn encode(&self, snapshot: Snapshot) -> String {
         let mut registry = Registry::with_prefix("rtm");
@@ -120,13 +150,33 @@ impl DriverMetrics {
         );
         registry.register(
             "http_requests",
-            "HTTP requests answered, by route (websocket, rest, metrics, health, static) and status class",
+            "HTTP requests answered, by route (websocket, rest, metrics, health, static, media) and status class",
             self.http_requests.clone(),
         );
         registry.register(
             "slow_consumer_closes",
             "Connections closed because their outbound queue was full",
             self.slow_consumers.clone(),
+        );
+        registry.register(
+            "media_uploads",
+            "Media uploads stored (answered 201)",
+            self.media_uploads.clone(),
+        );
+        registry.register(
+            "media_downloads",
+            "Media downloads begun (200 or 206 with a body)",
+            self.media_downloads.clone(),
+        );
+        registry.register(
+            "media_received_bytes",
+            "Bytes of media upload bodies received",
+            self.media_bytes_received.clone(),
+        );
+        registry.register(
+            "media_sent_bytes",
+            "Bytes of media files sent to downloads",
+            self.media_bytes_sent.clone(),
         );
         registry.register(
             "outbound_queue_frames",

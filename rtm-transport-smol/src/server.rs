@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -38,13 +39,17 @@ use smol::{Executor, Timer};
 use tracing::{debug, info, warn};
 
 use crate::admin::{AdminQueue, AdminRequest, Pending, Snapshot};
+use crate::http::media::Media;
 use crate::http::origin::AllowedOrigins;
 use crate::http::{assets, Http};
 use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::media_files::MediaFiles;
 use crate::metrics::DriverMetrics;
 use crate::storage::{self, Opened, Storage, Store};
 use crate::tls::TlsConfig;
+use crate::transfers::{MediaInbox, MediaQueue, MediaRequest, Transfers};
 use crate::{random_seed, Clock};
+use rtm_proto::server::media::{MediaCall, MediaOp, TransferId};
 
 /// Everything the server driver needs: the core's settings and the driver's own bounds.
 #[derive(Debug, Clone)]
@@ -70,9 +75,18 @@ pub struct ServeOptions {
     /// `ws://`, e.g. behind a proxy that terminates TLS.
     pub tls: Option<TlsConfig>,
     /// The origins whose pages may open a WebSocket ([`AllowedOrigins`]): when set, an
-    /// upgrade whose `Origin` header is missing or not in the list is refused with 403.
-    /// `None` (the default): every upgrade is accepted, with any `Origin` or none.
+    /// upgrade whose `Origin` header is missing or not in the list is refused with 403, and
+    /// the media endpoints answer only these origins' pages (CORS). `None` (the default):
+    /// every upgrade is accepted, with any `Origin` or none, and media answers any page.
     pub allowed_origins: Option<AllowedOrigins>,
+    /// Where uploaded files and images are kept (`/v1/media`, issue #14). `None` (the
+    /// default): `media/` in the data directory of [`Storage::Sqlite`]; with
+    /// [`Storage::Memory`], a fresh directory under the system's temporary directory,
+    /// removed when the server stops (the media's records do not outlive it either).
+    pub media_dir: Option<PathBuf>,
+    /// A media upload or download that has moved no byte for this long has its connection
+    /// dropped (and its file, for an upload, removed). 120 s, the SDK's transfer timeout.
+    pub media_stall_timeout: Duration,
 }
 
 impl From<ServerConfig> for ServeOptions {
@@ -93,6 +107,8 @@ impl From<ServerConfig> for ServeOptions {
             storage: Storage::Memory,
             tls: None,
             allowed_origins: None,
+            media_dir: None,
+            media_stall_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -178,6 +194,21 @@ pub fn spawn_server(
     })
 }
 
+/// The media directory of `options` ([`ServeOptions::media_dir`]).
+async fn media_files(options: &ServeOptions, opened: &Opened) -> io::Result<MediaFiles> {
+    let dir = match (&options.media_dir, &opened.path) {
+        (Some(dir), _) => Some(dir.clone()),
+        // Beside the database: `<data dir>/media`.
+        (None, Some(db)) => Some(db.parent().unwrap_or(db).join("media")),
+        (None, None) => None,
+    };
+    smol::unblock(move || match dir {
+        Some(dir) => MediaFiles::open(dir),
+        None => MediaFiles::temporary(),
+    })
+    .await
+}
+
 /// Runs a server on `listener` until `shutdown` completes, then closes every connection with
 /// GOING_AWAY and returns once they are closed (at most about [`CLOSE_GRACE`] later) and
 /// the store has carried out every op it was given.
@@ -222,7 +253,14 @@ pub async fn serve_opened(
     smol::unblock(assets::init).await;
     let metrics = DriverMetrics::new(opened.store.metrics().clone());
     let (admin, admin_rx) = AdminQueue::new();
-    let http = Arc::new(Http::new(&options, admin, metrics.clone()));
+    let files = Arc::new(media_files(&options, &opened).await?);
+    info!(dir = %files.dir().display(), "media files");
+    let (media_queue, media_rx) = MediaQueue::new();
+    let media = Media {
+        queue: media_queue,
+        files: files.clone(),
+    };
+    let http = Arc::new(Http::new(&options, admin, Some(media), metrics.clone()));
     // From the moment the shutdown begins, `/readyz` answers 503.
     let shutdown = {
         let http = http.clone();
@@ -246,6 +284,8 @@ pub async fn serve_opened(
         let inputs = Inputs {
             events: events_rx,
             admin: admin_rx,
+            media: media_rx,
+            files,
         };
         core_loop(
             options.core,
@@ -327,6 +367,7 @@ struct Conn {
 enum Input {
     Link(LinkEvent<ConnId>),
     Admin(AdminRequest),
+    Media(MediaRequest),
     Storage(StorageEvent),
     Tick,
     Shutdown,
@@ -341,6 +382,9 @@ struct Core {
     store: Store,
     /// REST calls handed to the core and not yet answered.
     pending: Pending,
+    /// Media transfers the core knows of, and where their ops go.
+    transfers: Transfers,
+    files: Arc<MediaFiles>,
     metrics: DriverMetrics,
 }
 
@@ -350,6 +394,9 @@ struct Inputs {
     events: Receiver<LinkEvent<ConnId>>,
     /// From the HTTP tasks (REST calls, metric snapshots).
     admin: Receiver<AdminRequest>,
+    /// From the HTTP tasks of media transfers.
+    media: MediaInbox,
+    files: Arc<MediaFiles>,
 }
 
 async fn core_loop(
@@ -360,7 +407,12 @@ async fn core_loop(
     metrics: DriverMetrics,
     shutdown: impl Future<Output = ()>,
 ) {
-    let Inputs { events, admin } = inputs;
+    let Inputs {
+        events,
+        admin,
+        media,
+        files,
+    } = inputs;
     let clock = Clock::new();
     let mut server = Server::new(config, random_seed(), clock.now(), clock.unix_ms_at_start());
     let Opened {
@@ -389,6 +441,7 @@ async fn core_loop(
             "storage: records this version cannot read were left in the database untouched"
         );
     }
+    sweep_media(&server, &files).await;
     let completions = store.completions();
     let mut core = Core {
         server,
@@ -397,6 +450,8 @@ async fn core_loop(
         queue,
         store,
         pending: Pending::default(),
+        transfers: Transfers::default(),
+        files,
         metrics,
     };
     let mut shutdown = std::pin::pin!(shutdown);
@@ -416,11 +471,23 @@ async fn core_loop(
         // would otherwise wait behind every frame of a busy server.
         let input = future::or(
             async {
-                match admin.recv().await {
-                    Ok(request) => Input::Admin(request),
-                    // Every HTTP task ended (cannot happen while the accept loop runs).
-                    Err(_) => future::pending().await,
-                }
+                future::or(
+                    async {
+                        match admin.recv().await {
+                            Ok(request) => Input::Admin(request),
+                            // Every HTTP task ended (cannot happen while the accept loop
+                            // runs).
+                            Err(_) => future::pending().await,
+                        }
+                    },
+                    async {
+                        match media.recv().await {
+                            Some(request) => Input::Media(request),
+                            None => future::pending().await,
+                        }
+                    },
+                )
+                .await
             },
             future::or(
                 async { events.recv().await.map_or(Input::Shutdown, Input::Link) },
@@ -453,6 +520,7 @@ async fn core_loop(
         match input {
             Input::Link(ev) => core.on_link_event(ev),
             Input::Admin(request) => core.on_admin(request),
+            Input::Media(request) => core.on_media(request),
             Input::Storage(ev) => core.server.handle_input(now, ServerInput::Storage(ev)),
             Input::Tick => core.server.handle_input(now, ServerInput::Tick),
             Input::Shutdown => {
@@ -468,7 +536,72 @@ async fn core_loop(
     }
 }
 
+/// At start, once the core has restored its records: removes the media files it does not
+/// know (a crash between a file's rename and its record's commit, or records that expired
+/// while the server was down) and the parts of uploads a stop cut.
+async fn sweep_media(server: &Server, files: &Arc<MediaFiles>) {
+    let stored = {
+        let files = files.clone();
+        smol::unblock(move || files.stored()).await
+    };
+    let live: std::collections::BTreeSet<String> = match stored {
+        Ok(ids) => ids
+            .into_iter()
+            .filter(|id| server.media_is_live(id))
+            .collect(),
+        Err(e) => {
+            warn!(dir = %files.dir().display(), error = %e, "media: cannot list the media directory");
+            return;
+        }
+    };
+    let files = files.clone();
+    match smol::unblock(move || files.sweep(|id| live.contains(id))).await {
+        Ok(swept) => info!(
+            kept = swept.kept,
+            orphans_removed = swept.orphans,
+            parts_removed = swept.parts,
+            "media: files checked against the records"
+        ),
+        Err(e) => warn!(error = %e, "media: the start-up sweep failed"),
+    }
+}
+
 impl Core {
+    fn on_media(&mut self, request: MediaRequest) {
+        let now = self.clock.now();
+        let call = match request {
+            MediaRequest::Begin(call, ops) => {
+                self.transfers.begin(call_transfer(&call), ops);
+                call
+            }
+            MediaRequest::Report(call) => {
+                if let MediaCall::Ended { transfer } = &call {
+                    self.transfers.ended(*transfer);
+                }
+                call
+            }
+        };
+        self.server.handle_input(now, ServerInput::Media(call));
+    }
+
+    /// Carries out a media op of the core.
+    fn media(&mut self, op: MediaOp) {
+        match op {
+            MediaOp::UploadAccepted { transfer, .. }
+            | MediaOp::DownloadAccepted { transfer, .. }
+            | MediaOp::Answer { transfer, .. } => self.transfers.deliver(transfer, op),
+            MediaOp::Remove { media_id } => {
+                let files = self.files.clone();
+                // On the blocking pool, unawaited: nothing waits for a removal.
+                smol::unblock(move || match files.remove(&media_id) {
+                    Ok(()) => debug!(%media_id, "media: file removed"),
+                    Err(e) => warn!(%media_id, error = %e, "media: cannot remove a file"),
+                })
+                .detach();
+            }
+        }
+    }
+
     fn on_admin(&mut self, request: AdminRequest) {
         match request {
             AdminRequest::Call(call, reply) => {
@@ -539,8 +672,7 @@ impl Core {
             match output {
                 ServerOutput::Storage(op) => self.store.push(op),
                 ServerOutput::AdminReply(reply) => self.pending.answer(reply),
-                // Issue #14 in progress: the media endpoints land in the next commits.
-                ServerOutput::Media(_) => {}
+                ServerOutput::Media(op) => self.media(op),
                 ServerOutput::Send { conn, frame } => self.send(conn, frame),
                 ServerOutput::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.remove(&conn) {
@@ -588,6 +720,16 @@ impl Core {
                     .handle_input(self.clock.now(), ServerInput::Closed(conn));
             }
         }
+    }
+}
+
+/// The transfer a call is about.
+fn call_transfer(call: &MediaCall) -> TransferId {
+    match call {
+        MediaCall::BeginUpload { transfer, .. }
+        | MediaCall::Uploaded { transfer, .. }
+        | MediaCall::BeginDownload { transfer, .. }
+        | MediaCall::Ended { transfer } => *transfer,
     }
 }
 

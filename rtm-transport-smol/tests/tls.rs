@@ -166,6 +166,65 @@ fn wss_login_and_a_peer_message() {
 }
 
 #[test]
+fn media_over_https_and_cors_for_allowed_origins() {
+    use rtm_proto::media::MediaKind;
+    use rtm_transport_smol::media::UploadOptions;
+
+    let cert = Cert::new();
+    let media = tempfile::tempdir().expect("a media directory");
+    let server = tls_server(&cert, |options| {
+        options.media_dir = Some(media.path().to_path_buf());
+        options.allowed_origins =
+            AllowedOrigins::new(["https://app.example"]).expect("an origin list");
+    });
+    let url = server.url();
+    let origin = Some("https://app.example");
+    let alice = client(&url, Some(&cert.cert), origin);
+    within(alice.login("alice", None)).expect("alice logs in over wss://");
+    // Up and down over https://, with the WebSocket's trust.
+    let bytes: Vec<u8> = (0..(2 << 20)).map(|i: u32| (i % 251) as u8).collect();
+    let message =
+        within(alice.upload_media(MediaKind::File, bytes.clone(), UploadOptions::default()))
+            .expect("uploaded over https://");
+    let Message::File(media_message) = message else {
+        panic!("a FILE message");
+    };
+    let got = within(alice.download_media_to_memory(&media_message.media_id))
+        .expect("downloaded over https://");
+    assert!(got.bytes == bytes);
+
+    // CORS answers name an allowed origin, and no other.
+    let preflight = |origin: &str| {
+        https(
+            server.local_addr(),
+            &cert,
+            &format!(
+                "OPTIONS /v1/media HTTP/1.1\r\nHost: localhost\r\nOrigin: {origin}\r\n\
+                 Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    let allowed = preflight("https://app.example");
+    assert_eq!(allowed.status, 204);
+    let head = allowed.head.to_ascii_lowercase();
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("vary: origin"), "{head}");
+    let other = preflight("https://evil.example");
+    assert!(
+        !other
+            .head
+            .to_ascii_lowercase()
+            .contains("access-control-allow-origin"),
+        "{}",
+        other.head
+    );
+    within(alice.logout()).expect("logout");
+}
+
+#[test]
 fn a_certificate_the_client_does_not_trust_fails_the_login() {
     let cert = Cert::new();
     let server = tls_server(&cert, |_| {});

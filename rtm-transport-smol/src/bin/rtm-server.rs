@@ -19,6 +19,11 @@
 //! authenticate with HTTP Basic, the id as user name and the secret as password. Prometheus
 //! metrics are at `/metrics` either way.
 //!
+//! Files and images (FILE and IMAGE messages) are uploaded and downloaded over HTTP on the
+//! same port (`/v1/media`) and kept in `media/` in the data directory (`--media-dir`
+//! elsewhere) for `--media-retention` (7 days); `--media-quota-user` and
+//! `--media-quota-total` bound the bytes kept per user and in all.
+//!
 //! `--tls-cert` and `--tls-key` (PEM files; `RTM_TLS_CERT`, `RTM_TLS_KEY`) make the port
 //! speak TLS: `wss://ADDR` for clients, `https://ADDR/` for the demo, the SDK and the health
 //! probes (`/healthz`, `/readyz`). `--allowed-origin` limits which web pages may open a
@@ -27,11 +32,13 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use async_signal::{Signal, Signals};
 use clap::{Parser, ValueEnum};
 use futures_lite::StreamExt;
 use rtm_proto::server::admin::AdminKey;
+use rtm_proto::server::MediaLimits;
 use rtm_proto::server::DEFAULT_APP_ID;
 use rtm_proto::ServerConfig;
 use rtm_transport_smol::{storage, AllowedOrigins, ServeOptions, Storage, TlsConfig};
@@ -114,7 +121,8 @@ struct Args {
     /// Only web pages of this origin (`scheme://host[:port]`, e.g. https://app.example.com)
     /// may open a WebSocket; repeatable or comma-separated. When set, an upgrade whose Origin
     /// header is missing (non-browser clients: `rtm --origin`) or not listed is refused with
-    /// 403. Unset: every origin is accepted.
+    /// 403; the media endpoints answer only these pages (CORS). Unset: every origin is
+    /// accepted.
     #[arg(
         long = "allowed-origin",
         env = "RTM_ALLOWED_ORIGINS",
@@ -122,6 +130,20 @@ struct Args {
         value_delimiter = ','
     )]
     allowed_origins: Vec<String>,
+    /// Where uploaded files and images are kept: `media/` in --data-dir unless set (with
+    /// `--storage memory`, a temporary directory removed at exit).
+    #[arg(long, env = "RTM_MEDIA_DIR", value_name = "PATH")]
+    media_dir: Option<PathBuf>,
+    /// How long an uploaded file or image (and its media id) is kept, e.g. 7d, 12h, 30m.
+    #[arg(long, env = "RTM_MEDIA_RETENTION", value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    media_retention: Duration,
+    /// Bytes of files and images one user may have stored at once, e.g. 1G, 500M (K, M,
+    /// G, T are powers of 1024); past it uploads fail (HTTP 507 quota_exceeded).
+    #[arg(long, env = "RTM_MEDIA_QUOTA_USER", value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    media_quota_user: u64,
+    /// Bytes of files and images the server keeps in all (the media directory's budget).
+    #[arg(long, env = "RTM_MEDIA_QUOTA_TOTAL", value_name = "SIZE", default_value = "10G", value_parser = parse_size)]
+    media_quota_total: u64,
     /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -161,6 +183,12 @@ fn main() -> ExitCode {
         app_id: args.app_id,
         app_certificate: args.app_cert.filter(|c| !c.is_empty()),
         admin_keys,
+        media: MediaLimits {
+            retention: args.media_retention,
+            user_bytes: args.media_quota_user,
+            total_bytes: args.media_quota_total,
+            ..MediaLimits::default()
+        },
         ..ServerConfig::default()
     };
     let storage = match args.storage {
@@ -169,6 +197,7 @@ fn main() -> ExitCode {
     };
     let mut options = ServeOptions::from(config);
     options.storage = storage;
+    options.media_dir = args.media_dir.clone();
     options.tls = match (&args.tls_cert, &args.tls_key) {
         (None, None) => None,
         (Some(cert), Some(key)) => match TlsConfig::from_pem_files(cert, key) {
@@ -246,6 +275,54 @@ async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
     .await
 }
 
+/// A size in bytes: a number, optionally followed by K, M, G or T (powers of 1024; a
+/// trailing B or iB is allowed: `500MB`, `1GiB`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("{text:?}: the unit must be K, M, G or T")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 1G or 500M"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// A duration: a number followed by s, m, h or d.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let bad = || format!("{text:?} is not a duration such as 7d, 12h, 30m or 90s");
+    let unit = t.chars().last().ok_or_else(bad)?;
+    let secs = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(bad()),
+    };
+    let n: u64 = t[..t.len() - 1].trim().parse().map_err(|_| bad())?;
+    if n == 0 {
+        return Err(format!("{text:?}: must be more than 0"));
+    }
+    Ok(Duration::from_secs(n.saturating_mul(secs)))
+}
+
 /// Why an `--admin-key` value was refused.
 #[derive(Debug, thiserror::Error)]
 enum AdminKeyError {
@@ -289,6 +366,24 @@ mod tests {
 
     fn parse(values: &[&str]) -> Result<Vec<AdminKey>, AdminKeyError> {
         admin_keys(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("500M"), Ok(500 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("64KB"), Ok(64 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("7").is_err());
+        assert!(parse_duration("").is_err());
     }
 
     #[test]

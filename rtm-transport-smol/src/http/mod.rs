@@ -1,7 +1,8 @@
 //! The server's port speaks HTTP/1.1, over TLS when [`crate::ServeOptions::tls`] is set
 //! ([`crate::tls`]): a request with `Upgrade: websocket`, at any path, becomes an RTM
-//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); a request under `/v1/`
-//! is a call of the REST API, answered by the core ([`rest`]); `GET /metrics` is the
+//! connection (`upgrade.rs`) if its `Origin` is allowed ([`origin`]); a request under
+//! `/v1/media` is a media upload or download ([`media`]), any other under `/v1/` a call of
+//! the REST API, answered by the core ([`rest`]); `GET /metrics` is the
 //! Prometheus text of the metrics ([`scrape`]); `/healthz` and `/readyz` are the health
 //! probes (`health.rs`); every other GET or HEAD is a static file: the demo page at `/`, the
 //! Web SDK under `/sdk/` ([`assets`]).
@@ -24,9 +25,17 @@
 //! the server stops, hyper is told to shut the connection down gracefully: an idle one is
 //! closed at once, a response being written may finish within [`RESPONSE_GRACE`] (or
 //! [`crate::CLOSE_GRACE`] when stopping).
-//! Only the REST API takes a request body (at most
-//! [`rtm_proto::server::admin::MAX_BODY_BYTES`]); any other request that comes with a body
-//! is refused and the connection closed after the answer.
+//! Two routes take a request body: the REST API (at most
+//! [`rtm_proto::server::admin::MAX_BODY_BYTES`], read whole) and a media upload
+//! (`POST /v1/media`, [`media`]: streamed to disk, as long as the core allowed); any other
+//! request that comes with a body is refused and the connection closed after the answer.
+//!
+//! Media transfers are long requests: a 30 MB file over a slow link takes minutes. A
+//! download's body is written after its service has returned, so the connection counts as
+//! busy until the body is done (the idle timeout must not cut it), and a transfer that has
+//! moved no byte for [`crate::ServeOptions::media_stall_timeout`] has its connection dropped
+//! (`Activity::stalled`): a client that stops reading or sending holds neither a file nor
+//! a slot of the core's for longer than that.
 //!
 //! ## Why hyper and include_dir
 //!
@@ -45,6 +54,7 @@
 
 pub mod assets;
 mod health;
+pub mod media;
 pub mod origin;
 pub mod rest;
 pub mod scrape;
@@ -62,7 +72,7 @@ use async_tungstenite::WebSocketStream;
 use bytes::Bytes;
 use event_listener::Event;
 use futures_lite::future;
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::{Body, Incoming};
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::server::conn::http1;
@@ -97,6 +107,8 @@ pub(crate) struct Http {
     hyper: http1::Builder,
     websocket: WebSocketConfig,
     timeout: Duration,
+    /// A media transfer with no byte moved for this long has its connection dropped.
+    stall_timeout: Duration,
     tls: Option<TlsConfig>,
     routes: Arc<Routes>,
 }
@@ -111,9 +123,11 @@ struct Routes {
     metrics: DriverMetrics,
     /// How long a REST call's body may take to arrive.
     body_timeout: Duration,
+    /// The media endpoints' queue to the core and files (`None`: answered 404).
+    media: Option<media::Media>,
 }
 
-/// A response: every body is in memory (or empty).
+/// A response whose body is in memory (or empty).
 type Answer = Response<Full<Bytes>>;
 
 /// Where the service leaves an accepted upgrade for [`Http::accept`] to pick up.
@@ -123,7 +137,12 @@ impl Http {
     /// The port as `options` sets it up; its handshake timeout bounds the TLS handshake,
     /// each request head and body, and the idle time of a connection in its HTTP phase.
     /// `admin` reaches the core task, `metrics` counts what the port sees.
-    pub(crate) fn new(options: &ServeOptions, admin: AdminQueue, metrics: DriverMetrics) -> Http {
+    pub(crate) fn new(
+        options: &ServeOptions,
+        admin: AdminQueue,
+        media: Option<media::Media>,
+        metrics: DriverMetrics,
+    ) -> Http {
         let timeout = options.handshake_timeout;
         let mut hyper = http1::Builder::new();
         hyper
@@ -135,6 +154,7 @@ impl Http {
             hyper,
             websocket: options.websocket,
             timeout,
+            stall_timeout: options.media_stall_timeout,
             tls: options.tls.clone(),
             routes: Arc::new(Routes {
                 origins: options.allowed_origins.clone(),
@@ -142,6 +162,7 @@ impl Http {
                 admin,
                 metrics,
                 body_timeout: timeout,
+                media,
             }),
         }
     }
@@ -200,29 +221,28 @@ impl Http {
             service_fn(move |req| {
                 let busy = activity.begin();
                 let (slot, routes) = (slot.clone(), routes.clone());
-                async move {
-                    let answer = route(conn, req, slot, routes).await;
-                    drop(busy);
-                    answer
-                }
+                route(conn, req, slot, routes, busy)
             })
         };
         let mut connection = pin!(self
             .hyper
             .serve_connection(FuturesIo::new(stream), service)
             .with_upgrades());
+        let idle = async {
+            activity.idle_for(self.timeout).await;
+            ("idle for too long", RESPONSE_GRACE)
+        };
+        // Dropped at once: the client stopped moving bytes, there is nothing to finish.
+        let stalled = async {
+            activity.stalled(self.stall_timeout).await;
+            ("media transfer stalled", Duration::ZERO)
+        };
+        let stopping = async {
+            let _ = stop.recv().await;
+            ("server stopping", CLOSE_GRACE)
+        };
         let served = future::or(async { Ok(connection.as_mut().await) }, async {
-            future::or(
-                async {
-                    activity.idle_for(self.timeout).await;
-                    Err(("idle for too long", RESPONSE_GRACE))
-                },
-                async {
-                    let _ = stop.recv().await;
-                    Err(("server stopping", CLOSE_GRACE))
-                },
-            )
-            .await
+            Err(future::or(idle, future::or(stalled, stopping)).await)
         })
         .await;
         match served {
@@ -282,12 +302,50 @@ impl Http {
 struct Activity {
     /// Requests in progress, and the end of the last one (the accept before any).
     state: Mutex<(usize, Instant)>,
-    /// Notified when a request begins or ends.
+    /// Media transfers in progress, and when the last byte of any of them moved (or the
+    /// last one began).
+    transfers: Mutex<(usize, Instant)>,
+    /// Notified when a request or a transfer begins or ends.
     changed: Event,
 }
 
-/// A request in progress; dropping it ends it.
-struct Busy(Arc<Activity>);
+/// A request in progress; dropping it ends it. A download's body holds it until it is
+/// written out.
+#[derive(Debug)]
+pub(crate) struct Busy(Arc<Activity>);
+
+impl Busy {
+    /// A media transfer of this request begins.
+    pub(crate) fn moving(&self) -> Moving {
+        let mut transfers = self.0.transfers();
+        transfers.0 += 1;
+        transfers.1 = Instant::now();
+        drop(transfers);
+        self.0.changed.notify(usize::MAX);
+        Moving(self.0.clone())
+    }
+}
+
+/// A media transfer in progress: it says when bytes move; dropping it ends it.
+#[derive(Debug)]
+pub(crate) struct Moving(Arc<Activity>);
+
+impl Moving {
+    /// Bytes moved just now.
+    pub(crate) fn touch(&self) {
+        self.0.transfers().1 = Instant::now();
+    }
+}
+
+impl Drop for Moving {
+    fn drop(&mut self) {
+        let mut transfers = self.0.transfers();
+        transfers.0 -= 1;
+        transfers.1 = Instant::now();
+        drop(transfers);
+        self.0.changed.notify(usize::MAX);
+    }
+}
 
 impl Drop for Busy {
     fn drop(&mut self) {
@@ -303,12 +361,45 @@ impl Activity {
     fn new() -> Self {
         Activity {
             state: Mutex::new((0, Instant::now())),
+            transfers: Mutex::new((0, Instant::now())),
             changed: Event::new(),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn transfers(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
+        self.transfers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves once a media transfer is in progress and no byte of any has moved for
+    /// `limit`.
+    async fn stalled(&self, limit: Duration) {
+        loop {
+            let changed = self.changed.listen();
+            let (moving, since) = *self.transfers();
+            if moving == 0 {
+                changed.await;
+                continue;
+            }
+            let Some(at) = since.checked_add(limit) else {
+                return future::pending().await;
+            };
+            if Instant::now() >= at {
+                return;
+            }
+            // Woken at the deadline of the last byte seen, or by a transfer's start or end;
+            // bytes that moved since then push the deadline on at the next look.
+            future::or(
+                async {
+                    Timer::at(at).await;
+                },
+                changed,
+            )
+            .await;
+        }
     }
 
     fn begin(self: &Arc<Self>) -> Busy {
@@ -368,10 +459,18 @@ async fn route(
     mut req: Request<Incoming>,
     slot: UpgradeSlot,
     routes: Arc<Routes>,
-) -> Result<Answer, Infallible> {
+    busy: Busy,
+) -> Result<Response<Either<Full<Bytes>, media::FileBody>>, Infallible> {
     let has_body = !req.body().is_end_stream();
     let websocket = upgrade::is_websocket(req.headers());
     let (method, uri) = (req.method().clone(), req.uri().clone());
+    if !websocket && media::is_media(uri.path()) {
+        let response = media::respond(req, &routes, busy).await;
+        let status = response.status().as_u16();
+        routes.metrics.http_request(RouteClass::Media, status);
+        debug!(conn = conn.0, %method, path = uri.path(), status, "HTTP request");
+        return Ok(response);
+    }
     let response = match uri.path() {
         _ if websocket => upgrade_or_refuse(conn, &mut req, has_body, &slot, &routes),
         path if rest::is_rest(path) => rest::respond(req, &routes.admin, routes.body_timeout).await,
@@ -389,7 +488,8 @@ async fn route(
         .metrics
         .http_request(route_class(websocket, path), status);
     debug!(conn = conn.0, %method, path, status, "HTTP request");
-    Ok(response)
+    drop(busy);
+    Ok(response.map(Either::Left))
 }
 
 /// The `route` label of a request in `rtm_http_requests_total`.

@@ -40,6 +40,9 @@ coded!(
     rtm_proto::errors::ChannelMessageError,
     rtm_proto::errors::InvitationApiCallError,
     rtm_proto::errors::LeaveChannelError,
+    rtm_proto::errors::UploadMediaError,
+    rtm_proto::errors::DownloadMediaError,
+    rtm_proto::errors::PeerMessageError,
 );
 
 /// Prints the result of the call `op` as one JSON line with `print`: on success

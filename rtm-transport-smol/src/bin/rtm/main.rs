@@ -17,6 +17,9 @@
 //! rtm [--server URL] --uid alice attrs channel room get [KEY...]
 //! rtm [--server URL] --uid alice call bob [--content TEXT] [--channel-id ID] [--timeout SECS]
 //! rtm [--server URL] --uid bob answer [--accept | --refuse] [--response TEXT] [--timeout SECS]
+//! rtm [--server URL] --uid alice send-file bob ./cat.png [--image] [--offline]
+//! rtm [--server URL] --uid alice send-file --channel room ./cat.png [--image]
+//! rtm [--server URL] --uid bob download MEDIA_ID -o ./cat.png
 //! rtm admin [--url http://127.0.0.1:9300] [--key ID:SECRET] COMMAND ...   (see admin.rs)
 //! ```
 //!
@@ -30,6 +33,7 @@ mod calls;
 mod channels;
 mod http;
 mod json;
+mod media;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -161,6 +165,32 @@ enum Command {
         #[arg(long, value_name = "SECS")]
         timeout: Option<f64>,
     },
+    /// Log in, upload a file (an image with --image), send it as a FILE (IMAGE) message to a
+    /// peer or, with --channel, to a channel, print the results, log out. Progress is a bar
+    /// on a terminal, JSON lines otherwise; Ctrl-C cancels the upload.
+    SendFile {
+        /// PEER PATH, or PATH with --channel.
+        #[arg(value_name = "PEER PATH", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Send to this channel (joined, then left) instead of a peer.
+        #[arg(long, value_name = "CHANNEL")]
+        channel: Option<String>,
+        /// An IMAGE message (its width and height read from the file: JPEG, PNG, BMP, GIF).
+        #[arg(long)]
+        image: bool,
+        /// Keep the message on the server if the peer is offline (offline messaging).
+        #[arg(long, conflicts_with = "channel")]
+        offline: bool,
+    },
+    /// Log in, download a media (the media id of a FILE or IMAGE message) to a file, print
+    /// the result, log out. Progress as for send-file; Ctrl-C cancels.
+    Download {
+        /// The media id.
+        media_id: String,
+        /// Where to write it (created or overwritten; removed if the download fails).
+        #[arg(short = 'o', long, value_name = "PATH")]
+        output: PathBuf,
+    },
     /// Wait for the next call invitation, print it, accept (default) or refuse it, print the
     /// outcome and exit (0 if the answer took effect).
     Answer {
@@ -236,6 +266,31 @@ fn main() -> ExitCode {
                 response,
                 timeout,
             } => calls::answer(&cli, &uid, !*refuse, response, *timeout).await,
+            Command::SendFile {
+                args,
+                channel,
+                image,
+                offline,
+            } => {
+                let (to, path) = match (channel, args.as_slice()) {
+                    (Some(channel), [path]) => (media::Destination::Channel(channel), path),
+                    (None, [peer, path]) => (
+                        media::Destination::Peer {
+                            peer,
+                            offline: *offline,
+                        },
+                        path,
+                    ),
+                    (Some(_), _) => return usage("send-file --channel CHANNEL takes one PATH"),
+                    (None, _) => {
+                        return usage("send-file takes PEER PATH (or --channel CHANNEL PATH)")
+                    }
+                };
+                media::send_file(&cli, &uid, to, std::path::Path::new(path), *image).await
+            }
+            Command::Download { media_id, output } => {
+                media::download(&cli, &uid, media_id, output).await
+            }
         }
     })
 }
@@ -357,7 +412,7 @@ impl EventLog {
     /// Prints the events that have come so far (keeping them for [`EventLog::next`]).
     fn catch_up(&self) {
         while let Ok(Some(event)) = self.rx.try_recv() {
-            print_json(&(self.format.borrow())(&event));
+            print_line(&(self.format.borrow())(&event));
             self.printed.borrow_mut().push_back(event);
         }
     }
@@ -376,7 +431,7 @@ impl EventLog {
         loop {
             match self.rx.recv().await {
                 Ok(event) => {
-                    print_json(&(self.format.borrow())(&event));
+                    print_line(&(self.format.borrow())(&event));
                     return Some(event);
                 }
                 // Never silently: the reader fell behind and events were dropped.
@@ -402,6 +457,13 @@ impl EventLog {
     async fn logout(&self, client: &RtmClient) {
         let _ = client.logout().await;
         self.catch_up();
+    }
+}
+
+/// Prints an event's line, unless its format left it out (`null`).
+fn print_line(line: &Value) {
+    if !line.is_null() {
+        print_json(line);
     }
 }
 
