@@ -38,6 +38,8 @@ function update() {
   $('channel-send').disabled = !joined || busy.has('channel-send');
   $('attr-set').disabled = !joined || busy.has('attr-set');
   $('peer-send').disabled = !online || busy.has('peer-send');
+  $('peer-send-image').disabled = !online || busy.has('peer-send-image');
+  $('channel-send-image').disabled = !joined || busy.has('channel-send-image');
   $('presence-subscribe').disabled = !online || busy.has('presence');
   $('presence-unsubscribe').disabled = !online || busy.has('presence') || presence.size === 0;
   $('ring').disabled = !online || call !== null;
@@ -80,13 +82,26 @@ function clock(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }
 
-/// A message's text for display (raw messages by their size and description).
+/// A message's text for display (raw messages by their size and description, files and
+/// images by their name, size and description).
 function messageText(message) {
+  const d = message.description ? `: ${message.description}` : '';
   if (message.messageType === 'RAW') {
-    const d = message.description ? `: ${message.description}` : '';
     return `[raw message, ${message.rawMessage.length} bytes${d}]`;
   }
+  if (message.messageType === 'IMAGE') {
+    return `[image ${message.fileName || message.mediaId}, ${message.width}×${message.height}, ${bytes(message.size)}${d}]`;
+  }
+  if (message.messageType === 'FILE') {
+    return `[file ${message.fileName || message.mediaId}, ${bytes(message.size)}${d}]`;
+  }
   return message.text;
+}
+
+function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 function el(tag, className, text) {
@@ -108,6 +123,7 @@ function log(list, { ts = Date.now(), who = '', text, note = '', kind = '' }) {
   list.append(li);
   while (list.children.length > 300) list.firstChild.remove();
   list.scrollTop = list.scrollHeight;
+  return li;
 }
 
 function systemLog(list, text) {
@@ -218,7 +234,8 @@ $('leave').addEventListener('click', async () => {
 
 function listenToChannel(ch) {
   ch.on('ChannelMessage', (message, memberId, props) => {
-    log($('channel-log'), { ts: props.serverReceivedTs, who: memberId, text: messageText(message) });
+    const li = log($('channel-log'), { ts: props.serverReceivedTs, who: memberId, text: messageText(message) });
+    showMedia(li, message);
   });
   ch.on('MemberJoined', (memberId) => {
     members.add(memberId);
@@ -350,14 +367,107 @@ onSubmit('peer-form', async () => {
 });
 
 client.on('MessageFromPeer', (message, peerId, props) => {
-  log($('peer-log'), {
+  const li = log($('peer-log'), {
     ts: props.serverReceivedTs,
     who: `from ${peerId}`,
     text: messageText(message),
     note: props.isOfflineMessage ? 'offline message' : '',
     kind: props.isOfflineMessage ? 'offline' : '',
   });
+  showMedia(li, message);
 });
+
+// --- file and image messages ---
+
+/// Uploads the image picked in `input` (progress in `bar`), then hands the IMAGE message to
+/// `send`; logs it with the image in `list`.
+async function sendImage(name, input, bar, list, who, send) {
+  const file = input.files[0];
+  if (!file) return;
+  clearError();
+  bar.hidden = false;
+  bar.value = 0;
+  const r = await act(name, `Send image ${file.name}`, async () => {
+    const message = await client.createMediaMessageByUploading(
+      file,
+      { messageType: 'IMAGE', fileName: file.name },
+      { onOperationProgress: ({ currentSize, totalSize }) => (bar.value = totalSize ? currentSize / totalSize : 0) },
+    );
+    bar.value = 1;
+    return { message, result: await send(message) };
+  });
+  bar.hidden = true;
+  if (!r.ok) return;
+  const li = log(list, { who, text: messageText(r.value.message), note: r.value.result ?? '', kind: 'mine' });
+  addImage(li, r.value.message.mediaId, file, file.name);
+  input.value = '';
+}
+
+onSubmit('peer-image-form', () => {
+  const to = $('peer-to').value.trim();
+  if (!to) {
+    showError('Send image', new Error('type the user id to send it to'));
+    return;
+  }
+  return sendImage('peer-send-image', $('peer-file'), $('peer-upload'), $('peer-log'), `to ${to}`, async (m) => {
+    const r = await client.sendMessageToPeer(m, to);
+    return r.hasPeerReceived ? 'received' : 'not online';
+  });
+});
+
+onSubmit('channel-image-form', () => {
+  const ch = channel;
+  if (ch === null) return;
+  return sendImage('channel-send-image', $('channel-file'), $('channel-upload'), $('channel-log'), me, async (m) => {
+    await ch.sendMessage(m);
+  });
+});
+
+/// A received IMAGE is downloaded and shown under its log entry; a FILE gets a button that
+/// downloads and saves it.
+function showMedia(li, message) {
+  if (message.messageType === 'IMAGE') {
+    const note = el('span', 'note', 'downloading…');
+    li.append(note);
+    client
+      .downloadMedia(message.mediaId)
+      .then((blob) => {
+        note.remove();
+        addImage(li, message.mediaId, blob, message.fileName);
+      })
+      .catch((e) => {
+        note.textContent = `download failed: ${e.code ?? ''} ${e.message}`;
+      });
+  } else if (message.messageType === 'FILE') {
+    const b = el('button', 'link', 'download');
+    b.type = 'button';
+    b.addEventListener('click', async () => {
+      const r = await act('download', `Download ${message.fileName}`, () => client.downloadMedia(message.mediaId));
+      if (!r.ok) return;
+      const a = el('a');
+      a.href = URL.createObjectURL(r.value);
+      a.download = message.fileName || message.mediaId;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    });
+    li.append(' ', b);
+  }
+}
+
+/// `<img>` of `blob` under log entry `li`.
+function addImage(li, mediaId, blob, name) {
+  const img = el('img', 'media');
+  img.alt = name || mediaId;
+  img.dataset.mediaId = mediaId;
+  img.dataset.type = blob.type;
+  const url = URL.createObjectURL(blob);
+  img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+  img.addEventListener('error', () => URL.revokeObjectURL(url), { once: true });
+  img.src = url;
+  li.append(img);
+  const list = li.parentElement;
+  if (list) list.scrollTop = list.scrollHeight;
+}
 
 // --- presence ---
 

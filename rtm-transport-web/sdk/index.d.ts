@@ -60,6 +60,8 @@ declare namespace RtmStatusCode {
   enum PeerSubscriptionOption {
     ONLINE_STATUS = 'ONLINE_STATUS',
   }
+  /** `AgoraRTM.MessageType` also has `FILE` and `IMAGE` at run time (the 1.4.x SDK's); they
+   * are left out here so that the enum stays assignable to `agora-rtm-sdk@1.5.1`'s. */
   enum MessageType {
     TEXT = 'TEXT',
     RAW = 'RAW',
@@ -104,7 +106,66 @@ interface RtmRawMessage {
   text?: never;
 }
 
-type RtmMessage = RtmTextMessage | RtmRawMessage;
+/**
+ * A file message (§4.9; Web SDK 1.3.0–1.4.x, which `agora-rtm-sdk@1.5.1`'s typings dropped):
+ * a reference to media uploaded with `createMediaMessageByUploading`, valid 7 days. File name,
+ * description and thumbnail together at most 32 KB.
+ */
+interface RtmFileMessage {
+  messageType: 'FILE';
+  /** The media's id on the server: `downloadMedia(mediaId)` fetches it. */
+  mediaId: string;
+  /** Bytes of the media (1 to 30 MB). */
+  size: number;
+  fileName: string;
+  description: string;
+  /** App-provided; the SDK makes none. */
+  thumbnail?: Blob;
+  text?: never;
+  rawMessage?: never;
+}
+
+/** An image message: a file message with the image's size (computed by the SDK for
+ * PNG/JPEG/BMP/GIF unless the app set it, else 0) and its thumbnail's (app-provided). */
+interface RtmImageMessage extends Omit<RtmFileMessage, 'messageType'> {
+  messageType: 'IMAGE';
+  width: number;
+  height: number;
+  thumbnailWidth: number;
+  thumbnailHeight: number;
+}
+
+type RtmMessage = RtmTextMessage | RtmRawMessage | RtmFileMessage | RtmImageMessage;
+
+/** Bytes moved so far and in all, reported at most once a second while bytes flow. */
+interface MediaOperationProgress {
+  currentSize: number;
+  totalSize: number;
+}
+
+/** What an app passes to watch or stop a transfer. */
+interface MediaTransferHandler {
+  /** Aborting it cancels the transfer: the promise rejects with INTERRUPTED (6). */
+  cancelSignal?: AbortSignal;
+  onOperationProgress?: (progress: MediaOperationProgress) => void;
+}
+
+/** `createMediaMessageByUploading` parameters of a file. */
+interface FileMessageParameters {
+  messageType?: 'FILE';
+  fileName?: string;
+  description?: string;
+  thumbnail?: Blob;
+}
+
+/** `createMediaMessageByUploading` parameters of an image. */
+interface ImageMessageParameters extends Omit<FileMessageParameters, 'messageType'> {
+  messageType: 'IMAGE';
+  width?: number;
+  height?: number;
+  thumbnailWidth?: number;
+  thumbnailHeight?: number;
+}
 
 /** `{[key]: value}`: user attributes, or channel attribute values to write. */
 interface AttributesMap {
@@ -296,6 +357,31 @@ declare class RtmClient extends EventEmitter<RtmEvents.RtmClientEvents> {
 
   sendMessageToPeer(message: RtmMessage, peerId: string, options?: SendMessageOptions): Promise<PeerMessageSendResult>;
   createMessage<T extends RtmMessage>(message: Partial<T>): T;
+
+  /**
+   * Uploads `payload` (1 byte to 30 MB) and resolves with a FILE or IMAGE message referring
+   * to it, ready for `sendMessageToPeer` or `RtmChannel.sendMessage`. Rejects with an
+   * `UploadMediaError` code: 1 FAILURE, 2 INVALID_ARGUMENT, 3 TIMEOUT (120 s without
+   * progress), 4 SIZE_OVERFLOW, 5 CONCURRENCY_LIMIT_EXCEEDED (9 transfers at a time),
+   * 6 INTERRUPTED (cancelled, or the session aborted), 102 (not logged in).
+   */
+  createMediaMessageByUploading(
+    payload: Blob,
+    params: ImageMessageParameters,
+    transHandler?: MediaTransferHandler,
+  ): Promise<RtmImageMessage>;
+  createMediaMessageByUploading(
+    payload: Blob,
+    params?: FileMessageParameters,
+    transHandler?: MediaTransferHandler,
+  ): Promise<RtmFileMessage>;
+  /**
+   * Downloads media `mediaId` into a Blob whose type is the MIME type the server detected
+   * (png, gif, pdf, jpeg, zip; else `application/octet-stream`). Rejects with a
+   * `DownloadMediaError` code: 1 FAILURE, 2 INVALID_ARGUMENT, 3 TIMEOUT, 4 NOT_EXIST (unknown
+   * or expired id), 5 CONCURRENCY_LIMIT_EXCEEDED, 6 INTERRUPTED, 102.
+   */
+  downloadMedia(mediaId: string, transHandler?: MediaTransferHandler): Promise<Blob>;
   queryPeersOnlineStatus(peerIds: string[]): Promise<PeersOnlineStatusResult>;
   subscribePeersOnlineStatus(peerIds: string[]): Promise<void>;
   unsubscribePeersOnlineStatus(peerIds: string[]): Promise<void>;
@@ -372,6 +458,12 @@ export type {
   RtmEvents,
   RtmMessage,
   RtmRawMessage,
+  RtmFileMessage,
+  RtmImageMessage,
+  MediaOperationProgress,
+  MediaTransferHandler,
+  FileMessageParameters,
+  ImageMessageParameters,
   RtmStatusCode,
   RtmTextMessage,
   RtmConfig,

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use bytes::Bytes;
 use rtm_proto::client::InvitationId;
-use rtm_proto::client::{ChannelAttributeOptions, SendMessageOptions};
+use rtm_proto::client::{ChannelAttributeOptions, SendMessageOptions, TransferEnd};
 use rtm_proto::errors::{ErrorFamily, InvitationApiCallError};
 use rtm_proto::logs::LogLevel;
 use rtm_proto::{ChannelId, Message, RequestId};
@@ -18,6 +19,7 @@ use wasm_bindgen::JsCast;
 
 use crate::driver::Shared;
 use crate::events::parse_remote_id;
+use crate::media;
 
 /// The client core with its browser driver. Created by the SDK's `createInstance`.
 #[wasm_bindgen]
@@ -38,11 +40,18 @@ fn strs(ids: &[String]) -> Vec<&str> {
     ids.iter().map(String::as_str).collect()
 }
 
-/// A message from the SDK's pieces: text, or raw bytes with a description.
-fn message(text: Option<String>, raw: Option<Vec<u8>>, description: String) -> Option<Message> {
-    match (text, raw) {
-        (Some(text), None) => Some(Message::text(text)),
-        (None, Some(raw)) => Some(Message::raw(raw, description)),
+/// A message from the SDK's pieces: text, raw bytes with a description, or a FILE / IMAGE
+/// message's object.
+fn message(
+    text: Option<String>,
+    raw: Option<Vec<u8>>,
+    description: String,
+    media: JsValue,
+) -> Option<Message> {
+    match (text, raw, media.is_undefined() || media.is_null()) {
+        (Some(text), None, true) => Some(Message::text(text)),
+        (None, Some(raw), true) => Some(Message::raw(raw, description)),
+        (None, None, false) => media::message(&media),
         _ => None,
     }
 }
@@ -77,6 +86,10 @@ impl RtmCore {
         let result = command(&mut self.shared.driver.borrow_mut().client, now);
         self.shared.after_command();
         result
+    }
+
+    fn ended(&self, request: u32, end: TransferEnd) {
+        self.run(|c, now| c.transfer_ended(now, RequestId(request), end));
     }
 
     fn channel(&self, channel_id: &str) -> Result<ChannelId, JsValue> {
@@ -157,7 +170,7 @@ impl RtmCore {
             .map_err(thrown)
     }
 
-    /// `sendMessageToPeer`: `text`, or `raw` with `description`.
+    /// `sendMessageToPeer`: `text`, `raw` with `description`, or a `media` message.
     #[wasm_bindgen(js_name = sendMessageToPeer)]
     pub fn send_message_to_peer(
         &self,
@@ -165,9 +178,10 @@ impl RtmCore {
         text: Option<String>,
         raw: Option<Vec<u8>>,
         description: String,
+        media: JsValue,
         offline: bool,
     ) -> Result<u32, JsValue> {
-        let Some(m) = message(text, raw, description) else {
+        let Some(m) = message(text, raw, description, media) else {
             return Err(thrown(rtm_proto::PeerMessageError::InvalidMessage));
         };
         let options = SendMessageOptions {
@@ -231,9 +245,10 @@ impl RtmCore {
         text: Option<String>,
         raw: Option<Vec<u8>>,
         description: String,
+        media: JsValue,
     ) -> Result<u32, JsValue> {
         let ch = self.channel(channel_id)?;
-        let Some(m) = message(text, raw, description) else {
+        let Some(m) = message(text, raw, description, media) else {
             return Err(thrown(rtm_proto::ChannelMessageError::InvalidMessage));
         };
         self.run(|c, now| c.send_channel_message(now, &ch, m))
@@ -378,6 +393,69 @@ impl RtmCore {
             .map_err(thrown)
     }
 
+    /// `createMediaMessageByUploading`: `params` are the app's parameters with the source's
+    /// `size` and `head` (its first bytes, for an image's width and height). The FILE or
+    /// IMAGE message arrives as the response; the upload itself is a `transfer` order.
+    #[wasm_bindgen(js_name = uploadMedia)]
+    pub fn upload_media(&self, params: JsValue) -> Result<u32, JsValue> {
+        let upload = media::upload(&params)
+            .ok_or_else(|| thrown(rtm_proto::errors::UploadMediaError::InvalidArgument))?;
+        self.run(|c, now| c.upload_media(now, upload))
+            .map(id)
+            .map_err(thrown)
+    }
+
+    /// `downloadMedia`: the response is `{mediaId, size, mime}`; the bytes come from the
+    /// `transfer` orders the SDK carries out.
+    #[wasm_bindgen(js_name = downloadMedia)]
+    pub fn download_media(&self, media_id: &str) -> Result<u32, JsValue> {
+        self.run(|c, now| c.download_media(now, media_id))
+            .map(id)
+            .map_err(thrown)
+    }
+
+    /// The app's `cancelSignal` aborted: the request ends with INTERRUPTED.
+    #[wasm_bindgen(js_name = cancelMedia)]
+    pub fn cancel_media(&self, request: u32) -> Result<(), JsValue> {
+        self.run(|c, now| c.cancel_media(now, RequestId(request)))
+            .map_err(thrown)
+    }
+
+    /// Bytes of `request`'s file moved so far (`current`, from the file's start) of `total`
+    /// (0 while unknown).
+    #[wasm_bindgen(js_name = transferProgress)]
+    pub fn transfer_progress(&self, request: u32, current: f64, total: f64) {
+        let (current, total) = (count(current), count(total));
+        self.run(|c, now| c.transfer_progress(now, RequestId(request), current, total));
+    }
+
+    /// `request`'s exchange was answered with a status other than 2xx, with `body`.
+    #[wasm_bindgen(js_name = transferRefused)]
+    pub fn transfer_refused(&self, request: u32, status: u16, body: Vec<u8>) {
+        let body = Bytes::from(body);
+        self.ended(request, TransferEnd::Refused { status, body });
+    }
+
+    /// `request`'s upload was answered 2xx with `body`.
+    #[wasm_bindgen(js_name = transferUploaded)]
+    pub fn transfer_uploaded(&self, request: u32, body: Vec<u8>) {
+        let body = Bytes::from(body);
+        self.ended(request, TransferEnd::Uploaded { body });
+    }
+
+    /// `request`'s download received all its bytes: `size` of them, of `Content-Type` `mime`.
+    #[wasm_bindgen(js_name = transferDownloaded)]
+    pub fn transfer_downloaded(&self, request: u32, size: f64, mime: String) {
+        let size = count(size);
+        self.ended(request, TransferEnd::Downloaded { size, mime });
+    }
+
+    /// `request`'s exchange failed or broke before a whole answer.
+    #[wasm_bindgen(js_name = transferBroken)]
+    pub fn transfer_broken(&self, request: u32) {
+        self.ended(request, TransferEnd::Broken);
+    }
+
     /// `createLocalInvitation(calleeId)`: the invitation's number.
     #[wasm_bindgen(js_name = createLocalInvitation)]
     pub fn create_local_invitation(&self, callee_id: &str) -> Result<f64, JsValue> {
@@ -453,6 +531,11 @@ impl RtmCore {
             None => "null".to_string(),
         }
     }
+}
+
+/// A byte count from JavaScript (always a whole number there; anything else counts 0).
+fn count(n: f64) -> u64 {
+    media::whole(n).unwrap_or(0)
 }
 
 fn remote_key(id: &str) -> Result<rtm_proto::InvitationKey, JsValue> {

@@ -167,8 +167,6 @@ impl Shared {
             // A transport that failed to open or to take a frame: reported closed at once
             // (the core may then ask for more outputs, which this loop drains).
             let broken = match out {
-                // Issue #14 in progress: HTTP transfers land with the Web SDK's media work.
-                ClientOutput::Transfer(_) => None,
                 ClientOutput::Connect(t) => {
                     let weak: Weak<Shared> = Rc::downgrade(self);
                     let report = move |t: TransportId, e: SocketEvent| {
@@ -202,6 +200,12 @@ impl Shared {
                 ClientOutput::Event(e) => {
                     let json = events::to_json(&e).to_string();
                     d.events.push_back(json);
+                    None
+                }
+                // The SDK's `Transfer` of that request carries it out (`sdk/src/media.js`);
+                // queued with the events, so it follows what came before it.
+                ClientOutput::Transfer(order) => {
+                    d.events.push_back(events::transfer_json(&order));
                     None
                 }
             };

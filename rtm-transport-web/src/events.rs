@@ -12,15 +12,26 @@
 //! * `{"target":"response","request":12,"ok":value}` or
 //!   `{"target":"response","request":12,"error":{"code":5,"name":"PeerMessageError","message":"..."}}`
 //!
-//! Messages are `{"messageType":"TEXT","text":...}` or
+//! Messages are `{"messageType":"TEXT","text":...}`,
 //! `{"messageType":"RAW","rawMessage":[bytes],"description":...}` (the SDK turns the byte
-//! array into a `Uint8Array`).
+//! array into a `Uint8Array`), or `{"messageType":"FILE"|"IMAGE","mediaId":...,"size":...,
+//! "fileName":...,"description":...,"thumbnail":[bytes]}` with, on an IMAGE, `width`,
+//! `height`, `thumbnailWidth` and `thumbnailHeight` (the SDK makes the thumbnail a `Blob`).
+//!
+//! Media transfers add two targets, both for the SDK's transfer of that request:
+//!
+//! * `{"target":"transfer","request":7,"order":"upload","ticket":"...","size":N}`,
+//!   `{..."order":"download","ticket":"...","mediaId":"...","from":N}` or
+//!   `{..."order":"cancel"}`: the core's [`TransferOrder`]s, in order with the events;
+//! * `{"target":"progress","request":7,"current":N,"total":N}`: `onOperationProgress`.
 
 use std::collections::BTreeMap;
 
 use rtm_proto::attributes::ChannelAttribute;
+use rtm_proto::client::TransferOrder;
 use rtm_proto::client::{ChannelEvent, LocalInvitationEvent, RemoteInvitationEvent};
 use rtm_proto::errors::ErrorFamily;
+use rtm_proto::media::MediaMessage;
 use rtm_proto::{Event, InvitationKey, Message, PeerMessageOutcome, Response};
 use serde_json::{json, Map, Value};
 
@@ -44,31 +55,88 @@ pub(crate) fn message(m: &Message) -> Value {
         Message::Raw { data, description } => {
             json!({ "messageType": "RAW", "rawMessage": data, "description": description })
         }
-        Message::File(media) | Message::Image(media) => {
-            let kind = if matches!(m, Message::File(_)) {
-                "FILE"
-            } else {
-                "IMAGE"
-            };
-            json!({
-                "messageType": kind,
-                "mediaId": media.media_id,
-                "size": media.size,
-                "fileName": media.file_name,
-                "description": media.description,
-                "thumbnail": media.thumbnail,
-                "width": media.width,
-                "height": media.height,
-                "thumbnailWidth": media.thumbnail_width,
-                "thumbnailHeight": media.thumbnail_height,
-            })
-        }
+        Message::File(media) => media_message("FILE", media, false),
+        Message::Image(media) => media_message("IMAGE", media, true),
     }
+}
+
+/// A FILE or IMAGE message as the 1.4.x SDK shapes it (the SDK turns `thumbnail`'s bytes
+/// into a `Blob`); the image fields only on an IMAGE.
+fn media_message(kind: &str, media: &MediaMessage, image: bool) -> Value {
+    let mut m = json!({
+        "messageType": kind,
+        "mediaId": media.media_id,
+        "size": media.size,
+        "fileName": media.file_name,
+        "description": media.description,
+        "thumbnail": media.thumbnail,
+    });
+    if image {
+        m["width"] = media.width.into();
+        m["height"] = media.height.into();
+        m["thumbnailWidth"] = media.thumbnail_width.into();
+        m["thumbnailHeight"] = media.thumbnail_height.into();
+    }
+    m
 }
 
 /// A serde value as JSON (for the core's enums that serialize to the SDK's strings).
 fn to_value(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// A transfer order as the SDK's JSON text (see the module's documentation). One struct
+/// for the three orders keeps the code small: the module is shipped to every browser.
+pub(crate) fn transfer_json(order: &TransferOrder) -> String {
+    #[derive(serde::Serialize)]
+    struct Order<'a> {
+        target: &'static str,
+        request: u32,
+        order: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ticket: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+        #[serde(rename = "mediaId", skip_serializing_if = "Option::is_none")]
+        media_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<u64>,
+    }
+    let mut o = Order {
+        target: "transfer",
+        request: 0,
+        order: "cancel",
+        ticket: None,
+        size: None,
+        media_id: None,
+        from: None,
+    };
+    match order {
+        TransferOrder::Upload {
+            request,
+            ticket,
+            size,
+        } => {
+            o.request = request.0;
+            o.order = "upload";
+            o.ticket = Some(ticket);
+            o.size = Some(*size);
+        }
+        TransferOrder::Download {
+            request,
+            ticket,
+            media_id,
+            from,
+        } => {
+            o.request = request.0;
+            o.order = "download";
+            o.ticket = Some(ticket);
+            o.media_id = Some(media_id);
+            o.from = Some(*from);
+        }
+        TransferOrder::Cancel { request } => o.request = request.0,
+    }
+    serde_json::to_string(&o).unwrap_or_default()
 }
 
 /// The event as the SDK's JSON.
@@ -103,6 +171,16 @@ pub(crate) fn to_json(event: &Event) -> Value {
         Event::TokenExpired | Event::TokenPrivilegeWillExpire => {
             client(event.sdk_name(), json!([]))
         }
+        Event::MediaProgress {
+            request,
+            current,
+            total,
+        } => json!({
+            "target": "progress",
+            "request": request.0,
+            "current": current,
+            "total": total,
+        }),
         Event::Response { request, response } => {
             let mut out = response_json(response);
             out.insert("target".into(), "response".into());
@@ -331,6 +409,150 @@ mod tests {
             ])),
         };
         assert_eq!(to_json(&counts)["ok"], json!({ "a": 0, "b": 2 }));
+    }
+
+    fn media() -> MediaMessage {
+        MediaMessage {
+            media_id: "0123456789abcdef0123456789abcdef".into(),
+            size: 1234,
+            file_name: "cat.png".into(),
+            description: "a cat".into(),
+            thumbnail: vec![137, 80],
+            width: 640,
+            height: 480,
+            thumbnail_width: 2,
+            thumbnail_height: 1,
+        }
+    }
+
+    #[test]
+    fn file_and_image_messages_have_the_1_4_sdk_fields() {
+        let file = MediaMessage {
+            width: 0,
+            height: 0,
+            thumbnail_width: 0,
+            thumbnail_height: 0,
+            ..media()
+        };
+        assert_eq!(
+            message(&Message::File(Box::new(file))),
+            json!({
+                "messageType": "FILE",
+                "mediaId": "0123456789abcdef0123456789abcdef",
+                "size": 1234,
+                "fileName": "cat.png",
+                "description": "a cat",
+                "thumbnail": [137, 80],
+            })
+        );
+        let e = Event::Channel {
+            channel: ChannelId::new("lobby").unwrap(),
+            event: ChannelEvent::Message {
+                member_id: uid("bob"),
+                message: Message::Image(Box::new(media())),
+                server_received_ts: 5,
+            },
+        };
+        assert_eq!(
+            to_json(&e)["args"],
+            json!([
+                {
+                    "messageType": "IMAGE",
+                    "mediaId": "0123456789abcdef0123456789abcdef",
+                    "size": 1234,
+                    "fileName": "cat.png",
+                    "description": "a cat",
+                    "thumbnail": [137, 80],
+                    "width": 640,
+                    "height": 480,
+                    "thumbnailWidth": 2,
+                    "thumbnailHeight": 1,
+                },
+                "bob",
+                { "serverReceivedTs": 5 }
+            ])
+        );
+    }
+
+    #[test]
+    fn transfer_orders_and_progress_go_to_the_request_s_transfer() {
+        let upload = TransferOrder::Upload {
+            request: RequestId(7),
+            ticket: "t1".into(),
+            size: 99,
+        };
+        let transfer_json = |o| serde_json::from_str::<Value>(&transfer_json(o)).unwrap();
+        assert_eq!(
+            transfer_json(&upload),
+            json!({ "target": "transfer", "request": 7, "order": "upload", "ticket": "t1", "size": 99 })
+        );
+        let download = TransferOrder::Download {
+            request: RequestId(8),
+            ticket: "t2".into(),
+            media_id: "m".into(),
+            from: 4096,
+        };
+        assert_eq!(
+            transfer_json(&download),
+            json!({ "target": "transfer", "request": 8, "order": "download", "ticket": "t2",
+                    "mediaId": "m", "from": 4096 })
+        );
+        let cancel = TransferOrder::Cancel {
+            request: RequestId(9),
+        };
+        assert_eq!(
+            transfer_json(&cancel),
+            json!({ "target": "transfer", "request": 9, "order": "cancel" })
+        );
+        let progress = Event::MediaProgress {
+            request: RequestId(7),
+            current: 10,
+            total: 99,
+        };
+        assert_eq!(
+            to_json(&progress),
+            json!({ "target": "progress", "request": 7, "current": 10, "total": 99 })
+        );
+    }
+
+    #[test]
+    fn media_responses_resolve_with_the_message_or_the_download_or_reject_with_8_14_codes() {
+        let uploaded = Event::Response {
+            request: RequestId(3),
+            response: Response::UploadMedia(Ok(Message::Image(Box::new(media())))),
+        };
+        assert_eq!(to_json(&uploaded)["ok"]["messageType"], json!("IMAGE"));
+        assert_eq!(to_json(&uploaded)["ok"]["width"], json!(640));
+        let downloaded = Event::Response {
+            request: RequestId(4),
+            response: Response::DownloadMedia(Ok(rtm_proto::client::MediaDownload {
+                media_id: "m".into(),
+                size: 3,
+                mime: "image/png".into(),
+            })),
+        };
+        assert_eq!(
+            to_json(&downloaded)["ok"],
+            json!({ "mediaId": "m", "size": 3, "mime": "image/png" })
+        );
+        let refused = Event::Response {
+            request: RequestId(5),
+            response: Response::DownloadMedia(Err(rtm_proto::DownloadMediaError::NotExist)),
+        };
+        let v = to_json(&refused);
+        assert_eq!(
+            (&v["error"]["code"], &v["error"]["name"]),
+            (&json!(4), &json!("DownloadMediaError"))
+        );
+        let cancelled = Event::Response {
+            request: RequestId(6),
+            response: Response::UploadMedia(Err(rtm_proto::UploadMediaError::Interrupted)),
+        };
+        let v = to_json(&cancelled);
+        assert_eq!(
+            (&v["error"]["code"], &v["error"]["name"]),
+            (&json!(6), &json!("UploadMediaError"))
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@
 mod commands;
 mod driver;
 mod events;
+mod media;
 mod socket;
 mod timer;
 

@@ -6,7 +6,6 @@
 
 import { EventEmitter } from './emitter.js';
 import { RtmError } from './constants.js';
-import { toCore } from './messages.js';
 
 export class RtmChannel extends EventEmitter {
   #client;
@@ -45,8 +44,7 @@ export class RtmChannel extends EventEmitter {
   }
 
   async sendMessage(message) {
-    const m = toCore(message);
-    return this.#client._request((core) => core.sendChannelMessage(this.channelId, ...m));
+    return this.#client._sendMessage(message, (core, args) => core.sendChannelMessage(this.channelId, ...args));
   }
 
   async getMembers() {

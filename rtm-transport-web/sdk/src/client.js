@@ -10,6 +10,7 @@ import { RtmError, LOG_FILTER_INFO } from './constants.js';
 import { RtmChannel } from './channel.js';
 import { LocalInvitation, RemoteInvitation } from './invitations.js';
 import { toCore, fromCore, createMessage } from './messages.js';
+import { Transfer, HEAD_BYTES, blobBytes, mediaUrl } from './media.js';
 import { resolveServerUrl } from './server-url.js';
 
 /// Clients alive in this page, logged out when the page goes away.
@@ -25,6 +26,10 @@ export class RtmClient extends EventEmitter {
   #scriptUrl;
   #core = null;
   #requests = new Map(); // request id -> { resolve, reject }
+  #transfers = new Map(); // media request id -> Transfer
+  #serverUrl = null; // the WebSocket URL the core was created with
+  #outgoing = Promise.resolve(); // messages being made ready for the core, in call order
+  #preparing = 0; // how many of them
   #logouts = []; // resolvers of logout() waiting for DISCONNECTED
   _channels = new Map(); // channel id -> the RtmChannel that joined it
   _localInvitations = new Map(); // core number -> LocalInvitation
@@ -67,10 +72,9 @@ export class RtmClient extends EventEmitter {
   // --- peer messages and presence (§4.3, §4.4) ---
 
   async sendMessageToPeer(message, peerId, options) {
-    const [text, raw, description] = toCore(message);
     const offline = Boolean(options?.enableOfflineMessaging);
-    const result = await this._request((core) =>
-      core.sendMessageToPeer(String(peerId ?? ''), text, raw, description, offline),
+    const result = await this._sendMessage(message, (core, [text, raw, description, media]) =>
+      core.sendMessageToPeer(String(peerId ?? ''), text, raw, description, media, offline),
     );
     return { hasPeerReceived: result.hasPeerReceived };
   }
@@ -94,6 +98,70 @@ export class RtmClient extends EventEmitter {
   async queryPeersBySubscriptionOption(_option) {
     const core = await this.#ready();
     return call(() => core.queryPeersBySubscriptionOption());
+  }
+
+  // --- file and image messages (§4.9) ---
+
+  /// Uploads `blob` and resolves with the FILE or IMAGE message (`params.messageType`) that
+  /// refers to it, ready to send. `transHandler`: `{cancelSignal, onOperationProgress}`.
+  async createMediaMessageByUploading(blob, params, transHandler) {
+    const p = params ?? {};
+    const isBlob = blob instanceof Blob;
+    const head = isBlob ? await blobBytes(blob, HEAD_BYTES) : new Uint8Array(0);
+    const thumbnail = p.thumbnail instanceof Blob ? await blobBytes(p.thumbnail) : p.thumbnail;
+    // The core checks every field (a size that is not a number: not a Blob).
+    const upload = { ...p, thumbnail, size: isBlob ? blob.size : NaN, head };
+    const message = await this.#media(
+      (core) => core.uploadMedia(upload),
+      { source: isBlob ? blob : null },
+      transHandler,
+    );
+    return fromCore(message);
+  }
+
+  /// Downloads media `mediaId` into a Blob typed with the MIME type the server detected.
+  async downloadMedia(mediaId, transHandler) {
+    let transfer;
+    const done = await this.#media(
+      (core) => core.downloadMedia(String(mediaId ?? '')),
+      {},
+      transHandler,
+      (t) => (transfer = t),
+    );
+    return transfer.blob(done.mime);
+  }
+
+  /// Starts a media request with `command`, carries out its transfer orders, reports its
+  /// progress to `onOperationProgress` and cancels it when `cancelSignal` aborts.
+  async #media(command, options, transHandler, made = () => {}) {
+    const { cancelSignal: signal, onOperationProgress } = transHandler ?? {};
+    const cancelSignal = typeof signal?.addEventListener === 'function' ? signal : null;
+    const onProgress = typeof onOperationProgress === 'function' ? onOperationProgress : null;
+    let transfer = null;
+    let onAbort = null;
+    try {
+      return await this._request((core) => {
+        const id = command(core);
+        const url = (mediaId) => mediaUrl(this.#serverUrl, mediaId);
+        transfer = new Transfer(core, id, url, { ...options, onProgress });
+        this.#transfers.set(id, transfer);
+        made(transfer);
+        if (cancelSignal) {
+          onAbort = () => {
+            try {
+              core.cancelMedia(id);
+            } catch {
+              // Already over: its response is on its way.
+            }
+          };
+          if (cancelSignal.aborted) queueMicrotask(onAbort);
+          else cancelSignal.addEventListener('abort', onAbort, { once: true });
+        }
+        return id;
+      });
+    } finally {
+      if (onAbort) cancelSignal.removeEventListener('abort', onAbort);
+    }
   }
 
   // --- user attributes (§4.5) ---
@@ -178,8 +246,9 @@ export class RtmClient extends EventEmitter {
     if (this.#core === null) {
       const mod = this.#loader.now();
       if (mod === null) return null;
+      this.#serverUrl = resolveServerUrl(this.#config, this.#scriptUrl);
       this.#core = new mod.RtmCore(
-        resolveServerUrl(this.#config, this.#scriptUrl),
+        this.#serverUrl,
         String(this.#appId),
         (json) => this.#dispatch(JSON.parse(json)),
       );
@@ -195,6 +264,33 @@ export class RtmClient extends EventEmitter {
     const core = await this.#ready();
     const id = call(() => command(core));
     return new Promise((resolve, reject) => this.#requests.set(id, { resolve, reject }));
+  }
+
+  /// Hands `message` to the core with `command(core, args)` (`args`: see `toCore`) as
+  /// `_request` does. Messages reach the core in call order: at once, like every other
+  /// command, unless a media message's thumbnail Blob has to be read first — then it, and
+  /// any message sent while one is being read, wait their turn.
+  _sendMessage(message, command) {
+    const args = toCore(message);
+    if (this.#preparing === 0 && Array.isArray(args)) {
+      return this._request((core) => command(core, args));
+    }
+    this.#preparing += 1;
+    const ready = this.#outgoing.then(() => args);
+    this.#outgoing = ready.then(
+      () => {},
+      () => {},
+    );
+    return ready.then(
+      (a) => {
+        this.#preparing -= 1;
+        return this._request((core) => command(core, a));
+      },
+      (e) => {
+        this.#preparing -= 1;
+        throw e;
+      },
+    );
   }
 
   /// `enableLogUpload` (off unless set, as in Agora's SDK) and `logFilter` to the core, which
@@ -218,10 +314,27 @@ export class RtmClient extends EventEmitter {
     switch (event.target) {
       case 'response': {
         const waiter = this.#requests.get(event.request);
+        // A media request's response ends its transfer.
+        this.#transfers.get(event.request)?.stop();
+        this.#transfers.delete(event.request);
         if (!waiter) return;
         this.#requests.delete(event.request);
         if ('error' in event) waiter.reject(RtmError.from(event.error));
         else waiter.resolve(event.ok ?? undefined);
+        return;
+      }
+      case 'transfer': {
+        this.#transfers.get(event.request)?.order(event);
+        return;
+      }
+      case 'progress': {
+        const onProgress = this.#transfers.get(event.request)?.onProgress;
+        if (!onProgress) return;
+        try {
+          onProgress({ currentSize: event.current, totalSize: event.total });
+        } catch (e) {
+          console.error('[AgoraRTM] onOperationProgress threw', e);
+        }
         return;
       }
       case 'client': {

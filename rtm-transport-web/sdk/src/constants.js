@@ -23,7 +23,7 @@ export const RemoteInvitationFailureReason = strings(
 );
 export const PeerOnlineState = strings('ONLINE', 'UNREACHABLE', 'OFFLINE');
 export const PeerSubscriptionOption = strings('ONLINE_STATUS');
-export const MessageType = strings('TEXT', 'RAW');
+export const MessageType = strings('TEXT', 'RAW', 'FILE', 'IMAGE');
 export const AreaCode = strings('GLOBAL', 'INDIA', 'JAPAN', 'ASIA', 'EUROPE', 'CHINA', 'NORTH_AMERICA');
 export const LegacyAreaCode = strings('CN', 'NA', 'EU', 'AS', 'JP', 'IN', 'GLOB', 'OC', 'SA', 'AF', 'OVS');
 

@@ -181,7 +181,9 @@ export async function login(page, uid, config = {}) {
         rtm.on(name, record(name));
       }
       rtm.on('MessageFromPeer', (m, peer, props) =>
-        window.log.push(`MessageFromPeer ${peer} ${m.messageType} ${m.text ?? Array.from(m.rawMessage).join(',')} offline=${props.isOfflineMessage}`),
+        window.log.push(
+          `MessageFromPeer ${peer} ${m.messageType} ${m.text ?? (m.rawMessage ? Array.from(m.rawMessage).join(',') : m.mediaId)} offline=${props.isOfflineMessage}`,
+        ),
       );
       await rtm.login({ uid });
     },

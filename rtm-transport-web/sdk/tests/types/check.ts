@@ -17,9 +17,11 @@ export const channel = (c: Our.RtmChannel): Agora.RtmChannel => c;
 export const local = (i: Our.LocalInvitation): Agora.LocalInvitation => i;
 export const remote = (i: Our.RemoteInvitation): Agora.RemoteInvitation => i;
 
-// Messages both ways: what an Agora app sends we take, what we deliver it accepts.
+// Messages both ways: what an Agora app sends we take, what we deliver it accepts. File and
+// image messages (§4.9) are the 1.4.x SDK's, which 1.5.1's typings dropped: an app on 1.5.1
+// never makes one, so only the others must fit its types.
 export const message = (m: Agora.RtmMessage): Our.RtmMessage => m;
-export const received = (m: Our.RtmMessage): Agora.RtmMessage => m;
+export const received = (m: Exclude<Our.RtmMessage, Our.RtmFileMessage | Our.RtmImageMessage>): Agora.RtmMessage => m;
 
 // Listener tables: an Agora app's listeners fit our events, and the other way round.
 export const clientEvents = (e: Our.RtmEvents.RtmClientEvents): Agora.RtmEvents.RtmClientEvents => e;
@@ -48,4 +50,27 @@ export async function app(): Promise<void> {
   inv.send();
   const state: Agora.RtmStatusCode.LocalInvitationState = inv.state;
   void hasPeerReceived, online, state;
+}
+
+// A 1.4.x app's file and image messages: upload with progress and a cancel signal, send,
+// receive, download, and re-send from a media id.
+export async function media(file: Blob, png: Blob): Promise<void> {
+  const rtm = Ours.createInstance('appid');
+  const abort = new AbortController();
+  const image: Our.RtmImageMessage = await rtm.createMediaMessageByUploading(
+    png,
+    { messageType: 'IMAGE', fileName: 'cat.png', description: 'a cat', thumbnail: png, thumbnailWidth: 4 },
+    { cancelSignal: abort.signal, onOperationProgress: ({ currentSize, totalSize }) => void [currentSize / totalSize] },
+  );
+  const doc: Our.RtmFileMessage = await rtm.createMediaMessageByUploading(file, { fileName: 'a.pdf' });
+  await rtm.sendMessageToPeer(image, 'bob');
+  await rtm.createChannel('lobby').sendMessage(doc);
+  rtm.on('MessageFromPeer', async (m) => {
+    if (m.messageType === 'IMAGE') {
+      const blob: Blob = await rtm.downloadMedia(m.mediaId, { onOperationProgress: (p) => void p.currentSize });
+      void [blob.type, m.width, m.height, m.thumbnail?.size];
+    }
+  });
+  const again = rtm.createMessage<Our.RtmImageMessage>({ mediaId: image.mediaId, messageType: 'IMAGE', size: image.size });
+  await rtm.sendMessageToPeer(again, 'carol');
 }
