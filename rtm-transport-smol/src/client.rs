@@ -591,6 +591,18 @@ struct MediaJobs {
     notes: Sender<Note>,
 }
 
+impl MediaJobs {
+    /// The reporter of `request`'s next exchange, under a new generation.
+    fn next_reporter(&mut self, request: RequestId) -> Reporter {
+        self.generation += 1;
+        Reporter {
+            request,
+            generation: self.generation,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
 async fn run_driver(
     ex: Arc<Executor<'static>>,
     dialer: Arc<Dialer>,
@@ -819,12 +831,8 @@ impl Driver {
                 let Some(Job::Upload(source)) = media.jobs.get(&request).cloned() else {
                     return;
                 };
-                media.generation += 1;
-                let reporter = Reporter {
-                    request,
-                    generation: media.generation,
-                    notes: media.notes.clone(),
-                };
+                let reporter = media.next_reporter(request);
+                let generation = reporter.generation;
                 let task = self.ex.spawn(crate::media::upload(
                     self.ex.clone(),
                     self.dialer.clone(),
@@ -833,7 +841,7 @@ impl Driver {
                     source,
                     reporter,
                 ));
-                media.running.insert(request, (media.generation, task));
+                media.running.insert(request, (generation, task));
             }
             TransferOrder::Download {
                 request,
@@ -844,12 +852,8 @@ impl Driver {
                 let Some(Job::Download(sink)) = media.jobs.get(&request).cloned() else {
                     return;
                 };
-                media.generation += 1;
-                let reporter = Reporter {
-                    request,
-                    generation: media.generation,
-                    notes: media.notes.clone(),
-                };
+                let reporter = media.next_reporter(request);
+                let generation = reporter.generation;
                 let task = self.ex.spawn(crate::media::download(
                     self.ex.clone(),
                     self.dialer.clone(),
@@ -859,7 +863,7 @@ impl Driver {
                     sink,
                     reporter,
                 ));
-                media.running.insert(request, (media.generation, task));
+                media.running.insert(request, (generation, task));
             }
         }
     }

@@ -57,6 +57,7 @@ pub mod attributes;
 pub mod channel;
 pub mod client;
 pub mod events;
+mod file_chunks;
 pub mod http;
 pub mod invitation;
 mod link;

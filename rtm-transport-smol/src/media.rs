@@ -43,6 +43,7 @@ use smol_hyper::rt::FuturesIo;
 use tracing::debug;
 
 use crate::client::Dialer;
+use crate::file_chunks::FileChunks;
 use crate::{Answer, RtmClient};
 use rtm_proto::client::TransferEnd;
 
@@ -556,12 +557,11 @@ where
 pub(crate) struct SourceBody {
     source: BodySource,
     remaining: u64,
-    reading: Option<Task<(File, io::Result<Bytes>)>>,
     progress: Arc<Mutex<Throttle>>,
 }
 
 enum BodySource {
-    File(Option<File>),
+    File(FileChunks),
     Bytes(Bytes),
 }
 
@@ -583,14 +583,13 @@ impl SourceBody {
             MediaSource::Bytes(bytes) => {
                 BodySource::Bytes(bytes.slice(..(size as usize).min(bytes.len())))
             }
-            MediaSource::Path(path) => {
-                BodySource::File(Some(smol::unblock(move || File::open(path)).await?))
-            }
+            MediaSource::Path(path) => BodySource::File(FileChunks::new(
+                smol::unblock(move || File::open(path)).await?,
+            )),
         };
         Ok(SourceBody {
             source,
             remaining: size,
-            reading: None,
             progress,
         })
     }
@@ -607,32 +606,8 @@ impl SourceBody {
                 }
                 Poll::Ready(Some(Ok(bytes.split_to(want.min(bytes.len())))))
             }
-            BodySource::File(file) => {
-                if self.reading.is_none() {
-                    let Some(mut f) = file.take() else {
-                        return Poll::Ready(Some(Err(io::Error::other("failed before"))));
-                    };
-                    self.reading = Some(smol::unblock(move || {
-                        let mut buf = vec![0u8; want];
-                        let read = f.read(&mut buf).map(|n| {
-                            buf.truncate(n);
-                            Bytes::from(buf)
-                        });
-                        (f, read)
-                    }));
-                }
-                let task = self.reading.as_mut().expect("set above");
-                let (f, read) = ready!(Pin::new(task).poll(cx));
-                self.reading = None;
-                *file = Some(f);
-                match read {
-                    // The file is shorter than it was when the upload began.
-                    Ok(chunk) if chunk.is_empty() => {
-                        Poll::Ready(Some(Err(io::ErrorKind::UnexpectedEof.into())))
-                    }
-                    other => Poll::Ready(Some(other)),
-                }
-            }
+            // A file shorter than when the upload began fails with UnexpectedEof.
+            BodySource::File(chunks) => chunks.poll_next(cx, want).map(Some),
         }
     }
 }

@@ -100,8 +100,9 @@ impl Durable {
         id
     }
 
-    /// Issues the write of a ban rule's record (its id from [`Durable::new_id`]).
-    pub fn write_ban(
+    /// Issues the write of a ban rule's or a media's record (its id from
+    /// [`Durable::new_id`]); the rule or the media waits for the commit.
+    pub fn write_rule_or_media(
         &mut self,
         record: Record,
         deadline: Timestamp,
@@ -109,22 +110,13 @@ impl Durable {
         timers: &mut TimerQueue<ServerTimer>,
     ) {
         let id = record.id;
+        let pending = match record.kind {
+            RecordKind::Ban => PendingWrite::Ban,
+            RecordKind::Media => PendingWrite::Media,
+            RecordKind::PeerMessage => unreachable!("peer messages are written by `hold`"),
+        };
         out.push_back(ServerOutput::Storage(StorageOp::Write(record)));
-        self.pending.insert(id, PendingWrite::Ban);
-        timers.schedule(deadline, ServerTimer::StorageDeadline(id));
-    }
-
-    /// Issues the write of a media record (its id from [`Durable::new_id`]).
-    pub fn write_media(
-        &mut self,
-        record: Record,
-        deadline: Timestamp,
-        out: &mut VecDeque<ServerOutput>,
-        timers: &mut TimerQueue<ServerTimer>,
-    ) {
-        let id = record.id;
-        out.push_back(ServerOutput::Storage(StorageOp::Write(record)));
-        self.pending.insert(id, PendingWrite::Media);
+        self.pending.insert(id, pending);
         timers.schedule(deadline, ServerTimer::StorageDeadline(id));
     }
 }

@@ -25,8 +25,7 @@
 //! `Activity` in the parent module).
 
 use std::fs::File;
-use std::future::Future;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -42,11 +41,11 @@ use hyper::header::{
     CONTENT_RANGE, CONTENT_TYPE, ORIGIN, RANGE, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use smol::Task;
 use tracing::{debug, warn};
 
 use super::{Busy, Moving, Routes};
 use crate::admin::Unanswered;
+use crate::file_chunks::FileChunks;
 use crate::media_files::MediaFiles;
 use crate::metrics::DriverMetrics;
 use crate::transfers::{End, MediaQueue, Transfer};
@@ -345,8 +344,7 @@ async fn download(
     } else {
         metrics.media_download();
         Response::new(Either::Right(FileBody {
-            file: Some(file),
-            reading: None,
+            chunks: FileChunks::new(file),
             remaining: length,
             held: Box::new((transfer, busy.moving(), busy)),
             metrics: metrics.clone(),
@@ -444,8 +442,7 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Range {
 /// is dropped: written out, or the connection gone) and the connection's busy and moving
 /// marks.
 pub(crate) struct FileBody {
-    file: Option<File>,
-    reading: Option<Task<(File, io::Result<Bytes>)>>,
+    chunks: FileChunks,
     remaining: u64,
     /// Boxed: keeps the body `Unpin`.
     held: Box<(Transfer, Moving, Busy)>,
@@ -489,30 +486,9 @@ impl FileBody {
         if self.remaining == 0 {
             return Poll::Ready(None);
         }
-        if self.reading.is_none() {
-            let Some(mut file) = self.file.take() else {
-                return Poll::Ready(None); // failed before
-            };
-            let want = self.remaining.min(READ_CHUNK as u64) as usize;
-            self.reading = Some(smol::unblock(move || {
-                let mut buf = vec![0u8; want];
-                let read = file.read(&mut buf).map(|n| {
-                    buf.truncate(n);
-                    Bytes::from(buf)
-                });
-                (file, read)
-            }));
-        }
-        let task = self.reading.as_mut().expect("set above");
-        let (file, read) = ready!(Pin::new(task).poll(cx));
-        self.reading = None;
-        match read {
-            Ok(chunk) if chunk.is_empty() => Poll::Ready(Some(Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the media file ended early",
-            )))),
+        let want = self.remaining.min(READ_CHUNK as u64) as usize;
+        match ready!(self.chunks.poll_next(cx, want)) {
             Ok(chunk) => {
-                self.file = Some(file);
                 self.remaining -= chunk.len() as u64;
                 self.held.1.touch();
                 self.metrics.media_bytes_sent(chunk.len());

@@ -363,7 +363,7 @@ impl Server {
         self.bans.insert(rule);
         let deadline = self.now.saturating_add(self.config.storage_write_timeout);
         self.durable
-            .write_ban(record, deadline, &mut self.out, &mut self.timers);
+            .write_rule_or_media(record, deadline, &mut self.out, &mut self.timers);
         self.admin_wait(
             call,
             PendingCall {

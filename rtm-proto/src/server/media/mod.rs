@@ -36,14 +36,13 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::ids::UserId;
-use crate::media::{MediaRefusal, RefusalReason, MAX_MEDIA_BYTES};
+use crate::media::{MediaRefusal, RefusalReason, Uploaded, MAX_MEDIA_BYTES};
 use crate::wire::Reply;
 
-use super::storage::{Record, RecordId, StorageOp};
+use super::storage::{RecordId, StorageOp};
 use super::timer::ServerTimer;
 use super::{ConnId, Server, ServerOutput};
 
@@ -434,13 +433,9 @@ impl Server {
                 media,
             },
         );
-        self.write_media(record);
-    }
-
-    fn write_media(&mut self, record: Record) {
         let deadline = self.now.saturating_add(self.config.storage_write_timeout);
         self.durable
-            .write_media(record, deadline, &mut self.out, &mut self.timers);
+            .write_rule_or_media(record, deadline, &mut self.out, &mut self.timers);
     }
 
     /// A media record committed: the media is live, its uploader answered 201.
@@ -453,13 +448,17 @@ impl Server {
         else {
             return;
         };
-        let body = json!({ "media_id": media_id, "size": media.size, "mime": media.mime });
+        let uploaded = Uploaded {
+            media_id: media_id.clone(),
+            size: media.size,
+            mime: media.mime.clone(),
+        };
         self.media_live(media_id, media, false);
         if let Some(transfer) = transfer.filter(|t| self.end_storing(*t)) {
             self.media_out(MediaOp::Answer {
                 transfer,
                 status: 201,
-                body: serde_json::to_vec(&body).expect("json").into(),
+                body: serde_json::to_vec(&uploaded).expect("json").into(),
             });
         }
     }
