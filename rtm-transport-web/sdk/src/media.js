@@ -16,11 +16,13 @@
 export const HEAD_BYTES = 64 * 1024;
 
 /// The media endpoint of the server behind WebSocket URL `wsUrl`: same host and port, over
-/// http(s).
+/// http(s), under the WebSocket URL's path (a proxy that routes a path to the server routes
+/// its media too), as the Rust client does (PROTOCOL.md, "Media over HTTP").
 export function mediaUrl(wsUrl, mediaId) {
   const u = new URL(wsUrl);
   u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
-  u.pathname = mediaId === undefined ? '/v1/media' : `/v1/media/${encodeURIComponent(mediaId)}`;
+  const base = `${u.pathname.replace(/\/+$/, '')}/v1/media`;
+  u.pathname = mediaId === undefined ? base : `${base}/${encodeURIComponent(mediaId)}`;
   u.search = '';
   u.hash = '';
   return u.href;
