@@ -144,6 +144,10 @@ struct Args {
     /// Bytes of files and images the server keeps in all (the media directory's budget).
     #[arg(long, env = "RTM_MEDIA_QUOTA_TOTAL", value_name = "SIZE", default_value = "10G", value_parser = parse_size)]
     media_quota_total: u64,
+    /// Connections the kernel may queue completed but not yet accepted (Linux caps it at
+    /// net.core.somaxconn): a short queue drops clients' SYNs in a reconnect storm.
+    #[arg(long, env = "RTM_LISTEN_BACKLOG", value_name = "N", default_value_t = rtm_transport_smol::server::DEFAULT_LISTEN_BACKLOG)]
+    listen_backlog: u32,
     /// Log filter, e.g. `info`, `debug`, `rtm_transport_smol=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -198,6 +202,7 @@ fn main() -> ExitCode {
     let mut options = ServeOptions::from(config);
     options.storage = storage;
     options.media_dir = args.media_dir.clone();
+    options.listen_backlog = args.listen_backlog;
     options.tls = match (&args.tls_cert, &args.tls_key) {
         (None, None) => None,
         (Some(cert), Some(key)) => match TlsConfig::from_pem_files(cert, key) {
@@ -236,7 +241,13 @@ async fn run(listen: &str, options: ServeOptions) -> std::io::Result<()> {
     let storage = options.storage.clone();
     let opened = smol::unblock(move || storage::open(&storage)).await?;
     let config = &options.core;
-    let listener = smol::net::TcpListener::bind(listen).await?;
+    let backlog = options.listen_backlog;
+    let listener = smol::unblock({
+        let listen = listen.to_string();
+        move || rtm_transport_smol::server::bind_listener(listen, backlog)
+    })
+    .await?;
+    let listener = smol::net::TcpListener::try_from(listener)?;
     let addr = listener.local_addr()?;
     let mode = if config.app_certificate.is_some() {
         "certificate mode"
