@@ -240,9 +240,26 @@ impl Stream {
         self.unacked_bytes -= acked;
         self.inflight_bytes -= acked;
         self.window_bytes = (self.window_bytes + acked).min(max_window);
+        self.shrink();
         received
     }
+
+    /// Gives back the queue's memory once a burst is acknowledged: a join's `member_joined`
+    /// pushes or a login's backlog grow it to hundreds of entries (48 bytes each), which an
+    /// idle session would otherwise keep for its whole life. Shrinking to twice what is
+    /// left when at most a quarter is used keeps appends amortised O(1).
+    fn shrink(&mut self) {
+        let capacity = self.unacked.capacity();
+        if capacity > KEPT_CAPACITY && self.unacked.len() <= capacity / 4 {
+            self.unacked
+                .shrink_to(KEPT_CAPACITY.max(self.unacked.len() * 2));
+        }
+    }
 }
+
+/// Entries a stream's queue keeps room for however empty: a session that gets one push at
+/// a time does not reallocate for each.
+const KEPT_CAPACITY: usize = 8;
 
 /// The least reserve for kept pushes beyond a stream's bound (see
 /// [`StreamLimits::overflowing`]): the legitimate kept pushes of a small stream (a catch-up
@@ -303,5 +320,37 @@ mod tests {
     #[test]
     fn a_push_entry_is_48_bytes() {
         assert_eq!(core::mem::size_of::<super::Pushed>(), 48);
+    }
+
+    /// A burst of 500 pushes, acknowledged: the queue's memory goes back to a few entries'.
+    #[test]
+    fn the_queue_shrinks_back_once_a_burst_is_acknowledged() {
+        use super::{Stream, StreamLimits, KEPT_CAPACITY};
+        use crate::server::{ConnId, ServerOutput};
+        use crate::time::Timestamp;
+        let now = Timestamp::ZERO;
+        let limits = StreamLimits {
+            pushes: 1024,
+            bytes: 1 << 20,
+            window_pushes: 1024,
+            now,
+        };
+        let mut s = Stream::new(1 << 20, now);
+        let mut out = std::collections::VecDeque::<ServerOutput>::new();
+        for _ in 0..500 {
+            let frame = bytes::Bytes::from_static(b"{\"type\":\"member_joined\"}");
+            s.append(Some(ConnId(1)), &mut out, limits, frame, None);
+        }
+        assert!(s.unacked.capacity() >= 500);
+        s.ack(400, now, 1 << 20);
+        assert_eq!(s.len(), 100);
+        assert!(s.unacked.capacity() < 500, "a quarter left: shrunk");
+        s.ack(500, now, 1 << 20);
+        assert_eq!(s.len(), 0);
+        assert!(
+            s.unacked.capacity() <= KEPT_CAPACITY * 2,
+            "{}",
+            s.unacked.capacity()
+        );
     }
 }
