@@ -79,15 +79,7 @@ fn rtm_server(data_dir: &Path) -> (Proc, String) {
         &key,
     ];
     let proc = Proc::spawn("rtm-server", env!("CARGO_BIN_EXE_rtm-server"), &args, false);
-    let url = proc.wait_for("the listening address", |line| {
-        let i = line.find("listening on ws://")?;
-        Some(
-            line[i + "listening on ".len()..]
-                .split_whitespace()
-                .next()?
-                .to_string(),
-        )
-    });
+    let url = proc.listening_url();
     (proc, url)
 }
 

@@ -67,13 +67,7 @@ fn rtm_server(extra: &[&str]) -> (Proc, String) {
     ];
     args.extend_from_slice(extra);
     let server = Proc::spawn("rtm-server", env!("CARGO_BIN_EXE_rtm-server"), &args, false);
-    let url = server.wait_for("the listening address", |line| {
-        let i = line.find("listening on ws://")?;
-        let url = line[i + "listening on ".len()..]
-            .split_whitespace()
-            .next()?;
-        Some(url.to_string())
-    });
+    let url = server.listening_url();
     (server, url)
 }
 

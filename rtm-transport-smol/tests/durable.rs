@@ -32,11 +32,7 @@ struct Server {
 impl Server {
     fn start(data_dir: &Path) -> Server {
         let proc = server_proc(data_dir);
-        let url = proc.wait_for("the listening address", |line| {
-            let i = line.find("listening on ws://")?;
-            let rest = &line[i + "listening on ".len()..];
-            Some(rest.split_whitespace().next()?.to_string())
-        });
+        let url = proc.listening_url();
         Server { proc, url }
     }
 

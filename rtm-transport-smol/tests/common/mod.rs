@@ -87,6 +87,15 @@ impl Proc {
         }
     }
 
+    /// The `ws://` URL an `rtm-server` says it listens on (its "listening on" line).
+    pub fn listening_url(&self) -> String {
+        self.wait_for("the listening address", |line| {
+            let i = line.find("listening on ws://")?;
+            let rest = &line[i + "listening on ".len()..];
+            Some(rest.split_whitespace().next()?.to_string())
+        })
+    }
+
     /// Waits for the process to exit by itself, within [`WAIT`].
     pub fn exit_status(&mut self) -> std::process::ExitStatus {
         self.exit_within("")
