@@ -1,0 +1,2 @@
+//! The bare async-tungstenite-on-smol relay and broadcast server (see the bench README).
+fn main() {}
