@@ -126,6 +126,11 @@ impl Load {
         reason
     }
 
+    /// The workers' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.workers.iter().map(|w| w.child.id()).collect()
+    }
+
     /// CPU seconds the workers have used so far.
     pub fn cpu_seconds(&self) -> f64 {
         self.workers
@@ -160,4 +165,29 @@ impl Drop for Load {
 pub fn source(i: usize) -> [u8; 4] {
     let n = 2 + i / PER_SOURCE;
     [127, (n >> 16) as u8, (n >> 8) as u8, n as u8]
+}
+
+/// CPU use (% of a core) of the server and of the load between `from` and `from + span`,
+/// sampled on a thread while the parent waits for the workers' answers: the measuring
+/// window only, not the warm-up or the drain around it.
+pub fn cpu_during(
+    server: u32,
+    load: Vec<u32>,
+    from: Duration,
+    span: Duration,
+) -> std::thread::JoinHandle<(f64, f64)> {
+    std::thread::spawn(move || {
+        let sample = || {
+            (
+                cpu_seconds(server).unwrap_or(0.0),
+                load.iter().filter_map(|&p| cpu_seconds(p)).sum::<f64>(),
+            )
+        };
+        std::thread::sleep(from);
+        let (s0, l0, t0) = (sample().0, sample().1, Instant::now());
+        std::thread::sleep(span);
+        let (s1, l1) = sample();
+        let secs = t0.elapsed().as_secs_f64().max(1e-3);
+        ((s1 - s0) / secs * 100.0, (l1 - l0) / secs * 100.0)
+    })
 }

@@ -4,12 +4,12 @@
 //! saturation (every sender at up to 60 a second, a few unanswered at most), then latency
 //! at half that rate.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::baselines::Baseline;
 use crate::jobs::{Answer, ClientSpec, Cmd, PeerDone};
 use crate::load::{self, Load};
-use crate::opts::{cpu_note, cpu_pct, percentile, Opts, Row};
+use crate::opts::{cpu_note, percentile, Opts, Row};
 use crate::report::{Better, Report, Target};
 use crate::servers::{self, Subject};
 
@@ -105,12 +105,6 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
         |n: usize| -> Vec<(usize, usize)> { (0..n / 2).map(|p| (2 * p, 2 * p + 1)).collect() };
     let warmup = if o.smoke { 300 } else { 2_000 };
     let measure_ms = o.measure.as_millis() as u64;
-    // Saturation.
-    let (cpu_s0, cpu_l0, t0) = (
-        server.proc.cpu_seconds().unwrap_or(0.0),
-        load.cpu_seconds(),
-        Instant::now(),
-    );
     let workers = load.len();
     let peer_cmds = |interval_us: u64, window: usize| -> Vec<Cmd> {
         shares_len
@@ -133,10 +127,18 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
             .collect()
     };
     let deadline = Duration::from_millis(warmup + measure_ms) + Duration::from_secs(30);
+    // Saturation; CPU sampled over the measuring window only.
+    let window = |load: &Load| {
+        load::cpu_during(
+            server.proc.pid(),
+            load.pids(),
+            Duration::from_millis(warmup),
+            o.measure,
+        )
+    };
+    let cpu = window(&load);
     let sat = sum(load.run(peer_cmds(SATURATION_INTERVAL_US, 4), deadline)?);
-    let secs = t0.elapsed().as_secs_f64();
-    let server_pct = cpu_pct(server.proc.cpu_seconds().unwrap_or(0.0) - cpu_s0, secs);
-    let load_pct = cpu_pct(load.cpu_seconds() - cpu_l0, secs);
+    let (server_pct, load_pct) = cpu.join().unwrap_or_default();
     let throughput = sat.receipts as f64 / o.measure.as_secs_f64();
     let mut note = cpu_note(subject.name(), server_pct, load_pct);
     if sat.errors > 0 {
@@ -147,11 +149,17 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
     }
     // Latency at half the saturation rate, spread over every sender.
     let interval_us = ((o.pairs as f64 / (throughput / 2.0)) * 1e6) as u64;
-    let half = load.run(
+    let cpu = window(&load);
+    let half = sum(load.run(
         peer_cmds(interval_us.max(SATURATION_INTERVAL_US), 64),
         deadline,
-    )?;
-    let mut lat = sum(half).latencies_us;
+    )?);
+    let (server_half, load_half) = cpu.join().unwrap_or_default();
+    note.push_str(&format!(
+        "; at half rate ({:.0} msg/s): server CPU {server_half:.0} %, load CPU {load_half:.0} %",
+        half.receipts as f64 / o.measure.as_secs_f64(),
+    ));
+    let mut lat = half.latencies_us;
     lat.sort_unstable();
     Ok(Measured {
         throughput,
