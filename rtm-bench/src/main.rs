@@ -56,7 +56,7 @@ struct Cli {
     )]
     fanout_members: Vec<usize>,
     /// Deliveries per second `fanout` offers (publishes/s = this ÷ members).
-    #[arg(long, global = true, default_value_t = 200_000)]
+    #[arg(long, global = true, default_value_t = 300_000)]
     fanout_deliveries: u64,
     /// Logins of `login`, per mode.
     #[arg(long, global = true, default_value_t = 5_000)]
