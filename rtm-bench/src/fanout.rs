@@ -101,7 +101,7 @@ fn measure(
         }
     }
     // Let the joins' member events and counts settle before publishing.
-    std::thread::sleep(Duration::from_secs(if o.smoke { 1 } else { 4 }));
+    std::thread::sleep(Duration::from_millis(if o.smoke { 300 } else { 4_000 }));
     // Publishers: the first clients (all in worker 0's share).
     let interval_us = (publishers as f64 / pubs_per_s * 1e6) as u64;
     let duration_ms = o.measure.as_millis() as u64;
@@ -122,8 +122,8 @@ fn measure(
         Instant::now(),
     );
     load.run(cmds, o.measure + Duration::from_secs(30))?;
-    // The last deliveries: wait until the count stops moving (at most 10 s).
-    std::thread::sleep(Duration::from_secs(2));
+    // The last deliveries (a message still queued after this counts as missed).
+    std::thread::sleep(Duration::from_millis(if o.smoke { 500 } else { 2_000 }));
     let secs = t0.elapsed().as_secs_f64();
     let server_pct = cpu_pct(server.proc.cpu_seconds().unwrap_or(0.0) - cpu_s0, secs);
     let load_pct = cpu_pct(load.cpu_seconds() - cpu_l0, secs);

@@ -115,7 +115,7 @@ fn measure(o: &Opts, subject: Subject, idle: bool, storm: bool) -> Result<Measur
     let mut m = Measured::default();
     if idle {
         // The joins' member events and counts settle, then nothing but pings.
-        std::thread::sleep(Duration::from_secs(if o.smoke { 1 } else { 5 }));
+        std::thread::sleep(Duration::from_millis(if o.smoke { 300 } else { 5_000 }));
         let rss1 = server.proc.rss_bytes().ok_or("no RSS")?;
         m.rss_per_conn = Some(Ok(rss1.saturating_sub(rss0) as f64 / n as f64 / 1024.0));
         let (c0, t0) = (server.proc.cpu_seconds().unwrap_or(0.0), Instant::now());

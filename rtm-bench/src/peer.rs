@@ -103,7 +103,7 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
     }
     let pairs_of =
         |n: usize| -> Vec<(usize, usize)> { (0..n / 2).map(|p| (2 * p, 2 * p + 1)).collect() };
-    let warmup = if o.smoke { 300 } else { 2_000 };
+    let warmup = if o.smoke { 200 } else { 2_000 };
     let measure_ms = o.measure.as_millis() as u64;
     let workers = load.len();
     let peer_cmds = |interval_us: u64, window: usize| -> Vec<Cmd> {

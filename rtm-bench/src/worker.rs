@@ -318,7 +318,7 @@ impl Worker<'_> {
             .await;
         }
         // Late answers still count if they came inside the window; give them a moment.
-        Timer::at(to + Duration::from_millis(500)).await;
+        Timer::at(to + Duration::from_millis(warmup_ms.min(500))).await;
         let mut s = self.shared.borrow_mut();
         Answer::Peer(PeerDone {
             receipts: s.receipts,
