@@ -4,12 +4,12 @@
 //! text; the workers' clocks are the one machine's).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::baselines::Baseline;
 use crate::jobs::{Answer, ClientSpec, Cmd};
 use crate::load::{self, Load};
-use crate::opts::{cpu_note, cpu_pct, percentile, Opts, Row};
+use crate::opts::{cpu_note, percentile, Opts, Row};
 use crate::report::{Better, Report, Target};
 use crate::servers::{self, Subject};
 
@@ -116,17 +116,17 @@ fn measure(
             duration_ms,
         })
         .collect();
-    let (cpu_s0, cpu_l0, t0) = (
-        server.proc.cpu_seconds().unwrap_or(0.0),
-        load.cpu_seconds(),
-        Instant::now(),
+    let cpu = load::cpu_during(
+        server.proc.pid(),
+        load.pids(),
+        (o.pin.server_cpu, o.pin.load_cpu),
+        Duration::ZERO,
+        o.measure,
     );
     load.run(cmds, o.measure + Duration::from_secs(30))?;
+    let cpu = cpu.join().unwrap_or_default();
     // The last deliveries (a message still queued after this counts as missed).
     std::thread::sleep(Duration::from_millis(if o.smoke { 500 } else { 2_000 }));
-    let secs = t0.elapsed().as_secs_f64();
-    let server_pct = cpu_pct(server.proc.cpu_seconds().unwrap_or(0.0) - cpu_s0, secs);
-    let load_pct = cpu_pct(load.cpu_seconds() - cpu_l0, secs);
     let mut merged: HashMap<(u32, u64), (u64, u64, u64)> = HashMap::new();
     for a in load.run_all(|| Cmd::Deliveries, Duration::from_secs(30))? {
         if let Answer::Deliveries(ds) = a {
@@ -153,7 +153,7 @@ fn measure(
         .collect();
     lat.sort_unstable();
     let span = (last.saturating_sub(first)) as f64 / 1e9;
-    let mut note = cpu_note(subject.name(), server_pct, load_pct);
+    let mut note = cpu_note(subject.name(), &cpu);
     if incomplete > 0 {
         note.push_str(&format!(
             ", {incomplete} of {} messages missed some member",

@@ -130,14 +130,6 @@ impl Load {
     pub fn pids(&self) -> Vec<u32> {
         self.workers.iter().map(|w| w.child.id()).collect()
     }
-
-    /// CPU seconds the workers have used so far.
-    pub fn cpu_seconds(&self) -> f64 {
-        self.workers
-            .iter()
-            .filter_map(|w| cpu_seconds(w.child.id()))
-            .sum()
-    }
 }
 
 impl Drop for Load {
@@ -167,27 +159,66 @@ pub fn source(i: usize) -> [u8; 4] {
     [127, (n >> 16) as u8, (n >> 8) as u8, n as u8]
 }
 
-/// CPU use (% of a core) of the server and of the load between `from` and `from + span`,
-/// sampled on a thread while the parent waits for the workers' answers: the measuring
-/// window only, not the warm-up or the drain around it.
+/// CPU use over a measuring window, in % of one core.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuUse {
+    pub server: f64,
+    pub load: f64,
+    /// How busy the server's and the load's cores were with anything (/proc/stat): more
+    /// than the processes' own use means something else ran there (a build, another run).
+    pub server_core: Option<f64>,
+    pub load_core: Option<f64>,
+}
+
+/// CPU use of the server and of the load between `from` and `from + span`, sampled on a
+/// thread while the parent waits for the workers' answers: the measuring window only, not
+/// the warm-up or the drain around it.
 pub fn cpu_during(
     server: u32,
     load: Vec<u32>,
+    cores: (Option<usize>, Option<usize>),
     from: Duration,
     span: Duration,
-) -> std::thread::JoinHandle<(f64, f64)> {
+) -> std::thread::JoinHandle<CpuUse> {
     std::thread::spawn(move || {
         let sample = || {
             (
                 cpu_seconds(server).unwrap_or(0.0),
                 load.iter().filter_map(|&p| cpu_seconds(p)).sum::<f64>(),
+                cores.0.and_then(core_busy),
+                cores.1.and_then(core_busy),
             )
         };
         std::thread::sleep(from);
-        let (s0, l0, t0) = (sample().0, sample().1, Instant::now());
+        let (s0, l0, sc0, lc0) = sample();
+        let t0 = Instant::now();
         std::thread::sleep(span);
-        let (s1, l1) = sample();
+        let (s1, l1, sc1, lc1) = sample();
         let secs = t0.elapsed().as_secs_f64().max(1e-3);
-        ((s1 - s0) / secs * 100.0, (l1 - l0) / secs * 100.0)
+        let core = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| {
+            let ((busy0, all0), (busy1, all1)) = (a?, b?);
+            (all1 > all0).then(|| (busy1 - busy0) / (all1 - all0) * 100.0)
+        };
+        CpuUse {
+            server: (s1 - s0) / secs * 100.0,
+            load: (l1 - l0) / secs * 100.0,
+            server_core: core(sc0, sc1),
+            load_core: core(lc0, lc1),
+        }
     })
+}
+
+/// (busy, total) jiffies of core `cpu` from /proc/stat.
+fn core_busy(cpu: usize) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let name = format!("cpu{cpu} ");
+    let line = stat.lines().find(|l| l.starts_with(&name))?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle, total))
 }

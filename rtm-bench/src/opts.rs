@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::load::CpuUse;
 use crate::process::Pinning;
 use crate::report::{Better, Figure, Target};
 use crate::servers::Subject;
@@ -95,11 +96,25 @@ pub fn cpu_pct(cpu_secs: f64, secs: f64) -> f64 {
     }
 }
 
-/// The note beside a throughput figure: both cores' use, and a warning when the load core
-/// was the one saturated.
-pub fn cpu_note(name: &str, server_pct: f64, load_pct: f64) -> String {
-    let mut s = format!("{name}: server CPU {server_pct:.0} %, load CPU {load_pct:.0} %");
-    if load_pct >= 90.0 && server_pct < 90.0 {
+/// The note beside a throughput figure: both processes' CPU use, what else ran on their
+/// cores, and a warning when the load core, not the server's, was the one saturated.
+pub fn cpu_note(name: &str, cpu: &CpuUse) -> String {
+    let mut s = format!(
+        "{name}: server CPU {:.0} %, load CPU {:.0} %",
+        cpu.server, cpu.load
+    );
+    let others = |core: Option<f64>, own: f64| core.map(|c| c - own).filter(|o| *o >= 10.0);
+    if let Some(o) = others(cpu.server_core, cpu.server) {
+        s.push_str(&format!(
+            " (+{o:.0} % of other processes on the server's core)"
+        ));
+    }
+    if let Some(o) = others(cpu.load_core, cpu.load) {
+        s.push_str(&format!(
+            " (+{o:.0} % of other processes on the load's core)"
+        ));
+    }
+    if cpu.load >= 90.0 && cpu.server < 90.0 {
         s.push_str(" (load-bound: the load core was saturated, not the server's)");
     }
     s

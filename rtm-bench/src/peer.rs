@@ -132,15 +132,16 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
         load::cpu_during(
             server.proc.pid(),
             load.pids(),
+            (o.pin.server_cpu, o.pin.load_cpu),
             Duration::from_millis(warmup),
             o.measure,
         )
     };
     let cpu = window(&load);
     let sat = sum(load.run(peer_cmds(SATURATION_INTERVAL_US, 4), deadline)?);
-    let (server_pct, load_pct) = cpu.join().unwrap_or_default();
+    let cpu = cpu.join().unwrap_or_default();
     let throughput = sat.receipts as f64 / o.measure.as_secs_f64();
-    let mut note = cpu_note(subject.name(), server_pct, load_pct);
+    let mut note = cpu_note(subject.name(), &cpu);
     if sat.errors > 0 {
         note.push_str(&format!(", {} errors", sat.errors));
     }
@@ -154,10 +155,12 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
         peer_cmds(interval_us.max(SATURATION_INTERVAL_US), 64),
         deadline,
     )?);
-    let (server_half, load_half) = cpu.join().unwrap_or_default();
+    let cpu = cpu.join().unwrap_or_default();
     note.push_str(&format!(
-        "; at half rate ({:.0} msg/s): server CPU {server_half:.0} %, load CPU {load_half:.0} %",
+        "; at half rate ({:.0} msg/s): server CPU {:.0} %, load CPU {:.0} %",
         half.receipts as f64 / o.measure.as_secs_f64(),
+        cpu.server,
+        cpu.load
     ));
     let mut lat = half.latencies_us;
     lat.sort_unstable();
