@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::baselines::Baseline;
 use crate::jobs::{Answer, ClientSpec, Cmd};
 use crate::load::{self, Load};
 use crate::opts::{cpu_note, percentile, Opts, Row};
@@ -42,7 +41,7 @@ pub fn run(o: &Opts, report: &mut Report) {
             Better::Lower,
         )
         .target(Target::RatioAtMost(2.0));
-        for s in servers::with(&Baseline::ALL) {
+        for s in servers::with(&o.baselines) {
             match measure(o, s, members, publishers, pubs_per_s) {
                 Ok(m) => {
                     rate.values.push((s, Ok(m.deliveries_per_s)));

@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::baselines::Baseline;
 use crate::jobs::{Answer, ClientSpec, Cmd, SetupDone};
 use crate::load::{self, Load};
 use crate::opts::{cpu_pct, Opts, Row};
@@ -45,7 +44,7 @@ pub fn run(o: &Opts, report: &mut Report, idle: bool, storm: bool) {
         Better::Lower,
     )
     .target(Target::RatioAtMost(1.2));
-    for s in servers::with(&Baseline::ALL) {
+    for s in servers::with(&o.baselines) {
         let m = measure(o, s, idle, storm).unwrap_or_else(|e| Measured {
             rss_per_conn: Some(Err(e.clone())),
             idle_cpu: Some(Err(e.clone())),

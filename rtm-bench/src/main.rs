@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+use crate::baselines::Baseline;
 use crate::opts::Opts;
 use crate::process::Pinning;
 use crate::report::Report;
@@ -67,6 +68,14 @@ struct Cli {
     /// Seconds of idleness `idle` measures the server's CPU over.
     #[arg(long, global = true, default_value_t = 10)]
     idle_seconds: u64,
+    /// The baselines to run beside ours (comma-separated; `none` for ours alone).
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "bare,node-ws,socket.io"
+    )]
+    baselines: Vec<String>,
     /// The core the server is pinned to.
     #[arg(long, global = true, default_value_t = 0)]
     server_cpu: usize,
@@ -105,9 +114,21 @@ fn main() {
         worker::main();
         return;
     }
+    let mut baselines = Vec::new();
+    for name in &cli.baselines {
+        match Baseline::ALL.iter().find(|b| b.name() == name) {
+            Some(&b) => baselines.push(b),
+            None if name == "none" => {}
+            None => {
+                eprintln!("rtm-bench: unknown baseline {name:?} (bare, node-ws, socket.io, none)");
+                std::process::exit(2);
+            }
+        }
+    }
     let one_core = std::thread::available_parallelism().map_or(true, |n| n.get() < 2);
     let o = Opts {
         smoke: cli.smoke,
+        baselines,
         pin: Pinning {
             server_cpu: (!one_core).then_some(cli.server_cpu),
             load_cpu: (!one_core).then_some(cli.load_cpu),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::baselines::Baseline;
 use crate::load::CpuUse;
 use crate::process::Pinning;
 use crate::report::{Better, Figure, Target};
@@ -13,6 +14,8 @@ use crate::servers::Subject;
 pub struct Opts {
     pub smoke: bool,
     pub pin: Pinning,
+    /// The baselines to run beside ours (`--baselines`).
+    pub baselines: Vec<Baseline>,
     pub connections: usize,
     pub pairs: usize,
     pub fanout_sizes: Vec<usize>,

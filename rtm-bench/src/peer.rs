@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use crate::baselines::Baseline;
 use crate::jobs::{Answer, ClientSpec, Cmd, PeerDone};
 use crate::load::{self, Load};
 use crate::opts::{cpu_note, percentile, Opts, Row};
@@ -25,7 +24,7 @@ struct Measured {
 }
 
 pub fn run(o: &Opts, report: &mut Report) {
-    let subjects = servers::with(&Baseline::ALL);
+    let subjects = servers::with(&o.baselines);
     let mut thr = Row::new(
         format!("peer msgs/s with receipt at saturation, {} pairs", o.pairs),
         "msg/s",
