@@ -164,7 +164,7 @@ pub fn source(i: usize) -> [u8; 4] {
 pub struct CpuUse {
     pub server: f64,
     pub load: f64,
-    /// How busy the server's and the load's cores were with anything (/proc/stat): more
+    /// How busy the server's and the load's cores were with any process (/proc/stat): more
     /// than the processes' own use means something else ran there (a build, another run).
     pub server_core: Option<f64>,
     pub load_core: Option<f64>,
@@ -219,6 +219,8 @@ fn core_busy(cpu: usize) -> Option<(f64, f64)> {
         .filter_map(|x| x.parse().ok())
         .collect();
     let total: f64 = v.iter().take(8).sum();
-    let idle = v.get(3)? + v.get(4)?;
-    Some((total - idle, total))
+    // user + nice + system + steal: processes' time. Interrupts and softirqs (where loopback
+    // packets are often processed) are the kernel's, charged to no process; left out.
+    let busy = v.first()? + v.get(1)? + v.get(2)? + v.get(7)?;
+    Some((busy, total))
 }
