@@ -256,8 +256,23 @@ impl Client {
                 within(ANSWER_TIMEOUT, "join", client.join(room)).await?;
             }
             if !spec.peers.is_empty() {
-                within(ANSWER_TIMEOUT, "subscribe", client.subscribe(&spec.peers)).await?;
+                within(
+                    ANSWER_TIMEOUT,
+                    "subscribe",
+                    client.subscribe(&spec.peers, false),
+                )
+                .await?;
             }
+        } else if !spec.peers.is_empty() {
+            // A resumed session kept its channels and subscriptions; the reference client
+            // still sends its subscription set with `replace` after every login (PROTOCOL.md
+            // `subscribe`), so the storm counts that answer too.
+            within(
+                ANSWER_TIMEOUT,
+                "subscribe",
+                client.subscribe(&spec.peers, true),
+            )
+            .await?;
         }
         Ok((client, Ready { retries, resumed }))
     }
@@ -338,10 +353,10 @@ impl Client {
         self.await_answer(|i| matches!(i, In::Joined { .. })).await
     }
 
-    async fn subscribe(&mut self, peers: &[String]) -> Result<(), String> {
+    async fn subscribe(&mut self, peers: &[String], replace: bool) -> Result<(), String> {
         if self.rtm {
             let id = self.id();
-            self.send(rf::subscribe(id, peers)).await?;
+            self.send(rf::subscribe(id, peers, replace)).await?;
             return self.await_rtm(Scan::Subscribed).await;
         }
         let refs: Vec<&str> = peers.iter().map(String::as_str).collect();

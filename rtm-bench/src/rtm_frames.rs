@@ -115,8 +115,14 @@ pub fn join(id: u32, channel: &str) -> String {
     format!(r#"{{"type":"join","id":{id},"channel":"{channel}"}}"#)
 }
 
-pub fn subscribe(id: u32, peers: &[String]) -> String {
-    json!({"type":"subscribe","id":id,"peers":peers}).to_string()
+/// `replace`: the session's subscriptions become exactly `peers` (the reference client's
+/// correction after every login, a resumed one included).
+pub fn subscribe(id: u32, peers: &[String], replace: bool) -> String {
+    let mut v = json!({"type":"subscribe","id":id,"peers":peers});
+    if replace {
+        v["replace"] = json!(true);
+    }
+    v.to_string()
 }
 
 pub const PING: &str = r#"{"type":"ping"}"#;
