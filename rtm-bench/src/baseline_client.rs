@@ -68,6 +68,19 @@ pub fn opening(dialect: Dialect) -> Vec<String> {
     }
 }
 
+/// Whether `frame` is the server's answer to the [`opening`] frames, which a client must read
+/// before it sends `Hello`: Socket.IO binds a socket to its namespace a tick after the
+/// connect, and closes a connection whose event comes before (`40` then `42["hello",…]` back
+/// to back is closed by socket.io 4.8). A dialect with no opening frames has nothing to wait
+/// for. (Added to the lead's interface: without it the harness cannot tell the connect answer
+/// from the other frames [`parse`] calls [`In::Other`].)
+pub fn opened(dialect: Dialect, frame: &str) -> bool {
+    match dialect {
+        Dialect::Plain => false,
+        Dialect::SocketIo => frame.starts_with("40"),
+    }
+}
+
 /// The text frame for `out`: `{"type":NAME,FIELDS}` (plain) or `42[NAME,{FIELDS}]`
 /// (a Socket.IO EVENT). Written by hand rather than through a `serde_json::Value`: the load
 /// side encodes every message it sends, and must not be what limits a run.
@@ -494,6 +507,15 @@ mod tests {
                 let _ = parse(dialect, &frame);
             }
         }
+    }
+
+    #[test]
+    fn socket_io_is_opened_by_its_connect_answer() {
+        assert!(opened(Dialect::SocketIo, r#"40{"sid":"xyz"}"#));
+        assert!(!opened(Dialect::SocketIo, r#"0{"sid":"abc"}"#));
+        assert!(!opened(Dialect::SocketIo, "2"));
+        assert!(!opened(Dialect::SocketIo, r#"42["hello_ok",{}]"#));
+        assert!(!opened(Dialect::Plain, r#"{"type":"hello_ok"}"#));
     }
 
     #[test]
