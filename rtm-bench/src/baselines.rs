@@ -167,15 +167,62 @@ fn npm_ci(npm: &Path, dir: &Path) -> Result<(), String> {
     if status.success() {
         return Ok(());
     }
-    // npm's last error line says why (no network, a registry error, …).
-    let why = stderr
-        .lines()
-        .rev()
-        .find(|l| l.contains("ERR!") && !l.contains("A complete log"))
-        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
-        .unwrap_or("no output");
+    let why = npm_error(&stderr);
     Err(format!(
         "`npm ci` in {} failed ({status}): {why}",
         dir.display()
     ))
+}
+
+/// The line of npm's error output that says why (`FetchError: request to … failed, reason:
+/// connect ECONNREFUSED …`, "`npm ci` can only install packages when your package.json and
+/// package-lock.json are in sync", …): the first message line, past the `code`/`errno`
+/// lines, the stack and the pointer to the log.
+fn npm_error(stderr: &str) -> String {
+    let mut messages = stderr.lines().filter_map(|line| {
+        let line = line
+            .strip_prefix("npm error")
+            .or_else(|| line.strip_prefix("npm ERR!"))?;
+        let message = line.strip_prefix(' ')?;
+        let boring = message.is_empty()
+            || message.starts_with(char::is_whitespace)
+            || message.starts_with("A complete log")
+            || ["code ", "errno ", "syscall ", "path ", "dest "]
+                .iter()
+                .any(|k| message.starts_with(k));
+        (!boring).then_some(message)
+    });
+    messages
+        .next()
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no output")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_errors_come_down_to_their_message() {
+        let refused = "npm error code ECONNREFUSED\n\
+            npm error syscall connect\n\
+            npm error errno ECONNREFUSED\n\
+            npm error FetchError: request to http://127.0.0.1:9/ws failed, reason: connect ECONNREFUSED 127.0.0.1:9\n\
+            npm error     at ClientRequest.<anonymous> (index.js:130:14)\n\
+            npm error   code: 'ECONNREFUSED',\n\
+            npm error }\n\
+            npm error\n\
+            npm error A complete log of this run can be found in: /tmp/x.log\n";
+        assert_eq!(
+            npm_error(refused),
+            "FetchError: request to http://127.0.0.1:9/ws failed, reason: connect ECONNREFUSED 127.0.0.1:9"
+        );
+        assert_eq!(
+            npm_error("npm ERR! code EUSAGE\nnpm ERR! `npm ci` can only install when in sync\n"),
+            "`npm ci` can only install when in sync"
+        );
+        assert_eq!(npm_error("Segmentation fault\n\n"), "Segmentation fault");
+        assert_eq!(npm_error(""), "no output");
+    }
 }
