@@ -80,6 +80,12 @@ io.on('connection', (socket) => {
 });
 
 const { host, port } = listenAddress(process.argv);
+server.once('error', (e) => {
+  console.error(`cannot listen on ${host}:${port}: ${e.message}`);
+  process.exit(1);
+});
 server.listen({ host, port, backlog: 4096 }, () => {
+  // Once listening, an error (typically EMFILE on accept) is reported, not fatal.
+  server.on('error', (e) => console.error(`server error: ${e.message}`));
   console.error(`listening on ws://${host}:${server.address().port}`);
 });

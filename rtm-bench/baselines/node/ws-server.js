@@ -32,6 +32,8 @@ server.on('connection', (socket) => socket.setNoDelay(true));
 
 // Frames are capped at RTM's protocol limit (256 KiB), as rtm-server's are.
 const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 256 * 1024 });
+// ws re-emits the HTTP server's errors here: without a listener they would be thrown.
+wss.on('error', () => {});
 
 wss.on('connection', (ws) => {
   ws.uid = undefined;
@@ -119,6 +121,12 @@ function handle(ws, f) {
 }
 
 const { host, port } = listenAddress(process.argv);
+server.once('error', (e) => {
+  console.error(`cannot listen on ${host}:${port}: ${e.message}`);
+  process.exit(1);
+});
 server.listen({ host, port, backlog: 4096 }, () => {
+  // Once listening, an error (typically EMFILE on accept) is reported, not fatal.
+  server.on('error', (e) => console.error(`server error: ${e.message}`));
   console.error(`listening on ws://${host}:${server.address().port}`);
 });
