@@ -9,17 +9,19 @@
 //! `rtm-server` and nothing more: smol with every connection on one thread, async-tungstenite
 //! with the very `WebSocketConfig` rtm-server uses (4 KiB buffers, frames capped at the
 //! protocol's limit, so idle memory compares like for like), a listening socket with the
-//! same backlog (4 096), TCP_NODELAY, serde_json both ways. What it leaves out is RTM: no
-//! login check, no acknowledgements, no queue bounds, no presence, no persistence.
+//! same backlog (4 096), TCP_NODELAY, serde_json both ways, a single-thread outbox per
+//! connection as in `link.rs`, a publish encoded once and its bytes shared by every
+//! recipient. What it leaves out is RTM: no login check, no acknowledgements, no queue
+//! bounds, no presence, no persistence.
 //!
 //! Prints `listening on ws://ADDR` on stderr once it accepts, and runs until killed.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
-use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::{Message, Utf8Bytes};
 use clap::Parser;
 use futures_lite::{future, StreamExt};
@@ -41,9 +43,57 @@ struct Args {
 /// A connection's number, unique for the process's life.
 type ConnId = u64;
 
-/// A connection's outbox: frames the relay hands to its writer. Unbounded, as a bare relay's
-/// is; it allocates its first block only when a frame is queued.
-type Outbox = Sender<Message>;
+/// A connection's outbox, shared by the hub's entries for it and its writer.
+type Outbox = Rc<LocalOutbox>;
+
+/// A single-thread outbox: a queue and the writer's waker. Every connection lives on one
+/// thread, so there is no need for `async_channel`'s thread-safe queue, which costs some
+/// 2.5 KiB per idle connection here (its cache-padded head and tail, and a 31-slot block kept
+/// once the first frames went through). rtm-server's `link.rs` makes the same choice, so this
+/// is our own stack's limit, not a handicap. Unbounded, as a bare relay's is.
+#[derive(Default)]
+struct LocalOutbox {
+    frames: RefCell<VecDeque<Message>>,
+    /// The writer, when it waits for a frame.
+    waker: Cell<Option<Waker>>,
+}
+
+impl LocalOutbox {
+    fn push(&self, frame: Message) {
+        self.frames.borrow_mut().push_back(frame);
+        if let Some(writer) = self.waker.take() {
+            writer.wake();
+        }
+    }
+
+    /// The next frame, once there is one.
+    async fn pop(&self) -> Message {
+        future::poll_fn(|cx| {
+            let mut frames = self.frames.borrow_mut();
+            match frames.pop_front() {
+                Some(frame) => {
+                    if frames.is_empty() && frames.capacity() > 16 {
+                        frames.shrink_to(4); // a burst is over: give its memory back
+                    }
+                    Poll::Ready(frame)
+                }
+                None => {
+                    let waker = match self.waker.take() {
+                        Some(w) if w.will_wake(cx.waker()) => w,
+                        _ => cx.waker().clone(),
+                    };
+                    self.waker.set(Some(waker));
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    fn is_empty(&self) -> bool {
+        self.frames.borrow().is_empty()
+    }
+}
 
 /// Who is where: the state every connection shares (one thread, hence `Rc<RefCell>`).
 #[derive(Default)]
@@ -157,7 +207,8 @@ async fn serve(stream: TcpStream, hub: Rc<RefCell<Hub>>) {
         return;
     };
     let (mut sink, mut frames) = ws.split();
-    let (outbox, inbox): (Outbox, Receiver<Message>) = async_channel::unbounded();
+    let outbox = Outbox::default();
+    let writer = outbox.clone();
     let id = {
         let mut hub = hub.borrow_mut();
         hub.next_conn += 1;
@@ -178,11 +229,12 @@ async fn serve(stream: TcpStream, hub: Rc<RefCell<Hub>>) {
         }
     };
     let write = async {
-        while let Ok(message) = inbox.recv().await {
-            if sink.feed(message).await.is_err() {
+        loop {
+            let frame = writer.pop().await;
+            if sink.feed(frame).await.is_err() {
                 break;
             }
-            if inbox.is_empty() && sink.flush().await.is_err() {
+            if writer.is_empty() && sink.flush().await.is_err() {
                 break;
             }
         }
@@ -218,7 +270,7 @@ fn handle(hub: &RefCell<Hub>, conn: &mut Conn, text: &str) {
             hub.names
                 .insert(uid.clone(), (conn.id, conn.outbox.clone()));
             conn.uid = Some(uid);
-            let _ = conn.outbox.try_send(Push::HelloOk.frame());
+            conn.outbox.push(Push::HelloOk.frame());
         }
         ("join", _) => {
             let Some(room) = room else { return };
@@ -234,19 +286,19 @@ fn handle(hub: &RefCell<Hub>, conn: &mut Conn, text: &str) {
                     .insert(conn.id, conn.outbox.clone());
                 conn.rooms.push(name);
             }
-            let _ = conn.outbox.try_send(Push::Joined { room: &room }.frame());
+            conn.outbox.push(Push::Joined { room: &room }.frame());
         }
         ("subscribe", _) => {
             let Some(peers) = peers else { return };
             conn.peers.extend(peers);
-            let _ = conn.outbox.try_send(Push::Subscribed.frame());
+            conn.outbox.push(Push::Subscribed.frame());
         }
         ("send", Some(from)) => {
             let (Some(to), Some(id), Some(text)) = (to, id, text) else {
                 return;
             };
             if let Some((_, peer)) = hub.borrow().names.get(&*to) {
-                let _ = peer.try_send(
+                peer.push(
                     Push::Message {
                         from: &from,
                         id,
@@ -261,7 +313,7 @@ fn handle(hub: &RefCell<Hub>, conn: &mut Conn, text: &str) {
                 return;
             };
             if let Some((_, peer)) = hub.borrow().names.get(&*to) {
-                let _ = peer.try_send(Push::Receipt { from: &from, id }.frame());
+                peer.push(Push::Receipt { from: &from, id }.frame());
             }
         }
         ("publish", Some(from)) => {
@@ -280,7 +332,7 @@ fn handle(hub: &RefCell<Hub>, conn: &mut Conn, text: &str) {
             .frame();
             for (id, member) in members {
                 if *id != conn.id {
-                    let _ = member.try_send(frame.clone());
+                    member.push(frame.clone());
                 }
             }
         }
