@@ -6,7 +6,9 @@
 //! deserialisation validates.
 
 use core::fmt;
+use std::sync::Arc;
 
+use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Longest user or channel id, in bytes (§1.3).
@@ -25,8 +27,26 @@ pub enum IdError {
     BadCharacter,
 }
 
+/// Whether each byte may appear in an id: one table lookup per byte, as every id of every
+/// frame is checked.
+const ALLOWED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let others = b" !#$%&()+-:;<=.>?@[]^_{}|~,";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn allowed(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b" !#$%&()+-:;<=.>?@[]^_{}|~,".contains(&b)
+    ALLOWED[b as usize]
 }
 
 /// Checks the id rule of §1.3 / §1.4.
@@ -49,15 +69,19 @@ pub fn validate_id(s: &str) -> Result<(), IdError> {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        ///
+        /// Shared, not copied: an id is cloned into every table that names the user or
+        /// channel (sessions, channel members, resend keys, stream entries), and a clone is
+        /// a reference-count bump, not an allocation.
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates and wraps `s`.
             pub fn new(s: impl Into<String>) -> Result<Self, IdError> {
                 let s = s.into();
                 validate_id(&s)?;
-                Ok($name(s))
+                Ok($name(Arc::from(s)))
             }
 
             /// The id as a string slice.
@@ -93,11 +117,27 @@ macro_rules! id_type {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                $name::new(s).map_err(serde::de::Error::custom)
+                d.deserialize_str(IdVisitor).map($name)
             }
         }
     };
+}
+
+/// Reads an id from a JSON string straight into its shared allocation (no `String` on the
+/// way), validating it first.
+struct IdVisitor;
+
+impl<'de> Visitor<'de> for IdVisitor {
+    type Value = Arc<str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an id: 1 to 64 bytes of the allowed characters")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Arc<str>, E> {
+        validate_id(s).map_err(E::custom)?;
+        Ok(Arc::from(s))
+    }
 }
 
 id_type!(

@@ -100,6 +100,15 @@ pub enum PeerMessageOutcome {
 }
 
 impl PeerMessageOutcome {
+    /// The outcome's name on the wire (`"received"`), also a metrics label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PeerMessageOutcome::Received => "received",
+            PeerMessageOutcome::Cached => "cached",
+            PeerMessageOutcome::Unreachable => "unreachable",
+        }
+    }
+
     /// The native code of this outcome.
     pub const fn code(self) -> u32 {
         match self {
@@ -256,11 +265,16 @@ pub fn frame_type(bytes: &[u8]) -> &[u8] {
 
 pub(crate) fn encode<T: Serialize>(frame: &T) -> Bytes {
     // Serialising these types cannot fail: every map key is a string and there are no
-    // non-finite floats. A failure would be a bug in this module.
-    Bytes::from(serde_json::to_vec(frame).expect("frames always serialise"))
+    // non-finite floats. A failure would be a bug in this module. Most frames are under
+    // 128 bytes: one allocation instead of growing from empty.
+    let mut bytes = Vec::with_capacity(128);
+    serde_json::to_writer(&mut bytes, frame).expect("frames always serialise");
+    Bytes::from(bytes)
 }
 
 mod client;
+mod hot_decode;
+mod hot_encode;
 mod server;
 
 pub use client::{ClientFrame, LoginFrame};

@@ -2,7 +2,7 @@
 //! ([`super::stream::Stream`]), by user id — the stream's bounds and their overflow policy,
 //! acknowledgements, and the pushes that must never be dropped.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
@@ -10,7 +10,6 @@ use crate::ids::UserId;
 use crate::wire::PeerMessageOutcome;
 
 use super::offline::StoredMessage;
-use super::sessions::Session;
 use super::stream::{StreamLimits, StreamPush};
 use super::{Server, ServerOutput};
 
@@ -150,7 +149,7 @@ impl Server {
 /// The body of [`Server::push_stream`], on the fields it needs, so fan-outs can iterate a
 /// channel's members while pushing.
 pub(super) fn stream_push(
-    sessions: &mut BTreeMap<UserId, Session>,
+    sessions: &mut super::sessions::Sessions,
     out: &mut VecDeque<ServerOutput>,
     limits: StreamLimits,
     to: &UserId,

@@ -5,7 +5,7 @@
 //! stream; channel messages never are: a member they do not fit is marked lagging, and once
 //! its acknowledgements make room it is caught up from the channel's history.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
@@ -48,7 +48,7 @@ impl Server {
         channel: &ChannelId,
         to: impl Fn(&super::channels::Channel, &UserId) -> bool,
         mut push: impl FnMut(
-            &mut BTreeMap<UserId, super::sessions::Session>,
+            &mut super::sessions::Sessions,
             &mut VecDeque<super::ServerOutput>,
             StreamLimits,
             &UserId,
@@ -188,7 +188,7 @@ impl Server {
 /// and the channel marked so that the catch-up pushes the then current count; one that
 /// goes in makes an earlier miss moot.
 fn count_push(
-    sessions: &mut BTreeMap<UserId, super::sessions::Session>,
+    sessions: &mut super::sessions::Sessions,
     out: &mut VecDeque<super::ServerOutput>,
     limits: StreamLimits,
     channel: &ChannelId,

@@ -51,6 +51,7 @@ mod fanout;
 mod history;
 mod invitation;
 mod invitations;
+mod keyed;
 mod limits;
 mod liveness;
 mod logins;
@@ -88,7 +89,7 @@ use logins::LoginSources;
 use offline::OfflineStore;
 use presence::Presence;
 use resends::Resends;
-use sessions::{Session, Tombstones};
+use sessions::Tombstones;
 
 pub use observe::Observer;
 pub use storage::{Record, RecordId, RecordKind, RestoreReport, StorageEvent, StorageOp};
@@ -191,7 +192,8 @@ pub struct Server {
     wall: WallClock,
     now: Timestamp,
     conns: BTreeMap<ConnId, ConnState>,
-    sessions: BTreeMap<UserId, Session>,
+    /// Hashed (`keyed.rs`): looked up about ten times per routed message.
+    sessions: sessions::Sessions,
     channels: BTreeMap<ChannelId, Channel>,
     /// What every channel's attributes count together (see `Channel::attribute_bytes`).
     channel_attr_bytes: usize,
@@ -278,14 +280,18 @@ impl Server {
                 config.offline_retention,
             ),
             durable: Durable::default(),
-            resends: Resends::new(config.dedup_window, config.dedup_bytes),
+            resends: Resends::new(
+                config.dedup_window,
+                config.dedup_bytes,
+                keyed::KeyedState::new(seed, "resends"),
+            ),
             login_sources: LoginSources::new(config.logins_per_source, config.login_sources),
             config,
             rng: Rng::new(seed),
             wall: WallClock::new(now, unix_ms),
             now,
             conns: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            sessions: keyed::KeyedState::new(seed, "sessions").map(),
             channels: BTreeMap::new(),
             channel_attr_bytes: 0,
             history_bytes: 0,

@@ -15,7 +15,7 @@ use crate::message::Message;
 use crate::wire::{PeerMessageOutcome, Push, Reply};
 
 use super::offline::StoredMessage;
-use super::resends::{Lookup, SendKey, Target, Waiter, MSG_ID_REUSED, RESENDS_FULL};
+use super::resends::{Lookup, SendKey, Settled, Target, Waiter, MSG_ID_REUSED, RESENDS_FULL};
 use super::stream::StreamPush;
 use super::{ConnId, Server};
 
@@ -163,23 +163,21 @@ impl Server {
         if !attached {
             self.hold_durably(to, &mut stored);
         }
-        let frame = Push::Message {
-            from: stored.key.from.clone(),
-            msg_id: stored.key.msg_id,
-            message: stored.message.clone(),
-            server_ts: stored.server_ts,
-            offline: stored.offline,
-        }
-        .encode();
+        let frame = Push::encode_message(
+            &stored.key.from,
+            stored.key.msg_id,
+            &stored.message,
+            stored.server_ts,
+            stored.offline,
+        );
         let pushed = self.push_stream(to, frame, Some(stored));
         debug_assert_ne!(pushed, StreamPush::Dropped, "a peer message is always kept");
     }
 
     /// Records `outcome` for `key` unless one is already known.
     pub(super) fn resolve_if_pending(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
-        self.count_outcome(key, outcome);
-        let waiters = self.resends.settle(key, outcome, true);
-        self.answer_waiters(&key.from, waiters, SendAnswer::Outcome(outcome));
+        let settled = self.resends.settle(key, outcome, true);
+        self.answer_settled(key, settled, outcome);
     }
 
     /// Whether `uid`'s client decodes FILE and IMAGE messages (true with no session: what
@@ -192,21 +190,16 @@ impl Server {
 
     /// Records `outcome` for `key` and tells the waiting requests.
     pub(super) fn resolve(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
-        self.count_outcome(key, outcome);
-        let waiters = self.resends.settle(key, outcome, false);
-        self.answer_waiters(&key.from, waiters, SendAnswer::Outcome(outcome));
+        let settled = self.resends.settle(key, outcome, false);
+        self.answer_settled(key, settled, outcome);
     }
 
-    /// Counts a peer message's first outcome.
-    fn count_outcome(&mut self, key: &SendKey, outcome: PeerMessageOutcome) {
-        if self.resends.is_pending(key) {
-            let label = match outcome {
-                PeerMessageOutcome::Received => "received",
-                PeerMessageOutcome::Cached => "cached",
-                PeerMessageOutcome::Unreachable => "unreachable",
-            };
-            self.counters.message("peer", label);
+    /// Counts a peer message's first outcome and answers its waiters.
+    fn answer_settled(&mut self, key: &SendKey, settled: Settled, outcome: PeerMessageOutcome) {
+        if settled.first {
+            self.counters.message("peer", outcome.as_str());
         }
+        self.answer_waiters(&key.from, settled.waiters, SendAnswer::Outcome(outcome));
     }
 
     /// Answers each waiter of a send: a request that came on the sender's current session

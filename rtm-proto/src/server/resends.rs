@@ -16,11 +16,13 @@
 //! are refused with `FAILURE` until outcomes arrive.
 
 use core::time::Duration;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::ids::{ChannelId, UserId};
 use crate::time::Timestamp;
 use crate::wire::PeerMessageOutcome;
+
+use super::keyed::{KeyedMap, KeyedState};
 
 /// Where a send goes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -117,25 +119,36 @@ pub(super) enum Lookup {
     NotStored,
 }
 
+/// What [`Resends::settle`] did.
+#[derive(Debug)]
+pub(super) struct Settled {
+    /// This was the send's first outcome (it was pending).
+    pub first: bool,
+    /// The requests waiting for it, to answer.
+    pub waiters: Vec<Waiter>,
+}
+
 /// Recently taken sends, bounded in time and bytes.
 #[derive(Debug)]
 pub(super) struct Resends {
     window: Duration,
     max_bytes: usize,
     bytes: usize,
-    entries: BTreeMap<SendKey, Entry>,
+    /// Hashed (`keyed.rs`): every send is looked up three or four times, and the table holds
+    /// every send of the last 120 s.
+    entries: KeyedMap<SendKey, Entry>,
     /// Keys by age. A pending send that reaches the front is moved to the back instead of
     /// being forgotten.
     order: VecDeque<(Timestamp, SendKey)>,
 }
 
 impl Resends {
-    pub fn new(window: Duration, max_bytes: usize) -> Self {
+    pub fn new(window: Duration, max_bytes: usize, hashing: KeyedState) -> Self {
         Resends {
             window,
             max_bytes,
             bytes: 0,
-            entries: BTreeMap::new(),
+            entries: hashing.map(),
             order: VecDeque::new(),
         }
     }
@@ -173,12 +186,6 @@ impl Resends {
     }
 
     /// Whether `key` is remembered and still waits for its outcome.
-    pub fn is_pending(&self, key: &SendKey) -> bool {
-        self.entries
-            .get(key)
-            .is_some_and(|e| e.fate == Fate::Pending)
-    }
-
     pub fn lookup(&self, key: &SendKey, digest: u64) -> Lookup {
         match self.entries.get(key) {
             None => Lookup::New,
@@ -256,15 +263,22 @@ impl Resends {
         key: &SendKey,
         outcome: PeerMessageOutcome,
         only_if_pending: bool,
-    ) -> Vec<Waiter> {
+    ) -> Settled {
         match self.entries.get_mut(key) {
             Some(e)
                 if e.fate == Fate::Pending || (!only_if_pending && e.fate != Fate::NotStored) =>
             {
+                let first = e.fate == Fate::Pending;
                 e.fate = Fate::Settled(outcome);
-                std::mem::take(&mut e.waiters)
+                Settled {
+                    first,
+                    waiters: std::mem::take(&mut e.waiters),
+                }
             }
-            _ => Vec::new(),
+            _ => Settled {
+                first: false,
+                waiters: Vec::new(),
+            },
         }
     }
 

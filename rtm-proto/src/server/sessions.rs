@@ -21,6 +21,9 @@ use super::admin::events::UserEventKind;
 use super::stream::Stream;
 use super::{ConnId, ConnState, Server};
 
+/// Every session by its user id (hashed: see `keyed.rs`).
+pub(super) type Sessions = super::keyed::KeyedMap<UserId, Session>;
+
 #[derive(Debug)]
 pub(super) struct Session {
     /// Distinguishes this session from earlier and later ones of the same user.

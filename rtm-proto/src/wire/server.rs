@@ -228,7 +228,11 @@ impl ServerFrame {
 
     /// Encodes this frame as the JSON text of one WebSocket message.
     pub fn encode(&self) -> Bytes {
-        encode(self)
+        match self {
+            ServerFrame::Push(push) => push.encode(),
+            ServerFrame::Reply(reply) => reply.encode(),
+            ServerFrame::Notice(notice) => notice.encode(),
+        }
     }
 }
 
@@ -288,18 +292,52 @@ fn family_error(bytes: &[u8]) -> Option<DecodeError> {
         .or_else(|| unknown(decode::<Notice>(bytes).map(drop)))
 }
 
-/// Each family encodes as the flat frame its [`ServerFrame`] would.
-macro_rules! encode_as_frame {
-    ($($family:ident),*) => {$(
-        impl $family {
-            /// Encodes this frame as the JSON text of one WebSocket message.
-            pub fn encode(&self) -> Bytes {
-                encode(self)
-            }
-        }
-    )*};
+// Each family encodes as the flat frame its [`ServerFrame`] would; the frames of the
+// message path are written directly (`hot_encode.rs`).
+
+impl Notice {
+    /// Encodes this frame as the JSON text of one WebSocket message.
+    pub fn encode(&self) -> Bytes {
+        encode(self)
+    }
 }
-encode_as_frame!(Reply, Push, Notice);
+
+impl Reply {
+    /// Encodes this frame as the JSON text of one WebSocket message.
+    pub fn encode(&self) -> Bytes {
+        super::hot_encode::reply(self).unwrap_or_else(|| encode(self))
+    }
+}
+
+impl Push {
+    /// Encodes this frame as the JSON text of one WebSocket message.
+    pub fn encode(&self) -> Bytes {
+        super::hot_encode::push(self).unwrap_or_else(|| encode(self))
+    }
+
+    /// The [`Push::Message`] of these parts, encoded without a copy of `message` (the server
+    /// keeps it for a resend).
+    pub(crate) fn encode_message(
+        from: &UserId,
+        msg_id: u64,
+        message: &Message,
+        server_ts: u64,
+        offline: bool,
+    ) -> Bytes {
+        super::hot_encode::message_push(from, msg_id, message, server_ts, offline).unwrap_or_else(
+            || {
+                Push::Message {
+                    from: from.clone(),
+                    msg_id,
+                    message: message.clone(),
+                    server_ts,
+                    offline,
+                }
+                .encode()
+            },
+        )
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -201,3 +201,170 @@ fn regression_worst_case_valid_frames_fit_the_frame_limit() {
         update.encode().len()
     );
 }
+
+/// The direct paths of the message path's frames (`hot_decode.rs`, `hot_encode.rs`) and the
+/// general ones through serde agree: same frame or bytes, or both refuse.
+mod hot_paths {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn general(bytes: &[u8]) -> Result<ClientFrame, DecodeError> {
+        decode::<ClientFrame>(bytes)
+    }
+
+    fn agree(text: &str) {
+        let direct = ClientFrame::decode(text.as_bytes());
+        match (&direct, general(text.as_bytes())) {
+            (Ok(a), Ok(b)) => assert_eq!(a, &b, "{text}"),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("{text}: direct {a:?}, general {b:?}"),
+        }
+    }
+
+    #[test]
+    fn hand_picked_frames_decode_alike() {
+        for text in [
+            r#"{"type":"ack","seq":17}"#,
+            r#"{"type":"ack","seq":-1}"#,
+            r#"{"type":"ack"}"#,
+            r#"{"type":"ack","seq":1,"extra":2}"#,
+            r#"{"type":"ack","seq":1,"type":"ping"}"#,
+            r#"{"type":"ack","seq":01}"#,
+            r#"{"type":"ack","seq":0}"#,
+            r#"{"type":"ack","seq":1.0}"#,
+            r#"{"type":"ack","seq":1e2}"#,
+            r#"{"type":"ack","seq":18446744073709551616}"#,
+            r#"{"type":"ack", "seq":1}"#,
+            r#"{"type":"ack","seq":1} "#,
+            r#"{"type":"ack","seq":1}x"#,
+            r#"{"type":"ping"}"#,
+            r#"{"type":"ping"}}"#,
+            r#"{"type":"ping","id":1}"#,
+            r#"{"type":"peer_message","id":4294967296,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"b\u006fb","msg_id":9,"message":{"kind":"text","text":"a\"b\\c\u00e9\ud83d\ude00"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"bad \x escape"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"lone \ud83d"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"escaped\ttab"}}"#,
+            "{\"type\":\"peer_message\",\"id\":1,\"to\":\"bob\",\"msg_id\":9,\"message\":{\"kind\":\"text\",\"text\":\"raw\ttab\"}}",
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi"},"offline":false}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi"},"offline":1}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi"},"offline":true,"offline":true}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"unterminated}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"offline":true,"message":{"kind":"text","text":"h\u00e9\n"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"text":"hi","kind":"text"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"raw","data":"AAH/","description":"d"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"file","media_id":"m1","size":3}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi","text":"again"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi","kind":"text"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"text":"hi","kind":"text","text":"x"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi","more":1}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"html","text":"hi"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":"hi"}"#,
+            r#"{"type":"peer_message","id":1,"to":"null","msg_id":9,"message":{"kind":"text","text":"hi"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","message":{"kind":"text","text":"hi"}}"#,
+            r#"{"type":"peer_message","id":1,"to":"bob","msg_id":9,"message":{"kind":"text","text":"hi"},"to":"eve"}"#,
+            r#"{"type":"channel_message","id":2,"channel":"room","msg_id":3,"message":{"kind":"text","text":"all"}}"#,
+            r#"{"type":"channel_message","id":2,"channel":"room","msg_id":3,"message":{"kind":"text","text":"all"},"offline":true}"#,
+            r#"{"type":"channel_message","id":2,"channel":"a/b","msg_id":3,"message":{"kind":"text","text":"all"}}"#,
+            r#"{"type":"channel_message","id":2,"channel":"room","msg_id":3,"message":{"kind":"raw","data":"AA=="}}"#,
+        ] {
+            agree(text);
+        }
+    }
+
+    fn id() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9 !#$%&()+:;<=.>?@^_{}|~,-]{1,64}"
+    }
+
+    fn frame() -> impl Strategy<Value = ClientFrame> {
+        let text = prop_oneof![
+            "\\PC{0,40}".prop_map(Message::text),
+            any::<String>().prop_map(Message::text),
+            (proptest::collection::vec(any::<u8>(), 0..20), "\\PC{0,8}")
+                .prop_map(|(d, s)| Message::raw(d, s)),
+        ];
+        prop_oneof![
+            any::<u64>().prop_map(|seq| ClientFrame::Ack { seq }),
+            Just(ClientFrame::Ping {}),
+            (
+                any::<u32>(),
+                id(),
+                any::<u64>(),
+                text.clone(),
+                any::<bool>()
+            )
+                .prop_map(|(id, to, msg_id, message, offline)| {
+                    ClientFrame::PeerMessage {
+                        id,
+                        to: UserId::new(to).unwrap(),
+                        msg_id,
+                        message,
+                        offline,
+                    }
+                }),
+            (any::<u32>(), id(), any::<u64>(), text).prop_map(|(id, c, msg_id, message)| {
+                ClientFrame::ChannelMessage {
+                    id,
+                    channel: ChannelId::new(c).unwrap(),
+                    msg_id,
+                    message,
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        /// Encoded frames decode to themselves on both paths, and so do their bytes with one
+        /// byte changed (most of which are refused by both).
+        #[test]
+        fn random_frames_decode_alike(f in frame(), at in any::<prop::sample::Index>(), b in any::<u8>()) {
+            let bytes = f.encode();
+            // What our encoders write takes the direct path, but media and raw messages.
+            let raw = matches!(&f, ClientFrame::PeerMessage { message: Message::Raw { .. }, .. }
+                | ClientFrame::ChannelMessage { message: Message::Raw { .. }, .. });
+            prop_assert_eq!(hot_decode::decode(&bytes).is_some(), !raw);
+            prop_assert_eq!(ClientFrame::decode(&bytes).unwrap(), f);
+            let mut mutated = bytes.to_vec();
+            let i = at.index(mutated.len());
+            mutated[i] = b;
+            if let Ok(text) = std::str::from_utf8(&mutated) {
+                agree(text);
+            }
+        }
+
+        /// The pushes and the reply of the message path are written byte for byte as the
+        /// general encoder writes them.
+        #[test]
+        fn direct_encoding_is_the_general_one(
+            from in id(),
+            text in any::<String>(),
+            n in any::<u64>(),
+            m in any::<u64>(),
+            offline in any::<bool>(),
+            request in any::<u32>(),
+        ) {
+            let text = Message::text(text);
+            let pushes = [
+                Push::Message { from: uid(&from), msg_id: n, message: text.clone(), server_ts: m, offline },
+                Push::ChannelMessage {
+                    channel: ChannelId::new(from.clone()).unwrap(),
+                    epoch: n,
+                    cseq: m,
+                    from: uid(&from),
+                    message: text,
+                    server_ts: n ^ m,
+                },
+            ];
+            for push in pushes {
+                prop_assert_eq!(push.encode(), encode(&push));
+            }
+            for outcome in [PeerMessageOutcome::Received, PeerMessageOutcome::Cached, PeerMessageOutcome::Unreachable] {
+                let reply = Reply::PeerMessageResult { id: request, outcome };
+                prop_assert_eq!(reply.encode(), encode(&reply));
+            }
+        }
+    }
+}
