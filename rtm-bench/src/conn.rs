@@ -333,8 +333,19 @@ impl Client {
                 }
             }
         }
-        for frame in bc::opening(self.dialect) {
-            self.feed(frame).await?;
+        let opening = bc::opening(self.dialect);
+        if !opening.is_empty() {
+            for frame in opening {
+                self.feed(frame).await?;
+            }
+            // Socket.IO closes a connection whose first event comes before its connect answer.
+            loop {
+                let frame = self.read().await?;
+                if bc::opened(self.dialect, &frame) {
+                    break;
+                }
+                self.on_frame(&frame).await?;
+            }
         }
         let hello = bc::encode(self.dialect, &Out::Hello { uid: &spec.uid });
         self.send(hello).await?;

@@ -1,8 +1,6 @@
 //! `rtm-bench`: RTM's server beside the stacks users would pick instead, ratios taken in one
 //! run. See the README's "Benchmarks" section and BENCHMARKS.md.
 
-// Until the baselines are written their interfaces have unused parts.
-#[allow(dead_code)]
 mod baseline_client;
 mod baselines;
 mod conn;
@@ -14,9 +12,9 @@ mod load;
 mod login;
 mod opts;
 mod peer;
+// `ServerProc::{name, port}` and `Figure::better` are read by nothing yet.
 #[allow(dead_code)]
 mod process;
-// `Target::AbsoluteAtMost` and `Figure::better` are for the core scenario's figures.
 #[allow(dead_code)]
 mod report;
 mod rtm_frames;
@@ -106,13 +104,17 @@ enum Scenario {
     /// A load process (started by the others).
     #[command(hide = true)]
     Worker,
+    /// The core scenario's probe, run under callgrind by `core`.
+    #[command(hide = true)]
+    CoreProbe { rounds: u64 },
 }
 
 fn main() {
     let cli = Cli::parse();
-    if cli.scenario == Scenario::Worker {
-        worker::main();
-        return;
+    match cli.scenario {
+        Scenario::Worker => return worker::main(),
+        Scenario::CoreProbe { rounds } => return core_scenario::probe(rounds),
+        _ => {}
     }
     let mut baselines = Vec::new();
     for name in &cli.baselines {
@@ -169,7 +171,7 @@ fn main() {
         Scenario::Storm => idle_storm::run(&o, &mut report, false, true),
         Scenario::Login => login::run(&o, &mut report),
         Scenario::Core => core_scenario::run(&mut report, o.smoke),
-        Scenario::Worker => {}
+        Scenario::Worker | Scenario::CoreProbe { .. } => {}
     }
     let table = report.markdown();
     println!(

@@ -26,7 +26,7 @@ fn all_scenarios_run_and_print_their_rows() {
         "rtm-bench all --smoke failed ({:?}):\n{stdout}\n{stderr}",
         out.status
     );
-    for scenario in ["peer", "fanout", "idle", "storm", "login"] {
+    for scenario in ["peer", "fanout", "idle", "storm", "login", "core"] {
         let rows: Vec<&str> = stdout
             .lines()
             .filter(|l| l.starts_with(&format!("| {scenario} |")))
