@@ -25,7 +25,8 @@ use crate::rtm_frames::{self as rf, Scan};
 
 pub type Ws = WebSocketStream<Async<TcpStream>>;
 
-/// RTM closes a connection silent for 30 s; the load pings well within that.
+/// RTM closes a connection silent for 30 s; the load pings well within that (and pings the
+/// baselines as often, with WebSocket pings).
 const PING_EVERY: Duration = Duration::from_secs(5);
 /// How long a setup request (login, join, subscribe) may wait for its answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -640,9 +641,16 @@ impl Client {
     }
 
     /// RTM's heartbeat, with an ack of whatever is unacknowledged.
+    /// Baselines: a WebSocket ping (their protocol has none of its own), so that every
+    /// server answers the same keep-alive traffic in the idle figure.
     async fn ping(&mut self) -> Result<(), String> {
         if !self.rtm {
-            return Ok(());
+            self.dirty = true;
+            return self
+                .ws
+                .feed(Message::Ping(Default::default()))
+                .await
+                .map_err(|e| format!("write: {e}"));
         }
         if self.position > self.acked {
             self.acked = self.position;

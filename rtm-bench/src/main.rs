@@ -135,19 +135,25 @@ fn main() {
             server_cpu: (!one_core).then_some(cli.server_cpu),
             load_cpu: (!one_core).then_some(cli.load_cpu),
         },
-        connections: if cli.smoke { 200 } else { cli.connections },
-        pairs: if cli.smoke { 20 } else { cli.pairs },
+        // Floors that keep every scenario meaningful (a channel needs two members, a
+        // client five other peers).
+        connections: if cli.smoke {
+            200
+        } else {
+            cli.connections.max(6)
+        },
+        pairs: if cli.smoke { 20 } else { cli.pairs.max(1) },
         fanout_sizes: if cli.smoke {
             vec![20, 100]
         } else {
-            cli.fanout_members.clone()
+            cli.fanout_members.iter().map(|&m| m.max(2)).collect()
         },
         fanout_deliveries: if cli.smoke {
             2_000
         } else {
             cli.fanout_deliveries
         },
-        logins: if cli.smoke { 100 } else { cli.logins },
+        logins: if cli.smoke { 100 } else { cli.logins.max(1) },
         measure: Duration::from_secs(if cli.smoke { 1 } else { cli.seconds.max(1) }),
         idle: Duration::from_secs(if cli.smoke {
             1
