@@ -52,6 +52,7 @@ use async_channel::{Receiver, Sender};
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::http::header::{HeaderValue, ORIGIN};
 use async_tungstenite::tungstenite::Error as WsError;
+use async_tungstenite::tungstenite::Utf8Bytes;
 use futures_lite::future;
 use rtm_proto::client::{SendMessageOptions, TransferOrder};
 use rtm_proto::errors::{
@@ -916,7 +917,11 @@ impl Driver {
                     let Some(writer) = self.slots.get(&t).and_then(|s| s.writer.as_ref()) else {
                         continue;
                     };
-                    match writer.send(frame, QueueLimits::default()) {
+                    let Ok(text) = Utf8Bytes::try_from(frame) else {
+                        debug_assert!(false, "the core only sends UTF-8 JSON");
+                        continue;
+                    };
+                    match writer.send(text, QueueLimits::default()) {
                         Ok(()) => {}
                         Err(e) => {
                             if e == QueueError::Full {

@@ -42,7 +42,7 @@ use crate::admin::{AdminQueue, AdminRequest, Pending, Snapshot};
 use crate::http::media::Media;
 use crate::http::origin::AllowedOrigins;
 use crate::http::{assets, Http};
-use crate::link::{self, LinkEvent, QueueError, QueueLimits, Writer, CLOSE_GRACE};
+use crate::link::{self, LinkEvent, QueueError, QueueLimits, TextFrames, Writer, CLOSE_GRACE};
 use crate::media_files::MediaFiles;
 use crate::metrics::DriverMetrics;
 use crate::storage::{self, Opened, Storage, Store};
@@ -419,6 +419,8 @@ struct Core {
     transfers: Transfers,
     files: Arc<MediaFiles>,
     metrics: DriverMetrics,
+    /// The core's frames as WebSocket text, checked once per encoding.
+    text: TextFrames,
 }
 
 /// What the core task hears from the other tasks.
@@ -486,6 +488,7 @@ async fn core_loop(
         transfers: Transfers::default(),
         files,
         metrics,
+        text: TextFrames::default(),
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -724,7 +727,12 @@ impl Core {
         let Some(c) = self.conns.get(&conn) else {
             return; // already reported closed to the core
         };
-        if frame.starts_with(br#"{"type":"login_ok""#) {
+        let Some(text) = self.text.text(frame) else {
+            debug_assert!(false, "the core only sends UTF-8 JSON");
+            return;
+        };
+        let frame = text;
+        if frame.starts_with(r#"{"type":"login_ok""#) {
             info!(conn = conn.0, uid = c.uid.as_deref(), "login accepted");
         }
         match c.writer.send(frame, self.queue) {
