@@ -104,8 +104,11 @@ macro_rules! id_type {
 
         impl TryFrom<&str> for $name {
             type Error = IdError;
+            /// Validates `s` and copies it into its shared allocation (one allocation, where
+            /// `new` would make a `String` first).
             fn try_from(s: &str) -> Result<Self, IdError> {
-                $name::new(s)
+                validate_id(s)?;
+                Ok($name(Arc::from(s)))
             }
         }
 

@@ -2,15 +2,21 @@
 //! seed.
 //!
 //! The session table is looked up about ten times per routed message (sender, receiver,
-//! stream, receipt), the resend table three or four times; as `BTreeMap`s each lookup was a
-//! dozen string compares, a third of the core's cost of a message (callgrind, `rtm-bench
-//! core`). A hash map does one hash and one compare. The hash is aHash (built for hash
-//! tables facing chosen keys, and a fifth of SipHash-1-3's cost on short ids here), keyed by
-//! HMAC-SHA256 of the seed rather than by ambient randomness, which the core may not read:
-//! a client cannot choose user ids that collide without the key, and the key cannot be
-//! recovered from the seed's other outputs (SplitMix64's can). Iteration order is the
-//! hash's, so these maps are only for tables the core never walks in an order that shows
-//! (counts and sums only).
+//! stream, receipt); as a `BTreeMap` of user ids each lookup was a dozen string compares, a
+//! fifth of the core's cost of a message (callgrind, `rtm-bench core`). A hash map does one
+//! hash and one compare. The hash is aHash (built for hash tables facing chosen keys, and a
+//! fifth of SipHash-1-3's cost on short ids here), keyed by HMAC-SHA256 of the seed rather
+//! than by ambient randomness, which the core may not read: a client cannot choose user ids
+//! that collide without the key, and the key cannot be recovered from the seed's other
+//! outputs (SplitMix64's can). Iteration order is the hash's, so these maps are only for
+//! tables the core never walks in an order that shows (counts and sums only).
+//!
+//! A hash map grows by moving every entry at once. The session table grows with the
+//! number of users, a doubling at a time, each a pause of one copy of the table (not
+//! measured: it happens only as the user count first passes each power of two); the resend
+//! table, which grows and shrinks with the message rate, orders its B-tree by
+//! these hashes instead (`resends.rs`), as its doubling stalled the core for tens of
+//! milliseconds under load.
 
 // The one place the core uses std's HashMap: with its own hasher state, not RandomState.
 #![allow(clippy::disallowed_types)]

@@ -36,7 +36,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<ClientFrame> {
             r.literal(br#"{"type":"peer_message","id":"#)?;
             let id = r.request_id()?;
             r.literal(br#","to":"#)?;
-            let to = UserId::new(r.string()?).ok()?;
+            let to = UserId::try_from(&*r.string()?).ok()?;
             r.literal(br#","msg_id":"#)?;
             let msg_id = r.number()?;
             r.literal(br#","message":"#)?;
@@ -58,7 +58,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<ClientFrame> {
             r.literal(br#"{"type":"channel_message","id":"#)?;
             let id = r.request_id()?;
             r.literal(br#","channel":"#)?;
-            let channel = ChannelId::new(r.string()?).ok()?;
+            let channel = ChannelId::try_from(&*r.string()?).ok()?;
             r.literal(br#","msg_id":"#)?;
             let msg_id = r.number()?;
             r.literal(br#","message":"#)?;
