@@ -304,9 +304,11 @@ impl Client {
     /// Login (RTM) or the opening frames and hello (baselines). `Ok(resumed)`.
     async fn greet(&mut self, spec: &ClientSpec, resume: Option<String>) -> Result<bool, String> {
         if let Speak::Rtm { app_id, cert } = &*self.speak.clone() {
-            let token = cert.as_ref().map(|c| {
-                let now = (unix_ns() / 1_000_000_000) as u32;
-                rtm_proto::token::build_v007(app_id, c, &spec.uid, now, 3600, now ^ 0x5a5a)
+            let token = spec.token.clone().or_else(|| {
+                cert.as_ref().map(|c| {
+                    let now = (unix_ns() / 1_000_000_000) as u32;
+                    rtm_proto::token::build_v007(app_id, c, &spec.uid, now, 3600, now ^ 0x5a5a)
+                })
             });
             let id = self.id();
             self.send(rf::login(

@@ -74,6 +74,7 @@ fn measure(
             src: load::source(i),
             rooms: vec![room.clone()],
             peers: Vec::new(),
+            token: None,
         })
         .collect();
     let mut load = Load::spawn(members, o.pin.load_cpu)?;

@@ -80,6 +80,7 @@ fn population(n: usize) -> Vec<ClientSpec> {
             src: load::source(i),
             rooms: vec![format!("c{}", i / 100)],
             peers: (1..=5).map(|k| format!("u{}", (i + k) % n)).collect(),
+            token: None,
         })
         .collect()
 }

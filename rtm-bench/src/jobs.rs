@@ -32,6 +32,11 @@ pub struct ClientSpec {
     pub src: [u8; 4],
     pub rooms: Vec<String>,
     pub peers: Vec<String>,
+    /// RTM in certificate mode: the client's 007 token, built by the worker before it
+    /// starts the clock (building one compresses it: a load-side cost the login figure
+    /// must not carry).
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -48,6 +48,7 @@ fn measure(o: &Opts, cert: bool) -> Result<f64, String> {
             src: load::source(i),
             rooms: Vec::new(),
             peers: Vec::new(),
+            token: None,
         })
         .collect();
     let mut load = Load::spawn(clients.len(), o.pin.load_cpu)?;

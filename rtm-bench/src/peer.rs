@@ -65,6 +65,7 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
             src: load::source(i),
             rooms: Vec::new(),
             peers: Vec::new(),
+            token: None,
         })
         .collect();
     let mut load = Load::spawn(clients.len(), o.pin.load_cpu)?;

@@ -85,6 +85,24 @@ impl Worker<'_> {
                 deadline_ms,
             } => {
                 let speak = Rc::new(target.speak.clone());
+                let mut clients = clients;
+                if let Speak::Rtm {
+                    app_id,
+                    cert: Some(cert),
+                } = &*speak
+                {
+                    let now = (unix_ns() / 1_000_000_000) as u32;
+                    for c in &mut clients {
+                        c.token = Some(rtm_proto::token::build_v007(
+                            app_id,
+                            cert,
+                            &c.uid,
+                            now,
+                            3600,
+                            now ^ 0x5a5a,
+                        ));
+                    }
+                }
                 self.target = Some((target, speak));
                 self.sessions = vec![None; clients.len()];
                 self.running = (0..clients.len()).map(|_| None).collect();
