@@ -22,7 +22,11 @@ use super::stream::Stream;
 use super::{ConnId, ConnState, Server};
 
 /// Every session by its user id (hashed: see `keyed.rs`).
-pub(super) type Sessions = super::keyed::KeyedMap<UserId, Session>;
+///
+/// Boxed: a hash table keeps up to half its slots empty, each the size of its value, and
+/// moves every value when it grows. A session is about a kilobyte; a slot of a box is 8
+/// bytes (`rtm-bench idle`: 14.7 -> 13.9 KiB of RSS per logged-in connection at 19 000).
+pub(super) type Sessions = super::keyed::KeyedMap<UserId, Box<Session>>;
 
 #[derive(Debug)]
 pub(super) struct Session {
@@ -232,7 +236,7 @@ impl Server {
         let sid = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         self.sessions.insert(
             uid.clone(),
-            Session {
+            Box::new(Session {
                 epoch,
                 version,
                 sid: sid.clone(),
@@ -250,7 +254,7 @@ impl Server {
                 attributes: BTreeMap::new(),
                 subscriptions: BTreeSet::new(),
                 limits,
-            },
+            }),
         );
         let welcome = Welcome {
             id,
