@@ -20,6 +20,7 @@ use rtm_proto::server::{ConnId, ServerConfig, ServerInput, ServerOutput};
 use rtm_proto::{Server, Timestamp};
 
 use crate::report::{Better, Figure, Report, Target};
+use crate::rtm_frames;
 
 const APP: &str = "00000000000000000000000000000000";
 
@@ -128,23 +129,6 @@ fn instructions(rounds: u64) -> Result<u64, String> {
         .ok_or_else(|| "skipped: no `Collected :` line in callgrind's output".to_owned())
 }
 
-/// Whether a frame takes a position in its session's delivery stream (PROTOCOL.md "The
-/// delivery stream"): the client counts these to acknowledge them.
-fn is_stream_push(frame: &[u8]) -> bool {
-    matches!(
-        rtm_proto::wire::frame_type(frame),
-        b"message"
-            | b"channel_message"
-            | b"member_joined"
-            | b"member_left"
-            | b"member_count"
-            | b"attributes_updated"
-            | b"invitation"
-            | b"local_invitation"
-            | b"remote_invitation"
-    )
-}
-
 /// The server core driven from a loop, every output drained and dropped.
 struct Core {
     server: Server,
@@ -175,7 +159,7 @@ impl Core {
         while let Some(out) = self.server.poll_output() {
             if let ServerOutput::Send { conn, frame } = out {
                 self.sent += 1;
-                if is_stream_push(&frame) {
+                if rtm_frames::is_stream_push(rtm_proto::wire::frame_type(&frame)) {
                     if let Some(position) = self.seq.get_mut(conn.0 as usize) {
                         *position += 1;
                     }

@@ -70,35 +70,20 @@ fn measure(
     let room = format!("f{members}");
     let clients: Vec<ClientSpec> = (0..members)
         .map(|i| ClientSpec {
-            uid: format!("m{i}"),
-            src: load::source(i),
             rooms: vec![room.clone()],
-            peers: Vec::new(),
-            token: None,
+            ..ClientSpec::new(format!("m{i}"), i)
         })
         .collect();
     let mut load = Load::spawn(members, o.pin.load_cpu)?;
     let shares = load.shares(&clients);
-    let cmds = shares
-        .iter()
-        .map(|(c, _)| Cmd::Setup {
-            target: server.target.clone(),
-            clients: c.clone(),
-            concurrency: 400,
-            connect_timeout_ms: 5_000,
-            deadline_ms: 120_000,
-        })
-        .collect();
-    for a in load.run(cmds, Duration::from_secs(150))? {
-        if let Answer::Setup(d) = a {
-            if d.failed > 0 {
-                return Err(format!(
-                    "{} members failed to join: {}",
-                    d.failed,
-                    d.errors.join(" / ")
-                ));
-            }
-        }
+    let clients_of = shares.iter().map(|(c, _)| c.clone()).collect();
+    let d = load.setup(&server.target, clients_of, 400, Duration::from_secs(120))?;
+    if d.failed > 0 {
+        return Err(format!(
+            "{} members failed to join: {}",
+            d.failed,
+            d.errors.join(" / ")
+        ));
     }
     // Let the joins' member events and counts settle before publishing.
     std::thread::sleep(Duration::from_millis(if o.smoke { 300 } else { 4_000 }));

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::jobs::{Answer, ClientSpec, Cmd, SetupDone};
-use crate::load::{self, Load};
+use crate::jobs::{ClientSpec, Cmd, SetupDone};
+use crate::load::Load;
 use crate::opts::{cpu_pct, Opts, Row};
 use crate::report::{Better, Report, Target};
 use crate::servers::{self, Subject};
@@ -76,11 +76,9 @@ pub fn run(o: &Opts, report: &mut Report, idle: bool, storm: bool) {
 fn population(n: usize) -> Vec<ClientSpec> {
     (0..n)
         .map(|i| ClientSpec {
-            uid: format!("u{i}"),
-            src: load::source(i),
             rooms: vec![format!("c{}", i / 100)],
             peers: (1..=5).map(|k| format!("u{}", (i + k) % n)).collect(),
-            token: None,
+            ..ClientSpec::new(format!("u{i}"), i)
         })
         .collect()
 }
@@ -93,18 +91,8 @@ fn measure(o: &Opts, subject: Subject, idle: bool, storm: bool) -> Result<Measur
     let mut load = Load::spawn(n, o.pin.load_cpu)?;
     let clients = population(n);
     let setup_deadline = Duration::from_secs(60 + n as u64 / 100);
-    let cmds = load
-        .shares(&clients)
-        .into_iter()
-        .map(|(c, _)| Cmd::Setup {
-            target: server.target.clone(),
-            clients: c,
-            concurrency: 300,
-            connect_timeout_ms: 5_000,
-            deadline_ms: setup_deadline.as_millis() as u64,
-        })
-        .collect();
-    let setup = merge(load.run(cmds, setup_deadline + Duration::from_secs(30))?);
+    let shares = load.shares(&clients).into_iter().map(|(c, _)| c).collect();
+    let setup = load.setup(&server.target, shares, 300, setup_deadline)?;
     if setup.failed > 0 {
         return Err(format!(
             "{} of {n} clients failed to set up: {}",
@@ -132,7 +120,7 @@ fn measure(o: &Opts, subject: Subject, idle: bool, storm: bool) -> Result<Measur
             },
             deadline + Duration::from_secs(30),
         )?;
-        let d = merge(answers);
+        let d = SetupDone::merge(answers);
         let secs = d.end_ns.saturating_sub(d.start_ns) as f64 / 1e9;
         m.storm_note = format!(
             "{}: {} retries{}",
@@ -154,32 +142,4 @@ fn measure(o: &Opts, subject: Subject, idle: bool, storm: bool) -> Result<Measur
         });
     }
     Ok(m)
-}
-
-/// The workers' answers as one: counts summed, the earliest start, the latest end.
-fn merge(answers: Vec<Answer>) -> SetupDone {
-    let mut t = SetupDone {
-        start_ns: u64::MAX,
-        ..SetupDone::default()
-    };
-    for a in answers {
-        if let Answer::Setup(d) = a {
-            t.ok += d.ok;
-            t.failed += d.failed;
-            t.retries += d.retries;
-            t.resumed += d.resumed;
-            t.start_ns = t.start_ns.min(d.start_ns);
-            t.end_ns = t.end_ns.max(d.end_ns);
-            t.errors.extend(d.errors.into_iter().take(2));
-        }
-    }
-    if t.start_ns == u64::MAX {
-        t.start_ns = t.end_ns;
-    }
-    t
-}
-
-/// Shared with `login`: the same merge of setup answers.
-pub(crate) fn merge_setup(answers: Vec<Answer>) -> SetupDone {
-    merge(answers)
 }

@@ -39,6 +39,20 @@ pub struct ClientSpec {
     pub token: Option<String>,
 }
 
+impl ClientSpec {
+    /// Client `i` named `uid`, from its spread source address, in no room, subscribed to no
+    /// one.
+    pub fn new(uid: String, i: usize) -> Self {
+        ClientSpec {
+            uid,
+            src: crate::load::source(i),
+            rooms: Vec::new(),
+            peers: Vec::new(),
+            token: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Cmd {
     /// Connect and log in every client (at most `concurrency` at a time), join and subscribe.
@@ -89,6 +103,32 @@ pub struct SetupDone {
     pub end_ns: u64,
     /// The first failures' reasons (a few).
     pub errors: Vec<String>,
+}
+
+impl SetupDone {
+    /// The workers' setup answers as one: counts summed, the earliest start, the latest
+    /// end, a few reasons from each.
+    pub fn merge(answers: Vec<Answer>) -> SetupDone {
+        let mut t = SetupDone {
+            start_ns: u64::MAX,
+            ..SetupDone::default()
+        };
+        for a in answers {
+            if let Answer::Setup(d) = a {
+                t.ok += d.ok;
+                t.failed += d.failed;
+                t.retries += d.retries;
+                t.resumed += d.resumed;
+                t.start_ns = t.start_ns.min(d.start_ns);
+                t.end_ns = t.end_ns.max(d.end_ns);
+                t.errors.extend(d.errors.into_iter().take(2));
+            }
+        }
+        if t.start_ns == u64::MAX {
+            t.start_ns = t.end_ns;
+        }
+        t
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

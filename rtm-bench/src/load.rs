@@ -7,7 +7,7 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::jobs::{Answer, ClientSpec, Cmd};
+use crate::jobs::{Answer, ClientSpec, Cmd, SetupDone, Target};
 use crate::process::{cpu_seconds, Pinning};
 
 /// Sockets per worker process: well under the 20 000 open files each process may hold.
@@ -106,6 +106,30 @@ impl Load {
             }
         }
         Ok(answers)
+    }
+
+    /// Connects and sets up `shares[i]` in worker i (workers beyond the shares get none), at
+    /// most `concurrency` connecting at a time in each, all within `deadline`.
+    pub fn setup(
+        &mut self,
+        target: &Target,
+        mut shares: Vec<Vec<ClientSpec>>,
+        concurrency: usize,
+        deadline: Duration,
+    ) -> Result<SetupDone, String> {
+        shares.resize_with(self.workers.len().max(shares.len()), Vec::new);
+        let cmds = shares
+            .into_iter()
+            .map(|clients| Cmd::Setup {
+                target: target.clone(),
+                clients,
+                concurrency,
+                connect_timeout_ms: 5_000,
+                deadline_ms: deadline.as_millis() as u64,
+            })
+            .collect();
+        let answers = self.run(cmds, deadline + Duration::from_secs(30))?;
+        Ok(SetupDone::merge(answers))
     }
 
     /// The same command to every worker.

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use crate::idle_storm::merge_setup;
-use crate::jobs::{ClientSpec, Cmd};
-use crate::load::{self, Load};
+use crate::jobs::ClientSpec;
+use crate::load::Load;
 use crate::opts::Opts;
 use crate::report::{Better, Figure, Report, Target};
 use crate::servers::{self, Subject};
@@ -43,28 +42,11 @@ pub fn run(o: &Opts, report: &mut Report) {
 fn measure(o: &Opts, cert: bool) -> Result<f64, String> {
     let server = servers::start(Subject::Ours { cert }, o.pin.server_cpu)?;
     let clients: Vec<ClientSpec> = (0..o.logins)
-        .map(|i| ClientSpec {
-            uid: format!("l{i}"),
-            src: load::source(i),
-            rooms: Vec::new(),
-            peers: Vec::new(),
-            token: None,
-        })
+        .map(|i| ClientSpec::new(format!("l{i}"), i))
         .collect();
     let mut load = Load::spawn(clients.len(), o.pin.load_cpu)?;
-    let deadline = Duration::from_secs(120);
-    let cmds = load
-        .shares(&clients)
-        .into_iter()
-        .map(|(c, _)| Cmd::Setup {
-            target: server.target.clone(),
-            clients: c,
-            concurrency: 256,
-            connect_timeout_ms: 5_000,
-            deadline_ms: deadline.as_millis() as u64,
-        })
-        .collect();
-    let d = merge_setup(load.run(cmds, deadline + Duration::from_secs(30))?);
+    let shares = load.shares(&clients).into_iter().map(|(c, _)| c).collect();
+    let d = load.setup(&server.target, shares, 256, Duration::from_secs(120))?;
     if d.failed > 0 {
         return Err(format!(
             "{} of {} logins failed: {}",

@@ -60,12 +60,11 @@ pub fn run(o: &Opts, report: &mut Report) {
 fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
     let server = servers::start(subject, o.pin.server_cpu)?;
     let clients: Vec<ClientSpec> = (0..o.pairs * 2)
-        .map(|i| ClientSpec {
-            uid: format!("{}{}", if i % 2 == 0 { "s" } else { "r" }, i / 2),
-            src: load::source(i),
-            rooms: Vec::new(),
-            peers: Vec::new(),
-            token: None,
+        .map(|i| {
+            ClientSpec::new(
+                format!("{}{}", if i % 2 == 0 { "s" } else { "r" }, i / 2),
+                i,
+            )
         })
         .collect();
     let mut load = Load::spawn(clients.len(), o.pin.load_cpu)?;
@@ -73,33 +72,13 @@ fn measure(o: &Opts, subject: Subject) -> Result<Measured, String> {
     let per = (o.pairs.div_ceil(load.len()) * 2).max(2);
     let shares: Vec<Vec<ClientSpec>> = clients.chunks(per).map(<[_]>::to_vec).collect();
     let shares_len: Vec<usize> = shares.iter().map(Vec::len).collect();
-    let mut cmds: Vec<Cmd> = shares
-        .into_iter()
-        .map(|c| Cmd::Setup {
-            target: server.target.clone(),
-            clients: c,
-            concurrency: 400,
-            connect_timeout_ms: 5_000,
-            deadline_ms: 120_000,
-        })
-        .collect();
-    cmds.resize_with(load.len(), || Cmd::Setup {
-        target: server.target.clone(),
-        clients: Vec::new(),
-        concurrency: 1,
-        connect_timeout_ms: 1_000,
-        deadline_ms: 1_000,
-    });
-    for a in load.run(cmds, Duration::from_secs(150))? {
-        if let Answer::Setup(d) = a {
-            if d.failed > 0 {
-                return Err(format!(
-                    "{} clients failed to log in: {}",
-                    d.failed,
-                    d.errors.join(" / ")
-                ));
-            }
-        }
+    let d = load.setup(&server.target, shares, 400, Duration::from_secs(120))?;
+    if d.failed > 0 {
+        return Err(format!(
+            "{} clients failed to log in: {}",
+            d.failed,
+            d.errors.join(" / ")
+        ));
     }
     let pairs_of =
         |n: usize| -> Vec<(usize, usize)> { (0..n / 2).map(|p| (2 * p, 2 * p + 1)).collect() };

@@ -34,6 +34,23 @@ pub enum Scan<'a> {
     Ignored,
 }
 
+/// Whether a frame of type `ty` takes a position in its session's delivery stream
+/// (PROTOCOL.md "The delivery stream"): the client counts these to acknowledge them.
+pub fn is_stream_push(ty: &[u8]) -> bool {
+    matches!(
+        ty,
+        b"message"
+            | b"channel_message"
+            | b"member_joined"
+            | b"member_left"
+            | b"member_count"
+            | b"attributes_updated"
+            | b"invitation"
+            | b"local_invitation"
+            | b"remote_invitation"
+    )
+}
+
 /// Classifies a frame by its `type` (`rtm_proto::wire::frame_type`) without parsing it.
 pub fn scan(frame: &str) -> Scan<'_> {
     match rtm_proto::wire::frame_type(frame.as_bytes()) {
@@ -41,13 +58,7 @@ pub fn scan(frame: &str) -> Scan<'_> {
         b"channel_message" => Scan::ChannelMessage {
             text: field_str(frame, "\"text\":\"").unwrap_or(""),
         },
-        b"member_joined"
-        | b"member_left"
-        | b"member_count"
-        | b"attributes_updated"
-        | b"invitation"
-        | b"local_invitation"
-        | b"remote_invitation" => Scan::OtherPush,
+        ty if is_stream_push(ty) => Scan::OtherPush,
         b"peer_message_result" => Scan::PeerResult {
             id: field_u64(frame, "\"id\":").unwrap_or(u64::MAX),
             received: frame.contains("\"outcome\":\"received\""),
