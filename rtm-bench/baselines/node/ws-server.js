@@ -9,15 +9,8 @@
 // Prints `listening on ws://HOST:PORT` on stderr once it accepts; runs until killed.
 
 const http = require('node:http');
+const { listen } = require('./listen');
 const { WebSocketServer } = require('ws');
-
-/** `--listen HOST:PORT` (port 0: any free port). */
-function listenAddress(argv) {
-  const at = argv.indexOf('--listen');
-  const value = at >= 0 && argv[at + 1] ? argv[at + 1] : '127.0.0.1:0';
-  const colon = value.lastIndexOf(':');
-  return { host: value.slice(0, colon), port: Number(value.slice(colon + 1)) };
-}
 
 /** uid -> the newest connection `hello` named with it. */
 const names = new Map();
@@ -120,13 +113,4 @@ function handle(ws, f) {
   }
 }
 
-const { host, port } = listenAddress(process.argv);
-server.once('error', (e) => {
-  console.error(`cannot listen on ${host}:${port}: ${e.message}`);
-  process.exit(1);
-});
-server.listen({ host, port, backlog: 4096 }, () => {
-  // Once listening, an error (typically EMFILE on accept) is reported, not fatal.
-  server.on('error', (e) => console.error(`server error: ${e.message}`));
-  console.error(`listening on ws://${host}:${server.address().port}`);
-});
+listen(server);
