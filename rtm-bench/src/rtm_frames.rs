@@ -48,6 +48,7 @@ pub fn is_stream_push(ty: &[u8]) -> bool {
             | b"invitation"
             | b"local_invitation"
             | b"remote_invitation"
+            | b"removed"
     )
 }
 
